@@ -1,0 +1,90 @@
+import { existsSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Command } from 'commander'
+import { stringify } from 'yaml'
+import { configJsonSchema } from '../../config/schema.js'
+import { redactUrl } from '../../db/database.js'
+import { TablehaulError } from '../../errors.js'
+import { Redactor } from '../../report/secrets.js'
+import { type CliContext, loadFrom, withConfigOptions } from '../main.js'
+
+export const STARTER_CONFIG = `# tablehaul.yaml: what to copy, from where, to where, and who hears about it.
+# Every key: \`tablehaul config --schema\`. Check it: \`tablehaul plan\`. Run it: \`tablehaul run\`.
+
+source:
+  url: postgres://reader@db.example.com:5432/sales?sslmode=require
+  password: \${SALES_DB_PASSWORD}        # from the environment; or PGPASSWORD / ~/.pgpass
+
+# target:                               # omit to use tablehaul's embedded local PostgreSQL
+#   url: postgres://localhost:5432/sales_copy
+
+tables:                                 # omit to copy every table of the source
+  - sales.*                             # a pattern
+  # - sales.stores_sales                # one table
+  # - { name: sales.orders, where: "created_at >= now() - interval '90 days'" }
+  # - { query: "select * from sales.stores_sales where region = 'BR'", into: reporting.stores_br }
+exclude: []                             # e.g. [sales.tmp_*]
+
+mode: replace              # replace: target ends identical to source | append | recreate
+schema: create-missing     # create missing tables from the source definition | none
+jobs: 4                    # tables copied at once, largest first
+
+log:
+  dir: ./logs              # tablehaul-<run>.ndjson per run, and tablehaul.log across runs
+
+# email:
+#   smtp: smtps://alerts@example.com:\${SMTP_PASSWORD}@smtp.example.com:465
+#   from: tablehaul@example.com
+#   to: [dba@example.com]
+#   on: always             # always | failure | never
+`
+
+export function registerConfigCommands(program: Command, context: CliContext): void {
+  const config = program
+    .command('config')
+    .summary('show the effective configuration, or its JSON Schema')
+    .description('Show the effective configuration (file < environment < flags) with secrets hidden, or print its JSON Schema for editors.')
+  withConfigOptions(config)
+    .option('--schema', 'print the JSON Schema of tablehaul.yaml (for editor completion and checks)')
+    .option('--show', 'print the effective configuration, secrets hidden (the default)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tablehaul config --show --config nightly.yaml
+  $ tablehaul config --schema > tablehaul.schema.json
+      then, in VS Code with the YAML extension, start tablehaul.yaml with:
+      # yaml-language-server: $schema=./tablehaul.schema.json`,
+    )
+    .action((options: Record<string, unknown>) => {
+      if (options.schema) {
+        context.out.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`)
+        return
+      }
+      const { config: effective, file } = loadFrom(context, options)
+      const redactor = Redactor.fromValues([effective.source?.password, effective.target?.password, effective.email?.smtp])
+      const shown = redactor.value({
+        ...effective,
+        source: effective.source && { url: redactUrl(effective.source.url), ...(effective.source.password ? { password: '***' } : {}) },
+        target: effective.target && { url: redactUrl(effective.target.url), ...(effective.target.password ? { password: '***' } : {}) },
+        email: effective.email && { ...effective.email, smtp: effective.email.smtp && redactUrl(effective.email.smtp) },
+      })
+      context.out.stdout.write(`# effective configuration${file ? ` (file: ${file})` : ''}; durations in ms, sizes in bytes\n`)
+      context.out.stdout.write(stringify(shown))
+    })
+
+  program
+    .command('init')
+    .summary('write a commented starter tablehaul.yaml')
+    .option('-f, --force', 'overwrite an existing file')
+    .option('-o, --output <file>', 'where to write it', 'tablehaul.yaml')
+    .addHelpText('after', '\nExample:\n  $ tablehaul init && $EDITOR tablehaul.yaml && tablehaul plan')
+    .action((options: { force?: boolean; output: string }) => {
+      const file = path.resolve(context.cwd, options.output)
+      if (existsSync(file) && !options.force) {
+        throw new TablehaulError('USAGE_INVALID', `${options.output} already exists`, { hint: 'edit it, or run tablehaul init --force to replace it' })
+      }
+      writeFileSync(file, STARTER_CONFIG)
+      context.out.stdout.write(`wrote ${options.output}: set source.url, then check it with \`tablehaul plan\`\n`)
+    })
+}

@@ -1,0 +1,67 @@
+import type { Command } from 'commander'
+import path from 'node:path'
+import { loadConfig } from '../../config/load.js'
+import { DemoSource } from '../../demo/demo-source.js'
+import { LocalServer } from '../../local/local-server.js'
+import { type CliContext, EXIT } from '../main.js'
+import { paint } from '../output.js'
+import { runTransfer } from './run.js'
+
+export function registerDemoCommand(program: Command, context: CliContext): void {
+  program
+    .command('demo')
+    .summary('a complete run on sample data: nothing to set up')
+    .description(
+      `Starts a throwaway "remote" PostgreSQL filled with a sample sales schema (six tables, ~340,000 rows),
+copies it into tablehaul's embedded local PostgreSQL, writes the log into ./logs and the run's e-mail
+into ./outbox as an .eml file, then shows where each result is.`,
+    )
+    .option('--log-dir <dir>', 'folder of the logs', 'logs')
+    .option('--outbox <dir>', 'folder the e-mail is written into', 'outbox')
+    .option('-j, --jobs <n>', 'tables copied at once', '4')
+    .addHelpText('after', '\nExample:\n  $ npx tablehaul demo && psql "$(npx tablehaul local url)" -c "select count(*) from sales.stores_sales"')
+    .action(async (options: { logDir: string; outbox: string; jobs: string }) => {
+      const stderr = context.out.stderr
+      const say = (text: string) => stderr.write(`${text}\n`)
+      const source = new DemoSource()
+      try {
+        say(paint(stderr, 'bold', 'tablehaul demo'))
+        say('1/3 starting a throwaway source server and filling it with sample sales data…')
+        await source.start()
+        await source.fill()
+        say('2/3 starting the embedded local PostgreSQL (created in ./.tablehaul on first use)…')
+        const localDir = path.resolve(context.cwd, context.env.TABLEHAUL_LOCAL_DIR ?? '.tablehaul')
+        const local = new LocalServer({ dir: localDir })
+        await local.start()
+        say('3/3 copying every table of the source into it…\n')
+        const { config } = loadConfig({
+          cwd: context.cwd,
+          env: {},
+          flags: {
+            source: source.url,
+            jobs: options.jobs,
+            logDir: options.logDir,
+            outbox: options.outbox,
+            emailTo: ['dba@example.com'],
+            emailFrom: 'tablehaul-demo@localhost',
+            localDir,
+          },
+        })
+        const { code, report } = await runTransfer(config, context, { quiet: false, json: false })
+        const status = await local.status()
+        say('')
+        say(paint(stderr, 'bold', 'Where to look:'))
+        say(`  the copy     ${status.url}   (with its password: npx tablehaul local url)`)
+        say(`  the logs     ${path.relative(context.cwd, path.join(config.log.dir, 'tablehaul.log'))} (one line per table per run)`)
+        say(`               ${report.logFile ? path.relative(context.cwd, report.logFile) : ''} (every event of this run, NDJSON)`)
+        const mail = report.notification?.status === 'sent' ? path.relative(context.cwd, report.notification.detail) : 'not written'
+        say(`  the e-mail   ${mail} (open it in a mail client)`)
+        say(`  query it     psql "$(npx tablehaul local url)" -c 'select count(*) from sales.stores_sales'`)
+        say(`  stop it      npx tablehaul local stop`)
+        context.exitCode = code
+      } finally {
+        await source.destroy()
+      }
+      if (context.exitCode !== EXIT.OK) say(paint(stderr, 'red', `the demo run ended with exit code ${context.exitCode}`))
+    })
+}

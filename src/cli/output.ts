@@ -1,0 +1,40 @@
+/** Where the CLI writes: stdout for results, stderr for progress and messages. Tests pass their own. */
+export interface Output {
+  readonly stdout: Writer
+  readonly stderr: Writer
+}
+
+export interface Writer {
+  write(text: string): unknown
+  readonly isTTY?: boolean
+  readonly columns?: number
+}
+
+export function processOutput(): Output {
+  return { stdout: process.stdout, stderr: process.stderr }
+}
+
+const CODES = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1, cyan: 36 } as const
+export type Color = keyof typeof CODES
+
+/** ANSI colour on terminals, plain text elsewhere and under NO_COLOR. */
+export function paint(writer: Writer, color: Color, text: string): string {
+  if (!writer.isTTY || process.env.NO_COLOR !== undefined || process.env.TERM === 'dumb') return text
+  return `\u001b[${CODES[color]}m${text}\u001b[0m`
+}
+
+/** Lays out rows as aligned columns; columns listed in `right` are right-aligned. */
+export function columns(rows: readonly string[][], right: readonly number[] = []): string[] {
+  const visible = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '').length
+  const widths: number[] = []
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(cell))))
+  return rows.map((row) =>
+    row
+      .map((cell, i) => {
+        const pad = ' '.repeat((widths[i] ?? 0) - visible(cell))
+        return right.includes(i) ? pad + cell : cell + pad
+      })
+      .join('  ')
+      .trimEnd(),
+  )
+}

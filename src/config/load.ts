@@ -1,0 +1,315 @@
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { parseDocument } from 'yaml'
+import type { z } from 'zod'
+import { TablehaulError } from '../errors.js'
+import { type Config, configSchema } from './schema.js'
+
+/** Values given on the command line; each one overrides the environment and the file. */
+export interface ConfigFlags {
+  readonly source?: string | undefined
+  readonly target?: string | undefined
+  readonly tables?: readonly string[] | undefined
+  readonly exclude?: readonly string[] | undefined
+  readonly mode?: string | undefined
+  readonly schema?: string | undefined
+  readonly jobs?: string | number | undefined
+  readonly format?: string | undefined
+  readonly logDir?: string | undefined
+  readonly emailTo?: readonly string[] | undefined
+  readonly emailFrom?: string | undefined
+  readonly smtpUrl?: string | undefined
+  readonly outbox?: string | undefined
+  readonly localDir?: string | undefined
+}
+
+export interface LoadConfigOptions {
+  /** Path of the YAML file; when absent, TABLEHAUL_CONFIG, then ./tablehaul.yaml if it exists. */
+  readonly file?: string | undefined
+  /** @default process.env */
+  readonly env?: NodeJS.ProcessEnv
+  readonly flags?: ConfigFlags
+  /** Folder that relative paths (the file, log.dir, local.dir) start from. @default process.cwd() */
+  readonly cwd?: string
+}
+
+export interface LoadedConfig {
+  readonly config: Config
+  /** The file that was read, if any. */
+  readonly file: string | undefined
+}
+
+type Setter = (raw: Record<string, unknown>, value: string) => void
+
+/** Environment variables tablehaul reads, and the config key each one sets. */
+export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; key: string; set: Setter }> = [
+  { name: 'TABLEHAUL_SOURCE_URL', key: 'source.url', set: (raw, v) => setPath(raw, ['source', 'url'], v) },
+  { name: 'TABLEHAUL_SOURCE_PASSWORD', key: 'source.password', set: (raw, v) => setPath(raw, ['source', 'password'], v) },
+  { name: 'TABLEHAUL_TARGET_URL', key: 'target.url', set: (raw, v) => setPath(raw, ['target', 'url'], v) },
+  { name: 'TABLEHAUL_TARGET_PASSWORD', key: 'target.password', set: (raw, v) => setPath(raw, ['target', 'password'], v) },
+  { name: 'TABLEHAUL_TABLES', key: 'tables (comma-separated)', set: (raw, v) => setPath(raw, ['tables'], splitList(v)) },
+  { name: 'TABLEHAUL_EXCLUDE', key: 'exclude (comma-separated)', set: (raw, v) => setPath(raw, ['exclude'], splitList(v)) },
+  { name: 'TABLEHAUL_MODE', key: 'mode', set: (raw, v) => setPath(raw, ['mode'], v) },
+  { name: 'TABLEHAUL_JOBS', key: 'jobs', set: (raw, v) => setPath(raw, ['jobs'], v) },
+  { name: 'TABLEHAUL_LOG_DIR', key: 'log.dir', set: (raw, v) => setPath(raw, ['log', 'dir'], v) },
+  { name: 'TABLEHAUL_SMTP_URL', key: 'email.smtp', set: (raw, v) => setPath(raw, ['email', 'smtp'], v) },
+  { name: 'TABLEHAUL_EMAIL_FROM', key: 'email.from', set: (raw, v) => setPath(raw, ['email', 'from'], v) },
+  { name: 'TABLEHAUL_EMAIL_TO', key: 'email.to (comma-separated)', set: (raw, v) => setPath(raw, ['email', 'to'], splitList(v)) },
+  { name: 'TABLEHAUL_EMAIL_ON', key: 'email.on', set: (raw, v) => setPath(raw, ['email', 'on'], v) },
+  { name: 'TABLEHAUL_LOCAL_DIR', key: 'local.dir', set: (raw, v) => setPath(raw, ['local', 'dir'], v) },
+]
+
+/**
+ * Reads the configuration: defaults < file < environment < flags. Every problem is reported at once in
+ * one `CONFIG_INVALID` error whose message has a `path: message` line per problem.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env
+  const cwd = options.cwd ?? process.cwd()
+  const file = resolveConfigFile(options.file ?? env.TABLEHAUL_CONFIG, cwd)
+  const problems: string[] = []
+
+  let raw: Record<string, unknown> = {}
+  if (file) {
+    const fromFile = readYamlFile(file)
+    raw = interpolate(fromFile, env, [], problems) as Record<string, unknown>
+  }
+  for (const variable of ENVIRONMENT_VARIABLES) {
+    const value = env[variable.name]
+    if (value !== undefined && value !== '') variable.set(raw, value)
+  }
+  applyFlags(raw, options.flags ?? {})
+
+  const parsed = configSchema.safeParse(raw)
+  if (!parsed.success) problems.push(...describeIssues(parsed.error.issues, raw))
+  if (problems.length > 0 || !parsed.success) {
+    const where = file ? path.relative(cwd, file) || file : 'the configuration'
+    throw new TablehaulError('CONFIG_INVALID', `${where} is not valid:\n${problems.map((p) => `  ${p}`).join('\n')}`, {
+      hint: 'fix the lines above and run again (`tablehaul config --schema` lists every key)',
+    })
+  }
+  const config = parsed.data
+  config.log.dir = path.resolve(cwd, config.log.dir)
+  config.local.dir = path.resolve(cwd, config.local.dir)
+  if (config.email?.outbox) config.email.outbox = path.resolve(cwd, config.email.outbox)
+  return { config, file }
+}
+
+/** The source endpoint, or a CONFIG_INVALID error that says how to give one. */
+export function requireSource(config: Config): NonNullable<Config['source']> {
+  if (!config.source) {
+    throw new TablehaulError('CONFIG_INVALID', 'source.url: no source is configured', {
+      hint: 'give --source postgres://user@host/db, set TABLEHAUL_SOURCE_URL, or write source.url in tablehaul.yaml (`tablehaul init` writes a starter file)',
+    })
+  }
+  return config.source
+}
+
+function resolveConfigFile(explicit: string | undefined, cwd: string): string | undefined {
+  if (explicit) {
+    const file = path.resolve(cwd, explicit)
+    if (!existsSync(file)) {
+      throw new TablehaulError('CONFIG_INVALID', `config file ${explicit} does not exist`, {
+        hint: 'check the path given to --config (or TABLEHAUL_CONFIG); `tablehaul init` writes a starter file',
+      })
+    }
+    return file
+  }
+  const defaultFile = path.resolve(cwd, 'tablehaul.yaml')
+  return existsSync(defaultFile) ? defaultFile : undefined
+}
+
+function readYamlFile(file: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new TablehaulError('CONFIG_INVALID', `cannot read config file ${file}`, { cause: error })
+  }
+  const document = parseDocument(text, { prettyErrors: false })
+  if (document.errors.length > 0) {
+    const lines = document.errors.map((error) => {
+      const position = error.linePos?.[0]
+      const at = position ? `line ${position.line}, column ${position.col}` : 'somewhere'
+      return `  ${at}: ${error.message.split('\n')[0]}`
+    })
+    throw new TablehaulError('CONFIG_INVALID', `${file} is not valid YAML:\n${lines.join('\n')}`, {
+      hint: 'fix the YAML syntax at the lines above',
+    })
+  }
+  const value: unknown = document.toJS()
+  if (value === null || value === undefined) return {}
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new TablehaulError('CONFIG_INVALID', `${file} must hold a mapping of keys (source:, target:, tables:, …)`)
+  }
+  return value as Record<string, unknown>
+}
+
+/** Replaces `${NAME}` and `${NAME:-default}` in every string of the file; `$$` stands for a literal `$`. */
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: PropertyKey[], problems: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name?: string, fallback?: string) => {
+      if (match === '$$') return '$'
+      const found = env[name!]
+      if (found !== undefined && found !== '') return found
+      if (fallback !== undefined) return fallback
+      problems.push(`${formatPath(at)}: environment variable ${name} is not set (write \${${name}:-default} for a default)`)
+      return ''
+    })
+  }
+  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, env, [...at, index], problems))
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, interpolate(item, env, [...at, key], problems)]),
+    )
+  }
+  return value
+}
+
+function applyFlags(raw: Record<string, unknown>, flags: ConfigFlags): void {
+  const set = (keys: string[], value: unknown) => {
+    if (value !== undefined && !(Array.isArray(value) && value.length === 0)) setPath(raw, keys, value)
+  }
+  set(['source', 'url'], flags.source)
+  set(['target', 'url'], flags.target)
+  set(['tables'], flags.tables && [...flags.tables])
+  set(['exclude'], flags.exclude && [...flags.exclude])
+  set(['mode'], flags.mode)
+  set(['schema'], flags.schema)
+  set(['jobs'], flags.jobs)
+  set(['copy', 'format'], flags.format)
+  set(['log', 'dir'], flags.logDir)
+  set(['email', 'to'], flags.emailTo && [...flags.emailTo])
+  set(['email', 'from'], flags.emailFrom)
+  set(['email', 'smtp'], flags.smtpUrl)
+  set(['email', 'outbox'], flags.outbox)
+  set(['local', 'dir'], flags.localDir)
+}
+
+function setPath(raw: Record<string, unknown>, keys: string[], value: unknown): void {
+  let node = raw
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key]
+    if (!next || typeof next !== 'object' || Array.isArray(next)) node[key] = {}
+    node = node[key] as Record<string, unknown>
+  }
+  node[keys[keys.length - 1]!] = value
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+}
+
+function formatPath(at: readonly PropertyKey[]): string {
+  return at.length === 0 ? '(top level)' : at.map(String).join('.')
+}
+
+type Issue = z.core.$ZodIssue
+
+function describeIssues(issues: readonly Issue[], raw: unknown, base: PropertyKey[] = []): string[] {
+  const lines: string[] = []
+  for (const issue of issues) {
+    const at = [...base, ...issue.path]
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const known = knownKeysAt(at)
+        const suggestion = closest(key, known)
+        lines.push(
+          `${formatPath([...at, key])}: unknown key${suggestion ? ` (did you mean "${suggestion}"?)` : ''}${known.length ? `; allowed here: ${known.join(', ')}` : ''}`,
+        )
+      }
+    } else if (issue.code === 'invalid_union') {
+      lines.push(...describeUnion(issue, at, raw))
+    } else if (issue.code === 'invalid_type' && valueAt(raw, at) === undefined) {
+      lines.push(`${formatPath(at)}: required`)
+    } else {
+      lines.push(`${formatPath(at)}: ${issue.message}`)
+    }
+  }
+  return [...new Set(lines)]
+}
+
+/** A `tables:` entry fits one of three shapes; report the problems of the shape the user meant. */
+function describeUnion(issue: Extract<Issue, { code: 'invalid_union' }>, at: PropertyKey[], raw: unknown): string[] {
+  const value = valueAt(raw, at)
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    // The union's options are, in order: a name, { name, where, into }, { query, into }.
+    const meant = issue.errors['query' in value ? 2 : 1]
+    if (meant) return describeIssues(meant, raw, at)
+  }
+  if (value === undefined) return [`${formatPath(at)}: required`]
+  return [
+    `${formatPath(at)}: must be a table name such as sales.orders, { name: sales.orders, where: "…" } or { query: "select …", into: schema.table }`,
+  ]
+}
+
+function valueAt(raw: unknown, at: readonly PropertyKey[]): unknown {
+  let node = raw
+  for (const key of at) {
+    if (node === null || typeof node !== 'object') return undefined
+    node = (node as Record<PropertyKey, unknown>)[key]
+  }
+  return node
+}
+
+function knownKeysAt(at: readonly PropertyKey[]): string[] {
+  let schema: unknown = configSchema
+  for (const key of at) {
+    schema = unwrap(schema)
+    const shape = (schema as { shape?: Record<string, unknown> }).shape
+    if (shape && typeof key === 'string' && key in shape) schema = shape[key]
+    else if (typeof key === 'number') {
+      const element = (schema as { element?: unknown }).element
+      if (!element) return []
+      schema = element
+    } else return []
+  }
+  schema = unwrap(schema)
+  const shape = (schema as { shape?: Record<string, unknown> }).shape
+  return shape ? Object.keys(shape) : []
+}
+
+function unwrap(schema: unknown): unknown {
+  let current = schema as { unwrap?: () => unknown; def?: { innerType?: unknown; in?: unknown; options?: unknown[] } }
+  for (let depth = 0; depth < 10 && current; depth++) {
+    const def = current.def
+    if (def?.innerType) current = def.innerType as typeof current
+    else if (def?.in) current = def.in as typeof current
+    else if (def?.options) {
+      const objectOption = def.options.find((o) => (o as { shape?: unknown }).shape)
+      if (!objectOption) return current
+      current = objectOption as typeof current
+    } else return current
+  }
+  return current
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined
+}
+
+function editDistance(a: string, b: string): number {
+  const previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = previous[0]!
+    previous[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const above = previous[j]!
+      previous[j] = Math.min(previous[j]! + 1, previous[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
+      diagonal = above
+    }
+  }
+  return previous[b.length]!
+}

@@ -1,0 +1,231 @@
+import { z } from 'zod'
+import { parseDurationMs, parseSizeBytes } from './units.js'
+
+/**
+ * The one description of tablehaul's configuration: the TypeScript type, the defaults, the documentation
+ * (`tablehaul config --schema`, the README reference) and the validation all come from here.
+ */
+
+const duration = (description: string, fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((value, ctx) => {
+      const ms = parseDurationMs(value)
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; write e.g. 30s, 5m or 1h` })
+        return z.NEVER
+      }
+      return ms
+    })
+    .describe(`${description} (a duration such as 30s, 5m, 1h; 0 turns it off). Default: ${fallback}.`)
+
+const size = (description: string, fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((value, ctx) => {
+      const bytes = parseSizeBytes(value)
+      if (bytes === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a size; write e.g. 512MB or 2GB` })
+        return z.NEVER
+      }
+      return bytes
+    })
+    .describe(`${description} (a size such as 512MB or 2GB). Default: ${fallback}.`)
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .refine((value) => /^postgres(ql)?:\/\//i.test(value), {
+    message: 'must be a postgres:// or postgresql:// URL, e.g. postgres://user@host:5432/dbname',
+  })
+
+export const endpointSchema = z
+  .strictObject({
+    url: postgresUrl.describe(
+      'Connection URL (libpq style): postgres://user@host:port/dbname?sslmode=require. A password may be in the URL, in `password`, in PGPASSWORD or in ~/.pgpass.',
+    ),
+    password: z
+      .string()
+      .optional()
+      .describe('Password, best given as ${ENV_VAR}; overrides a password in the URL.'),
+  })
+  .describe('A PostgreSQL server and database.')
+
+const tableNamePattern = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .describe('A table `schema.table`, or a pattern with * such as `sales.*` or `*.orders`.')
+
+export const tableEntrySchema = z.union([
+  tableNamePattern,
+  z
+    .strictObject({
+      name: tableNamePattern,
+      where: z
+        .string()
+        .trim()
+        .min(1)
+        .optional()
+        .describe('Copy only the rows that match this SQL condition (your own SQL, run on the source).'),
+      into: z
+        .string()
+        .trim()
+        .min(1)
+        .optional()
+        .describe('Target table `schema.table` when it differs from the source name.'),
+    })
+    .describe('One table (or pattern) with options.'),
+  z
+    .strictObject({
+      query: z.string().trim().min(1).describe('A SELECT whose result is copied (your own SQL, run on the source).'),
+      into: z.string().trim().min(1).describe('The target table `schema.table` that receives the result.'),
+    })
+    .describe("A query's result copied into a target table."),
+])
+
+export const configSchema = z
+  .strictObject({
+    source: endpointSchema
+      .optional()
+      .describe('The server the tables are read from (needed by run, plan, verify and export).'),
+    target: endpointSchema
+      .optional()
+      .describe("The server the tables are written to. Omit it to use tablehaul's embedded local PostgreSQL."),
+    tables: z
+      .array(tableEntrySchema)
+      .optional()
+      .describe('What to copy. Omit it to copy every user table of the source.'),
+    exclude: z.array(tableNamePattern).default([]).describe('Tables (or patterns) left out. Default: none.'),
+    mode: z
+      .enum(['replace', 'append', 'recreate'])
+      .default('replace')
+      .describe(
+        'replace: the target table ends identical to the source (old rows removed in the same transaction); append: rows are added; recreate: the target table is dropped and created again from the source definition. Default: replace.',
+      ),
+    schema: z
+      .enum(['create-missing', 'none'])
+      .default('create-missing')
+      .describe(
+        'create-missing: tables (and the schemas, types and sequences they need) missing on the target are created from the source; none: they must already exist. Default: create-missing.',
+      ),
+    jobs: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(64, 'must be at most 64')
+      .default(4)
+      .describe('How many tables (or parts) are copied at once, largest first. Default: 4.'),
+    copy: z
+      .strictObject({
+        format: z
+          .enum(['auto', 'text', 'binary'])
+          .default('auto')
+          .describe(
+            'COPY format: auto uses binary where every column type allows it on both sides, text otherwise. Default: auto.',
+          ),
+        splitAbove: size(
+          'Tables larger than this that are created by the run are copied in parts by several jobs at once; 0 never splits',
+          '0',
+        ),
+      })
+      .prefault({})
+      .describe('How the data moves.'),
+    timeouts: z
+      .strictObject({
+        connect: duration('How long to wait for a connection to either server', '30s'),
+        lock: duration(
+          "How long a table's copy waits for a lock on the target (for example while a local reader holds the table) before that table fails",
+          '1m',
+        ),
+        stall: duration('A table fails when no bytes moved for this long', '5m'),
+        statement: duration('Longest single statement outside COPY (catalog reads, index builds: 0 = no limit)', '0'),
+        run: duration('Whole-run deadline: tables not finished by then are stopped and reported (0 = none)', '0'),
+      })
+      .prefault({})
+      .describe('Every wait is bounded.'),
+    retry: z
+      .strictObject({
+        attempts: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .max(20)
+          .default(3)
+          .describe('Attempts per table for transient failures (dropped connections, server restarts, deadlocks). Default: 3.'),
+        backoff: duration('Wait before the first retry; doubles after each attempt', '2s'),
+      })
+      .prefault({})
+      .describe('Retries of transient failures, each attempt atomic.'),
+    log: z
+      .strictObject({
+        dir: z.string().trim().min(1).default('./logs').describe('Folder of the run logs. Default: ./logs.'),
+        keepRuns: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .default(100)
+          .describe('How many per-run NDJSON logs are kept in the folder; older ones are deleted. Default: 100.'),
+        maxSize: size('The human-readable tablehaul.log is rotated to tablehaul.log.1 when it grows past this', '10MB'),
+      })
+      .prefault({})
+      .describe('Where the logs go.'),
+    email: z
+      .strictObject({
+        smtp: z
+          .string()
+          .trim()
+          .refine((value) => /^smtps?:\/\//i.test(value), {
+            message: 'must be an smtp:// (STARTTLS) or smtps:// (TLS) URL, e.g. smtps://user:${SMTP_PASSWORD}@smtp.example.com:465',
+          })
+          .optional()
+          .describe('SMTP server URL: smtp://host:587 (STARTTLS when offered) or smtps://user:password@host:465.'),
+        outbox: z
+          .string()
+          .trim()
+          .min(1)
+          .optional()
+          .describe('Write each message as an .eml file into this folder instead of (or as well as) sending it.'),
+        from: z.string().trim().min(1).default('tablehaul@localhost').describe('Sender address.'),
+        to: z.array(z.string().trim().min(1)).default([]).describe('Recipients.'),
+        cc: z.array(z.string().trim().min(1)).default([]).describe('Copy recipients.'),
+        on: z
+          .enum(['always', 'failure', 'never'])
+          .default('always')
+          .describe('When to send: always, only when something failed, or never. Default: always.'),
+        attachLog: z
+          .enum(['always', 'failure', 'never'])
+          .default('failure')
+          .describe("When the run's log is attached. Default: failure."),
+        timeout: duration('Connect and send timeout of the SMTP server', '30s'),
+        tlsRejectUnauthorized: z
+          .boolean()
+          .default(true)
+          .describe("Refuse an SMTP server whose certificate is not trusted. Set false only for a server you know. Default: true."),
+      })
+      .optional()
+      .describe('Where the run report goes by e-mail.'),
+    local: z
+      .strictObject({
+        dir: z.string().trim().min(1).default('./.tablehaul').describe('Folder of the embedded local PostgreSQL. Default: ./.tablehaul.'),
+        port: z.coerce.number().int().min(1).max(65535).optional().describe('Its port. Default: a free port chosen on first start.'),
+      })
+      .prefault({})
+      .describe('The embedded local PostgreSQL used when no target is configured.'),
+  })
+  .describe('tablehaul configuration (tablehaul.yaml)')
+
+export type ConfigInput = z.input<typeof configSchema>
+export type Config = z.output<typeof configSchema>
+export type TableEntry = z.output<typeof tableEntrySchema>
+export type Endpoint = z.output<typeof endpointSchema>
+export type LoadMode = Config['mode']
+export type EmailConfig = NonNullable<Config['email']>
+
+/** JSON Schema of the configuration file, for editors. */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>
+}

@@ -1,0 +1,204 @@
+import pg from 'pg'
+import { type ErrorCode, TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
+
+export type Side = 'source' | 'target'
+
+export interface DatabaseOptions {
+  readonly side: Side
+  /** A libpq-style URL; PG* environment variables and ~/.pgpass fill what it leaves out, as with psql. */
+  readonly url: string
+  /** Overrides a password in the URL. */
+  readonly password?: string | undefined
+  /** @default 30000 */
+  readonly connectTimeoutMs?: number
+  /** Most connections the pool opens. @default 10 */
+  readonly maxConnections?: number
+  /** @default 'tablehaul' */
+  readonly applicationName?: string
+}
+
+/**
+ * Settings that change how values are rendered as text. They are pinned to the same values on both sides,
+ * so a value's text form written by the source's COPY TO is read back identically by the target's COPY FROM,
+ * whatever the servers' own defaults are.
+ */
+const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
+  ['DateStyle', 'ISO, YMD'],
+  ['IntervalStyle', 'postgres'],
+  ['TimeZone', 'UTC'],
+  ['extra_float_digits', '3'],
+  ['bytea_output', 'hex'],
+  ['lc_monetary', 'C'],
+  ['search_path', 'public'],
+  ['client_encoding', 'UTF8'],
+  ['xmloption', 'content'],
+  // The run's snapshot is held by a transaction that stays idle while workers copy.
+  ['idle_in_transaction_session_timeout', '0'],
+  ['statement_timeout', '0'],
+]
+
+const SESSION_SQL = SESSION_SETTINGS.map(([name, value]) => `SET ${name} = ${pg.escapeLiteral(value)}`).join('; ')
+
+/** One PostgreSQL endpoint (source or target): a pool of connections with the session settings pinned. */
+export class Database {
+  readonly side: Side
+  readonly displayUrl: string
+  private readonly pool: pg.Pool
+  private readonly prepared = new WeakSet<pg.PoolClient>()
+  private serverVersion: number | undefined
+
+  constructor(options: DatabaseOptions) {
+    this.side = options.side
+    this.displayUrl = redactUrl(options.url)
+    const connectTimeoutMs = options.connectTimeoutMs ?? 30_000
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      ...(options.password !== undefined ? { password: options.password } : {}),
+      application_name: options.applicationName ?? 'tablehaul',
+      connectionTimeoutMillis: connectTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      max: options.maxConnections ?? 10,
+      idleTimeoutMillis: 10_000,
+    })
+    // A connection that dies while idle in the pool must not crash the process; the pool drops it.
+    this.pool.on('error', () => {})
+  }
+
+  /** A connection with the session settings applied. Release it with `release()`, or `release(error)` to discard it. */
+  async connect(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient
+    try {
+      client = await this.pool.connect()
+    } catch (error) {
+      throw this.connectionError(error)
+    }
+    if (!this.prepared.has(client)) {
+      try {
+        await client.query(SESSION_SQL)
+      } catch (error) {
+        client.release(error instanceof Error ? error : true)
+        throw this.connectionError(error)
+      }
+      // A connection dropped while checked out emits 'error' on the client; the failing query reports it.
+      client.on('error', () => {})
+      this.prepared.add(client)
+    }
+    return client
+  }
+
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+    const client = await this.connect()
+    try {
+      const result = await client.query<R>(sql, params)
+      client.release()
+      return result
+    } catch (error) {
+      client.release(isConnectionLost(error) ? (error as Error) : undefined)
+      throw error
+    }
+  }
+
+  /** The server's version as `server_version_num` (150004 for 15.4). */
+  async version(): Promise<number> {
+    if (this.serverVersion === undefined) {
+      const { rows } = await this.query<{ v: string }>('SHOW server_version_num')
+      this.serverVersion = Number(rows[0]!.v)
+    }
+    return this.serverVersion
+  }
+
+  /** Opens one connection to prove the endpoint is reachable and the login works. */
+  async check(): Promise<void> {
+    const client = await this.connect()
+    client.release()
+  }
+
+  get connectionCount(): number {
+    return this.pool.totalCount
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => {})
+  }
+
+  /** Turns a failed connection attempt into an error that says what to check. */
+  connectionError(error: unknown): TablehaulError {
+    if (error instanceof TablehaulError) return error
+    const code: ErrorCode = this.side === 'source' ? 'SOURCE_UNREACHABLE' : 'TARGET_UNREACHABLE'
+    const where = `${this.side} ${this.displayUrl}`
+    const state = sqlStateOf(error)
+    const system = systemErrorCodeOf(error)
+    const message = messageOf(error)
+    const flag = this.side === 'source' ? '--source' : '--target'
+    let hint: string
+    if (state === '28P01' || state === '28000') {
+      hint = `check the user and password (${this.side}.password, the URL, PGPASSWORD or ~/.pgpass)`
+    } else if (state === '3D000') {
+      hint = `check the database name at the end of the ${this.side} URL`
+    } else if (state === '53300') {
+      hint = 'the server has no free connection slots; lower jobs or raise max_connections'
+    } else if (system === 'ECONNREFUSED') {
+      hint = `nothing accepts connections there: check host and port in ${flag}, and that the server is running`
+    } else if (system === 'ENOTFOUND' || system === 'EAI_AGAIN') {
+      hint = `the host name cannot be resolved: check the host in ${flag}`
+    } else if (/timeout|timed out/i.test(message) || system === 'ETIMEDOUT') {
+      hint = 'the server did not answer in time: check the host, firewall or VPN, or raise timeouts.connect'
+    } else if (/ssl|tls|certificate/i.test(message)) {
+      hint = 'check sslmode in the URL and the server certificate'
+    } else {
+      hint = `check the ${this.side} URL and that the server accepts connections from this machine`
+    }
+    return new TablehaulError(code, `cannot connect to the ${where}: ${message}`, { cause: error, hint })
+  }
+}
+
+/** `postgres://user:secret@host/db` → `postgres://user@host/db`: never shows a password. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    parsed.password = ''
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/pass|secret|key/i.test(key) && !/^ssl(key|rootcert|cert|crl)$/i.test(key)) parsed.searchParams.set(key, '***')
+    }
+    return parsed.toString()
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1@')
+  }
+}
+
+/** A short `database@host` for subjects and summaries; never a user or password. */
+export function shortEndpoint(url: string): string {
+  try {
+    const parsed = new URL(url)
+    const port = parsed.port && parsed.port !== '5432' ? `:${parsed.port}` : ''
+    const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || 'postgres'
+    return `${database}@${parsed.hostname || 'localhost'}${port}`
+  } catch {
+    return redactUrl(url)
+  }
+}
+
+/** Whether an error means the connection itself is gone (so the client must not go back to the pool). */
+export function isConnectionLost(error: unknown): boolean {
+  const state = sqlStateOf(error)
+  if (state && (state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03')) return true
+  const system = systemErrorCodeOf(error)
+  if (system && ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'].includes(system)) return true
+  const message = error instanceof Error ? error.message : ''
+  return /Connection terminated|connection.*(closed|ended)|Client has encountered a connection error|not queryable/i.test(message)
+}
+
+/**
+ * Takes a connection out of use for good: the pool forgets it and its socket is closed at once, which makes
+ * the server roll back whatever transaction or COPY it was in. Used for every connection abandoned mid-work.
+ */
+export function discardClient(client: pg.PoolClient): void {
+  try {
+    client.release(new Error('connection discarded by tablehaul'))
+  } catch {
+    // already released
+  }
+  const socket = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream
+  socket?.destroy()
+}

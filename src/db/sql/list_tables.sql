@@ -1,0 +1,36 @@
+-- Every table a run can read or write: ordinary and partitioned tables outside the system schemas
+-- (and outside tablehaul's own bookkeeping schema), with what the planner needs to order and split them.
+SELECT c.oid::int8                                   AS oid,
+       n.nspname                                     AS schema,
+       c.relname                                     AS name,
+       c.relkind                                     AS kind,
+       c.relispartition                              AS is_partition,
+       c.relpersistence                              AS persistence,
+       c.relhassubclass                              AS has_children,
+       (SELECT i.inhparent::int8
+          FROM pg_catalog.pg_inherits i
+         WHERE i.inhrelid = c.oid
+         ORDER BY i.inhseqno
+         LIMIT 1)                                    AS parent_oid,
+       -- relpages * block size: an estimate that needs no lock (pg_table_size would wait for one)
+       ((c.relpages::int8 + coalesce(tc.relpages, 0)) * current_setting('block_size')::int8) AS bytes,
+       c.reltuples::float8                           AS estimated_rows,
+       c.relnatts::int                               AS column_count,
+       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
+       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+       x.extname                                     AS extension,
+       pg_catalog.has_table_privilege(c.oid, 'SELECT') AS can_select,
+       pg_catalog.has_table_privilege(c.oid, 'INSERT') AS can_insert,
+       pg_catalog.has_table_privilege(c.oid, 'TRUNCATE') AS can_truncate,
+       pg_catalog.pg_has_role(c.relowner, 'USAGE')  AS is_owner,
+       pg_catalog.obj_description(c.oid, 'pg_class') AS comment
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid
+  LEFT JOIN pg_catalog.pg_depend d
+         ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e'
+  LEFT JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
+ WHERE c.relkind IN ('r', 'p')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tablehaul')
+   AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+ ORDER BY n.nspname, c.relname;

@@ -1,0 +1,114 @@
+/**
+ * Every error tablehaul raises on purpose. The code is what programs (and the exit code) rely on; the
+ * message is for people: what failed, where, and what to do next.
+ */
+export const ERROR_CODES = {
+  CONFIG_INVALID: 'the configuration (file, environment or flags) is invalid',
+  USAGE_INVALID: 'the command line is invalid',
+  SOURCE_UNREACHABLE: 'the source server cannot be reached or refused the login',
+  TARGET_UNREACHABLE: 'the target server cannot be reached or refused the login',
+  TABLE_NOT_FOUND: 'a table named in the configuration does not exist on the source',
+  TABLE_INCOMPATIBLE: 'an existing target table does not match the source table',
+  PRIVILEGE_MISSING: 'a privilege the run needs is missing',
+  SCHEMA_FAILED: 'creating the target schema objects failed',
+  TABLE_COPY_FAILED: 'copying a table failed',
+  ROW_COUNT_MISMATCH: 'the target received a different number of rows than the source sent',
+  COPY_STALLED: 'no bytes moved for longer than the stall timeout',
+  POST_DATA_FAILED: 'building indexes, constraints or triggers after the data failed',
+  SNAPSHOT_FAILED: 'the shared source snapshot could not be used',
+  RUN_LOCKED: 'another run is already writing into the same target',
+  RUN_ABORTED: 'the run was interrupted',
+  RUN_DEADLINE: 'the run exceeded its deadline',
+  RESUME_UNAVAILABLE: 'there is no earlier run to resume',
+  CSV_INVALID: 'a CSV file could not be read or does not fit the table',
+  FILE_FAILED: 'a file could not be read or written',
+  LOCAL_SERVER_FAILED: 'the embedded local PostgreSQL could not be started or stopped',
+  NOTIFY_FAILED: 'the run report could not be sent',
+  INTERNAL: 'an unexpected internal error',
+} as const
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export interface TablehaulErrorOptions {
+  readonly cause?: unknown
+  /** What the user should do about it; shown after the message. */
+  readonly hint?: string
+  /** The table the error is about, as `schema.table`. */
+  readonly table?: string
+}
+
+/** The one error class of the library; the original error is kept as `cause`. */
+export class TablehaulError extends Error {
+  readonly code: ErrorCode
+  readonly hint: string | undefined
+  readonly table: string | undefined
+
+  constructor(code: ErrorCode, message: string, options: TablehaulErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'TablehaulError'
+    this.code = code
+    this.hint = options.hint
+    this.table = options.table
+  }
+
+  /** The SQLSTATE of the PostgreSQL error behind this one, if any. */
+  get sqlState(): string | undefined {
+    return sqlStateOf(this.cause)
+  }
+
+  /** Message, SQLSTATE and hint in one line, as logs and e-mails show it. */
+  describe(): string {
+    const state = this.sqlState
+    const parts = [this.message]
+    if (state && !this.message.includes(state)) parts[0] += ` (SQLSTATE ${state})`
+    if (this.hint) parts.push(this.hint)
+    return parts.join('; ')
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      sqlState: this.sqlState,
+      hint: this.hint,
+      table: this.table,
+    }
+  }
+}
+
+/** The SQLSTATE of a node-postgres `DatabaseError` found in an error or its causes. */
+export function sqlStateOf(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e && depth < 8; depth++) {
+    if (typeof e === 'object' && 'code' in e && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) {
+      return e.code
+    }
+    e = typeof e === 'object' && e !== null && 'cause' in e ? (e as { cause: unknown }).cause : undefined
+  }
+  return undefined
+}
+
+/** The network error code (ECONNRESET, ETIMEDOUT, …) found in an error or its causes. */
+export function systemErrorCodeOf(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e && depth < 8; depth++) {
+    if (typeof e === 'object' && 'code' in e && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) {
+      return e.code
+    }
+    e = typeof e === 'object' && e !== null && 'cause' in e ? (e as { cause: unknown }).cause : undefined
+  }
+  return undefined
+}
+
+export function isTablehaulError(error: unknown, code?: ErrorCode): error is TablehaulError {
+  return error instanceof TablehaulError && (code === undefined || error.code === code)
+}
+
+/** A readable one-line message for any thrown value. */
+export function messageOf(error: unknown): string {
+  if (error instanceof TablehaulError) return error.describe()
+  if (error instanceof Error) {
+    const state = sqlStateOf(error)
+    const text = error.message || error.name
+    return state ? `${text} (SQLSTATE ${state})` : text
+  }
+  return String(error)
+}

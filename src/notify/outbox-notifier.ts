@@ -1,0 +1,65 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import nodemailer, { type SendMailOptions } from 'nodemailer'
+import { TablehaulError } from '../errors.js'
+import type { Delivery, EmailMessage, Notifier } from './notifier.js'
+
+/**
+ * Writes each message as an `.eml` file (RFC 5322, what a mail client opens) into a folder: the demo's
+ * mailbox, and a way to see a configuration's e-mail without sending it.
+ */
+export class OutboxNotifier implements Notifier {
+  readonly description: string
+
+  constructor(private readonly dir: string) {
+    this.description = `outbox ${dir}`
+  }
+
+  async send(message: EmailMessage): Promise<Delivery> {
+    const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' })
+    let raw: Buffer
+    try {
+      const info = await transport.sendMail(toNodemailer(message))
+      raw = info.message as Buffer
+    } catch (error) {
+      throw new TablehaulError('NOTIFY_FAILED', `cannot build the e-mail: ${(error as Error).message}`, { cause: error })
+    }
+    try {
+      mkdirSync(this.dir, { recursive: true })
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')
+      const file = path.join(this.dir, `${stamp}-${slug(message.subject)}.eml`)
+      // Written under a temporary name and renamed, so a reader never sees half a message.
+      writeFileSync(`${file}.tmp`, raw)
+      renameSync(`${file}.tmp`, file)
+      return { via: this.description, detail: file }
+    } catch (error) {
+      throw new TablehaulError('NOTIFY_FAILED', `cannot write the e-mail into ${this.dir}: ${(error as Error).message}`, {
+        cause: error,
+        hint: 'check that the outbox folder is writable',
+      })
+    }
+  }
+}
+
+export function toNodemailer(message: EmailMessage): SendMailOptions {
+  return {
+    from: message.from,
+    to: [...message.to],
+    cc: message.cc.length ? [...message.cc] : undefined,
+    subject: message.subject,
+    text: message.text,
+    html: message.html,
+    attachments: message.attachments.map((a) => ({ filename: a.filename, path: a.path, contentType: a.contentType })),
+  }
+}
+
+function slug(subject: string): string {
+  return (
+    subject
+      .replace(/^\[tablehaul\]\s*/, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 60) || 'report'
+  )
+}

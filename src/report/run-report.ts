@@ -1,0 +1,115 @@
+import { type ErrorCode, TablehaulError, messageOf, sqlStateOf } from '../errors.js'
+
+/** An error as reports, logs and e-mails carry it: plain data, never a password. */
+export interface ErrorInfo {
+  readonly code: ErrorCode
+  readonly message: string
+  readonly sqlState?: string | undefined
+  /** What to do about it. */
+  readonly hint?: string | undefined
+}
+
+export type TableStatus = 'copied' | 'failed' | 'skipped'
+
+/** The outcome of one table. The same fields for every status, so reports need no special cases. */
+export interface TableResult {
+  /** The target table, `schema.table`. */
+  readonly table: string
+  /** Where the rows came from: the source table, or `query` for a query entry. */
+  readonly source: string
+  readonly status: TableStatus
+  /** Rows committed on the target (0 unless copied; for a failed table, what its old contents kept is not counted). */
+  readonly rows: number
+  /** Bytes of COPY data that moved. */
+  readonly bytes: number
+  readonly durationMs: number
+  readonly mode: 'replace' | 'append' | 'recreate'
+  /** The COPY format used. */
+  readonly format: 'text' | 'binary'
+  /** The table did not exist on the target and was created by this run. */
+  readonly created: boolean
+  readonly attempts: number
+  readonly startedAt?: string | undefined
+  readonly error?: ErrorInfo | undefined
+  /** Why a table was skipped (resume: it committed in an earlier run). */
+  readonly reason?: string | undefined
+  /** Things that went wrong after the data committed (an index, a constraint), or notes. */
+  readonly warnings?: readonly string[] | undefined
+}
+
+export type RunStatus = 'succeeded' | 'failed' | 'interrupted'
+
+export interface RunReport {
+  readonly runId: string
+  readonly status: RunStatus
+  /** What the run was: `run`, `export`, `import`. */
+  readonly kind: 'run' | 'export' | 'import'
+  readonly startedAt: string
+  readonly finishedAt: string
+  readonly durationMs: number
+  /** Source URL without its password. */
+  readonly source: string
+  /** Target URL without its password. */
+  readonly target: string
+  /** Short names for subjects: `sales@db.example.com`, `local`. */
+  readonly sourceName: string
+  readonly targetName: string
+  readonly snapshot: {
+    /** When the source snapshot every table was read from was taken. */
+    readonly takenAt?: string | undefined
+    /** Why there is no shared snapshot, when there is none. */
+    readonly unavailable?: string | undefined
+  }
+  readonly tables: readonly TableResult[]
+  readonly totals: {
+    readonly tables: number
+    readonly copied: number
+    readonly failed: number
+    readonly skipped: number
+    readonly rows: number
+    readonly bytes: number
+  }
+  /** A failure of the run as a whole (before, or instead of, copying). */
+  readonly error?: ErrorInfo | undefined
+  readonly warnings: readonly string[]
+  /** The run's NDJSON log file. */
+  readonly logFile?: string | undefined
+  /** What happened to the e-mail; set after the report was sent (or not). */
+  readonly notification?: NotificationOutcome | undefined
+}
+
+export interface NotificationOutcome {
+  readonly status: 'sent' | 'failed' | 'skipped'
+  /** Why nothing was sent (not configured, email.on), or where it went. */
+  readonly detail: string
+  readonly error?: ErrorInfo | undefined
+}
+
+export function errorInfo(error: unknown): ErrorInfo {
+  if (error instanceof TablehaulError) {
+    return { code: error.code, message: error.message, sqlState: error.sqlState, hint: error.hint }
+  }
+  return { code: 'INTERNAL', message: messageOf(error), sqlState: sqlStateOf(error) }
+}
+
+export function describeError(error: ErrorInfo): string {
+  const state = error.sqlState && !error.message.includes(error.sqlState) ? ` (SQLSTATE ${error.sqlState})` : ''
+  return `${error.message}${state}${error.hint ? `; ${error.hint}` : ''}`
+}
+
+export function totalsOf(tables: readonly TableResult[]): RunReport['totals'] {
+  return {
+    tables: tables.length,
+    copied: tables.filter((t) => t.status === 'copied').length,
+    failed: tables.filter((t) => t.status === 'failed').length,
+    skipped: tables.filter((t) => t.status === 'skipped').length,
+    rows: tables.reduce((sum, t) => sum + t.rows, 0),
+    bytes: tables.reduce((sum, t) => sum + t.bytes, 0),
+  }
+}
+
+/** Failures first, then the rest, each group largest first: the order summaries and e-mails use. */
+export function tablesForDisplay(tables: readonly TableResult[]): TableResult[] {
+  const rank = { failed: 0, copied: 1, skipped: 2 } as const
+  return [...tables].sort((a, b) => rank[a.status] - rank[b.status] || b.bytes - a.bytes || a.table.localeCompare(b.table))
+}

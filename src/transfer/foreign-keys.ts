@@ -1,0 +1,93 @@
+import type { Catalog } from '../db/catalog.js'
+import type { Database } from '../db/database.js'
+import { quoteIdent, type TableRef } from '../db/table-ref.js'
+import { messageOf, sqlStateOf } from '../errors.js'
+import type { TablePlan } from './planner.js'
+
+/** A foreign key to (re)create on the target. */
+export interface ForeignKey {
+  /** The referencing table. */
+  readonly table: TableRef
+  readonly name: string
+  /** As pg_get_constraintdef writes it: `FOREIGN KEY (a) REFERENCES s.t(b) …`. */
+  readonly definition: string
+}
+
+/**
+ * Foreign keys during a run. Keys between tables that the run writes are lifted before the copy (TRUNCATE
+ * refuses a referenced table, and a key checked row by row slows the load and depends on the order tables
+ * arrive in), then put back, validated, once every table is in; tables the run creates get their keys then.
+ */
+export class ForeignKeys {
+  private readonly lifted: ForeignKey[] = []
+
+  constructor(
+    private readonly target: Database,
+    private readonly targetCatalog: Catalog,
+  ) {}
+
+  /** Drops the keys on existing target tables whose both ends the run writes; they come back in `restore`. */
+  async lift(plans: readonly TablePlan[]): Promise<void> {
+    const written = new Set(plans.filter((p) => !p.problem && p.targetState === 'exists').map((p) => p.target.key))
+    const keys: ForeignKey[] = []
+    for (const table of this.targetCatalog.tables) {
+      if (!written.has(table.ref.key)) continue
+      for (const constraint of table.constraints) {
+        if (constraint.type !== 'f' || !constraint.isLocal) continue
+        const referenced = this.targetCatalog.tableByOid(constraint.referencedTableOid)
+        if (referenced && written.has(referenced.ref.key)) {
+          keys.push({ table: table.ref, name: constraint.name, definition: constraint.definition })
+        }
+      }
+    }
+    if (keys.length === 0) return
+    const client = await this.target.connect()
+    try {
+      await client.query('BEGIN')
+      for (const key of keys) await client.query(`ALTER TABLE ${key.table.sql} DROP CONSTRAINT ${quoteIdent(key.name)}`)
+      await client.query('COMMIT')
+      client.release()
+    } catch (error) {
+      client.release(error instanceof Error ? error : true)
+      throw error
+    }
+    this.lifted.push(...keys)
+  }
+
+  /** The keys `restore` will put back. */
+  get pending(): readonly ForeignKey[] {
+    return this.lifted
+  }
+
+  /**
+   * Creates the lifted keys and `created` ones, validated. A key whose rows do not hold (for example when
+   * one of its tables failed to copy and kept old rows) is created NOT VALID instead, so it still guards
+   * new rows, and reported. Returns notes by referencing table key.
+   */
+  async restore(created: readonly ForeignKey[]): Promise<Map<string, string[]>> {
+    const notes = new Map<string, string[]>()
+    const note = (key: ForeignKey, text: string) => {
+      const list = notes.get(key.table.key) ?? []
+      list.push(text)
+      notes.set(key.table.key, list)
+    }
+    for (const key of [...this.lifted, ...created]) {
+      const add = `ALTER TABLE ${key.table.sql} ADD CONSTRAINT ${quoteIdent(key.name)} ${key.definition}`
+      try {
+        await this.target.query(add)
+      } catch (error) {
+        if (sqlStateOf(error) === '23503' && !/NOT VALID/.test(key.definition)) {
+          try {
+            await this.target.query(`${add} NOT VALID`)
+            note(key, `foreign key ${key.name} was created NOT VALID: existing rows violate it (${messageOf(error)}); run ALTER TABLE … VALIDATE CONSTRAINT once the data is fixed`)
+            continue
+          } catch {
+            // reported below
+          }
+        }
+        note(key, `foreign key ${key.name} could not be created: ${messageOf(error)}`)
+      }
+    }
+    return notes
+  }
+}

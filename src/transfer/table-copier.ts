@@ -1,0 +1,193 @@
+import { pipeline } from 'node:stream/promises'
+import type pg from 'pg'
+import copyStreams from 'pg-copy-streams'
+import { type Database, discardClient } from '../db/database.js'
+import type { Ddl } from '../db/ddl.js'
+import { quoteIdent } from '../db/table-ref.js'
+import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
+import { Meter } from './meter.js'
+import type { TablePlan } from './planner.js'
+import type { Snapshot } from './snapshot.js'
+
+export interface CopyResult {
+  readonly rows: number
+  readonly bytes: number
+}
+
+export interface TableCopierOptions {
+  readonly plan: TablePlan
+  readonly source: Database
+  readonly target: Database
+  readonly snapshot: Snapshot
+  readonly ddl: Ddl
+  readonly lockTimeoutMs: number
+  /** The copy fails when no bytes moved for this long; 0 turns stall detection off. */
+  readonly stallTimeoutMs: number
+  readonly onProgress?: ((bytes: number) => void) | undefined
+  /** Runs inside the target transaction just before COMMIT (the run's bookkeeping rides along atomically). */
+  readonly beforeCommit?: ((client: pg.ClientBase, result: CopyResult) => Promise<void>) | undefined
+}
+
+/**
+ * Copies one table in one target transaction: the old rows are removed (replace) and the new ones loaded
+ * with COPY, the row count is checked against what the source sent, and only then does it COMMIT. Any
+ * failure rolls the whole transaction back, so the target table keeps exactly its previous contents.
+ */
+export class TableCopier {
+  constructor(private readonly options: TableCopierOptions) {}
+
+  async copy(signal: AbortSignal): Promise<CopyResult> {
+    const { plan, source, target, snapshot } = this.options
+    signal.throwIfAborted()
+    const sourceClient = await source.connect()
+    let targetClient: pg.PoolClient | undefined
+    try {
+      targetClient = await target.connect()
+      await snapshot.begin(sourceClient)
+      await targetClient.query('BEGIN')
+      await targetClient.query(`SET LOCAL lock_timeout = ${Math.round(this.options.lockTimeoutMs)}`)
+      const freeze = await this.prepareTarget(targetClient)
+      const result = await this.stream(sourceClient, targetClient, freeze, signal)
+      await this.options.beforeCommit?.(targetClient, result)
+      await targetClient.query('COMMIT')
+      await sourceClient.query('COMMIT')
+      targetClient.release()
+      sourceClient.release()
+      return result
+    } catch (error) {
+      // A connection abandoned in a transaction or mid-COPY is closed, never pooled: closing it makes the
+      // server roll the transaction back.
+      discardClient(sourceClient)
+      if (targetClient) discardClient(targetClient)
+      throw this.describe(error)
+    }
+  }
+
+  /** Clears or re-creates the target table inside the transaction; returns whether COPY FREEZE is allowed. */
+  private async prepareTarget(client: pg.ClientBase): Promise<boolean> {
+    const { plan, ddl } = this.options
+    const table = plan.target.sql
+    if (plan.mode === 'recreate' && plan.targetState === 'exists' && plan.source.kind === 'table') {
+      await client.query(`SET LOCAL search_path = ''`)
+      await client.query(`DROP TABLE ${table} CASCADE`)
+      await client.query(ddl.createTable(plan.source.table, plan.target))
+      for (const statement of ddl.sequenceOwnership(plan.source.table, plan.target)) await client.query(statement)
+      await client.query(`SET LOCAL search_path = public`)
+      return true
+    }
+    if (plan.mode === 'append' && plan.targetState === 'exists') return false
+    // TRUNCATE in the same transaction as the COPY is what allows COPY FREEZE (rows written frozen, no
+    // later hint-bit or freeze work) and, on a wal_level=minimal server, skipping WAL for the new data.
+    await client.query(`TRUNCATE ONLY ${table}`)
+    return true
+  }
+
+  private async stream(
+    sourceClient: pg.ClientBase,
+    targetClient: pg.ClientBase,
+    freeze: boolean,
+    signal: AbortSignal,
+  ): Promise<CopyResult> {
+    const { plan } = this.options
+    const columns = plan.columns.map((column) => quoteIdent(column.name)).join(', ')
+    const format = plan.format === 'binary' ? 'binary' : 'text'
+    const into = `COPY ${plan.target.sql} (${columns}) FROM STDIN WITH (FORMAT ${format}${freeze ? ', FREEZE' : ''})`
+    const from = `COPY ${this.sourceRelation(columns)} TO STDOUT WITH (FORMAT ${format})`
+
+    const copyIn = targetClient.query(copyStreams.from(into))
+    const copyOut = sourceClient.query(copyStreams.to(from))
+    const meter = new Meter({ onProgress: this.options.onProgress })
+
+    const stall = new AbortController()
+    const timer = this.watchForStall(meter, stall)
+    const combined = AbortSignal.any([signal, stall.signal])
+    let failedSide: 'source' | 'target' | undefined
+    copyOut.once('error', () => (failedSide ??= 'source'))
+    copyIn.once('error', () => (failedSide ??= 'target'))
+    try {
+      await pipeline(copyOut, meter, copyIn, { signal: combined })
+    } catch (error) {
+      if (stall.signal.aborted) throw stall.signal.reason
+      if (signal.aborted) throw signal.reason ?? error
+      throw new SideError(failedSide ?? 'target', error)
+    } finally {
+      clearInterval(timer)
+    }
+    if (copyOut.rowCount !== copyIn.rowCount) {
+      throw new TablehaulError(
+        'ROW_COUNT_MISMATCH',
+        `the source sent ${copyOut.rowCount} rows but the target received ${copyIn.rowCount}`,
+        { hint: 'the transaction was rolled back; run again, and report it if it repeats', table: plan.target.display },
+      )
+    }
+    return { rows: copyIn.rowCount, bytes: meter.bytes }
+  }
+
+  private sourceRelation(columns: string): string {
+    const { plan } = this.options
+    if (plan.source.kind === 'query') return `(${plan.source.query})`
+    const table = plan.source.table.ref.sql
+    if (plan.source.where) return `(SELECT ${columns} FROM ONLY ${table} WHERE (${plan.source.where}))`
+    // COPY of a table reads only that table's own rows, as SELECT … FROM ONLY would.
+    return `${table} (${columns})`
+  }
+
+  private watchForStall(meter: Meter, stall: AbortController): NodeJS.Timeout | undefined {
+    const { stallTimeoutMs, plan } = this.options
+    if (stallTimeoutMs <= 0) return undefined
+    const timer = setInterval(
+      () => {
+        const idleMs = Date.now() - meter.lastActivity
+        if (idleMs >= stallTimeoutMs) {
+          stall.abort(
+            new TablehaulError('COPY_STALLED', `no data moved for ${Math.round(idleMs / 1000)}s (stall timeout ${Math.round(stallTimeoutMs / 1000)}s)`, {
+              hint: 'a connection may be frozen or a server overloaded; check both servers, or raise timeouts.stall',
+              table: plan.target.display,
+            }),
+          )
+        }
+      },
+      Math.min(1000, Math.max(50, stallTimeoutMs / 4)),
+    )
+    timer.unref()
+    return timer
+  }
+
+  private describe(error: unknown): TablehaulError {
+    const table = this.options.plan.target.display
+    if (error instanceof TablehaulError) {
+      return error.table ? error : new TablehaulError(error.code, error.message, { cause: error.cause ?? error, hint: error.hint, table })
+    }
+    if (error instanceof SideError) {
+      const cause = error.cause as { where?: string } | undefined
+      const context = cause?.where ? ` (${cause.where.split('\n')[0]})` : ''
+      return new TablehaulError('TABLE_COPY_FAILED', `${error.side} failed during COPY: ${messageOf(cause)}${context}`, {
+        cause,
+        table,
+        hint: hintFor(sqlStateOf(cause)),
+      })
+    }
+    return new TablehaulError('TABLE_COPY_FAILED', messageOf(error), { cause: error, table, hint: hintFor(sqlStateOf(error)) })
+  }
+}
+
+class SideError extends Error {
+  constructor(
+    readonly side: 'source' | 'target',
+    cause: unknown,
+  ) {
+    super(messageOf(cause), { cause })
+  }
+}
+
+/** What to do about the PostgreSQL errors a copy meets most often. */
+function hintFor(sqlState: string | undefined): string | undefined {
+  if (!sqlState) return undefined
+  if (sqlState === '55P03') return 'another session holds a lock on the target table; retry when it is done, or raise timeouts.lock'
+  if (sqlState === '42501') return 'the user lacks a privilege on that table; grant it or leave the table out'
+  if (sqlState.startsWith('23')) return 'the target table has a constraint the source rows violate; fix the target table or use mode: recreate'
+  if (sqlState.startsWith('22')) return 'a source value does not fit the target column; fix the target column type or use mode: recreate'
+  if (sqlState.startsWith('08') || sqlState.startsWith('57P')) return 'the connection was lost; run again (use --resume to skip tables already copied)'
+  if (sqlState === '53100') return 'the target ran out of disk space; free space and run again'
+  return undefined
+}

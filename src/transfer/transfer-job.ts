@@ -1,0 +1,519 @@
+import { randomBytes } from 'node:crypto'
+import pLimit from 'p-limit'
+import type pg from 'pg'
+import type { Config } from '../config/schema.js'
+import { requireSource } from '../config/load.js'
+import { Catalog, type TableInfo } from '../db/catalog.js'
+import { Database, isConnectionLost, shortEndpoint } from '../db/database.js'
+import { Ddl } from '../db/ddl.js'
+import { TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
+import { LocalServer } from '../local/local-server.js'
+import type { Notifier } from '../notify/notifier.js'
+import { mailReport, notifierFromConfig } from '../notify/report-mailer.js'
+import { RunLog } from '../report/run-log.js'
+import { errorInfo, type RunReport, type RunStatus, type TableResult, totalsOf } from '../report/run-report.js'
+import { Redactor } from '../report/secrets.js'
+import { TransferEmitter } from './events.js'
+import { type ForeignKey, ForeignKeys } from './foreign-keys.js'
+import { Planner, type RunPlan, type TablePlan } from './planner.js'
+import { SchemaBuilder } from './schema-builder.js'
+import { Snapshot } from './snapshot.js'
+import { TableCopier } from './table-copier.js'
+
+export interface TransferJobOptions {
+  /** Where the run's logs go. @default a RunLog in `config.log.dir` */
+  readonly log?: RunLog
+  /** How the report is delivered; `null` sends nothing. @default from `config.email` */
+  readonly notifier?: Notifier | null
+  /** @default a new id like `20261127-020000-k3f9` */
+  readonly runId?: string
+}
+
+export interface RunOptions {
+  /** Aborting it stops the run: no new tables start, copies in flight roll back, the report still goes out. */
+  readonly signal?: AbortSignal
+}
+
+/**
+ * One run: connect → plan → snapshot → schema → copy (with each table's indexes and constraints right after
+ * its data) → foreign keys → report. `run()` never throws for a failure of the transfer: every ending is a
+ * `RunReport`, logged and mailed.
+ */
+export class TransferJob extends TransferEmitter {
+  readonly runId: string
+  private readonly log: RunLog
+  private readonly notifier: Notifier | undefined
+  private readonly redactor: Redactor
+  private readonly results = new Map<string, TableResult>()
+  private readonly warnings: string[] = []
+
+  constructor(
+    private readonly config: Config,
+    options: TransferJobOptions = {},
+  ) {
+    super()
+    this.runId = options.runId ?? newRunId()
+    this.redactor = Redactor.fromValues([
+      config.source?.url,
+      config.source?.password,
+      config.target?.url,
+      config.target?.password,
+      config.email?.smtp,
+    ])
+    this.log = options.log ?? new RunLog({ dir: config.log.dir, keepRuns: config.log.keepRuns, maxSize: config.log.maxSize, redactor: this.redactor })
+    this.notifier = options.notifier === null ? undefined : (options.notifier ?? notifierFromConfig(config.email))
+  }
+
+  async run(options: RunOptions = {}): Promise<RunReport> {
+    const startedAt = new Date()
+    const logFile = this.log.open(this.runId)
+    this.log.attach(this)
+    const signal = this.runSignal(options.signal)
+    const config = this.config
+    let sourceDisplay = config.source ? new Database({ side: 'source', url: config.source.url }).displayUrl : '(none)'
+    let targetDisplay = config.target ? new Database({ side: 'target', url: config.target.url }).displayUrl : `local (${config.local.dir})`
+    this.emit('run.started', { runId: this.runId, kind: 'run', source: sourceDisplay, target: targetDisplay, startedAt: startedAt.toISOString() })
+
+    let source: Database | undefined
+    let target: Database | undefined
+    let snapshot: Snapshot | undefined
+    let lock: pg.PoolClient | undefined
+    let plan: RunPlan | undefined
+    let runError: unknown
+    try {
+      this.emit('step.started', { step: 'connect' })
+      const sourceEndpoint = requireSource(config)
+      const targetUrl = config.target?.url ?? (await new LocalServer({ dir: config.local.dir, port: config.local.port }).start()).url
+      const pool = { connectTimeoutMs: config.timeouts.connect, maxConnections: config.jobs + 3 }
+      source = new Database({ side: 'source', url: sourceEndpoint.url, password: sourceEndpoint.password, ...pool })
+      target = new Database({ side: 'target', url: targetUrl, password: config.target?.password, ...pool })
+      sourceDisplay = source.displayUrl
+      targetDisplay = config.target ? target.displayUrl : `local ${target.displayUrl}`
+      await Promise.all([source.check(), target.check()])
+      lock = await this.lockTarget(target, signal)
+
+      this.emit('step.started', { step: 'snapshot' })
+      snapshot = new Snapshot(source, config.timeouts.lock)
+      await snapshot.open()
+      if (snapshot.unavailable) this.warn(snapshot.unavailable)
+
+      this.emit('step.started', { step: 'plan' })
+      const sourceCatalog = await Catalog.read(snapshot.client)
+      const targetCatalog = await readCatalog(target)
+      const probeClient = snapshot.client
+      plan = await new Planner({
+        config,
+        source: sourceCatalog,
+        target: targetCatalog,
+        probeQuery: (query) => probeQueryColumns(probeClient, query),
+      }).plan()
+      for (const warning of plan.warnings) this.warn(warning)
+      this.emit('run.planned', {
+        snapshotTakenAt: snapshot.takenAt,
+        warnings: plan.warnings,
+        tables: plan.tables.map((p) => ({
+          table: p.target.display,
+          source: p.sourceLabel,
+          mode: p.mode,
+          format: p.format,
+          targetState: p.targetState,
+          estimatedBytes: p.estimatedBytes,
+          estimatedRows: p.estimatedRows,
+          problem: p.problem ? errorInfo(p.problem) : undefined,
+        })),
+      })
+      signal.throwIfAborted()
+
+      this.emit('step.started', { step: 'schema' })
+      const ddl = new Ddl(sourceCatalog)
+      const schemaFailures = await new SchemaBuilder({
+        source: sourceCatalog,
+        target: targetCatalog,
+        targetDb: target,
+        ddl,
+        lockTimeoutMs: config.timeouts.lock,
+      }).createMissing(plan.tables)
+      const foreignKeys = new ForeignKeys(target, targetCatalog)
+      await foreignKeys.lift(plan.tables)
+
+      this.emit('step.started', { step: 'copy' })
+      const limit = pLimit(config.jobs)
+      const context: TableContext = { source, target, snapshot, ddl, signal, sourceCatalog }
+      await Promise.all(plan.tables.map((table) => limit(() => this.transferTable(table, context, schemaFailures.get(table.target.key)))))
+
+      this.emit('step.started', { step: 'constraints' })
+      const notes = await foreignKeys.restore(this.createdForeignKeys(plan, sourceCatalog))
+      for (const [key, list] of notes) this.addWarnings(key, list)
+    } catch (error) {
+      runError = error
+    } finally {
+      if (lock) await releaseLock(lock)
+      await snapshot?.close()
+      await Promise.all([source?.close(), target?.close()])
+    }
+
+    const report = this.buildReport({ startedAt, plan, runError, signal, sourceDisplay, targetDisplay, logFile, snapshot })
+    this.emit('run.finished', report)
+    const notification = await mailReport(report, config.email, this.notifier, this.redactor)
+    if (notification.status === 'sent') this.emit('notify.sent', { to: config.email?.to ?? [], via: notification.detail })
+    if (notification.status === 'failed' && notification.error) this.emit('notify.failed', { error: notification.error })
+    this.log.close()
+    return { ...report, notification }
+  }
+
+  /** Copies one table with retries, then builds what comes after its data; records the result. */
+  private async transferTable(plan: TablePlan, context: TableContext, failure: TablehaulError | undefined): Promise<void> {
+    const { signal } = context
+    const startedAt = new Date()
+    const base = {
+      table: plan.target.display,
+      source: plan.sourceLabel,
+      mode: plan.mode,
+      format: plan.format,
+      created: plan.targetState === 'missing',
+      startedAt: startedAt.toISOString(),
+    }
+    const problem = plan.problem ?? failure
+    const finish = (result: TableResult) => this.finish(plan.target.key, result)
+    if (problem) return finish({ ...base, status: 'failed', rows: 0, bytes: 0, durationMs: 0, attempts: 0, error: errorInfo(problem) })
+    if (signal.aborted) {
+      return finish({ ...base, status: 'skipped', rows: 0, bytes: 0, durationMs: 0, attempts: 0, reason: 'not started: the run was stopped' })
+    }
+
+    const { retry, timeouts } = this.config
+    let attempt = 0
+    let bytes = 0
+    while (true) {
+      attempt++
+      this.emit('table.started', { table: base.table, attempt, estimatedBytes: plan.estimatedBytes, estimatedRows: plan.estimatedRows })
+      const copier = new TableCopier({
+        plan,
+        source: context.source,
+        target: context.target,
+        snapshot: context.snapshot,
+        ddl: context.ddl,
+        lockTimeoutMs: timeouts.lock,
+        stallTimeoutMs: timeouts.stall,
+        onProgress: (moved) => {
+          bytes = moved
+          this.emit('table.progress', { table: base.table, bytes: moved, estimatedBytes: plan.estimatedBytes })
+        },
+      })
+      try {
+        const result = await copier.copy(signal)
+        const warnings = await this.afterData(plan, context)
+        return finish({
+          ...base,
+          status: 'copied',
+          rows: result.rows,
+          bytes: result.bytes,
+          durationMs: Date.now() - startedAt.getTime(),
+          attempts: attempt,
+          warnings: warnings.length ? warnings : undefined,
+        })
+      } catch (error) {
+        const stopped = signal.aborted
+        if (!stopped && attempt < retry.attempts && isTransient(error)) {
+          const delayMs = retry.backoff * 2 ** (attempt - 1)
+          this.emit('table.retrying', { table: base.table, attempt, delayMs, error: errorInfo(error) })
+          await sleep(delayMs, signal).catch(() => {})
+          if (!signal.aborted) continue
+        }
+        const reason = stopped ? stopError(signal, base.table) : error
+        return finish({
+          ...base,
+          status: 'failed',
+          rows: 0,
+          bytes,
+          durationMs: Date.now() - startedAt.getTime(),
+          attempts: attempt,
+          error: errorInfo(reason),
+        })
+      }
+    }
+  }
+
+  /**
+   * What a table created by this run gets once its data is in: primary key, unique, check and exclusion
+   * constraints, indexes; then its sequences are set to the source's state and it is analysed.
+   * Returns problems as notes: the data itself is committed.
+   */
+  private async afterData(plan: TablePlan, context: TableContext): Promise<string[]> {
+    const warnings: string[] = []
+    const table = plan.source.kind === 'table' ? plan.source.table : undefined
+    if (table && (plan.targetState === 'missing' || plan.mode === 'recreate')) {
+      for (const statement of context.ddl.afterData(table, plan.target)) {
+        try {
+          await context.target.query(statement)
+        } catch (error) {
+          warnings.push(`${statement.split(' (')[0]} failed: ${messageOf(error)}`)
+        }
+      }
+    }
+    if (table) {
+      try {
+        await this.syncSequences(table, plan, context)
+      } catch (error) {
+        warnings.push(`setting its sequences failed: ${messageOf(error)}`)
+      }
+    }
+    await context.target.query(`ANALYZE ${plan.target.sql}`).catch((error: unknown) => warnings.push(`ANALYZE failed: ${messageOf(error)}`))
+    return warnings
+  }
+
+  /** Sets each sequence owned by a copied column (serial, identity) to the source's last_value and is_called. */
+  private async syncSequences(table: TableInfo, plan: TablePlan, context: TableContext): Promise<void> {
+    for (const sequence of context.sourceCatalog.ownedSequences(table)) {
+      if (!sequence.ownerColumn) continue
+      const state = await context.source.query<{ last_value: string; is_called: boolean }>(
+        `SELECT last_value::text AS last_value, is_called FROM ${sequence.ref.sql}`,
+      )
+      // The target's sequence for that column, whatever its name (an existing table may have its own).
+      const { rows } = await context.target.query<{ seq: string | null }>('SELECT pg_catalog.pg_get_serial_sequence($1, $2) AS seq', [
+        plan.target.sql,
+        sequence.ownerColumn,
+      ])
+      const targetSequence = rows[0]?.seq
+      if (!targetSequence || !state.rows[0]) continue
+      await context.target.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [
+        targetSequence,
+        state.rows[0].last_value,
+        state.rows[0].is_called,
+      ])
+    }
+  }
+
+  /** Foreign keys of the tables this run created, where the referenced table now exists on the target. */
+  private createdForeignKeys(plan: RunPlan, source: Catalog): ForeignKey[] {
+    const keys: ForeignKey[] = []
+    for (const table of plan.tables) {
+      if (table.source.kind !== 'table' || (table.targetState !== 'missing' && table.mode !== 'recreate')) continue
+      const result = this.results.get(table.target.key)
+      if (!result || (result.status !== 'copied' && !result.created)) continue
+      for (const constraint of table.source.table.constraints) {
+        if (constraint.type !== 'f' || !constraint.isLocal) continue
+        const referenced = source.tableByOid(constraint.referencedTableOid)
+        const referencedResult = referenced && this.results.get(referenced.ref.key)
+        if (!referenced || !referencedResult) {
+          this.addWarnings(table.target.key, [
+            `foreign key ${constraint.name} was not created: it references ${referenced?.ref.display ?? 'a table'} that this run does not copy`,
+          ])
+          continue
+        }
+        keys.push({ table: table.target, name: constraint.name, definition: constraint.definition })
+      }
+    }
+    return keys
+  }
+
+  private finish(key: string, result: TableResult): void {
+    this.results.set(key, result)
+    this.emit(result.status === 'copied' ? 'table.copied' : result.status === 'failed' ? 'table.failed' : 'table.skipped', result)
+  }
+
+  private addWarnings(key: string, warnings: string[]): void {
+    const result = this.results.get(key)
+    if (result) this.results.set(key, { ...result, warnings: [...(result.warnings ?? []), ...warnings] })
+    else this.warnings.push(...warnings)
+  }
+
+  private warn(message: string): void {
+    this.warnings.push(message)
+    this.emit('run.warning', { message })
+  }
+
+  /** One run at a time per target: a session-level advisory lock held on its own connection for the whole run. */
+  private async lockTarget(target: Database, signal: AbortSignal): Promise<pg.PoolClient> {
+    signal.throwIfAborted()
+    const client = await target.connect()
+    const { rows } = await client.query<{ locked: boolean }>(
+      `SELECT pg_catalog.pg_try_advisory_lock(${LOCK_CLASS}, pg_catalog.hashtext(pg_catalog.current_database())) AS locked`,
+    )
+    if (rows[0]?.locked) return client
+    const holder = await client
+      .query<{ pid: number; since: Date | null; application: string; client: string | null }>(
+        `SELECT a.pid, a.backend_start AS since, a.application_name AS application, a.client_addr::text AS client
+           FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.classid = ${LOCK_CLASS} AND l.granted LIMIT 1`,
+      )
+      .then((r) => r.rows[0])
+      .catch(() => undefined)
+    client.release()
+    const who = holder ? ` (server pid ${holder.pid}${holder.since ? `, since ${holder.since.toISOString()}` : ''})` : ''
+    throw new TablehaulError('RUN_LOCKED', `another tablehaul run is writing into this target${who}`, {
+      hint: 'wait for it to finish; two runs into one target would truncate each other\'s tables',
+    })
+  }
+
+  private runSignal(external: AbortSignal | undefined): AbortSignal {
+    const signals = [external].filter((s): s is AbortSignal => s !== undefined)
+    if (this.config.timeouts.run > 0) {
+      const deadline = new AbortController()
+      const timer = setTimeout(
+        () =>
+          deadline.abort(
+            new TablehaulError('RUN_DEADLINE', `the run did not finish within its deadline (timeouts.run)`, {
+              hint: 'raise timeouts.run, or copy fewer tables per run',
+            }),
+          ),
+        this.config.timeouts.run,
+      )
+      timer.unref()
+      signals.push(deadline.signal)
+    }
+    return signals.length === 0 ? new AbortController().signal : AbortSignal.any(signals)
+  }
+
+  private buildReport(input: {
+    startedAt: Date
+    plan: RunPlan | undefined
+    runError: unknown
+    signal: AbortSignal
+    sourceDisplay: string
+    targetDisplay: string
+    logFile: string
+    snapshot: Snapshot | undefined
+  }): RunReport {
+    const finishedAt = new Date()
+    const planned = input.plan?.tables ?? []
+    for (const table of planned) {
+      if (!this.results.has(table.target.key)) {
+        this.finish(table.target.key, {
+          table: table.target.display,
+          source: table.sourceLabel,
+          mode: table.mode,
+          format: table.format,
+          created: false,
+          status: 'skipped',
+          rows: 0,
+          bytes: 0,
+          durationMs: 0,
+          attempts: 0,
+          reason: 'not started: the run was stopped',
+        })
+      }
+    }
+    const tables = [...this.results.values()]
+    const totals = totalsOf(tables)
+    const stop = input.signal.aborted ? (input.signal.reason as unknown) : undefined
+    const interrupted = stop !== undefined && !(stop instanceof TablehaulError && stop.code === 'RUN_DEADLINE')
+    let status: RunStatus
+    let error = input.runError
+    if (interrupted) {
+      status = 'interrupted'
+      error = undefined
+    } else if (error || totals.failed > 0 || stop) {
+      status = 'failed'
+      error ??= stop
+    } else status = 'succeeded'
+    return {
+      runId: this.runId,
+      kind: 'run',
+      status,
+      startedAt: input.startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - input.startedAt.getTime(),
+      source: input.sourceDisplay,
+      target: input.targetDisplay,
+      sourceName: this.config.source ? shortEndpoint(this.config.source.url) : '(no source)',
+      targetName: this.config.target ? shortEndpoint(this.config.target.url) : 'local',
+      snapshot: { takenAt: input.snapshot?.takenAt, unavailable: input.snapshot?.unavailable },
+      tables,
+      totals,
+      error: error ? this.redactor.value(errorInfo(error)) : undefined,
+      warnings: this.warnings,
+      logFile: input.logFile,
+    }
+  }
+}
+
+interface TableContext {
+  readonly source: Database
+  readonly target: Database
+  readonly snapshot: Snapshot
+  readonly ddl: Ddl
+  readonly signal: AbortSignal
+  readonly sourceCatalog: Catalog
+}
+
+/** The advisory lock class that marks "a tablehaul run writes into this database" ('thal'). */
+const LOCK_CLASS = 0x7468616c
+
+async function releaseLock(client: pg.PoolClient): Promise<void> {
+  try {
+    await client.query(`SELECT pg_catalog.pg_advisory_unlock(${LOCK_CLASS}, pg_catalog.hashtext(pg_catalog.current_database()))`)
+    client.release()
+  } catch (error) {
+    client.release(error instanceof Error ? error : true)
+  }
+}
+
+async function readCatalog(database: Database): Promise<Catalog> {
+  const client = await database.connect()
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
+    const catalog = await Catalog.read(client)
+    await client.query('COMMIT')
+    client.release()
+    return catalog
+  } catch (error) {
+    client.release(error instanceof Error ? error : true)
+    throw error
+  }
+}
+
+/** The result columns of a query, found by planning it with LIMIT 0 (nothing is read). */
+async function probeQueryColumns(client: pg.ClientBase, query: string): Promise<Array<{ name: string; type: string }>> {
+  await client.query('SAVEPOINT tablehaul_probe')
+  try {
+    const result = await client.query(`SELECT * FROM (${query}) AS tablehaul_query LIMIT 0`)
+    const types = await client.query<{ type: string }>(
+      `SELECT pg_catalog.format_type(t.oid, t.typmod) AS type FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, typmod, n) ORDER BY n`,
+      [result.fields.map((f) => f.dataTypeID), result.fields.map((f) => f.dataTypeModifier)],
+    )
+    await client.query('RELEASE SAVEPOINT tablehaul_probe')
+    return result.fields.map((field, index) => ({ name: field.name, type: types.rows[index]!.type }))
+  } catch (error) {
+    await client.query('ROLLBACK TO SAVEPOINT tablehaul_probe').catch(() => {})
+    throw error
+  }
+}
+
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03'])
+
+/** Failures worth another attempt: the connection dropped, the server restarted, a deadlock or serialization failure. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof TablehaulError && (error.code === 'COPY_STALLED' || error.code === 'SOURCE_UNREACHABLE' || error.code === 'TARGET_UNREACHABLE')) return true
+  const state = sqlStateOf(error)
+  if (state && (state.startsWith('08') || TRANSIENT_SQLSTATES.has(state))) return true
+  const system = systemErrorCodeOf(error)
+  if (system && ['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'].includes(system)) return true
+  return isConnectionLost(error)
+}
+
+function stopError(signal: AbortSignal, table: string): TablehaulError {
+  const reason = signal.reason as unknown
+  if (reason instanceof TablehaulError) return reason
+  return new TablehaulError('RUN_ABORTED', 'interrupted during its copy; rolled back, previous contents kept', {
+    table,
+    hint: 'run again (tablehaul run --resume copies only what did not finish)',
+  })
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer)
+      reject(signal.reason)
+    }, { once: true })
+  })
+}
+
+function newRunId(): string {
+  const now = new Date()
+  const pad = (n: number) => String(n).padStart(2, '0')
+  const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`
+  return `${stamp}-${randomBytes(2).toString('hex')}`
+}
+

@@ -1,0 +1,24 @@
+import { withClient } from './servers.js'
+
+/** Pinned like tablehaul's own sessions, so both servers render every value's text form the same way. */
+const SETTINGS = `SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = 'hex'; SET lc_monetary = 'C'`
+
+export interface Fingerprint {
+  readonly rows: number
+  /** An order-independent hash of every row's text form. */
+  readonly hash: string
+}
+
+/** Row count and an order-independent hash of all rows' text forms (`row::text`), as the fidelity checks compare them. */
+export async function fingerprint(url: string, table: string): Promise<Fingerprint> {
+  return withClient(url, async (client) => {
+    await client.query(SETTINGS)
+    const { rows } = await client.query<{ rows: string; hash: string | null }>(
+      `SELECT count(*)::text AS rows,
+              coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint::numeric), 0)::text || ':' ||
+              coalesce(sum(('x' || substr(md5(t::text), 16, 15))::bit(60)::bigint::numeric), 0)::text AS hash
+         FROM ${table} AS t`,
+    )
+    return { rows: Number(rows[0]!.rows), hash: rows[0]!.hash ?? '' }
+  })
+}
