@@ -28,7 +28,14 @@ try {
   code = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files],
+      [
+        '--import',
+        'tsx',
+        '--test',
+        '--test-reporter=spec',
+        `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+        ...files,
+      ],
       { stdio: 'inherit', env, cwd: root },
     )
     child.on('close', (exitCode) => resolve(exitCode ?? 1))

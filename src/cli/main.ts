@@ -42,10 +42,23 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 /** Adds --config, --source, --target, --table and --exclude to a command. */
 export function withConfigOptions(command: Command): Command {
   return command
-    .option('-c, --config <file>', 'YAML config file (default: ./tablehaul.yaml if present; env TABLEHAUL_CONFIG)')
-    .option('-s, --source <url>', 'source server URL, postgres://user@host:5432/db (env TABLEHAUL_SOURCE_URL)')
-    .option('-t, --target <url>', 'target server URL; omit it to use the embedded local PostgreSQL (env TABLEHAUL_TARGET_URL)')
-    .option('--table <pattern>', 'a table or pattern such as sales.orders, sales.* or *.orders; repeat for more', collect)
+    .option(
+      '-c, --config <file>',
+      'YAML config file (default: ./tablehaul.yaml if present; env TABLEHAUL_CONFIG)',
+    )
+    .option(
+      '-s, --source <url>',
+      'source server URL, postgres://user@host:5432/db (env TABLEHAUL_SOURCE_URL)',
+    )
+    .option(
+      '-t, --target <url>',
+      'target server URL; omit it to use the embedded local PostgreSQL (env TABLEHAUL_TARGET_URL)',
+    )
+    .option(
+      '--table <pattern>',
+      'a table or pattern such as sales.orders, sales.* or *.orders; repeat for more',
+      collect,
+    )
     .option('--exclude <pattern>', 'leave out tables matching the pattern; repeat for more', collect)
 }
 
@@ -68,7 +81,10 @@ export function flagsFrom(options: CommonOptions & Record<string, unknown>): Con
   }
 }
 
-export function loadFrom(context: CliContext, options: CommonOptions & Record<string, unknown>): LoadedConfig {
+export function loadFrom(
+  context: CliContext,
+  options: CommonOptions & Record<string, unknown>,
+): LoadedConfig {
   return loadConfig({ file: options.config, env: context.env, flags: flagsFrom(options), cwd: context.cwd })
 }
 
@@ -77,13 +93,17 @@ export function exitCodeOf(report: RunReport): number {
   if (report.status === 'interrupted') return EXIT.INTERRUPTED
   if (report.status === 'failed') {
     const code = report.error?.code
-    return code === 'CONFIG_INVALID' || code === 'TABLE_NOT_FOUND' || code === 'USAGE_INVALID' ? EXIT.USAGE : EXIT.FAILED
+    return code === 'CONFIG_INVALID' || code === 'TABLE_NOT_FOUND' || code === 'USAGE_INVALID'
+      ? EXIT.USAGE
+      : EXIT.FAILED
   }
   return report.notification?.status === 'failed' ? EXIT.NOT_NOTIFIED : EXIT.OK
 }
 
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
   return pkg.version
 }
 
@@ -126,7 +146,12 @@ Run "tablehaul <command> --help" for a command's options and examples.`,
  * Runs the CLI with `argv` (without node and the script) and returns the exit code; it never calls
  * process.exit, so tests run it in-process.
  */
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, out: Output = processOutput(), cwd = process.cwd()): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  out: Output = processOutput(),
+  cwd = process.cwd(),
+): Promise<number> {
   const context: CliContext = { env, cwd, out, exitCode: EXIT.OK }
   const program = buildProgram(context)
   if (argv.length === 0) {
@@ -138,7 +163,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     return context.exitCode
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.OK
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return EXIT.OK
       return EXIT.USAGE
     }
     return reportError(error, context)
@@ -157,12 +187,19 @@ export function reportError(error: unknown, context: CliContext): number {
   ])
   const stderr = context.out.stderr
   if (error instanceof TablehaulError) {
-    stderr.write(`${paint(stderr, 'red', 'tablehaul: error:')} ${redactor.text(error.message)}${error.sqlState && !error.message.includes(error.sqlState) ? ` (SQLSTATE ${error.sqlState})` : ''}\n`)
+    stderr.write(
+      `${paint(stderr, 'red', 'tablehaul: error:')} ${redactor.text(error.message)}${error.sqlState && !error.message.includes(error.sqlState) ? ` (SQLSTATE ${error.sqlState})` : ''}\n`,
+    )
     if (error.hint) stderr.write(`${paint(stderr, 'bold', 'what to do:')} ${redactor.text(error.hint)}\n`)
-    return error.code === 'CONFIG_INVALID' || error.code === 'USAGE_INVALID' || error.code === 'TABLE_NOT_FOUND' ? EXIT.USAGE : EXIT.FAILED
+    return error.code === 'CONFIG_INVALID' ||
+      error.code === 'USAGE_INVALID' ||
+      error.code === 'TABLE_NOT_FOUND'
+      ? EXIT.USAGE
+      : EXIT.FAILED
   }
   stderr.write(`${paint(stderr, 'red', 'tablehaul: unexpected error:')} ${redactor.text(messageOf(error))}\n`)
-  if (error instanceof Error && error.stack && context.env.TABLEHAUL_DEBUG) stderr.write(`${redactor.text(error.stack)}\n`)
+  if (error instanceof Error && error.stack && context.env.TABLEHAUL_DEBUG)
+    stderr.write(`${redactor.text(error.stack)}\n`)
   return EXIT.FAILED
 }
 
@@ -173,4 +210,3 @@ export async function runCli(): Promise<void> {
   // Streams are flushed by now; pooled sockets or timers left by a library must not keep a cron job alive.
   setTimeout(() => process.exit(code), 100).unref()
 }
-

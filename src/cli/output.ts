@@ -25,6 +25,7 @@ export function paint(writer: Writer, color: Color, text: string): string {
 
 /** Lays out rows as aligned columns; columns listed in `right` are right-aligned. */
 export function columns(rows: readonly string[][], right: readonly number[] = []): string[] {
+  // eslint-disable-next-line no-control-regex -- ANSI colour codes start with ESC
   const visible = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '').length
   const widths: number[] = []
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(cell))))

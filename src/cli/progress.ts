@@ -46,7 +46,9 @@ export class ProgressDisplay {
     job.on('table.started', (event) => this.started(event))
     job.on('table.progress', (event) => this.progress(event))
     job.on('table.retrying', (event) =>
-      this.line(`${paint(this.writer, 'yellow', 'retry')} ${event.table} (attempt ${event.attempt + 1} in ${formatDuration(event.delayMs)}): ${describeError(event.error)}`),
+      this.line(
+        `${paint(this.writer, 'yellow', 'retry')} ${event.table} (attempt ${event.attempt + 1} in ${formatDuration(event.delayMs)}): ${describeError(event.error)}`,
+      ),
     )
     job.on('table.copied', (result) => this.ended(result))
     job.on('table.failed', (result) => this.ended(result))
@@ -97,10 +99,17 @@ export class ProgressDisplay {
   }
 
   private started(event: TransferEvents['table.started']): void {
-    const table: ActiveTable = { table: event.table, startedAt: Date.now(), estimatedBytes: event.estimatedBytes, estimatedRows: event.estimatedRows, bytes: 0 }
+    const table: ActiveTable = {
+      table: event.table,
+      startedAt: Date.now(),
+      estimatedBytes: event.estimatedBytes,
+      estimatedRows: event.estimatedRows,
+      bytes: 0,
+    }
     const previous = this.active.get(event.table)
     if (previous?.bar) this.multibar?.remove(previous.bar)
-    if (this.multibar) table.bar = this.multibar.create(Math.max(1, event.estimatedBytes), 0, { line: this.tableLine(table) })
+    if (this.multibar)
+      table.bar = this.multibar.create(Math.max(1, event.estimatedBytes), 0, { line: this.tableLine(table) })
     this.active.set(event.table, table)
   }
 
@@ -108,7 +117,9 @@ export class ProgressDisplay {
     const table = this.active.get(event.table)
     if (!table) return
     table.bytes = event.bytes
-    table.bar?.update(Math.min(event.bytes, Math.max(1, table.estimatedBytes)), { line: this.tableLine(table) })
+    table.bar?.update(Math.min(event.bytes, Math.max(1, table.estimatedBytes)), {
+      line: this.tableLine(table),
+    })
     this.runBar?.update(Math.min(this.bytesSoFar(), Math.max(1, this.plannedBytes)), { line: this.runLine() })
   }
 
@@ -119,7 +130,8 @@ export class ProgressDisplay {
     this.done.push(result)
     this.runBar?.update(Math.min(this.bytesSoFar(), Math.max(1, this.plannedBytes)), { line: this.runLine() })
     if (!this.interactive) {
-      const status = result.status === 'copied' ? paint(this.writer, 'green', 'OK') : paint(this.writer, 'red', 'FAILED')
+      const status =
+        result.status === 'copied' ? paint(this.writer, 'green', 'OK') : paint(this.writer, 'red', 'FAILED')
       const detail =
         result.status === 'copied'
           ? `${formatCount(result.rows)} rows, ${formatBytes(result.bytes)} in ${formatDuration(result.durationMs)}`
@@ -141,8 +153,10 @@ export class ProgressDisplay {
     const rate = elapsedMs > 0 ? (table.bytes * 1000) / elapsedMs : 0
     const fraction = table.estimatedBytes > 0 ? Math.min(0.99, table.bytes / table.estimatedBytes) : undefined
     const parts = [table.table.padEnd(28).slice(0, Math.max(28, table.table.length))]
-    if (fraction !== undefined) parts.push(`${bar(fraction)} ${String(Math.floor(fraction * 100)).padStart(2)}%`)
-    if (fraction !== undefined && table.estimatedRows) parts.push(`~${formatCount(Math.round(table.estimatedRows * fraction))} rows`)
+    if (fraction !== undefined)
+      parts.push(`${bar(fraction)} ${String(Math.floor(fraction * 100)).padStart(2)}%`)
+    if (fraction !== undefined && table.estimatedRows)
+      parts.push(`~${formatCount(Math.round(table.estimatedRows * fraction))} rows`)
     parts.push(formatBytes(table.bytes), rate > 0 ? `${formatBytes(rate)}/s` : '')
     if (fraction !== undefined && rate > 0 && table.estimatedBytes > table.bytes) {
       parts.push(`ETA ${formatDuration(((table.estimatedBytes - table.bytes) * 1000) / rate)}`)

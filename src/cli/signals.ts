@@ -2,7 +2,10 @@
  * SIGINT and SIGTERM end a run gracefully: the first one aborts the returned signal (no new tables start,
  * copies in flight roll back, the log is written and the e-mail sent); a second one exits at once.
  */
-export function installSignalHandlers(onFirst: (name: NodeJS.Signals) => void): { signal: AbortSignal; dispose(): void } {
+export function installSignalHandlers(onFirst: (name: NodeJS.Signals) => void): {
+  signal: AbortSignal
+  dispose(): void
+} {
   const controller = new AbortController()
   const handler = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130)

@@ -22,7 +22,8 @@ export function renderSummary(report: RunReport, writer: Writer): string {
     lines.push(...columns([header, ...rows], [2, 3, 4, 5]).map((l) => `  ${l}`))
     const details = tables.flatMap((t) => {
       const notes: string[] = []
-      if (t.status === 'failed' && t.error) notes.push(`  ${paint(writer, 'red', t.table)}: ${describeError(t.error)}`)
+      if (t.status === 'failed' && t.error)
+        notes.push(`  ${paint(writer, 'red', t.table)}: ${describeError(t.error)}`)
       if (t.status === 'skipped' && t.reason) notes.push(`  ${t.table}: ${t.reason}`)
       for (const warning of t.warnings ?? []) notes.push(`  ${t.table}: ${warning}`)
       return notes
@@ -40,15 +41,28 @@ export function renderSummary(report: RunReport, writer: Writer): string {
   const counts = [`${totals.copied} copied`]
   if (totals.failed) counts.push(`${totals.failed} failed`)
   if (totals.skipped) counts.push(`${totals.skipped} skipped`)
-  lines.push(
-    `${outcome}  ${counts.join(', ')} of ${totals.tables} tables · ${formatCount(totals.rows)} rows · ${formatBytes(totals.bytes)} · ${formatDuration(report.durationMs)}`,
-  )
-  if (report.snapshot.takenAt) lines.push(`snapshot  ${report.snapshot.takenAt} (every table was read as of this instant)`)
+  if (report.error && totals.tables === 0) {
+    lines.push(
+      `${outcome}  ${report.error.message}${report.error.sqlState && !report.error.message.includes(report.error.sqlState) ? ` (SQLSTATE ${report.error.sqlState})` : ''}`,
+    )
+  } else {
+    lines.push(
+      `${outcome}  ${counts.join(', ')} of ${totals.tables} tables · ${formatCount(totals.rows)} rows · ${formatBytes(totals.bytes)} · ${formatDuration(report.durationMs)}`,
+    )
+    if (report.error) lines.push(`${paint(writer, 'red', 'error')}  ${describeError(report.error)}`)
+  }
+  if (report.snapshot.takenAt)
+    lines.push(`snapshot  ${report.snapshot.takenAt} (every table was read as of this instant)`)
   lines.push(`source    ${report.source}`, `target    ${report.target}`)
   if (report.logFile) lines.push(`log       ${report.logFile}`)
   if (report.notification) {
     const n = report.notification
-    const label = n.status === 'sent' ? `sent (${n.detail})` : n.status === 'failed' ? paint(writer, 'red', `NOT sent: ${n.error ? describeError(n.error) : n.detail}`) : `not sent: ${n.detail}`
+    const label =
+      n.status === 'sent'
+        ? `sent (${n.detail})`
+        : n.status === 'failed'
+          ? paint(writer, 'red', `NOT sent: ${n.error ? describeError(n.error) : n.detail}`)
+          : `not sent: ${n.detail}`
     lines.push(`e-mail    ${label}`)
   }
   const next = nextStep(report)
@@ -58,12 +72,14 @@ export function renderSummary(report: RunReport, writer: Writer): string {
 
 export function nextStep(report: RunReport): string | undefined {
   if (report.error && report.status === 'failed') {
-    return `What to do: ${report.error.hint ?? describeError(report.error)}`
+    return report.error.hint ? `What to do: ${report.error.hint}` : undefined
   }
-  if (report.status === 'interrupted') return 'What to do: run `tablehaul run --resume` to copy only the tables that did not finish.'
+  if (report.status === 'interrupted')
+    return 'What to do: run `tablehaul run --resume` to copy only the tables that did not finish.'
   if (report.totals.failed > 0) {
     return 'What to do: fix what the failed tables above say, then run `tablehaul run --resume` to copy only those (their previous contents were kept).'
   }
-  if (report.notification?.status === 'failed') return 'The data is complete, but the e-mail was not sent: check the email settings (`tablehaul config --show`).'
+  if (report.notification?.status === 'failed')
+    return 'The data is complete, but the e-mail was not sent: check the email settings (`tablehaul config --show`).'
   return undefined
 }

@@ -44,17 +44,37 @@ type Setter = (raw: Record<string, unknown>, value: string) => void
 /** Environment variables tablehaul reads, and the config key each one sets. */
 export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; key: string; set: Setter }> = [
   { name: 'TABLEHAUL_SOURCE_URL', key: 'source.url', set: (raw, v) => setPath(raw, ['source', 'url'], v) },
-  { name: 'TABLEHAUL_SOURCE_PASSWORD', key: 'source.password', set: (raw, v) => setPath(raw, ['source', 'password'], v) },
+  {
+    name: 'TABLEHAUL_SOURCE_PASSWORD',
+    key: 'source.password',
+    set: (raw, v) => setPath(raw, ['source', 'password'], v),
+  },
   { name: 'TABLEHAUL_TARGET_URL', key: 'target.url', set: (raw, v) => setPath(raw, ['target', 'url'], v) },
-  { name: 'TABLEHAUL_TARGET_PASSWORD', key: 'target.password', set: (raw, v) => setPath(raw, ['target', 'password'], v) },
-  { name: 'TABLEHAUL_TABLES', key: 'tables (comma-separated)', set: (raw, v) => setPath(raw, ['tables'], splitList(v)) },
-  { name: 'TABLEHAUL_EXCLUDE', key: 'exclude (comma-separated)', set: (raw, v) => setPath(raw, ['exclude'], splitList(v)) },
+  {
+    name: 'TABLEHAUL_TARGET_PASSWORD',
+    key: 'target.password',
+    set: (raw, v) => setPath(raw, ['target', 'password'], v),
+  },
+  {
+    name: 'TABLEHAUL_TABLES',
+    key: 'tables (comma-separated)',
+    set: (raw, v) => setPath(raw, ['tables'], splitList(v)),
+  },
+  {
+    name: 'TABLEHAUL_EXCLUDE',
+    key: 'exclude (comma-separated)',
+    set: (raw, v) => setPath(raw, ['exclude'], splitList(v)),
+  },
   { name: 'TABLEHAUL_MODE', key: 'mode', set: (raw, v) => setPath(raw, ['mode'], v) },
   { name: 'TABLEHAUL_JOBS', key: 'jobs', set: (raw, v) => setPath(raw, ['jobs'], v) },
   { name: 'TABLEHAUL_LOG_DIR', key: 'log.dir', set: (raw, v) => setPath(raw, ['log', 'dir'], v) },
   { name: 'TABLEHAUL_SMTP_URL', key: 'email.smtp', set: (raw, v) => setPath(raw, ['email', 'smtp'], v) },
   { name: 'TABLEHAUL_EMAIL_FROM', key: 'email.from', set: (raw, v) => setPath(raw, ['email', 'from'], v) },
-  { name: 'TABLEHAUL_EMAIL_TO', key: 'email.to (comma-separated)', set: (raw, v) => setPath(raw, ['email', 'to'], splitList(v)) },
+  {
+    name: 'TABLEHAUL_EMAIL_TO',
+    key: 'email.to (comma-separated)',
+    set: (raw, v) => setPath(raw, ['email', 'to'], splitList(v)),
+  },
   { name: 'TABLEHAUL_EMAIL_ON', key: 'email.on', set: (raw, v) => setPath(raw, ['email', 'on'], v) },
   { name: 'TABLEHAUL_LOCAL_DIR', key: 'local.dir', set: (raw, v) => setPath(raw, ['local', 'dir'], v) },
 ]
@@ -84,9 +104,13 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (!parsed.success) problems.push(...describeIssues(parsed.error.issues, raw))
   if (problems.length > 0 || !parsed.success) {
     const where = file ? path.relative(cwd, file) || file : 'the configuration'
-    throw new TablehaulError('CONFIG_INVALID', `${where} is not valid:\n${problems.map((p) => `  ${p}`).join('\n')}`, {
-      hint: 'fix the lines above and run again (`tablehaul config --schema` lists every key)',
-    })
+    throw new TablehaulError(
+      'CONFIG_INVALID',
+      `${where} is not valid:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+      {
+        hint: 'fix the lines above and run again (`tablehaul config --schema` lists every key)',
+      },
+    )
   }
   const config = parsed.data
   config.log.dir = path.resolve(cwd, config.log.dir)
@@ -126,12 +150,12 @@ function readYamlFile(file: string): Record<string, unknown> {
   } catch (error) {
     throw new TablehaulError('CONFIG_INVALID', `cannot read config file ${file}`, { cause: error })
   }
-  const document = parseDocument(text, { prettyErrors: false })
+  const document = parseDocument(text, { prettyErrors: true })
   if (document.errors.length > 0) {
     const lines = document.errors.map((error) => {
       const position = error.linePos?.[0]
       const at = position ? `line ${position.line}, column ${position.col}` : 'somewhere'
-      return `  ${at}: ${error.message.split('\n')[0]}`
+      return `  ${at}: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`
     })
     throw new TablehaulError('CONFIG_INVALID', `${file} is not valid YAML:\n${lines.join('\n')}`, {
       hint: 'fix the YAML syntax at the lines above',
@@ -140,7 +164,10 @@ function readYamlFile(file: string): Record<string, unknown> {
   const value: unknown = document.toJS()
   if (value === null || value === undefined) return {}
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new TablehaulError('CONFIG_INVALID', `${file} must hold a mapping of keys (source:, target:, tables:, …)`)
+    throw new TablehaulError(
+      'CONFIG_INVALID',
+      `${file} must hold a mapping of keys (source:, target:, tables:, …)`,
+    )
   }
   return value as Record<string, unknown>
 }
@@ -148,16 +175,22 @@ function readYamlFile(file: string): Record<string, unknown> {
 /** Replaces `${NAME}` and `${NAME:-default}` in every string of the file; `$$` stands for a literal `$`. */
 function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: PropertyKey[], problems: string[]): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name?: string, fallback?: string) => {
-      if (match === '$$') return '$'
-      const found = env[name!]
-      if (found !== undefined && found !== '') return found
-      if (fallback !== undefined) return fallback
-      problems.push(`${formatPath(at)}: environment variable ${name} is not set (write \${${name}:-default} for a default)`)
-      return ''
-    })
+    return value.replace(
+      /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+      (match, name?: string, fallback?: string) => {
+        if (match === '$$') return '$'
+        const found = env[name!]
+        if (found !== undefined && found !== '') return found
+        if (fallback !== undefined) return fallback
+        problems.push(
+          `${formatPath(at)}: environment variable ${name} is not set (write \${${name}:-default} for a default)`,
+        )
+        return ''
+      },
+    )
   }
-  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, env, [...at, index], problems))
+  if (Array.isArray(value))
+    return value.map((item, index) => interpolate(item, env, [...at, index], problems))
   if (value && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value).map(([key, item]) => [key, interpolate(item, env, [...at, key], problems)]),
@@ -233,7 +266,11 @@ function describeIssues(issues: readonly Issue[], raw: unknown, base: PropertyKe
 }
 
 /** A `tables:` entry fits one of three shapes; report the problems of the shape the user meant. */
-function describeUnion(issue: Extract<Issue, { code: 'invalid_union' }>, at: PropertyKey[], raw: unknown): string[] {
+function describeUnion(
+  issue: Extract<Issue, { code: 'invalid_union' }>,
+  at: PropertyKey[],
+  raw: unknown,
+): string[] {
   const value = valueAt(raw, at)
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     // The union's options are, in order: a name, { name, where, into }, { query, into }.
@@ -273,7 +310,10 @@ function knownKeysAt(at: readonly PropertyKey[]): string[] {
 }
 
 function unwrap(schema: unknown): unknown {
-  let current = schema as { unwrap?: () => unknown; def?: { innerType?: unknown; in?: unknown; options?: unknown[] } }
+  let current = schema as {
+    unwrap?: () => unknown
+    def?: { innerType?: unknown; in?: unknown; options?: unknown[] }
+  }
   for (let depth = 0; depth < 10 && current; depth++) {
     const def = current.def
     if (def?.innerType) current = def.innerType as typeof current
@@ -307,7 +347,11 @@ function editDistance(a: string, b: string): number {
     previous[0] = i
     for (let j = 1; j <= b.length; j++) {
       const above = previous[j]!
-      previous[j] = Math.min(previous[j]! + 1, previous[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
+      previous[j] = Math.min(
+        previous[j]! + 1,
+        previous[j - 1]! + 1,
+        diagonal + (a[i - 1] === b[j - 1] ? 0 : 1),
+      )
       diagonal = above
     }
   }

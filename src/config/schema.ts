@@ -81,7 +81,11 @@ export const tableEntrySchema = z.union([
     .describe('One table (or pattern) with options.'),
   z
     .strictObject({
-      query: z.string().trim().min(1).describe('A SELECT whose result is copied (your own SQL, run on the source).'),
+      query: z
+        .string()
+        .trim()
+        .min(1)
+        .describe('A SELECT whose result is copied (your own SQL, run on the source).'),
       into: z.string().trim().min(1).describe('The target table `schema.table` that receives the result.'),
     })
     .describe("A query's result copied into a target table."),
@@ -94,7 +98,9 @@ export const configSchema = z
       .describe('The server the tables are read from (needed by run, plan, verify and export).'),
     target: endpointSchema
       .optional()
-      .describe("The server the tables are written to. Omit it to use tablehaul's embedded local PostgreSQL."),
+      .describe(
+        "The server the tables are written to. Omit it to use tablehaul's embedded local PostgreSQL.",
+      ),
     tables: z
       .array(tableEntrySchema)
       .optional()
@@ -142,8 +148,14 @@ export const configSchema = z
           '1m',
         ),
         stall: duration('A table fails when no bytes moved for this long', '5m'),
-        statement: duration('Longest single statement outside COPY (catalog reads, index builds: 0 = no limit)', '0'),
-        run: duration('Whole-run deadline: tables not finished by then are stopped and reported (0 = none)', '0'),
+        statement: duration(
+          'Longest single statement outside COPY (catalog reads, index builds: 0 = no limit)',
+          '0',
+        ),
+        run: duration(
+          'Whole-run deadline: tables not finished by then are stopped and reported (0 = none)',
+          '0',
+        ),
       })
       .prefault({})
       .describe('Every wait is bounded.'),
@@ -155,7 +167,9 @@ export const configSchema = z
           .min(1)
           .max(20)
           .default(3)
-          .describe('Attempts per table for transient failures (dropped connections, server restarts, deadlocks). Default: 3.'),
+          .describe(
+            'Attempts per table for transient failures (dropped connections, server restarts, deadlocks). Default: 3.',
+          ),
         backoff: duration('Wait before the first retry; doubles after each attempt', '2s'),
       })
       .prefault({})
@@ -168,8 +182,13 @@ export const configSchema = z
           .int()
           .min(1)
           .default(100)
-          .describe('How many per-run NDJSON logs are kept in the folder; older ones are deleted. Default: 100.'),
-        maxSize: size('The human-readable tablehaul.log is rotated to tablehaul.log.1 when it grows past this', '10MB'),
+          .describe(
+            'How many per-run NDJSON logs are kept in the folder; older ones are deleted. Default: 100.',
+          ),
+        maxSize: size(
+          'The human-readable tablehaul.log is rotated to tablehaul.log.1 when it grows past this',
+          '10MB',
+        ),
       })
       .prefault({})
       .describe('Where the logs go.'),
@@ -179,16 +198,21 @@ export const configSchema = z
           .string()
           .trim()
           .refine((value) => /^smtps?:\/\//i.test(value), {
-            message: 'must be an smtp:// (STARTTLS) or smtps:// (TLS) URL, e.g. smtps://user:${SMTP_PASSWORD}@smtp.example.com:465',
+            message:
+              'must be an smtp:// (STARTTLS) or smtps:// (TLS) URL, e.g. smtps://user:${SMTP_PASSWORD}@smtp.example.com:465',
           })
           .optional()
-          .describe('SMTP server URL: smtp://host:587 (STARTTLS when offered) or smtps://user:password@host:465.'),
+          .describe(
+            'SMTP server URL: smtp://host:587 (STARTTLS when offered) or smtps://user:password@host:465.',
+          ),
         outbox: z
           .string()
           .trim()
           .min(1)
           .optional()
-          .describe('Write each message as an .eml file into this folder instead of (or as well as) sending it.'),
+          .describe(
+            'Write each message as an .eml file into this folder instead of (or as well as) sending it.',
+          ),
         from: z.string().trim().min(1).default('tablehaul@localhost').describe('Sender address.'),
         to: z.array(z.string().trim().min(1)).default([]).describe('Recipients.'),
         cc: z.array(z.string().trim().min(1)).default([]).describe('Copy recipients.'),
@@ -204,14 +228,27 @@ export const configSchema = z
         tlsRejectUnauthorized: z
           .boolean()
           .default(true)
-          .describe("Refuse an SMTP server whose certificate is not trusted. Set false only for a server you know. Default: true."),
+          .describe(
+            'Refuse an SMTP server whose certificate is not trusted. Set false only for a server you know. Default: true.',
+          ),
       })
       .optional()
       .describe('Where the run report goes by e-mail.'),
     local: z
       .strictObject({
-        dir: z.string().trim().min(1).default('./.tablehaul').describe('Folder of the embedded local PostgreSQL. Default: ./.tablehaul.'),
-        port: z.coerce.number().int().min(1).max(65535).optional().describe('Its port. Default: a free port chosen on first start.'),
+        dir: z
+          .string()
+          .trim()
+          .min(1)
+          .default('./.tablehaul')
+          .describe('Folder of the embedded local PostgreSQL. Default: ./.tablehaul.'),
+        port: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .max(65535)
+          .optional()
+          .describe('Its port. Default: a free port chosen on first start.'),
       })
       .prefault({})
       .describe('The embedded local PostgreSQL used when no target is configured.'),

@@ -109,8 +109,10 @@ export interface EnumTypeInfo {
 type Row = Record<string, unknown>
 
 const num = (value: unknown): number => Number(value)
-const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value))
-const strOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value))
+const numOrNull = (value: unknown): number | null =>
+  value === null || value === undefined ? null : Number(value)
+const strOrNull = (value: unknown): string | null =>
+  value === null || value === undefined ? null : String(value)
 
 /**
  * What a database holds: its tables with columns, constraints and indexes, its sequences and enum types.
@@ -233,32 +235,28 @@ export class Catalog {
         indexes: indexesByTable.get(oid) ?? [],
       }
     })
-    const sequences = rows.sequences.map(
-      (r): SequenceInfo => ({
-        oid: num(r.oid),
-        ref: new TableRef(String(r.schema), String(r.name)),
-        dataType: String(r.data_type),
-        startValue: String(r.start_value),
-        increment: String(r.increment),
-        minValue: String(r.min_value),
-        maxValue: String(r.max_value),
-        cache: String(r.cache),
-        cycle: Boolean(r.cycle),
-        persistence: String(r.persistence),
-        ownerTableOid: numOrNull(r.owner_table_oid),
-        ownerColumn: strOrNull(r.owner_column),
-        ownerDependency: strOrNull(r.owner_dependency),
-        comment: strOrNull(r.comment),
-      }),
-    )
-    const enumTypes = rows.enums.map(
-      (r): EnumTypeInfo => ({
-        oid: num(r.oid),
-        ref: new TableRef(String(r.schema), String(r.name)),
-        rendered: String(r.rendered),
-        labels: parseTextArray(r.labels),
-      }),
-    )
+    const sequences = rows.sequences.map((r): SequenceInfo => ({
+      oid: num(r.oid),
+      ref: new TableRef(String(r.schema), String(r.name)),
+      dataType: String(r.data_type),
+      startValue: String(r.start_value),
+      increment: String(r.increment),
+      minValue: String(r.min_value),
+      maxValue: String(r.max_value),
+      cache: String(r.cache),
+      cycle: Boolean(r.cycle),
+      persistence: String(r.persistence),
+      ownerTableOid: numOrNull(r.owner_table_oid),
+      ownerColumn: strOrNull(r.owner_column),
+      ownerDependency: strOrNull(r.owner_dependency),
+      comment: strOrNull(r.comment),
+    }))
+    const enumTypes = rows.enums.map((r): EnumTypeInfo => ({
+      oid: num(r.oid),
+      ref: new TableRef(String(r.schema), String(r.name)),
+      rendered: String(r.rendered),
+      labels: parseTextArray(r.labels),
+    }))
     return new Catalog(tables, sequences, enumTypes, rows.version)
   }
 

@@ -37,7 +37,9 @@ const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['statement_timeout', '0'],
 ]
 
-const SESSION_SQL = SESSION_SETTINGS.map(([name, value]) => `SET ${name} = ${pg.escapeLiteral(value)}`).join('; ')
+const SESSION_SQL = SESSION_SETTINGS.map(([name, value]) => `SET ${name} = ${pg.escapeLiteral(value)}`).join(
+  '; ',
+)
 
 /** One PostgreSQL endpoint (source or target): a pool of connections with the session settings pinned. */
 export class Database {
@@ -87,7 +89,10 @@ export class Database {
     return client
   }
 
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
     const client = await this.connect()
     try {
       const result = await client.query<R>(sql, params)
@@ -159,7 +164,8 @@ export function redactUrl(url: string): string {
     const parsed = new URL(url)
     parsed.password = ''
     for (const key of [...parsed.searchParams.keys()]) {
-      if (/pass|secret|key/i.test(key) && !/^ssl(key|rootcert|cert|crl)$/i.test(key)) parsed.searchParams.set(key, '***')
+      if (/pass|secret|key/i.test(key) && !/^ssl(key|rootcert|cert|crl)$/i.test(key))
+        parsed.searchParams.set(key, '***')
     }
     return parsed.toString()
   } catch {
@@ -182,11 +188,18 @@ export function shortEndpoint(url: string): string {
 /** Whether an error means the connection itself is gone (so the client must not go back to the pool). */
 export function isConnectionLost(error: unknown): boolean {
   const state = sqlStateOf(error)
-  if (state && (state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03')) return true
+  if (state && (state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03'))
+    return true
   const system = systemErrorCodeOf(error)
-  if (system && ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'].includes(system)) return true
+  if (
+    system &&
+    ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'].includes(system)
+  )
+    return true
   const message = error instanceof Error ? error.message : ''
-  return /Connection terminated|connection.*(closed|ended)|Client has encountered a connection error|not queryable/i.test(message)
+  return /Connection terminated|connection.*(closed|ended)|Client has encountered a connection error|not queryable/i.test(
+    message,
+  )
 }
 
 /**

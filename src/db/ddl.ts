@@ -29,7 +29,9 @@ export class Ddl {
         .filter((sequence) => sequence.ownerDependency === 'i')
         .map((sequence) => [sequence.ownerColumn, sequence]),
     )
-    const columns = table.columns.map((column) => columnDefinition(column, identitySequences.get(column.name)))
+    const columns = table.columns.map((column) =>
+      columnDefinition(column, identitySequences.get(column.name)),
+    )
     const unlogged = table.persistence === 'u' ? 'UNLOGGED ' : ''
     const partitioned = table.kind === 'p' && table.partitionKey ? ` PARTITION BY ${table.partitionKey}` : ''
     return `CREATE ${unlogged}TABLE ${into.sql} (${columns.length ? `\n  ${columns.join(',\n  ')}\n` : ''})${partitioned}`
@@ -54,7 +56,10 @@ export class Ddl {
     return this.catalog
       .ownedSequences(table)
       .filter((sequence) => sequence.ownerDependency === 'a' && sequence.ownerColumn)
-      .map((sequence) => `ALTER SEQUENCE ${sequence.ref.sql} OWNED BY ${into.sql}.${quoteIdent(sequence.ownerColumn!)}`)
+      .map(
+        (sequence) =>
+          `ALTER SEQUENCE ${sequence.ref.sql} OWNED BY ${into.sql}.${quoteIdent(sequence.ownerColumn!)}`,
+      )
   }
 
   /**
@@ -66,7 +71,11 @@ export class Ddl {
     const statements: string[] = []
     for (const constraint of table.constraints) {
       if (!constraint.isLocal) continue
-      if ((constraint.type === 'p' || constraint.type === 'u') && table.kind === 'r' && constraint.indexDefinition) {
+      if (
+        (constraint.type === 'p' || constraint.type === 'u') &&
+        table.kind === 'r' &&
+        constraint.indexDefinition
+      ) {
         const indexName = indexNameOf(constraint.indexDefinition)
         statements.push(retarget(constraint.indexDefinition, table.ref, into))
         statements.push(
@@ -109,10 +118,14 @@ function columnDefinition(column: ColumnInfo, identitySequence: SequenceInfo | u
   const parts = [quoteIdent(column.name), column.type]
   if (column.collation) parts.push(`COLLATE ${column.collation}`)
   if (column.generated && column.defaultExpr) {
-    parts.push(`GENERATED ALWAYS AS (${column.defaultExpr}) ${column.generated === 'v' ? 'VIRTUAL' : 'STORED'}`)
+    parts.push(
+      `GENERATED ALWAYS AS (${column.defaultExpr}) ${column.generated === 'v' ? 'VIRTUAL' : 'STORED'}`,
+    )
   } else if (column.identity) {
     const kind = column.identity === 'a' ? 'ALWAYS' : 'BY DEFAULT'
-    const options = identitySequence ? ` (SEQUENCE NAME ${identitySequence.ref.sql} ${sequenceOptions(identitySequence)})` : ''
+    const options = identitySequence
+      ? ` (SEQUENCE NAME ${identitySequence.ref.sql} ${sequenceOptions(identitySequence)})`
+      : ''
     parts.push(`GENERATED ${kind} AS IDENTITY${options}`)
   } else if (column.defaultExpr) {
     parts.push(`DEFAULT ${column.defaultExpr}`)
@@ -146,5 +159,8 @@ function retarget(definition: string, from: TableRef, to: TableRef): string {
   if (from.equals(to)) return definition
   const identifier = '(?:"(?:[^"]|"")+"|[^\\s."]+)'
   const onClause = new RegExp(` ON (ONLY )?${identifier}\\.${identifier} USING `)
-  return definition.replace(onClause, (_match, only: string | undefined) => ` ON ${only ?? ''}${to.sql} USING `)
+  return definition.replace(
+    onClause,
+    (_match, only: string | undefined) => ` ON ${only ?? ''}${to.sql} USING `,
+  )
 }

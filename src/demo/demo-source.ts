@@ -24,8 +24,15 @@ export class DemoSource {
     chmodSync(this.folder, 0o755)
     const port = await freePort()
     const password = 'demo'
-    this.cluster = new PostgresCluster({ dataDir: path.join(this.folder, 'data'), port, logFile: path.join(this.folder, 'postgres.log') })
-    await this.cluster.initialise({ password, settings: { fsync: 'off', synchronous_commit: 'off', shared_buffers: "'128MB'" } })
+    this.cluster = new PostgresCluster({
+      dataDir: path.join(this.folder, 'data'),
+      port,
+      logFile: path.join(this.folder, 'postgres.log'),
+    })
+    await this.cluster.initialise({
+      password,
+      settings: { fsync: 'off', synchronous_commit: 'off', shared_buffers: "'128MB'" },
+    })
     await this.cluster.start()
     this.connectionUrl = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`
   }

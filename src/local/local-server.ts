@@ -89,7 +89,13 @@ export class LocalServer {
     const state = this.readState()
     if (!state) return { initialised: false, running: false }
     const running = await this.cluster(state).isRunning()
-    return { initialised: true, running, dataDir: state.dataDir, port: state.port, url: redactUrl(this.urlOf(state)) }
+    return {
+      initialised: true,
+      running,
+      dataDir: state.dataDir,
+      port: state.port,
+      url: redactUrl(this.urlOf(state)),
+    }
   }
 
   /** The connection URL, with its password: for `tablehaul local url` and the run's own connections. */
@@ -103,7 +109,11 @@ export class LocalServer {
   }
 
   private cluster(state: LocalServerState): PostgresCluster {
-    return new PostgresCluster({ dataDir: state.dataDir, port: state.port, logFile: path.join(this.dir, 'postgres.log') })
+    return new PostgresCluster({
+      dataDir: state.dataDir,
+      port: state.port,
+      logFile: path.join(this.dir, 'postgres.log'),
+    })
   }
 
   private async create(): Promise<LocalServerState> {
@@ -122,11 +132,16 @@ export class LocalServer {
       createdAt: new Date().toISOString(),
     }
     const cluster = this.cluster(state)
-    if (!cluster.isInitialised) await cluster.initialise({ password: state.password, settings: LOCAL_SERVER_SETTINGS })
+    if (!cluster.isInitialised)
+      await cluster.initialise({ password: state.password, settings: LOCAL_SERVER_SETTINGS })
     else {
-      throw new TablehaulError('LOCAL_SERVER_FAILED', `${dataDir} holds a PostgreSQL cluster, but ${this.stateFile} is missing`, {
-        hint: `restore ${this.stateFile}, or move ${dataDir} away to start afresh`,
-      })
+      throw new TablehaulError(
+        'LOCAL_SERVER_FAILED',
+        `${dataDir} holds a PostgreSQL cluster, but ${this.stateFile} is missing`,
+        {
+          hint: `restore ${this.stateFile}, or move ${dataDir} away to start afresh`,
+        },
+      )
     }
     this.writeState(state)
     return state
@@ -137,7 +152,10 @@ export class LocalServer {
     try {
       return JSON.parse(readFileSync(this.stateFile, 'utf8')) as LocalServerState
     } catch (error) {
-      throw new TablehaulError('LOCAL_SERVER_FAILED', `${this.stateFile} is not readable`, { cause: error, hint: 'restore or delete it' })
+      throw new TablehaulError('LOCAL_SERVER_FAILED', `${this.stateFile} is not readable`, {
+        cause: error,
+        hint: 'restore or delete it',
+      })
     }
   }
 

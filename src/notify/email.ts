@@ -52,7 +52,8 @@ export function emailSubject(report: RunReport): string {
 /** The whole message: subject, plain text, HTML, and the log attached when the options ask for it. */
 export function renderEmail(report: RunReport, options: RenderEmailOptions): EmailMessage {
   const attachLog = options.attachLog ?? 'failure'
-  const attach = report.logFile && (attachLog === 'always' || (attachLog === 'failure' && report.status !== 'succeeded'))
+  const attach =
+    report.logFile && (attachLog === 'always' || (attachLog === 'failure' && report.status !== 'succeeded'))
   return {
     from: options.from,
     to: options.to,
@@ -60,7 +61,15 @@ export function renderEmail(report: RunReport, options: RenderEmailOptions): Ema
     subject: emailSubject(report),
     text: emailText(report),
     html: emailHtml(report),
-    attachments: attach ? [{ filename: path.basename(report.logFile!), path: report.logFile!, contentType: 'application/x-ndjson' }] : [],
+    attachments: attach
+      ? [
+          {
+            filename: path.basename(report.logFile!),
+            path: report.logFile!,
+            contentType: 'application/x-ndjson',
+          },
+        ]
+      : [],
   }
 }
 
@@ -77,7 +86,9 @@ function facts(report: RunReport): Fact[] {
   if (report.kind === 'run') {
     list.push({
       label: 'Snapshot',
-      value: report.snapshot.takenAt ? readableTime(report.snapshot.takenAt) : (report.snapshot.unavailable ?? 'not taken'),
+      value: report.snapshot.takenAt
+        ? readableTime(report.snapshot.takenAt)
+        : (report.snapshot.unavailable ?? 'not taken'),
     })
   }
   list.push(
@@ -118,7 +129,8 @@ function headline(report: RunReport): string {
 
 function nextStep(report: RunReport): string | undefined {
   if (report.status === 'succeeded') return undefined
-  if (report.status === 'interrupted') return 'Run `tablehaul run --resume` to copy the tables that did not finish.'
+  if (report.status === 'interrupted')
+    return 'Run `tablehaul run --resume` to copy the tables that did not finish.'
   if (report.error) return report.error.hint ? `What to do: ${report.error.hint}.` : undefined
   return 'Fix what the failures below say, then run `tablehaul run --resume` to copy only the tables that failed.'
 }
@@ -138,27 +150,46 @@ export function emailText(report: RunReport): string {
     for (const table of failures) {
       lines.push(`  ${table.table}`)
       if (table.error) {
-        lines.push(`    error: ${table.error.message}${table.error.sqlState ? ` (SQLSTATE ${table.error.sqlState})` : ''}`)
+        lines.push(
+          `    error: ${table.error.message}${table.error.sqlState ? ` (SQLSTATE ${table.error.sqlState})` : ''}`,
+        )
         if (table.error.hint) lines.push(`    what to do: ${table.error.hint}`)
       }
     }
   }
   if (tables.length > 0) {
     lines.push('', 'TABLES', '')
-    const rows = tables.map((t) => [statusLabel(t), t.table, formatCount(t.rows), formatBytes(t.bytes), formatDuration(t.durationMs), formatRate(t.bytes, t.durationMs)])
+    const rows = tables.map((t) => [
+      statusLabel(t),
+      t.table,
+      formatCount(t.rows),
+      formatBytes(t.bytes),
+      formatDuration(t.durationMs),
+      formatRate(t.bytes, t.durationMs),
+    ])
     const header = ['STATUS', 'TABLE', 'ROWS', 'SIZE', 'TIME', 'RATE']
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
     const format = (cells: string[]) =>
-      cells.map((cell, i) => (i >= 2 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()
+      cells
+        .map((cell, i) => (i >= 2 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd()
     lines.push(`  ${format(header)}`)
     for (const row of rows) lines.push(`  ${format(row)}`)
   }
-  const warnings = [...report.warnings, ...report.tables.flatMap((t) => (t.warnings ?? []).map((w) => `${t.table}: ${w}`))]
+  const warnings = [
+    ...report.warnings,
+    ...report.tables.flatMap((t) => (t.warnings ?? []).map((w) => `${t.table}: ${w}`)),
+  ]
   if (warnings.length > 0) {
     lines.push('', 'NOTES', '')
     for (const warning of warnings) lines.push(`  - ${warning}`)
   }
-  lines.push('', '-- ', 'tablehaul: PostgreSQL tables copied with COPY, one snapshot, one transaction per table.')
+  lines.push(
+    '',
+    '-- ',
+    'tablehaul: PostgreSQL tables copied with COPY, one snapshot, one transaction per table.',
+  )
   return `${lines.join('\n')}\n`
 }
 
@@ -167,7 +198,10 @@ function statusLabel(table: TableResult): string {
 }
 
 const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+  value.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  )
 
 /** Status colours chosen to read on both light and dark backgrounds. */
 const STATUS_COLOR = { succeeded: '#1a7f37', failed: '#cf222e', interrupted: '#9a6700' } as const
@@ -186,11 +220,17 @@ export function emailHtml(report: RunReport): string {
     .join('')
   const tableRows = tables
     .map((t) => {
-      const failure = t.status === 'failed' && t.error
-        ? `<div style="margin-top:4px;color:${TABLE_COLOR.failed};">${escapeHtml(t.error.message)}${t.error.sqlState ? ` <span style="opacity:0.8;">(SQLSTATE ${escapeHtml(t.error.sqlState)})</span>` : ''}</div>${t.error.hint ? `<div style="margin-top:2px;opacity:0.85;">What to do: ${escapeHtml(t.error.hint)}</div>` : ''}`
-        : ''
-      const notes = (t.warnings ?? []).map((w) => `<div style="margin-top:2px;opacity:0.8;">${escapeHtml(w)}</div>`).join('')
-      const reason = t.status === 'skipped' && t.reason ? `<div style="margin-top:2px;opacity:0.8;">${escapeHtml(t.reason)}</div>` : ''
+      const failure =
+        t.status === 'failed' && t.error
+          ? `<div style="margin-top:4px;color:${TABLE_COLOR.failed};">${escapeHtml(t.error.message)}${t.error.sqlState ? ` <span style="opacity:0.8;">(SQLSTATE ${escapeHtml(t.error.sqlState)})</span>` : ''}</div>${t.error.hint ? `<div style="margin-top:2px;opacity:0.85;">What to do: ${escapeHtml(t.error.hint)}</div>` : ''}`
+          : ''
+      const notes = (t.warnings ?? [])
+        .map((w) => `<div style="margin-top:2px;opacity:0.8;">${escapeHtml(w)}</div>`)
+        .join('')
+      const reason =
+        t.status === 'skipped' && t.reason
+          ? `<div style="margin-top:2px;opacity:0.8;">${escapeHtml(t.reason)}</div>`
+          : ''
       return `<tr>
 <td style="${cell}white-space:nowrap;"><span style="display:inline-block;padding:1px 6px;border-radius:4px;border:1px solid ${TABLE_COLOR[t.status]};color:${TABLE_COLOR[t.status]};font-size:12px;font-weight:600;">${statusLabel(t)}</span></td>
 <td style="${cell}word-break:break-word;"><span style="font-family:ui-monospace,Menlo,Consolas,monospace;">${escapeHtml(t.table)}</span>${failure}${reason}${notes}</td>

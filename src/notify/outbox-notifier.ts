@@ -22,7 +22,9 @@ export class OutboxNotifier implements Notifier {
       const info = await transport.sendMail(toNodemailer(message))
       raw = info.message as Buffer
     } catch (error) {
-      throw new TablehaulError('NOTIFY_FAILED', `cannot build the e-mail: ${(error as Error).message}`, { cause: error })
+      throw new TablehaulError('NOTIFY_FAILED', `cannot build the e-mail: ${(error as Error).message}`, {
+        cause: error,
+      })
     }
     try {
       mkdirSync(this.dir, { recursive: true })
@@ -33,10 +35,14 @@ export class OutboxNotifier implements Notifier {
       renameSync(`${file}.tmp`, file)
       return { via: this.description, detail: file }
     } catch (error) {
-      throw new TablehaulError('NOTIFY_FAILED', `cannot write the e-mail into ${this.dir}: ${(error as Error).message}`, {
-        cause: error,
-        hint: 'check that the outbox folder is writable',
-      })
+      throw new TablehaulError(
+        'NOTIFY_FAILED',
+        `cannot write the e-mail into ${this.dir}: ${(error as Error).message}`,
+        {
+          cause: error,
+          hint: 'check that the outbox folder is writable',
+        },
+      )
     }
   }
 }
@@ -49,7 +55,11 @@ export function toNodemailer(message: EmailMessage): SendMailOptions {
     subject: message.subject,
     text: message.text,
     html: message.html,
-    attachments: message.attachments.map((a) => ({ filename: a.filename, path: a.path, contentType: a.contentType })),
+    attachments: message.attachments.map((a) => ({
+      filename: a.filename,
+      path: a.path,
+      contentType: a.contentType,
+    })),
   }
 }
 

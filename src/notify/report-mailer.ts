@@ -11,7 +11,13 @@ export function notifierFromConfig(email: EmailConfig | undefined): Notifier | u
   if (!email) return undefined
   const notifiers: Notifier[] = []
   if (email.smtp) {
-    notifiers.push(new SmtpNotifier({ url: email.smtp, timeoutMs: email.timeout, tlsRejectUnauthorized: email.tlsRejectUnauthorized }))
+    notifiers.push(
+      new SmtpNotifier({
+        url: email.smtp,
+        timeoutMs: email.timeout,
+        tlsRejectUnauthorized: email.tlsRejectUnauthorized,
+      }),
+    )
   }
   if (email.outbox) notifiers.push(new OutboxNotifier(email.outbox))
   if (notifiers.length === 0) return undefined
@@ -43,15 +49,28 @@ export async function mailReport(
   redactor: Redactor,
 ): Promise<NotificationOutcome> {
   if (!notifier || !email) {
-    return { status: 'skipped', detail: 'no e-mail configured (set email.to with email.smtp or email.outbox)' }
+    return {
+      status: 'skipped',
+      detail: 'no e-mail configured (set email.to with email.smtp or email.outbox)',
+    }
   }
   const wanted = email.on === 'always' || (email.on === 'failure' && report.status !== 'succeeded')
   if (!wanted) return { status: 'skipped', detail: `email.on is ${email.on}` }
   if (email.to.length === 0 && !(notifier instanceof OutboxNotifier)) {
-    return { status: 'failed', detail: 'no recipients', error: { code: 'NOTIFY_FAILED', message: 'email.to lists no recipient', hint: 'set email.to (or --email-to)' } }
+    return {
+      status: 'failed',
+      detail: 'no recipients',
+      error: {
+        code: 'NOTIFY_FAILED',
+        message: 'email.to lists no recipient',
+        hint: 'set email.to (or --email-to)',
+      },
+    }
   }
   try {
-    const message = redactor.value(renderEmail(report, { from: email.from, to: email.to, cc: email.cc, attachLog: email.attachLog }))
+    const message = redactor.value(
+      renderEmail(report, { from: email.from, to: email.to, cc: email.cc, attachLog: email.attachLog }),
+    )
     const delivery = await notifier.send(message)
     return { status: 'sent', detail: `${delivery.detail}` }
   } catch (error) {

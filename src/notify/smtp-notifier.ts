@@ -37,10 +37,14 @@ export class SmtpNotifier implements Notifier {
       const info = await transport.sendMail(toNodemailer(message))
       return { via: this.description, detail: String(info.response ?? info.messageId) }
     } catch (error) {
-      throw new TablehaulError('NOTIFY_FAILED', `the e-mail could not be sent through ${this.description}: ${(error as Error).message}`, {
-        cause: error,
-        hint: smtpHint(error),
-      })
+      throw new TablehaulError(
+        'NOTIFY_FAILED',
+        `the e-mail could not be sent through ${this.description}: ${(error as Error).message}`,
+        {
+          cause: error,
+          hint: smtpHint(error),
+        },
+      )
     } finally {
       options.signal?.removeEventListener('abort', abort)
       transport.close()
@@ -54,7 +58,8 @@ function smtpHint(error: unknown): string {
   if (code === 'ESOCKET' || code === 'ECONNECTION' || code === 'ECONNREFUSED') {
     return 'check the host and port in email.smtp and that the mail server accepts connections from this machine'
   }
-  if (code === 'ETIMEDOUT') return 'the mail server did not answer in time; check the host and port, or raise email.timeout'
+  if (code === 'ETIMEDOUT')
+    return 'the mail server did not answer in time; check the host and port, or raise email.timeout'
   if (code === 'EENVELOPE') return 'check the addresses in email.from, email.to and email.cc'
   if (code === 'ETLS' || /certificate|self.signed/i.test((error as Error)?.message ?? '')) {
     return "the mail server's certificate is not trusted; install its CA, or set email.tlsRejectUnauthorized: false for a server you know"

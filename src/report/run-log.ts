@@ -86,7 +86,10 @@ export class RunLog {
       }
       case 'table.failed': {
         const result = payload as TableResult
-        logger.error({ event, ...result }, `${result.table} failed: ${result.error ? describeError(result.error) : ''}`)
+        logger.error(
+          { event, ...result },
+          `${result.table} failed: ${result.error ? describeError(result.error) : ''}`,
+        )
         return
       }
       case 'table.retrying':
@@ -96,13 +99,22 @@ export class RunLog {
         return
       case 'run.planned': {
         const planned = payload as TransferEvents['run.planned']
-        logger.info({ event, tableCount: planned.tables.length, snapshotTakenAt: planned.snapshotTakenAt, warnings: planned.warnings, tables: planned.tables })
+        logger.info({
+          event,
+          tableCount: planned.tables.length,
+          snapshotTakenAt: planned.snapshotTakenAt,
+          warnings: planned.warnings,
+          tables: planned.tables,
+        })
         return
       }
       case 'run.finished': {
         const report = payload as RunReport
         const { tables: _tables, runId: _runId, ...summary } = report
-        logger[report.status === 'succeeded' ? 'info' : 'error']({ event, ...summary }, `run ${report.status}`)
+        logger[report.status === 'succeeded' ? 'info' : 'error'](
+          { event, ...summary },
+          `run ${report.status}`,
+        )
         this.writeHumanLog(report)
         return
       }
@@ -135,7 +147,9 @@ export class RunLog {
     const detail = report.error
       ? describeError(report.error)
       : `${totals.copied}/${totals.tables} tables, ${formatCount(totals.rows)} rows, ${formatBytes(totals.bytes)}`
-    lines.push(`${at} ${what} ${outcome} ${detail} in ${formatDuration(report.durationMs)} (${report.source} -> ${report.target})`)
+    lines.push(
+      `${at} ${what} ${outcome} ${detail} in ${formatDuration(report.durationMs)} (${report.source} -> ${report.target})`,
+    )
     appendFileSync(file, `${this.redactor.text(lines.join('\n'))}\n`)
   }
 

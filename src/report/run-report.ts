@@ -74,6 +74,8 @@ export interface RunReport {
   readonly warnings: readonly string[]
   /** The run's NDJSON log file. */
   readonly logFile?: string | undefined
+  /** What this process used: its peak resident memory and CPU time (of the whole process so far). */
+  readonly resources?: { readonly peakRssBytes: number; readonly cpuMs: number } | undefined
   /** What happened to the e-mail; set after the report was sent (or not). */
   readonly notification?: NotificationOutcome | undefined
 }
@@ -93,7 +95,8 @@ export function errorInfo(error: unknown): ErrorInfo {
 }
 
 export function describeError(error: ErrorInfo): string {
-  const state = error.sqlState && !error.message.includes(error.sqlState) ? ` (SQLSTATE ${error.sqlState})` : ''
+  const state =
+    error.sqlState && !error.message.includes(error.sqlState) ? ` (SQLSTATE ${error.sqlState})` : ''
   return `${error.message}${state}${error.hint ? `; ${error.hint}` : ''}`
 }
 
@@ -111,5 +114,16 @@ export function totalsOf(tables: readonly TableResult[]): RunReport['totals'] {
 /** Failures first, then the rest, each group largest first: the order summaries and e-mails use. */
 export function tablesForDisplay(tables: readonly TableResult[]): TableResult[] {
   const rank = { failed: 0, copied: 1, skipped: 2 } as const
-  return [...tables].sort((a, b) => rank[a.status] - rank[b.status] || b.bytes - a.bytes || a.table.localeCompare(b.table))
+  return [...tables].sort(
+    (a, b) => rank[a.status] - rank[b.status] || b.bytes - a.bytes || a.table.localeCompare(b.table),
+  )
+}
+
+/** Peak RSS and CPU time of this process, for the report (memory is a documented figure). */
+export function processResources(): NonNullable<RunReport['resources']> {
+  const usage = process.resourceUsage()
+  return {
+    peakRssBytes: usage.maxRSS * 1024,
+    cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000),
+  }
 }

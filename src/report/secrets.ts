@@ -7,9 +7,9 @@ export class Redactor {
 
   constructor(secrets: Iterable<string | undefined> = []) {
     // Longest first, so a secret that contains another is hidden whole.
-    this.secrets = [...new Set([...secrets].filter((s): s is string => typeof s === 'string' && s.length >= 3))].sort(
-      (a, b) => b.length - a.length,
-    )
+    this.secrets = [
+      ...new Set([...secrets].filter((s): s is string => typeof s === 'string' && s.length >= 3)),
+    ].sort((a, b) => b.length - a.length)
   }
 
   /** Secrets found in URLs (`scheme://user:password@host`) and given values such as `source.password`. */

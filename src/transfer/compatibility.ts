@@ -19,19 +19,26 @@ export interface Compatibility {
  * exist on the target with a type whose input accepts the source type's text form unchanged in meaning,
  * and target columns the source does not fill must be nullable or have a default.
  */
-export function checkCompatibility(source: readonly SourceColumn[], target: readonly ColumnInfo[]): Compatibility {
+export function checkCompatibility(
+  source: readonly SourceColumn[],
+  target: readonly ColumnInfo[],
+): Compatibility {
   const problems: string[] = []
   let identicalTypes = true
   const targetByName = new Map(target.map((column) => [column.name, column]))
   for (const column of source) {
     const match = targetByName.get(column.name)
     if (!match) {
-      problems.push(`the target has no column ${displayIdentifier(column.name)} (${column.type} on the source)`)
+      problems.push(
+        `the target has no column ${displayIdentifier(column.name)} (${column.type} on the source)`,
+      )
       identicalTypes = false
       continue
     }
     if (match.generated) {
-      problems.push(`target column ${displayIdentifier(column.name)} is a generated column and cannot receive values`)
+      problems.push(
+        `target column ${displayIdentifier(column.name)} is a generated column and cannot receive values`,
+      )
       continue
     }
     if (match.type !== column.type) {
@@ -66,18 +73,42 @@ export function acceptsTextOf(targetType: string, sourceType: string): boolean {
   if (target.base === source.base) {
     if (target.base === 'numeric') return numericFits(target.modifiers, source.modifiers)
     if (target.base === 'character varying' || target.base === 'character' || target.base === 'bit varying') {
-      return target.modifiers.length === 0 || (source.modifiers.length > 0 && target.modifiers[0]! >= source.modifiers[0]!)
+      return (
+        target.modifiers.length === 0 ||
+        (source.modifiers.length > 0 && target.modifiers[0]! >= source.modifiers[0]!)
+      )
     }
     // timestamp(p), time(p), interval(p): a lower precision would round the source's values
-    return target.modifiers.length === 0 || (source.modifiers.length > 0 && target.modifiers[0]! >= source.modifiers[0]!)
+    return (
+      target.modifiers.length === 0 ||
+      (source.modifiers.length > 0 && target.modifiers[0]! >= source.modifiers[0]!)
+    )
   }
   if (target.base === 'text' && !target.array) return true
-  if (target.base in INTEGER_RANK && source.base in INTEGER_RANK) return INTEGER_RANK[target.base]! >= INTEGER_RANK[source.base]!
+  if (target.base in INTEGER_RANK && source.base in INTEGER_RANK)
+    return INTEGER_RANK[target.base]! >= INTEGER_RANK[source.base]!
   if (target.base === 'numeric' && target.modifiers.length === 0 && source.base in INTEGER_RANK) return true
-  if (target.base === 'double precision' && (source.base === 'real' || source.base === 'smallint' || source.base === 'integer')) return true
-  if ((target.base === 'character varying' || target.base === 'text') && target.modifiers.length === 0 && TEXT_TYPES.has(source.base)) return true
-  if (target.base === 'jsonb' && source.base === 'json') return true
-  if (target.base === 'timestamp with time zone' && (source.base === 'timestamp without time zone' || source.base === 'date')) return true
+  if (
+    target.base === 'double precision' &&
+    (source.base === 'real' || source.base === 'smallint' || source.base === 'integer')
+  )
+    return true
+  if (
+    (target.base === 'character varying' || target.base === 'text') &&
+    target.modifiers.length === 0 &&
+    TEXT_TYPES.has(source.base)
+  )
+    return true
+  if (
+    (target.base === 'jsonb' && source.base === 'json') ||
+    (target.base === 'json' && source.base === 'jsonb')
+  )
+    return true
+  if (
+    target.base === 'timestamp with time zone' &&
+    (source.base === 'timestamp without time zone' || source.base === 'date')
+  )
+    return true
   if (target.base === 'timestamp without time zone' && source.base === 'date') return true
   return false
 }

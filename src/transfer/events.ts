@@ -3,14 +3,7 @@ import type { ErrorInfo, RunReport, TableResult } from '../report/run-report.js'
 
 /** The steps of a run, in order. */
 export type RunStep =
-  | 'connect'
-  | 'plan'
-  | 'snapshot'
-  | 'schema'
-  | 'copy'
-  | 'constraints'
-  | 'sequences'
-  | 'report'
+  'connect' | 'plan' | 'snapshot' | 'schema' | 'copy' | 'constraints' | 'sequences' | 'report'
 
 export interface PlannedTable {
   readonly table: string

@@ -28,7 +28,9 @@ export class ForeignKeys {
 
   /** Drops the keys on existing target tables whose both ends the run writes; they come back in `restore`. */
   async lift(plans: readonly TablePlan[]): Promise<void> {
-    const written = new Set(plans.filter((p) => !p.problem && p.targetState === 'exists').map((p) => p.target.key))
+    const written = new Set(
+      plans.filter((p) => !p.problem && p.targetState === 'exists').map((p) => p.target.key),
+    )
     const keys: ForeignKey[] = []
     for (const table of this.targetCatalog.tables) {
       if (!written.has(table.ref.key)) continue
@@ -44,7 +46,8 @@ export class ForeignKeys {
     const client = await this.target.connect()
     try {
       await client.query('BEGIN')
-      for (const key of keys) await client.query(`ALTER TABLE ${key.table.sql} DROP CONSTRAINT ${quoteIdent(key.name)}`)
+      for (const key of keys)
+        await client.query(`ALTER TABLE ${key.table.sql} DROP CONSTRAINT ${quoteIdent(key.name)}`)
       await client.query('COMMIT')
       client.release()
     } catch (error) {
@@ -79,7 +82,10 @@ export class ForeignKeys {
         if (sqlStateOf(error) === '23503' && !/NOT VALID/.test(key.definition)) {
           try {
             await this.target.query(`${add} NOT VALID`)
-            note(key, `foreign key ${key.name} was created NOT VALID: existing rows violate it (${messageOf(error)}); run ALTER TABLE … VALIDATE CONSTRAINT once the data is fixed`)
+            note(
+              key,
+              `foreign key ${key.name} was created NOT VALID: existing rows violate it (${messageOf(error)}); run ALTER TABLE … VALIDATE CONSTRAINT once the data is fixed`,
+            )
             continue
           } catch {
             // reported below

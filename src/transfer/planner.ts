@@ -79,7 +79,8 @@ export class Planner {
       const text = typeof entry === 'string' ? entry : entry.name
       const pattern = TablePattern.parse(text, from)
       const where = typeof entry === 'string' ? undefined : entry.where
-      const into = typeof entry === 'string' || !entry.into ? undefined : parseTarget(entry.into, `${from}.into`)
+      const into =
+        typeof entry === 'string' || !entry.into ? undefined : parseTarget(entry.into, `${from}.into`)
       const candidates = source.tables.filter(
         // Tables that belong to an extension come with the extension; only an exact name selects them.
         (table) => pattern.matches(table.ref) && (pattern.isExact || !table.extension),
@@ -90,9 +91,13 @@ export class Planner {
         return
       }
       if (into && (candidates.length > 1 || candidates[0]!.kind === 'p')) {
-        throw new TablehaulError('CONFIG_INVALID', `${from}.into: "${text}" matches ${candidates.length} tables, but into names one target table`, {
-          hint: 'use into only with the name of one (non-partitioned) table',
-        })
+        throw new TablehaulError(
+          'CONFIG_INVALID',
+          `${from}.into: "${text}" matches ${candidates.length} tables, but into names one target table`,
+          {
+            hint: 'use into only with the name of one (non-partitioned) table',
+          },
+        )
       }
       for (const table of candidates) selections.push({ table, where, into, from, exact: pattern.isExact })
     })
@@ -104,7 +109,8 @@ export class Planner {
 
     const excludes = config.exclude.map((text, index) => TablePattern.parse(text, `exclude.${index}`))
     for (const pattern of excludes) {
-      if (!source.tables.some((table) => pattern.matches(table.ref))) warnings.push(`exclude "${pattern.text}" matches no source table`)
+      if (!source.tables.some((table) => pattern.matches(table.ref)))
+        warnings.push(`exclude "${pattern.text}" matches no source table`)
     }
 
     const chosen = this.resolveSelections(selections, excludes)
@@ -125,7 +131,9 @@ export class Planner {
       targets.set(plan.target.key, plan)
     }
     const checked = this.checkReferencingTables(plans)
-    checked.sort((a, b) => b.estimatedBytes - a.estimatedBytes || a.target.display.localeCompare(b.target.display))
+    checked.sort(
+      (a, b) => b.estimatedBytes - a.estimatedBytes || a.target.display.localeCompare(b.target.display),
+    )
     return { tables: checked, warnings }
   }
 
@@ -138,10 +146,14 @@ export class Planner {
     const { target } = this.options
     const written = new Set(plans.filter((p) => !p.problem).map((p) => p.target.key))
     return plans.map((plan) => {
-      if (plan.problem || plan.targetState !== 'exists' || plan.mode === 'append' || !plan.targetTable) return plan
+      if (plan.problem || plan.targetState !== 'exists' || plan.mode === 'append' || !plan.targetTable)
+        return plan
       const blockers = target.tables.flatMap((table) =>
         table.constraints
-          .filter((c) => c.type === 'f' && c.referencedTableOid === plan.targetTable!.oid && !written.has(table.ref.key))
+          .filter(
+            (c) =>
+              c.type === 'f' && c.referencedTableOid === plan.targetTable!.oid && !written.has(table.ref.key),
+          )
           .map((c) => `${c.name} of ${table.ref.display}`),
       )
       if (blockers.length === 0) return plan
@@ -169,10 +181,19 @@ export class Planner {
     const consider = (selection: Selection) => {
       const key = selection.table.ref.key
       const earlier = chosen.get(key)
-      if (earlier && earlier.exact && selection.exact && (earlier.where !== selection.where || !sameRef(earlier.into, selection.into))) {
-        throw new TablehaulError('CONFIG_INVALID', `${selection.from}: ${selection.table.ref.display} is already listed at ${earlier.from}`, {
-          hint: 'list each table once',
-        })
+      if (
+        earlier &&
+        earlier.exact &&
+        selection.exact &&
+        (earlier.where !== selection.where || !sameRef(earlier.into, selection.into))
+      ) {
+        throw new TablehaulError(
+          'CONFIG_INVALID',
+          `${selection.from}: ${selection.table.ref.display} is already listed at ${earlier.from}`,
+          {
+            hint: 'list each table once',
+          },
+        )
       }
       if (!earlier || (selection.exact && !earlier.exact)) chosen.set(key, selection)
     }
@@ -191,7 +212,9 @@ export class Planner {
     const { config, target } = this.options
     const table = selection.table
     const targetRef = selection.into ?? table.ref
-    const columns = table.columns.filter((column) => !column.generated).map(({ name, type }) => ({ name, type }))
+    const columns = table.columns
+      .filter((column) => !column.generated)
+      .map(({ name, type }) => ({ name, type }))
     const base = {
       source: { kind: 'table' as const, table, where: selection.where },
       sourceLabel: table.ref.display,
@@ -205,14 +228,24 @@ export class Planner {
     const existing = target.table(targetRef)
     let problem: TablehaulError | undefined
     if (!table.canSelect) {
-      problem = new TablehaulError('PRIVILEGE_MISSING', `no SELECT privilege on source table ${table.ref.display}`, {
-        hint: `ask for GRANT SELECT ON ${table.ref.sql} TO <the source user>, or exclude the table`,
-        table: targetRef.display,
-      })
+      problem = new TablehaulError(
+        'PRIVILEGE_MISSING',
+        `no SELECT privilege on source table ${table.ref.display}`,
+        {
+          hint: `ask for GRANT SELECT ON ${table.ref.sql} TO <the source user>, or exclude the table`,
+          table: targetRef.display,
+        },
+      )
     }
     if (!existing) {
       problem ??= this.missingTargetProblem(targetRef)
-      return { ...base, targetState: 'missing', targetTable: undefined, format: this.format(sourceBinarySafe), problem }
+      return {
+        ...base,
+        targetState: 'missing',
+        targetTable: undefined,
+        format: this.format(sourceBinarySafe),
+        problem,
+      }
     }
     problem ??= this.existingTargetProblem(existing, columns)
     const identical = checkCompatibility(columns, existing.columns).identicalTypes
@@ -231,10 +264,14 @@ export class Planner {
     try {
       columns = await this.options.probeQuery(query)
     } catch (error) {
-      throw new TablehaulError('CONFIG_INVALID', `${from}.query fails on the source: ${(error as Error).message}`, {
-        cause: error,
-        hint: 'run the query in psql against the source to fix it',
-      })
+      throw new TablehaulError(
+        'CONFIG_INVALID',
+        `${from}.query fails on the source: ${(error as Error).message}`,
+        {
+          cause: error,
+          hint: 'run the query in psql against the source to fix it',
+        },
+      )
     }
     const existing = target.table(into)
     const base = {
@@ -247,42 +284,72 @@ export class Planner {
       estimatedRows: null,
       format: 'text' as const,
     }
-    if (!existing) return { ...base, targetState: 'missing', targetTable: undefined, problem: this.missingTargetProblem(into) }
-    return { ...base, targetState: 'exists', targetTable: existing, problem: this.existingTargetProblem(existing, columns) }
+    if (!existing)
+      return {
+        ...base,
+        targetState: 'missing',
+        targetTable: undefined,
+        problem: this.missingTargetProblem(into),
+      }
+    return {
+      ...base,
+      targetState: 'exists',
+      targetTable: existing,
+      problem: this.existingTargetProblem(existing, columns),
+    }
   }
 
   private missingTargetProblem(ref: TableRef): TablehaulError | undefined {
     if (this.options.config.schema !== 'none') return undefined
-    return new TablehaulError('TABLE_INCOMPATIBLE', `target table ${ref.display} does not exist, and schema: none forbids creating it`, {
-      hint: 'create the table on the target, or set schema: create-missing',
-      table: ref.display,
-    })
+    return new TablehaulError(
+      'TABLE_INCOMPATIBLE',
+      `target table ${ref.display} does not exist, and schema: none forbids creating it`,
+      {
+        hint: 'create the table on the target, or set schema: create-missing',
+        table: ref.display,
+      },
+    )
   }
 
-  private existingTargetProblem(existing: TableInfo, columns: readonly SourceColumn[]): TablehaulError | undefined {
+  private existingTargetProblem(
+    existing: TableInfo,
+    columns: readonly SourceColumn[],
+  ): TablehaulError | undefined {
     const { mode } = this.options.config
     const ref = existing.ref
     if (existing.kind === 'p') {
-      return new TablehaulError('TABLE_INCOMPATIBLE', `target table ${ref.display} is partitioned but the source table is not`, {
-        hint: 'copy into a table that is not partitioned (into:), or use mode: recreate',
-        table: ref.display,
-      })
+      return new TablehaulError(
+        'TABLE_INCOMPATIBLE',
+        `target table ${ref.display} is partitioned but the source table is not`,
+        {
+          hint: 'copy into a table that is not partitioned (into:), or use mode: recreate',
+          table: ref.display,
+        },
+      )
     }
     if (mode === 'recreate') {
       if (!existing.isOwner) {
-        return new TablehaulError('PRIVILEGE_MISSING', `mode: recreate must drop ${ref.display}, which the target user does not own`, {
-          hint: 'connect to the target as the table owner, or use mode: replace',
-          table: ref.display,
-        })
+        return new TablehaulError(
+          'PRIVILEGE_MISSING',
+          `mode: recreate must drop ${ref.display}, which the target user does not own`,
+          {
+            hint: 'connect to the target as the table owner, or use mode: replace',
+            table: ref.display,
+          },
+        )
       }
       return undefined
     }
     const compatibility = checkCompatibility(columns, existing.columns)
     if (compatibility.problems.length > 0) {
-      return new TablehaulError('TABLE_INCOMPATIBLE', `target table ${ref.display} does not match the source: ${compatibility.problems.join('; ')}`, {
-        hint: 'use mode: recreate to rebuild it from the source definition, or fix the target table',
-        table: ref.display,
-      })
+      return new TablehaulError(
+        'TABLE_INCOMPATIBLE',
+        `target table ${ref.display} does not match the source: ${compatibility.problems.join('; ')}`,
+        {
+          hint: 'use mode: recreate to rebuild it from the source definition, or fix the target table',
+          table: ref.display,
+        },
+      )
     }
     if (!existing.canInsert) {
       return new TablehaulError('PRIVILEGE_MISSING', `no INSERT privilege on target table ${ref.display}`, {
@@ -291,10 +358,14 @@ export class Planner {
       })
     }
     if (mode === 'replace' && !existing.canTruncate) {
-      return new TablehaulError('PRIVILEGE_MISSING', `no TRUNCATE privilege on target table ${ref.display}, which mode: replace needs`, {
-        hint: `GRANT TRUNCATE ON ${ref.sql} TO <the target user>, or use mode: append`,
-        table: ref.display,
-      })
+      return new TablehaulError(
+        'PRIVILEGE_MISSING',
+        `no TRUNCATE privilege on target table ${ref.display}, which mode: replace needs`,
+        {
+          hint: `GRANT TRUNCATE ON ${ref.sql} TO <the target user>, or use mode: append`,
+          table: ref.display,
+        },
+      )
     }
     return undefined
   }
@@ -308,7 +379,8 @@ export class Planner {
 
 function parseTarget(text: string, where: string): TableRef {
   const pattern = TablePattern.parse(text, where)
-  if (!pattern.isExact) throw new TablehaulError('CONFIG_INVALID', `${where}: "${text}" must name one table, without * or ?`)
+  if (!pattern.isExact)
+    throw new TablehaulError('CONFIG_INVALID', `${where}: "${text}" must name one table, without * or ?`)
   return pattern.ref
 }
 
@@ -320,7 +392,8 @@ function describeNotFound(pattern: TablePattern, from: string, source: Catalog):
   const what = pattern.isExact ? `table ${pattern.ref.display}` : `"${pattern.text}"`
   const folded = source.tables.filter(
     (table) =>
-      table.ref.schema.toLowerCase() === pattern.schema.toLowerCase() && table.ref.name.toLowerCase() === pattern.name.toLowerCase(),
+      table.ref.schema.toLowerCase() === pattern.schema.toLowerCase() &&
+      table.ref.name.toLowerCase() === pattern.name.toLowerCase(),
   )
   const suggestion = folded[0] ? ` (did you mean ${folded[0].ref.display}?)` : ''
   return `${from}: ${what} ${pattern.isExact ? 'does not exist on the source' : 'matches no table on the source'}${suggestion}`

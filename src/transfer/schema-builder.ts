@@ -41,7 +41,8 @@ export class SchemaBuilder {
       const seen = new Set<number>()
       const addWithAncestors = (table: TableInfo) => {
         if (seen.has(table.oid)) return
-        const parent = table.isPartition && table.parentOid !== null ? source.tableByOid(table.parentOid) : undefined
+        const parent =
+          table.isPartition && table.parentOid !== null ? source.tableByOid(table.parentOid) : undefined
         if (parent && !target.table(parent.ref)) addWithAncestors(parent)
         seen.add(table.oid)
         tables.push(table)
@@ -53,7 +54,8 @@ export class SchemaBuilder {
 
       const types = new Set(tables.flatMap((t) => t.columns.map((c) => c.type.replace(/(\[\])+$/, ''))))
       for (const enumType of source.enumTypes) {
-        if (!types.has(enumType.rendered) || target.enumTypes.some((t) => t.ref.equals(enumType.ref))) continue
+        if (!types.has(enumType.rendered) || target.enumTypes.some((t) => t.ref.equals(enumType.ref)))
+          continue
         await step.run(ddl.createEnum(enumType))
       }
       for (const table of tables) {
@@ -64,7 +66,8 @@ export class SchemaBuilder {
 
       const failedOids = new Set<number>()
       for (const table of tables) {
-        const parent = table.isPartition && table.parentOid !== null ? source.tableByOid(table.parentOid) : undefined
+        const parent =
+          table.isPartition && table.parentOid !== null ? source.tableByOid(table.parentOid) : undefined
         if (parent && failedOids.has(parent.oid)) {
           failedOids.add(table.oid)
           continue
@@ -72,7 +75,8 @@ export class SchemaBuilder {
         const plan = missing.find((p) => p.source.kind === 'table' && p.source.table.oid === table.oid)
         const into = plan?.target ?? table.ref
         const statements = [ddl.createTable(table, into), ...ddl.sequenceOwnership(table, into)]
-        if (parent && table.partitionBound && into.equals(table.ref)) statements.push(ddl.attachPartition(table, parent))
+        if (parent && table.partitionBound && into.equals(table.ref))
+          statements.push(ddl.attachPartition(table, parent))
         const error = await step.run(statements)
         if (error) failedOids.add(table.oid)
         if (error && plan) failures.set(plan.target.key, schemaError(plan, error))
@@ -84,7 +88,9 @@ export class SchemaBuilder {
         } else if (failedOids.has(plan.source.table.oid) && !failures.has(plan.target.key)) {
           failures.set(
             plan.target.key,
-            new TablehaulError('SCHEMA_FAILED', `its partitioned parent could not be created on the target`, { table: plan.target.display }),
+            new TablehaulError('SCHEMA_FAILED', `its partitioned parent could not be created on the target`, {
+              table: plan.target.display,
+            }),
           )
         }
       }
@@ -92,18 +98,26 @@ export class SchemaBuilder {
       client.release()
     } catch (error) {
       client.release(error instanceof Error ? error : true)
-      throw new TablehaulError('SCHEMA_FAILED', `creating the missing tables on the target failed: ${messageOf(error)}`, { cause: error })
+      throw new TablehaulError(
+        'SCHEMA_FAILED',
+        `creating the missing tables on the target failed: ${messageOf(error)}`,
+        { cause: error },
+      )
     }
     return failures
   }
 }
 
 function schemaError(plan: TablePlan, error: unknown): TablehaulError {
-  return new TablehaulError('SCHEMA_FAILED', `cannot create ${plan.target.display} on the target: ${messageOf(error)}`, {
-    cause: error,
-    table: plan.target.display,
-    hint: 'create the table (or the extension or type it needs) on the target yourself, then run again',
-  })
+  return new TablehaulError(
+    'SCHEMA_FAILED',
+    `cannot create ${plan.target.display} on the target: ${messageOf(error)}`,
+    {
+      cause: error,
+      table: plan.target.display,
+      hint: 'create the table (or the extension or type it needs) on the target yourself, then run again',
+    },
+  )
 }
 
 /** Runs statements each under a savepoint: a failure is rolled back alone and returned, not thrown. */
@@ -116,7 +130,8 @@ class SavepointRunner {
     const name = `tablehaul_${++this.counter}`
     await this.client.query(`SAVEPOINT ${name}`)
     try {
-      for (const statement of typeof statements === 'string' ? [statements] : statements) await this.client.query(statement)
+      for (const statement of typeof statements === 'string' ? [statements] : statements)
+        await this.client.query(statement)
       await this.client.query(`RELEASE SAVEPOINT ${name}`)
       return undefined
     } catch (error) {

@@ -41,7 +41,9 @@ export class Snapshot {
       this.unavailableReason = `the source cannot export a snapshot (${messageOf(error)}); each table is read at its own point in time`
       await client.query('ROLLBACK').catch(() => {})
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
-      const { rows } = await client.query<{ taken_at: Date }>('SELECT pg_catalog.statement_timestamp() AS taken_at')
+      const { rows } = await client.query<{ taken_at: Date }>(
+        'SELECT pg_catalog.statement_timestamp() AS taken_at',
+      )
       this.takenAtIso = rows[0]!.taken_at.toISOString()
     }
   }
@@ -73,10 +75,14 @@ export class Snapshot {
       await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(this.snapshotId)}`)
     } catch (error) {
       if (isConnectionLost(error)) throw error
-      throw new TablehaulError('SNAPSHOT_FAILED', `the run's source snapshot can no longer be used: ${messageOf(error)}`, {
-        cause: error,
-        hint: 'the transaction holding it ended (source restart or a killed session); run again',
-      })
+      throw new TablehaulError(
+        'SNAPSHOT_FAILED',
+        `the run's source snapshot can no longer be used: ${messageOf(error)}`,
+        {
+          cause: error,
+          hint: 'the transaction holding it ended (source restart or a killed session); run again',
+        },
+      )
     }
   }
 

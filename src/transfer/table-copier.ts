@@ -37,7 +37,7 @@ export class TableCopier {
   constructor(private readonly options: TableCopierOptions) {}
 
   async copy(signal: AbortSignal): Promise<CopyResult> {
-    const { plan, source, target, snapshot } = this.options
+    const { source, target, snapshot } = this.options
     signal.throwIfAborted()
     const sourceClient = await source.connect()
     let targetClient: pg.PoolClient | undefined
@@ -71,7 +71,8 @@ export class TableCopier {
       await client.query(`SET LOCAL search_path = ''`)
       await client.query(`DROP TABLE ${table} CASCADE`)
       await client.query(ddl.createTable(plan.source.table, plan.target))
-      for (const statement of ddl.sequenceOwnership(plan.source.table, plan.target)) await client.query(statement)
+      for (const statement of ddl.sequenceOwnership(plan.source.table, plan.target))
+        await client.query(statement)
       await client.query(`SET LOCAL search_path = public`)
       return true
     }
@@ -117,7 +118,10 @@ export class TableCopier {
       throw new TablehaulError(
         'ROW_COUNT_MISMATCH',
         `the source sent ${copyOut.rowCount} rows but the target received ${copyIn.rowCount}`,
-        { hint: 'the transaction was rolled back; run again, and report it if it repeats', table: plan.target.display },
+        {
+          hint: 'the transaction was rolled back; run again, and report it if it repeats',
+          table: plan.target.display,
+        },
       )
     }
     return { rows: copyIn.rowCount, bytes: meter.bytes }
@@ -140,10 +144,14 @@ export class TableCopier {
         const idleMs = Date.now() - meter.lastActivity
         if (idleMs >= stallTimeoutMs) {
           stall.abort(
-            new TablehaulError('COPY_STALLED', `no data moved for ${Math.round(idleMs / 1000)}s (stall timeout ${Math.round(stallTimeoutMs / 1000)}s)`, {
-              hint: 'a connection may be frozen or a server overloaded; check both servers, or raise timeouts.stall',
-              table: plan.target.display,
-            }),
+            new TablehaulError(
+              'COPY_STALLED',
+              `no data moved for ${Math.round(idleMs / 1000)}s (stall timeout ${Math.round(stallTimeoutMs / 1000)}s)`,
+              {
+                hint: 'a connection may be frozen or a server overloaded; check both servers, or raise timeouts.stall',
+                table: plan.target.display,
+              },
+            ),
           )
         }
       },
@@ -156,18 +164,32 @@ export class TableCopier {
   private describe(error: unknown): TablehaulError {
     const table = this.options.plan.target.display
     if (error instanceof TablehaulError) {
-      return error.table ? error : new TablehaulError(error.code, error.message, { cause: error.cause ?? error, hint: error.hint, table })
+      return error.table
+        ? error
+        : new TablehaulError(error.code, error.message, {
+            cause: error.cause ?? error,
+            hint: error.hint,
+            table,
+          })
     }
     if (error instanceof SideError) {
       const cause = error.cause as { where?: string } | undefined
       const context = cause?.where ? ` (${cause.where.split('\n')[0]})` : ''
-      return new TablehaulError('TABLE_COPY_FAILED', `${error.side} failed during COPY: ${messageOf(cause)}${context}`, {
-        cause,
-        table,
-        hint: hintFor(sqlStateOf(cause)),
-      })
+      return new TablehaulError(
+        'TABLE_COPY_FAILED',
+        `${error.side} failed during COPY: ${messageOf(cause)}${context}`,
+        {
+          cause,
+          table,
+          hint: hintFor(sqlStateOf(cause)),
+        },
+      )
     }
-    return new TablehaulError('TABLE_COPY_FAILED', messageOf(error), { cause: error, table, hint: hintFor(sqlStateOf(error)) })
+    return new TablehaulError('TABLE_COPY_FAILED', messageOf(error), {
+      cause: error,
+      table,
+      hint: hintFor(sqlStateOf(error)),
+    })
   }
 }
 
@@ -183,11 +205,15 @@ class SideError extends Error {
 /** What to do about the PostgreSQL errors a copy meets most often. */
 function hintFor(sqlState: string | undefined): string | undefined {
   if (!sqlState) return undefined
-  if (sqlState === '55P03') return 'another session holds a lock on the target table; retry when it is done, or raise timeouts.lock'
+  if (sqlState === '55P03')
+    return 'another session holds a lock on the target table; retry when it is done, or raise timeouts.lock'
   if (sqlState === '42501') return 'the user lacks a privilege on that table; grant it or leave the table out'
-  if (sqlState.startsWith('23')) return 'the target table has a constraint the source rows violate; fix the target table or use mode: recreate'
-  if (sqlState.startsWith('22')) return 'a source value does not fit the target column; fix the target column type or use mode: recreate'
-  if (sqlState.startsWith('08') || sqlState.startsWith('57P')) return 'the connection was lost; run again (use --resume to skip tables already copied)'
+  if (sqlState.startsWith('23'))
+    return 'the target table has a constraint the source rows violate; fix the target table or use mode: recreate'
+  if (sqlState.startsWith('22'))
+    return 'a source value does not fit the target column; fix the target column type or use mode: recreate'
+  if (sqlState.startsWith('08') || sqlState.startsWith('57P'))
+    return 'the connection was lost; run again (use --resume to skip tables already copied)'
   if (sqlState === '53100') return 'the target ran out of disk space; free space and run again'
   return undefined
 }

@@ -11,7 +11,14 @@ import { LocalServer } from '../local/local-server.js'
 import type { Notifier } from '../notify/notifier.js'
 import { mailReport, notifierFromConfig } from '../notify/report-mailer.js'
 import { RunLog } from '../report/run-log.js'
-import { errorInfo, type RunReport, type RunStatus, type TableResult, totalsOf } from '../report/run-report.js'
+import {
+  errorInfo,
+  processResources,
+  type RunReport,
+  type RunStatus,
+  type TableResult,
+  totalsOf,
+} from '../report/run-report.js'
 import { Redactor } from '../report/secrets.js'
 import { TransferEmitter } from './events.js'
 import { type ForeignKey, ForeignKeys } from './foreign-keys.js'
@@ -60,8 +67,16 @@ export class TransferJob extends TransferEmitter {
       config.target?.password,
       config.email?.smtp,
     ])
-    this.log = options.log ?? new RunLog({ dir: config.log.dir, keepRuns: config.log.keepRuns, maxSize: config.log.maxSize, redactor: this.redactor })
-    this.notifier = options.notifier === null ? undefined : (options.notifier ?? notifierFromConfig(config.email))
+    this.log =
+      options.log ??
+      new RunLog({
+        dir: config.log.dir,
+        keepRuns: config.log.keepRuns,
+        maxSize: config.log.maxSize,
+        redactor: this.redactor,
+      })
+    this.notifier =
+      options.notifier === null ? undefined : (options.notifier ?? notifierFromConfig(config.email))
   }
 
   async run(options: RunOptions = {}): Promise<RunReport> {
@@ -70,9 +85,19 @@ export class TransferJob extends TransferEmitter {
     this.log.attach(this)
     const signal = this.runSignal(options.signal)
     const config = this.config
-    let sourceDisplay = config.source ? new Database({ side: 'source', url: config.source.url }).displayUrl : '(none)'
-    let targetDisplay = config.target ? new Database({ side: 'target', url: config.target.url }).displayUrl : `local (${config.local.dir})`
-    this.emit('run.started', { runId: this.runId, kind: 'run', source: sourceDisplay, target: targetDisplay, startedAt: startedAt.toISOString() })
+    let sourceDisplay = config.source
+      ? new Database({ side: 'source', url: config.source.url }).displayUrl
+      : '(none)'
+    let targetDisplay = config.target
+      ? new Database({ side: 'target', url: config.target.url }).displayUrl
+      : `local (${config.local.dir})`
+    this.emit('run.started', {
+      runId: this.runId,
+      kind: 'run',
+      source: sourceDisplay,
+      target: targetDisplay,
+      startedAt: startedAt.toISOString(),
+    })
 
     let source: Database | undefined
     let target: Database | undefined
@@ -83,9 +108,16 @@ export class TransferJob extends TransferEmitter {
     try {
       this.emit('step.started', { step: 'connect' })
       const sourceEndpoint = requireSource(config)
-      const targetUrl = config.target?.url ?? (await new LocalServer({ dir: config.local.dir, port: config.local.port }).start()).url
+      const targetUrl =
+        config.target?.url ??
+        (await new LocalServer({ dir: config.local.dir, port: config.local.port }).start()).url
       const pool = { connectTimeoutMs: config.timeouts.connect, maxConnections: config.jobs + 3 }
-      source = new Database({ side: 'source', url: sourceEndpoint.url, password: sourceEndpoint.password, ...pool })
+      source = new Database({
+        side: 'source',
+        url: sourceEndpoint.url,
+        password: sourceEndpoint.password,
+        ...pool,
+      })
       target = new Database({ side: 'target', url: targetUrl, password: config.target?.password, ...pool })
       sourceDisplay = source.displayUrl
       targetDisplay = config.target ? target.displayUrl : `local ${target.displayUrl}`
@@ -139,7 +171,11 @@ export class TransferJob extends TransferEmitter {
       this.emit('step.started', { step: 'copy' })
       const limit = pLimit(config.jobs)
       const context: TableContext = { source, target, snapshot, ddl, signal, sourceCatalog }
-      await Promise.all(plan.tables.map((table) => limit(() => this.transferTable(table, context, schemaFailures.get(table.target.key)))))
+      await Promise.all(
+        plan.tables.map((table) =>
+          limit(() => this.transferTable(table, context, schemaFailures.get(table.target.key))),
+        ),
+      )
 
       this.emit('step.started', { step: 'constraints' })
       const notes = await foreignKeys.restore(this.createdForeignKeys(plan, sourceCatalog))
@@ -152,17 +188,32 @@ export class TransferJob extends TransferEmitter {
       await Promise.all([source?.close(), target?.close()])
     }
 
-    const report = this.buildReport({ startedAt, plan, runError, signal, sourceDisplay, targetDisplay, logFile, snapshot })
+    const report = this.buildReport({
+      startedAt,
+      plan,
+      runError,
+      signal,
+      sourceDisplay,
+      targetDisplay,
+      logFile,
+      snapshot,
+    })
     this.emit('run.finished', report)
     const notification = await mailReport(report, config.email, this.notifier, this.redactor)
-    if (notification.status === 'sent') this.emit('notify.sent', { to: config.email?.to ?? [], via: notification.detail })
-    if (notification.status === 'failed' && notification.error) this.emit('notify.failed', { error: notification.error })
+    if (notification.status === 'sent')
+      this.emit('notify.sent', { to: config.email?.to ?? [], via: notification.detail })
+    if (notification.status === 'failed' && notification.error)
+      this.emit('notify.failed', { error: notification.error })
     this.log.close()
     return { ...report, notification }
   }
 
   /** Copies one table with retries, then builds what comes after its data; records the result. */
-  private async transferTable(plan: TablePlan, context: TableContext, failure: TablehaulError | undefined): Promise<void> {
+  private async transferTable(
+    plan: TablePlan,
+    context: TableContext,
+    failure: TablehaulError | undefined,
+  ): Promise<void> {
     const { signal } = context
     const startedAt = new Date()
     const base = {
@@ -175,9 +226,26 @@ export class TransferJob extends TransferEmitter {
     }
     const problem = plan.problem ?? failure
     const finish = (result: TableResult) => this.finish(plan.target.key, result)
-    if (problem) return finish({ ...base, status: 'failed', rows: 0, bytes: 0, durationMs: 0, attempts: 0, error: errorInfo(problem) })
+    if (problem)
+      return finish({
+        ...base,
+        status: 'failed',
+        rows: 0,
+        bytes: 0,
+        durationMs: 0,
+        attempts: 0,
+        error: errorInfo(problem),
+      })
     if (signal.aborted) {
-      return finish({ ...base, status: 'skipped', rows: 0, bytes: 0, durationMs: 0, attempts: 0, reason: 'not started: the run was stopped' })
+      return finish({
+        ...base,
+        status: 'skipped',
+        rows: 0,
+        bytes: 0,
+        durationMs: 0,
+        attempts: 0,
+        reason: 'not started: the run was stopped',
+      })
     }
 
     const { retry, timeouts } = this.config
@@ -185,7 +253,12 @@ export class TransferJob extends TransferEmitter {
     let bytes = 0
     while (true) {
       attempt++
-      this.emit('table.started', { table: base.table, attempt, estimatedBytes: plan.estimatedBytes, estimatedRows: plan.estimatedRows })
+      this.emit('table.started', {
+        table: base.table,
+        attempt,
+        estimatedBytes: plan.estimatedBytes,
+        estimatedRows: plan.estimatedRows,
+      })
       const copier = new TableCopier({
         plan,
         source: context.source,
@@ -196,7 +269,11 @@ export class TransferJob extends TransferEmitter {
         stallTimeoutMs: timeouts.stall,
         onProgress: (moved) => {
           bytes = moved
-          this.emit('table.progress', { table: base.table, bytes: moved, estimatedBytes: plan.estimatedBytes })
+          this.emit('table.progress', {
+            table: base.table,
+            bytes: moved,
+            estimatedBytes: plan.estimatedBytes,
+          })
         },
       })
       try {
@@ -257,7 +334,9 @@ export class TransferJob extends TransferEmitter {
         warnings.push(`setting its sequences failed: ${messageOf(error)}`)
       }
     }
-    await context.target.query(`ANALYZE ${plan.target.sql}`).catch((error: unknown) => warnings.push(`ANALYZE failed: ${messageOf(error)}`))
+    await context.target
+      .query(`ANALYZE ${plan.target.sql}`)
+      .catch((error: unknown) => warnings.push(`ANALYZE failed: ${messageOf(error)}`))
     return warnings
   }
 
@@ -269,10 +348,10 @@ export class TransferJob extends TransferEmitter {
         `SELECT last_value::text AS last_value, is_called FROM ${sequence.ref.sql}`,
       )
       // The target's sequence for that column, whatever its name (an existing table may have its own).
-      const { rows } = await context.target.query<{ seq: string | null }>('SELECT pg_catalog.pg_get_serial_sequence($1, $2) AS seq', [
-        plan.target.sql,
-        sequence.ownerColumn,
-      ])
+      const { rows } = await context.target.query<{ seq: string | null }>(
+        'SELECT pg_catalog.pg_get_serial_sequence($1, $2) AS seq',
+        [plan.target.sql, sequence.ownerColumn],
+      )
       const targetSequence = rows[0]?.seq
       if (!targetSequence || !state.rows[0]) continue
       await context.target.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [
@@ -287,7 +366,8 @@ export class TransferJob extends TransferEmitter {
   private createdForeignKeys(plan: RunPlan, source: Catalog): ForeignKey[] {
     const keys: ForeignKey[] = []
     for (const table of plan.tables) {
-      if (table.source.kind !== 'table' || (table.targetState !== 'missing' && table.mode !== 'recreate')) continue
+      if (table.source.kind !== 'table' || (table.targetState !== 'missing' && table.mode !== 'recreate'))
+        continue
       const result = this.results.get(table.target.key)
       if (!result || (result.status !== 'copied' && !result.created)) continue
       for (const constraint of table.source.table.constraints) {
@@ -308,7 +388,14 @@ export class TransferJob extends TransferEmitter {
 
   private finish(key: string, result: TableResult): void {
     this.results.set(key, result)
-    this.emit(result.status === 'copied' ? 'table.copied' : result.status === 'failed' ? 'table.failed' : 'table.skipped', result)
+    this.emit(
+      result.status === 'copied'
+        ? 'table.copied'
+        : result.status === 'failed'
+          ? 'table.failed'
+          : 'table.skipped',
+      result,
+    )
   }
 
   private addWarnings(key: string, warnings: string[]): void {
@@ -339,9 +426,11 @@ export class TransferJob extends TransferEmitter {
       .then((r) => r.rows[0])
       .catch(() => undefined)
     client.release()
-    const who = holder ? ` (server pid ${holder.pid}${holder.since ? `, since ${holder.since.toISOString()}` : ''})` : ''
+    const who = holder
+      ? ` (server pid ${holder.pid}${holder.since ? `, since ${holder.since.toISOString()}` : ''})`
+      : ''
     throw new TablehaulError('RUN_LOCKED', `another tablehaul run is writing into this target${who}`, {
-      hint: 'wait for it to finish; two runs into one target would truncate each other\'s tables',
+      hint: "wait for it to finish; two runs into one target would truncate each other's tables",
     })
   }
 
@@ -396,7 +485,8 @@ export class TransferJob extends TransferEmitter {
     const tables = [...this.results.values()]
     const totals = totalsOf(tables)
     const stop = input.signal.aborted ? (input.signal.reason as unknown) : undefined
-    const interrupted = stop !== undefined && !(stop instanceof TablehaulError && stop.code === 'RUN_DEADLINE')
+    const interrupted =
+      stop !== undefined && !(stop instanceof TablehaulError && stop.code === 'RUN_DEADLINE')
     let status: RunStatus
     let error = input.runError
     if (interrupted) {
@@ -423,6 +513,7 @@ export class TransferJob extends TransferEmitter {
       error: error ? this.redactor.value(errorInfo(error)) : undefined,
       warnings: this.warnings,
       logFile: input.logFile,
+      resources: processResources(),
     }
   }
 }
@@ -441,7 +532,9 @@ const LOCK_CLASS = 0x7468616c
 
 async function releaseLock(client: pg.PoolClient): Promise<void> {
   try {
-    await client.query(`SELECT pg_catalog.pg_advisory_unlock(${LOCK_CLASS}, pg_catalog.hashtext(pg_catalog.current_database()))`)
+    await client.query(
+      `SELECT pg_catalog.pg_advisory_unlock(${LOCK_CLASS}, pg_catalog.hashtext(pg_catalog.current_database()))`,
+    )
     client.release()
   } catch (error) {
     client.release(error instanceof Error ? error : true)
@@ -463,7 +556,10 @@ async function readCatalog(database: Database): Promise<Catalog> {
 }
 
 /** The result columns of a query, found by planning it with LIMIT 0 (nothing is read). */
-async function probeQueryColumns(client: pg.ClientBase, query: string): Promise<Array<{ name: string; type: string }>> {
+async function probeQueryColumns(
+  client: pg.ClientBase,
+  query: string,
+): Promise<Array<{ name: string; type: string }>> {
   await client.query('SAVEPOINT tablehaul_probe')
   try {
     const result = await client.query(`SELECT * FROM (${query}) AS tablehaul_query LIMIT 0`)
@@ -483,30 +579,48 @@ const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '57P01', '57P02'
 
 /** Failures worth another attempt: the connection dropped, the server restarted, a deadlock or serialization failure. */
 export function isTransient(error: unknown): boolean {
-  if (error instanceof TablehaulError && (error.code === 'COPY_STALLED' || error.code === 'SOURCE_UNREACHABLE' || error.code === 'TARGET_UNREACHABLE')) return true
+  if (
+    error instanceof TablehaulError &&
+    (error.code === 'COPY_STALLED' ||
+      error.code === 'SOURCE_UNREACHABLE' ||
+      error.code === 'TARGET_UNREACHABLE')
+  )
+    return true
   const state = sqlStateOf(error)
   if (state && (state.startsWith('08') || TRANSIENT_SQLSTATES.has(state))) return true
   const system = systemErrorCodeOf(error)
-  if (system && ['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'].includes(system)) return true
+  if (
+    system &&
+    ['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'].includes(system)
+  )
+    return true
   return isConnectionLost(error)
 }
 
 function stopError(signal: AbortSignal, table: string): TablehaulError {
   const reason = signal.reason as unknown
   if (reason instanceof TablehaulError) return reason
-  return new TablehaulError('RUN_ABORTED', 'interrupted during its copy; rolled back, previous contents kept', {
-    table,
-    hint: 'run again (tablehaul run --resume copies only what did not finish)',
-  })
+  return new TablehaulError(
+    'RUN_ABORTED',
+    'interrupted during its copy; rolled back, previous contents kept',
+    {
+      table,
+      hint: 'run again (tablehaul run --resume copies only what did not finish)',
+    },
+  )
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms)
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer)
-      reject(signal.reason)
-    }, { once: true })
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer)
+        reject(signal.reason)
+      },
+      { once: true },
+    )
   })
 }
 
@@ -516,4 +630,3 @@ function newRunId(): string {
   const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`
   return `${stamp}-${randomBytes(2).toString('hex')}`
 }
-

@@ -10,7 +10,10 @@ export function tempDir(prefix = 'tablehaul-test-'): string {
 }
 
 /** A Config as the CLI would build it, from flags and an optional YAML text, with logs in a temp folder. */
-export function testConfig(flags: ConfigFlags, options: { yaml?: Record<string, unknown>; dir?: string } = {}): Config {
+export function testConfig(
+  flags: ConfigFlags,
+  options: { yaml?: Record<string, unknown>; dir?: string } = {},
+): Config {
   const dir = options.dir ?? tempDir()
   const { config } = loadConfig({ cwd: dir, env: {}, flags: { logDir: path.join(dir, 'logs'), ...flags } })
   return options.yaml ? { ...config, ...options.yaml } : config

@@ -36,10 +36,21 @@ export class TestServer {
     // As root, the server runs as the postgres OS user, which must be able to enter this folder.
     chmodSync(folder, 0o755)
     const port = await freePort()
-    const cluster = new PostgresCluster({ dataDir: path.join(folder, 'data'), port, logFile: path.join(folder, 'postgres.log'), binaries })
+    const cluster = new PostgresCluster({
+      dataDir: path.join(folder, 'data'),
+      port,
+      logFile: path.join(folder, 'postgres.log'),
+      binaries,
+    })
     await cluster.initialise({ password: TEST_PASSWORD, settings: TEST_SERVER_SETTINGS })
     await cluster.start()
-    return new TestServer(name, `postgres://postgres:${TEST_PASSWORD}@127.0.0.1:${port}/postgres`, port, cluster, folder)
+    return new TestServer(
+      name,
+      `postgres://postgres:${TEST_PASSWORD}@127.0.0.1:${port}/postgres`,
+      port,
+      cluster,
+      folder,
+    )
   }
 
   /** A server someone else runs (TABLEHAUL_TEST_SOURCE_URL / TABLEHAUL_TEST_TARGET_URL). */
@@ -73,11 +84,19 @@ export class TestServer {
 }
 
 /** The source and target servers of a test file: shared ones from the environment, or started for the file. */
-export async function testServers(): Promise<{ source: TestServer; target: TestServer; stop(): Promise<void> }> {
+export async function testServers(): Promise<{
+  source: TestServer
+  target: TestServer
+  stop(): Promise<void>
+}> {
   const sourceUrl = process.env.TABLEHAUL_TEST_SOURCE_URL
   const targetUrl = process.env.TABLEHAUL_TEST_TARGET_URL
   if (sourceUrl && targetUrl) {
-    return { source: TestServer.external('source', sourceUrl), target: TestServer.external('target', targetUrl), stop: async () => {} }
+    return {
+      source: TestServer.external('source', sourceUrl),
+      target: TestServer.external('target', targetUrl),
+      stop: async () => {},
+    }
   }
   const [source, target] = await Promise.all([TestServer.start('source'), TestServer.start('target')])
   return {
@@ -98,13 +117,20 @@ export class TestDatabase {
   ) {}
 
   static async create(server: TestServer, prefix: string): Promise<TestDatabase> {
-    const name = `${prefix}_${Math.random().toString(36).slice(2, 8)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_')
-    await withClient(server.url, (client) => client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0 ENCODING 'UTF8'`))
+    const name = `${prefix}_${Math.random().toString(36).slice(2, 8)}`
+      .toLowerCase()
+      .replace(/[^a-z0-9_]/g, '_')
+    await withClient(server.url, (client) =>
+      client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0 ENCODING 'UTF8'`),
+    )
     return new TestDatabase(server, name, server.urlFor(name))
   }
 
   /** Runs SQL on this database (several statements allowed) and returns the last result's rows. */
-  async sql<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]> {
+  async sql<R extends pg.QueryResultRow = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+  ): Promise<R[]> {
     return withClient(this.url, async (client) => {
       const result = (await client.query(text, params)) as pg.QueryResult<R> | Array<pg.QueryResult<R>>
       return Array.isArray(result) ? (result.at(-1)?.rows ?? []) : result.rows

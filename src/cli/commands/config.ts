@@ -43,7 +43,9 @@ export function registerConfigCommands(program: Command, context: CliContext): v
   const config = program
     .command('config')
     .summary('show the effective configuration, or its JSON Schema')
-    .description('Show the effective configuration (file < environment < flags) with secrets hidden, or print its JSON Schema for editors.')
+    .description(
+      'Show the effective configuration (file < environment < flags) with secrets hidden, or print its JSON Schema for editors.',
+    )
   withConfigOptions(config)
     .option('--schema', 'print the JSON Schema of tablehaul.yaml (for editor completion and checks)')
     .option('--show', 'print the effective configuration, secrets hidden (the default)')
@@ -62,14 +64,29 @@ Examples:
         return
       }
       const { config: effective, file } = loadFrom(context, options)
-      const redactor = Redactor.fromValues([effective.source?.password, effective.target?.password, effective.email?.smtp])
+      const redactor = Redactor.fromValues([
+        effective.source?.password,
+        effective.target?.password,
+        effective.email?.smtp,
+      ])
       const shown = redactor.value({
         ...effective,
-        source: effective.source && { url: redactUrl(effective.source.url), ...(effective.source.password ? { password: '***' } : {}) },
-        target: effective.target && { url: redactUrl(effective.target.url), ...(effective.target.password ? { password: '***' } : {}) },
-        email: effective.email && { ...effective.email, smtp: effective.email.smtp && redactUrl(effective.email.smtp) },
+        source: effective.source && {
+          url: redactUrl(effective.source.url),
+          ...(effective.source.password ? { password: '***' } : {}),
+        },
+        target: effective.target && {
+          url: redactUrl(effective.target.url),
+          ...(effective.target.password ? { password: '***' } : {}),
+        },
+        email: effective.email && {
+          ...effective.email,
+          smtp: effective.email.smtp && redactUrl(effective.email.smtp),
+        },
       })
-      context.out.stdout.write(`# effective configuration${file ? ` (file: ${file})` : ''}; durations in ms, sizes in bytes\n`)
+      context.out.stdout.write(
+        `# effective configuration${file ? ` (file: ${file})` : ''}; durations in ms, sizes in bytes\n`,
+      )
       context.out.stdout.write(stringify(shown))
     })
 
@@ -82,9 +99,13 @@ Examples:
     .action((options: { force?: boolean; output: string }) => {
       const file = path.resolve(context.cwd, options.output)
       if (existsSync(file) && !options.force) {
-        throw new TablehaulError('USAGE_INVALID', `${options.output} already exists`, { hint: 'edit it, or run tablehaul init --force to replace it' })
+        throw new TablehaulError('USAGE_INVALID', `${options.output} already exists`, {
+          hint: 'edit it, or run tablehaul init --force to replace it',
+        })
       }
       writeFileSync(file, STARTER_CONFIG)
-      context.out.stdout.write(`wrote ${options.output}: set source.url, then check it with \`tablehaul plan\`\n`)
+      context.out.stdout.write(
+        `wrote ${options.output}: set source.url, then check it with \`tablehaul plan\`\n`,
+      )
     })
 }

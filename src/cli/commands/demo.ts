@@ -19,7 +19,10 @@ into ./outbox as an .eml file, then shows where each result is.`,
     .option('--log-dir <dir>', 'folder of the logs', 'logs')
     .option('--outbox <dir>', 'folder the e-mail is written into', 'outbox')
     .option('-j, --jobs <n>', 'tables copied at once', '4')
-    .addHelpText('after', '\nExample:\n  $ npx tablehaul demo && psql "$(npx tablehaul local url)" -c "select count(*) from sales.stores_sales"')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ npx tablehaul demo && psql "$(npx tablehaul local url)" -c "select count(*) from sales.stores_sales"',
+    )
     .action(async (options: { logDir: string; outbox: string; jobs: string }) => {
       const stderr = context.out.stderr
       const say = (text: string) => stderr.write(`${text}\n`)
@@ -52,9 +55,16 @@ into ./outbox as an .eml file, then shows where each result is.`,
         say('')
         say(paint(stderr, 'bold', 'Where to look:'))
         say(`  the copy     ${status.url}   (with its password: npx tablehaul local url)`)
-        say(`  the logs     ${path.relative(context.cwd, path.join(config.log.dir, 'tablehaul.log'))} (one line per table per run)`)
-        say(`               ${report.logFile ? path.relative(context.cwd, report.logFile) : ''} (every event of this run, NDJSON)`)
-        const mail = report.notification?.status === 'sent' ? path.relative(context.cwd, report.notification.detail) : 'not written'
+        say(
+          `  the logs     ${path.relative(context.cwd, path.join(config.log.dir, 'tablehaul.log'))} (one line per table per run)`,
+        )
+        say(
+          `               ${report.logFile ? path.relative(context.cwd, report.logFile) : ''} (every event of this run, NDJSON)`,
+        )
+        const mail =
+          report.notification?.status === 'sent'
+            ? path.relative(context.cwd, report.notification.detail)
+            : 'not written'
         say(`  the e-mail   ${mail} (open it in a mail client)`)
         say(`  query it     psql "$(npx tablehaul local url)" -c 'select count(*) from sales.stores_sales'`)
         say(`  stop it      npx tablehaul local stop`)
@@ -62,6 +72,7 @@ into ./outbox as an .eml file, then shows where each result is.`,
       } finally {
         await source.destroy()
       }
-      if (context.exitCode !== EXIT.OK) say(paint(stderr, 'red', `the demo run ended with exit code ${context.exitCode}`))
+      if (context.exitCode !== EXIT.OK)
+        say(paint(stderr, 'red', `the demo run ended with exit code ${context.exitCode}`))
     })
 }

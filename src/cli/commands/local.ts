@@ -23,7 +23,9 @@ Examples:
     )
   const server = () => {
     const options = local.opts<{ dir?: string }>()
-    return new LocalServer({ dir: path.resolve(context.cwd, options.dir ?? context.env.TABLEHAUL_LOCAL_DIR ?? '.tablehaul') })
+    return new LocalServer({
+      dir: path.resolve(context.cwd, options.dir ?? context.env.TABLEHAUL_LOCAL_DIR ?? '.tablehaul'),
+    })
   }
   const out = context.out.stdout
   local
@@ -32,7 +34,9 @@ Examples:
     .action(async () => {
       const result = await server().start()
       const status = await server().status()
-      out.write(`${result.created ? 'created and started' : result.started ? 'started' : 'already running'}: ${status.url}\n`)
+      out.write(
+        `${result.created ? 'created and started' : result.started ? 'started' : 'already running'}: ${status.url}\n`,
+      )
     })
   local
     .command('stop')
@@ -58,7 +62,10 @@ Examples:
     .description('print its connection URL, password included, for psql or other tools')
     .action(() => {
       const url = server().url()
-      if (!url) throw new TablehaulError('LOCAL_SERVER_FAILED', 'the local PostgreSQL has not been created yet', { hint: 'run tablehaul local start' })
+      if (!url)
+        throw new TablehaulError('LOCAL_SERVER_FAILED', 'the local PostgreSQL has not been created yet', {
+          hint: 'run tablehaul local start',
+        })
       out.write(`${url}\n`)
     })
 }

@@ -20,14 +20,35 @@ one target transaction per table (a table that fails keeps its previous contents
 constraints built after the data, sequences set, a log written and the report e-mailed.`,
     )
   withConfigOptions(command)
-    .addOption(new Option('--mode <mode>', 'replace (default), append or recreate').choices(['replace', 'append', 'recreate']))
-    .addOption(new Option('--schema <policy>', 'create-missing (default) or none').choices(['create-missing', 'none']))
+    .addOption(
+      new Option('--mode <mode>', 'replace (default), append or recreate').choices([
+        'replace',
+        'append',
+        'recreate',
+      ]),
+    )
+    .addOption(
+      new Option('--schema <policy>', 'create-missing (default) or none').choices(['create-missing', 'none']),
+    )
     .option('-j, --jobs <n>', 'tables copied at once, largest first (default 4)')
-    .addOption(new Option('--format <format>', 'COPY format: auto (default), text or binary').choices(['auto', 'text', 'binary']))
+    .addOption(
+      new Option('--format <format>', 'COPY format: auto (default), text or binary').choices([
+        'auto',
+        'text',
+        'binary',
+      ]),
+    )
     .option('--log-dir <dir>', 'folder of the logs (default ./logs; env TABLEHAUL_LOG_DIR)')
-    .option('--email-to <address>', 'send the report to this address; repeat for more (env TABLEHAUL_EMAIL_TO)', collect)
+    .option(
+      '--email-to <address>',
+      'send the report to this address; repeat for more (env TABLEHAUL_EMAIL_TO)',
+      collect,
+    )
     .option('--email-from <address>', 'sender of the report (env TABLEHAUL_EMAIL_FROM)')
-    .option('--smtp-url <url>', 'SMTP server, smtps://user:pass@host:465 or smtp://host:587 (env TABLEHAUL_SMTP_URL)')
+    .option(
+      '--smtp-url <url>',
+      'SMTP server, smtps://user:pass@host:465 or smtp://host:587 (env TABLEHAUL_SMTP_URL)',
+    )
     .option('--outbox <dir>', 'also write the report e-mail as an .eml file into this folder')
     .option('-q, --quiet', 'print nothing but errors')
     .option('--json', 'print the final run report as JSON on stdout')
@@ -47,7 +68,10 @@ Exit codes: 0 all copied and reported, 1 a table or the run failed, 2 bad usage 
     )
     .action(async (options: Record<string, unknown>) => {
       const { config } = loadFrom(context, options)
-      const { code } = await runTransfer(config, context, { quiet: Boolean(options.quiet), json: Boolean(options.json) })
+      const { code } = await runTransfer(config, context, {
+        quiet: Boolean(options.quiet),
+        json: Boolean(options.json),
+      })
       context.exitCode = code
     })
 }

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { test } from 'node:test'
+import { loadConfig } from '../../src/config/load.js'
+import { configJsonSchema } from '../../src/config/schema.js'
+import { TablehaulError } from '../../src/errors.js'
+import { tempDir } from '../helpers/config.js'
+
+function writeConfig(yaml: string): { dir: string; file: string } {
+  const dir = tempDir()
+  const file = path.join(dir, 'tablehaul.yaml')
+  writeFileSync(file, yaml)
+  return { dir, file }
+}
+
+function configError(run: () => unknown): TablehaulError {
+  try {
+    run()
+  } catch (error) {
+    assert.ok(error instanceof TablehaulError, String(error))
+    assert.equal(error.code, 'CONFIG_INVALID')
+    return error
+  }
+  assert.fail('expected a CONFIG_INVALID error')
+}
+
+test('defaults fill everything the file leaves out', () => {
+  const { dir } = writeConfig('source: { url: postgres://reader@db.example.com/sales }\n')
+  const { config, file } = loadConfig({ cwd: dir, env: {} })
+  assert.equal(file, path.join(dir, 'tablehaul.yaml'))
+  assert.equal(config.mode, 'replace')
+  assert.equal(config.schema, 'create-missing')
+  assert.equal(config.jobs, 4)
+  assert.equal(config.copy.format, 'auto')
+  assert.equal(config.timeouts.stall, 5 * 60_000)
+  assert.equal(config.log.dir, path.join(dir, 'logs'))
+  assert.equal(config.tables, undefined)
+  assert.deepEqual(config.exclude, [])
+})
+
+test('every problem in the file is reported at once, each as a path: message line', () => {
+  const { dir } = writeConfig(`
+source: { url: mysql://db/sales }
+mode: copy
+jobs: 0
+tables:
+  - sales.orders
+  - { name: sales.items, wher: "x > 1" }
+  - { query: "select 1" }
+timeouts: { stall: soon }
+emial: {}
+`)
+  const error = configError(() => loadConfig({ cwd: dir, env: {} }))
+  const lines = error.message
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim())
+  assert.deepEqual(lines.sort(), [
+    'emial: unknown key (did you mean "email"?); allowed here: source, target, tables, exclude, mode, schema, jobs, copy, timeouts, retry, log, email, local',
+    'jobs: must be at least 1',
+    'mode: Invalid option: expected one of "replace"|"append"|"recreate"',
+    'source.url: must be a postgres:// or postgresql:// URL, e.g. postgres://user@host:5432/dbname',
+    'tables.1.wher: unknown key (did you mean "where"?); allowed here: name, where, into',
+    'tables.2.into: required',
+    'timeouts.stall: "soon" is not a duration; write e.g. 30s, 5m or 1h',
+  ])
+  assert.match(error.hint ?? '', /config --schema/)
+})
+
+test('${VAR} takes values from the environment, with defaults; a missing one is named', () => {
+  const { dir } = writeConfig(`
+source: { url: "postgres://reader@\${DB_HOST}/sales", password: "\${SALES_PW}" }
+log: { dir: "\${LOG_DIR:-./nightly-logs}" }
+email: { to: [ops@example.com], smtp: "smtps://u:\${SMTP_PW}@mail:465", from: "cost $$5" }
+`)
+  const { config } = loadConfig({
+    cwd: dir,
+    env: { DB_HOST: 'db.internal', SALES_PW: 's3cret', SMTP_PW: 'p' },
+  })
+  assert.equal(config.source?.url, 'postgres://reader@db.internal/sales')
+  assert.equal(config.source?.password, 's3cret')
+  assert.equal(config.log.dir, path.join(dir, 'nightly-logs'))
+  assert.equal(config.email?.from, 'cost $5')
+  const error = configError(() => loadConfig({ cwd: dir, env: { DB_HOST: 'x', SMTP_PW: 'p' } }))
+  assert.match(error.message, /source\.password: environment variable SALES_PW is not set/)
+})
+
+test('flags override the environment, which overrides the file', () => {
+  const { dir } = writeConfig('source: { url: postgres://file/db }\njobs: 2\nmode: append\n')
+  const env = { TABLEHAUL_SOURCE_URL: 'postgres://env/db', TABLEHAUL_JOBS: '6' }
+  const fromEnv = loadConfig({ cwd: dir, env }).config
+  assert.equal(fromEnv.source?.url, 'postgres://env/db')
+  assert.equal(fromEnv.jobs, 6)
+  assert.equal(fromEnv.mode, 'append')
+  const fromFlags = loadConfig({
+    cwd: dir,
+    env,
+    flags: { source: 'postgres://flag/db', jobs: '8', tables: ['a.b'] },
+  }).config
+  assert.equal(fromFlags.source?.url, 'postgres://flag/db')
+  assert.equal(fromFlags.jobs, 8)
+  assert.deepEqual(fromFlags.tables, ['a.b'])
+})
+
+test('broken YAML is reported with its line', () => {
+  const { dir } = writeConfig('source:\n  url: postgres://x/y\n tables: [a\n')
+  const error = configError(() => loadConfig({ cwd: dir, env: {} }))
+  assert.match(error.message, /not valid YAML:\n\s+line 3, column \d+/)
+})
+
+test('a --config file that does not exist says so', () => {
+  const error = configError(() => loadConfig({ cwd: tempDir(), env: {}, file: 'nightly.yaml' }))
+  assert.match(error.message, /config file nightly\.yaml does not exist/)
+})
+
+test('the JSON Schema documents every top-level key', () => {
+  const schema = configJsonSchema() as { properties: Record<string, { description?: string }> }
+  for (const key of [
+    'source',
+    'target',
+    'tables',
+    'exclude',
+    'mode',
+    'schema',
+    'jobs',
+    'log',
+    'email',
+    'timeouts',
+  ]) {
+    assert.ok(schema.properties[key]?.description, `${key} has a description`)
+  }
+})

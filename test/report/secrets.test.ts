@@ -1,0 +1,18 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { redactUrl } from '../../src/db/database.js'
+import { Redactor } from '../../src/report/secrets.js'
+
+test('URLs lose their password and the run secrets are hidden wherever they appear', () => {
+  assert.equal(
+    redactUrl('postgres://reader:hunter2@db.example.com:5432/sales?sslmode=require'),
+    'postgres://reader@db.example.com:5432/sales?sslmode=require',
+  )
+  const redactor = Redactor.fromValues(['postgres://u:p%40ss%2Fword@h/db', 'Zebra-42-Secret', undefined])
+  assert.equal(redactor.text('failed for p@ss/word and Zebra-42-Secret'), 'failed for *** and ***')
+  assert.equal(
+    redactor.text('smtps://alerts:topsecret@smtp.example.com:465'),
+    'smtps://alerts:***@smtp.example.com:465',
+  )
+  assert.deepEqual(redactor.value({ a: ['x Zebra-42-Secret y'], n: 1 }), { a: ['x *** y'], n: 1 })
+})
