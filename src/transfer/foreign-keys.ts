@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js'
 import { quoteIdent, type TableRef } from '../db/table-ref.js'
 import { messageOf, sqlStateOf } from '../errors.js'
 import type { TablePlan } from './planner.js'
+import type { RunHistory } from './run-history.js'
 
 /** A foreign key to (re)create on the target. */
 export interface ForeignKey {
@@ -24,6 +25,7 @@ export class ForeignKeys {
   constructor(
     private readonly target: Database,
     private readonly targetCatalog: Catalog,
+    private readonly history: RunHistory,
   ) {}
 
   /** Drops the keys on existing target tables whose both ends the run writes; they come back in `restore`. */

@@ -8,12 +8,11 @@ export interface MeterOptions {
 }
 
 /**
- * The pass-through stage between COPY TO and COPY FROM: counts bytes and notes when data last moved.
+ * The pass-through stage between COPY TO and COPY FROM: counts bytes and reports progress, throttled.
  * Chunks go through untouched; COPY data is never decoded on this path.
  */
 export class Meter extends Transform {
   bytes = 0
-  lastActivity = Date.now()
   private lastReport = 0
   private readonly onProgress: ((bytes: number) => void) | undefined
   private readonly progressIntervalMs: number
@@ -27,7 +26,6 @@ export class Meter extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length
     const now = Date.now()
-    this.lastActivity = now
     if (this.onProgress && now - this.lastReport >= this.progressIntervalMs) {
       this.lastReport = now
       this.onProgress(this.bytes)

@@ -6,8 +6,13 @@ import type { Ddl } from '../db/ddl.js'
 import { quoteIdent } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 import { Meter } from './meter.js'
+import { Watchdog } from './watchdog.js'
 import type { TablePlan } from './planner.js'
 import type { Snapshot } from './snapshot.js'
+
+/** Slack on top of a server-side timeout before the client gives up on the server itself. */
+const GRACE_MS = 15_000
+const withGrace = (ms: number) => (ms > 0 ? ms + GRACE_MS : 0)
 
 export interface CopyResult {
   readonly rows: number
@@ -20,9 +25,13 @@ export interface TableCopierOptions {
   readonly target: Database
   readonly snapshot: Snapshot
   readonly ddl: Ddl
-  readonly lockTimeoutMs: number
-  /** The copy fails when no bytes moved for this long; 0 turns stall detection off. */
-  readonly stallTimeoutMs: number
+  readonly timeouts: {
+    readonly connectMs: number
+    /** How long a lock on the source or target table may be waited for. */
+    readonly lockMs: number
+    /** The copy fails when no bytes moved (or no reply came) for this long; 0 turns it off. */
+    readonly stallMs: number
+  }
   readonly onProgress?: ((bytes: number) => void) | undefined
   /** Runs inside the target transaction just before COMMIT (the run's bookkeeping rides along atomically). */
   readonly beforeCommit?: ((client: pg.ClientBase, result: CopyResult) => Promise<void>) | undefined
@@ -37,17 +46,33 @@ export class TableCopier {
   constructor(private readonly options: TableCopierOptions) {}
 
   async copy(signal: AbortSignal): Promise<CopyResult> {
-    const { source, target, snapshot } = this.options
+    const { source, target, snapshot, plan, timeouts } = this.options
     signal.throwIfAborted()
-    const sourceClient = await source.connect()
-    let targetClient: pg.PoolClient | undefined
+    const clients: pg.PoolClient[] = []
+    // A connection abandoned in a transaction or mid-COPY is closed, never pooled: closing it makes the
+    // server roll the transaction back, and makes every pending call on it fail at once.
+    const abandon = () => clients.forEach(discardClient)
+    const watchdog = new Watchdog(plan.target.display, abandon)
+    signal.addEventListener('abort', abandon, { once: true })
     try {
-      targetClient = await target.connect()
+      watchdog.phase('connecting', withGrace(timeouts.connectMs))
+      const sourceClient = await source.connect()
+      clients.push(sourceClient)
+      const targetClient = await target.connect()
+      clients.push(targetClient)
+      signal.throwIfAborted()
+      watchdog.phase(
+        'starting the source transaction (waiting for a lock on the source table?)',
+        withGrace(timeouts.lockMs),
+      )
       await snapshot.begin(sourceClient)
+      watchdog.phase('waiting for a lock on the target table', withGrace(timeouts.lockMs))
       await targetClient.query('BEGIN')
-      await targetClient.query(`SET LOCAL lock_timeout = ${Math.round(this.options.lockTimeoutMs)}`)
+      await targetClient.query(`SET LOCAL lock_timeout = ${Math.round(timeouts.lockMs)}`)
       const freeze = await this.prepareTarget(targetClient)
-      const result = await this.stream(sourceClient, targetClient, freeze, signal)
+      watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
+      const result = await this.stream(sourceClient, targetClient, freeze, watchdog)
+      watchdog.phase('committing on the target', timeouts.stallMs)
       await this.options.beforeCommit?.(targetClient, result)
       await targetClient.query('COMMIT')
       await sourceClient.query('COMMIT')
@@ -55,11 +80,13 @@ export class TableCopier {
       sourceClient.release()
       return result
     } catch (error) {
-      // A connection abandoned in a transaction or mid-COPY is closed, never pooled: closing it makes the
-      // server roll the transaction back.
-      discardClient(sourceClient)
-      if (targetClient) discardClient(targetClient)
+      abandon()
+      if (watchdog.error) throw watchdog.error
+      if (signal.aborted) throw signal.reason
       throw this.describe(error)
+    } finally {
+      watchdog.stop()
+      signal.removeEventListener('abort', abandon)
     }
   }
 
@@ -87,7 +114,7 @@ export class TableCopier {
     sourceClient: pg.ClientBase,
     targetClient: pg.ClientBase,
     freeze: boolean,
-    signal: AbortSignal,
+    watchdog: Watchdog,
   ): Promise<CopyResult> {
     const { plan } = this.options
     const columns = plan.columns.map((column) => quoteIdent(column.name)).join(', ')
@@ -97,22 +124,21 @@ export class TableCopier {
 
     const copyIn = targetClient.query(copyStreams.from(into))
     const copyOut = sourceClient.query(copyStreams.to(from))
-    const meter = new Meter({ onProgress: this.options.onProgress })
-
-    const stall = new AbortController()
-    const timer = this.watchForStall(meter, stall)
-    const combined = AbortSignal.any([signal, stall.signal])
+    const onProgress = this.options.onProgress
+    const meter = new Meter({
+      onProgress: (bytes) => {
+        watchdog.touch()
+        onProgress?.(bytes)
+      },
+      progressIntervalMs: 200,
+    })
     let failedSide: 'source' | 'target' | undefined
     copyOut.once('error', () => (failedSide ??= 'source'))
     copyIn.once('error', () => (failedSide ??= 'target'))
     try {
-      await pipeline(copyOut, meter, copyIn, { signal: combined })
+      await pipeline(copyOut, meter, copyIn)
     } catch (error) {
-      if (stall.signal.aborted) throw stall.signal.reason
-      if (signal.aborted) throw signal.reason ?? error
       throw new SideError(failedSide ?? 'target', error)
-    } finally {
-      clearInterval(timer)
     }
     if (copyOut.rowCount !== copyIn.rowCount) {
       throw new TablehaulError(
@@ -134,31 +160,6 @@ export class TableCopier {
     if (plan.source.where) return `(SELECT ${columns} FROM ONLY ${table} WHERE (${plan.source.where}))`
     // COPY of a table reads only that table's own rows, as SELECT … FROM ONLY would.
     return `${table} (${columns})`
-  }
-
-  private watchForStall(meter: Meter, stall: AbortController): NodeJS.Timeout | undefined {
-    const { stallTimeoutMs, plan } = this.options
-    if (stallTimeoutMs <= 0) return undefined
-    const timer = setInterval(
-      () => {
-        const idleMs = Date.now() - meter.lastActivity
-        if (idleMs >= stallTimeoutMs) {
-          stall.abort(
-            new TablehaulError(
-              'COPY_STALLED',
-              `no data moved for ${Math.round(idleMs / 1000)}s (stall timeout ${Math.round(stallTimeoutMs / 1000)}s)`,
-              {
-                hint: 'a connection may be frozen or a server overloaded; check both servers, or raise timeouts.stall',
-                table: plan.target.display,
-              },
-            ),
-          )
-        }
-      },
-      Math.min(1000, Math.max(50, stallTimeoutMs / 4)),
-    )
-    timer.unref()
-    return timer
   }
 
   private describe(error: unknown): TablehaulError {

@@ -3,7 +3,7 @@ import pLimit from 'p-limit'
 import type pg from 'pg'
 import type { Config } from '../config/schema.js'
 import { requireSource } from '../config/load.js'
-import { Catalog, type TableInfo } from '../db/catalog.js'
+import { Catalog } from '../db/catalog.js'
 import { Database, isConnectionLost, shortEndpoint } from '../db/database.js'
 import { Ddl } from '../db/ddl.js'
 import { TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
@@ -26,6 +26,7 @@ import { Planner, type RunPlan, type TablePlan } from './planner.js'
 import { SchemaBuilder } from './schema-builder.js'
 import { Snapshot } from './snapshot.js'
 import { TableCopier } from './table-copier.js'
+import { type ResumePoint, RunHistory } from './run-history.js'
 
 export interface TransferJobOptions {
   /** Where the run's logs go. @default a RunLog in `config.log.dir` */
@@ -39,6 +40,12 @@ export interface TransferJobOptions {
 export interface RunOptions {
   /** Aborting it stops the run: no new tables start, copies in flight roll back, the report still goes out. */
   readonly signal?: AbortSignal
+  /**
+   * Continue the latest run on this target if it did not succeed: tables it (or the runs resuming it)
+   * committed are skipped. When it succeeded, or there is none, every table is copied.
+   * @default false
+   */
+  readonly resume?: boolean
 }
 
 /**
@@ -105,6 +112,7 @@ export class TransferJob extends TransferEmitter {
     let lock: pg.PoolClient | undefined
     let plan: RunPlan | undefined
     let runError: unknown
+    const history = new RunHistory(this.runId)
     try {
       this.emit('step.started', { step: 'connect' })
       const sourceEndpoint = requireSource(config)
@@ -123,7 +131,6 @@ export class TransferJob extends TransferEmitter {
       targetDisplay = config.target ? target.displayUrl : `local ${target.displayUrl}`
       await Promise.all([source.check(), target.check()])
       lock = await this.lockTarget(target, signal)
-
       this.emit('step.started', { step: 'snapshot' })
       snapshot = new Snapshot(source, config.timeouts.lock)
       await snapshot.open()
@@ -156,36 +163,60 @@ export class TransferJob extends TransferEmitter {
       })
       signal.throwIfAborted()
 
+      // Only a run that can go ahead leaves records on the target (a bad table name writes nothing).
+      const opened = await history.open(
+        { source: source.displayUrl, resume: options.resume ?? false },
+        target,
+      )
+      if (opened.warning) this.warn(opened.warning)
+      const resumeFrom = opened.resumeFrom
+      if (resumeFrom) {
+        this.warn(
+          `resuming run ${resumeFrom.runId} (${resumeFrom.status === 'running' ? 'it never finished' : resumeFrom.status}): ${resumeFrom.committed.size} table(s) it committed are skipped`,
+        )
+      }
+
+      await history.recordSnapshot(snapshot.takenAt)
+
       this.emit('step.started', { step: 'schema' })
       const ddl = new Ddl(sourceCatalog)
+      const toCopy = plan.tables.filter((table) => !resumeFrom?.committed.has(table.target.key))
       const schemaFailures = await new SchemaBuilder({
         source: sourceCatalog,
         target: targetCatalog,
         targetDb: target,
         ddl,
         lockTimeoutMs: config.timeouts.lock,
-      }).createMissing(plan.tables)
-      const foreignKeys = new ForeignKeys(target, targetCatalog)
-      await foreignKeys.lift(plan.tables)
+      }).createMissing(toCopy)
+      const foreignKeys = new ForeignKeys(target, targetCatalog, history)
+      await foreignKeys.lift(toCopy)
 
       this.emit('step.started', { step: 'copy' })
       const limit = pLimit(config.jobs)
-      const context: TableContext = { source, target, snapshot, ddl, signal, sourceCatalog }
-      await Promise.all(
-        plan.tables.map((table) =>
-          limit(() => this.transferTable(table, context, schemaFailures.get(table.target.key))),
-        ),
-      )
-
-      this.emit('step.started', { step: 'constraints' })
-      const notes = await foreignKeys.restore(this.createdForeignKeys(plan, sourceCatalog))
-      for (const [key, list] of notes) this.addWarnings(key, list)
+      const context: TableContext = {
+        source,
+        target,
+        snapshot,
+        ddl,
+        signal,
+        sourceCatalog,
+        history,
+        resumeFrom,
+      }
+      try {
+        await Promise.all(
+          plan.tables.map((table) =>
+            limit(() => this.transferTable(table, context, schemaFailures.get(table.target.key))),
+          ),
+        )
+      } finally {
+        // Lifted keys go back even when the run was stopped: the target keeps its constraints.
+        this.emit('step.started', { step: 'constraints' })
+        const notes = await foreignKeys.restore(this.createdForeignKeys(plan, sourceCatalog))
+        for (const [key, list] of notes) this.addWarnings(key, list)
+      }
     } catch (error) {
       runError = error
-    } finally {
-      if (lock) await releaseLock(lock)
-      await snapshot?.close()
-      await Promise.all([source?.close(), target?.close()])
     }
 
     const report = this.buildReport({
@@ -198,6 +229,10 @@ export class TransferJob extends TransferEmitter {
       logFile,
       snapshot,
     })
+    await history.finish(report.status).catch(() => {})
+    if (lock) await releaseLock(lock)
+    await snapshot?.close()
+    await Promise.all([source?.close(), target?.close()])
     this.emit('run.finished', report)
     const notification = await mailReport(report, config.email, this.notifier, this.redactor)
     if (notification.status === 'sent')
@@ -247,10 +282,24 @@ export class TransferJob extends TransferEmitter {
         reason: 'not started: the run was stopped',
       })
     }
+    const committed = context.resumeFrom?.committed.get(plan.target.key)
+    if (committed) {
+      return finish({
+        ...base,
+        created: false,
+        status: 'skipped',
+        rows: committed.rows,
+        bytes: committed.bytes,
+        durationMs: 0,
+        attempts: 0,
+        reason: `already copied by run ${committed.runId} at ${committed.committedAt} (resume${context.resumeFrom?.snapshotTakenAt ? `; read from its snapshot of ${context.resumeFrom.snapshotTakenAt}` : ''})`,
+      })
+    }
 
     const { retry, timeouts } = this.config
     let attempt = 0
     let bytes = 0
+    let warnings: string[] = []
     while (true) {
       attempt++
       this.emit('table.started', {
@@ -265,8 +314,11 @@ export class TransferJob extends TransferEmitter {
         target: context.target,
         snapshot: context.snapshot,
         ddl: context.ddl,
-        lockTimeoutMs: timeouts.lock,
-        stallTimeoutMs: timeouts.stall,
+        timeouts: { connectMs: timeouts.connect, lockMs: timeouts.lock, stallMs: timeouts.stall },
+        beforeCommit: async (client, result) => {
+          warnings = await this.completeTable(client, plan, context)
+          await context.history.recordCopy(client, plan.target, result)
+        },
         onProgress: (moved) => {
           bytes = moved
           this.emit('table.progress', {
@@ -278,7 +330,9 @@ export class TransferJob extends TransferEmitter {
       })
       try {
         const result = await copier.copy(signal)
-        const warnings = await this.afterData(plan, context)
+        await context.target
+          .query(`ANALYZE ${plan.target.sql}`)
+          .catch((error: unknown) => warnings.push(`ANALYZE failed: ${messageOf(error)}`))
         return finish({
           ...base,
           status: 'copied',
@@ -311,55 +365,53 @@ export class TransferJob extends TransferEmitter {
   }
 
   /**
-   * What a table created by this run gets once its data is in: primary key, unique, check and exclusion
-   * constraints, indexes; then its sequences are set to the source's state and it is analysed.
-   * Returns problems as notes: the data itself is committed.
+   * What a table gets once its data is in, inside the same transaction as its COPY so that the table is
+   * recorded as done exactly when all of it is there (a crash in between leaves nothing half-built): for a
+   * table created by this run, its primary key, unique, check and exclusion constraints and indexes; for
+   * every table, its sequences set to the source's state. Each statement runs under a savepoint: one that
+   * fails becomes a note on the table, and the data stays.
    */
-  private async afterData(plan: TablePlan, context: TableContext): Promise<string[]> {
+  private async completeTable(
+    client: pg.ClientBase,
+    plan: TablePlan,
+    context: TableContext,
+  ): Promise<string[]> {
     const warnings: string[] = []
-    const table = plan.source.kind === 'table' ? plan.source.table : undefined
-    if (table && (plan.targetState === 'missing' || plan.mode === 'recreate')) {
-      for (const statement of context.ddl.afterData(table, plan.target)) {
-        try {
-          await context.target.query(statement)
-        } catch (error) {
-          warnings.push(`${statement.split(' (')[0]} failed: ${messageOf(error)}`)
-        }
-      }
-    }
-    if (table) {
+    if (plan.source.kind !== 'table') return warnings
+    const table = plan.source.table
+    const statements =
+      plan.targetState === 'missing' || plan.mode === 'recreate'
+        ? context.ddl.afterData(table, plan.target)
+        : []
+    for (const statement of statements) {
+      await client.query('SAVEPOINT tablehaul_after_data')
       try {
-        await this.syncSequences(table, plan, context)
+        await client.query(statement)
+        await client.query('RELEASE SAVEPOINT tablehaul_after_data')
       } catch (error) {
-        warnings.push(`setting its sequences failed: ${messageOf(error)}`)
+        await client.query('ROLLBACK TO SAVEPOINT tablehaul_after_data')
+        warnings.push(`${statement.split(' (')[0]} failed: ${messageOf(error)}`)
       }
     }
-    await context.target
-      .query(`ANALYZE ${plan.target.sql}`)
-      .catch((error: unknown) => warnings.push(`ANALYZE failed: ${messageOf(error)}`))
-    return warnings
-  }
-
-  /** Sets each sequence owned by a copied column (serial, identity) to the source's last_value and is_called. */
-  private async syncSequences(table: TableInfo, plan: TablePlan, context: TableContext): Promise<void> {
     for (const sequence of context.sourceCatalog.ownedSequences(table)) {
       if (!sequence.ownerColumn) continue
       const state = await context.source.query<{ last_value: string; is_called: boolean }>(
         `SELECT last_value::text AS last_value, is_called FROM ${sequence.ref.sql}`,
       )
       // The target's sequence for that column, whatever its name (an existing table may have its own).
-      const { rows } = await context.target.query<{ seq: string | null }>(
+      const { rows } = await client.query<{ seq: string | null }>(
         'SELECT pg_catalog.pg_get_serial_sequence($1, $2) AS seq',
         [plan.target.sql, sequence.ownerColumn],
       )
       const targetSequence = rows[0]?.seq
       if (!targetSequence || !state.rows[0]) continue
-      await context.target.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [
+      await client.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [
         targetSequence,
         state.rows[0].last_value,
         state.rows[0].is_called,
       ])
     }
+    return warnings
   }
 
   /** Foreign keys of the tables this run created, where the referenced table now exists on the target. */
@@ -519,6 +571,8 @@ export class TransferJob extends TransferEmitter {
 }
 
 interface TableContext {
+  readonly history: RunHistory
+  readonly resumeFrom: ResumePoint | undefined
   readonly source: Database
   readonly target: Database
   readonly snapshot: Snapshot

@@ -50,6 +50,7 @@ constraints built after the data, sequences set, a log written and the report e-
       'SMTP server, smtps://user:pass@host:465 or smtp://host:587 (env TABLEHAUL_SMTP_URL)',
     )
     .option('--outbox <dir>', 'also write the report e-mail as an .eml file into this folder')
+    .option('--resume', 'continue the last run if it did not succeed: skip the tables it already committed')
     .option('-q, --quiet', 'print nothing but errors')
     .option('--json', 'print the final run report as JSON on stdout')
     .addHelpText(
@@ -61,6 +62,8 @@ Examples:
   $ tablehaul run --config nightly.yaml --jobs 8
   $ tablehaul run -s "$SRC" -t postgres://localhost/sales_copy --table sales.orders --mode append
   $ tablehaul run --config nightly.yaml --json > report.json
+  $ tablehaul run --config nightly.yaml --resume
+      after a failed, interrupted or killed run: copy only what it did not commit
 
 Passwords: put them in PGPASSWORD, ~/.pgpass or the config (\${ENV_VAR}), not on the command line.
 Exit codes: 0 all copied and reported, 1 a table or the run failed, 2 bad usage or configuration,
@@ -80,7 +83,7 @@ Exit codes: 0 all copied and reported, 1 a table or the run failed, 2 bad usage 
 export async function runTransfer(
   config: Config,
   context: CliContext,
-  options: { quiet: boolean; json: boolean },
+  options: { quiet: boolean; json: boolean; resume?: boolean },
 ): Promise<{ code: number; report: RunReport }> {
   const job = new TransferJob(config)
   const stderr = context.out.stderr
@@ -91,7 +94,7 @@ export async function runTransfer(
   })
   if (!options.quiet) new ProgressDisplay(job, stderr)
   try {
-    const report = await job.run({ signal: signals.signal })
+    const report = await job.run({ signal: signals.signal, resume: options.resume ?? false })
     if (options.json) context.out.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
     if (!options.quiet) stderr.write(renderSummary(report, stderr))
     else if (report.status !== 'succeeded') stderr.write(renderSummary(report, stderr))

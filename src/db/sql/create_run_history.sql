@@ -1,0 +1,35 @@
+-- tablehaul's own bookkeeping on the target: which runs happened and which tables each run series
+-- committed (written in the same transaction as each table's data), and foreign keys lifted for a copy
+-- that still have to be put back. `run --resume` reads it.
+CREATE SCHEMA IF NOT EXISTS tablehaul;
+
+CREATE TABLE IF NOT EXISTS tablehaul.runs (
+  run_id            text PRIMARY KEY,
+  -- A run and the runs that resume it share a series: what one of them committed, the others skip.
+  series_id         text NOT NULL,
+  started_at        timestamptz NOT NULL DEFAULT now(),
+  finished_at       timestamptz,
+  status            text NOT NULL DEFAULT 'running',
+  source            text,
+  snapshot_taken_at timestamptz
+);
+
+CREATE TABLE IF NOT EXISTS tablehaul.copied_tables (
+  series_id    text NOT NULL,
+  table_schema text NOT NULL,
+  table_name   text NOT NULL,
+  run_id       text NOT NULL,
+  rows         bigint NOT NULL,
+  bytes        bigint NOT NULL,
+  committed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (series_id, table_schema, table_name)
+);
+
+CREATE TABLE IF NOT EXISTS tablehaul.pending_foreign_keys (
+  table_schema text NOT NULL,
+  table_name   text NOT NULL,
+  name         text NOT NULL,
+  definition   text NOT NULL,
+  lifted_by    text NOT NULL,
+  PRIMARY KEY (table_schema, table_name, name)
+);

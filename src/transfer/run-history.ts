@@ -1,0 +1,185 @@
+import type pg from 'pg'
+import type { Database } from '../db/database.js'
+import { sqlFile } from '../db/sql.js'
+import { TableRef } from '../db/table-ref.js'
+import { messageOf } from '../errors.js'
+import type { ForeignKey } from './foreign-keys.js'
+
+/** A table an earlier run of the same series committed. */
+export interface CommittedTable {
+  readonly runId: string
+  readonly rows: number
+  readonly bytes: number
+  readonly committedAt: string
+}
+
+export interface ResumePoint {
+  /** The run being resumed and how it ended ('running' means it never finished: killed). */
+  readonly runId: string
+  readonly status: string
+  readonly snapshotTakenAt: string | undefined
+  /** Tables already committed in its series, by TableRef key. */
+  readonly committed: ReadonlyMap<string, CommittedTable>
+}
+
+/**
+ * The run's records on the target, in the `tablehaul` schema: the run itself, each table's commit (written
+ * inside that table's own transaction, so a table is recorded exactly when its data is there), and foreign
+ * keys lifted for the copy until they are back. Without the privilege to create the schema, the run goes on
+ * without it (no resume, and lifted keys only restored by this run).
+ */
+export class RunHistory {
+  private seriesId: string
+  private target: Database | undefined
+
+  constructor(private readonly runId: string) {
+    this.seriesId = runId
+  }
+
+  get available(): boolean {
+    return this.target !== undefined
+  }
+
+  /**
+   * Creates the bookkeeping schema if needed and records the run. With `resume`, joins the series of the
+   * latest run if it did not succeed and returns what that series already committed.
+   * Returns a warning instead of failing when the schema cannot be created.
+   */
+  async open(
+    info: { source: string; resume: boolean },
+    target: Database,
+  ): Promise<{ resumeFrom?: ResumePoint; warning?: string }> {
+    try {
+      await target.query(sqlFile('create_run_history'))
+    } catch (error) {
+      return {
+        warning: `resume is unavailable for this target: tablehaul cannot keep its records in schema "tablehaul" (${messageOf(error)}); grant CREATE on the database to enable it`,
+      }
+    }
+    this.target = target
+    let resumeFrom: ResumePoint | undefined
+    let warning: string | undefined
+    if (info.resume) {
+      const { rows } = await target.query<{
+        run_id: string
+        series_id: string
+        status: string
+        snapshot_taken_at: Date | null
+      }>(
+        `SELECT run_id, series_id, status, snapshot_taken_at FROM tablehaul.runs ORDER BY started_at DESC LIMIT 1`,
+      )
+      const last = rows[0]
+      if (!last)
+        warning = 'nothing to resume: no earlier run is recorded on this target, so every table is copied'
+      else if (last.status === 'succeeded')
+        warning = `nothing to resume: the last run (${last.run_id}) succeeded, so every table is copied`
+      else {
+        this.seriesId = last.series_id
+        const committed = await target.query<{
+          table_schema: string
+          table_name: string
+          run_id: string
+          rows: string
+          bytes: string
+          committed_at: Date
+        }>(
+          `SELECT table_schema, table_name, run_id, rows::text, bytes::text, committed_at FROM tablehaul.copied_tables WHERE series_id = $1`,
+          [this.seriesId],
+        )
+        resumeFrom = {
+          runId: last.run_id,
+          status: last.status,
+          snapshotTakenAt: last.snapshot_taken_at?.toISOString(),
+          committed: new Map(
+            committed.rows.map((r) => [
+              new TableRef(r.table_schema, r.table_name).key,
+              {
+                runId: r.run_id,
+                rows: Number(r.rows),
+                bytes: Number(r.bytes),
+                committedAt: r.committed_at.toISOString(),
+              },
+            ]),
+          ),
+        }
+      }
+    }
+    await target.query(`INSERT INTO tablehaul.runs (run_id, series_id, source) VALUES ($1, $2, $3)`, [
+      this.runId,
+      this.seriesId,
+      info.source,
+    ])
+    return { resumeFrom, warning }
+  }
+
+  async recordSnapshot(takenAt: string | undefined): Promise<void> {
+    if (!this.target || !takenAt) return
+    await this.target.query(`UPDATE tablehaul.runs SET snapshot_taken_at = $2 WHERE run_id = $1`, [
+      this.runId,
+      takenAt,
+    ])
+  }
+
+  /** Records a table's commit; runs inside that table's copy transaction. */
+  async recordCopy(
+    client: pg.ClientBase,
+    table: TableRef,
+    result: { rows: number; bytes: number },
+  ): Promise<void> {
+    if (!this.target) return
+    await client.query(
+      `INSERT INTO tablehaul.copied_tables (series_id, table_schema, table_name, run_id, rows, bytes)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (series_id, table_schema, table_name)
+       DO UPDATE SET run_id = EXCLUDED.run_id, rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, committed_at = now()`,
+      [this.seriesId, table.schema, table.name, this.runId, result.rows, result.bytes],
+    )
+  }
+
+  /** Foreign keys lifted by an earlier run that never put them back (it was killed or lost its target). */
+  async pendingForeignKeys(): Promise<ForeignKey[]> {
+    if (!this.target) return []
+    const { rows } = await this.target.query<{
+      table_schema: string
+      table_name: string
+      name: string
+      definition: string
+    }>(
+      `SELECT table_schema, table_name, name, definition FROM tablehaul.pending_foreign_keys ORDER BY 1, 2, 3`,
+    )
+    return rows.map((r) => ({
+      table: new TableRef(r.table_schema, r.table_name),
+      name: r.name,
+      definition: r.definition,
+    }))
+  }
+
+  /** Notes lifted keys, in the transaction that drops them. */
+  async recordLiftedKeys(client: pg.ClientBase, keys: readonly ForeignKey[]): Promise<void> {
+    if (!this.target) return
+    for (const key of keys) {
+      await client.query(
+        `INSERT INTO tablehaul.pending_foreign_keys (table_schema, table_name, name, definition, lifted_by)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+        [key.table.schema, key.table.name, key.name, key.definition, this.runId],
+      )
+    }
+  }
+
+  /** Forgets a key once it is back on its table. */
+  async clearLiftedKey(key: ForeignKey): Promise<void> {
+    if (!this.target) return
+    await this.target.query(
+      `DELETE FROM tablehaul.pending_foreign_keys WHERE table_schema = $1 AND table_name = $2 AND name = $3`,
+      [key.table.schema, key.table.name, key.name],
+    )
+  }
+
+  async finish(status: string): Promise<void> {
+    if (!this.target) return
+    await this.target.query(`UPDATE tablehaul.runs SET finished_at = now(), status = $2 WHERE run_id = $1`, [
+      this.runId,
+      status,
+    ])
+  }
+}
