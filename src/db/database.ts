@@ -15,7 +15,16 @@ export interface DatabaseOptions {
   readonly maxConnections?: number
   /** @default 'tablehaul' */
   readonly applicationName?: string
+  /**
+   * Longest a statement run through `query()` may take; enforced by the server (statement_timeout) and,
+   * with some slack, by the client, so that a frozen connection cannot hang the run. 0: no limit.
+   * @default 0
+   */
+  readonly statementTimeoutMs?: number
 }
+
+/** Slack the client gives the server beyond a server-side timeout before it gives up on the connection. */
+const CLIENT_GRACE_MS = 15_000
 
 /**
  * Settings that change how values are rendered as text. They are pinned to the same values on both sides,
@@ -34,7 +43,6 @@ const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['xmloption', 'content'],
   // The run's snapshot is held by a transaction that stays idle while workers copy.
   ['idle_in_transaction_session_timeout', '0'],
-  ['statement_timeout', '0'],
 ]
 
 const SESSION_SQL = SESSION_SETTINGS.map(([name, value]) => `SET ${name} = ${pg.escapeLiteral(value)}`).join(
@@ -48,11 +56,15 @@ export class Database {
   private readonly pool: pg.Pool
   private readonly prepared = new WeakSet<pg.PoolClient>()
   private serverVersion: number | undefined
+  private readonly statementTimeoutMs: number
+  private readonly connectTimeoutMs: number
 
   constructor(options: DatabaseOptions) {
     this.side = options.side
     this.displayUrl = redactUrl(options.url)
     const connectTimeoutMs = options.connectTimeoutMs ?? 30_000
+    this.connectTimeoutMs = connectTimeoutMs
+    this.statementTimeoutMs = options.statementTimeoutMs ?? 0
     this.pool = new pg.Pool({
       connectionString: options.url,
       ...(options.password !== undefined ? { password: options.password } : {}),
@@ -76,11 +88,14 @@ export class Database {
       throw this.connectionError(error)
     }
     if (!this.prepared.has(client)) {
+      const timer = setTimeout(() => discardClient(client), this.connectTimeoutMs + CLIENT_GRACE_MS)
       try {
-        await client.query(SESSION_SQL)
+        await client.query(`${SESSION_SQL}; SET statement_timeout = ${this.statementTimeoutMs}`)
       } catch (error) {
-        client.release(error instanceof Error ? error : true)
+        discardClient(client)
         throw this.connectionError(error)
+      } finally {
+        clearTimeout(timer)
       }
       // A connection dropped while checked out emits 'error' on the client; the failing query reports it.
       client.on('error', () => {})
@@ -89,18 +104,44 @@ export class Database {
     return client
   }
 
+  /**
+   * Runs one statement on a pooled connection. The server bounds it (statement_timeout); the client gives
+   * up on the connection itself a little later, so that a frozen connection cannot hang the run either.
+   */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     sql: string,
     params?: unknown[],
   ): Promise<pg.QueryResult<R>> {
     const client = await this.connect()
+    let timedOut = false
+    const limitMs = this.statementTimeoutMs > 0 ? this.statementTimeoutMs + CLIENT_GRACE_MS : 0
+    const timer =
+      limitMs > 0
+        ? setTimeout(() => {
+            timedOut = true
+            discardClient(client)
+          }, limitMs)
+        : undefined
     try {
       const result = await client.query<R>(sql, params)
       client.release()
       return result
     } catch (error) {
-      client.release(isConnectionLost(error) ? (error as Error) : undefined)
+      if (timedOut || isConnectionLost(error)) discardClient(client)
+      else client.release()
+      if (timedOut) {
+        throw new TablehaulError(
+          'SERVER_NO_REPLY',
+          `the ${this.side} did not reply within ${Math.round(limitMs / 1000)}s`,
+          {
+            cause: error,
+            hint: 'the connection may be frozen or the server overloaded; check it, or raise timeouts.statement',
+          },
+        )
+      }
       throw error
+    } finally {
+      clearTimeout(timer)
     }
   }
 
@@ -123,8 +164,13 @@ export class Database {
     return this.pool.totalCount
   }
 
+  /** Closes every connection; bounded, because a connection to a frozen peer never acknowledges its close. */
   async close(): Promise<void> {
-    await this.pool.end().catch(() => {})
+    const ended = this.pool.end().catch(() => {})
+    const timer = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())
+    await Promise.race([ended, timer])
+    const clients = (this.pool as unknown as { _clients?: pg.PoolClient[] })._clients ?? []
+    for (const client of clients) socketOf(client)?.destroy()
   }
 
   /** Turns a failed connection attempt into an error that says what to check. */
@@ -212,6 +258,9 @@ export function discardClient(client: pg.PoolClient): void {
   } catch {
     // already released
   }
-  const socket = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream
-  socket?.destroy()
+  socketOf(client)?.destroy()
+}
+
+function socketOf(client: pg.ClientBase): { destroy(): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream
 }

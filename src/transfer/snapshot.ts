@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { type Database, isConnectionLost } from '../db/database.js'
+import { type Database, discardClient, isConnectionLost } from '../db/database.js'
 import { quoteLiteral } from '../db/table-ref.js'
 import { TablehaulError, messageOf } from '../errors.js'
 
@@ -34,7 +34,7 @@ export class Snapshot {
       this.takenAtIso = rows[0]!.taken_at.toISOString()
     } catch (error) {
       if (isConnectionLost(error)) {
-        this.release(error)
+        this.release()
         throw this.source.connectionError(error)
       }
       // Standbys before PostgreSQL 10, some poolers and some PostgreSQL-compatible servers cannot export.
@@ -69,7 +69,10 @@ export class Snapshot {
   /** Starts a read transaction on `client` that sees exactly the run's snapshot. */
   async begin(client: pg.ClientBase): Promise<void> {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
-    await client.query(`SET LOCAL lock_timeout = ${Math.round(this.lockTimeoutMs)}`)
+    // A COPY reads as long as the table takes: the copier's watchdog bounds it, not statement_timeout.
+    await client.query(
+      `SET LOCAL lock_timeout = ${Math.round(this.lockTimeoutMs)}; SET LOCAL statement_timeout = 0`,
+    )
     if (!this.snapshotId) return
     try {
       await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(this.snapshotId)}`)
@@ -86,14 +89,13 @@ export class Snapshot {
     }
   }
 
+  /** Ends the holding transaction by closing its connection: it only read, and a COMMIT could wait on a frozen link. */
   async close(): Promise<void> {
-    if (!this.holder) return
-    await this.holder.query('COMMIT').catch(() => {})
     this.release()
   }
 
-  private release(error?: unknown): void {
-    this.holder?.release(error instanceof Error ? error : undefined)
+  private release(): void {
+    if (this.holder) discardClient(this.holder)
     this.holder = undefined
   }
 }

@@ -31,6 +31,8 @@ export interface TableCopierOptions {
     readonly lockMs: number
     /** The copy fails when no bytes moved (or no reply came) for this long; 0 turns it off. */
     readonly stallMs: number
+    /** Longest statement after the data (index builds, constraint checks) in the same transaction. */
+    readonly statementMs: number
   }
   readonly onProgress?: ((bytes: number) => void) | undefined
   /** Runs inside the target transaction just before COMMIT (the run's bookkeeping rides along atomically). */
@@ -68,12 +70,18 @@ export class TableCopier {
       await snapshot.begin(sourceClient)
       watchdog.phase('waiting for a lock on the target table', withGrace(timeouts.lockMs))
       await targetClient.query('BEGIN')
-      await targetClient.query(`SET LOCAL lock_timeout = ${Math.round(timeouts.lockMs)}`)
+      await targetClient.query(
+        `SET LOCAL lock_timeout = ${Math.round(timeouts.lockMs)}; SET LOCAL statement_timeout = 0`,
+      )
       const freeze = await this.prepareTarget(targetClient)
       watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
       const result = await this.stream(sourceClient, targetClient, freeze, watchdog)
+      if (this.options.beforeCommit) {
+        watchdog.phase('building indexes and constraints on the target', withGrace(timeouts.statementMs))
+        await targetClient.query(`SET LOCAL statement_timeout = ${Math.round(timeouts.statementMs)}`)
+        await this.options.beforeCommit(targetClient, result)
+      }
       watchdog.phase('committing on the target', timeouts.stallMs)
-      await this.options.beforeCommit?.(targetClient, result)
       await targetClient.query('COMMIT')
       await sourceClient.query('COMMIT')
       targetClient.release()

@@ -4,7 +4,7 @@ import type pg from 'pg'
 import type { Config } from '../config/schema.js'
 import { requireSource } from '../config/load.js'
 import { Catalog } from '../db/catalog.js'
-import { Database, isConnectionLost, shortEndpoint } from '../db/database.js'
+import { Database, discardClient, isConnectionLost, shortEndpoint } from '../db/database.js'
 import { Ddl } from '../db/ddl.js'
 import { TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
 import { LocalServer } from '../local/local-server.js'
@@ -119,7 +119,11 @@ export class TransferJob extends TransferEmitter {
       const targetUrl =
         config.target?.url ??
         (await new LocalServer({ dir: config.local.dir, port: config.local.port }).start()).url
-      const pool = { connectTimeoutMs: config.timeouts.connect, maxConnections: config.jobs + 3 }
+      const pool = {
+        connectTimeoutMs: config.timeouts.connect,
+        statementTimeoutMs: config.timeouts.statement,
+        maxConnections: config.jobs + 3,
+      }
       source = new Database({
         side: 'source',
         url: sourceEndpoint.url,
@@ -230,7 +234,7 @@ export class TransferJob extends TransferEmitter {
       snapshot,
     })
     await history.finish(report.status).catch(() => {})
-    if (lock) await releaseLock(lock)
+    if (lock) releaseLock(lock)
     await snapshot?.close()
     await Promise.all([source?.close(), target?.close()])
     this.emit('run.finished', report)
@@ -314,7 +318,12 @@ export class TransferJob extends TransferEmitter {
         target: context.target,
         snapshot: context.snapshot,
         ddl: context.ddl,
-        timeouts: { connectMs: timeouts.connect, lockMs: timeouts.lock, stallMs: timeouts.stall },
+        timeouts: {
+          connectMs: timeouts.connect,
+          lockMs: timeouts.lock,
+          stallMs: timeouts.stall,
+          statementMs: timeouts.statement,
+        },
         beforeCommit: async (client, result) => {
           warnings = await this.completeTable(client, plan, context)
           await context.history.recordCopy(client, plan.target, result)
@@ -584,15 +593,9 @@ interface TableContext {
 /** The advisory lock class that marks "a tablehaul run writes into this database" ('thal'). */
 const LOCK_CLASS = 0x7468616c
 
-async function releaseLock(client: pg.PoolClient): Promise<void> {
-  try {
-    await client.query(
-      `SELECT pg_catalog.pg_advisory_unlock(${LOCK_CLASS}, pg_catalog.hashtext(pg_catalog.current_database()))`,
-    )
-    client.release()
-  } catch (error) {
-    client.release(error instanceof Error ? error : true)
-  }
+/** The advisory lock is held by its session: closing the connection releases it, and cannot hang. */
+function releaseLock(client: pg.PoolClient): void {
+  discardClient(client)
 }
 
 async function readCatalog(database: Database): Promise<Catalog> {

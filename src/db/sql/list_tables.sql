@@ -12,8 +12,12 @@ SELECT c.oid::int8                                   AS oid,
          WHERE i.inhrelid = c.oid
          ORDER BY i.inhseqno
          LIMIT 1)                                    AS parent_oid,
-       -- relpages * block size: an estimate that needs no lock (pg_table_size would wait for one)
-       ((c.relpages::int8 + coalesce(tc.relpages, 0)) * current_setting('block_size')::int8) AS bytes,
+       -- relpages * block size needs no lock; a table never vacuumed or analysed has relpages = 0, and only
+       -- then is its size measured (pg_table_size waits for a lock, bounded by the session's lock_timeout).
+       CASE WHEN c.relpages > 0
+            THEN (c.relpages::int8 + coalesce(tc.relpages, 0)) * current_setting('block_size')::int8
+            ELSE pg_catalog.pg_table_size(c.oid)
+       END                                           AS bytes,
        c.reltuples::float8                           AS estimated_rows,
        c.relnatts::int                               AS column_count,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import type { Config } from '../../src/config/schema.js'
+import { TransferJob } from '../../src/transfer/transfer-job.js'
+import { tempDir, testConfig } from '../helpers/config.js'
+import { fingerprint } from '../helpers/fingerprint.js'
+import { readRunLog } from '../helpers/logs.js'
+import { outboxMessages } from '../helpers/outbox.js'
+import { TestDatabase, testServers, withClient } from '../helpers/servers.js'
+import { TcpProxy } from '../helpers/tcp-proxy.js'
+
+let servers: Awaited<ReturnType<typeof testServers>>
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await servers?.stop()
+})
+
+interface Scene {
+  source: TestDatabase
+  target: TestDatabase
+  proxy: TcpProxy
+  dir: string
+  config: Config
+  /** The target's rows of public.orders before the run. */
+  before: Awaited<ReturnType<typeof fingerprint>>
+  cleanup(): Promise<void>
+}
+
+/**
+ * A source with a 4 MB table (public.orders) and a small one (public.small), a target holding old rows of
+ * orders, and a proxy in front of the source or the target that slows the COPY to ~2 MB/s so that a fault
+ * lands in the middle of it.
+ */
+async function scene(
+  name: string,
+  side: 'source' | 'target',
+  timeouts: Record<string, string | number> = {},
+): Promise<Scene> {
+  const source = await TestDatabase.create(servers.source, `${name}_src`)
+  const target = await TestDatabase.create(servers.target, `${name}_tgt`)
+  await source.sql(`
+    CREATE TABLE public.orders (id int PRIMARY KEY, note text);
+    INSERT INTO public.orders SELECT g, repeat('o', 100) FROM generate_series(1, 40000) g;
+    CREATE TABLE public.small (id int PRIMARY KEY);
+    INSERT INTO public.small SELECT g FROM generate_series(1, 100) g;
+  `)
+  await target.sql(`
+    CREATE TABLE public.orders (id int PRIMARY KEY, note text);
+    INSERT INTO public.orders SELECT g, 'old' FROM generate_series(1, 500) g;
+  `)
+  const proxy = await TcpProxy.start(side === 'source' ? source.url : target.url)
+  proxy.throttle(2 * 1024 * 1024)
+  const dir = tempDir()
+  const config = testConfig(
+    {
+      source: side === 'source' ? proxy.urlFor(source.url) : source.url,
+      target: side === 'target' ? proxy.urlFor(target.url) : target.url,
+      outbox: path.join(dir, 'outbox'),
+      emailTo: ['dba@example.com'],
+    },
+    { dir },
+  )
+  config.jobs = 1
+  config.retry = { attempts: 3, backoff: 200 }
+  Object.assign(config.timeouts, timeouts)
+  return {
+    source,
+    target,
+    proxy,
+    dir,
+    config,
+    before: await fingerprint(target.url, 'public.orders'),
+    cleanup: async () => {
+      await proxy.close()
+      await Promise.all([source.drop(), target.drop()])
+    },
+  }
+}
+
+/** Runs the job and calls `fault` once public.orders has moved `afterBytes` bytes. */
+async function runWithFault(
+  s: Scene,
+  fault: () => unknown,
+  setup: (job: TransferJob) => void = () => {},
+  afterBytes = 512 * 1024,
+) {
+  const job = new TransferJob(s.config)
+  setup(job)
+  let fired = false
+  job.on('table.progress', (event) => {
+    if (!fired && event.table === 'public.orders' && event.bytes >= afterBytes) {
+      fired = true
+      void fault()
+    }
+  })
+  const started = Date.now()
+  const report = await job.run()
+  assert.ok(fired, 'the fault happened during the COPY')
+  return {
+    report,
+    durationMs: Date.now() - started,
+    log: readRunLog(path.join(s.dir, 'logs')),
+    mail: await outboxMessages(path.join(s.dir, 'outbox')),
+  }
+}
+
+async function terminateCopy(url: string, copyDirection: 'TO STDOUT' | 'FROM STDIN'): Promise<void> {
+  await withClient(url, (client) =>
+    client.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY %' || $1 || '%' AND pid <> pg_backend_pid()`,
+      [copyDirection],
+    ),
+  )
+}
+
+describe('a connection lost mid-COPY is retried, and the retry is atomic', () => {
+  const cases: Array<{ name: string; side: 'source' | 'target'; fault: (s: Scene) => unknown }> = [
+    { name: 'the source connection is cut', side: 'source', fault: (s) => s.proxy.cut('busiest') },
+    { name: 'the target connection is cut', side: 'target', fault: (s) => s.proxy.cut('busiest') },
+    {
+      name: "the source's backend is terminated",
+      side: 'source',
+      fault: (s) => terminateCopy(s.source.url, 'TO STDOUT'),
+    },
+    {
+      name: "the target's backend is terminated",
+      side: 'target',
+      fault: (s) => terminateCopy(s.target.url, 'FROM STDIN'),
+    },
+  ]
+  for (const c of cases) {
+    test(`${c.name}: the table is retried and ends complete; the log says why`, async () => {
+      const s = await scene(`retry_${c.side}`, c.side)
+      try {
+        const { report, log, mail } = await runWithFault(s, () => c.fault(s))
+        assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+        const orders = report.tables.find((t) => t.table === 'public.orders')!
+        assert.equal(orders.attempts, 2)
+        assert.deepEqual(
+          await fingerprint(s.target.url, 'public.orders'),
+          await fingerprint(s.source.url, 'public.orders'),
+        )
+        const retry = log.find((r) => r.event === 'table.retrying')
+        assert.equal(retry?.table, 'public.orders')
+        assert.ok((retry?.error as { message: string }).message.length > 0, 'the retry names its reason')
+        assert.match(mail[0]!.subject ?? '', /^\[tablehaul\] OK/)
+      } finally {
+        await s.cleanup()
+      }
+    })
+  }
+})
+
+describe('a frozen connection fails the table within the stall timeout, keeping its old rows', () => {
+  for (const side of ['source', 'target'] as const) {
+    test(`the ${side} connection freezes mid-COPY`, async () => {
+      const s = await scene(`freeze_${side}`, side, { stall: 2000, connect: 3000 })
+      s.config.retry = { attempts: 1, backoff: 100 }
+      try {
+        // The link comes back once the table has failed, so the rest of the run goes on.
+        const { report, durationMs, log, mail } = await runWithFault(
+          s,
+          () => s.proxy.freeze(),
+          (job) => job.on('table.failed', () => s.proxy.thaw()),
+        )
+        assert.equal(report.status, 'failed')
+        const orders = report.tables.find((t) => t.table === 'public.orders')!
+        assert.equal(orders.status, 'failed')
+        assert.equal(orders.error?.code, 'COPY_STALLED')
+        assert.match(orders.error?.message ?? '', /nothing moved for \ds/)
+        assert.deepEqual(await fingerprint(s.target.url, 'public.orders'), s.before, 'old rows intact')
+        // The frozen table fails after the stall timeout (2 s); the rest takes moments.
+        const bound = 2000 + 10_000
+        assert.ok(durationMs < bound, `the run ended within its bound (${durationMs} ms < ${bound} ms)`)
+        assert.equal(log.find((r) => r.event === 'table.failed')?.table, 'public.orders')
+        assert.match(mail[0]!.subject ?? '', /^\[tablehaul\] FAILED · 1 of 2 tables failed/)
+        assert.match(mail[0]!.text ?? '', /public\.orders[\s\S]*nothing moved/)
+        assert.deepEqual(
+          await fingerprint(s.target.url, 'public.small'),
+          await fingerprint(s.source.url, 'public.small'),
+        )
+      } finally {
+        s.proxy.thaw()
+        await s.cleanup()
+      }
+    })
+  }
+})

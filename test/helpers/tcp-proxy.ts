@@ -1,0 +1,126 @@
+import net from 'node:net'
+
+interface Link {
+  readonly client: net.Socket
+  readonly upstream: net.Socket
+  /** Bytes forwarded in both directions. */
+  bytes: number
+}
+
+/**
+ * A loopback TCP proxy in front of a server, for fault tests: it forwards connections, and on command cuts
+ * them (the peers see a reset), freezes them (sockets stay open, nothing moves: what a dead NAT or a hung
+ * network looks like, which keepalives do not reveal), or slows them to a byte rate.
+ */
+export class TcpProxy {
+  private readonly server: net.Server
+  private readonly links = new Set<Link>()
+  private frozen = false
+  private bytesPerSecond = 0
+  port = 0
+
+  private constructor(
+    private readonly upstreamHost: string,
+    private readonly upstreamPort: number,
+  ) {
+    this.server = net.createServer((client) => this.accept(client))
+  }
+
+  static async start(upstreamUrl: string): Promise<TcpProxy> {
+    const url = new URL(upstreamUrl)
+    const proxy = new TcpProxy(url.hostname, Number(url.port || 5432))
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve))
+    proxy.port = (proxy.server.address() as net.AddressInfo).port
+    return proxy
+  }
+
+  /** `url` with its host and port replaced by the proxy's. */
+  urlFor(url: string): string {
+    const parsed = new URL(url)
+    parsed.hostname = '127.0.0.1'
+    parsed.port = String(this.port)
+    return parsed.toString()
+  }
+
+  /** Total bytes forwarded over all connections so far. */
+  get bytes(): number {
+    let total = this.retiredBytes
+    for (const link of this.links) total += link.bytes
+    return total
+  }
+
+  private retiredBytes = 0
+
+  /** Resets every open connection, or only the one that moved the most bytes (the COPY, not the snapshot holder). */
+  cut(which: 'all' | 'busiest' = 'all'): void {
+    const targets =
+      which === 'all' ? [...this.links] : [...this.links].sort((a, b) => b.bytes - a.bytes).slice(0, 1)
+    for (const link of targets) {
+      link.client.resetAndDestroy()
+      link.upstream.resetAndDestroy()
+    }
+  }
+
+  /** Stops moving bytes on every connection, open or new, until `thaw()`. */
+  freeze(): void {
+    this.frozen = true
+    for (const link of this.links) {
+      link.client.pause()
+      link.upstream.pause()
+    }
+  }
+
+  thaw(): void {
+    this.frozen = false
+    for (const link of this.links) {
+      link.client.resume()
+      link.upstream.resume()
+    }
+  }
+
+  /** Limits each direction of each connection to about this many bytes per second (0: no limit). */
+  throttle(bytesPerSecond: number): void {
+    this.bytesPerSecond = bytesPerSecond
+  }
+
+  async close(): Promise<void> {
+    this.cut('all')
+    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  }
+
+  private accept(client: net.Socket): void {
+    const upstream = net.connect(this.upstreamPort, this.upstreamHost)
+    const link: Link = { client, upstream, bytes: 0 }
+    this.links.add(link)
+    const forget = () => {
+      if (this.links.delete(link)) this.retiredBytes += link.bytes
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('error', forget).on('close', forget)
+    upstream.on('error', forget).on('close', forget)
+    this.forward(client, upstream, link)
+    this.forward(upstream, client, link)
+    if (this.frozen) {
+      client.pause()
+      upstream.pause()
+    }
+  }
+
+  private forward(from: net.Socket, to: net.Socket, link: Link): void {
+    from.on('data', (chunk: Buffer) => {
+      link.bytes += chunk.length
+      const flushed = to.write(chunk)
+      if (this.bytesPerSecond > 0) {
+        from.pause()
+        setTimeout(
+          () => !this.frozen && from.resume(),
+          Math.ceil((chunk.length / this.bytesPerSecond) * 1000),
+        )
+      } else if (!flushed) {
+        from.pause()
+        to.once('drain', () => !this.frozen && from.resume())
+      }
+    })
+  }
+}
