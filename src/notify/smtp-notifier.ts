@@ -62,13 +62,16 @@ export class SmtpNotifier implements Notifier {
       throw new TablehaulError(
         'NOTIFY_FAILED',
         `the e-mail could not be sent through ${this.description}: ${reason}`,
-        { cause: error, hint: smtpHint(error) },
+        { cause: error, hint: deadline.aborted ? TIMEOUT_HINT : smtpHint(error) },
       )
     } finally {
       transport.close()
     }
   }
 }
+
+const TIMEOUT_HINT =
+  'the mail server did not answer in time: check the host and port (465 is smtps://, 587 smtp://), or raise email.timeout'
 
 function hasLogin(url: string): boolean {
   return /^[a-z]+:\/\/[^/@]+@/i.test(url)
@@ -87,14 +90,7 @@ function smtpHint(error: unknown): string {
   if (code === 'ECONNREFUSED' || code === 'ECONNECTION' || code === 'ESOCKET' || code === 'EDNS') {
     return 'check the host and port in email.smtp and that the mail server accepts connections from this machine'
   }
-  if (
-    code === 'ETIMEDOUT' ||
-    code === 'ABORT_ERR' ||
-    code === 'EABORT' ||
-    /timeout|timed out|aborted/i.test(message)
-  ) {
-    return 'the mail server did not answer in time: check the host and port (465 is smtps://, 587 smtp://), or raise email.timeout'
-  }
+  if (code === 'ETIMEDOUT' || /timeout|timed out|never received/i.test(message)) return TIMEOUT_HINT
   if (code === 'EENVELOPE') return 'check the addresses in email.from, email.to and email.cc'
   if (code === 'EMESSAGE')
     return 'the mail server refused the message; ask its administrator why (size limit, sender policy)'
