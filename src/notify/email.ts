@@ -352,7 +352,7 @@ function errorBox(error: ErrorInfo): string {
   const hint = error.hint
     ? `<div style="margin-top:6px;"><strong>What to do:</strong> ${withCode(error.hint)}</div>`
     : ''
-  return `<div class="th-error" style="margin-top:6px;padding:8px 10px;background:${LIGHT.errorBg};border-left:3px solid ${LIGHT.status.failed};border-radius:4px;color:${LIGHT.text};font-size:13px;line-height:1.45;word-break:break-word;">${message}${state}${hint}</div>`
+  return `<div class="th-error" style="margin-top:6px;padding:8px 10px;background:${LIGHT.errorBg};border-left:3px solid ${LIGHT.status.failed};border-radius:4px;color:${LIGHT.text};font-size:13px;line-height:1.45;overflow-wrap:anywhere;word-break:break-word;">${message}${state}${hint}</div>`
 }
 
 function badge(table: TableResult): string {
@@ -377,7 +377,7 @@ function tableRow(t: TableResult): string {
   const numeric = `${CSS.cell}${CSS.number}`
   return `<tr>
 <td class="th-rule" style="${cell}width:1%;">${badge(t)}</td>
-<td class="th-rule" style="${cell}word-break:break-word;"><span style="font-family:${MONO};font-size:13px;">${escapeHtml(t.table)}</span><div class="th-narrow th-muted" style="display:none;max-height:0;overflow:hidden;font-size:12px;color:${LIGHT.muted};margin-top:2px;">${escapeHtml(compact)}</div>${details}</td>
+<td class="th-rule" style="${cell}overflow-wrap:anywhere;word-break:break-word;"><span style="font-family:${MONO};font-size:13px;">${escapeHtml(t.table)}</span><div class="th-narrow th-muted" style="display:none;max-height:0;overflow:hidden;font-size:12px;color:${LIGHT.muted};margin-top:2px;">${escapeHtml(compact)}</div>${details}</td>
 <td class="th-rule th-wide" style="${numeric}">${formatCount(t.rows)}</td>
 <td class="th-rule th-wide" style="${numeric}">${numbers[0]}</td>
 <td class="th-rule th-wide" style="${numeric}">${numbers[1]}</td>
@@ -415,7 +415,7 @@ export function emailHtml(report: RunReport, context: RenderContext = {}): strin
   const factRows = facts(report, context)
     .map(
       (f) =>
-        `<tr><td class="th-muted" style="padding:3px 14px 3px 0;color:${LIGHT.muted};white-space:nowrap;vertical-align:top;">${escapeHtml(f.label)}</td><td style="padding:3px 0;word-break:break-all;">${escapeHtml(f.value)}</td></tr>`,
+        `<tr><td class="th-muted" style="padding:3px 14px 3px 0;color:${LIGHT.muted};white-space:nowrap;vertical-align:top;">${escapeHtml(f.label)}</td><td style="padding:3px 0;overflow-wrap:anywhere;word-break:break-word;">${escapeHtml(f.value)}</td></tr>`,
     )
     .join('\n')
   const pad = 'padding:16px 20px 0 20px;'
