@@ -51,25 +51,31 @@ function runFailurePhrase(error: ErrorInfo): string {
  * `[tablehaul] FAILED · 2 of 12 tables failed · sales@db.example.com → local · 3m 21s`.
  */
 export function emailSubject(report: RunReport): string {
+  return [
+    `[tablehaul] ${OUTCOME[report.status]}`,
+    outcomePhrase(report),
+    `${report.sourceName} → ${report.targetName}`,
+    formatDuration(report.durationMs),
+  ].join(' · ')
+}
+
+/** What happened, in a few words: `12/12 tables`, `2 of 12 tables failed`, `the source refused the login`. */
+function outcomePhrase(report: RunReport): string {
   const { totals } = report
-  const parts = [`[tablehaul] ${OUTCOME[report.status]}`]
-  if (report.error && report.status !== 'interrupted' && !(totals.failed > 0)) {
-    parts.push(runFailurePhrase(report.error))
-  } else if (report.kind !== 'run') {
-    const table = report.tables[0]
-    parts.push(`${report.kind} ${table ? `${table.table}, ${formatCount(table.rows)} rows` : ''}`.trim())
-  } else if (report.status === 'succeeded') {
-    const notes = noteCount(report)
-    parts.push(
-      `${totals.copied + totals.skipped}/${totals.tables} tables${notes ? `, ${notes} note${notes > 1 ? 's' : ''}` : ''}`,
-    )
-  } else if (report.status === 'failed') {
-    parts.push(`${totals.failed} of ${totals.tables} tables failed`)
-  } else {
-    parts.push(`${totals.copied} of ${totals.tables} tables copied`)
+  if (report.error && report.status !== 'interrupted' && totals.failed === 0) {
+    return runFailurePhrase(report.error)
   }
-  parts.push(`${report.sourceName} → ${report.targetName}`, formatDuration(report.durationMs))
-  return parts.join(' · ')
+  if (report.kind !== 'run') {
+    const table = report.tables[0]
+    return `${report.kind} ${table ? `${table.table}, ${formatCount(table.rows)} rows` : ''}`.trim()
+  }
+  if (report.status === 'succeeded') {
+    const notes = noteCount(report)
+    const noted = notes ? `, ${notes} note${notes > 1 ? 's' : ''}` : ''
+    return `${totals.copied + totals.skipped}/${totals.tables} tables${noted}`
+  }
+  if (report.status === 'failed') return `${totals.failed} of ${totals.tables} tables failed`
+  return `${totals.copied} of ${totals.tables} tables copied`
 }
 
 /** The whole message: subject, plain text, HTML, and the log attached when the options ask for it. */
@@ -408,10 +414,7 @@ export function emailHtml(report: RunReport, context: RenderContext = {}): strin
   const step = nextStep(report)
   const notes = report.warnings
   const where = `${report.sourceName} → ${report.targetName}`
-  const title =
-    report.error && report.totals.failed === 0 && report.status === 'failed'
-      ? runFailurePhrase(report.error)
-      : emailSubject(report).split(' · ')[1]
+  const title = outcomePhrase(report)
   const factRows = facts(report, context)
     .map(
       (f) =>
@@ -468,7 +471,7 @@ ${tables.map(tableRow).join('\n')}
 <table role="presentation" cellpadding="0" cellspacing="0" class="th-card th-text" style="border-collapse:separate;width:100%;max-width:760px;background:${LIGHT.card};border:1px solid ${LIGHT.border};border-radius:8px;color:${LIGHT.text};font-family:${FONT};font-size:14px;line-height:1.45;text-align:left;">
 <tr><td class="th-banner-${report.status} th-pad" style="background:${banner};color:#ffffff;padding:14px 20px;border-radius:7px 7px 0 0;">
 <div style="font-size:12px;letter-spacing:0.04em;opacity:0.92;">tablehaul ${escapeHtml(report.kind)} · ${escapeHtml(where)}</div>
-<div style="font-size:22px;font-weight:700;line-height:1.3;margin-top:2px;">${OUTCOME[report.status]} <span style="font-weight:400;">· ${escapeHtml(title ?? '')}</span></div>
+<div style="font-size:22px;font-weight:700;line-height:1.3;margin-top:2px;">${OUTCOME[report.status]} <span style="font-weight:400;">· ${escapeHtml(title)}</span></div>
 </td></tr>
 ${blocks.join('\n')}
 </table>
