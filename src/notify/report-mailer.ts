@@ -47,7 +47,6 @@ export async function mailReport(
   email: EmailConfig | undefined,
   notifier: Notifier | undefined,
   redactor: Redactor,
-  options: { signal?: AbortSignal; host?: string } = {},
 ): Promise<NotificationOutcome> {
   if (!email) {
     return {
@@ -89,10 +88,9 @@ export async function mailReport(
         to: email.to,
         cc: email.cc,
         attachLog: email.attachLog,
-        host: options.host,
       }),
     )
-    const delivery = await notifier.send(message, { signal: options.signal })
+    const delivery = await notifier.send(message)
     return { status: 'sent', detail: redactor.text(delivery.detail) }
   } catch (error) {
     return { status: 'failed', detail: notifier.description, error: redactor.value(errorInfo(error)) }
