@@ -66,8 +66,7 @@ export class Database {
     this.connectTimeoutMs = connectTimeoutMs
     this.statementTimeoutMs = options.statementTimeoutMs ?? 0
     this.pool = new pg.Pool({
-      connectionString: options.url,
-      ...(options.password !== undefined ? { password: options.password } : {}),
+      connectionString: withPassword(options.url, options.password),
       application_name: options.applicationName ?? 'tablehaul',
       connectionTimeoutMillis: connectTimeoutMs,
       keepAlive: true,
@@ -201,6 +200,21 @@ export class Database {
       hint = `check the ${this.side} URL and that the server accepts connections from this machine`
     }
     return new TablehaulError(code, `cannot connect to the ${where}: ${message}`, { cause: error, hint })
+  }
+}
+
+/**
+ * The URL with `password` in it. node-postgres lets the fields parsed from a connection string win over
+ * a separate `password` option (even an empty one), so a configured password has to travel in the URL.
+ */
+function withPassword(url: string, password: string | undefined): string {
+  if (password === undefined) return url
+  try {
+    const parsed = new URL(url)
+    parsed.password = encodeURIComponent(password)
+    return parsed.password ? parsed.toString() : url
+  } catch {
+    return url
   }
 }
 

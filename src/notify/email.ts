@@ -1,7 +1,8 @@
+import os from 'node:os'
 import path from 'node:path'
 import { formatBytes, formatCount, formatDuration, formatRate } from '../config/units.js'
 import type { ErrorCode } from '../errors.js'
-import { describeError, type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
+import { type ErrorInfo, type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
 import type { EmailMessage } from './notifier.js'
 
 export interface RenderEmailOptions {
@@ -10,6 +11,8 @@ export interface RenderEmailOptions {
   readonly cc?: readonly string[]
   /** When to attach the run's NDJSON log. @default 'failure' */
   readonly attachLog?: 'always' | 'failure' | 'never'
+  /** The machine that ran the job, shown in the message. @default os.hostname() */
+  readonly host?: string
 }
 
 const OUTCOME = { succeeded: 'OK', failed: 'FAILED', interrupted: 'INTERRUPTED' } as const
@@ -20,57 +23,105 @@ const RUN_FAILURE_PHRASE: Partial<Record<ErrorCode, string>> = {
   TARGET_UNREACHABLE: 'cannot connect to the target',
   TABLE_NOT_FOUND: 'a configured table does not exist',
   CONFIG_INVALID: 'the configuration is invalid',
+  PRIVILEGE_MISSING: 'a privilege is missing',
   RUN_LOCKED: 'another run holds the target',
   LOCAL_SERVER_FAILED: 'the local PostgreSQL did not start',
   SNAPSHOT_FAILED: 'the source snapshot failed',
+  SCHEMA_FAILED: 'creating the target schema failed',
   RUN_DEADLINE: 'the run deadline passed',
   CSV_INVALID: 'the CSV file is invalid',
   FILE_FAILED: 'a file could not be read or written',
   RESUME_UNAVAILABLE: 'nothing to resume',
 }
 
-/** The subject tells the outcome at a glance: `[tablehaul] OK · 12/12 tables · sales@db → local · 3m 21s`. */
-export function emailSubject(report: RunReport): string {
-  const { totals } = report
-  const parts = [`[tablehaul] ${OUTCOME[report.status]}`]
-  if (report.error && report.status !== 'interrupted') {
-    parts.push(RUN_FAILURE_PHRASE[report.error.code] ?? 'the run failed')
-  } else if (report.kind !== 'run') {
-    const table = report.tables[0]
-    parts.push(`${report.kind} ${table ? `${table.table}, ${formatCount(table.rows)} rows` : ''}`.trim())
-  } else if (report.status === 'succeeded') {
-    parts.push(`${totals.copied + totals.skipped}/${totals.tables} tables`)
-  } else if (report.status === 'failed') {
-    parts.push(`${totals.failed} of ${totals.tables} tables failed`)
-  } else {
-    parts.push(`${totals.copied} of ${totals.tables} tables copied`)
+/** `28P01` and `28000`: the server answered, and refused the login. */
+const LOGIN_REFUSED = new Set(['28P01', '28000'])
+
+function runFailurePhrase(error: ErrorInfo): string {
+  if (error.sqlState && LOGIN_REFUSED.has(error.sqlState)) {
+    if (error.code === 'SOURCE_UNREACHABLE') return 'the source refused the login'
+    if (error.code === 'TARGET_UNREACHABLE') return 'the target refused the login'
   }
-  parts.push(`${report.sourceName} → ${report.targetName}`, formatDuration(report.durationMs))
-  return parts.join(' · ')
+  return RUN_FAILURE_PHRASE[error.code] ?? 'the run failed'
+}
+
+/**
+ * The subject tells the outcome at a glance:
+ * `[tablehaul] OK · 12/12 tables · sales@db.example.com → local · 3m 21s`,
+ * `[tablehaul] FAILED · 2 of 12 tables failed · sales@db.example.com → local · 3m 21s`.
+ */
+export function emailSubject(report: RunReport): string {
+  return [
+    `[tablehaul] ${OUTCOME[report.status]}`,
+    outcomePhrase(report),
+    `${report.sourceName} → ${report.targetName}`,
+    formatDuration(report.durationMs),
+  ].join(' · ')
+}
+
+/** What happened, in a few words: `12/12 tables`, `2 of 12 tables failed`, `the source refused the login`. */
+function outcomePhrase(report: RunReport): string {
+  const { totals } = report
+  if (report.error && report.status !== 'interrupted' && totals.failed === 0) {
+    return runFailurePhrase(report.error)
+  }
+  if (report.kind !== 'run') {
+    const table = report.tables[0]
+    return `${report.kind} ${table ? `${table.table}, ${formatCount(table.rows)} rows` : ''}`.trim()
+  }
+  if (report.status === 'succeeded') {
+    const notes = noteCount(report)
+    const noted = notes ? `, ${notes} note${notes > 1 ? 's' : ''}` : ''
+    return `${totals.copied + totals.skipped}/${totals.tables} tables${noted}`
+  }
+  if (report.status === 'failed') return `${totals.failed} of ${totals.tables} tables failed`
+  return `${totals.copied} of ${totals.tables} tables copied`
 }
 
 /** The whole message: subject, plain text, HTML, and the log attached when the options ask for it. */
 export function renderEmail(report: RunReport, options: RenderEmailOptions): EmailMessage {
   const attachLog = options.attachLog ?? 'failure'
-  const attach =
-    report.logFile && (attachLog === 'always' || (attachLog === 'failure' && report.status !== 'succeeded'))
+  const attach = Boolean(
+    report.logFile && (attachLog === 'always' || (attachLog === 'failure' && report.status !== 'succeeded')),
+  )
+  const context: RenderContext = {
+    host: options.host ?? os.hostname(),
+    attachment: attach && report.logFile ? path.basename(report.logFile) : undefined,
+  }
   return {
     from: options.from,
     to: options.to,
     cc: options.cc ?? [],
     subject: emailSubject(report),
-    text: emailText(report),
-    html: emailHtml(report),
-    attachments: attach
-      ? [
-          {
-            filename: path.basename(report.logFile!),
-            path: report.logFile!,
-            contentType: 'application/x-ndjson',
-          },
-        ]
-      : [],
+    text: emailText(report, context),
+    html: emailHtml(report, context),
+    headers: {
+      'X-Tablehaul-Status': report.status,
+      'X-Tablehaul-Run-Id': report.runId,
+      // RFC 3834: vacation responders and ticket systems must not answer a machine's report.
+      'Auto-Submitted': 'auto-generated',
+    },
+    priority: report.status === 'succeeded' ? 'normal' : 'high',
+    attachments:
+      attach && report.logFile
+        ? [
+            {
+              filename: path.basename(report.logFile),
+              path: report.logFile,
+              // text/plain so that phones open it; every line is one JSON record.
+              contentType: 'text/plain; charset=utf-8',
+            },
+          ]
+        : [],
   }
+}
+
+/** What the message says beyond the report itself. */
+export interface RenderContext {
+  /** The machine that ran the job. */
+  readonly host?: string
+  /** The file name of the attached log, when one is attached. */
+  readonly attachment?: string | undefined
 }
 
 interface Fact {
@@ -78,7 +129,7 @@ interface Fact {
   readonly value: string
 }
 
-function facts(report: RunReport): Fact[] {
+function facts(report: RunReport, context: RenderContext): Fact[] {
   const list: Fact[] = [
     { label: 'Source', value: report.source },
     { label: 'Target', value: report.target },
@@ -87,8 +138,8 @@ function facts(report: RunReport): Fact[] {
     list.push({
       label: 'Snapshot',
       value: report.snapshot.takenAt
-        ? readableTime(report.snapshot.takenAt)
-        : (report.snapshot.unavailable ?? 'not taken'),
+        ? `${readableTime(report.snapshot.takenAt)} (every table as of this instant)`
+        : (report.snapshot.unavailable ?? 'none: the run ended before it was taken'),
     })
   }
   list.push(
@@ -99,9 +150,15 @@ function facts(report: RunReport): Fact[] {
       value: `${formatCount(report.totals.rows)} rows, ${formatBytes(report.totals.bytes)}`,
     },
     { label: 'Tables', value: tableCounts(report) },
-    { label: 'Run', value: report.runId },
   )
-  if (report.logFile) list.push({ label: 'Log', value: report.logFile })
+  if (context.host) list.push({ label: 'Host', value: context.host })
+  list.push({ label: 'Run', value: report.runId })
+  if (report.logFile) {
+    list.push({
+      label: 'Log',
+      value: `${report.logFile}${context.attachment ? ' (attached)' : ''}`,
+    })
+  }
   return list
 }
 
@@ -113,48 +170,70 @@ function tableCounts(report: RunReport): string {
   return `${parts.join(', ')} of ${totals.tables}`
 }
 
+function noteCount(report: RunReport): number {
+  return report.warnings.length + report.tables.reduce((n, t) => n + (t.warnings?.length ?? 0), 0)
+}
+
 function headline(report: RunReport): string {
   const { totals } = report
   if (report.status === 'succeeded') {
-    return report.kind === 'run'
-      ? `All ${totals.tables} tables were transferred.`
-      : `The ${report.kind} finished: ${formatCount(totals.rows)} rows.`
+    if (report.kind !== 'run') return `The ${report.kind} finished: ${formatCount(totals.rows)} rows.`
+    if (totals.skipped > 0) {
+      return `All ${totals.tables} tables are done: ${totals.copied} transferred, ${totals.skipped} skipped.`
+    }
+    return totals.tables === 1
+      ? 'The table was transferred.'
+      : `All ${totals.tables} tables were transferred.`
   }
   if (report.status === 'interrupted') {
     return `The run was interrupted: ${totals.copied} of ${totals.tables} tables were copied; the others kept their previous contents.`
   }
-  if (report.error) return `The run failed before it could finish: ${describeError(report.error)}`
-  return `${totals.failed} of ${totals.tables} tables failed and kept their previous contents; ${totals.copied} were transferred.`
+  if (report.error && totals.tables === 0)
+    return 'The run failed before copying anything; no table was changed.'
+  if (report.error && totals.failed === 0) {
+    return `The run failed: ${totals.copied} of ${totals.tables} tables were transferred; the others kept their previous contents.`
+  }
+  return `${totals.failed} of ${totals.tables} tables failed and kept their previous contents; ${totals.copied} ${totals.copied === 1 ? 'was' : 'were'} transferred.`
 }
 
 function nextStep(report: RunReport): string | undefined {
   if (report.status === 'succeeded') return undefined
   if (report.status === 'interrupted')
-    return 'Run `tablehaul run --resume` to copy the tables that did not finish.'
-  if (report.error) return report.error.hint ? `What to do: ${report.error.hint}.` : undefined
-  return 'Fix what the failures below say, then run `tablehaul run --resume` to copy only the tables that failed.'
+    return 'Run again: `tablehaul run --resume` copies only the tables that did not finish.'
+  if (report.error && report.totals.failed === 0) return undefined
+  return 'Fix what the failures below say, then run again: `tablehaul run --resume` copies only the tables that failed.'
 }
 
-export function emailText(report: RunReport): string {
+/** The message without the `(SQLSTATE …)` it may carry, where the SQLSTATE is shown on its own. */
+function messageWithoutState(error: ErrorInfo): string {
+  return error.sqlState ? error.message.replace(` (SQLSTATE ${error.sqlState})`, '') : error.message
+}
+
+/** Multi-line messages (a config error lists every problem) stay readable; one-liners stay one line. */
+function errorLines(error: ErrorInfo, indent: string): string[] {
+  const width = 'what to do: '.length
+  const label = (name: string) => `${indent}${`${name}:`.padEnd(width)}`
+  const [first, ...rest] = messageWithoutState(error).split('\n')
+  const lines = [`${label('error')}${first}`, ...rest.map((line) => `${indent}${' '.repeat(width)}${line}`)]
+  if (error.sqlState) lines.push(`${label('SQLSTATE')}${error.sqlState}`)
+  if (error.hint) lines.push(`${label('what to do')}${error.hint}`)
+  return lines
+}
+
+/** The plain-text alternative: the same content as the HTML, aligned for a monospace font. */
+export function emailText(report: RunReport, context: RenderContext = {}): string {
   const lines: string[] = []
   lines.push(`tablehaul ${report.kind} ${OUTCOME[report.status]}`, '', headline(report))
   const step = nextStep(report)
   if (step) lines.push(step)
-  lines.push('')
-  const width = Math.max(...facts(report).map((f) => f.label.length))
-  for (const fact of facts(report)) lines.push(`${fact.label.padEnd(width)}  ${fact.value}`)
+  if (report.error) lines.push('', 'ERROR', '', ...errorLines(report.error, '  '))
   const tables = tablesForDisplay(report.tables)
   const failures = tables.filter((t) => t.status === 'failed')
   if (failures.length > 0) {
-    lines.push('', 'FAILED TABLES', '')
+    lines.push('', 'FAILED TABLES')
     for (const table of failures) {
-      lines.push(`  ${table.table}`)
-      if (table.error) {
-        lines.push(
-          `    error: ${table.error.message}${table.error.sqlState ? ` (SQLSTATE ${table.error.sqlState})` : ''}`,
-        )
-        if (table.error.hint) lines.push(`    what to do: ${table.error.hint}`)
-      }
+      lines.push('', `  ${table.table}`)
+      if (table.error) lines.push(...errorLines(table.error, '    '))
     }
   }
   if (tables.length > 0) {
@@ -177,20 +256,29 @@ export function emailText(report: RunReport): string {
     lines.push(`  ${format(header)}`)
     for (const row of rows) lines.push(`  ${format(row)}`)
   }
-  const warnings = [
-    ...report.warnings,
-    ...report.tables.flatMap((t) => (t.warnings ?? []).map((w) => `${t.table}: ${w}`)),
-  ]
-  if (warnings.length > 0) {
+  const notes = allNotes(report)
+  if (notes.length > 0) {
     lines.push('', 'NOTES', '')
-    for (const warning of warnings) lines.push(`  - ${warning}`)
+    for (const note of notes) lines.push(`  - ${note}`)
   }
+  lines.push('', 'RUN', '')
+  const list = facts(report, context)
+  const width = Math.max(...list.map((f) => f.label.length))
+  for (const fact of list) lines.push(`  ${fact.label.padEnd(width)}  ${fact.value}`)
   lines.push(
     '',
     '-- ',
     'tablehaul: PostgreSQL tables copied with COPY, one snapshot, one transaction per table.',
   )
   return `${lines.join('\n')}\n`
+}
+
+function allNotes(report: RunReport): string[] {
+  return [
+    ...report.warnings,
+    ...report.tables.flatMap((t) => (t.warnings ?? []).map((w) => `${t.table}: ${w}`)),
+    ...report.tables.filter((t) => t.status === 'skipped' && t.reason).map((t) => `${t.table}: ${t.reason}`),
+  ]
 }
 
 function statusLabel(table: TableResult): string {
@@ -203,46 +291,168 @@ const escapeHtml = (value: string) =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
   )
 
-/** Status colours chosen to read on both light and dark backgrounds. */
-const STATUS_COLOR = { succeeded: '#1a7f37', failed: '#cf222e', interrupted: '#9a6700' } as const
-const TABLE_COLOR = { copied: '#1a7f37', failed: '#cf222e', skipped: '#6e7781' } as const
+/** `code spans` in a sentence rendered as <code>. */
+const withCode = (text: string) =>
+  escapeHtml(text).replace(/`([^`]+)`/g, `<code style="${CSS.code}" class="th-code">$1</code>`)
 
-export function emailHtml(report: RunReport): string {
-  const color = STATUS_COLOR[report.status]
-  const tables = tablesForDisplay(report.tables)
-  const cell = 'padding:6px 8px;border-bottom:1px solid rgba(127,127,127,0.25);vertical-align:top;'
-  const numeric = `${cell}text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums;`
-  const factRows = facts(report)
+/**
+ * Light colours inline (what every client shows), dark ones in a <style> block that Apple Mail, iOS,
+ * Outlook and Gmail apply under `prefers-color-scheme: dark`; a client that inverts colours on its own
+ * gets strong banner colours and plain text that survive inversion.
+ */
+const LIGHT = {
+  page: '#f6f8fa',
+  card: '#ffffff',
+  border: '#d0d7de',
+  rule: '#d8dee4',
+  text: '#1f2328',
+  muted: '#59636e',
+  codeBg: '#eff1f3',
+  errorBg: '#ffebe9',
+  calloutBg: '#fff8c5',
+  calloutBorder: '#d4a72c',
+  banner: { succeeded: '#1a7f37', failed: '#cf222e', interrupted: '#9a6700' },
+  status: { copied: '#1a7f37', failed: '#cf222e', skipped: '#59636e' },
+} as const
+
+const DARK_CSS = `
+:root { color-scheme: light dark; supported-color-schemes: light dark; }
+@media (prefers-color-scheme: dark) {
+  .th-page { background: #010409 !important; }
+  .th-card { background: #0d1117 !important; border-color: #30363d !important; }
+  .th-text { color: #e6edf3 !important; }
+  .th-muted { color: #9198a1 !important; }
+  .th-rule { border-color: #262c36 !important; }
+  .th-code { background: #262c36 !important; color: #e6edf3 !important; }
+  .th-error { background: #2a1619 !important; border-color: #f85149 !important; color: #e6edf3 !important; }
+  .th-callout { background: #272115 !important; border-color: #bb8009 !important; color: #e6edf3 !important; }
+  .th-copied { color: #3fb950 !important; border-color: #3fb950 !important; }
+  .th-failed { color: #ff7b72 !important; border-color: #ff7b72 !important; }
+  .th-skipped { color: #9198a1 !important; border-color: #9198a1 !important; }
+  .th-banner-succeeded { background: #238636 !important; }
+  .th-banner-failed { background: #da3633 !important; }
+  .th-banner-interrupted { background: #9e6a03 !important; }
+}
+@media (max-width: 600px) {
+  .th-wide { display: none !important; }
+  .th-narrow { display: block !important; max-height: none !important; overflow: visible !important; }
+  .th-pad { padding-left: 12px !important; padding-right: 12px !important; }
+}`
+
+const FONT = "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
+const MONO = "ui-monospace,SFMono-Regular,Menlo,Consolas,'Liberation Mono',monospace"
+
+const CSS = {
+  code: `font-family:${MONO};font-size:12px;background:${LIGHT.codeBg};border-radius:4px;padding:1px 4px;`,
+  cell: `padding:7px 8px;border-bottom:1px solid ${LIGHT.rule};vertical-align:top;`,
+  head: `padding:6px 8px;border-bottom:1px solid ${LIGHT.border};font-size:11px;font-weight:600;letter-spacing:0.04em;text-transform:uppercase;color:${LIGHT.muted};`,
+  number: 'text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums;',
+  section: `font-size:11px;font-weight:600;letter-spacing:0.06em;text-transform:uppercase;color:${LIGHT.muted};margin:0 0 6px 0;`,
+} as const
+
+function errorBox(error: ErrorInfo): string {
+  const message = escapeHtml(messageWithoutState(error)).replace(/\n/g, '<br>')
+  const state = error.sqlState
+    ? `<div style="margin-top:4px;font-size:12px;color:${LIGHT.muted};" class="th-muted">SQLSTATE <code style="${CSS.code}" class="th-code">${escapeHtml(error.sqlState)}</code></div>`
+    : ''
+  const hint = error.hint
+    ? `<div style="margin-top:6px;"><strong>What to do:</strong> ${withCode(error.hint)}</div>`
+    : ''
+  return `<div class="th-error" style="margin-top:6px;padding:8px 10px;background:${LIGHT.errorBg};border-left:3px solid ${LIGHT.status.failed};border-radius:4px;color:${LIGHT.text};font-size:13px;line-height:1.45;overflow-wrap:anywhere;word-break:break-word;">${message}${state}${hint}</div>`
+}
+
+function badge(table: TableResult): string {
+  const color = LIGHT.status[table.status]
+  return `<span class="th-${table.status}" style="display:inline-block;padding:1px 6px;border:1px solid ${color};border-radius:10px;color:${color};font-size:11px;font-weight:700;letter-spacing:0.03em;white-space:nowrap;">${statusLabel(table)}</span>`
+}
+
+function tableRow(t: TableResult): string {
+  const numbers = [formatBytes(t.bytes), formatDuration(t.durationMs), formatRate(t.bytes, t.durationMs)]
+  const compact = [`${formatCount(t.rows)} rows`, ...numbers.filter((n) => n !== '-')].join(' · ')
+  const details = [
+    t.status === 'failed' && t.error ? errorBox(t.error) : '',
+    t.status === 'skipped' && t.reason
+      ? `<div class="th-muted" style="margin-top:3px;font-size:12px;color:${LIGHT.muted};">${escapeHtml(t.reason)}</div>`
+      : '',
+    ...(t.warnings ?? []).map(
+      (w) =>
+        `<div class="th-muted" style="margin-top:3px;font-size:12px;color:${LIGHT.muted};">Note: ${escapeHtml(w)}</div>`,
+    ),
+  ].join('')
+  const cell = `${CSS.cell}`
+  const numeric = `${CSS.cell}${CSS.number}`
+  return `<tr>
+<td class="th-rule" style="${cell}width:1%;">${badge(t)}</td>
+<td class="th-rule" style="${cell}overflow-wrap:anywhere;word-break:break-word;"><span style="font-family:${MONO};font-size:13px;">${escapeHtml(t.table)}</span><div class="th-narrow th-muted" style="display:none;max-height:0;overflow:hidden;font-size:12px;color:${LIGHT.muted};margin-top:2px;">${escapeHtml(compact)}</div>${details}</td>
+<td class="th-rule th-wide" style="${numeric}">${formatCount(t.rows)}</td>
+<td class="th-rule th-wide" style="${numeric}">${numbers[0]}</td>
+<td class="th-rule th-wide" style="${numeric}">${numbers[1]}</td>
+<td class="th-rule th-wide" style="${numeric}">${numbers[2]}</td>
+</tr>`
+}
+
+function tilesHtml(report: RunReport): string {
+  const { totals } = report
+  const tiles = [
+    { label: 'Tables', value: `${totals.copied + totals.skipped}/${totals.tables}` },
+    { label: 'Rows', value: formatCount(totals.rows) },
+    { label: 'Data', value: formatBytes(totals.bytes) },
+    { label: 'Time', value: formatDuration(report.durationMs) },
+  ]
+  const cells = tiles
     .map(
-      (f) =>
-        `<tr><td style="padding:3px 12px 3px 0;opacity:0.7;white-space:nowrap;vertical-align:top;">${escapeHtml(f.label)}</td><td style="padding:3px 0;word-break:break-all;">${escapeHtml(f.value)}</td></tr>`,
+      (tile) =>
+        `<td style="padding:0 12px 0 0;vertical-align:top;"><div class="th-muted" style="font-size:11px;font-weight:600;letter-spacing:0.04em;text-transform:uppercase;color:${LIGHT.muted};">${tile.label}</div><div style="font-size:18px;font-weight:600;font-variant-numeric:tabular-nums;white-space:nowrap;">${escapeHtml(tile.value)}</div></td>`,
     )
     .join('')
-  const tableRows = tables
-    .map((t) => {
-      const failure =
-        t.status === 'failed' && t.error
-          ? `<div style="margin-top:4px;color:${TABLE_COLOR.failed};">${escapeHtml(t.error.message)}${t.error.sqlState ? ` <span style="opacity:0.8;">(SQLSTATE ${escapeHtml(t.error.sqlState)})</span>` : ''}</div>${t.error.hint ? `<div style="margin-top:2px;opacity:0.85;">What to do: ${escapeHtml(t.error.hint)}</div>` : ''}`
-          : ''
-      const notes = (t.warnings ?? [])
-        .map((w) => `<div style="margin-top:2px;opacity:0.8;">${escapeHtml(w)}</div>`)
-        .join('')
-      const reason =
-        t.status === 'skipped' && t.reason
-          ? `<div style="margin-top:2px;opacity:0.8;">${escapeHtml(t.reason)}</div>`
-          : ''
-      return `<tr>
-<td style="${cell}white-space:nowrap;"><span style="display:inline-block;padding:1px 6px;border-radius:4px;border:1px solid ${TABLE_COLOR[t.status]};color:${TABLE_COLOR[t.status]};font-size:12px;font-weight:600;">${statusLabel(t)}</span></td>
-<td style="${cell}word-break:break-word;"><span style="font-family:ui-monospace,Menlo,Consolas,monospace;">${escapeHtml(t.table)}</span>${failure}${reason}${notes}</td>
-<td style="${numeric}">${formatCount(t.rows)}</td>
-<td style="${numeric}">${formatBytes(t.bytes)}</td>
-<td style="${numeric}">${formatDuration(t.durationMs)}</td>
-<td style="${numeric}">${formatRate(t.bytes, t.durationMs)}</td>
-</tr>`
-    })
-    .join('\n')
+  return `<table role="presentation" cellpadding="0" cellspacing="0" style="border-collapse:collapse;"><tr>${cells}</tr></table>`
+}
+
+/** The HTML body: inline styles, one column, readable at 320 px and in dark mode. */
+export function emailHtml(report: RunReport, context: RenderContext = {}): string {
+  const tables = tablesForDisplay(report.tables)
   const step = nextStep(report)
-  const warnings = report.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')
+  const notes = report.warnings
+  const where = `${report.sourceName} → ${report.targetName}`
+  const title = outcomePhrase(report)
+  const factRows = facts(report, context)
+    .map(
+      (f) =>
+        `<tr><td class="th-muted" style="padding:3px 14px 3px 0;color:${LIGHT.muted};white-space:nowrap;vertical-align:top;">${escapeHtml(f.label)}</td><td style="padding:3px 0;overflow-wrap:anywhere;word-break:break-word;">${escapeHtml(f.value)}</td></tr>`,
+    )
+    .join('\n')
+  const pad = 'padding:16px 20px 0 20px;'
+  const blocks: string[] = []
+  blocks.push(
+    `<tr><td class="th-pad" style="${pad}"><div style="font-size:15px;line-height:1.5;">${escapeHtml(headline(report))}</div>${
+      step
+        ? `<div class="th-callout" style="margin-top:10px;padding:8px 10px;background:${LIGHT.calloutBg};border-left:3px solid ${LIGHT.calloutBorder};border-radius:4px;color:${LIGHT.text};">${withCode(step)}</div>`
+        : ''
+    }${report.error ? errorBox(report.error) : ''}</td></tr>`,
+  )
+  blocks.push(`<tr><td class="th-pad" style="${pad}">${tilesHtml(report)}</td></tr>`)
+  if (tables.length > 0) {
+    const head = (label: string, align: 'left' | 'right', wide = false) =>
+      `<th class="th-rule th-muted${wide ? ' th-wide' : ''}" style="${CSS.head}text-align:${align};">${label}</th>`
+    blocks.push(`<tr><td class="th-pad" style="${pad}">
+<table cellpadding="0" cellspacing="0" style="border-collapse:collapse;width:100%;font-size:13px;">
+<thead><tr>${head('Status', 'left')}${head('Table', 'left')}${head('Rows', 'right', true)}${head('Size', 'right', true)}${head('Time', 'right', true)}${head('Rate', 'right', true)}</tr></thead>
+<tbody>
+${tables.map(tableRow).join('\n')}
+</tbody></table></td></tr>`)
+  }
+  if (notes.length > 0) {
+    blocks.push(
+      `<tr><td class="th-pad" style="${pad}"><div class="th-muted" style="${CSS.section}">Notes</div><ul style="margin:0;padding-left:18px;">${notes.map((w) => `<li style="margin:2px 0;">${escapeHtml(w)}</li>`).join('')}</ul></td></tr>`,
+    )
+  }
+  blocks.push(
+    `<tr><td class="th-pad" style="${pad}"><div class="th-muted" style="${CSS.section}">Run</div><table role="presentation" cellpadding="0" cellspacing="0" style="border-collapse:collapse;font-size:13px;">${factRows}</table></td></tr>`,
+  )
+  blocks.push(
+    `<tr><td class="th-pad th-muted" style="padding:16px 20px 18px 20px;font-size:12px;color:${LIGHT.muted};">Sent by tablehaul${context.host ? ` on ${escapeHtml(context.host)}` : ''}.${context.attachment ? ` The run's log is attached (${escapeHtml(context.attachment)}, one JSON record per line).` : ''}</td></tr>`,
+  )
+  const banner = LIGHT.banner[report.status]
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -251,29 +461,22 @@ export function emailHtml(report: RunReport): string {
 <meta name="color-scheme" content="light dark">
 <meta name="supported-color-schemes" content="light dark">
 <title>${escapeHtml(emailSubject(report))}</title>
+<style>${DARK_CSS}
+</style>
 </head>
-<body style="margin:0;padding:16px;font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;font-size:14px;line-height:1.45;">
-<div style="max-width:720px;margin:0 auto;">
-<div style="border-left:6px solid ${color};padding:8px 14px;margin-bottom:16px;">
-<div style="font-size:20px;font-weight:700;color:${color};">${OUTCOME[report.status]}</div>
-<div style="font-size:15px;margin-top:4px;">${escapeHtml(headline(report))}</div>
-${step ? `<div style="margin-top:6px;">${escapeHtml(step)}</div>` : ''}
-</div>
-<table role="presentation" style="border-collapse:collapse;margin-bottom:16px;font-size:13px;">${factRows}</table>
-${
-  tables.length > 0
-    ? `<div style="overflow-x:auto;"><table style="border-collapse:collapse;width:100%;font-size:13px;">
-<thead><tr>
-<th style="${cell}text-align:left;">Status</th><th style="${cell}text-align:left;">Table</th><th style="${cell}text-align:right;">Rows</th><th style="${cell}text-align:right;">Size</th><th style="${cell}text-align:right;">Time</th><th style="${cell}text-align:right;">Rate</th>
-</tr></thead>
-<tbody>
-${tableRows}
-</tbody></table></div>`
-    : ''
-}
-${warnings ? `<div style="margin-top:16px;"><div style="font-weight:600;">Notes</div><ul style="margin:4px 0;padding-left:20px;">${warnings}</ul></div>` : ''}
-<div style="margin-top:20px;font-size:12px;opacity:0.6;">tablehaul ${escapeHtml(report.kind)} ${escapeHtml(report.runId)}</div>
-</div>
+<body class="th-page" style="margin:0;padding:0;background:${LIGHT.page};">
+<div style="display:none;max-height:0;overflow:hidden;mso-hide:all;">${escapeHtml(headline(report))}</div>
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" class="th-page" style="border-collapse:collapse;background:${LIGHT.page};">
+<tr><td align="center" style="padding:16px 8px;">
+<table role="presentation" cellpadding="0" cellspacing="0" class="th-card th-text" style="border-collapse:separate;width:100%;max-width:760px;background:${LIGHT.card};border:1px solid ${LIGHT.border};border-radius:8px;color:${LIGHT.text};font-family:${FONT};font-size:14px;line-height:1.45;text-align:left;">
+<tr><td class="th-banner-${report.status} th-pad" style="background:${banner};color:#ffffff;padding:14px 20px;border-radius:7px 7px 0 0;">
+<div style="font-size:12px;letter-spacing:0.04em;opacity:0.92;">tablehaul ${escapeHtml(report.kind)} · ${escapeHtml(where)}</div>
+<div style="font-size:22px;font-weight:700;line-height:1.3;margin-top:2px;">${OUTCOME[report.status]} <span style="font-weight:400;">· ${escapeHtml(title)}</span></div>
+</td></tr>
+${blocks.join('\n')}
+</table>
+</td></tr>
+</table>
 </body>
 </html>
 `

@@ -13,6 +13,10 @@ export interface EmailMessage {
   readonly text: string
   readonly html: string
   readonly attachments: readonly EmailAttachment[]
+  /** Extra headers, for mail filters (`X-Tablehaul-Status: failed`). */
+  readonly headers?: Readonly<Record<string, string>>
+  /** `high` marks a failed run as important in mail clients. @default 'normal' */
+  readonly priority?: 'high' | 'normal'
 }
 
 /** Where a sent message went: an SMTP server's answer or the .eml file written. */

@@ -55,6 +55,8 @@ export function toNodemailer(message: EmailMessage): SendMailOptions {
     subject: message.subject,
     text: message.text,
     html: message.html,
+    headers: message.headers ? { ...message.headers } : undefined,
+    priority: message.priority ?? 'normal',
     attachments: message.attachments.map((a) => ({
       filename: a.filename,
       path: a.path,

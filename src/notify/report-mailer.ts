@@ -48,7 +48,7 @@ export async function mailReport(
   notifier: Notifier | undefined,
   redactor: Redactor,
 ): Promise<NotificationOutcome> {
-  if (!notifier || !email) {
+  if (!email) {
     return {
       status: 'skipped',
       detail: 'no e-mail configured (set email.to with email.smtp or email.outbox)',
@@ -56,6 +56,20 @@ export async function mailReport(
   }
   const wanted = email.on === 'always' || (email.on === 'failure' && report.status !== 'succeeded')
   if (!wanted) return { status: 'skipped', detail: `email.on is ${email.on}` }
+  if (!notifier) {
+    if (email.smtp || email.outbox) return { status: 'skipped', detail: 'no notifier given' }
+    // Recipients without a way to reach them: the user expects a mail that will never come.
+    return {
+      status: 'failed',
+      detail: 'no way to send',
+      error: {
+        code: 'NOTIFY_FAILED',
+        message:
+          'the e-mail settings say whom to tell but not how: neither email.smtp nor email.outbox is set',
+        hint: 'set email.smtp (or --smtp-url, TABLEHAUL_SMTP_URL), or email.outbox to write .eml files',
+      },
+    }
+  }
   if (email.to.length === 0 && !(notifier instanceof OutboxNotifier)) {
     return {
       status: 'failed',
@@ -63,16 +77,21 @@ export async function mailReport(
       error: {
         code: 'NOTIFY_FAILED',
         message: 'email.to lists no recipient',
-        hint: 'set email.to (or --email-to)',
+        hint: 'set email.to (or --email-to, TABLEHAUL_EMAIL_TO)',
       },
     }
   }
   try {
     const message = redactor.value(
-      renderEmail(report, { from: email.from, to: email.to, cc: email.cc, attachLog: email.attachLog }),
+      renderEmail(report, {
+        from: email.from,
+        to: email.to,
+        cc: email.cc,
+        attachLog: email.attachLog,
+      }),
     )
     const delivery = await notifier.send(message)
-    return { status: 'sent', detail: `${delivery.detail}` }
+    return { status: 'sent', detail: redactor.text(delivery.detail) }
   } catch (error) {
     return { status: 'failed', detail: notifier.description, error: redactor.value(errorInfo(error)) }
   }

@@ -1,15 +1,23 @@
 import nodemailer from 'nodemailer'
+import { formatDuration } from '../config/units.js'
 import { TablehaulError } from '../errors.js'
 import { redactUrl } from '../db/database.js'
 import type { Delivery, EmailMessage, Notifier } from './notifier.js'
 import { toNodemailer } from './outbox-notifier.js'
 
 export interface SmtpNotifierOptions {
-  /** `smtp://host:587` (STARTTLS when the server offers it) or `smtps://user:password@host:465` (TLS). */
+  /**
+   * `smtp://user:password@host:587` (plain, upgraded with STARTTLS: required when the URL has a login, so a
+   * password never crosses the network in clear) or `smtps://user:password@host:465` (TLS from the first
+   * byte). nodemailer's URL parameters apply, e.g. `?requireTLS=false` for a relay without TLS.
+   */
   readonly url: string
-  /** Bounds connecting, the greeting and every socket wait. @default 30000 */
+  /** Bounds connecting, the greeting and every wait for the server; the whole send gets three times it. @default 30000 */
   readonly timeoutMs?: number
-  /** @default true */
+  /**
+   * Refuse a server whose certificate is not trusted. Trust a private CA or a self-signed certificate with
+   * NODE_EXTRA_CA_CERTS=/path/ca.pem rather than turning this off. @default true
+   */
   readonly tlsRejectUnauthorized?: boolean
 }
 
@@ -25,44 +33,66 @@ export class SmtpNotifier implements Notifier {
     const timeout = this.options.timeoutMs ?? 30_000
     const transport = nodemailer.createTransport({
       url: this.options.url,
+      // Options given in the URL's query win over these defaults (nodemailer merges the URL last).
+      requireTLS: hasLogin(this.options.url) && /^smtp:/i.test(this.options.url),
       connectionTimeout: timeout,
       greetingTimeout: timeout,
       socketTimeout: timeout,
       dnsTimeout: timeout,
       tls: { rejectUnauthorized: this.options.tlsRejectUnauthorized ?? true },
     })
-    const abort = () => transport.close()
-    options.signal?.addEventListener('abort', abort, { once: true })
+    const deadline = AbortSignal.timeout(3 * timeout)
+    const signals = [deadline, options.signal].filter((s): s is AbortSignal => s !== undefined)
     try {
-      const info = await transport.sendMail(toNodemailer(message))
-      return { via: this.description, detail: String(info.response ?? info.messageId) }
+      const info = await transport.sendMail({ ...toNodemailer(message), signal: AbortSignal.any(signals) })
+      const rejected = (info.rejected ?? []).map(String)
+      if (rejected.length > 0) {
+        throw Object.assign(new Error(`the server refused the recipients ${rejected.join(', ')}`), {
+          code: 'EENVELOPE',
+        })
+      }
+      return {
+        via: this.description,
+        detail: `${this.description}: ${String(info.response ?? info.messageId)}`,
+      }
     } catch (error) {
+      const reason = deadline.aborted
+        ? `the send did not finish within ${formatDuration(3 * timeout)}`
+        : (error as Error).message
       throw new TablehaulError(
         'NOTIFY_FAILED',
-        `the e-mail could not be sent through ${this.description}: ${(error as Error).message}`,
-        {
-          cause: error,
-          hint: smtpHint(error),
-        },
+        `the e-mail could not be sent through ${this.description}: ${reason}`,
+        { cause: error, hint: deadline.aborted ? TIMEOUT_HINT : smtpHint(error) },
       )
     } finally {
-      options.signal?.removeEventListener('abort', abort)
       transport.close()
     }
   }
 }
 
+const TIMEOUT_HINT =
+  'the mail server did not answer in time: check the host and port (465 is smtps://, 587 smtp://), or raise email.timeout'
+
+function hasLogin(url: string): boolean {
+  return /^[a-z]+:\/\/[^/@]+@/i.test(url)
+}
+
 function smtpHint(error: unknown): string {
   const code = (error as { code?: string } | null)?.code
-  if (code === 'EAUTH') return 'check the user and password in email.smtp'
-  if (code === 'ESOCKET' || code === 'ECONNECTION' || code === 'ECONNREFUSED') {
+  const message = (error as Error | null)?.message ?? ''
+  if (/certificate|self.signed|unable to verify|altnames/i.test(message)) {
+    return "the mail server's certificate is not trusted: give its CA (or the certificate itself) to Node with NODE_EXTRA_CA_CERTS=/path/ca.pem, or set email.tlsRejectUnauthorized: false for a server you know"
+  }
+  if (code === 'EAUTH' || code === 'ENOAUTH') return 'check the user and password in email.smtp'
+  if (code === 'ETLS' || /STARTTLS/i.test(message)) {
+    return 'the mail server does not offer STARTTLS: use smtps:// (port 465), or add ?requireTLS=false to email.smtp for a relay you trust on a private network'
+  }
+  if (code === 'ECONNREFUSED' || code === 'ECONNECTION' || code === 'ESOCKET' || code === 'EDNS') {
     return 'check the host and port in email.smtp and that the mail server accepts connections from this machine'
   }
-  if (code === 'ETIMEDOUT')
-    return 'the mail server did not answer in time; check the host and port, or raise email.timeout'
+  if (code === 'ETIMEDOUT' || /timeout|timed out|never received/i.test(message)) return TIMEOUT_HINT
   if (code === 'EENVELOPE') return 'check the addresses in email.from, email.to and email.cc'
-  if (code === 'ETLS' || /certificate|self.signed/i.test((error as Error)?.message ?? '')) {
-    return "the mail server's certificate is not trusted; install its CA, or set email.tlsRejectUnauthorized: false for a server you know"
-  }
+  if (code === 'EMESSAGE')
+    return 'the mail server refused the message; ask its administrator why (size limit, sender policy)'
   return 'check the email settings (`tablehaul config --show`)'
 }

@@ -3,6 +3,7 @@ import path from 'node:path'
 import pino from 'pino'
 import { formatBytes, formatCount, formatDuration } from '../config/units.js'
 import type { TransferEmitter, TransferEventName, TransferEvents } from '../transfer/events.js'
+import { messageOf } from '../errors.js'
 import { describeError, type RunReport, type TableResult } from './run-report.js'
 import { Redactor } from './secrets.js'
 
@@ -11,25 +12,32 @@ export interface RunLogOptions {
   readonly dir: string
   /** Per-run NDJSON files kept; older ones are deleted when a run starts. @default 100 */
   readonly keepRuns?: number
-  /** The human-readable log rotates past this size. @default 10 MiB */
+  /** `tablehaul.log` is rotated to `tablehaul.log.1` when a run starts and it is past this size; 0 never rotates. @default 10 MiB */
   readonly maxSize?: number
-  /** Hides these secrets in every record. */
+  /** Hides these secrets in every record and line. */
   readonly redactor?: Redactor
 }
 
 export const HUMAN_LOG_NAME = 'tablehaul.log'
-const ROTATED_HUMAN_LOGS = 5
+/** Rotated human logs kept: tablehaul.log.1 (newest) … tablehaul.log.5. */
+export const ROTATED_HUMAN_LOGS = 5
+
+const OUTCOME = { succeeded: 'OK', failed: 'FAILED', interrupted: 'INTERRUPTED' } as const
 
 /**
- * The run's logs. Per run, an NDJSON file with one record per event (written synchronously: a process that
- * ends, or is signalled, never loses its last lines); across runs, `tablehaul.log`, one line per table per
- * run, for people who grep.
+ * The run's logs. Per run, an NDJSON file with one record per event; across runs, `tablehaul.log`, one line
+ * per table per run (written as each table ends) and one per run, for people who grep. Every write is
+ * synchronous, so a process that ends, is signalled or is killed never loses a line already logged; a
+ * process that exits mid-run (a second Ctrl-C) still writes a last record saying so.
  */
 export class RunLog {
   private logger: pino.Logger | undefined
   private destination: pino.DestinationStream | undefined
   private filePath: string | undefined
+  private runId: string | undefined
+  private finished = false
   private readonly redactor: Redactor
+  private readonly onExit = (code: number) => this.abandoned(code)
 
   constructor(private readonly options: RunLogOptions) {
     this.redactor = options.redactor ?? new Redactor()
@@ -44,10 +52,14 @@ export class RunLog {
     return path.join(this.options.dir, HUMAN_LOG_NAME)
   }
 
-  /** Creates the run's NDJSON file and applies retention. */
+  /** Creates the run's NDJSON file and applies rotation and retention. */
   open(runId: string): string {
     mkdirSync(this.options.dir, { recursive: true })
     this.pruneOldRuns(this.options.keepRuns ?? 100)
+    // Rotated only between runs, so that one run's lines are never split over two files.
+    this.rotateHumanLog(this.humanFile)
+    this.runId = runId
+    this.finished = false
     this.filePath = path.join(this.options.dir, `tablehaul-${runId}.ndjson`)
     this.destination = pino.destination({ dest: this.filePath, sync: true, mkdir: true })
     const redactor = this.redactor
@@ -64,6 +76,7 @@ export class RunLog {
       },
       this.destination,
     )
+    process.on('exit', this.onExit)
     return this.filePath
   }
 
@@ -73,33 +86,42 @@ export class RunLog {
   }
 
   record<K extends TransferEventName>(event: K, payload: TransferEvents[K]): void {
-    const logger = this.logger
-    if (!logger) return
+    if (!this.logger) return
     switch (event) {
       case 'table.progress':
         return
       case 'table.copied':
       case 'table.skipped': {
         const result = payload as TableResult
-        logger.info({ event, ...result }, `${result.table} ${result.status}`)
+        this.write('info', { event, ...result }, `${result.table} ${result.status}`)
+        this.appendHuman([`${localTimestamp(new Date())} ${humanTableLine(result)}`])
         return
       }
       case 'table.failed': {
         const result = payload as TableResult
-        logger.error(
+        this.write(
+          'error',
           { event, ...result },
           `${result.table} failed: ${result.error ? describeError(result.error) : ''}`,
         )
+        this.appendHuman([`${localTimestamp(new Date())} ${humanTableLine(result)}`])
         return
       }
       case 'table.retrying':
       case 'run.warning':
-      case 'notify.failed':
-        logger.warn({ event, ...(payload as object) })
+        this.write('warn', { event, ...(payload as object) })
         return
+      case 'notify.failed': {
+        const { error } = payload as TransferEvents['notify.failed']
+        this.write('error', { event, error }, `the e-mail was not sent: ${describeError(error)}`)
+        this.appendHuman([
+          `${localTimestamp(new Date())} run ${this.runId} E-MAIL NOT SENT ${oneLine(describeError(error))}`,
+        ])
+        return
+      }
       case 'run.planned': {
         const planned = payload as TransferEvents['run.planned']
-        logger.info({
+        this.write('info', {
           event,
           tableCount: planned.tables.length,
           snapshotTakenAt: planned.snapshotTakenAt,
@@ -111,73 +133,113 @@ export class RunLog {
       case 'run.finished': {
         const report = payload as RunReport
         const { tables: _tables, runId: _runId, ...summary } = report
-        logger[report.status === 'succeeded' ? 'info' : 'error'](
+        this.write(
+          report.status === 'succeeded' ? 'info' : 'error',
           { event, ...summary },
           `run ${report.status}`,
         )
-        this.writeHumanLog(report)
+        this.appendHuman([humanRunLine(report)])
+        this.finished = true
         return
       }
       case 'run.started': {
         const { runId: _runId, ...rest } = payload as TransferEvents['run.started']
-        logger.info({ event, ...rest })
+        this.write('info', { event, ...rest })
         return
       }
       default:
-        logger.info({ event, ...(payload as object) })
+        this.write('info', { event, ...(payload as object) })
     }
   }
 
   close(): void {
+    process.off('exit', this.onExit)
     this.logger?.flush()
-    const destination = this.destination as { flushSync?: () => void; end?: () => void } | undefined
+    const destination = this.destination as { end?: () => void } | undefined
     destination?.end?.()
     this.logger = undefined
   }
 
-  /** One line per table, then one for the run: appended, so the file is the history of every run. */
-  private writeHumanLog(report: RunReport): void {
-    const file = this.humanFile
-    this.rotateHumanLog(file)
-    const at = localTimestamp(new Date(report.finishedAt))
-    const lines = report.tables.map((table) => `${at} ${humanTableLine(table)}`)
-    const totals = report.totals
-    const what = report.kind === 'run' ? `run ${report.runId}` : `${report.kind} ${report.runId}`
-    const outcome = { succeeded: 'OK', failed: 'FAILED', interrupted: 'INTERRUPTED' }[report.status]
-    const detail = report.error
-      ? describeError(report.error)
-      : `${totals.copied}/${totals.tables} tables, ${formatCount(totals.rows)} rows, ${formatBytes(totals.bytes)}`
-    lines.push(
-      `${at} ${what} ${outcome} ${detail} in ${formatDuration(report.durationMs)} (${report.source} -> ${report.target})`,
+  private write(level: 'info' | 'warn' | 'error', record: object, message?: string): void {
+    if (message === undefined) this.logger?.[level](record)
+    else this.logger?.[level](record, this.redactor.text(message))
+  }
+
+  /** Appended with one synchronous write (O_APPEND), so lines of concurrent runs never interleave mid-line. */
+  private appendHuman(lines: string[]): void {
+    try {
+      appendFileSync(this.humanFile, `${this.redactor.text(lines.join('\n'))}\n`)
+    } catch (error) {
+      this.logger?.error({ event: 'log.failed', file: this.humanFile, error: messageOf(error) })
+    }
+  }
+
+  /** The process is exiting before the run finished (a second SIGINT, process.exit): say so in both logs. */
+  private abandoned(code: number): void {
+    if (this.finished || !this.logger) return
+    this.write(
+      'error',
+      { event: 'run.abandoned', exitCode: code },
+      'the process exited before the run finished; copies in flight were rolled back by the target',
     )
-    appendFileSync(file, `${this.redactor.text(lines.join('\n'))}\n`)
+    this.appendHuman([
+      `${localTimestamp(new Date())} run ${this.runId} ABANDONED the process exited (code ${code}) before the run finished; tables in flight were rolled back and kept their previous contents`,
+    ])
+    this.close()
   }
 
   private rotateHumanLog(file: string): void {
     const maxSize = this.options.maxSize ?? 10 * 1024 * 1024
-    if (!existsSync(file) || statSync(file).size < maxSize) return
+    if (maxSize <= 0 || !existsSync(file) || statSync(file).size < maxSize) return
     for (let n = ROTATED_HUMAN_LOGS - 1; n >= 1; n--) {
       if (existsSync(`${file}.${n}`)) renameSync(`${file}.${n}`, `${file}.${n + 1}`)
     }
     renameSync(file, `${file}.1`)
   }
 
+  /** Keeps the newest `keep - 1` run logs, so that with this run's there are `keep`. */
   private pruneOldRuns(keep: number): void {
     const runs = readdirSync(this.options.dir)
       .filter((name) => /^tablehaul-.*\.ndjson$/.test(name))
-      .sort()
-    for (const name of runs.slice(0, Math.max(0, runs.length - (keep - 1)))) {
+      .map((name) => ({ name, mtime: statSync(path.join(this.options.dir, name)).mtimeMs }))
+      .sort((a, b) => a.mtime - b.mtime || a.name.localeCompare(b.name))
+    for (const { name } of runs.slice(0, Math.max(0, runs.length - (keep - 1)))) {
       unlinkSync(path.join(this.options.dir, name))
     }
   }
 }
 
+/** `sales.orders OK 1,204,331 rows 412 MB 38.2s`, or `sales.orders FAILED reason (SQLSTATE …); what to do`. */
 export function humanTableLine(table: TableResult): string {
   if (table.status === 'failed') {
-    return `${table.table} FAILED ${table.error ? describeError(table.error) : 'unknown error'}`
+    return `${table.table} FAILED ${table.error ? oneLine(describeError(table.error)) : 'unknown error'}`
   }
-  if (table.status === 'skipped') return `${table.table} SKIPPED ${table.reason ?? ''}`.trimEnd()
-  return `${table.table} OK ${formatCount(table.rows)} rows ${formatBytes(table.bytes)} ${formatDuration(table.durationMs)}`
+  if (table.status === 'skipped') return `${table.table} SKIPPED ${oneLine(table.reason ?? '')}`.trimEnd()
+  const notes = table.warnings?.length
+    ? ` (${table.warnings.length} note${table.warnings.length > 1 ? 's' : ''}: ${oneLine(table.warnings.join('; '))})`
+    : ''
+  return `${table.table} OK ${formatCount(table.rows)} rows ${formatBytes(table.bytes)} ${formatDuration(table.durationMs)}${notes}`
+}
+
+/** `2026-11-27 02:03:21 run 20261127-020000-k3f9 OK 12/12 tables, 1,204,331 rows, 412 MB in 3m 21s (sales@db → local)`. */
+export function humanRunLine(report: RunReport): string {
+  const at = localTimestamp(new Date(report.finishedAt))
+  const { totals } = report
+  const what = `${report.kind} ${report.runId} ${OUTCOME[report.status]}`
+  const where = `(${report.sourceName} -> ${report.targetName})`
+  if (report.error && totals.tables === 0) {
+    return `${at} ${what} in ${formatDuration(report.durationMs)} ${where}: ${oneLine(describeError(report.error))}`
+  }
+  const counts = [`${totals.copied + totals.skipped}/${totals.tables} tables`]
+  if (totals.failed) counts.push(`${totals.failed} failed`)
+  counts.push(`${formatCount(totals.rows)} rows`, formatBytes(totals.bytes))
+  const error = report.error ? `: ${oneLine(describeError(report.error))}` : ''
+  return `${at} ${what} ${counts.join(', ')} in ${formatDuration(report.durationMs)} ${where}${error}`
+}
+
+/** One line per record, whatever the message holds (a config error lists its problems on several lines). */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim()
 }
 
 /** `2026-11-27 02:00:13` in the machine's time zone: what someone reading the file at the machine expects. */

@@ -12,20 +12,40 @@ export class Redactor {
     ].sort((a, b) => b.length - a.length)
   }
 
-  /** Secrets found in URLs (`scheme://user:password@host`) and given values such as `source.password`. */
+  /**
+   * Secrets found in URLs (`scheme://user:password@host`, `?password=`) and given values such as
+   * `source.password`.
+   */
   static fromValues(values: Iterable<string | undefined>): Redactor {
     const secrets: string[] = []
     for (const value of values) {
       if (!value) continue
-      const password = passwordInUrl(value)
-      if (password === undefined) secrets.push(value)
-      else if (password) secrets.push(password, encodeURIComponent(password))
+      const passwords = passwordsInUrl(value)
+      if (passwords === undefined) secrets.push(value)
+      else for (const password of passwords) secrets.push(password, encodeURIComponent(password))
     }
     return new Redactor(secrets)
   }
 
+  /**
+   * Every secret a run can hold: the passwords in the source, target and SMTP URLs and settings, and
+   * PGPASSWORD, which node-postgres reads from the environment by itself when no other password is given.
+   */
+  static forConfig(config: SecretSettings, env: NodeJS.ProcessEnv = process.env): Redactor {
+    return Redactor.fromValues([
+      config.source?.url,
+      config.source?.password,
+      config.target?.url,
+      config.target?.password,
+      config.email?.smtp,
+      env.PGPASSWORD,
+    ])
+  }
+
   text(value: string): string {
-    let result = value.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@')
+    let result = value
+      .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@')
+      .replace(/([?&][a-z_]*(?:pass|secret)[a-z_]*=)[^&\s#]+/gi, '$1***')
     for (const secret of this.secrets) result = result.split(secret).join('***')
     return result
   }
@@ -41,11 +61,23 @@ export class Redactor {
   }
 }
 
-function passwordInUrl(value: string): string | undefined {
+/** The parts of a configuration that can hold a secret. */
+export interface SecretSettings {
+  readonly source?: { readonly url: string; readonly password?: string | undefined } | undefined
+  readonly target?: { readonly url: string; readonly password?: string | undefined } | undefined
+  readonly email?: { readonly smtp?: string | undefined } | undefined
+}
+
+/** The password of a URL and the values of password-like query parameters; undefined if not a URL. */
+function passwordsInUrl(value: string): string[] | undefined {
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return undefined
   try {
     const url = new URL(value)
-    return decodeURIComponent(url.password)
+    const found = url.password ? [decodeURIComponent(url.password)] : []
+    for (const [key, param] of url.searchParams) {
+      if (/pass|secret/i.test(key) && param) found.push(param)
+    }
+    return found
   } catch {
     return undefined
   }

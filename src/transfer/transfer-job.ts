@@ -20,7 +20,7 @@ import {
   totalsOf,
 } from '../report/run-report.js'
 import { Redactor } from '../report/secrets.js'
-import { TransferEmitter } from './events.js'
+import { TransferEmitter, type TransferEventName, type TransferEvents } from './events.js'
 import { type ForeignKey, ForeignKeys } from './foreign-keys.js'
 import { Planner, type RunPlan, type TablePlan } from './planner.js'
 import { SchemaBuilder } from './schema-builder.js'
@@ -67,13 +67,7 @@ export class TransferJob extends TransferEmitter {
   ) {
     super()
     this.runId = options.runId ?? newRunId()
-    this.redactor = Redactor.fromValues([
-      config.source?.url,
-      config.source?.password,
-      config.target?.url,
-      config.target?.password,
-      config.email?.smtp,
-    ])
+    this.redactor = Redactor.forConfig(config)
     this.log =
       options.log ??
       new RunLog({
@@ -244,7 +238,12 @@ export class TransferJob extends TransferEmitter {
     if (notification.status === 'failed' && notification.error)
       this.emit('notify.failed', { error: notification.error })
     this.log.close()
-    return { ...report, notification }
+    return this.redactor.value({ ...report, notification })
+  }
+
+  /** Observers (progress display, log, e-mail) only ever see redacted payloads. */
+  protected override emit<K extends TransferEventName>(event: K, payload: TransferEvents[K]): void {
+    super.emit(event, event === 'table.progress' ? payload : this.redactor.value(payload))
   }
 
   /** Copies one table with retries, then builds what comes after its data; records the result. */

@@ -16,3 +16,15 @@ test('URLs lose their password and the run secrets are hidden wherever they appe
   )
   assert.deepEqual(redactor.value({ a: ['x Zebra-42-Secret y'], n: 1 }), { a: ['x *** y'], n: 1 })
 })
+
+test('password parameters of URLs and PGPASSWORD are secrets of a run too', () => {
+  const redactor = Redactor.forConfig(
+    { source: { url: 'postgres://reader@db/sales?sslmode=require&password=Param-Secret-7' } },
+    { PGPASSWORD: 'Env-Secret-8' },
+  )
+  assert.equal(
+    redactor.text('postgres://reader@db/sales?sslmode=require&password=Param-Secret-7 failed; Env-Secret-8'),
+    'postgres://reader@db/sales?sslmode=require&password=*** failed; ***',
+  )
+  assert.equal(redactor.text('later: Param-Secret-7'), 'later: ***')
+})

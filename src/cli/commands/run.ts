@@ -97,7 +97,8 @@ export async function runTransfer(
     const report = await job.run({ signal: signals.signal, resume: options.resume ?? false })
     if (options.json) context.out.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
     if (!options.quiet) stderr.write(renderSummary(report, stderr))
-    else if (report.status !== 'succeeded') stderr.write(renderSummary(report, stderr))
+    else if (report.status !== 'succeeded' || report.notification?.status === 'failed')
+      stderr.write(renderSummary(report, stderr))
     return { code: exitCodeOf(report), report }
   } finally {
     signals.dispose()
