@@ -19,6 +19,11 @@ export function installSignalHandlers(onFirst: (name: NodeJS.Signals) => void): 
     dispose: () => {
       process.off('SIGINT', handler)
       process.off('SIGTERM', handler)
+      // A signal while the process winds down (the run already stopped) still means "interrupted, now".
+      if (controller.signal.aborted) {
+        process.once('SIGINT', () => process.exit(130))
+        process.once('SIGTERM', () => process.exit(130))
+      }
     },
   }
 }

@@ -100,7 +100,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   }
   applyFlags(raw, options.flags ?? {})
 
-  const parsed = configSchema.safeParse(raw)
+  const parsed = configSchema.safeParse(raw, { error: plainMessage })
   if (!parsed.success) problems.push(...describeIssues(parsed.error.issues, raw))
   if (problems.length > 0 || !parsed.success) {
     const where = file ? path.relative(cwd, file) || file : 'the configuration'
@@ -241,6 +241,18 @@ function formatPath(at: readonly PropertyKey[]): string {
 }
 
 type Issue = z.core.$ZodIssue
+
+/** Messages in the words of the config file, where zod's defaults speak of types and options. */
+function plainMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code === 'invalid_value') return `must be one of ${issue.values.map(String).join(', ')}`
+  if (issue.code === 'invalid_type') {
+    if (issue.expected === 'number') return 'must be a number'
+    if (issue.expected === 'array') return 'must be a list, e.g. [a, b]'
+    if (issue.expected === 'object') return 'must be a mapping of keys'
+    return `must be a ${issue.expected}`
+  }
+  return undefined
+}
 
 function describeIssues(issues: readonly Issue[], raw: unknown, base: PropertyKey[] = []): string[] {
   const lines: string[] = []

@@ -59,7 +59,7 @@ emial: {}
   assert.deepEqual(lines.sort(), [
     'emial: unknown key (did you mean "email"?); allowed here: source, target, tables, exclude, mode, schema, jobs, copy, timeouts, retry, log, email, local',
     'jobs: must be at least 1',
-    'mode: Invalid option: expected one of "replace"|"append"|"recreate"',
+    'mode: must be one of replace, append, recreate',
     'source.url: must be a postgres:// or postgresql:// URL, e.g. postgres://user@host:5432/dbname',
     'tables.1.wher: unknown key (did you mean "where"?); allowed here: name, where, into',
     'tables.2.into: required',

@@ -74,6 +74,7 @@ Exit codes: 0 all copied and reported, 1 a table or the run failed, 2 bad usage 
       const { code } = await runTransfer(config, context, {
         quiet: Boolean(options.quiet),
         json: Boolean(options.json),
+        resume: Boolean(options.resume),
       })
       context.exitCode = code
     })

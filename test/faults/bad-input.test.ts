@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { runCli, spawnCli, waitFor } from '../helpers/cli.js'
+import { tempDir } from '../helpers/config.js'
+import { fingerprint } from '../helpers/fingerprint.js'
+import { readRunLog } from '../helpers/logs.js'
+import { outboxMessages } from '../helpers/outbox.js'
+import { TestDatabase, testServers, withClient } from '../helpers/servers.js'
+import { TcpProxy } from '../helpers/tcp-proxy.js'
+
+let servers: Awaited<ReturnType<typeof testServers>>
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await servers?.stop()
+})
+
+const suffix = Math.random().toString(36).slice(2, 7)
+
+/** Runs the CLI with logs and an outbox in a fresh folder; returns what it printed, logged and mailed. */
+async function run(args: string[], options: { yaml?: string } = {}) {
+  const dir = tempDir()
+  if (options.yaml) writeFileSync(path.join(dir, 'tablehaul.yaml'), options.yaml)
+  const started = Date.now()
+  const result = await runCli(
+    [
+      ...args,
+      '--log-dir',
+      path.join(dir, 'logs'),
+      '--outbox',
+      path.join(dir, 'outbox'),
+      '--email-to',
+      'dba@example.com',
+    ],
+    { cwd: dir },
+  )
+  const durationMs = Date.now() - started
+  let log: ReturnType<typeof readRunLog> = []
+  try {
+    log = readRunLog(path.join(dir, 'logs'))
+  } catch {
+    // no log: the run never started (bad configuration)
+  }
+  return { ...result, durationMs, log, mail: await outboxMessages(path.join(dir, 'outbox')) }
+}
+
+async function pair(name: string) {
+  const [source, target] = await Promise.all([
+    TestDatabase.create(servers.source, `${name}_src`),
+    TestDatabase.create(servers.target, `${name}_tgt`),
+  ])
+  await source.sql(`
+    CREATE TABLE public.kept (id int PRIMARY KEY, v text); INSERT INTO public.kept SELECT g, 'new' FROM generate_series(1, 300) g;
+    CREATE TABLE public.other (id int PRIMARY KEY); INSERT INTO public.other SELECT generate_series(1, 50);
+  `)
+  await target.sql(
+    `CREATE TABLE public.kept (id int PRIMARY KEY, v text); INSERT INTO public.kept SELECT g, 'old' FROM generate_series(1, 9) g;`,
+  )
+  return {
+    source,
+    target,
+    kept: await fingerprint(target.url, 'public.kept'),
+    drop: () => Promise.all([source.drop(), target.drop()]),
+  }
+}
+
+describe('failures before any copy: one clear error, nothing touched, still logged and mailed', () => {
+  test('a wrong password fails the run with a message that says to check it', async () => {
+    const p = await pair('badpw')
+    try {
+      const url = new URL(p.source.url)
+      url.password = 'not-the-password'
+      const r = await run(['run', '--source', url.toString(), '--target', p.target.url])
+      assert.equal(r.code, 1, r.stderr)
+      assert.match(r.stderr, /cannot connect to the source .*password authentication failed/)
+      assert.match(r.stderr, /check the user and password/)
+      assert.equal(r.log.find((e) => e.event === 'run.finished')?.status, 'failed')
+      assert.match(r.mail[0]?.subject ?? '', /^\[tablehaul\] FAILED/)
+      assert.deepEqual(await fingerprint(p.target.url, 'public.kept'), p.kept)
+    } finally {
+      await p.drop()
+    }
+  })
+
+  test('a host that never answers fails within the connect timeout', async () => {
+    const silent = net.createServer(() => {})
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const p = await pair('silent')
+    try {
+      const port = (silent.address() as net.AddressInfo).port
+      const r = await run(['run', '--config', 'tablehaul.yaml', '--target', p.target.url], {
+        yaml: `source: { url: "postgres://reader@127.0.0.1:${port}/sales" }\ntimeouts: { connect: 2s }\n`,
+      })
+      assert.equal(r.code, 1, r.stderr)
+      assert.match(r.stderr, /cannot connect to the source/)
+      assert.ok(r.durationMs < 2000 + 15_000, `ended within its bound (${r.durationMs} ms)`)
+      assert.equal(r.log.find((e) => e.event === 'run.finished')?.status, 'failed')
+      assert.equal(r.mail.length, 1)
+    } finally {
+      silent.close()
+      await p.drop()
+    }
+  })
+
+  test('a port where nothing listens fails at once and names host and port', async () => {
+    const p = await pair('refused')
+    try {
+      const r = await run([
+        'run',
+        '--source',
+        'postgres://reader@127.0.0.1:1/sales',
+        '--target',
+        p.target.url,
+      ])
+      assert.equal(r.code, 1, r.stderr)
+      assert.match(r.stderr, /nothing accepts connections there: check host and port/)
+    } finally {
+      await p.drop()
+    }
+  })
+
+  test('a malformed config exits 2 with every problem listed, and nothing is written', async () => {
+    const p = await pair('badconfig')
+    try {
+      const r = await run(['run', '--config', 'tablehaul.yaml', '--target', p.target.url], {
+        yaml: `source: { url: "${p.source.url}" }\njobs: many\nmode: mirror\n`,
+      })
+      assert.equal(r.code, 2)
+      assert.match(r.stderr, /^ {2}jobs: must be a number$/m)
+      assert.match(r.stderr, /^ {2}mode: must be one of replace, append, recreate$/m)
+      assert.deepEqual(await fingerprint(p.target.url, 'public.kept'), p.kept)
+      const [{ n } = { n: '' }] = await p.target.sql<{ n: string }>(
+        `SELECT count(*)::text AS n FROM pg_namespace WHERE nspname = 'tablehaul'`,
+      )
+      assert.equal(n, '0', 'not even the bookkeeping schema was created')
+    } finally {
+      await p.drop()
+    }
+  })
+})
+
+describe('privileges: the table without them fails untouched, the others copy', () => {
+  test('no SELECT privilege on a source table', async () => {
+    const p = await pair('noselect')
+    const role = `th_reader_${suffix}`
+    try {
+      await withClient(servers.source.url, (c) => c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'reader-pw'`))
+      await p.source.sql(`GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON public.other TO ${role};`)
+      const url = new URL(p.source.url)
+      url.username = role
+      url.password = 'reader-pw'
+      const r = await run(['run', '--source', url.toString(), '--target', p.target.url])
+      assert.equal(r.code, 1, r.stderr)
+      const failed = r.log.find((e) => e.event === 'table.failed')
+      assert.equal(failed?.table, 'public.kept')
+      assert.equal((failed?.error as { code: string }).code, 'PRIVILEGE_MISSING')
+      assert.match(String((failed?.error as { hint: string }).hint), /GRANT SELECT ON "public"\."kept"/)
+      assert.deepEqual(await fingerprint(p.target.url, 'public.kept'), p.kept)
+      assert.deepEqual(
+        await fingerprint(p.target.url, 'public.other'),
+        await fingerprint(p.source.url, 'public.other'),
+      )
+      assert.match(r.mail[0]?.text ?? '', /no SELECT privilege on source table public\.kept/)
+    } finally {
+      await p.drop()
+      await withClient(servers.source.url, (c) => c.query(`DROP ROLE IF EXISTS ${role}`))
+    }
+  })
+
+  test('no TRUNCATE privilege on a target table (mode: replace)', async () => {
+    const p = await pair('notruncate')
+    const role = `th_loader_${suffix}`
+    try {
+      await withClient(servers.target.url, (c) => c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'loader-pw'`))
+      await p.target.sql(`
+        GRANT CREATE, USAGE ON SCHEMA public TO ${role}; GRANT CREATE ON DATABASE ${p.target.name} TO ${role};
+        GRANT SELECT, INSERT ON public.kept TO ${role};
+      `)
+      const url = new URL(p.target.url)
+      url.username = role
+      url.password = 'loader-pw'
+      const r = await run(['run', '--source', p.source.url, '--target', url.toString()])
+      assert.equal(r.code, 1, r.stderr)
+      const failed = r.log.find((e) => e.event === 'table.failed')
+      assert.equal(failed?.table, 'public.kept')
+      assert.match(
+        String((failed?.error as { message: string }).message),
+        /no TRUNCATE privilege on target table public\.kept/,
+      )
+      assert.deepEqual(await fingerprint(p.target.url, 'public.kept'), p.kept)
+      assert.deepEqual(
+        await fingerprint(p.target.url, 'public.other'),
+        await fingerprint(p.source.url, 'public.other'),
+      )
+    } finally {
+      await p.drop()
+      await withClient(servers.target.url, (c) =>
+        c.query(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`),
+      ).catch(() => {})
+    }
+  })
+})
+
+describe('contention on the target', () => {
+  test('a second run into the same target refuses while the first runs; the first finishes', async () => {
+    const p = await pair('twice')
+    await p.source.sql(
+      `CREATE TABLE public.slow (id int, pad text); INSERT INTO public.slow SELECT g, repeat('s', 200) FROM generate_series(1, 20000) g;`,
+    )
+    const proxy = await TcpProxy.start(p.source.url)
+    proxy.throttle(512 * 1024)
+    try {
+      const dir = tempDir()
+      const first = spawnCli(
+        [
+          'run',
+          '--source',
+          proxy.urlFor(p.source.url),
+          '--target',
+          p.target.url,
+          '--log-dir',
+          path.join(dir, 'logs'),
+        ],
+        { cwd: dir },
+      )
+      await waitFor(() => proxy.bytes > 100_000, 30_000, 'the first run to be copying')
+      const second = await run(['run', '--source', p.source.url, '--target', p.target.url])
+      assert.equal(second.code, 1, second.stderr)
+      assert.match(second.stderr, /another tablehaul run is writing into this target \(server pid \d+/)
+      assert.equal(
+        ((second.log.find((e) => e.event === 'run.finished')?.error as { code: string }) ?? {}).code,
+        'RUN_LOCKED',
+      )
+      proxy.throttle(0)
+      const done = await first.done
+      assert.equal(done.code, 0, done.stderr)
+      assert.deepEqual(
+        await fingerprint(p.target.url, 'public.slow'),
+        await fingerprint(p.source.url, 'public.slow'),
+      )
+    } finally {
+      await proxy.close()
+      await p.drop()
+    }
+  })
+
+  test('a local reader holding the table makes it fail after the lock timeout, with its old rows', async () => {
+    const p = await pair('locked')
+    const reader = await import('pg').then(
+      ({ default: pg }) => new pg.Client({ connectionString: p.target.url }),
+    )
+    await reader.connect()
+    try {
+      await reader.query('BEGIN; SELECT count(*) FROM public.kept;')
+      const r = await run(
+        ['run', '--config', 'tablehaul.yaml', '--source', p.source.url, '--target', p.target.url],
+        {
+          yaml: 'timeouts: { lock: 2s }\nretry: { attempts: 1 }\n',
+        },
+      )
+      assert.equal(r.code, 1, r.stderr)
+      const failed = r.log.find((e) => e.event === 'table.failed')
+      assert.equal(failed?.table, 'public.kept')
+      assert.equal((failed?.error as { sqlState: string }).sqlState, '55P03')
+      assert.match(String((failed?.error as { hint: string }).hint), /another session holds a lock/)
+      assert.ok(r.durationMs < 20_000, `bounded by the lock timeout (${r.durationMs} ms)`)
+      await reader.query('COMMIT')
+      assert.deepEqual(await fingerprint(p.target.url, 'public.kept'), p.kept)
+    } finally {
+      await reader.end()
+      await p.drop()
+    }
+  })
+})

@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict'
+import { existsSync, readdirSync } from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { runCli, spawnCli, waitFor } from '../helpers/cli.js'
+import { tempDir } from '../helpers/config.js'
+import { fingerprint } from '../helpers/fingerprint.js'
+import { type LogRecord, readRunLog } from '../helpers/logs.js'
+import { TestDatabase, testServers } from '../helpers/servers.js'
+import { TcpProxy } from '../helpers/tcp-proxy.js'
+
+let servers: Awaited<ReturnType<typeof testServers>>
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await servers?.stop()
+})
+
+function recordsSoFar(dir: string): LogRecord[] {
+  if (!existsSync(dir) || !readdirSync(dir).some((name) => name.endsWith('.ndjson'))) return []
+  return readRunLog(dir)
+}
+
+/**
+ * Three tables: public.big (6 MB, copied through a proxy slowed to 1 MB/s, so it lasts seconds) and two
+ * small ones that finish first (jobs: 2). The target holds old rows of public.big.
+ */
+async function stage(name: string, extraArgs: string[] = []) {
+  const [source, target] = await Promise.all([
+    TestDatabase.create(servers.source, `${name}_src`),
+    TestDatabase.create(servers.target, `${name}_tgt`),
+  ])
+  await source.sql(`
+    CREATE TABLE public.big (id int PRIMARY KEY, pad text);
+    INSERT INTO public.big SELECT g, repeat('b', 120) FROM generate_series(1, 50000) g;
+    CREATE TABLE public.small_a (id int PRIMARY KEY);
+    INSERT INTO public.small_a SELECT g FROM generate_series(1, 300) g;
+    CREATE TABLE public.small_b (id int PRIMARY KEY);
+    INSERT INTO public.small_b SELECT g FROM generate_series(1, 200) g;
+    ANALYZE;
+  `)
+  await target.sql(`
+    CREATE TABLE public.big (id int PRIMARY KEY, pad text);
+    INSERT INTO public.big SELECT g, 'old' FROM generate_series(1, 77) g;
+  `)
+  const proxy = await TcpProxy.start(source.url)
+  proxy.throttle(1024 * 1024)
+  const dir = tempDir()
+  const logDir = path.join(dir, 'logs')
+  const args = ['--target', target.url, '--jobs', '2', '--log-dir', logDir, ...extraArgs]
+  const before = await fingerprint(target.url, 'public.big')
+  const first = spawnCli(['run', '--source', proxy.urlFor(source.url), ...args], { cwd: dir })
+  // Both small tables committed, and public.big is in the middle of its COPY.
+  await waitFor(
+    () => {
+      const records = recordsSoFar(logDir)
+      return (
+        records.filter((r) => r.event === 'table.copied').length === 2 &&
+        records.some((r) => r.event === 'table.started' && r.table === 'public.big')
+      )
+    },
+    60_000,
+    'the small tables to commit while public.big copies',
+  )
+  await waitFor(() => proxy.bytes > 512 * 1024, 30_000, 'public.big to be under way')
+  return {
+    source,
+    target,
+    dir,
+    logDir,
+    first,
+    before,
+    resume: () => runCli(['run', '--source', source.url, ...args, '--resume'], { cwd: dir }),
+    cleanup: async () => {
+      first.child.kill('SIGKILL')
+      await proxy.close()
+      await Promise.all([source.drop(), target.drop()])
+    },
+  }
+}
+
+describe('an interrupted or killed run is resumed: only what did not commit is copied', () => {
+  for (const signal of ['SIGINT', 'SIGKILL'] as const) {
+    test(`after ${signal === 'SIGINT' ? 'Ctrl-C' : 'kill -9'} mid-run, run --resume copies only the unfinished table`, async () => {
+      const s = await stage(`resume_${signal.toLowerCase()}`)
+      try {
+        s.first.child.kill(signal)
+        const first = await s.first.done
+        if (signal === 'SIGINT') assert.equal(first.code, 130, first.stderr)
+        else assert.equal(first.signal, 'SIGKILL')
+        assert.deepEqual(
+          await fingerprint(s.target.url, 'public.big'),
+          s.before,
+          'the interrupted table kept its old rows',
+        )
+        const [killed] = await s.target.sql<{ status: string }>(
+          `SELECT status FROM tablehaul.runs ORDER BY started_at DESC LIMIT 1`,
+        )
+        assert.equal(killed!.status, signal === 'SIGINT' ? 'interrupted' : 'running')
+
+        const resumed = await s.resume()
+        assert.equal(resumed.code, 0, resumed.stderr)
+        const log = readRunLog(s.logDir)
+        const skipped = log
+          .filter((r) => r.event === 'table.skipped')
+          .map((r) => r.table)
+          .sort()
+        assert.deepEqual(
+          skipped,
+          ['public.small_a', 'public.small_b'],
+          'the committed tables are not copied again',
+        )
+        for (const record of log.filter((r) => r.event === 'table.skipped')) {
+          assert.match(String(record.reason), /already copied by run \d{8}-\d{6}-[0-9a-f]{4}/)
+        }
+        assert.deepEqual(
+          log.filter((r) => r.event === 'table.copied').map((r) => r.table),
+          ['public.big'],
+        )
+        assert.match(resumed.stderr, /resuming run .*(never finished|interrupted)/)
+        for (const table of ['public.big', 'public.small_a', 'public.small_b']) {
+          assert.deepEqual(
+            await fingerprint(s.target.url, table),
+            await fingerprint(s.source.url, table),
+            table,
+          )
+        }
+      } finally {
+        await s.cleanup()
+      }
+    })
+  }
+
+  test('a second Ctrl-C quits at once, even while the first one is still winding the run down', async () => {
+    // The e-mail goes to a server that accepts connections and never answers: after the first Ctrl-C the
+    // run would wait for it (up to email.timeout); the second one must not.
+    const silent = net.createServer(() => {})
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const port = (silent.address() as net.AddressInfo).port
+    const s = await stage('second_sigint', [
+      '--smtp-url',
+      `smtp://127.0.0.1:${port}`,
+      '--email-to',
+      'dba@example.com',
+    ])
+    try {
+      s.first.child.kill('SIGINT')
+      await waitFor(
+        () => s.first.output().stderr.includes('SIGINT received'),
+        10_000,
+        'the first signal to be handled',
+      )
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      assert.equal(s.first.child.exitCode, null, 'the first signal alone did not end the process yet')
+      const sentAt = Date.now()
+      s.first.child.kill('SIGINT')
+      const first = await s.first.done
+      assert.equal(first.code, 130)
+      assert.ok(Date.now() - sentAt < 5000, 'it exited promptly after the second signal')
+      assert.deepEqual(
+        await fingerprint(s.target.url, 'public.big'),
+        s.before,
+        'the table in flight kept its old rows',
+      )
+    } finally {
+      silent.close()
+      await s.cleanup()
+    }
+  })
+
+  test('--resume after a run that succeeded copies everything again, and says so', async () => {
+    const source = await TestDatabase.create(servers.source, 'resume_ok_src')
+    const target = await TestDatabase.create(servers.target, 'resume_ok_tgt')
+    try {
+      await source.sql(
+        `CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t SELECT generate_series(1, 10);`,
+      )
+      const dir = tempDir()
+      const args = [
+        'run',
+        '--source',
+        source.url,
+        '--target',
+        target.url,
+        '--log-dir',
+        path.join(dir, 'logs'),
+      ]
+      assert.equal((await runCli(args, { cwd: dir })).code, 0)
+      const again = await runCli([...args, '--resume'], { cwd: dir })
+      assert.equal(again.code, 0, again.stderr)
+      assert.match(
+        again.stderr,
+        /nothing to resume: the last run \(\S+\) succeeded, so every table is copied/,
+      )
+      assert.ok(
+        readRunLog(path.join(dir, 'logs')).some((r) => r.event === 'table.copied' && r.table === 'public.t'),
+      )
+    } finally {
+      await Promise.all([source.drop(), target.drop()])
+    }
+  })
+})
