@@ -191,3 +191,21 @@ describe('a frozen connection fails the table within the stall timeout, keeping 
     })
   }
 })
+
+test('a run past its deadline (timeouts.run) stops: the table in flight rolls back and the report says why', async () => {
+  const s = await scene('deadline', 'source', { run: 1500 })
+  try {
+    s.proxy.throttle(256 * 1024)
+    const started = Date.now()
+    const report = await new TransferJob(s.config).run()
+    assert.ok(Date.now() - started < 1500 + 10_000, 'it stopped soon after the deadline')
+    assert.equal(report.status, 'failed')
+    assert.equal(report.error?.code, 'RUN_DEADLINE')
+    const orders = report.tables.find((t) => t.table === 'public.orders')!
+    assert.equal(orders.status, 'failed')
+    assert.equal(orders.error?.code, 'RUN_DEADLINE')
+    assert.deepEqual(await fingerprint(s.target.url, 'public.orders'), s.before)
+  } finally {
+    await s.cleanup()
+  }
+})
