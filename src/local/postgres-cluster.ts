@@ -71,6 +71,8 @@ export class PostgresCluster {
   async initialise(options: InitialiseOptions): Promise<void> {
     const bin = await this.bin()
     const owner = await serverOwner()
+    // Parents get the default mode (the server's OS user must be able to enter them); only PGDATA is private.
+    mkdirSync(path.dirname(this.dataDir), { recursive: true })
     mkdirSync(this.dataDir, { recursive: true, mode: 0o700 })
     if (owner) chownSync(this.dataDir, owner.uid, owner.gid)
     const passwordFile = path.join(os.tmpdir(), `tablehaul-pw-${process.pid}-${Date.now()}`)

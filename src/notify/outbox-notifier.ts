@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import nodemailer, { type SendMailOptions } from 'nodemailer'
+import type { SendMailOptions } from 'nodemailer'
 import { TablehaulError } from '../errors.js'
 import type { Delivery, EmailMessage, Notifier } from './notifier.js'
 
@@ -16,6 +16,7 @@ export class OutboxNotifier implements Notifier {
   }
 
   async send(message: EmailMessage): Promise<Delivery> {
+    const { default: nodemailer } = await loadNodemailer()
     const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' })
     let raw: Buffer
     try {
@@ -74,4 +75,9 @@ function slug(subject: string): string {
       .replace(/^-|-$/g, '')
       .slice(0, 60) || 'report'
   )
+}
+
+/** nodemailer is loaded when the report is sent, not at start: it would add ~15 MB to the whole run's memory. */
+export function loadNodemailer(): Promise<typeof import('nodemailer')> {
+  return import('nodemailer')
 }

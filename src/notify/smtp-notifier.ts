@@ -1,9 +1,8 @@
-import nodemailer from 'nodemailer'
 import { formatDuration } from '../config/units.js'
 import { TablehaulError } from '../errors.js'
 import { redactUrl } from '../db/database.js'
 import type { Delivery, EmailMessage, Notifier } from './notifier.js'
-import { toNodemailer } from './outbox-notifier.js'
+import { loadNodemailer, toNodemailer } from './outbox-notifier.js'
 
 export interface SmtpNotifierOptions {
   /**
@@ -31,6 +30,7 @@ export class SmtpNotifier implements Notifier {
 
   async send(message: EmailMessage, options: { signal?: AbortSignal } = {}): Promise<Delivery> {
     const timeout = this.options.timeoutMs ?? 30_000
+    const { default: nodemailer } = await loadNodemailer()
     const transport = nodemailer.createTransport({
       url: this.options.url,
       // Options given in the URL's query win over these defaults (nodemailer merges the URL last).

@@ -5,6 +5,7 @@ import { type Database, discardClient } from '../db/database.js'
 import type { Ddl } from '../db/ddl.js'
 import { quoteIdent } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
+import { copyOut } from './copy-out.js'
 import { Meter } from './meter.js'
 import { Watchdog } from './watchdog.js'
 import type { TablePlan } from './planner.js'
@@ -34,7 +35,8 @@ export interface TableCopierOptions {
     /** Longest statement after the data (index builds, constraint checks) in the same transaction. */
     readonly statementMs: number
   }
-  readonly onProgress?: ((bytes: number) => void) | undefined
+  /** Bytes and rows moved so far (rows: CopyData messages, one more than rows for binary COPY). */
+  readonly onProgress?: ((bytes: number, rows: number) => void) | undefined
   /** Runs inside the target transaction just before COMMIT (the run's bookkeeping rides along atomically). */
   readonly beforeCommit?: ((client: pg.ClientBase, result: CopyResult) => Promise<void>) | undefined
 }
@@ -131,27 +133,27 @@ export class TableCopier {
     const from = `COPY ${this.sourceRelation(columns)} TO STDOUT WITH (FORMAT ${format})`
 
     const copyIn = targetClient.query(copyStreams.from(into))
-    const copyOut = sourceClient.query(copyStreams.to(from))
+    const source = sourceClient.query(copyOut(from))
     const onProgress = this.options.onProgress
     const meter = new Meter({
       onProgress: (bytes) => {
         watchdog.touch()
-        onProgress?.(bytes)
+        onProgress?.(bytes, source.messages)
       },
       progressIntervalMs: 200,
     })
     let failedSide: 'source' | 'target' | undefined
-    copyOut.once('error', () => (failedSide ??= 'source'))
+    source.once('error', () => (failedSide ??= 'source'))
     copyIn.once('error', () => (failedSide ??= 'target'))
     try {
-      await pipeline(copyOut, meter, copyIn)
+      await pipeline(source, meter, copyIn)
     } catch (error) {
       throw new SideError(failedSide ?? 'target', error)
     }
-    if (copyOut.rowCount !== copyIn.rowCount) {
+    if (source.rowCount !== copyIn.rowCount) {
       throw new TablehaulError(
         'ROW_COUNT_MISMATCH',
-        `the source sent ${copyOut.rowCount} rows but the target received ${copyIn.rowCount}`,
+        `the source sent ${source.rowCount} rows but the target received ${copyIn.rowCount}`,
         {
           hint: 'the transaction was rolled back; run again, and report it if it repeats',
           table: plan.target.display,

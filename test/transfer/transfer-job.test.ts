@@ -290,6 +290,32 @@ describe('failures', () => {
     }
   })
 
+  test('an error the source raises mid-stream fails the table with its SQLSTATE, old rows kept, the next table copied', async () => {
+    const db = await databases('sourceerror')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.nums (id int PRIMARY KEY, v int); INSERT INTO public.nums SELECT g, g FROM generate_series(1, 100000) g;
+        CREATE TABLE public.after (id int); INSERT INTO public.after SELECT generate_series(1, 10);
+      `)
+      await db.target.sql(
+        `CREATE TABLE public.nums (id int PRIMARY KEY, v int); INSERT INTO public.nums VALUES (7, 7);`,
+      )
+      const before = await fingerprint(db.target.url, 'public.nums')
+      const config = testConfig({ source: db.source.url, target: db.target.url, jobs: 1 })
+      // Division by zero at row 60,000: the source's ErrorResponse arrives in the middle of its COPY data.
+      config.tables = [{ name: 'public.nums', where: '1 / (id - 60000) IS NOT NULL' }, 'public.after']
+      const report = await new TransferJob(config, { notifier: null }).run()
+      const nums = report.tables.find((t) => t.table === 'public.nums')!
+      assert.equal(nums.status, 'failed')
+      assert.equal(nums.error?.sqlState, '22012')
+      assert.match(nums.error?.message ?? '', /^source failed during COPY: division by zero/)
+      assert.deepEqual(await fingerprint(db.target.url, 'public.nums'), before)
+      assert.equal(report.tables.find((t) => t.table === 'public.after')?.status, 'copied')
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('a COPY that the target rejects mid-stream rolls back: the table keeps its old rows', async () => {
     const db = await databases('midstream')
     try {
