@@ -25,7 +25,7 @@ import { type ForeignKey, ForeignKeys } from './foreign-keys.js'
 import { Planner, type RunPlan, type TablePlan } from './planner.js'
 import { SchemaBuilder } from './schema-builder.js'
 import { Snapshot } from './snapshot.js'
-import { TableCopier } from './table-copier.js'
+import { TableCopier, bulkLoadSettings } from './table-copier.js'
 import { type ResumePoint, RunHistory } from './run-history.js'
 
 export interface TransferJobOptions {
@@ -191,7 +191,9 @@ export class TransferJob extends TransferEmitter {
 
       this.emit('step.started', { step: 'copy' })
       const limit = pLimit(config.jobs)
+      const bulk = await bulkLoadSettings(target)
       const context: TableContext = {
+        bulkLoadSettings: bulk,
         source,
         target,
         snapshot,
@@ -317,6 +319,7 @@ export class TransferJob extends TransferEmitter {
         target: context.target,
         snapshot: context.snapshot,
         ddl: context.ddl,
+        bulkLoadSettings: context.bulkLoadSettings,
         timeouts: {
           connectMs: timeouts.connect,
           lockMs: timeouts.lock,
@@ -579,6 +582,7 @@ export class TransferJob extends TransferEmitter {
 }
 
 interface TableContext {
+  readonly bulkLoadSettings: string
   readonly history: RunHistory
   readonly resumeFrom: ResumePoint | undefined
   readonly source: Database
