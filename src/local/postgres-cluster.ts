@@ -1,10 +1,14 @@
 import { execFile, spawn } from 'node:child_process'
 import {
   appendFileSync,
+  chmodSync,
   chownSync,
+  cpSync,
   existsSync,
   mkdirSync,
   readFileSync,
+  renameSync,
+  rmSync,
   statSync,
   symlinkSync,
   unlinkSync,
@@ -191,8 +195,42 @@ export async function embeddedBinaries(
       },
     )
   }
-  hydrateLibraryLinks(path.resolve(path.dirname(binaries.initdb), '..', '..'))
-  return binaries
+  const packageDir = path.resolve(path.dirname(binaries.initdb), '..', '..')
+  hydrateLibraryLinks(packageDir)
+  return (await reachableByServer(path.dirname(binaries.postgres)))
+    ? binaries
+    : copiedWhereReachable(packageDir)
+}
+
+/**
+ * As root, the server runs as the postgres OS user, which cannot run binaries inside a private folder such
+ * as /root/project/node_modules; they are then copied once into the temporary folder, where it can.
+ */
+async function copiedWhereReachable(packageDir: string): Promise<PostgresBinaries> {
+  const { version } = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as {
+    version: string
+  }
+  const copy = path.join(os.tmpdir(), `tablehaul-postgres-${process.platform}-${process.arch}-${version}`)
+  const bin = path.join(copy, 'native', 'bin')
+  if (!existsSync(path.join(bin, 'postgres'))) {
+    const staging = `${copy}.${process.pid}`
+    cpSync(path.join(packageDir, 'native'), path.join(staging, 'native'), {
+      recursive: true,
+      verbatimSymlinks: true,
+    })
+    chmodSync(staging, 0o755)
+    try {
+      renameSync(staging, copy)
+    } catch {
+      // another process copied them first
+      rmSync(staging, { recursive: true, force: true })
+    }
+  }
+  return {
+    initdb: path.join(bin, 'initdb'),
+    pg_ctl: path.join(bin, 'pg_ctl'),
+    postgres: path.join(bin, 'postgres'),
+  }
 }
 
 /**
