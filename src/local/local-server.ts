@@ -109,10 +109,11 @@ export class LocalServer {
   }
 
   private cluster(state: LocalServerState): PostgresCluster {
+    // Beside the data, where the server's OS user can write (see create()).
     return new PostgresCluster({
       dataDir: state.dataDir,
       port: state.port,
-      logFile: path.join(this.dir, 'postgres.log'),
+      logFile: path.join(path.dirname(state.dataDir), 'postgres.log'),
     })
   }
 

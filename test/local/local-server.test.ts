@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import { after, before, test } from 'node:test'
+import { LocalServer } from '../../src/local/local-server.js'
+import { TransferJob } from '../../src/transfer/transfer-job.js'
+import { runCli } from '../helpers/cli.js'
+import { tempDir, testConfig } from '../helpers/config.js'
+import { fingerprint } from '../helpers/fingerprint.js'
+import { TestDatabase, testServers, withClient } from '../helpers/servers.js'
+
+let servers: Awaited<ReturnType<typeof testServers>>
+const dir = tempDir()
+const localDir = path.join(dir, '.tablehaul')
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await new LocalServer({ dir: localDir }).stop()
+  await servers?.stop()
+})
+
+test('tablehaul local creates, starts, reports and stops its own PostgreSQL', async () => {
+  const env = { TABLEHAUL_LOCAL_DIR: localDir }
+  const before = await runCli(['local', 'status'], { cwd: dir, env })
+  assert.equal(before.code, 3)
+  assert.match(before.stdout, /not created yet/)
+
+  const start = await runCli(['local', 'start'], { cwd: dir, env })
+  assert.equal(start.code, 0, start.stderr)
+  assert.match(start.stdout, /^created and started: postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/m)
+  assert.doesNotMatch(start.stdout, /\/\/[^/@:]+:[^@]+@/, 'no password printed')
+
+  const url = await runCli(['local', 'url'], { cwd: dir, env })
+  assert.equal(url.code, 0)
+  const version = await withClient(
+    url.stdout.trim(),
+    async (client) =>
+      (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v,
+  )
+  assert.match(version, /^\d+\.\d+/)
+  const settings = await withClient(
+    url.stdout.trim(),
+    async (client) =>
+      (
+        await client.query<{ name: string; setting: string }>(
+          `SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'wal_level', 'listen_addresses')`,
+        )
+      ).rows,
+  )
+  assert.deepEqual(Object.fromEntries(settings.map((s) => [s.name, s.setting])), {
+    fsync: 'on',
+    listen_addresses: '127.0.0.1',
+    wal_level: 'minimal',
+  })
+
+  const again = await runCli(['local', 'start'], { cwd: dir, env })
+  assert.match(again.stdout, /^already running/)
+  const status = await runCli(['local', 'status'], { cwd: dir, env })
+  assert.equal(status.code, 0)
+  assert.match(status.stdout, /^running\nurl {3}postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\ndata {2}/)
+
+  assert.match((await runCli(['local', 'stop'], { cwd: dir, env })).stdout, /^stopped/)
+  assert.equal((await runCli(['local', 'status'], { cwd: dir, env })).code, 3)
+})
+
+test('a run without a target copies into the local PostgreSQL, starting it when needed', async () => {
+  const source = await TestDatabase.create(servers.source, 'tolocal_src')
+  try {
+    await source.sql(
+      `CREATE TABLE public.t (id int PRIMARY KEY, v text); INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 1000) g;`,
+    )
+    const config = testConfig({ source: source.url, localDir }, { dir })
+    const report = await new TransferJob(config, { notifier: null }).run()
+    assert.equal(report.status, 'succeeded', JSON.stringify(report.error ?? report.tables))
+    assert.match(report.target, /^local postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/)
+    assert.equal(report.targetName, 'local')
+    const localUrl = new LocalServer({ dir: localDir }).url()!
+    assert.deepEqual(await fingerprint(localUrl, 'public.t'), await fingerprint(source.url, 'public.t'))
+  } finally {
+    await source.drop()
+  }
+})
