@@ -130,6 +130,40 @@ describe('a run copies tables exactly', () => {
   })
 })
 
+describe('tables the target lacks', () => {
+  test('are created with their columns, defaults, NOT NULL and primary key; sequences end as on the source; they are analysed', async () => {
+    const db = await databases('created')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.orders (id bigserial PRIMARY KEY, status text NOT NULL DEFAULT 'new', total numeric(10, 2), placed date DEFAULT CURRENT_DATE);
+        INSERT INTO public.orders (total) SELECT g FROM generate_series(1, 500) g;
+        SELECT setval('public.orders_id_seq', 9000, false);
+        CREATE INDEX orders_placed ON public.orders (placed);
+      `)
+      const report = await new TransferJob(testConfig({ source: db.source.url, target: db.target.url }), {
+        notifier: null,
+      }).run()
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.equal(report.tables[0]!.created, true)
+      const describeTable = `
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, pg_get_expr(d.adbin, d.adrelid) AS default
+          FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = 'public.orders'::regclass AND a.attnum > 0 ORDER BY a.attnum`
+      assert.deepEqual(await db.target.sql(describeTable), await db.source.sql(describeTable))
+      const indexes = `SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS def, indisprimary FROM pg_index WHERE indrelid = 'public.orders'::regclass ORDER BY 1`
+      assert.deepEqual(await db.target.sql(indexes), await db.source.sql(indexes))
+      const sequence = `SELECT last_value::text, is_called FROM public.orders_id_seq`
+      assert.deepEqual(await db.target.sql(sequence), [{ last_value: '9000', is_called: false }])
+      const [analysed] = await db.target.sql<{ n: string }>(
+        `SELECT reltuples::bigint::text AS n FROM pg_class WHERE oid = 'public.orders'::regclass`,
+      )
+      assert.equal(analysed!.n, '500', 'ANALYZE ran: the planner knows the row count')
+    } finally {
+      await db.drop()
+    }
+  })
+})
+
 describe('load modes', () => {
   test('replace leaves the target table identical to the source even when it held other rows', async () => {
     const db = await databases('replace')
