@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { runCli, spawnCli, waitFor } from '../helpers/cli.js'
 import { tempDir } from '../helpers/config.js'
 import { fingerprint } from '../helpers/fingerprint.js'
-import { type LogRecord, readRunLog } from '../helpers/logs.js'
+import { readRunLog, recordsSoFar } from '../helpers/logs.js'
 import { TestDatabase, testServers } from '../helpers/servers.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
 
@@ -19,11 +18,6 @@ before(async () => {
 after(async () => {
   await servers?.stop()
 })
-
-function recordsSoFar(dir: string): LogRecord[] {
-  if (!existsSync(dir) || !readdirSync(dir).some((name) => name.endsWith('.ndjson'))) return []
-  return readRunLog(dir)
-}
 
 /**
  * Three tables: public.big (6 MB, copied through a proxy slowed to 1 MB/s, so it lasts seconds) and two

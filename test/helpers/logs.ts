@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 
 export type LogRecord = Record<string, unknown> & { event?: string; level?: string }
@@ -14,4 +14,10 @@ export function readRunLog(dir: string): LogRecord[] {
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as LogRecord)
+}
+
+/** The records of the newest run log written so far: none before the file exists (a run just starting). */
+export function recordsSoFar(dir: string): LogRecord[] {
+  if (!existsSync(dir) || !readdirSync(dir).some((name) => name.endsWith('.ndjson'))) return []
+  return readRunLog(dir)
 }

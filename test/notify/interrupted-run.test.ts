@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { spawnCli, waitFor } from '../helpers/cli.js'
 import { tempDir } from '../helpers/config.js'
-import { type LogRecord, readRunLog } from '../helpers/logs.js'
+import { type LogRecord, readRunLog, recordsSoFar } from '../helpers/logs.js'
 import { TestDatabase, testServers } from '../helpers/servers.js'
 import { MailServer } from '../helpers/smtp.js'
 
@@ -17,12 +17,6 @@ before(async () => {
 after(async () => {
   await servers?.stop()
 })
-
-/** Records of the run's NDJSON log written so far (none before the file exists). */
-function recordsSoFar(dir: string): LogRecord[] {
-  if (!existsSync(dir) || !readdirSync(dir).some((name) => name.endsWith('.ndjson'))) return []
-  return readRunLog(dir)
-}
 
 /**
  * A run of two tables, `public.fast` and `public.slow`, whose copy of public.slow lasts about a minute
