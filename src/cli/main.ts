@@ -130,6 +130,11 @@ function buildProgram(context: CliContext): Command {
     .configureOutput({
       writeOut: (text) => context.out.stdout.write(text),
       writeErr: (text) => context.out.stderr.write(text),
+      // Help is laid out for the writer it goes to (the README's CLI reference is generated at 100).
+      getOutHelpWidth: () => context.out.stdout.columns ?? 100,
+      getErrHelpWidth: () => context.out.stderr.columns ?? 100,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
       outputError: (text, write) => write(paint(context.out.stderr, 'red', text)),
     })
     .exitOverride()
@@ -222,6 +227,13 @@ export function reportError(error: unknown, context: CliContext): number {
 
 /** The bin's entry: runs main() on the process and exits with its code. */
 export async function runCli(): Promise<void> {
+  // `tablehaul plan | head` closes the pipe early: that is the reader's choice, not an error to show.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+      throw error
+    })
+  }
   const code = await main(process.argv.slice(2))
   process.exitCode = code
   // Streams are flushed by now; pooled sockets or timers left by a library must not keep a cron job alive.

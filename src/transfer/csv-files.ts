@@ -38,6 +38,7 @@ export interface CsvTransferOptions {
   readonly runId?: string
 }
 
+/** What `CsvExport` writes: a query's result into a file. */
 export interface CsvExportOptions extends CsvTransferOptions {
   /** A query run on the source (`select * from sales.orders where …`); its result becomes the file. */
   readonly query: string
@@ -45,6 +46,7 @@ export interface CsvExportOptions extends CsvTransferOptions {
   readonly file: string
 }
 
+/** What `CsvImport` reads: a file into an existing table. */
 export interface CsvImportOptions extends CsvTransferOptions {
   /** The target table, `schema.table` (quote mixed case: `sales."Orders"`). It must exist. */
   readonly table: string
@@ -351,7 +353,7 @@ export class CsvExport extends CsvTransfer {
 
   private describe(error: unknown, copyOut: { rowCount: number } | undefined): TablehaulError {
     if (error instanceof TablehaulError) return error
-    if (systemErrorCodeOf(error) && !sqlStateOf(error)) {
+    if (isFileError(error)) {
       return new TablehaulError('FILE_FAILED', `writing ${this.file} failed: ${messageOf(error)}`, {
         cause: error,
         hint: 'check the free space and the permissions of the folder',
@@ -564,7 +566,7 @@ export class CsvImport extends CsvTransfer {
         hint: `${kept}; ${fix} and import again`,
       })
     }
-    if (systemErrorCodeOf(error) && !sqlStateOf(error) && (error as { path?: string }).path) {
+    if (isFileError(error)) {
       return new TablehaulError('FILE_FAILED', `reading ${file} failed: ${messageOf(error)}`, {
         cause: error,
         table,
@@ -594,6 +596,11 @@ export function exportCsv(config: Config, options: CsvExportOptions & RunOptions
 /** Imports a CSV file into a table: `new CsvImport(config, options).run(runOptions)`. */
 export function importCsv(config: Config, options: CsvImportOptions & RunOptions): Promise<RunReport> {
   return new CsvImport(config, options).run(options)
+}
+
+/** An error of the file system (it names the path), as opposed to one of a connection. */
+function isFileError(error: unknown): boolean {
+  return Boolean(systemErrorCodeOf(error)) && typeof (error as { path?: unknown }).path === 'string'
 }
 
 function isGzip(file: string): boolean {

@@ -5,6 +5,7 @@ import type { ErrorInfo, RunReport, TableResult } from '../report/run-report.js'
 export type RunStep =
   'connect' | 'plan' | 'snapshot' | 'schema' | 'copy' | 'constraints' | 'sequences' | 'report'
 
+/** One table of the plan, as the `run.planned` event announces it. */
 export interface PlannedTable {
   readonly table: string
   readonly source: string
@@ -34,6 +35,7 @@ export interface TransferEvents {
   'run.finished': RunReport
 }
 
+/** The name of an event a `TransferJob` emits, such as `table.copied`. */
 export type TransferEventName = keyof TransferEvents
 
 /** A typed EventEmitter: listeners get the payload type of their event. */

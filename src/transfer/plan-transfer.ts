@@ -56,6 +56,7 @@ export interface TransferPlan {
   readonly runnable: boolean
 }
 
+/** Options of `planTransfer()`. */
 export interface PlanTransferOptions {
   readonly signal?: AbortSignal
 }
@@ -131,7 +132,7 @@ function describeTable(plan: TablePlan, order: number): PlanTable {
 }
 
 function actionOf(plan: TablePlan): string {
-  if (plan.problem) return 'none (fails untouched)'
+  if (plan.problem) return 'none (would fail)'
   if (plan.targetState === 'missing') return 'create, load'
   if (plan.mode === 'recreate') return 'drop, create, load'
   if (plan.mode === 'append') return 'add rows'

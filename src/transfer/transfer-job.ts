@@ -28,6 +28,7 @@ import { Snapshot } from './snapshot.js'
 import { TableCopier, bulkLoadSettings } from './table-copier.js'
 import { type ResumePoint, RunHistory } from './run-history.js'
 
+/** Collaborators of a `TransferJob`; each has a default built from the config. */
 export interface TransferJobOptions {
   /** Where the run's logs go. @default a RunLog in `config.log.dir` */
   readonly log?: RunLog
@@ -37,6 +38,7 @@ export interface TransferJobOptions {
   readonly runId?: string
 }
 
+/** Options of one `run()`. */
 export interface RunOptions {
   /** Aborting it stops the run: no new tables start, copies in flight roll back, the report still goes out. */
   readonly signal?: AbortSignal

@@ -32,6 +32,7 @@ export interface TableComparison {
   readonly durationMs: number
 }
 
+/** The outcome of `Verifier.verify()`: one comparison per table, and the verdict. */
 export interface VerifyReport {
   /** `same` only when every table is the same on both sides. */
   readonly status: 'same' | 'different'
@@ -52,6 +53,7 @@ export interface VerifyReport {
   readonly durationMs: number
 }
 
+/** Options of `Verifier.verify()`. */
 export interface VerifyOptions {
   /** Also compare an order-independent hash of every row's text form (reads every row). @default false */
   readonly checksum?: boolean

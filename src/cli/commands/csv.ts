@@ -12,10 +12,7 @@ export function registerExportCommand(program: Command, context: CliContext): vo
     .command('export')
     .summary("write a query's result (or a table) from the source into a CSV file")
     .description(
-      `Write the result of a query on the source into a CSV file with a header line, streamed with
-constant memory; a file name ending in .gz is gzip-compressed. The query runs read-only, in one
-snapshot. The file appears only once complete (an existing one is replaced then). Logged and e-mailed
-like a run.`,
+      `Write the result of a query on the source into a CSV file with a header line, streamed with constant memory; a file name ending in .gz is gzip-compressed. The query runs read-only, in one snapshot. The file appears only once complete (an existing one is replaced then). Logged and e-mailed like a run.`,
     )
   withConfigOptions(command, { tables: false })
     .optionsGroup('Export:')
@@ -51,11 +48,7 @@ export function registerImportCommand(program: Command, context: CliContext): vo
     .command('import')
     .summary('load a CSV file into a table of the target, in one transaction')
     .description(
-      `Load a CSV file with a header line into an existing table of the target, streamed with constant
-memory; a file name ending in .gz is decompressed. The header's names are matched to the table's
-columns (columns the file leaves out get their default). One transaction: with --mode replace the old
-rows are removed in it, so a file that fails half-way leaves the table exactly as it was. A malformed
-line is reported with its line number. Logged and e-mailed like a run.`,
+      `Load a CSV file with a header line into an existing table of the target, streamed with constant memory; a file name ending in .gz is decompressed. The header's names are matched to the table's columns (columns the file leaves out get their default). One transaction: with --mode replace the old rows are removed in it, so a file that fails half-way leaves the table exactly as it was. A malformed line is reported with its line number. Logged and e-mailed like a run.`,
     )
   withConfigOptions(command, { tables: false })
     .optionsGroup('Import:')

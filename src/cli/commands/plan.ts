@@ -11,11 +11,7 @@ export function registerPlanCommand(program: Command, context: CliContext): void
     .command('plan')
     .summary('show what a run would do, writing nothing (a pre-flight check)')
     .description(
-      `Resolve everything a run would do, against both servers, and write nothing: no table, schema, lock
-or bookkeeping on the target, no log, no e-mail. For each table: estimated rows and size, load mode,
-whether the target table is missing, compatible or incompatible (and why), COPY format, whether it is
-split into parts, and the order tables start in. Exits 1 when a table could not be copied, 2 when the
-configuration names a table that does not exist: use it in cron before \`tablehaul run\`.`,
+      `Resolve everything a run would do, against both servers, and write nothing: no table, schema, lock or bookkeeping on the target, no log, no e-mail. For each table: estimated rows and size, load mode, whether the target table is missing, compatible or incompatible (and why), COPY format, whether it is split into parts, and the order tables start in. Exits 1 when a table could not be copied, 2 when the configuration names a table that does not exist: use it in cron before \`tablehaul run\`.`,
     )
   withLoadOptions(withConfigOptions(command))
     .optionsGroup('Output:')

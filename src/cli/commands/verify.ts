@@ -10,10 +10,7 @@ export function registerVerifyCommand(program: Command, context: CliContext): vo
     .command('verify')
     .summary('compare source and target: row counts, and with --checksum every row')
     .description(
-      `Compare the configured tables between source and target: row counts always, and with --checksum
-an order-independent hash of every row's text form, computed by each server under the same session
-settings. The source is read from one snapshot. One line per table; exit 1 on any difference.
-Nothing is written. Tables loaded with mode: append hold more rows than the source by design.`,
+      `Compare the configured tables between source and target: row counts always, and with --checksum an order-independent hash of every row's text form, computed by each server under the same session settings. The source is read from one snapshot. One line per table; exit 1 on any difference. Nothing is written. Tables loaded with mode: append hold more rows than the source by design.`,
     )
   withConfigOptions(command)
     .optionsGroup('Comparison:')
