@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+import prettier from 'prettier'
 import { main } from '../src/cli/main.js'
 import type { Output } from '../src/cli/output.js'
 import { ENVIRONMENT_VARIABLES } from '../src/config/load.js'
@@ -44,9 +45,11 @@ export async function updatedReadme(text: string): Promise<string> {
     const from = result.indexOf(begin)
     const to = result.indexOf(end)
     if (from === -1 || to === -1 || to < from) throw new Error(`README.md lacks the markers of ${name}`)
-    result = `${result.slice(0, from + begin.length)}\n${body.trimEnd()}\n${result.slice(to)}`
+    result = `${result.slice(0, from + begin.length)}\n\n${body.trimEnd()}\n\n${result.slice(to)}`
   }
-  return result
+  // Formatted as `prettier --check` expects, so the generated text is exactly what the repository holds.
+  const options = await prettier.resolveConfig(README)
+  return prettier.format(result, { ...options, filepath: README })
 }
 
 function configReference(): string {
@@ -59,7 +62,7 @@ function configReference(): string {
       const isObject = child.type === 'object' && child.properties
       rows.push([
         `\`${name}\``,
-        isObject ? 'section' : typeOf(child, text),
+        isObject ? 'section' : typeOf(child, child.description ?? ''),
         required.includes(key) ? 'required' : defaultOf(child, fallback),
         escapeCell(text),
       ])
@@ -77,13 +80,15 @@ function configReference(): string {
     '| --- | --- | --- | --- |',
     ...rows.map((row) => `| ${row.join(' | ')} |`),
     '',
-    `A \`tables:\` entry is one of: ${tableShapes.join('; ')}. Durations are written \`30s\`, \`5m\`, \`1h\` (a bare number is seconds); sizes \`512MB\`, \`2GB\`. Any string may use \`\${ENV_VAR}\` or \`\${ENV_VAR:-default}\`.`,
+    `A \`tables:\` entry is one of: ${tableShapes.join('; ')}. Durations are written \`30s\`, \`5m\`, \`1h\` (a bare number is seconds; \`0\` turns a timeout off); sizes \`512MB\`, \`2GB\`. Any string may use \`\${ENV_VAR}\` or \`\${ENV_VAR:-default}\`.`,
   ].join('\n')
 }
 
+/** Splits "… Default: 30s." into the meaning and the default; the unit hints go (the type column says it). */
 function splitDefault(description: string): { text: string; fallback: string | undefined } {
-  const match = /^(.*?)\s*Default: (.*)\.$/s.exec(description)
-  return match ? { text: match[1]!, fallback: match[2]! } : { text: description, fallback: undefined }
+  const plain = description.replace(/ \(a (duration|size) such as [^)]*\)/, '')
+  const match = /^(.*?)\s*Default: (.*)\.$/s.exec(plain)
+  return match ? { text: match[1]!, fallback: match[2]! } : { text: plain, fallback: undefined }
 }
 
 function typeOf(node: JsonSchema, description: string): string {
@@ -95,18 +100,21 @@ function typeOf(node: JsonSchema, description: string): string {
     if (item?.anyOf) return 'list of entries'
     return `list of ${item?.type === 'string' ? 'strings' : (item?.type ?? 'values')}`
   }
-  if (node.type === 'integer' && node.minimum !== undefined && node.maximum !== undefined)
-    return `integer ${node.minimum}–${node.maximum}`
+  if (node.type === 'integer' && node.minimum !== undefined) {
+    const bounded = node.maximum !== undefined && node.maximum < Number.MAX_SAFE_INTEGER
+    return bounded ? `integer ${node.minimum}–${node.maximum}` : `integer ≥ ${node.minimum}`
+  }
   if (node.anyOf) return node.anyOf.map((option) => option.type).join(' or ')
   return String(node.type ?? 'value')
 }
 
 function defaultOf(node: JsonSchema, fallback: string | undefined): string {
-  if (fallback !== undefined) return escapeCell(fallback)
-  if (node.default === undefined) return '—'
-  if (typeof node.default === 'object' && node.default !== null && Object.keys(node.default).length === 0)
+  if (fallback === 'none') return '—'
+  if (fallback !== undefined) return /^[\w./@:-]+$/.test(fallback) ? `\`${fallback}\`` : escapeCell(fallback)
+  const value = node.default
+  if (value === undefined || (typeof value === 'object' && value !== null && Object.keys(value).length === 0))
     return '—'
-  return `\`${JSON.stringify(node.default)}\``
+  return `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``
 }
 
 function escapeCell(text: string): string {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import ts from 'typescript'
@@ -22,4 +23,16 @@ test('every export of the public API carries TSDoc', () => {
     .filter((symbol) => ts.displayPartsToString(symbol.getDocumentationComment(checker)).trim() === '')
     .map((symbol) => symbol.name)
   assert.deepEqual(undocumented, [], 'exports without a TSDoc comment')
+})
+
+test('the built package exports the library API that the README shows', async () => {
+  // What `import … from 'tablehaul'` loads: package.json "exports" points at dist/index.js (npm test builds it).
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    exports: { '.': { default: string } }
+  }
+  const api = (await import(path.join(ROOT, pkg.exports['.'].default))) as Record<string, unknown>
+  for (const name of ['TransferJob', 'Verifier', 'planTransfer', 'exportCsv', 'importCsv', 'loadConfig']) {
+    assert.equal(typeof api[name], 'function', name)
+  }
+  assert.equal(typeof api.ERROR_CODES, 'object')
 })
