@@ -1,4 +1,12 @@
-import { createReadStream, createWriteStream, existsSync, renameSync, statSync, unlinkSync } from 'node:fs'
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import path from 'node:path'
 import type { Readable, Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -323,7 +331,8 @@ export class CsvExport extends CsvTransfer {
       const copyOut = client.query(
         copyStreams.to(`COPY (${this.query}) TO STDOUT WITH (FORMAT csv, HEADER true)`),
       )
-      const file = createWriteStream(temporary, { flags: 'wx', mode: 0o644 })
+      // Opened here, not lazily by the stream: a failure must find the file there to remove it.
+      const file = createWriteStream(temporary, { fd: openSync(temporary, 'wx', 0o644) })
       const stages = isGzip(this.file) ? [copyOut, meter, createGzip(), file] : [copyOut, meter, file]
       try {
         await this.stream(label, stages, signal)
@@ -340,7 +349,7 @@ export class CsvExport extends CsvTransfer {
       })
     } catch (error) {
       discardClient(client)
-      if (existsSync(temporary)) unlinkSync(temporary)
+      rmSync(temporary, { force: true })
       const failure = error instanceof TablehaulError ? error : this.describe(error, undefined)
       return this.result(label, 'query', startedAt, {
         status: 'failed',
