@@ -19,8 +19,8 @@ import { type Database, discardClient, redactUrl, shortEndpoint } from '../db/da
 import { TableRef, displayIdentifier, quoteIdent } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
 import type { Notifier } from '../notify/notifier.js'
-import { mailReport, notifierFromConfig } from '../notify/report-mailer.js'
-import { RunLog } from '../report/run-log.js'
+import { mailReport } from '../notify/report-mailer.js'
+import type { RunLog } from '../report/run-log.js'
 import {
   errorInfo,
   processResources,
@@ -29,22 +29,15 @@ import {
   type TableResult,
   totalsOf,
 } from '../report/run-report.js'
-import { Redactor } from '../report/secrets.js'
+import type { Redactor } from '../report/secrets.js'
 import { TransferEmitter } from './events.js'
 import { Meter } from './meter.js'
 import { Watchdog } from './watchdog.js'
-import { openDatabase, readCatalog, resolveTargetUrl } from './run-setup.js'
-import { newRunId, type RunOptions } from './transfer-job.js'
+import { openDatabase, readCatalog, reportingFor, resolveTargetUrl } from './run-setup.js'
+import type { RunOptions, TransferJobOptions } from './transfer-job.js'
 
 /** What an export or import shares with a run: its log, its e-mail and its id. */
-export interface CsvTransferOptions {
-  /** Where the logs go. @default a RunLog in `config.log.dir` */
-  readonly log?: RunLog
-  /** How the report is delivered; `null` sends nothing. @default from `config.email` */
-  readonly notifier?: Notifier | null
-  /** @default a new id like `20261127-020000-k3f9` */
-  readonly runId?: string
-}
+export type CsvTransferOptions = TransferJobOptions
 
 /** What `CsvExport` writes: a query's result into a file. */
 export interface CsvExportOptions extends CsvTransferOptions {
@@ -96,24 +89,11 @@ abstract class CsvTransfer extends TransferEmitter {
   ) {
     super()
     this.file = path.resolve(file)
-    this.runId = options.runId ?? newRunId()
-    this.redactor = Redactor.fromValues([
-      config.source?.url,
-      config.source?.password,
-      config.target?.url,
-      config.target?.password,
-      config.email?.smtp,
-    ])
-    this.log =
-      options.log ??
-      new RunLog({
-        dir: config.log.dir,
-        keepRuns: config.log.keepRuns,
-        maxSize: config.log.maxSize,
-        redactor: this.redactor,
-      })
-    this.notifier =
-      options.notifier === null ? undefined : (options.notifier ?? notifierFromConfig(config.email))
+    const reporting = reportingFor(config, options)
+    this.runId = reporting.runId
+    this.redactor = reporting.redactor
+    this.log = reporting.log
+    this.notifier = reporting.notifier
     this.ends = this.initialEnds()
   }
 

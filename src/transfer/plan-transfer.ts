@@ -1,11 +1,7 @@
-import { requireSource } from '../config/load.js'
 import type { Config, LoadMode } from '../config/schema.js'
-import type { Database } from '../db/database.js'
-import { redactUrl } from '../db/database.js'
 import { type ErrorInfo, errorInfo } from '../report/run-report.js'
 import type { TablePlan } from './planner.js'
-import { openDatabase, readPlan, targetForReading } from './run-setup.js'
-import { Snapshot } from './snapshot.js'
+import { openForReading } from './run-setup.js'
 
 /** What a run would do to one target table. */
 export interface PlanTable {
@@ -71,33 +67,19 @@ export interface PlanTransferOptions {
  * `SOURCE_UNREACHABLE`, `TARGET_UNREACHABLE`); a table that would fail is reported in `problem`.
  */
 export async function planTransfer(config: Config, options: PlanTransferOptions = {}): Promise<TransferPlan> {
-  const sourceEndpoint = requireSource(config)
   options.signal?.throwIfAborted()
-  const reading = await targetForReading(config)
-  const source = openDatabase(config, 'source', sourceEndpoint.url, sourceEndpoint.password)
-  const target: Database | undefined = reading.url
-    ? openDatabase(config, 'target', reading.url, config.target?.password)
-    : undefined
-  const snapshot = new Snapshot(source, config.timeouts.lock)
+  const session = await openForReading(config)
   try {
-    await Promise.all([source.check(), target?.check()])
-    await snapshot.open()
-    options.signal?.throwIfAborted()
-    const { plan } = await readPlan({ config, sourceClient: snapshot.client, target })
-    const tables = plan.tables.map((table, index) => describeTable(table, index + 1))
+    const tables = session.plan.tables.map((table, index) => describeTable(table, index + 1))
     const problems = tables.filter((t) => t.problem).length
-    const warnings = [...plan.warnings]
+    const { snapshot } = session
     return {
-      source: source.displayUrl,
-      target: target
-        ? config.target
-          ? target.displayUrl
-          : `local ${redactUrl(reading.url!)}`
-        : reading.display,
+      source: session.sourceDisplay,
+      target: session.targetDisplay,
       snapshot: { exportable: !snapshot.unavailable, note: snapshot.unavailable },
       jobs: config.jobs,
       tables,
-      warnings,
+      warnings: [...session.plan.warnings],
       totals: {
         tables: tables.length,
         estimatedRows: tables.reduce((sum, t) => sum + (t.estimatedRows ?? 0), 0),
@@ -107,9 +89,7 @@ export async function planTransfer(config: Config, options: PlanTransferOptions 
       runnable: problems === 0,
     }
   } finally {
-    await snapshot.close()
-    await Promise.all([source.close(), target?.close()])
-    await reading.release()
+    await session.close()
   }
 }
 

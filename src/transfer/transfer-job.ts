@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import pLimit from 'p-limit'
 import type pg from 'pg'
 import type { Config } from '../config/schema.js'
@@ -8,7 +7,7 @@ import { Database, discardClient, isConnectionLost, shortEndpoint } from '../db/
 import { Ddl } from '../db/ddl.js'
 import { TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
 import type { Notifier } from '../notify/notifier.js'
-import { mailReport, notifierFromConfig } from '../notify/report-mailer.js'
+import { mailReport } from '../notify/report-mailer.js'
 import { RunLog } from '../report/run-log.js'
 import {
   errorInfo,
@@ -22,7 +21,7 @@ import { Redactor } from '../report/secrets.js'
 import { TransferEmitter, type TransferEventName, type TransferEvents } from './events.js'
 import { type ForeignKey, ForeignKeys } from './foreign-keys.js'
 import type { RunPlan, TablePlan } from './planner.js'
-import { connectEndpoints, readPlan, resolveTargetUrl } from './run-setup.js'
+import { connectEndpoints, readPlan, reportingFor, resolveTargetUrl } from './run-setup.js'
 import { SchemaBuilder } from './schema-builder.js'
 import { Snapshot } from './snapshot.js'
 import { TableCopier, bulkLoadSettings } from './table-copier.js'
@@ -68,18 +67,11 @@ export class TransferJob extends TransferEmitter {
     options: TransferJobOptions = {},
   ) {
     super()
-    this.runId = options.runId ?? newRunId()
-    this.redactor = Redactor.forConfig(config)
-    this.log =
-      options.log ??
-      new RunLog({
-        dir: config.log.dir,
-        keepRuns: config.log.keepRuns,
-        maxSize: config.log.maxSize,
-        redactor: this.redactor,
-      })
-    this.notifier =
-      options.notifier === null ? undefined : (options.notifier ?? notifierFromConfig(config.email))
+    const reporting = reportingFor(config, options)
+    this.runId = reporting.runId
+    this.redactor = reporting.redactor
+    this.log = reporting.log
+    this.notifier = reporting.notifier
   }
 
   async run(options: RunOptions = {}): Promise<RunReport> {
@@ -631,12 +623,4 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       { once: true },
     )
   })
-}
-
-/** A run's id, sortable and readable: `20261127-020000-k3f9`. */
-export function newRunId(): string {
-  const now = new Date()
-  const pad = (n: number) => String(n).padStart(2, '0')
-  const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`
-  return `${stamp}-${randomBytes(2).toString('hex')}`
 }

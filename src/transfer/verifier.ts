@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto'
 import pLimit from 'p-limit'
 import type pg from 'pg'
-import { requireSource } from '../config/load.js'
 import type { Config } from '../config/schema.js'
-import { type Database, redactUrl } from '../db/database.js'
+import type { Database } from '../db/database.js'
 import { quoteIdent } from '../db/table-ref.js'
 import { type ErrorInfo, errorInfo } from '../report/run-report.js'
 import type { TablePlan } from './planner.js'
-import { openDatabase, readPlan, targetForReading } from './run-setup.js'
-import { Snapshot } from './snapshot.js'
+import { openForReading, readInTransaction } from './run-setup.js'
+import type { Snapshot } from './snapshot.js'
 
 /** How one table compares. */
 export interface TableComparison {
@@ -74,22 +73,13 @@ export class Verifier {
   constructor(private readonly config: Config) {}
 
   async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
-    const config = this.config
     const started = Date.now()
-    const sourceEndpoint = requireSource(config)
-    const reading = await targetForReading(config)
-    const source = openDatabase(config, 'source', sourceEndpoint.url, sourceEndpoint.password)
-    const target = reading.url
-      ? openDatabase(config, 'target', reading.url, config.target?.password)
-      : undefined
-    const snapshot = new Snapshot(source, config.timeouts.lock)
+    const session = await openForReading(this.config)
     try {
-      await Promise.all([source.check(), target?.check()])
-      await snapshot.open()
-      const { plan } = await readPlan({ config, sourceClient: snapshot.client, target })
+      const { source, target, snapshot, plan } = session
       const warnings = [...plan.warnings]
       if (snapshot.unavailable) warnings.push(snapshot.unavailable)
-      const limit = pLimit(config.jobs)
+      const limit = pLimit(this.config.jobs)
       const checksum = options.checksum ?? false
       const tables = await Promise.all(
         plan.tables.map((table) =>
@@ -111,12 +101,8 @@ export class Verifier {
       }
       return {
         status: totals.same === totals.tables ? 'same' : 'different',
-        source: source.displayUrl,
-        target: target
-          ? config.target
-            ? target.displayUrl
-            : `local ${redactUrl(reading.url!)}`
-          : reading.display,
+        source: session.sourceDisplay,
+        target: session.targetDisplay,
         snapshotTakenAt: snapshot.takenAt,
         warnings,
         checksum,
@@ -125,9 +111,7 @@ export class Verifier {
         durationMs: Date.now() - started,
       }
     } finally {
-      await snapshot.close()
-      await Promise.all([source.close(), target?.close()])
-      await reading.release()
+      await session.close()
     }
   }
 }
@@ -225,32 +209,16 @@ function measureQuery(plan: TablePlan, checksum: boolean): { source: string; tar
   return { source, target: select(`ONLY ${plan.target.sql}`, 't') }
 }
 
-async function measureSource(sql: string, sides: Sides): Promise<Measure> {
-  const client = await sides.source.connect()
-  try {
-    await sides.snapshot.begin(client)
-    const result = await measure(client, sql)
-    await client.query('COMMIT')
-    client.release()
-    return result
-  } catch (error) {
-    client.release(error instanceof Error ? error : true)
-    throw error
-  }
+function measureSource(sql: string, sides: Sides): Promise<Measure> {
+  return readInTransaction(
+    sides.source,
+    (client) => measure(client, sql),
+    (client) => sides.snapshot.begin(client),
+  )
 }
 
-async function measureTarget(sql: string, target: Database): Promise<Measure> {
-  const client = await target.connect()
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
-    const result = await measure(client, sql)
-    await client.query('COMMIT')
-    client.release()
-    return result
-  } catch (error) {
-    client.release(error instanceof Error ? error : true)
-    throw error
-  }
+function measureTarget(sql: string, target: Database): Promise<Measure> {
+  return readInTransaction(target, (client) => measure(client, sql))
 }
 
 async function measure(client: pg.ClientBase, sql: string): Promise<Measure> {
