@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test'
 import type { TransferPlan } from '../../src/transfer/plan-transfer.js'
 import { runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/config.js'
-import { catalogState, databasePair } from '../helpers/database-pair.js'
+import { type DatabasePair, catalogState, databasePair } from '../helpers/database-pair.js'
 import { fingerprint } from '../helpers/fingerprint.js'
 import { testServers } from '../helpers/servers.js'
 
@@ -30,6 +30,10 @@ const SALES = `
   ANALYZE;
 `
 
+function planCli(db: DatabasePair, cwd: string, ...args: string[]) {
+  return runCli(['plan', '--source', db.source.url, '--target', db.target.url, ...args], { cwd })
+}
+
 describe('tablehaul plan', () => {
   test('shows every table with its estimates, target state, action, format and order, and writes nothing', async () => {
     const db = await databasePair(servers, 'plan_nothing')
@@ -47,12 +51,7 @@ describe('tablehaul plan', () => {
       const before = await catalogState(db.target)
       const rowsBefore = await fingerprint(db.target.url, 'sales.orders')
       const dir = tempDir()
-      const result = await runCli(
-        ['plan', '--source', db.source.url, '--target', db.target.url, '--table', 'sales.*'],
-        {
-          cwd: dir,
-        },
-      )
+      const result = await planCli(db, dir, '--table', 'sales.*')
 
       assert.equal(result.code, 1, 'an incompatible target table makes the plan fail')
       const lines = result.stdout.split('\n')
@@ -82,21 +81,7 @@ describe('tablehaul plan', () => {
     const db = await databasePair(servers, 'plan_json')
     try {
       await db.source.sql(SALES)
-      const result = await runCli(
-        [
-          'plan',
-          '--source',
-          db.source.url,
-          '--target',
-          db.target.url,
-          '--exclude',
-          'sales.returns',
-          '--json',
-          '--jobs',
-          '2',
-        ],
-        { cwd: tempDir() },
-      )
+      const result = await planCli(db, tempDir(), '--exclude', 'sales.returns', '--json', '--jobs', '2')
       assert.equal(result.code, 0, result.stderr)
       const plan = JSON.parse(result.stdout) as TransferPlan
       assert.equal(plan.runnable, true)
@@ -122,20 +107,7 @@ describe('tablehaul plan', () => {
     const db = await databasePair(servers, 'plan_unknown')
     try {
       await db.source.sql(SALES)
-      const result = await runCli(
-        [
-          'plan',
-          '--source',
-          db.source.url,
-          '--target',
-          db.target.url,
-          '--table',
-          'sales.orders',
-          '--table',
-          'sales.order_lines',
-        ],
-        { cwd: tempDir() },
-      )
+      const result = await planCli(db, tempDir(), '--table', 'sales.orders', '--table', 'sales.order_lines')
       assert.equal(result.code, 2)
       assert.match(result.stderr, /tables\.1: table sales\.order_lines does not exist on the source/)
       assert.match(result.stderr, /what to do: /)
