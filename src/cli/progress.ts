@@ -10,6 +10,9 @@ interface ActiveTable {
   readonly estimatedBytes: number
   readonly estimatedRows: number | null
   bytes: number
+  /** The data is in; indexes, constraints and the commit are under way. */
+  finishing: boolean
+  finishingSince?: number
   bar?: cliProgress.SingleBar
 }
 
@@ -149,6 +152,7 @@ export class ProgressDisplay {
       estimatedBytes: event.estimatedBytes,
       estimatedRows: event.estimatedRows,
       bytes: 0,
+      finishing: false,
     }
     const previous = this.active.get(event.table)
     if (previous?.bar) this.multibar?.remove(previous.bar)
@@ -161,6 +165,10 @@ export class ProgressDisplay {
     const table = this.active.get(event.table)
     if (!table) return
     table.bytes = event.bytes
+    if (event.finishing && !table.finishing) {
+      table.finishing = true
+      table.finishingSince = Date.now()
+    }
     this.redraw()
   }
 
@@ -207,6 +215,16 @@ export class ProgressDisplay {
     // The catalog's size is an estimate and COPY's text may be larger: never claim 100% before the end.
     const fraction = estimated ? Math.min(0.99, table.bytes / table.estimatedBytes) : undefined
     const parts: Part[] = [{ text: fitName(table.table, this.nameWidth), keep: 100 }]
+    if (table.finishing) {
+      // The bytes are all there; what is left has no size to measure, only a time.
+      const since = formatDuration(now - (table.finishingSince ?? now))
+      parts.push(
+        { text: 'data in, finishing (indexes, commit)', keep: 90 },
+        { text: formatBytes(table.bytes), keep: 80 },
+        { text: since, keep: 70 },
+      )
+      return parts
+    }
     if (fraction !== undefined) {
       parts.push({ text: bar(fraction), keep: 50, bar: true }, { text: percent(fraction), keep: 90 })
       if (table.estimatedRows)

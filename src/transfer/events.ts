@@ -25,7 +25,13 @@ export interface TransferEvents {
   'run.planned': { tables: PlannedTable[]; snapshotTakenAt?: string | undefined; warnings: readonly string[] }
   'run.warning': { message: string }
   'table.started': { table: string; attempt: number; estimatedBytes: number; estimatedRows: number | null }
-  'table.progress': { table: string; bytes: number; estimatedBytes: number }
+  'table.progress': {
+    table: string
+    bytes: number
+    estimatedBytes: number
+    /** Set once the data is in and the table's indexes, constraints and commit are under way. */
+    finishing?: boolean
+  }
   'table.retrying': { table: string; attempt: number; delayMs: number; error: ErrorInfo }
   'table.copied': TableResult
   'table.failed': TableResult

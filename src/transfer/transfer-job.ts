@@ -302,6 +302,12 @@ export class TransferJob extends TransferEmitter {
           statementMs: timeouts.statement,
         },
         beforeCommit: async (client, result) => {
+          this.emit('table.progress', {
+            table: base.table,
+            bytes: result.bytes,
+            estimatedBytes: plan.estimatedBytes,
+            finishing: true,
+          })
           warnings = await this.completeTable(client, plan, context)
           await context.history.recordCopy(client, plan.target, result)
         },

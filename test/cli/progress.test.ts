@@ -152,6 +152,17 @@ describe('progress display', () => {
     t.after(() => display.stop())
     start(run)
     await waitFor(() => screen.text.includes('  sales.orders  42%'), 10_000, 'a progress line')
+    run.send('table.progress', {
+      table: 'sales.orders',
+      bytes: 60 * 1024 * 1024,
+      estimatedBytes: 100 * 1024 * 1024,
+      finishing: true,
+    })
+    await waitFor(
+      () => screen.text.includes('  sales.orders  data in, finishing (indexes, commit)  60.0 MB  '),
+      10_000,
+      'a line that says the data is in and the table is being finished',
+    )
     run.send('table.copied', result('sales.orders', {}))
     run.send(
       'table.failed',
