@@ -28,8 +28,10 @@ export const ERROR_CODES = {
   INTERNAL: 'an unexpected internal error',
 } as const
 
+/** One of the codes of `ERROR_CODES`. */
 export type ErrorCode = keyof typeof ERROR_CODES
 
+/** The optional parts of a `TablehaulError`. */
 export interface TablehaulErrorOptions {
   readonly cause?: unknown
   /** What the user should do about it; shown after the message. */
@@ -99,6 +101,7 @@ export function systemErrorCodeOf(error: unknown): string | undefined {
   return undefined
 }
 
+/** Whether `error` is a `TablehaulError` (with the given code, if one is given). */
 export function isTablehaulError(error: unknown, code?: ErrorCode): error is TablehaulError {
   return error instanceof TablehaulError && (code === undefined || error.code === code)
 }

@@ -7,7 +7,10 @@ import { Redactor } from '../report/secrets.js'
 import { registerConfigCommands } from './commands/config.js'
 import { registerDemoCommand } from './commands/demo.js'
 import { registerLocalCommand } from './commands/local.js'
+import { registerExportCommand, registerImportCommand } from './commands/csv.js'
+import { registerPlanCommand } from './commands/plan.js'
 import { registerRunCommand } from './commands/run.js'
+import { registerVerifyCommand } from './commands/verify.js'
 import { type Output, paint, processOutput } from './output.js'
 
 /** Exit codes, as the README documents them. */
@@ -39,9 +42,13 @@ export interface CommonOptions {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
 
-/** Adds --config, --source, --target, --table and --exclude to a command. */
-export function withConfigOptions(command: Command): Command {
-  return command
+/**
+ * Adds --config, --source, --target and (unless `tables: false`, for commands whose --table means one
+ * table) --table and --exclude to a command.
+ */
+export function withConfigOptions(command: Command, options: { tables?: boolean } = {}): Command {
+  command
+    .optionsGroup('Configuration and servers:')
     .option(
       '-c, --config <file>',
       'YAML config file (default: ./tablehaul.yaml if present; env TABLEHAUL_CONFIG)',
@@ -54,12 +61,18 @@ export function withConfigOptions(command: Command): Command {
       '-t, --target <url>',
       'target server URL; omit it to use the embedded local PostgreSQL (env TABLEHAUL_TARGET_URL)',
     )
+  if (options.tables === false) return command
+  return command
     .option(
       '--table <pattern>',
-      'a table or pattern such as sales.orders, sales.* or *.orders; repeat for more',
+      'a table or pattern such as sales.orders, sales.* or *.orders; repeat for more (env TABLEHAUL_TABLES)',
       collect,
     )
-    .option('--exclude <pattern>', 'leave out tables matching the pattern; repeat for more', collect)
+    .option(
+      '--exclude <pattern>',
+      'leave out tables matching the pattern; repeat for more (env TABLEHAUL_EXCLUDE)',
+      collect,
+    )
 }
 
 export function flagsFrom(options: CommonOptions & Record<string, unknown>): ConfigFlags {
@@ -117,6 +130,11 @@ function buildProgram(context: CliContext): Command {
     .configureOutput({
       writeOut: (text) => context.out.stdout.write(text),
       writeErr: (text) => context.out.stderr.write(text),
+      // Help is laid out for the writer it goes to (the README's CLI reference is generated at 100).
+      getOutHelpWidth: () => context.out.stdout.columns ?? 100,
+      getErrHelpWidth: () => context.out.stderr.columns ?? 100,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
       outputError: (text, write) => write(paint(context.out.stderr, 'red', text)),
     })
     .exitOverride()
@@ -135,6 +153,10 @@ Run "tablehaul <command> --help" for a command's options and examples.`,
     )
   program.configureHelp({ sortSubcommands: false, showGlobalOptions: false })
   registerRunCommand(program, context)
+  registerPlanCommand(program, context)
+  registerVerifyCommand(program, context)
+  registerExportCommand(program, context)
+  registerImportCommand(program, context)
   registerConfigCommands(program, context)
   registerLocalCommand(program, context)
   registerDemoCommand(program, context)
@@ -205,6 +227,13 @@ export function reportError(error: unknown, context: CliContext): number {
 
 /** The bin's entry: runs main() on the process and exits with its code. */
 export async function runCli(): Promise<void> {
+  // `tablehaul plan | head` closes the pipe early: that is the reader's choice, not an error to show.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+      throw error
+    })
+  }
   const code = await main(process.argv.slice(2))
   process.exitCode = code
   // Streams are flushed by now; pooled sockets or timers left by a library must not keep a cron job alive.

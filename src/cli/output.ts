@@ -39,3 +39,26 @@ export function columns(rows: readonly string[][], right: readonly number[] = []
       .trimEnd(),
   )
 }
+
+/**
+ * Word-wraps `text` to the terminal's width, continuation lines indented by `indent` spaces; off a
+ * terminal (logs, pipes) the text is left as one line, which is what grep wants.
+ */
+export function wrap(writer: Writer, text: string, indent = 2): string {
+  const width = writer.isTTY && writer.columns ? writer.columns - 1 : 0
+  // eslint-disable-next-line no-control-regex -- ANSI colour codes start with ESC
+  const visible = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '').length
+  if (width < 30 || visible(text) <= width) return text
+  const lead = /^ */.exec(text)![0]
+  const lines: string[] = []
+  let line = lead
+  for (const word of text.slice(lead.length).split(' ')) {
+    const candidate = line.trim() === '' ? `${line}${word}` : `${line} ${word}`
+    if (visible(candidate) > width && line.trim() !== '') {
+      lines.push(line)
+      line = `${' '.repeat(indent)}${word}`
+    } else line = candidate
+  }
+  lines.push(line)
+  return lines.join('\n')
+}

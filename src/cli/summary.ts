@@ -1,37 +1,47 @@
 import { formatBytes, formatCount, formatDuration, formatRate } from '../config/units.js'
 import { describeError, type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
-import { columns, paint, type Writer } from './output.js'
+import { columns, paint, type Writer, wrap } from './output.js'
 
 const STATUS_COLOR = { copied: 'green', failed: 'red', skipped: 'yellow' } as const
 const STATUS_LABEL = { copied: 'OK', failed: 'FAILED', skipped: 'SKIPPED' } as const
 
 /** The end of a run: a table of every table (failures first), totals, where the log is, what to do next. */
 export function renderSummary(report: RunReport, writer: Writer): string {
+  if (report.kind !== 'run') return renderFileSummary(report, writer)
   const lines: string[] = ['']
   const tables = tablesForDisplay(report.tables)
   if (tables.length > 0) {
     const header = ['STATUS', 'TABLE', 'ROWS', 'SIZE', 'TIME', 'RATE'].map((h) => paint(writer, 'dim', h))
+    const nameWidth = tableNameWidth(tables, writer)
     const rows = tables.map((t: TableResult) => [
       paint(writer, STATUS_COLOR[t.status], STATUS_LABEL[t.status]),
-      t.table,
+      shorten(t.table, nameWidth),
       formatCount(t.rows),
       formatBytes(t.bytes),
       formatDuration(t.durationMs),
       formatRate(t.bytes, t.durationMs),
     ])
     lines.push(...columns([header, ...rows], [2, 3, 4, 5]).map((l) => `  ${l}`))
+    const skipped = new Map<string, string[]>()
     const details = tables.flatMap((t) => {
       const notes: string[] = []
       if (t.status === 'failed' && t.error)
-        notes.push(`  ${paint(writer, 'red', t.table)}: ${describeError(t.error)}`)
-      if (t.status === 'skipped' && t.reason) notes.push(`  ${t.table}: ${t.reason}`)
-      for (const warning of t.warnings ?? []) notes.push(`  ${t.table}: ${warning}`)
+        notes.push(wrap(writer, `  ${paint(writer, 'red', t.table)}: ${describeError(t.error)}`, 4))
+      if (t.status === 'skipped' && t.reason)
+        skipped.set(t.reason, [...(skipped.get(t.reason) ?? []), t.table])
+      for (const warning of t.warnings ?? []) notes.push(wrap(writer, `  ${t.table}: ${warning}`, 4))
       return notes
     })
+    // Many tables skipped for one reason (a stopped run) make one line, not one each.
+    for (const [reason, names] of skipped) {
+      const who = names.length <= 2 ? names.join(', ') : `${names.length} tables`
+      details.push(wrap(writer, `  ${who}: ${reason}`, 4))
+    }
     if (details.length > 0) lines.push('', ...details)
     lines.push('')
   }
-  for (const warning of report.warnings) lines.push(`${paint(writer, 'yellow', 'note')}: ${warning}`)
+  for (const warning of report.warnings)
+    lines.push(wrap(writer, `${paint(writer, 'yellow', 'note')}: ${warning}`, 6))
   const totals = report.totals
   const outcome = {
     succeeded: paint(writer, 'green', 'OK'),
@@ -47,12 +57,45 @@ export function renderSummary(report: RunReport, writer: Writer): string {
     )
   } else {
     lines.push(
-      `${outcome}  ${counts.join(', ')} of ${totals.tables} tables · ${formatCount(totals.rows)} rows · ${formatBytes(totals.bytes)} · ${formatDuration(report.durationMs)}`,
+      `${outcome}  ${counts.join(', ')} of ${plural(totals.tables, 'table')} · ${formatCount(totals.rows)} rows · ${formatBytes(totals.bytes)} · ${formatDuration(report.durationMs)}`,
     )
     if (report.error) lines.push(`${paint(writer, 'red', 'error')}  ${describeError(report.error)}`)
   }
+  return footer(report, writer, lines)
+}
+
+/** An export or an import: one line that says what happened, then where everything is. */
+function renderFileSummary(report: RunReport, writer: Writer): string {
+  const lines: string[] = ['']
+  const result = report.tables[0]
+  if (report.status === 'succeeded' && result) {
+    const what =
+      report.kind === 'export'
+        ? `exported ${formatCount(result.rows)} rows (${formatBytes(result.bytes)} of CSV) into ${report.target}`
+        : `imported ${formatCount(result.rows)} rows (${formatBytes(result.bytes)} of CSV) into ${result.table}${result.mode === 'append' ? ' (appended)' : ''}`
+    lines.push(
+      wrap(writer, `${paint(writer, 'green', 'OK')}  ${what} in ${formatDuration(report.durationMs)}`, 4),
+    )
+  } else if (report.status === 'interrupted') {
+    lines.push(
+      `${paint(writer, 'yellow', 'INTERRUPTED')}  the ${report.kind} was stopped; nothing was changed`,
+    )
+  } else {
+    const error = report.error ?? result?.error
+    const message = error
+      ? `${error.message}${error.sqlState && !error.message.includes(error.sqlState) ? ` (SQLSTATE ${error.sqlState})` : ''}`
+      : `the ${report.kind} failed`
+    lines.push(wrap(writer, `${paint(writer, 'red', 'FAILED')}  ${message}`, 4))
+  }
+  return footer(report, writer, lines)
+}
+
+/** Where the data came from and went, the log, the e-mail, and what to do next. */
+function footer(report: RunReport, writer: Writer, lines: string[]): string {
   if (report.snapshot.takenAt)
-    lines.push(`snapshot  ${report.snapshot.takenAt} (every table was read as of this instant)`)
+    lines.push(
+      `snapshot  ${report.snapshot.takenAt} (${report.kind === 'run' ? 'every table was' : 'the rows were'} read as of this instant)`,
+    )
   lines.push(`source    ${report.source}`, `target    ${report.target}`)
   if (report.logFile) lines.push(`log       ${report.logFile}`)
   if (report.notification) {
@@ -63,16 +106,23 @@ export function renderSummary(report: RunReport, writer: Writer): string {
         : n.status === 'failed'
           ? paint(writer, 'red', `NOT sent: ${n.error ? describeError(n.error) : n.detail}`)
           : `not sent: ${n.detail}`
-    lines.push(`e-mail    ${label}`)
+    lines.push(wrap(writer, `e-mail    ${label}`, 10))
   }
   const next = nextStep(report)
-  if (next) lines.push('', next)
+  if (next) lines.push('', wrap(writer, next, 2))
   return `${lines.join('\n')}\n`
 }
 
 export function nextStep(report: RunReport): string | undefined {
   if (report.error && report.status === 'failed') {
     return report.error.hint ? `What to do: ${report.error.hint}` : undefined
+  }
+  if (report.kind !== 'run') {
+    if (report.status === 'interrupted')
+      return `What to do: run the ${report.kind} again; nothing was changed.`
+    if (report.notification?.status === 'failed')
+      return `The ${report.kind} is complete, but the e-mail was not sent: check the email settings (\`tablehaul config --show\`).`
+    return undefined
   }
   if (report.status === 'interrupted')
     return 'What to do: run `tablehaul run --resume` to copy only the tables that did not finish.'
@@ -82,4 +132,26 @@ export function nextStep(report: RunReport): string | undefined {
   if (report.notification?.status === 'failed')
     return 'The data is complete, but the e-mail was not sent: check the email settings (`tablehaul config --show`).'
   return undefined
+}
+
+/**
+ * On a terminal the summary must not wrap: table names longer than the room left by the other columns
+ * are shortened in the middle (failures are named in full below the table). In a log they stay whole.
+ */
+function tableNameWidth(tables: readonly TableResult[], writer: Writer): number {
+  const longest = Math.max(5, ...tables.map((t) => t.table.length))
+  if (!writer.isTTY || !writer.columns) return longest
+  // STATUS, ROWS, SIZE, TIME and RATE take at most about 7+13+9+8+11 characters, plus separators.
+  const others = 2 + 7 + 2 + 2 + 13 + 2 + 9 + 2 + 8 + 2 + 11
+  return Math.max(16, Math.min(longest, writer.columns - 1 - others))
+}
+
+function shorten(name: string, width: number): string {
+  if (name.length <= width) return name
+  const head = Math.ceil((width - 1) / 2)
+  return `${name.slice(0, head)}…${name.slice(name.length - (width - 1 - head))}`
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`
 }

@@ -23,6 +23,7 @@ export interface ConfigFlags {
   readonly localDir?: string | undefined
 }
 
+/** Where `loadConfig()` reads the configuration from. */
 export interface LoadConfigOptions {
   /** Path of the YAML file; when absent, TABLEHAUL_CONFIG, then ./tablehaul.yaml if it exists. */
   readonly file?: string | undefined
@@ -33,6 +34,7 @@ export interface LoadConfigOptions {
   readonly cwd?: string
 }
 
+/** The result of `loadConfig()`: the validated config, with defaults applied and paths made absolute. */
 export interface LoadedConfig {
   readonly config: Config
   /** The file that was read, if any. */

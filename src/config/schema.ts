@@ -91,6 +91,7 @@ export const tableEntrySchema = z.union([
     .describe("A query's result copied into a target table."),
 ])
 
+/** The zod schema of `tablehaul.yaml`: `configSchema.parse(raw)` validates a config built in code. */
 export const configSchema = z
   .strictObject({
     source: endpointSchema
@@ -255,11 +256,17 @@ export const configSchema = z
   })
   .describe('tablehaul configuration (tablehaul.yaml)')
 
+/** A configuration as written (YAML or code): durations and sizes as text, defaults optional. */
 export type ConfigInput = z.input<typeof configSchema>
+/** A validated configuration, defaults applied: what every part of tablehaul takes. */
 export type Config = z.output<typeof configSchema>
+/** One entry of `tables:`: a name or pattern, `{ name, where, into }`, or `{ query, into }`. */
 export type TableEntry = z.output<typeof tableEntrySchema>
+/** A server and database: `source:` or `target:`. */
 export type Endpoint = z.output<typeof endpointSchema>
+/** How a table is loaded: `replace`, `append` or `recreate`. */
 export type LoadMode = Config['mode']
+/** The `email:` settings. */
 export type EmailConfig = NonNullable<Config['email']>
 
 /** JSON Schema of the configuration file, for editors. */

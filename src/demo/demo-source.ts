@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, chmodSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -23,7 +24,9 @@ export class DemoSource {
     // As root, the server runs as the postgres OS user, which must be able to enter the folder.
     chmodSync(this.folder, 0o755)
     const port = await freePort()
-    const password = 'demo'
+    // Random, not a word: every text tablehaul writes hides the password, so 'demo' would be cut out of
+    // paths and addresses (tablehaul-***@localhost).
+    const password = randomBytes(12).toString('hex')
     this.cluster = new PostgresCluster({
       dataDir: path.join(this.folder, 'data'),
       port,

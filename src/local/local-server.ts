@@ -5,6 +5,7 @@ import { redactUrl } from '../db/database.js'
 import { TablehaulError } from '../errors.js'
 import { PostgresCluster, freePort, reachableByServer } from './postgres-cluster.js'
 
+/** Where the embedded local PostgreSQL lives. */
 export interface LocalServerOptions {
   /** Where the server's files live. @default ./.tablehaul */
   readonly dir: string
@@ -19,6 +20,7 @@ interface LocalServerState {
   readonly createdAt: string
 }
 
+/** Whether the embedded local PostgreSQL exists and runs, and where. */
 export interface LocalServerStatus {
   readonly initialised: boolean
   readonly running: boolean

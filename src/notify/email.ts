@@ -5,6 +5,7 @@ import type { ErrorCode } from '../errors.js'
 import { type ErrorInfo, type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
 import type { EmailMessage } from './notifier.js'
 
+/** Addresses and the log attachment policy of a rendered e-mail. */
 export interface RenderEmailOptions {
   readonly from: string
   readonly to: readonly string[]

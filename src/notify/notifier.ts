@@ -1,3 +1,4 @@
+/** A file attached to a report e-mail (the run's log). */
 export interface EmailAttachment {
   readonly filename: string
   /** A file to attach. */
@@ -5,6 +6,7 @@ export interface EmailAttachment {
   readonly contentType?: string
 }
 
+/** A rendered report e-mail, ready for any `Notifier`. */
 export interface EmailMessage {
   readonly from: string
   readonly to: readonly string[]

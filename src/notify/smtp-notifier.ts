@@ -4,6 +4,7 @@ import { redactUrl } from '../db/database.js'
 import type { Delivery, EmailMessage, Notifier } from './notifier.js'
 import { loadNodemailer, toNodemailer } from './outbox-notifier.js'
 
+/** How `SmtpNotifier` reaches its mail server. */
 export interface SmtpNotifierOptions {
   /**
    * `smtp://user:password@host:587` (plain, upgraded with STARTTLS: required when the URL has a login, so a

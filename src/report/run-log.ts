@@ -7,6 +7,7 @@ import { messageOf } from '../errors.js'
 import { describeError, type RunReport, type TableResult } from './run-report.js'
 import { Redactor } from './secrets.js'
 
+/** Where a `RunLog` writes and what it keeps. */
 export interface RunLogOptions {
   /** Folder of the logs; created if missing. */
   readonly dir: string

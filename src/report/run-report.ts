@@ -9,6 +9,7 @@ export interface ErrorInfo {
   readonly hint?: string | undefined
 }
 
+/** copied: committed on the target; failed: kept its previous contents; skipped: not attempted. */
 export type TableStatus = 'copied' | 'failed' | 'skipped'
 
 /** The outcome of one table. The same fields for every status, so reports need no special cases. */
@@ -37,8 +38,10 @@ export interface TableResult {
   readonly warnings?: readonly string[] | undefined
 }
 
+/** succeeded: everything was transferred; failed: a table or the run failed; interrupted: stopped by a signal. */
 export type RunStatus = 'succeeded' | 'failed' | 'interrupted'
 
+/** How a run, an export or an import ended: what the log records, the e-mail shows and `--json` prints. */
 export interface RunReport {
   readonly runId: string
   readonly status: RunStatus
@@ -80,6 +83,7 @@ export interface RunReport {
   readonly notification?: NotificationOutcome | undefined
 }
 
+/** What happened to the report's e-mail. */
 export interface NotificationOutcome {
   readonly status: 'sent' | 'failed' | 'skipped'
   /** Why nothing was sent (not configured, email.on), or where it went. */

@@ -5,6 +5,7 @@ import type { ErrorInfo, RunReport, TableResult } from '../report/run-report.js'
 export type RunStep =
   'connect' | 'plan' | 'snapshot' | 'schema' | 'copy' | 'constraints' | 'sequences' | 'report'
 
+/** One table of the plan, as the `run.planned` event announces it. */
 export interface PlannedTable {
   readonly table: string
   readonly source: string
@@ -24,7 +25,13 @@ export interface TransferEvents {
   'run.planned': { tables: PlannedTable[]; snapshotTakenAt?: string | undefined; warnings: readonly string[] }
   'run.warning': { message: string }
   'table.started': { table: string; attempt: number; estimatedBytes: number; estimatedRows: number | null }
-  'table.progress': { table: string; bytes: number; estimatedBytes: number }
+  'table.progress': {
+    table: string
+    bytes: number
+    estimatedBytes: number
+    /** Set once the data is in and the table's indexes, constraints and commit are under way. */
+    finishing?: boolean
+  }
   'table.retrying': { table: string; attempt: number; delayMs: number; error: ErrorInfo }
   'table.copied': TableResult
   'table.failed': TableResult
@@ -34,6 +41,7 @@ export interface TransferEvents {
   'run.finished': RunReport
 }
 
+/** The name of an event a `TransferJob` emits, such as `table.copied`. */
 export type TransferEventName = keyof TransferEvents
 
 /** A typed EventEmitter: listeners get the payload type of their event. */

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import pLimit from 'p-limit'
 import type pg from 'pg'
 import type { Config } from '../config/schema.js'
@@ -7,9 +6,8 @@ import { Catalog } from '../db/catalog.js'
 import { Database, discardClient, isConnectionLost, shortEndpoint } from '../db/database.js'
 import { Ddl } from '../db/ddl.js'
 import { TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
-import { LocalServer } from '../local/local-server.js'
 import type { Notifier } from '../notify/notifier.js'
-import { mailReport, notifierFromConfig } from '../notify/report-mailer.js'
+import { mailReport } from '../notify/report-mailer.js'
 import { RunLog } from '../report/run-log.js'
 import {
   errorInfo,
@@ -22,12 +20,14 @@ import {
 import { Redactor } from '../report/secrets.js'
 import { TransferEmitter, type TransferEventName, type TransferEvents } from './events.js'
 import { type ForeignKey, ForeignKeys } from './foreign-keys.js'
-import { Planner, type RunPlan, type TablePlan } from './planner.js'
+import type { RunPlan, TablePlan } from './planner.js'
+import { connectEndpoints, readPlan, reportingFor, resolveTargetUrl } from './run-setup.js'
 import { SchemaBuilder } from './schema-builder.js'
 import { Snapshot } from './snapshot.js'
 import { TableCopier, bulkLoadSettings } from './table-copier.js'
 import { type ResumePoint, RunHistory } from './run-history.js'
 
+/** Collaborators of a `TransferJob`; each has a default built from the config. */
 export interface TransferJobOptions {
   /** Where the run's logs go. @default a RunLog in `config.log.dir` */
   readonly log?: RunLog
@@ -37,6 +37,7 @@ export interface TransferJobOptions {
   readonly runId?: string
 }
 
+/** Options of one `run()`. */
 export interface RunOptions {
   /** Aborting it stops the run: no new tables start, copies in flight roll back, the report still goes out. */
   readonly signal?: AbortSignal
@@ -66,18 +67,11 @@ export class TransferJob extends TransferEmitter {
     options: TransferJobOptions = {},
   ) {
     super()
-    this.runId = options.runId ?? newRunId()
-    this.redactor = Redactor.forConfig(config)
-    this.log =
-      options.log ??
-      new RunLog({
-        dir: config.log.dir,
-        keepRuns: config.log.keepRuns,
-        maxSize: config.log.maxSize,
-        redactor: this.redactor,
-      })
-    this.notifier =
-      options.notifier === null ? undefined : (options.notifier ?? notifierFromConfig(config.email))
+    const reporting = reportingFor(config, options)
+    this.runId = reporting.runId
+    this.redactor = reporting.redactor
+    this.log = reporting.log
+    this.notifier = reporting.notifier
   }
 
   async run(options: RunOptions = {}): Promise<RunReport> {
@@ -109,25 +103,12 @@ export class TransferJob extends TransferEmitter {
     const history = new RunHistory(this.runId)
     try {
       this.emit('step.started', { step: 'connect' })
-      const sourceEndpoint = requireSource(config)
-      const targetUrl =
-        config.target?.url ??
-        (await new LocalServer({ dir: config.local.dir, port: config.local.port }).start()).url
-      const pool = {
-        connectTimeoutMs: config.timeouts.connect,
-        statementTimeoutMs: config.timeouts.statement,
-        maxConnections: config.jobs + 3,
-      }
-      source = new Database({
-        side: 'source',
-        url: sourceEndpoint.url,
-        password: sourceEndpoint.password,
-        ...pool,
-      })
-      target = new Database({ side: 'target', url: targetUrl, password: config.target?.password, ...pool })
+      requireSource(config)
+      const endpoints = await connectEndpoints(config, await resolveTargetUrl(config))
+      source = endpoints.source
+      target = endpoints.target
       sourceDisplay = source.displayUrl
       targetDisplay = config.target ? target.displayUrl : `local ${target.displayUrl}`
-      await Promise.all([source.check(), target.check()])
       lock = await this.lockTarget(target, signal)
       this.emit('step.started', { step: 'snapshot' })
       snapshot = new Snapshot(source, config.timeouts.lock)
@@ -135,15 +116,9 @@ export class TransferJob extends TransferEmitter {
       if (snapshot.unavailable) this.warn(snapshot.unavailable)
 
       this.emit('step.started', { step: 'plan' })
-      const sourceCatalog = await Catalog.read(snapshot.client)
-      const targetCatalog = await readCatalog(target)
-      const probeClient = snapshot.client
-      plan = await new Planner({
-        config,
-        source: sourceCatalog,
-        target: targetCatalog,
-        probeQuery: (query) => probeQueryColumns(probeClient, query),
-      }).plan()
+      const read = await readPlan({ config, sourceClient: snapshot.client, target })
+      const { sourceCatalog, targetCatalog } = read
+      plan = read.plan
       for (const warning of plan.warnings) this.warn(warning)
       this.emit('run.planned', {
         snapshotTakenAt: snapshot.takenAt,
@@ -327,6 +302,12 @@ export class TransferJob extends TransferEmitter {
           statementMs: timeouts.statement,
         },
         beforeCommit: async (client, result) => {
+          this.emit('table.progress', {
+            table: base.table,
+            bytes: result.bytes,
+            estimatedBytes: plan.estimatedBytes,
+            finishing: true,
+          })
           warnings = await this.completeTable(client, plan, context)
           await context.history.recordCopy(client, plan.target, result)
         },
@@ -601,40 +582,6 @@ function releaseLock(client: pg.PoolClient): void {
   discardClient(client)
 }
 
-async function readCatalog(database: Database): Promise<Catalog> {
-  const client = await database.connect()
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
-    const catalog = await Catalog.read(client)
-    await client.query('COMMIT')
-    client.release()
-    return catalog
-  } catch (error) {
-    client.release(error instanceof Error ? error : true)
-    throw error
-  }
-}
-
-/** The result columns of a query, found by planning it with LIMIT 0 (nothing is read). */
-async function probeQueryColumns(
-  client: pg.ClientBase,
-  query: string,
-): Promise<Array<{ name: string; type: string }>> {
-  await client.query('SAVEPOINT tablehaul_probe')
-  try {
-    const result = await client.query(`SELECT * FROM (${query}) AS tablehaul_query LIMIT 0`)
-    const types = await client.query<{ type: string }>(
-      `SELECT pg_catalog.format_type(t.oid, t.typmod) AS type FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, typmod, n) ORDER BY n`,
-      [result.fields.map((f) => f.dataTypeID), result.fields.map((f) => f.dataTypeModifier)],
-    )
-    await client.query('RELEASE SAVEPOINT tablehaul_probe')
-    return result.fields.map((field, index) => ({ name: field.name, type: types.rows[index]!.type }))
-  } catch (error) {
-    await client.query('ROLLBACK TO SAVEPOINT tablehaul_probe').catch(() => {})
-    throw error
-  }
-}
-
 const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03'])
 
 /** Failures worth another attempt: the connection dropped, the server restarted, a deadlock or serialization failure. */
@@ -682,11 +629,4 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       { once: true },
     )
   })
-}
-
-function newRunId(): string {
-  const now = new Date()
-  const pad = (n: number) => String(n).padStart(2, '0')
-  const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`
-  return `${stamp}-${randomBytes(2).toString('hex')}`
 }

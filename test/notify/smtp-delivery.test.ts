@@ -95,7 +95,7 @@ describe('SMTP delivery', () => {
       assert.match(result.stderr, /e-mail +NOT sent: .*self-signed certificate.*NODE_EXTRA_CA_CERTS/)
       assert.match(
         result.stderr,
-        /^OK {2}1 copied of 1 tables/m,
+        /^OK {2}1 copied of 1 table · /m,
         'the summary still tells the transfer result',
       )
     } finally {

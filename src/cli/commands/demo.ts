@@ -12,9 +12,7 @@ export function registerDemoCommand(program: Command, context: CliContext): void
     .command('demo')
     .summary('a complete run on sample data: nothing to set up')
     .description(
-      `Starts a throwaway "remote" PostgreSQL filled with a sample sales schema (six tables, ~340,000 rows),
-copies it into tablehaul's embedded local PostgreSQL, writes the log into ./logs and the run's e-mail
-into ./outbox as an .eml file, then shows where each result is.`,
+      `Starts a throwaway "remote" PostgreSQL filled with a sample sales schema (six tables, ~340,000 rows), copies it into tablehaul's embedded local PostgreSQL, writes the log into ./logs and the run's e-mail into ./outbox as an .eml file, then shows where each result is.`,
     )
     .option('--log-dir <dir>', 'folder of the logs', 'logs')
     .option('--outbox <dir>', 'folder the e-mail is written into', 'outbox')

@@ -9,8 +9,7 @@ export function registerLocalCommand(program: Command, context: CliContext): voi
     .command('local')
     .summary("manage tablehaul's embedded local PostgreSQL (start, stop, status, url)")
     .description(
-      `tablehaul's own PostgreSQL, used as the target when none is configured. It lives in ./.tablehaul
-(or --dir), listens on 127.0.0.1 only, and keeps running after a run so you can query the copy.`,
+      `tablehaul's own PostgreSQL, used as the target when none is configured. It lives in ./.tablehaul (or --dir), listens on 127.0.0.1 only, and keeps running after a run so you can query the copy.`,
     )
     .option('--dir <dir>', 'its folder (default ./.tablehaul; env TABLEHAUL_LOCAL_DIR)')
     .addHelpText(

@@ -1,0 +1,104 @@
+import type { Command } from 'commander'
+import { formatBytes, formatCount } from '../../config/units.js'
+import { describeError } from '../../report/run-report.js'
+import { planTransfer, type PlanTable, type TransferPlan } from '../../transfer/plan-transfer.js'
+import { type CliContext, EXIT, loadFrom, withConfigOptions } from '../main.js'
+import { withLoadOptions } from '../options.js'
+import { columns, paint, type Writer } from '../output.js'
+
+export function registerPlanCommand(program: Command, context: CliContext): void {
+  const command = program
+    .command('plan')
+    .summary('show what a run would do, writing nothing (a pre-flight check)')
+    .description(
+      `Resolve everything a run would do, against both servers, and write nothing: no table, schema, lock or bookkeeping on the target, no log, no e-mail. For each table: estimated rows and size, load mode, whether the target table is missing, compatible or incompatible (and why), COPY format, whether it is split into parts, and the order tables start in. Exits 1 when a table could not be copied, 2 when the configuration names a table that does not exist: use it in cron before \`tablehaul run\`.`,
+    )
+  withLoadOptions(withConfigOptions(command))
+    .optionsGroup('Output:')
+    .option('--json', 'print the plan as JSON on stdout')
+    .option('-q, --quiet', 'print nothing when every table can be copied (problems are still printed)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tablehaul plan                                  the plan of ./tablehaul.yaml
+  $ tablehaul plan --source postgres://reader@db.example.com/sales --table 'sales.*' --exclude 'sales.tmp_*'
+  $ tablehaul plan --config nightly.yaml --json | jq '.tables[] | select(.problem)'
+  $ tablehaul plan --config nightly.yaml --quiet && tablehaul run --config nightly.yaml --quiet
+
+Exit codes: 0 every table can be copied, 1 a table could not be (see the reasons), 2 bad usage or
+configuration, or a table name that matches nothing on the source.`,
+    )
+    .action(async (options: Record<string, unknown>) => {
+      const { config } = loadFrom(context, options)
+      const plan = await planTransfer(config)
+      if (options.json) context.out.stdout.write(`${JSON.stringify(plan, null, 2)}\n`)
+      else if (!(options.quiet && plan.runnable))
+        context.out.stdout.write(renderPlan(plan, context.out.stdout))
+      context.exitCode = plan.runnable ? EXIT.OK : EXIT.FAILED
+    })
+}
+
+const STATE_COLOR = { missing: 'cyan', compatible: 'green', incompatible: 'red' } as const
+
+/** The plan as people read it: one line per table in start order, the problems, then the verdict. */
+export function renderPlan(plan: TransferPlan, writer: Writer): string {
+  const lines: string[] = [`source    ${plan.source}`, `target    ${plan.target}`]
+  lines.push(
+    plan.snapshot.exportable
+      ? 'snapshot  every table is read from one source snapshot'
+      : `snapshot  ${paint(writer, 'yellow', plan.snapshot.note ?? 'not available')}`,
+  )
+  lines.push('')
+  if (plan.tables.length === 0) {
+    lines.push('No tables: the source has no table that the configuration selects.')
+  } else {
+    const showSource = plan.tables.some((t) => t.source !== t.table)
+    const header = [
+      '#',
+      'TABLE',
+      ...(showSource ? ['FROM'] : []),
+      'ROWS~',
+      'SIZE~',
+      'MODE',
+      'TARGET',
+      'ACTION',
+      'FORMAT',
+      'SPLIT',
+    ].map((h) => paint(writer, 'dim', h))
+    const rows = plan.tables.map((t: PlanTable) => [
+      String(t.order),
+      t.table,
+      ...(showSource ? [t.source] : []),
+      t.estimatedRows === null ? '?' : formatCount(t.estimatedRows),
+      t.source === 'query' ? '?' : formatBytes(t.estimatedBytes),
+      t.mode,
+      paint(writer, STATE_COLOR[t.targetState], t.targetState),
+      t.problem ? paint(writer, 'red', t.action) : t.action,
+      t.format,
+      t.parts > 1 ? `${t.parts} parts` : 'no',
+    ])
+    const right = showSource ? [0, 3, 4] : [0, 2, 3]
+    lines.push(...columns([header, ...rows], right).map((l) => `  ${l}`))
+    const problems = plan.tables.filter((t) => t.problem)
+    if (problems.length > 0) {
+      lines.push('', paint(writer, 'bold', 'Tables a run would fail (they would be left untouched):'))
+      for (const t of problems) lines.push(`  ${paint(writer, 'red', t.table)}: ${describeError(t.problem!)}`)
+    }
+  }
+  for (const warning of plan.warnings) lines.push(`${paint(writer, 'yellow', 'note')}: ${warning}`)
+  const { totals } = plan
+  lines.push('')
+  const size = `~${formatCount(totals.estimatedRows)} rows, ~${formatBytes(totals.estimatedBytes)}`
+  if (plan.runnable) {
+    lines.push(
+      `${paint(writer, 'green', 'OK')}  a run would copy ${totals.tables} table${totals.tables === 1 ? '' : 's'} (${size}), ${plan.jobs} at a time, largest first. Nothing was written.`,
+    )
+  } else {
+    lines.push(
+      `${paint(writer, 'red', 'NOT READY')}  ${totals.problems} of ${totals.tables} tables could not be copied; the other ${totals.tables - totals.problems} could (${size}). Nothing was written.`,
+      'What to do: fix what each table above says, or leave it out with --exclude (exclude: in the config), then plan again.',
+    )
+  }
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,61 @@
+import { type Command, Option } from 'commander'
+
+const collect = (value: string, previous: string[] = []) => [...previous, value]
+
+/** --mode, --schema, --jobs and --format: what a run does, which `plan` shows too. */
+export function withLoadOptions(command: Command): Command {
+  return command
+    .optionsGroup('What a run does:')
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'replace (default: the target table ends identical to the source), append or recreate',
+      ).choices(['replace', 'append', 'recreate']),
+    )
+    .addOption(
+      new Option('--schema <policy>', 'create-missing (default) or none').choices(['create-missing', 'none']),
+    )
+    .option('-j, --jobs <n>', 'tables copied at once, largest first (default 4; env TABLEHAUL_JOBS)')
+    .addOption(
+      new Option('--format <format>', 'COPY format: auto (default), text or binary').choices([
+        'auto',
+        'text',
+        'binary',
+      ]),
+    )
+}
+
+/** --log-dir and the e-mail flags: where the run's log and report go. */
+export function withReportOptions(command: Command): Command {
+  return command
+    .optionsGroup('Log and e-mail:')
+    .option('--log-dir <dir>', 'folder of the logs (default ./logs; env TABLEHAUL_LOG_DIR)')
+    .option(
+      '--email-to <address>',
+      'send the report to this address; repeat for more (env TABLEHAUL_EMAIL_TO)',
+      collect,
+    )
+    .option('--email-from <address>', 'sender of the report (env TABLEHAUL_EMAIL_FROM)')
+    .option(
+      '--smtp-url <url>',
+      'SMTP server, smtps://user@host:465 or smtp://host:587 (env TABLEHAUL_SMTP_URL)',
+    )
+    .option('--outbox <dir>', 'also write the report e-mail as an .eml file into this folder')
+}
+
+/** -q/--quiet and --json. */
+export function withOutputOptions(command: Command, what = 'the final report'): Command {
+  return command
+    .optionsGroup('Output:')
+    .option('-q, --quiet', 'no progress; print only errors (and the summary when something failed)')
+    .option('--json', `print ${what} as JSON on stdout`)
+}
+
+export interface OutputOptions {
+  readonly quiet: boolean
+  readonly json: boolean
+}
+
+export function outputOptionsFrom(options: Record<string, unknown>): OutputOptions {
+  return { quiet: Boolean(options.quiet), json: Boolean(options.json) }
+}
