@@ -26,11 +26,10 @@ export interface AfterDataOptions {
 const ALREADY_THERE = new Set(['42P07', '42710'])
 
 /**
- * The `indexes`, `sequences` and `analyze` steps, table by table as each one's data is in: primary keys,
- * unique, check and exclusion constraints, indexes, statistics objects, triggers, rules and row-level
- * security of the tables this run created or re-created; then the sequences the table uses get the
- * source's exact `last_value` and `is_called`, and the table is analysed. Runs in the copy workers, so it
- * overlaps other tables' copies.
+ * The `indexes` and `sequences` steps, table by table as each one's data is in: primary keys, unique,
+ * check and exclusion constraints, indexes, statistics objects, triggers, rules and row-level security of
+ * the tables this run created or re-created; then the sequences the table uses get the source's exact
+ * `last_value` and `is_called`. Runs in the copy workers, so it overlaps other tables' copies.
  *
  * A table with children in the run (a partitioned table, or an inheritance parent) gets its own only once
  * every child has its own: a partitioned table's indexes are attached to its partitions' indexes, and a
