@@ -241,16 +241,18 @@ export function fidelitySchema(version: number): string[] {
   // Inheritance: a parent with rows of its own, a child declared with INHERITS, a child whose columns are
   // in another order (joined with ALTER TABLE … INHERIT), and one with two parents.
   scripts.push(`
-    CREATE TABLE fidelity.vehicle (id int PRIMARY KEY, name text NOT NULL DEFAULT 'unnamed', wheels int CHECK (wheels >= 0));
+    CREATE TABLE fidelity.vehicle (id int PRIMARY KEY, name text NOT NULL DEFAULT 'unnamed', wheels int CHECK (wheels >= 0),
+                                   label text GENERATED ALWAYS AS (upper(name)) STORED);
     CREATE TABLE fidelity.car (doors int DEFAULT 4, CONSTRAINT car_doors CHECK (doors > 0)) INHERITS (fidelity.vehicle);
-    CREATE TABLE fidelity.boat (length numeric, wheels int CONSTRAINT vehicle_wheels_check CHECK (wheels >= 0), name text NOT NULL, id int NOT NULL);
+    CREATE TABLE fidelity.boat (length numeric, wheels int CONSTRAINT vehicle_wheels_check CHECK (wheels >= 0), name text NOT NULL, id int NOT NULL,
+                                label text GENERATED ALWAYS AS (upper(name)) STORED);
     ALTER TABLE fidelity.boat INHERIT fidelity.vehicle;
     CREATE TABLE fidelity.floats (buoyancy real);
     CREATE TABLE fidelity.amphibian (id int, name text NOT NULL, wheels int, buoyancy real, doors int) INHERITS (fidelity.vehicle, fidelity.floats);
     INSERT INTO fidelity.vehicle VALUES (1, 'cart', 2), (2, 'sled', 0);
-    INSERT INTO fidelity.car VALUES (10, 'beetle', 4, 2), (11, 'van', 4, 5);
+    INSERT INTO fidelity.car (id, name, wheels, doors) VALUES (10, 'beetle', 4, 2), (11, 'van', 4, 5);
     INSERT INTO fidelity.boat VALUES (12.5, 0, 'dinghy', 20);
-    INSERT INTO fidelity.amphibian VALUES (30, 'duck', 6, 0.5, 2);
+    INSERT INTO fidelity.amphibian (id, name, wheels, buoyancy, doors) VALUES (30, 'duck', 6, 0.5, 2);
     INSERT INTO fidelity.floats VALUES (1.25);
   `)
 
