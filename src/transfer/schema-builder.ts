@@ -32,9 +32,9 @@ export interface SchemaResult {
  * The `schema` step: creates on the target what the planned tables need and it lacks, from the source
  * catalog, in dependency order: schemas, extensions, collations, types, functions, sequences, tables
  * (partitioned parents before their partitions, inheritance parents before their children), partition
- * attachments. No index or constraint other than NOT NULL: those come after the data. Everything happens
- * in one transaction, each object under its own savepoint, so one that fails fails only the tables that
- * need it, with a message that names it.
+ * attachments. No index or constraint other than NOT NULL: those come after the data. Each object is
+ * created under its own savepoint (in transactions of a few hundred objects), so one that fails fails only
+ * the tables that need it, with a message that names it.
  */
 export class SchemaBuilder {
   constructor(private readonly options: SchemaBuilderOptions) {}
@@ -71,12 +71,13 @@ export class SchemaBuilder {
 
     const client = await this.options.targetDb.connect()
     try {
-      await client.query('BEGIN')
-      await client.query(`SET LOCAL search_path = ''`)
-      // Function bodies may use objects created later (or tables not copied): they are checked when called.
-      await client.query(`SET LOCAL check_function_bodies = false`)
-      await client.query(`SET LOCAL lock_timeout = ${Math.round(this.options.lockTimeoutMs)}`)
-      const step = new SavepointRunner(client)
+      const step = new SavepointRunner(client, [
+        `SET LOCAL search_path = ''`,
+        // Function bodies may use objects created later (or tables not copied): they are checked when called.
+        `SET LOCAL check_function_bodies = false`,
+        `SET LOCAL lock_timeout = ${Math.round(this.options.lockTimeoutMs)}`,
+      ])
+      await step.begin()
 
       const schemas = new Set<string>([...missing.map((p) => p.target.schema)])
       for (const object of order.objects) {
@@ -189,7 +190,7 @@ export class SchemaBuilder {
             ),
           )
       }
-      await client.query('COMMIT')
+      await step.commit()
       client.release()
     } catch (error) {
       client.release(error instanceof Error ? error : true)
@@ -270,6 +271,8 @@ export class SchemaBuilder {
   }
 }
 
+const OBJECTS_PER_TRANSACTION = 500
+
 function describeKey(key: string, objects: readonly SchemaObject[]): string {
   const object = objects.find((o) => o.key === key)
   if (!object) return key
@@ -311,14 +314,34 @@ function schemaError(into: { display: string }, message: string, cause?: unknown
   })
 }
 
-/** Runs statements each under a savepoint: a failure is rolled back alone and returned, not thrown. */
+/**
+ * Runs statements each under a savepoint: a failure is rolled back alone and returned, not thrown. Every
+ * so many objects the transaction commits and a new one begins: a transaction holds a lock on each table
+ * it creates, and thousands of them would exhaust the server's lock table (max_locks_per_transaction).
+ */
 class SavepointRunner {
   private counter = 0
 
-  constructor(private readonly client: pg.ClientBase) {}
+  constructor(
+    private readonly client: pg.ClientBase,
+    private readonly settings: readonly string[],
+  ) {}
+
+  async begin(): Promise<void> {
+    await this.client.query('BEGIN')
+    for (const setting of this.settings) await this.client.query(setting)
+  }
+
+  async commit(): Promise<void> {
+    await this.client.query('COMMIT')
+  }
 
   async run(statements: string | readonly string[]): Promise<unknown> {
-    const name = `tablehaul_${++this.counter}`
+    if (++this.counter % OBJECTS_PER_TRANSACTION === 0) {
+      await this.commit()
+      await this.begin()
+    }
+    const name = `tablehaul_${this.counter}`
     await this.client.query(`SAVEPOINT ${name}`)
     try {
       for (const statement of typeof statements === 'string' ? [statements] : statements)
