@@ -348,12 +348,33 @@ export class Catalog {
     for (const sequence of sequences) this.named.set(`sequence:${sequence.ref.key}`, sequence)
     for (const collation of collations) this.named.set(`collation:${collation.ref.key}`, collation)
     for (const fn of functions) this.named.set(`function:${fn.signature}`, fn)
-    for (const { kind, oid, use } of uses) {
-      const key = `${kind}:${oid}`
-      const list = this.usesByObject.get(key) ?? []
-      list.push(use)
-      this.usesByObject.set(key, list)
+    for (const { kind, oid, use } of uses) this.addUse(kind, oid, use)
+    // pg_depend knows nothing of what a function body names (`nextval('orders_seq')`): the sequences whose
+    // names its text holds are taken as its own (at worst one sequence too many is created).
+    const sequencesByName = new Map<string, SequenceInfo[]>()
+    for (const sequence of sequences) {
+      const list = sequencesByName.get(sequence.ref.name) ?? []
+      list.push(sequence)
+      sequencesByName.set(sequence.ref.name, list)
     }
+    for (const fn of functions) {
+      for (const word of identifiersIn(fn.definition ?? '')) {
+        for (const sequence of sequencesByName.get(word) ?? [])
+          this.addUse('function', fn.oid, {
+            phase: 'create',
+            kind: 'sequence',
+            oid: sequence.oid,
+            extension: null,
+          })
+      }
+    }
+  }
+
+  private addUse(kind: ObjectKind, oid: number, use: Use): void {
+    const key = `${kind}:${oid}`
+    const list = this.usesByObject.get(key) ?? []
+    list.push(use)
+    this.usesByObject.set(key, list)
   }
 
   /** Reads the catalog through `client`, which should be inside a transaction for a consistent view. */
@@ -628,6 +649,24 @@ export class Catalog {
     return this.usesByObject.get(`${kind}:${oid}`) ?? []
   }
 
+  /**
+   * The sequences a table uses: those its serial and identity columns own, those its defaults name, and
+   * those the functions it uses name.
+   */
+  sequencesUsedBy(table: TableInfo): SequenceInfo[] {
+    const found = new Map<number, SequenceInfo>()
+    for (const sequence of this.ownedSequences(table)) found.set(sequence.oid, sequence)
+    const add = (use: Use) => {
+      const sequence = use.kind === 'sequence' ? this.sequenceByOid(use.oid) : undefined
+      if (sequence) found.set(sequence.oid, sequence)
+    }
+    for (const use of this.uses('table', table.oid)) {
+      add(use)
+      if (use.kind === 'function') for (const inner of this.uses('function', use.oid)) add(inner)
+    }
+    return [...found.values()]
+  }
+
   /** The parents of a table, in inheritance order (one, the partitioned table, for a partition). */
   parents(table: TableInfo): TableInfo[] {
     return table.parentOids.flatMap((oid) => this.byOid.get(oid) ?? [])
@@ -673,6 +712,15 @@ export class Catalog {
   functionWithSignature(signature: string): FunctionInfo | undefined {
     return this.named.get(`function:${signature}`) as FunctionInfo | undefined
   }
+}
+
+/** The identifiers in a piece of SQL: bare words and "quoted" names, unquoted. */
+function identifiersIn(text: string): Set<string> {
+  const words = new Set<string>()
+  for (const match of text.matchAll(/"((?:[^"]|"")+)"|([\p{L}_][\p{L}\p{N}_$]*)/gu)) {
+    words.add(match[1] !== undefined ? match[1].replace(/""/g, '"') : match[2]!.toLowerCase())
+  }
+  return words
 }
 
 /** pg returns arrays of text as JS arrays; anything else (NULL) is an empty list. */

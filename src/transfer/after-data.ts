@@ -227,15 +227,9 @@ export class AfterData {
     client: pg.ClientBase | null,
   ): Promise<string[]> {
     const { source } = this.options
-    const sequences = new Map<number, SequenceInfo>()
-    for (const sequence of source.ownedSequences(table)) sequences.set(sequence.oid, sequence)
-    for (const use of source.uses('table', table.oid)) {
-      const sequence =
-        use.kind === 'sequence' && use.phase === 'create' ? source.sequenceByOid(use.oid) : undefined
-      if (sequence) sequences.set(sequence.oid, sequence)
-    }
+    const sequences = source.sequencesUsedBy(table)
     const notes: string[] = []
-    for (const sequence of sequences.values()) {
+    for (const sequence of sequences) {
       const note = await this.syncSequence(
         sequence,
         sequence.ownerTableOid === table.oid && sequence.ownerColumn

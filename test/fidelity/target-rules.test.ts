@@ -92,6 +92,47 @@ describe('what the target lacks is created, or the table fails with a message th
     }
   })
 
+  test('a table selected alone brings the types, functions and sequences it uses, and nothing else', async () => {
+    const db = await databases('closure')
+    try {
+      await db.source.sql(`
+        CREATE SCHEMA shop;
+        CREATE TYPE shop.size AS ENUM ('s', 'm', 'l');
+        CREATE DOMAIN shop.price AS numeric(10, 2) CHECK (VALUE >= 0);
+        CREATE TYPE shop.unused AS ENUM ('x');
+        CREATE SEQUENCE shop.sku_seq START 1000;
+        CREATE SEQUENCE shop.other_seq;
+        CREATE FUNCTION shop.next_sku() RETURNS text LANGUAGE sql AS $$ SELECT 'SKU' || nextval('shop.sku_seq') $$;
+        CREATE FUNCTION shop.unused_fn() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+        CREATE TABLE shop.brands (id int PRIMARY KEY);
+        CREATE TABLE shop.items (sku text DEFAULT shop.next_sku(), size shop.size, price shop.price,
+                                 brand_id int REFERENCES shop.brands);
+        INSERT INTO shop.brands VALUES (1);
+        INSERT INTO shop.items (size, price, brand_id) VALUES ('m', 9.99, 1), ('l', 0, 1);
+      `)
+      const config = testConfig({ source: db.source.url, target: db.target.url })
+      config.tables = ['shop.items']
+      const report = await new TransferJob(config, { notifier: null }).run()
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.deepEqual(report.tables[0]!.warnings, [
+        'foreign key items_brand_id_fkey was not created: it references shop.brands that this run does not copy',
+      ])
+      const objects = await db.target.sql<{ o: string }>(`
+        SELECT 'type ' || typname AS o FROM pg_type WHERE typnamespace = 'shop'::regnamespace AND typtype IN ('e', 'd')
+        UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE pronamespace = 'shop'::regnamespace
+        UNION ALL SELECT 'relation ' || relname FROM pg_class WHERE relnamespace = 'shop'::regnamespace AND relkind IN ('r', 'S')
+        ORDER BY 1`)
+      assert.deepEqual(
+        objects.map((r) => r.o),
+        ['function next_sku', 'relation items', 'relation sku_seq', 'type price', 'type size'],
+      )
+      const [state] = await db.target.sql<{ last_value: string }>(`SELECT last_value::text FROM shop.sku_seq`)
+      assert.equal(state!.last_value, '1001', 'the sequence a default uses arrives in its source state')
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('an existing table that does not match fails with one message naming the columns and both types; nothing changes', async () => {
     const db = await databases('mismatch')
     try {
