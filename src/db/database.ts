@@ -43,6 +43,7 @@ const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   // money's text form carries the currency symbol and separators of lc_monetary.
   ['lc_monetary', 'C'],
   ['search_path', 'public'],
+  // Also what binary COPY sends text-like values in.
   ['client_encoding', 'UTF8'],
   // DOCUMENT would reject xml values that are content fragments.
   ['xmloption', 'content'],

@@ -26,6 +26,12 @@ export interface Statement {
 export interface TableLinks {
   /** Inheritance parents (not partitioned ones) that exist on the target, in inheritance order. */
   readonly inheritFrom?: readonly TableInfo[]
+  /**
+   * The table joins parents that already have their CHECK constraints (ATTACH PARTITION and INHERIT
+   * require them on the table): it is created with the checks it inherits, instead of getting them after
+   * its data.
+   */
+  readonly withInheritedChecks?: boolean
 }
 
 /**
@@ -205,6 +211,12 @@ export class Ddl {
     })
     const statements: string[] = []
     const unlogged = table.persistence === 'u' ? 'UNLOGGED ' : ''
+    if (links.withInheritedChecks && !inheritsForm) {
+      for (const check of table.constraints) {
+        if (check.type === 'c' && !check.isLocal)
+          columns.push(`CONSTRAINT ${quoteIdent(check.name)} ${check.definition}`)
+      }
+    }
     const body = columns.length ? `\n  ${columns.join(',\n  ')}\n` : ''
     const inherits = inheritsForm ? ` INHERITS (${parents.map((p) => p.ref.sql).join(', ')})` : ''
     const partitioned = table.kind === 'p' && table.partitionKey ? ` PARTITION BY ${table.partitionKey}` : ''
@@ -287,7 +299,7 @@ export class Ddl {
         .ownedSequences(table)
         .filter((sequence) => sequence.ownerDependency === 'a')
         .flatMap((sequence) => this.createSequence(sequence)),
-      ...this.createTable(table, into, { inheritFrom: parents }),
+      ...this.createTable(table, into, { inheritFrom: parents, withInheritedChecks: linked }),
       ...this.sequenceOwnership(table, into),
     ]
     if (partitionParent && table.partitionBound)
@@ -329,12 +341,13 @@ export class Ddl {
    * statements run after its partitions'. Foreign keys come later, once every table is in.
    *
    * `standalone`: the table was created without its inheritance parents, so the checks it inherits
-   * become its own.
+   * become its own. `attached`: a partition attached to a partitioned table that already had its indexes,
+   * keys and checks, which attaching gave the partition.
    */
   afterData(
     table: TableInfo,
     into: TableRef = table.ref,
-    options: { standalone?: boolean } = {},
+    options: { standalone?: boolean; attached?: boolean } = {},
   ): Statement[] {
     const statements: Statement[] = []
     const on = into.sql
@@ -344,6 +357,7 @@ export class Ddl {
     for (const constraint of table.constraints) {
       if (constraint.type !== 'p' && constraint.type !== 'u' && constraint.type !== 'x') continue
       if (!constraint.isLocal && constraint.parentConstraintOid === 0) continue
+      if (options.attached && constraint.parentConstraintOid !== 0) continue
       const what = `constraint ${quoteIdent(constraint.name)} of ${into.display}`
       // A partition's key is added as such, not USING INDEX: that would make its inherited NOT NULL
       // constraints (PostgreSQL 18) its own.
@@ -367,7 +381,7 @@ export class Ddl {
       }
     }
     const checks = table.constraints.filter(
-      (c) => c.type === 'c' && (c.isLocal || table.isPartition || options.standalone),
+      (c) => c.type === 'c' && (c.isLocal || (table.isPartition && !options.attached) || options.standalone),
     )
     if (checks.length > 0) {
       // One ALTER TABLE validates all its new constraints in a single scan of the table. Without ONLY it
@@ -387,6 +401,7 @@ export class Ddl {
     }
     for (const index of table.indexes) {
       if (index.constraintName || (!index.isValid && !partitioned)) continue
+      if (options.attached && index.parentIndexOid !== null) continue
       statements.push({
         sql: retarget(index.definition, table.ref, into),
         what: `index ${schema}.${quoteIdent(index.name)}`,

@@ -202,7 +202,11 @@ export class AfterData {
     const into = plan?.target ?? table.ref
     const notes: string[] = []
     const failed = new Set<string>()
-    for (const statement of ddl.afterData(table, into, { standalone: schema.standalone.has(table.oid) })) {
+    const options = {
+      standalone: schema.standalone.has(table.oid),
+      attached: schema.attachedToExisting.has(table.oid),
+    }
+    for (const statement of ddl.afterData(table, into, options)) {
       // The rest of an object (its comment, its enabled state) is pointless once the object failed.
       if (failed.has(statement.what)) continue
       try {

@@ -22,6 +22,11 @@ export interface SchemaResult {
   readonly created: Set<number>
   /** Source oids of tables created without the inheritance parents they have on the source. */
   readonly standalone: Set<number>
+  /**
+   * Source oids of partitions attached to a partitioned table the target already had: attaching gave them
+   * that table's indexes and keys.
+   */
+  readonly attachedToExisting: Set<number>
   /** Notes about a table (by target key) that did not stop it. */
   readonly warnings: Map<string, string[]>
   /** Statements for once every table's rows are in (domain checks that are NOT VALID on the source). */
@@ -48,6 +53,7 @@ export class SchemaBuilder {
       failures: new Map(),
       created: new Set(),
       standalone: new Set(),
+      attachedToExisting: new Set(),
       warnings: new Map(),
       late: [],
     }
@@ -145,7 +151,12 @@ export class SchemaBuilder {
         let statements: string[]
         try {
           statements = [
-            ...ddl.createTable(table, into, { inheritFrom }),
+            ...ddl.createTable(table, into, {
+              inheritFrom,
+              withInheritedChecks:
+                (partitionParent !== undefined && !createdOids.has(partitionParent.oid)) ||
+                inheritFrom.some((parent) => !createdOids.has(parent.oid)),
+            }),
             ...ddl.sequenceOwnership(table, into),
           ]
           if (partitionParent && table.partitionBound)
@@ -161,6 +172,7 @@ export class SchemaBuilder {
         }
         createdOids.add(table.oid)
         result.created.add(table.oid)
+        if (partitionParent && !createdOids.has(partitionParent.oid)) result.attachedToExisting.add(table.oid)
         for (const setting of ddl.tableSettings(table, into)) {
           const settingError = await step.run(setting.sql)
           if (settingError !== undefined)

@@ -133,6 +133,32 @@ describe('what the target lacks is created, or the table fails with a message th
     }
   })
 
+  test('a new partition of a partitioned table the target already has is attached and gets its keys and indexes', async () => {
+    const db = await databases('new_partition')
+    try {
+      const parent = `
+        CREATE TABLE public.readings (id int, at date, v numeric CHECK (v >= 0), PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+        CREATE INDEX readings_v ON public.readings (v);
+        CREATE TABLE public.readings_2024 PARTITION OF public.readings FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');`
+      await db.source.sql(`${parent}
+        CREATE TABLE public.readings_2025 PARTITION OF public.readings FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+        INSERT INTO public.readings SELECT g, date '2024-01-01' + g % 700, g FROM generate_series(1, 1000) g;`)
+      await db.target.sql(parent)
+      const report = await new TransferJob(testConfig({ source: db.source.url, target: db.target.url }), {
+        notifier: null,
+      }).run()
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.deepEqual(report.tables.map((t) => [t.table, t.created, t.warnings]).sort(), [
+        ['public.readings_2024', false, undefined],
+        ['public.readings_2025', true, undefined],
+      ])
+      const comparison = await compareDatabases(db.source.url, db.target.url)
+      assert.deepEqual(comparison.differences, [])
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('an existing table that does not match fails with one message naming the columns and both types; nothing changes', async () => {
     const db = await databases('mismatch')
     try {
