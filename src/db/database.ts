@@ -27,20 +27,33 @@ export interface DatabaseOptions {
 const CLIENT_GRACE_MS = 15_000
 
 /**
- * Settings that change how values are rendered as text. They are pinned to the same values on both sides,
- * so a value's text form written by the source's COPY TO is read back identically by the target's COPY FROM,
- * whatever the servers' own defaults are.
+ * Settings that change how values are written or read as text. They are pinned to the same values on both
+ * sides, so a value's text form written by the source's COPY TO is read back identically by the target's
+ * COPY FROM, whatever the servers' (or the roles' and databases') own defaults are.
  */
 const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['DateStyle', 'ISO, YMD'],
   ['IntervalStyle', 'postgres'],
   ['TimeZone', 'UTC'],
+  // Abbreviations such as EST are read with the zone table this names.
+  ['timezone_abbreviations', 'Default'],
+  // 3 (and any value above 0 on 12+): the shortest text that reads back as the exact same float.
   ['extra_float_digits', '3'],
   ['bytea_output', 'hex'],
+  // money's text form carries the currency symbol and separators of lc_monetary.
   ['lc_monetary', 'C'],
   ['search_path', 'public'],
+  // Also what binary COPY sends text-like values in.
   ['client_encoding', 'UTF8'],
+  // DOCUMENT would reject xml values that are content fragments.
   ['xmloption', 'content'],
+  ['xmlbinary', 'base64'],
+  // off would read an unquoted NULL in an array as the string "NULL".
+  ['array_nulls', 'on'],
+  ['standard_conforming_strings', 'on'],
+  // A role subject to row-level security must not copy a silently filtered table: with this off, reading
+  // such a table fails instead (as pg_dump does).
+  ['row_security', 'off'],
   // The run's snapshot is held by a transaction that stays idle while workers copy.
   ['idle_in_transaction_session_timeout', '0'],
 ]
@@ -147,7 +160,9 @@ export class Database {
   /** The server's version as `server_version_num` (150004 for 15.4). */
   async version(): Promise<number> {
     if (this.serverVersion === undefined) {
-      const { rows } = await this.query<{ v: string }>('SHOW server_version_num')
+      const { rows } = await this.query<{ v: string }>(
+        `SELECT pg_catalog.current_setting('server_version_num') AS v`,
+      )
       this.serverVersion = Number(rows[0]!.v)
     }
     return this.serverVersion

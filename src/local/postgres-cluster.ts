@@ -92,7 +92,6 @@ export class PostgresCluster {
           '--auth=scram-sha-256',
           '--encoding=UTF8',
           '--locale=C',
-          '--no-instructions',
         ],
         owner,
       )

@@ -1,6 +1,6 @@
-import type { Catalog } from '../db/catalog.js'
+import type { Catalog, TableInfo } from '../db/catalog.js'
 import type { Database } from '../db/database.js'
-import { quoteIdent, type TableRef } from '../db/table-ref.js'
+import { quoteIdent, quoteLiteral, type TableRef } from '../db/table-ref.js'
 import { messageOf, sqlStateOf } from '../errors.js'
 import type { TablePlan } from './planner.js'
 import type { RunHistory } from './run-history.js'
@@ -12,6 +12,7 @@ export interface ForeignKey {
   readonly name: string
   /** As pg_get_constraintdef writes it: `FOREIGN KEY (a) REFERENCES s.t(b) …`. */
   readonly definition: string
+  readonly comment?: string | null
 }
 
 /**
@@ -28,19 +29,35 @@ export class ForeignKeys {
     private readonly history: RunHistory,
   ) {}
 
-  /** Drops the keys on existing target tables whose both ends the run writes; they come back in `restore`. */
+  /**
+   * Drops the keys on existing target tables whose both ends the run writes; they come back in `restore`.
+   * A partitioned table counts as written when partitions of it are: its keys reach into them.
+   */
   async lift(plans: readonly TablePlan[]): Promise<void> {
-    const written = new Set(
-      plans.filter((p) => !p.problem && p.targetState === 'exists').map((p) => p.target.key),
-    )
+    const written = new Set<string>()
+    const mark = (table: TableInfo) => {
+      if (written.has(table.ref.key)) return
+      written.add(table.ref.key)
+      for (const parent of this.targetCatalog.parents(table)) if (table.isPartition) mark(parent)
+    }
+    for (const plan of plans) {
+      const table = plan.targetTable
+      if (!plan.problem && plan.targetState === 'exists' && table) mark(table)
+    }
     const keys: ForeignKey[] = []
     for (const table of this.targetCatalog.tables) {
       if (!written.has(table.ref.key)) continue
       for (const constraint of table.constraints) {
-        if (constraint.type !== 'f' || !constraint.isLocal) continue
+        // a partition's copy of its parent's key goes and comes back with the parent's
+        if (constraint.type !== 'f' || !constraint.isLocal || constraint.parentConstraintOid !== 0) continue
         const referenced = this.targetCatalog.tableByOid(constraint.referencedTableOid)
         if (referenced && written.has(referenced.ref.key)) {
-          keys.push({ table: table.ref, name: constraint.name, definition: constraint.definition })
+          keys.push({
+            table: table.ref,
+            name: constraint.name,
+            definition: constraint.definition,
+            comment: constraint.comment,
+          })
         }
       }
     }
@@ -78,12 +95,18 @@ export class ForeignKeys {
     }
     for (const key of [...this.lifted, ...created]) {
       const add = `ALTER TABLE ${key.table.sql} ADD CONSTRAINT ${quoteIdent(key.name)} ${key.definition}`
+      const comment =
+        key.comment == null
+          ? undefined
+          : `COMMENT ON CONSTRAINT ${quoteIdent(key.name)} ON ${key.table.sql} IS ${quoteLiteral(key.comment)}`
       try {
         await this.target.query(add)
+        if (comment) await this.target.query(comment)
       } catch (error) {
         if (sqlStateOf(error) === '23503' && !/NOT VALID/.test(key.definition)) {
           try {
             await this.target.query(`${add} NOT VALID`)
+            if (comment) await this.target.query(comment)
             note(
               key,
               `foreign key ${key.name} was created NOT VALID: existing rows violate it (${messageOf(error)}); run ALTER TABLE … VALIDATE CONSTRAINT once the data is fixed`,

@@ -1,4 +1,4 @@
-import type { Catalog, TableInfo } from '../db/catalog.js'
+import type { Catalog, SequenceInfo, TableInfo } from '../db/catalog.js'
 import { TableRef } from '../db/table-ref.js'
 import type { Config, LoadMode, TableEntry } from '../config/schema.js'
 import { TablehaulError } from '../errors.js'
@@ -32,6 +32,11 @@ export interface TablePlan {
 
 export interface RunPlan {
   readonly tables: readonly TablePlan[]
+  /**
+   * Sequences no column owns that a table pattern selects (`sales.*` selects the sequences of sales):
+   * created where missing and set to the source's state. Owned sequences come with their tables.
+   */
+  readonly sequences: readonly SequenceInfo[]
   readonly warnings: readonly string[]
 }
 
@@ -68,6 +73,7 @@ export class Planner {
     const notFound: string[] = []
     const selections: Selection[] = []
     const queries: Array<{ query: string; into: TableRef; from: string }> = []
+    const patterns: TablePattern[] = []
 
     const entries: readonly TableEntry[] = config.tables ?? ['*.*']
     entries.forEach((entry, index) => {
@@ -78,6 +84,7 @@ export class Planner {
       }
       const text = typeof entry === 'string' ? entry : entry.name
       const pattern = TablePattern.parse(text, from)
+      if (!pattern.isExact && (typeof entry === 'string' || !entry.into)) patterns.push(pattern)
       const where = typeof entry === 'string' ? undefined : entry.where
       const into =
         typeof entry === 'string' || !entry.into ? undefined : parseTarget(entry.into, `${from}.into`)
@@ -134,7 +141,13 @@ export class Planner {
     checked.sort(
       (a, b) => b.estimatedBytes - a.estimatedBytes || a.target.display.localeCompare(b.target.display),
     )
-    return { tables: checked, warnings }
+    const sequences = source.sequences.filter(
+      (sequence) =>
+        sequence.ownerTableOid === null &&
+        patterns.some((pattern) => pattern.matches(sequence.ref)) &&
+        !excludes.some((pattern) => pattern.matches(sequence.ref)),
+    )
+    return { tables: checked, sequences, warnings }
   }
 
   /**
@@ -224,7 +237,12 @@ export class Planner {
       estimatedBytes: table.bytes,
       estimatedRows: table.estimatedRows,
     }
-    const sourceBinarySafe = table.columns.every((column) => column.generated || column.binarySafe)
+    // Binary COPY formats only ever gain encodings (numeric ±Infinity in 14, say): an older target may not
+    // read what a newer source writes, while text stays readable.
+    const major = (version: number) => Math.floor(version / 10000)
+    const sourceBinarySafe =
+      major(target.serverVersion) >= major(this.options.source.serverVersion) &&
+      table.columns.every((column) => column.generated || column.binarySafe)
     const existing = target.table(targetRef)
     let problem: TablehaulError | undefined
     if (!table.canSelect) {

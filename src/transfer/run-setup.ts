@@ -155,7 +155,7 @@ export async function readPlan(options: {
 }): Promise<{ plan: RunPlan; sourceCatalog: Catalog; targetCatalog: Catalog }> {
   const { config, sourceClient, target } = options
   const sourceCatalog = await Catalog.read(sourceClient)
-  const targetCatalog = target ? await readCatalog(target) : new Catalog([], [], [], 0)
+  const targetCatalog = target ? await readCatalog(target) : Catalog.empty()
   const plan = await new Planner({
     config,
     source: sourceCatalog,

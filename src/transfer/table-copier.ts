@@ -18,6 +18,8 @@ const withGrace = (ms: number) => (ms > 0 ? ms + GRACE_MS : 0)
 export interface CopyResult {
   readonly rows: number
   readonly bytes: number
+  /** mode: recreate: what `DROP TABLE … CASCADE` took with the old table, and settings that did not apply. */
+  readonly dropped?: string[]
 }
 
 export interface TableCopierOptions {
@@ -77,9 +79,13 @@ export class TableCopier {
       await targetClient.query(
         `SET LOCAL lock_timeout = ${Math.round(timeouts.lockMs)}; SET LOCAL statement_timeout = 0${this.options.bulkLoadSettings ?? ''}`,
       )
-      const freeze = await this.prepareTarget(targetClient)
+      const notes: string[] = []
+      const freeze = await this.prepareTarget(targetClient, notes)
+      const quiet = await this.quietTarget(targetClient)
       watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
-      const result = await this.stream(sourceClient, targetClient, freeze, watchdog)
+      const streamed = await this.stream(sourceClient, targetClient, freeze, watchdog)
+      for (const statement of quiet) await targetClient.query(statement)
+      const result = notes.length ? { ...streamed, dropped: notes } : streamed
       if (this.options.beforeCommit) {
         watchdog.phase('building indexes and constraints on the target', withGrace(timeouts.statementMs))
         await targetClient.query(`SET LOCAL statement_timeout = ${Math.round(timeouts.statementMs)}`)
@@ -103,15 +109,26 @@ export class TableCopier {
   }
 
   /** Clears or re-creates the target table inside the transaction; returns whether COPY FREEZE is allowed. */
-  private async prepareTarget(client: pg.ClientBase): Promise<boolean> {
+  private async prepareTarget(client: pg.ClientBase, notes: string[]): Promise<boolean> {
     const { plan, ddl } = this.options
     const table = plan.target.sql
     if (plan.mode === 'recreate' && plan.targetState === 'exists' && plan.source.kind === 'table') {
       await client.query(`SET LOCAL search_path = ''`)
-      await client.query(`DROP TABLE ${table} CASCADE`)
-      await client.query(ddl.createTable(plan.source.table, plan.target))
-      for (const statement of ddl.sequenceOwnership(plan.source.table, plan.target))
+      const dropped = await dropCascade(client, table)
+      if (dropped.length) notes.push(`dropping the old table also dropped: ${dropped.join('; ')}`)
+      const linked = (plan.targetTable?.parentOids.length ?? 0) > 0
+      for (const statement of ddl.recreateTable(plan.source.table, plan.target, linked))
         await client.query(statement)
+      for (const setting of ddl.tableSettings(plan.source.table, plan.target)) {
+        await client.query('SAVEPOINT tablehaul_setting')
+        try {
+          await client.query(setting.sql)
+          await client.query('RELEASE SAVEPOINT tablehaul_setting')
+        } catch (error) {
+          await client.query('ROLLBACK TO SAVEPOINT tablehaul_setting')
+          notes.push(`${setting.sql} failed: ${messageOf(error)}`)
+        }
+      }
       await client.query(`SET LOCAL search_path = public`)
       return true
     }
@@ -122,6 +139,31 @@ export class TableCopier {
     return true
   }
 
+  /**
+   * mode: replace mirrors the source's rows, so the existing table's own triggers must not fire on them
+   * (a BEFORE trigger would change them), and FORCE ROW LEVEL SECURITY would refuse them to its owner.
+   * Both are switched off inside the copy's transaction and back on before COMMIT: nobody else ever sees
+   * the table without them. Returns the statements that switch them back.
+   */
+  private async quietTarget(client: pg.ClientBase): Promise<string[]> {
+    const { plan } = this.options
+    const existing = plan.targetTable
+    if (plan.mode !== 'replace' || plan.targetState !== 'exists' || !existing?.isOwner) return []
+    const table = plan.target.sql
+    const restore: string[] = []
+    for (const trigger of existing.triggers) {
+      if (trigger.enabled !== 'O' && trigger.enabled !== 'A') continue
+      const name = quoteIdent(trigger.name)
+      await client.query(`ALTER TABLE ${table} DISABLE TRIGGER ${name}`)
+      restore.push(`ALTER TABLE ${table} ENABLE ${trigger.enabled === 'A' ? 'ALWAYS ' : ''}TRIGGER ${name}`)
+    }
+    if (existing.forceRowSecurity) {
+      await client.query(`ALTER TABLE ONLY ${table} NO FORCE ROW LEVEL SECURITY`)
+      restore.push(`ALTER TABLE ONLY ${table} FORCE ROW LEVEL SECURITY`)
+    }
+    return restore
+  }
+
   private async stream(
     sourceClient: pg.ClientBase,
     targetClient: pg.ClientBase,
@@ -130,8 +172,10 @@ export class TableCopier {
   ): Promise<CopyResult> {
     const { plan } = this.options
     const columns = plan.columns.map((column) => quoteIdent(column.name)).join(', ')
+    // A table without columns still has rows; COPY takes no column list for it (`()` is a syntax error).
+    const list = columns ? ` (${columns})` : ''
     const format = plan.format === 'binary' ? 'binary' : 'text'
-    const into = `COPY ${plan.target.sql} (${columns}) FROM STDIN WITH (FORMAT ${format}${freeze ? ', FREEZE' : ''})`
+    const into = `COPY ${plan.target.sql}${list} FROM STDIN WITH (FORMAT ${format}${freeze ? ', FREEZE' : ''})`
     const from = `COPY ${this.sourceRelation(columns)} TO STDOUT WITH (FORMAT ${format})`
 
     const copyIn = targetClient.query(copyStreams.from(into))
@@ -169,9 +213,10 @@ export class TableCopier {
     const { plan } = this.options
     if (plan.source.kind === 'query') return `(${plan.source.query})`
     const table = plan.source.table.ref.sql
-    if (plan.source.where) return `(SELECT ${columns} FROM ONLY ${table} WHERE (${plan.source.where}))`
-    // COPY of a table reads only that table's own rows, as SELECT … FROM ONLY would.
-    return `${table} (${columns})`
+    if (plan.source.where) return `(SELECT ${columns || '*'} FROM ONLY ${table} WHERE (${plan.source.where}))`
+    // COPY of a table reads only that table's own rows (never its inheritance children's), as SELECT …
+    // FROM ONLY would; a partition is read directly, never through its parent.
+    return columns ? `${table} (${columns})` : table
   }
 
   private describe(error: unknown): TablehaulError {
@@ -248,4 +293,23 @@ export async function bulkLoadSettings(target: Database): Promise<string> {
   if (row?.lz4) settings += `; SET LOCAL default_toast_compression = lz4`
   if (row && Number(row.mem_kb) < 256 * 1024) settings += `; SET LOCAL maintenance_work_mem = '256MB'`
   return settings
+}
+
+/** DROP TABLE … CASCADE, returning what the server says the cascade dropped besides the table. */
+async function dropCascade(client: pg.ClientBase, table: string): Promise<string[]> {
+  const dropped: string[] = []
+  const listen = (notice: { message?: string; detail?: string }) => {
+    for (const line of [notice.message ?? '', ...(notice.detail ?? '').split('\n')]) {
+      const match = /^drop cascades to (.+)$/.exec(line.trim())
+      if (match && !/^\d+ other objects$/.test(match[1]!)) dropped.push(match[1]!)
+    }
+  }
+  client.on('notice', listen)
+  try {
+    await client.query(`SET LOCAL client_min_messages = notice`)
+    await client.query(`DROP TABLE ${table} CASCADE`)
+  } finally {
+    client.removeListener('notice', listen)
+  }
+  return dropped
 }

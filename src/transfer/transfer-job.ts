@@ -2,7 +2,6 @@ import pLimit from 'p-limit'
 import type pg from 'pg'
 import type { Config } from '../config/schema.js'
 import { requireSource } from '../config/load.js'
-import { Catalog } from '../db/catalog.js'
 import { Database, discardClient, isConnectionLost, shortEndpoint } from '../db/database.js'
 import { Ddl } from '../db/ddl.js'
 import { TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
@@ -18,8 +17,9 @@ import {
   totalsOf,
 } from '../report/run-report.js'
 import { Redactor } from '../report/secrets.js'
+import { AfterData } from './after-data.js'
 import { TransferEmitter, type TransferEventName, type TransferEvents } from './events.js'
-import { type ForeignKey, ForeignKeys } from './foreign-keys.js'
+import { ForeignKeys } from './foreign-keys.js'
 import type { RunPlan, TablePlan } from './planner.js'
 import { connectEndpoints, readPlan, reportingFor, resolveTargetUrl } from './run-setup.js'
 import { SchemaBuilder } from './schema-builder.js'
@@ -152,21 +152,32 @@ export class TransferJob extends TransferEmitter {
       await history.recordSnapshot(snapshot.takenAt)
 
       this.emit('step.started', { step: 'schema' })
-      const ddl = new Ddl(sourceCatalog)
+      const ddl = new Ddl(sourceCatalog, { targetVersion: targetCatalog.serverVersion })
       const toCopy = plan.tables.filter((table) => !resumeFrom?.committed.has(table.target.key))
-      const schemaFailures = await new SchemaBuilder({
+      const schema = await new SchemaBuilder({
         source: sourceCatalog,
         target: targetCatalog,
         targetDb: target,
         ddl,
         lockTimeoutMs: config.timeouts.lock,
-      }).createMissing(toCopy)
+      }).createMissing(toCopy, plan.sequences)
       const foreignKeys = new ForeignKeys(target, targetCatalog, history)
       await foreignKeys.lift(toCopy)
 
       this.emit('step.started', { step: 'copy' })
       const limit = pLimit(config.jobs)
       const bulk = await bulkLoadSettings(target)
+      const afterData = new AfterData({
+        source: sourceCatalog,
+        target: targetCatalog,
+        sourceDb: source,
+        targetDb: target,
+        ddl,
+        plans: plan.tables,
+        sequences: plan.sequences,
+        schema,
+        warn: (key, message) => (key ? this.addWarnings(key, [message]) : this.warn(message)),
+      })
       const context: TableContext = {
         bulkLoadSettings: bulk,
         source,
@@ -174,21 +185,30 @@ export class TransferJob extends TransferEmitter {
         snapshot,
         ddl,
         signal,
-        sourceCatalog,
         history,
         resumeFrom,
+        afterData,
       }
       try {
         await Promise.all(
           plan.tables.map((table) =>
-            limit(() => this.transferTable(table, context, schemaFailures.get(table.target.key))),
+            limit(async () => {
+              await this.transferTable(table, context, schema.failures.get(table.target.key))
+              await afterData.release(table, this.results.get(table.target.key)?.status === 'copied')
+            }),
           ),
         )
       } finally {
         // Lifted keys go back even when the run was stopped: the target keeps its constraints.
         this.emit('step.started', { step: 'constraints' })
-        const notes = await foreignKeys.restore(this.createdForeignKeys(plan, sourceCatalog))
+        const created = afterData.foreignKeys((key) => {
+          const result = this.results.get(key)
+          return result !== undefined && (result.status === 'copied' || result.created)
+        })
+        for (const [key, note] of created.notes) this.addWarnings(key, [note])
+        const notes = await foreignKeys.restore(created.keys)
         for (const [key, list] of notes) this.addWarnings(key, list)
+        await afterData.finish()
       }
     } catch (error) {
       runError = error
@@ -308,7 +328,7 @@ export class TransferJob extends TransferEmitter {
             estimatedBytes: plan.estimatedBytes,
             finishing: true,
           })
-          warnings = await this.completeTable(client, plan, context)
+          warnings = await context.afterData.afterCopy(plan, client)
           await context.history.recordCopy(client, plan.target, result)
         },
         onProgress: (moved) => {
@@ -322,6 +342,7 @@ export class TransferJob extends TransferEmitter {
       })
       try {
         const result = await copier.copy(signal)
+        if (result.dropped) warnings.unshift(...result.dropped)
         await context.target
           .query(`ANALYZE ${plan.target.sql}`)
           .catch((error: unknown) => warnings.push(`ANALYZE failed: ${messageOf(error)}`))
@@ -354,80 +375,6 @@ export class TransferJob extends TransferEmitter {
         })
       }
     }
-  }
-
-  /**
-   * What a table gets once its data is in, inside the same transaction as its COPY so that the table is
-   * recorded as done exactly when all of it is there (a crash in between leaves nothing half-built): for a
-   * table created by this run, its primary key, unique, check and exclusion constraints and indexes; for
-   * every table, its sequences set to the source's state. Each statement runs under a savepoint: one that
-   * fails becomes a note on the table, and the data stays.
-   */
-  private async completeTable(
-    client: pg.ClientBase,
-    plan: TablePlan,
-    context: TableContext,
-  ): Promise<string[]> {
-    const warnings: string[] = []
-    if (plan.source.kind !== 'table') return warnings
-    const table = plan.source.table
-    const statements =
-      plan.targetState === 'missing' || plan.mode === 'recreate'
-        ? context.ddl.afterData(table, plan.target)
-        : []
-    for (const statement of statements) {
-      await client.query('SAVEPOINT tablehaul_after_data')
-      try {
-        await client.query(statement)
-        await client.query('RELEASE SAVEPOINT tablehaul_after_data')
-      } catch (error) {
-        await client.query('ROLLBACK TO SAVEPOINT tablehaul_after_data')
-        warnings.push(`${statement.split(' (')[0]} failed: ${messageOf(error)}`)
-      }
-    }
-    for (const sequence of context.sourceCatalog.ownedSequences(table)) {
-      if (!sequence.ownerColumn) continue
-      const state = await context.source.query<{ last_value: string; is_called: boolean }>(
-        `SELECT last_value::text AS last_value, is_called FROM ${sequence.ref.sql}`,
-      )
-      // The target's sequence for that column, whatever its name (an existing table may have its own).
-      const { rows } = await client.query<{ seq: string | null }>(
-        'SELECT pg_catalog.pg_get_serial_sequence($1, $2) AS seq',
-        [plan.target.sql, sequence.ownerColumn],
-      )
-      const targetSequence = rows[0]?.seq
-      if (!targetSequence || !state.rows[0]) continue
-      await client.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [
-        targetSequence,
-        state.rows[0].last_value,
-        state.rows[0].is_called,
-      ])
-    }
-    return warnings
-  }
-
-  /** Foreign keys of the tables this run created, where the referenced table now exists on the target. */
-  private createdForeignKeys(plan: RunPlan, source: Catalog): ForeignKey[] {
-    const keys: ForeignKey[] = []
-    for (const table of plan.tables) {
-      if (table.source.kind !== 'table' || (table.targetState !== 'missing' && table.mode !== 'recreate'))
-        continue
-      const result = this.results.get(table.target.key)
-      if (!result || (result.status !== 'copied' && !result.created)) continue
-      for (const constraint of table.source.table.constraints) {
-        if (constraint.type !== 'f' || !constraint.isLocal) continue
-        const referenced = source.tableByOid(constraint.referencedTableOid)
-        const referencedResult = referenced && this.results.get(referenced.ref.key)
-        if (!referenced || !referencedResult) {
-          this.addWarnings(table.target.key, [
-            `foreign key ${constraint.name} was not created: it references ${referenced?.ref.display ?? 'a table'} that this run does not copy`,
-          ])
-          continue
-        }
-        keys.push({ table: table.target, name: constraint.name, definition: constraint.definition })
-      }
-    }
-    return keys
   }
 
   private finish(key: string, result: TableResult): void {
@@ -571,7 +518,7 @@ interface TableContext {
   readonly snapshot: Snapshot
   readonly ddl: Ddl
   readonly signal: AbortSignal
-  readonly sourceCatalog: Catalog
+  readonly afterData: AfterData
 }
 
 /** The advisory lock class that marks "a tablehaul run writes into this database" ('thal'). */

@@ -1,5 +1,7 @@
 -- The columns of every table list_tables.sql returns, in their physical order, with their exact types and
--- whether binary COPY can carry them between two servers (see binary_safe below).
+-- whether binary COPY can carry them between two servers (see binary_safe below). Columns that only some
+-- versions have (attcompression 14+, named NOT NULL constraints 18+) are read through to_jsonb(row), which
+-- yields NULL where the column does not exist: this file runs on PostgreSQL 12 and later.
 SELECT a.attrelid::int8                                     AS table_oid,
        a.attnum::int                                        AS position,
        a.attname                                            AS name,
@@ -8,6 +10,7 @@ SELECT a.attrelid::int8                                     AS table_oid,
        t.typtype                                            AS type_kind,
        a.attnotnull                                         AS not_null,
        a.attislocal                                         AS is_local,
+       a.attinhcount::int                                   AS inherited_count,
        a.attgenerated                                       AS generated,
        a.attidentity                                        AS identity,
        pg_catalog.pg_get_expr(ad.adbin, ad.adrelid)         AS default_expr,
@@ -15,8 +18,15 @@ SELECT a.attrelid::int8                                     AS table_oid,
             THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
        END                                                  AS collation,
        a.attstorage                                         AS storage,
-       bt.typstorage                                        AS type_storage,
+       t.typstorage                                         AS type_storage,
+       nullif(to_jsonb(a) ->> 'attcompression', '')         AS compression,
+       nullif(a.attstattarget, -1)::int                     AS statistics_target,
+       a.attoptions                                         AS options,
        pg_catalog.col_description(a.attrelid, a.attnum)     AS comment,
+       nn.conname                                           AS not_null_name,
+       coalesce(nn.convalidated, true)                      AS not_null_validated,
+       coalesce(nn.connoinherit, false)                     AS not_null_no_inherit,
+       coalesce(nn.conislocal, a.attislocal)                AS not_null_is_local,
        -- Binary COPY embeds type OIDs in arrays and composites, and reg* values are OIDs themselves; OIDs of
        -- types created by users differ between servers. Built-in base, range and multirange types (and
        -- arrays of them), enums (sent as their label) and one-level domains over those are safe.
@@ -34,6 +44,8 @@ SELECT a.attrelid::int8                                     AS table_oid,
   LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
   LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
   LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+  LEFT JOIN pg_catalog.pg_constraint nn
+         ON nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum
  WHERE c.relkind IN ('r', 'p')
    AND a.attnum > 0
    AND NOT a.attisdropped

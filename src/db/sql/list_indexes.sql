@@ -1,11 +1,22 @@
--- Indexes that no constraint owns (those come with their constraint), as the server writes them.
+-- Every index of the tables list_tables.sql returns, as the server writes it, with the constraint it backs
+-- (if any) and the index of the parent table it is attached to (a partition's index of a partitioned one).
 SELECT i.indrelid::int8                                   AS table_oid,
+       i.indexrelid::int8                                 AS oid,
        ic.relname                                         AS name,
        pg_catalog.pg_get_indexdef(i.indexrelid)           AS definition,
        i.indisunique                                      AS is_unique,
        ic.relpages::int8 * current_setting('block_size')::int8 AS bytes,
        i.indisvalid                                       AS is_valid,
-       EXISTS (SELECT 1 FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid) AS is_partition_child,
+       i.indisclustered                                   AS is_clustered,
+       i.indisreplident                                   AS is_replica_identity,
+       (SELECT inh.inhparent::int8 FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid) AS parent_index_oid,
+       (SELECT con.conname FROM pg_catalog.pg_constraint con
+         WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')) AS constraint_name,
+       ARRAY(SELECT a.attnum::int || '=' || a.attstattarget
+               FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0
+              ORDER BY a.attnum)                          AS statistics_targets,
+       ic.reloptions                                      AS options,
        pg_catalog.obj_description(i.indexrelid, 'pg_class') AS comment
   FROM pg_catalog.pg_index i
   JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
@@ -14,5 +25,4 @@ SELECT i.indrelid::int8                                   AS table_oid,
  WHERE c.relkind IN ('r', 'p')
    AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tablehaul')
    AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
-   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
  ORDER BY i.indrelid, ic.relname;

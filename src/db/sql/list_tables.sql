@@ -1,5 +1,6 @@
 -- Every table a run can read or write: ordinary and partitioned tables outside the system schemas
--- (and outside tablehaul's own bookkeeping schema), with what the planner needs to order and split them.
+-- (and outside tablehaul's own bookkeeping schema), with what the planner needs to order and split them
+-- and what creating an identical table needs.
 SELECT c.oid::int8                                   AS oid,
        n.nspname                                     AS schema,
        c.relname                                     AS name,
@@ -7,11 +8,10 @@ SELECT c.oid::int8                                   AS oid,
        c.relispartition                              AS is_partition,
        c.relpersistence                              AS persistence,
        c.relhassubclass                              AS has_children,
-       (SELECT i.inhparent::int8
-          FROM pg_catalog.pg_inherits i
-         WHERE i.inhrelid = c.oid
-         ORDER BY i.inhseqno
-         LIMIT 1)                                    AS parent_oid,
+       ARRAY(SELECT i.inhparent::int8
+               FROM pg_catalog.pg_inherits i
+              WHERE i.inhrelid = c.oid
+              ORDER BY i.inhseqno)                   AS parent_oids,
        -- relpages * block size needs no lock; a table never vacuumed or analysed has relpages = 0, and only
        -- then is its size measured (pg_table_size waits for a lock, bounded by the session's lock_timeout).
        CASE WHEN c.relpages > 0
@@ -27,10 +27,18 @@ SELECT c.oid::int8                                   AS oid,
        pg_catalog.has_table_privilege(c.oid, 'INSERT') AS can_insert,
        pg_catalog.has_table_privilege(c.oid, 'TRUNCATE') AS can_truncate,
        pg_catalog.pg_has_role(c.relowner, 'USAGE')  AS is_owner,
-       pg_catalog.obj_description(c.oid, 'pg_class') AS comment
+       pg_catalog.obj_description(c.oid, 'pg_class') AS comment,
+       c.relrowsecurity                              AS row_security,
+       c.relforcerowsecurity                         AS force_row_security,
+       c.relreplident                                AS replica_identity,
+       c.reloptions                                  AS options,
+       tc.reloptions                                 AS toast_options,
+       CASE WHEN am.amname <> 'heap' THEN am.amname END AS access_method,
+       CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END AS of_type
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid
+  LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
   LEFT JOIN pg_catalog.pg_depend d
          ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e'
   LEFT JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
