@@ -10,6 +10,8 @@ interface ActiveTable {
   readonly estimatedBytes: number
   readonly estimatedRows: number | null
   bytes: number
+  /** Rows read so far (counted as they pass), when the copy reports them. */
+  rows?: number
   /** The data is in; indexes, constraints and the commit are under way. */
   finishing: boolean
   finishingSince?: number
@@ -165,6 +167,7 @@ export class ProgressDisplay {
     const table = this.active.get(event.table)
     if (!table) return
     table.bytes = event.bytes
+    if (event.rows !== undefined) table.rows = event.rows
     if (event.finishing && !table.finishing) {
       table.finishing = true
       table.finishingSince = Date.now()
@@ -211,9 +214,15 @@ export class ProgressDisplay {
     const now = Date.now()
     const elapsedMs = now - table.startedAt
     const rate = elapsedMs > 0 ? (table.bytes * 1000) / elapsedMs : 0
-    const estimated = table.estimatedBytes > 0
-    // The catalog's size is an estimate and COPY's text may be larger: never claim 100% before the end.
-    const fraction = estimated ? Math.min(0.99, table.bytes / table.estimatedBytes) : undefined
+    // Rows against the planner's row estimate track progress best (COPY's bytes are not the table's
+    // on-disk bytes); the size is the fallback. Neither is exact: never claim 100% before the end.
+    const byRows = table.rows !== undefined && table.estimatedRows !== null && table.estimatedRows > 0
+    const estimated = byRows || table.estimatedBytes > 0
+    const fraction = byRows
+      ? Math.min(0.99, table.rows! / table.estimatedRows!)
+      : estimated
+        ? Math.min(0.99, table.bytes / table.estimatedBytes)
+        : undefined
     const parts: Part[] = [{ text: fitName(table.table, this.nameWidth), keep: 100 }]
     if (table.finishing) {
       // The bytes are all there; what is left has no size to measure, only a time.
@@ -227,21 +236,20 @@ export class ProgressDisplay {
     }
     if (fraction !== undefined) {
       parts.push({ text: bar(fraction), keep: 50, bar: true }, { text: percent(fraction), keep: 90 })
-      if (table.estimatedRows)
-        parts.push({ text: `~${formatCount(Math.round(table.estimatedRows * fraction))} rows`, keep: 40 })
     }
+    if (table.rows !== undefined) parts.push({ text: `${formatCount(table.rows)} rows`, keep: 40 })
+    else if (fraction !== undefined && table.estimatedRows)
+      parts.push({ text: `~${formatCount(Math.round(table.estimatedRows * fraction))} rows`, keep: 40 })
     parts.push({
-      text: estimated
-        ? `${formatBytes(table.bytes)} of ~${formatBytes(table.estimatedBytes)}`
-        : formatBytes(table.bytes),
+      text:
+        table.estimatedBytes > 0 && !byRows
+          ? `${formatBytes(table.bytes)} of ~${formatBytes(table.estimatedBytes)}`
+          : formatBytes(table.bytes),
       keep: 80,
     })
     if (rate > 0) parts.push({ text: `${formatBytes(rate)}/s`, keep: 60 })
-    if (estimated && rate > 0 && elapsedMs >= ETA_AFTER_MS && table.estimatedBytes > table.bytes)
-      parts.push({
-        text: `ETA ${formatDuration(((table.estimatedBytes - table.bytes) * 1000) / rate)}`,
-        keep: 70,
-      })
+    if (fraction !== undefined && fraction > 0 && elapsedMs >= ETA_AFTER_MS)
+      parts.push({ text: `ETA ${formatDuration((elapsedMs * (1 - fraction)) / fraction)}`, keep: 70 })
     return parts
   }
 

@@ -28,6 +28,8 @@ export interface TransferEvents {
   'table.progress': {
     table: string
     bytes: number
+    /** Rows read from the source so far (for binary COPY, one more: its trailer). */
+    rows?: number
     estimatedBytes: number
     /** Set once the data is in and the table's indexes, constraints and commit are under way. */
     finishing?: boolean

@@ -299,6 +299,7 @@ export class TransferJob extends TransferEmitter {
     const { retry, timeouts } = this.config
     let attempt = 0
     let bytes = 0
+    let format = plan.format
     let warnings: string[] = []
     while (true) {
       attempt++
@@ -309,7 +310,7 @@ export class TransferJob extends TransferEmitter {
         estimatedRows: plan.estimatedRows,
       })
       const copier = new TableCopier({
-        plan,
+        plan: { ...plan, format },
         source: context.source,
         target: context.target,
         snapshot: context.snapshot,
@@ -331,11 +332,12 @@ export class TransferJob extends TransferEmitter {
           warnings = await context.afterData.afterCopy(plan, client)
           await context.history.recordCopy(client, plan.target, result)
         },
-        onProgress: (moved) => {
+        onProgress: (moved, rows) => {
           bytes = moved
           this.emit('table.progress', {
             table: base.table,
             bytes: moved,
+            rows,
             estimatedBytes: plan.estimatedBytes,
           })
         },
@@ -348,6 +350,7 @@ export class TransferJob extends TransferEmitter {
           .catch((error: unknown) => warnings.push(`ANALYZE failed: ${messageOf(error)}`))
         return finish({
           ...base,
+          format,
           status: 'copied',
           rows: result.rows,
           bytes: result.bytes,
@@ -357,6 +360,12 @@ export class TransferJob extends TransferEmitter {
         })
       } catch (error) {
         const stopped = signal.aborted
+        if (!stopped && format === 'binary' && isBinaryFormatError(error)) {
+          // The catalog said binary COPY would carry these types; the target disagreed. Text always works.
+          format = 'text'
+          warnings.push(`binary COPY was refused (${messageOf(error)}); copied in text format`)
+          continue
+        }
         if (!stopped && attempt < retry.attempts && isTransient(error)) {
           const delayMs = retry.backoff * 2 ** (attempt - 1)
           this.emit('table.retrying', { table: base.table, attempt, delayMs, error: errorInfo(error) })
@@ -366,6 +375,7 @@ export class TransferJob extends TransferEmitter {
         const reason = stopped ? stopError(signal, base.table) : error
         return finish({
           ...base,
+          format,
           status: 'failed',
           rows: 0,
           bytes,
@@ -527,6 +537,15 @@ const LOCK_CLASS = 0x7468616c
 /** The advisory lock is held by its session: closing the connection releases it, and cannot hang. */
 function releaseLock(client: pg.PoolClient): void {
   discardClient(client)
+}
+
+/**
+ * Errors a binary COPY raises when a value's binary form does not fit the target: invalid binary
+ * representation (22P03) and a wrong element or column type inside arrays or records (42804).
+ */
+function isBinaryFormatError(error: unknown): boolean {
+  const state = sqlStateOf(error)
+  return state === '22P03' || state === '42804'
 }
 
 const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03'])
