@@ -6,7 +6,11 @@ import { parseDurationMs, parseSizeBytes } from './units.js'
  * (`tablehaul config --schema`, the README reference) and the validation all come from here.
  */
 
-const duration = (description: string, fallback: string) =>
+/**
+ * A duration: `30s`, `5m`, `1h`, or a number of seconds. Every wait tablehaul makes is bounded, so 0 is
+ * refused unless `zeroMeans` says what 0 stands for (no deadline, retry at once).
+ */
+const duration = (description: string, fallback: string, zeroMeans?: string) =>
   z
     .union([z.string(), z.number()])
     .default(fallback)
@@ -16,9 +20,18 @@ const duration = (description: string, fallback: string) =>
         ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; write e.g. 30s, 5m or 1h` })
         return z.NEVER
       }
+      if (ms === 0 && !zeroMeans) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be more than 0: every wait is bounded (write e.g. 24h for a long one)',
+        })
+        return z.NEVER
+      }
       return ms
     })
-    .describe(`${description} (a duration such as 30s, 5m, 1h; 0 turns it off). Default: ${fallback}.`)
+    .describe(
+      `${description} (a duration such as 30s, 5m, 1h${zeroMeans ? `; 0: ${zeroMeans}` : ''}). Default: ${fallback}.`,
+    )
 
 const size = (description: string, fallback: string) =>
   z
@@ -134,10 +147,6 @@ export const configSchema = z
           .describe(
             'COPY format: auto uses binary where every column type allows it on both sides, text otherwise. Default: auto.',
           ),
-        splitAbove: size(
-          'Tables larger than this that are created by the run are copied in parts by several jobs at once; 0 never splits',
-          '0',
-        ),
       })
       .prefault({})
       .describe('How the data moves.'),
@@ -150,12 +159,13 @@ export const configSchema = z
         ),
         stall: duration('A table fails when no bytes moved for this long', '5m'),
         statement: duration(
-          'Longest single statement outside COPY (catalog reads, index builds: 0 = no limit)',
-          '0',
+          'Longest single statement other than the COPY itself (catalog reads, index builds, foreign key checks), on the server and, with 15s of slack, on the client',
+          '2h',
         ),
         run: duration(
-          'Whole-run deadline: tables not finished by then are stopped and reported (0 = none)',
+          'Whole-run deadline: tables not finished by then are stopped and reported',
           '0',
+          'no deadline',
         ),
       })
       .prefault({})
@@ -171,7 +181,7 @@ export const configSchema = z
           .describe(
             'Attempts per table for transient failures (dropped connections, server restarts, deadlocks). Default: 3.',
           ),
-        backoff: duration('Wait before the first retry; doubles after each attempt', '2s'),
+        backoff: duration('Wait before the first retry; doubles after each attempt', '2s', 'retry at once'),
       })
       .prefault({})
       .describe('Retries of transient failures, each attempt atomic.'),

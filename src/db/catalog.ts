@@ -385,24 +385,22 @@ export class Catalog {
   /** Reads the catalog through `client`, which should be inside a transaction for a consistent view. */
   static async read(client: pg.ClientBase): Promise<Catalog> {
     await client.query(`SET search_path = ''`)
-    try {
-      const version = Number(
-        (await client.query<{ v: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS v`))
-          .rows[0]!.v,
+    const version = Number(
+      (await client.query<{ v: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS v`))
+        .rows[0]!.v,
+    )
+    if (version < MINIMUM_VERSION) {
+      throw new TablehaulError(
+        'CONFIG_INVALID',
+        `the server runs PostgreSQL ${Math.floor(version / 10000)}; tablehaul reads and writes PostgreSQL 12 and later`,
+        { hint: 'point the run at a PostgreSQL 12 (or newer) server; for older ones, use pg_dump' },
       )
-      if (version < MINIMUM_VERSION) {
-        throw new TablehaulError(
-          'CONFIG_INVALID',
-          `the server runs PostgreSQL ${Math.floor(version / 10000)}; tablehaul reads and writes PostgreSQL 12 and later`,
-          { hint: 'point the run at a PostgreSQL 12 (or newer) server; for older ones, use pg_dump' },
-        )
-      }
-      const rows = {} as CatalogRows
-      for (const name of QUERIES) rows[name] = (await client.query(sqlFile(name))).rows as Row[]
-      return Catalog.fromRows(version, rows)
-    } finally {
-      await client.query(`SET search_path = public`)
     }
+    const rows = {} as CatalogRows
+    for (const name of QUERIES) rows[name] = (await client.query(sqlFile(name))).rows as Row[]
+    // Only on success: after an error the transaction is aborted, and this would hide that error.
+    await client.query(`SET search_path = public`)
+    return Catalog.fromRows(version, rows)
   }
 
   private static fromRows(version: number, rows: CatalogRows): Catalog {

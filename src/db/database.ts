@@ -21,6 +21,8 @@ export interface DatabaseOptions {
    * @default 0
    */
   readonly statementTimeoutMs?: number
+  /** Longest wait for a lock, for every statement on these connections (lock_timeout). @default 60000 */
+  readonly lockTimeoutMs?: number
 }
 
 /** Slack the client gives the server beyond a server-side timeout before it gives up on the connection. */
@@ -70,6 +72,7 @@ export class Database {
   private readonly prepared = new WeakSet<pg.PoolClient>()
   private serverVersion: number | undefined
   private readonly statementTimeoutMs: number
+  private readonly lockTimeoutMs: number
   private readonly connectTimeoutMs: number
 
   constructor(options: DatabaseOptions) {
@@ -78,6 +81,7 @@ export class Database {
     const connectTimeoutMs = options.connectTimeoutMs ?? 30_000
     this.connectTimeoutMs = connectTimeoutMs
     this.statementTimeoutMs = options.statementTimeoutMs ?? 0
+    this.lockTimeoutMs = options.lockTimeoutMs ?? 60_000
     this.pool = new pg.Pool({
       connectionString: withPassword(options.url, options.password),
       application_name: options.applicationName ?? 'tablehaul',
@@ -102,7 +106,9 @@ export class Database {
     if (!this.prepared.has(client)) {
       const timer = setTimeout(() => discardClient(client), this.connectTimeoutMs + CLIENT_GRACE_MS)
       try {
-        await client.query(`${SESSION_SQL}; SET statement_timeout = ${this.statementTimeoutMs}`)
+        await client.query(
+          `${SESSION_SQL}; SET statement_timeout = ${this.statementTimeoutMs}; SET lock_timeout = ${this.lockTimeoutMs}`,
+        )
       } catch (error) {
         discardClient(client)
         throw this.connectionError(error)

@@ -6,12 +6,12 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
   symlinkSync,
-  unlinkSync,
   writeFileSync,
 } from 'node:fs'
 import net from 'node:net'
@@ -79,9 +79,14 @@ export class PostgresCluster {
     mkdirSync(path.dirname(this.dataDir), { recursive: true })
     mkdirSync(this.dataDir, { recursive: true, mode: 0o700 })
     if (owner) chownSync(this.dataDir, owner.uid, owner.gid)
-    const passwordFile = path.join(os.tmpdir(), `tablehaul-pw-${process.pid}-${Date.now()}`)
+    // A private folder of its own (mkdtemp): a predictable name in /tmp could be a planted symlink.
+    const passwordDir = mkdtempSync(path.join(os.tmpdir(), 'tablehaul-pw-'))
+    const passwordFile = path.join(passwordDir, 'pwfile')
     writeFileSync(passwordFile, `${options.password}\n`, { mode: 0o600 })
-    if (owner) chownSync(passwordFile, owner.uid, owner.gid)
+    if (owner) {
+      chownSync(passwordDir, owner.uid, owner.gid)
+      chownSync(passwordFile, owner.uid, owner.gid)
+    }
     try {
       await run(
         bin.initdb,
@@ -105,7 +110,7 @@ export class PostgresCluster {
         },
       )
     } finally {
-      unlinkSync(passwordFile)
+      rmSync(passwordDir, { recursive: true, force: true })
     }
     const settings = {
       listen_addresses: "'127.0.0.1'",
@@ -203,16 +208,20 @@ export async function embeddedBinaries(
 
 /**
  * As root, the server runs as the postgres OS user, which cannot run binaries inside a private folder such
- * as /root/project/node_modules; they are then copied once into the temporary folder, where it can.
+ * as /root/project/node_modules; they are then copied once into /var/lib/tablehaul, a root-owned folder
+ * nobody else can write to (a shared folder such as /tmp would let any user plant binaries there).
  */
 async function copiedWhereReachable(packageDir: string): Promise<PostgresBinaries> {
   const { version } = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as {
     version: string
   }
-  const copy = path.join(os.tmpdir(), `tablehaul-postgres-${process.platform}-${process.arch}-${version}`)
+  const copy = path.join(BINARIES_HOME, `postgres-${process.platform}-${process.arch}-${version}`)
   const bin = path.join(copy, 'native', 'bin')
+  if (existsSync(copy) && !ownedByRootOnly(copy)) rmSync(copy, { recursive: true, force: true })
   if (!existsSync(path.join(bin, 'postgres'))) {
-    const staging = `${copy}.${process.pid}`
+    mkdirSync(BINARIES_HOME, { recursive: true, mode: 0o755 })
+    chmodSync(BINARIES_HOME, 0o755)
+    const staging = mkdtempSync(path.join(BINARIES_HOME, 'staging-'))
     cpSync(path.join(packageDir, 'native'), path.join(staging, 'native'), {
       recursive: true,
       verbatimSymlinks: true,
@@ -230,6 +239,14 @@ async function copiedWhereReachable(packageDir: string): Promise<PostgresBinarie
     pg_ctl: path.join(bin, 'pg_ctl'),
     postgres: path.join(bin, 'postgres'),
   }
+}
+
+const BINARIES_HOME = '/var/lib/tablehaul'
+
+/** Owned by root and writable by nobody else: safe to run binaries from. */
+function ownedByRootOnly(folder: string): boolean {
+  const stat = statSync(folder)
+  return stat.uid === 0 && (stat.mode & 0o022) === 0
 }
 
 /**

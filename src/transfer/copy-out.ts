@@ -22,6 +22,8 @@ export interface CopyOutStream extends Readable, Submittable {
 
 /** Size of the frames handed downstream (and so of each CopyData message to the target). */
 const FRAME_BYTES = 256 * 1024
+/** A frame that has waited this long goes on, full or not. */
+const STALE_FRAME_MS = 200
 
 const COPY_DATA = 0x64 // d
 const COPY_DONE = 0x63 // c
@@ -52,10 +54,19 @@ class FastCopyOut extends LibraryCopyToStream {
   private headerBytes = 0
   private frame = Buffer.allocUnsafe(FRAME_BYTES)
   private frameBytes = 0
+  private lastPush = Date.now()
+
+  constructor(
+    text: string,
+    private readonly onActivity: () => void,
+  ) {
+    super(text)
+  }
 
   /** Called by the library with every chunk read from the socket; returns whether to keep reading. */
   _parse(chunk: Buffer): boolean {
     const self = this as unknown as LibraryCopyTo
+    this.onActivity()
     let drained = true
     let at = 0
     while (at < chunk.length) {
@@ -105,6 +116,9 @@ class FastCopyOut extends LibraryCopyToStream {
       self._cleanup()
       return drained
     }
+    // A slow source (a selective where:, a query) still hands its rows on at least a few times a second.
+    if (this.frameBytes > 0 && Date.now() - this.lastPush >= STALE_FRAME_MS)
+      drained = this.flushFrame() && drained
     return drained
   }
 
@@ -126,11 +140,15 @@ class FastCopyOut extends LibraryCopyToStream {
     const full = this.frameBytes === FRAME_BYTES ? this.frame : this.frame.subarray(0, this.frameBytes)
     this.frame = Buffer.allocUnsafe(FRAME_BYTES)
     this.frameBytes = 0
+    this.lastPush = Date.now()
     return (this as unknown as LibraryCopyTo).push(full)
   }
 }
 
-/** `COPY … TO STDOUT` as a stream of large frames; submit it with `client.query(copyOut(sql))`. */
-export function copyOut(sql: string): CopyOutStream {
-  return new FastCopyOut(sql) as unknown as CopyOutStream
+/**
+ * `COPY … TO STDOUT` as a stream of large frames; submit it with `client.query(copyOut(sql))`.
+ * `onActivity` is called whenever bytes arrive from the server, however few.
+ */
+export function copyOut(sql: string, onActivity: () => void = () => {}): CopyOutStream {
+  return new FastCopyOut(sql, onActivity) as unknown as CopyOutStream
 }

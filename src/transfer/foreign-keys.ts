@@ -1,6 +1,6 @@
 import type { Catalog, TableInfo } from '../db/catalog.js'
-import type { Database } from '../db/database.js'
-import { quoteIdent, quoteLiteral, type TableRef } from '../db/table-ref.js'
+import { type Database, discardClient } from '../db/database.js'
+import { quoteIdent, quoteLiteral, splitQualifiedName, TableRef } from '../db/table-ref.js'
 import { messageOf, sqlStateOf } from '../errors.js'
 import type { TablePlan } from './planner.js'
 import type { RunHistory } from './run-history.js'
@@ -27,6 +27,7 @@ export class ForeignKeys {
     private readonly target: Database,
     private readonly targetCatalog: Catalog,
     private readonly history: RunHistory,
+    private readonly lockTimeoutMs: number,
   ) {}
 
   /**
@@ -65,20 +66,19 @@ export class ForeignKeys {
     const client = await this.target.connect()
     try {
       await client.query('BEGIN')
+      await client.query(`SET LOCAL lock_timeout = ${Math.round(this.lockTimeoutMs)}`)
       for (const key of keys)
         await client.query(`ALTER TABLE ${key.table.sql} DROP CONSTRAINT ${quoteIdent(key.name)}`)
+      // Recorded in the transaction that drops them: if this run dies before putting them back, the next
+      // run on this target does.
+      await this.history.recordLiftedKeys(client, keys)
       await client.query('COMMIT')
       client.release()
     } catch (error) {
-      client.release(error instanceof Error ? error : true)
+      discardClient(client)
       throw error
     }
     this.lifted.push(...keys)
-  }
-
-  /** The keys `restore` will put back. */
-  get pending(): readonly ForeignKey[] {
-    return this.lifted
   }
 
   /**
@@ -86,39 +86,100 @@ export class ForeignKeys {
    * one of its tables failed to copy and kept old rows) is created NOT VALID instead, so it still guards
    * new rows, and reported. Returns notes by referencing table key.
    */
-  async restore(created: readonly ForeignKey[]): Promise<Map<string, string[]>> {
+  async restore(created: readonly ForeignKey[], jobs: number): Promise<Map<string, string[]>> {
     const notes = new Map<string, string[]>()
     const note = (key: ForeignKey, text: string) => {
       const list = notes.get(key.table.key) ?? []
       list.push(text)
       notes.set(key.table.key, list)
     }
-    for (const key of [...this.lifted, ...created]) {
-      const add = `ALTER TABLE ${key.table.sql} ADD CONSTRAINT ${quoteIdent(key.name)} ${key.definition}`
-      const comment =
-        key.comment == null
-          ? undefined
-          : `COMMENT ON CONSTRAINT ${quoteIdent(key.name)} ON ${key.table.sql} IS ${quoteLiteral(key.comment)}`
-      try {
-        await this.target.query(add)
-        if (comment) await this.target.query(comment)
-      } catch (error) {
-        if (sqlStateOf(error) === '23503' && !/NOT VALID/.test(key.definition)) {
-          try {
-            await this.target.query(`${add} NOT VALID`)
-            if (comment) await this.target.query(comment)
-            note(
-              key,
-              `foreign key ${key.name} was created NOT VALID: existing rows violate it (${messageOf(error)}); run ALTER TABLE … VALIDATE CONSTRAINT once the data is fixed`,
-            )
-            continue
-          } catch {
-            // reported below
-          }
-        }
-        note(key, `foreign key ${key.name} could not be created: ${messageOf(error)}`)
-      }
+    const lifted = [...this.lifted]
+    for (const key of await this.history.pendingForeignKeys()) {
+      if (!lifted.some((k) => k.table.equals(key.table) && k.name === key.name)) lifted.push(key)
     }
+    await runKeysInParallel([...lifted, ...created], jobs, async (key) => {
+      const text = await this.add(key)
+      if (text) note(key, text)
+    })
     return notes
   }
+
+  /** Creates one key; returns a note when it could not be created as it was, undefined when it was. */
+  private async add(key: ForeignKey): Promise<string | undefined> {
+    const add = `ALTER TABLE ${key.table.sql} ADD CONSTRAINT ${quoteIdent(key.name)} ${key.definition}`
+    const comment =
+      key.comment == null
+        ? undefined
+        : `COMMENT ON CONSTRAINT ${quoteIdent(key.name)} ON ${key.table.sql} IS ${quoteLiteral(key.comment)}`
+    try {
+      await this.target.query(add)
+      if (comment) await this.target.query(comment)
+      await this.history.clearLiftedKey(key)
+      return undefined
+    } catch (error) {
+      if (sqlStateOf(error) === '42710') {
+        // already there: a run that died after putting it back, before forgetting it
+        await this.history.clearLiftedKey(key)
+        return undefined
+      }
+      if (sqlStateOf(error) === '23503' && !/NOT VALID/.test(key.definition)) {
+        try {
+          await this.target.query(`${add} NOT VALID`)
+          if (comment) await this.target.query(comment)
+          await this.history.clearLiftedKey(key)
+          return `foreign key ${key.name} was created NOT VALID: existing rows violate it (${messageOf(error)}); run ALTER TABLE … VALIDATE CONSTRAINT once the data is fixed`
+        } catch {
+          // reported below
+        }
+      }
+      return `foreign key ${key.name} could not be created (it stays recorded in tablehaul.pending_foreign_keys and the next run tries again): ${messageOf(error)}`
+    }
+  }
+}
+
+/**
+ * Runs `add` for every key, `jobs` at a time. Adding a key locks both its tables against other key
+ * additions (SHARE ROW EXCLUSIVE), so keys that share a table wait for each other here rather than on
+ * the server's lock, where they would run into lock_timeout.
+ */
+async function runKeysInParallel(
+  keys: readonly ForeignKey[],
+  jobs: number,
+  add: (key: ForeignKey) => Promise<void>,
+): Promise<void> {
+  const waiting = [...keys]
+  const busy = new Set<string>()
+  const tablesOf = (key: ForeignKey) => [key.table.key, referencedKey(key)]
+  await new Promise<void>((resolve, reject) => {
+    let running = 0
+    const next = () => {
+      if (waiting.length === 0 && running === 0) return resolve()
+      while (running < Math.max(1, jobs)) {
+        const index = waiting.findIndex((key) => tablesOf(key).every((t) => !busy.has(t)))
+        if (index === -1) return
+        const [key] = waiting.splice(index, 1) as [ForeignKey]
+        const tables = tablesOf(key)
+        tables.forEach((t) => busy.add(t))
+        running++
+        add(key)
+          .then(() => {
+            running--
+            tables.forEach((t) => busy.delete(t))
+            next()
+          })
+          .catch(reject)
+      }
+    }
+    next()
+  })
+}
+
+/** The referenced table of a key, read from its definition (`… REFERENCES schema.table(…)`). */
+function referencedKey(key: ForeignKey): string {
+  const match = /REFERENCES\s+((?:"(?:[^"]|"")+"|[^\s(."]+)\.(?:"(?:[^"]|"")+"|[^\s(."]+))/.exec(
+    key.definition,
+  )
+  if (!match) return key.definition
+  const [schema, name] = splitQualifiedName(match[1]!)
+  return new TableRef(schema!, name!).key
 }

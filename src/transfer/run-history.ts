@@ -144,13 +144,15 @@ export class RunHistory {
       table_name: string
       name: string
       definition: string
+      comment: string | null
     }>(
-      `SELECT table_schema, table_name, name, definition FROM tablehaul.pending_foreign_keys ORDER BY 1, 2, 3`,
+      `SELECT table_schema, table_name, name, definition, comment FROM tablehaul.pending_foreign_keys ORDER BY 1, 2, 3`,
     )
     return rows.map((r) => ({
       table: new TableRef(r.table_schema, r.table_name),
       name: r.name,
       definition: r.definition,
+      comment: r.comment,
     }))
   }
 
@@ -159,9 +161,9 @@ export class RunHistory {
     if (!this.target) return
     for (const key of keys) {
       await client.query(
-        `INSERT INTO tablehaul.pending_foreign_keys (table_schema, table_name, name, definition, lifted_by)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-        [key.table.schema, key.table.name, key.name, key.definition, this.runId],
+        `INSERT INTO tablehaul.pending_foreign_keys (table_schema, table_name, name, definition, comment, lifted_by)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+        [key.table.schema, key.table.name, key.name, key.definition, key.comment ?? null, this.runId],
       )
     }
   }
@@ -173,6 +175,23 @@ export class RunHistory {
       `DELETE FROM tablehaul.pending_foreign_keys WHERE table_schema = $1 AND table_name = $2 AND name = $3`,
       [key.table.schema, key.table.name, key.name],
     )
+  }
+
+  /**
+   * Whether this run's copy of `table` committed (its record is written in the same transaction), asked on
+   * a new connection; undefined when that cannot be told (no bookkeeping, or the target is unreachable).
+   */
+  async wasCommitted(table: TableRef): Promise<boolean | undefined> {
+    if (!this.target) return undefined
+    try {
+      const { rows } = await this.target.query(
+        `SELECT 1 FROM tablehaul.copied_tables WHERE run_id = $1 AND table_schema = $2 AND table_name = $3`,
+        [this.runId, table.schema, table.name],
+      )
+      return rows.length > 0
+    } catch {
+      return undefined
+    }
   }
 
   async finish(status: string): Promise<void> {

@@ -62,6 +62,7 @@ export function openDatabase(config: Config, side: Side, url: string, password?:
     password,
     connectTimeoutMs: config.timeouts.connect,
     statementTimeoutMs: config.timeouts.statement,
+    lockTimeoutMs: config.timeouts.lock,
     maxConnections: config.jobs + 3,
   })
 }
@@ -127,7 +128,7 @@ export async function openForReading(config: Config): Promise<ReadingSession> {
   }
   const source = openDatabase(config, 'source', sourceEndpoint.url, sourceEndpoint.password)
   const target = targetUrl ? openDatabase(config, 'target', targetUrl, config.target?.password) : undefined
-  const snapshot = new Snapshot(source, config.timeouts.lock)
+  const snapshot = new Snapshot(source, config.timeouts.lock, config.timeouts.statement)
   const close = async () => {
     await snapshot.close()
     await Promise.all([source.close(), target?.close()])
@@ -136,7 +137,7 @@ export async function openForReading(config: Config): Promise<ReadingSession> {
   try {
     await Promise.all([source.check(), target?.check()])
     await snapshot.open()
-    const { plan } = await readPlan({ config, sourceClient: snapshot.client, target })
+    const { plan } = await snapshot.read((sourceClient) => readPlan({ config, sourceClient, target }))
     return { source, target, snapshot, plan, sourceDisplay: source.displayUrl, targetDisplay, close }
   } catch (error) {
     await close()

@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { type Database, discardClient, isConnectionLost } from '../db/database.js'
 import { quoteLiteral } from '../db/table-ref.js'
-import { TablehaulError, messageOf } from '../errors.js'
+import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 
 /**
  * The run's single point in time on the source. One transaction exports its snapshot
@@ -9,6 +9,13 @@ import { TablehaulError, messageOf } from '../errors.js'
  * import a snapshot while the exporting transaction is alive; every source read then runs in a
  * REPEATABLE READ READ ONLY transaction that imports it, so all tables come from the same instant.
  */
+/**
+ * What a server answers when it cannot export a snapshot at all: not supported (a pooler, a
+ * PostgreSQL-compatible server), not in this state (a standby), no such function. Anything else is a
+ * real failure, not a reason to give up the run's single point in time.
+ */
+const CANNOT_EXPORT = new Set(['0A000', '55000', '25001', '42883'])
+
 export class Snapshot {
   private holder: pg.PoolClient | undefined
   private snapshotId: string | undefined
@@ -18,40 +25,68 @@ export class Snapshot {
   constructor(
     private readonly source: Database,
     private readonly lockTimeoutMs: number,
+    /** Longest wait for the holding connection's replies (its catalog reads), beyond which it is closed. */
+    private readonly statementTimeoutMs: number,
   ) {}
 
   /** Starts the holding transaction and exports its snapshot; where the source cannot, notes why and goes on. */
   async open(): Promise<void> {
     const client = await this.source.connect()
     this.holder = client
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
-      await client.query(`SET LOCAL lock_timeout = ${Math.round(this.lockTimeoutMs)}`)
-      const { rows } = await client.query<{ id: string; taken_at: Date }>(
-        'SELECT pg_catalog.pg_export_snapshot() AS id, pg_catalog.statement_timestamp() AS taken_at',
-      )
-      this.snapshotId = rows[0]!.id
-      this.takenAtIso = rows[0]!.taken_at.toISOString()
-    } catch (error) {
-      if (isConnectionLost(error)) {
-        this.release()
-        throw this.source.connectionError(error)
+    await this.read(async () => {
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
+        await client.query(`SET LOCAL lock_timeout = ${Math.round(this.lockTimeoutMs)}`)
+        const { rows } = await client.query<{ id: string; taken_at: Date }>(
+          'SELECT pg_catalog.pg_export_snapshot() AS id, pg_catalog.statement_timestamp() AS taken_at',
+        )
+        this.snapshotId = rows[0]!.id
+        this.takenAtIso = rows[0]!.taken_at.toISOString()
+      } catch (error) {
+        if (!CANNOT_EXPORT.has(sqlStateOf(error) ?? '')) {
+          this.release()
+          throw isConnectionLost(error) ? this.source.connectionError(error) : error
+        }
+        // Standbys before PostgreSQL 10, some poolers and some PostgreSQL-compatible servers cannot export.
+        this.unavailableReason = `the source cannot export a snapshot (${messageOf(error)}); each table is read at its own point in time`
+        await client.query('ROLLBACK')
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
+        const { rows } = await client.query<{ taken_at: Date }>(
+          'SELECT pg_catalog.statement_timestamp() AS taken_at',
+        )
+        this.takenAtIso = rows[0]!.taken_at.toISOString()
       }
-      // Standbys before PostgreSQL 10, some poolers and some PostgreSQL-compatible servers cannot export.
-      this.unavailableReason = `the source cannot export a snapshot (${messageOf(error)}); each table is read at its own point in time`
-      await client.query('ROLLBACK').catch(() => {})
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
-      const { rows } = await client.query<{ taken_at: Date }>(
-        'SELECT pg_catalog.statement_timestamp() AS taken_at',
-      )
-      this.takenAtIso = rows[0]!.taken_at.toISOString()
-    }
+    })
   }
 
-  /** The connection inside the holding transaction, for catalog reads that must see the snapshot too. */
-  get client(): pg.PoolClient {
-    if (!this.holder) throw new Error('snapshot is not open')
-    return this.holder
+  /**
+   * Runs `work` on the connection inside the holding transaction (catalog reads that must see the
+   * snapshot too). A reply that does not come within the statement timeout (plus slack) closes the
+   * connection, so that a frozen link fails the run instead of hanging it.
+   */
+  async read<T>(work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+    const holder = this.holder
+    if (!holder) throw new Error('snapshot is not open')
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      this.release()
+    }, this.statementTimeoutMs + 15_000)
+    try {
+      return await work(holder)
+    } catch (error) {
+      if (!timedOut) throw error
+      throw new TablehaulError(
+        'SERVER_NO_REPLY',
+        `the source did not reply within ${Math.round(this.statementTimeoutMs / 1000) + 15}s`,
+        {
+          cause: error,
+          hint: 'the connection may be frozen or the server overloaded; check it, or raise timeouts.statement',
+        },
+      )
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   get id(): string | undefined {

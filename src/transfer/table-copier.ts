@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
 import copyStreams from 'pg-copy-streams'
-import { type Database, discardClient } from '../db/database.js'
+import { type Database, discardClient, isConnectionLost } from '../db/database.js'
 import type { Ddl } from '../db/ddl.js'
 import { quoteIdent } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
@@ -62,13 +62,19 @@ export class TableCopier {
     const abandon = () => clients.forEach(discardClient)
     const watchdog = new Watchdog(plan.target.display, abandon)
     signal.addEventListener('abort', abandon, { once: true })
+    /** Throws if the watchdog fired or the run stopped while we were waiting. */
+    const stillGoing = () => {
+      if (watchdog.error) throw watchdog.error
+      signal.throwIfAborted()
+    }
+    let committing: CopyResult | undefined
     try {
       watchdog.phase('connecting', withGrace(timeouts.connectMs))
       const sourceClient = await source.connect()
       clients.push(sourceClient)
       const targetClient = await target.connect()
       clients.push(targetClient)
-      signal.throwIfAborted()
+      stillGoing()
       watchdog.phase(
         'starting the source transaction (waiting for a lock on the source table?)',
         withGrace(timeouts.lockMs),
@@ -82,26 +88,58 @@ export class TableCopier {
       const notes: string[] = []
       const freeze = await this.prepareTarget(targetClient, notes)
       const quiet = await this.quietTarget(targetClient)
+      stillGoing()
       watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
       const streamed = await this.stream(sourceClient, targetClient, freeze, watchdog)
+      // The source's part is done: its read-only transaction ends now, not after the target's index
+      // builds, so that losing the source later cannot fail (or retry) a table whose data is in. Its reply
+      // also guarantees the source's own row count (CommandComplete) has arrived.
+      watchdog.phase('ending the source transaction', withGrace(timeouts.connectMs))
+      clients.splice(clients.indexOf(sourceClient), 1)
+      try {
+        await sourceClient.query('COMMIT')
+        sourceClient.release()
+      } catch (error) {
+        // Only the end of a read was lost; the row count below says whether all the data had come.
+        discardClient(sourceClient)
+        if (streamed.sourceRows() !== streamed.rows) throw error
+      }
+      if (streamed.sourceRows() !== streamed.rows) {
+        throw new TablehaulError(
+          'ROW_COUNT_MISMATCH',
+          `the source sent ${streamed.sourceRows()} rows but the target received ${streamed.rows}`,
+          {
+            hint: 'the transaction was rolled back; run again, and report it if it repeats',
+            table: plan.target.display,
+          },
+        )
+      }
       for (const statement of quiet) await targetClient.query(statement)
-      const result = notes.length ? { ...streamed, dropped: notes } : streamed
+      const result: CopyResult = {
+        rows: streamed.rows,
+        bytes: streamed.bytes,
+        ...(notes.length ? { dropped: notes } : {}),
+      }
       if (this.options.beforeCommit) {
         watchdog.phase('building indexes and constraints on the target', withGrace(timeouts.statementMs))
         await targetClient.query(`SET LOCAL statement_timeout = ${Math.round(timeouts.statementMs)}`)
         await this.options.beforeCommit(targetClient, result)
       }
+      stillGoing()
       watchdog.phase('committing on the target', timeouts.stallMs)
+      committing = result
       await targetClient.query('COMMIT')
-      await sourceClient.query('COMMIT')
       targetClient.release()
-      sourceClient.release()
       return result
     } catch (error) {
       abandon()
-      if (watchdog.error) throw watchdog.error
-      if (signal.aborted) throw signal.reason
-      throw this.describe(error)
+      const reason = watchdog.error ?? (signal.aborted ? (signal.reason as unknown) : this.describe(error))
+      // A COMMIT that the server refused (a deferred constraint) rolled back; one whose reply was lost
+      // (connection, watchdog, signal) may have committed.
+      if (committing && (watchdog.error || signal.aborted || isConnectionLost(error))) {
+        throw new CommitOutcomeUnknown(committing, reason)
+      }
+      throw reason
     } finally {
       watchdog.stop()
       signal.removeEventListener('abort', abandon)
@@ -169,7 +207,7 @@ export class TableCopier {
     targetClient: pg.ClientBase,
     freeze: boolean,
     watchdog: Watchdog,
-  ): Promise<CopyResult> {
+  ): Promise<{ rows: number; bytes: number; sourceRows: () => number }> {
     const { plan } = this.options
     const columns = plan.columns.map((column) => quoteIdent(column.name)).join(', ')
     // A table without columns still has rows; COPY takes no column list for it (`()` is a syntax error).
@@ -179,13 +217,10 @@ export class TableCopier {
     const from = `COPY ${this.sourceRelation(columns)} TO STDOUT WITH (FORMAT ${format})`
 
     const copyIn = targetClient.query(copyStreams.from(into))
-    const source = sourceClient.query(copyOut(from))
+    const source = sourceClient.query(copyOut(from, () => watchdog.touch()))
     const onProgress = this.options.onProgress
     const meter = new Meter({
-      onProgress: (bytes) => {
-        watchdog.touch()
-        onProgress?.(bytes, source.messages)
-      },
+      onProgress: (bytes) => onProgress?.(bytes, source.messages),
       progressIntervalMs: 200,
     })
     let failedSide: 'source' | 'target' | undefined
@@ -196,17 +231,7 @@ export class TableCopier {
     } catch (error) {
       throw new SideError(failedSide ?? 'target', error)
     }
-    if (source.rowCount !== copyIn.rowCount) {
-      throw new TablehaulError(
-        'ROW_COUNT_MISMATCH',
-        `the source sent ${source.rowCount} rows but the target received ${copyIn.rowCount}`,
-        {
-          hint: 'the transaction was rolled back; run again, and report it if it repeats',
-          table: plan.target.display,
-        },
-      )
-    }
-    return { rows: copyIn.rowCount, bytes: meter.bytes }
+    return { rows: copyIn.rowCount, bytes: meter.bytes, sourceRows: () => source.rowCount }
   }
 
   private sourceRelation(columns: string): string {
@@ -248,6 +273,20 @@ export class TableCopier {
       table,
       hint: hintFor(sqlStateOf(error)),
     })
+  }
+}
+
+/**
+ * The connection was lost (or the run stopped) while the target's COMMIT was on its way: the table may or
+ * may not have committed. The caller finds out from the run's record of it, written in the same
+ * transaction, before it reports or retries anything.
+ */
+export class CommitOutcomeUnknown extends Error {
+  constructor(
+    readonly result: CopyResult,
+    readonly reason: unknown,
+  ) {
+    super(`the reply to COMMIT was lost: ${messageOf(reason)}`, { cause: reason })
   }
 }
 

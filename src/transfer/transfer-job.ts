@@ -1,10 +1,12 @@
+import { setMaxListeners } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit from 'p-limit'
 import type pg from 'pg'
 import type { Config } from '../config/schema.js'
 import { requireSource } from '../config/load.js'
-import { Database, discardClient, isConnectionLost, shortEndpoint } from '../db/database.js'
+import { type Database, discardClient, isConnectionLost, redactUrl, shortEndpoint } from '../db/database.js'
 import { Ddl } from '../db/ddl.js'
-import { TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
+import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 import type { Notifier } from '../notify/notifier.js'
 import { mailReport } from '../notify/report-mailer.js'
 import { RunLog } from '../report/run-log.js'
@@ -24,7 +26,7 @@ import type { RunPlan, TablePlan } from './planner.js'
 import { connectEndpoints, readPlan, reportingFor, resolveTargetUrl } from './run-setup.js'
 import { SchemaBuilder } from './schema-builder.js'
 import { Snapshot } from './snapshot.js'
-import { TableCopier, bulkLoadSettings } from './table-copier.js'
+import { CommitOutcomeUnknown, type CopyResult, TableCopier, bulkLoadSettings } from './table-copier.js'
 import { type ResumePoint, RunHistory } from './run-history.js'
 
 /** Collaborators of a `TransferJob`; each has a default built from the config. */
@@ -80,12 +82,8 @@ export class TransferJob extends TransferEmitter {
     this.log.attach(this)
     const signal = this.runSignal(options.signal)
     const config = this.config
-    let sourceDisplay = config.source
-      ? new Database({ side: 'source', url: config.source.url }).displayUrl
-      : '(none)'
-    let targetDisplay = config.target
-      ? new Database({ side: 'target', url: config.target.url }).displayUrl
-      : `local (${config.local.dir})`
+    let sourceDisplay = config.source ? redactUrl(config.source.url) : '(none)'
+    let targetDisplay = config.target ? redactUrl(config.target.url) : `local (${config.local.dir})`
     this.emit('run.started', {
       runId: this.runId,
       kind: 'run',
@@ -111,12 +109,12 @@ export class TransferJob extends TransferEmitter {
       targetDisplay = config.target ? target.displayUrl : `local ${target.displayUrl}`
       lock = await this.lockTarget(target, signal)
       this.emit('step.started', { step: 'snapshot' })
-      snapshot = new Snapshot(source, config.timeouts.lock)
+      snapshot = new Snapshot(source, config.timeouts.lock, config.timeouts.statement)
       await snapshot.open()
       if (snapshot.unavailable) this.warn(snapshot.unavailable)
 
       this.emit('step.started', { step: 'plan' })
-      const read = await readPlan({ config, sourceClient: snapshot.client, target })
+      const read = await snapshot.read((sourceClient) => readPlan({ config, sourceClient, target }))
       const { sourceCatalog, targetCatalog } = read
       plan = read.plan
       for (const warning of plan.warnings) this.warn(warning)
@@ -161,10 +159,8 @@ export class TransferJob extends TransferEmitter {
         ddl,
         lockTimeoutMs: config.timeouts.lock,
       }).createMissing(toCopy, plan.sequences)
-      const foreignKeys = new ForeignKeys(target, targetCatalog, history)
-      await foreignKeys.lift(toCopy)
+      const foreignKeys = new ForeignKeys(target, targetCatalog, history, config.timeouts.lock)
 
-      this.emit('step.started', { step: 'copy' })
       const limit = pLimit(config.jobs)
       const bulk = await bulkLoadSettings(target)
       const afterData = new AfterData({
@@ -190,7 +186,12 @@ export class TransferJob extends TransferEmitter {
         afterData,
       }
       try {
-        await Promise.all(
+        // Every planned table counts as written, those a resumed run skips included: a key from one of
+        // them to a table copied now must be lifted too, or that table's TRUNCATE is refused.
+        await foreignKeys.lift(plan.tables)
+        this.emit('step.started', { step: 'copy' })
+        // Every worker is let finish before the keys go back and the pools close, even if one threw.
+        const settled = await Promise.allSettled(
           plan.tables.map((table) =>
             limit(async () => {
               await this.transferTable(table, context, schema.failures.get(table.target.key))
@@ -198,6 +199,10 @@ export class TransferJob extends TransferEmitter {
             }),
           ),
         )
+        const crashed = settled.find(
+          (outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected',
+        )
+        if (crashed) throw crashed.reason
       } finally {
         // Lifted keys go back even when the run was stopped: the target keeps its constraints.
         this.emit('step.started', { step: 'constraints' })
@@ -206,7 +211,7 @@ export class TransferJob extends TransferEmitter {
           return result !== undefined && (result.status === 'copied' || result.created)
         })
         for (const [key, note] of created.notes) this.addWarnings(key, [note])
-        const notes = await foreignKeys.restore(created.keys)
+        const notes = await foreignKeys.restore(created.keys, config.jobs)
         for (const [key, list] of notes) this.addWarnings(key, list)
         await afterData.finish()
       }
@@ -343,7 +348,7 @@ export class TransferJob extends TransferEmitter {
         },
       })
       try {
-        const result = await copier.copy(signal)
+        const result = await this.copyOnce(copier, plan, context, warnings)
         if (result.dropped) warnings.unshift(...result.dropped)
         await context.target
           .query(`ANALYZE ${plan.target.sql}`)
@@ -369,7 +374,7 @@ export class TransferJob extends TransferEmitter {
         if (!stopped && attempt < retry.attempts && isTransient(error)) {
           const delayMs = retry.backoff * 2 ** (attempt - 1)
           this.emit('table.retrying', { table: base.table, attempt, delayMs, error: errorInfo(error) })
-          await sleep(delayMs, signal).catch(() => {})
+          await sleep(delayMs, undefined, { signal }).catch(() => {})
           if (!signal.aborted) continue
         }
         const reason = stopped ? stopError(signal, base.table) : error
@@ -384,6 +389,42 @@ export class TransferJob extends TransferEmitter {
           error: errorInfo(reason),
         })
       }
+    }
+  }
+
+  /**
+   * One attempt. When the reply to the target's COMMIT was lost, the table's record (written in the same
+   * transaction) tells whether it committed: a committed table must be neither reported failed nor copied
+   * again (in append mode that would add its rows twice).
+   */
+  private async copyOnce(
+    copier: TableCopier,
+    plan: TablePlan,
+    context: TableContext,
+    warnings: string[],
+  ): Promise<CopyResult> {
+    try {
+      return await copier.copy(context.signal)
+    } catch (error) {
+      if (!(error instanceof CommitOutcomeUnknown)) throw error
+      const committed = await context.history.wasCommitted(plan.target)
+      if (committed === true) {
+        warnings.push(
+          `the reply to its COMMIT was lost (${messageOf(error.reason)}), but its record on the target shows it committed`,
+        )
+        return error.result
+      }
+      // Not committed, or unknown in a mode where another attempt replaces whatever is there: retry-safe.
+      if (committed === false || plan.mode !== 'append') throw error.reason
+      throw new TablehaulError(
+        'COMMIT_OUTCOME_UNKNOWN',
+        `the connection was lost while the table was committing (${messageOf(error.reason)}), and whether it committed cannot be told`,
+        {
+          cause: error.reason,
+          table: plan.target.display,
+          hint: 'look at the table before running again: if the rows arrived, appending again would add them twice',
+        },
+      )
     }
   }
 
@@ -414,19 +455,27 @@ export class TransferJob extends TransferEmitter {
   private async lockTarget(target: Database, signal: AbortSignal): Promise<pg.PoolClient> {
     signal.throwIfAborted()
     const client = await target.connect()
-    const { rows } = await client.query<{ locked: boolean }>(
-      `SELECT pg_catalog.pg_try_advisory_lock(${LOCK_CLASS}, pg_catalog.hashtext(pg_catalog.current_database())) AS locked`,
-    )
-    if (rows[0]?.locked) return client
-    const holder = await client
-      .query<{ pid: number; since: Date | null; application: string; client: string | null }>(
-        `SELECT a.pid, a.backend_start AS since, a.application_name AS application, a.client_addr::text AS client
-           FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-          WHERE l.locktype = 'advisory' AND l.classid = ${LOCK_CLASS} AND l.granted LIMIT 1`,
+    let holder: { pid: number; since: Date | null } | undefined
+    try {
+      const { rows } = await client.query<{ locked: boolean }>(
+        `SELECT pg_catalog.pg_try_advisory_lock(${LOCK_CLASS}, pg_catalog.hashtext(pg_catalog.current_database())) AS locked`,
       )
-      .then((r) => r.rows[0])
-      .catch(() => undefined)
-    client.release()
+      if (rows[0]?.locked) return client
+      holder = await client
+        .query<{ pid: number; since: Date | null }>(
+          `SELECT a.pid, a.backend_start AS since
+             FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.classid = ${LOCK_CLASS} AND l.granted
+              AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+            LIMIT 1`,
+        )
+        .then((r) => r.rows[0])
+        .catch(() => undefined)
+    } catch (error) {
+      discardClient(client)
+      throw error
+    }
+    discardClient(client)
     const who = holder
       ? ` (server pid ${holder.pid}${holder.since ? `, since ${holder.since.toISOString()}` : ''})`
       : ''
@@ -451,7 +500,10 @@ export class TransferJob extends TransferEmitter {
       timer.unref()
       signals.push(deadline.signal)
     }
-    return signals.length === 0 ? new AbortController().signal : AbortSignal.any(signals)
+    const signal = signals.length === 0 ? new AbortController().signal : AbortSignal.any(signals)
+    // Every copy in flight listens on it (and its sleeps between retries): more than Node's default 10.
+    setMaxListeners(this.config.jobs * 2 + 10, signal)
+    return signal
   }
 
   private buildReport(input: {
@@ -548,26 +600,22 @@ function isBinaryFormatError(error: unknown): boolean {
   return state === '22P03' || state === '42804'
 }
 
-const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03'])
+/** Besides lost connections (isConnectionLost): serialization failure, deadlock, too many connections. */
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300'])
 
 /** Failures worth another attempt: the connection dropped, the server restarted, a deadlock or serialization failure. */
 export function isTransient(error: unknown): boolean {
-  if (
-    error instanceof TablehaulError &&
-    (error.code === 'COPY_STALLED' ||
+  if (error instanceof TablehaulError) {
+    if (error.code === 'COMMIT_OUTCOME_UNKNOWN') return false
+    if (
+      error.code === 'COPY_STALLED' ||
       error.code === 'SOURCE_UNREACHABLE' ||
-      error.code === 'TARGET_UNREACHABLE')
-  )
-    return true
+      error.code === 'TARGET_UNREACHABLE'
+    )
+      return true
+  }
   const state = sqlStateOf(error)
-  if (state && (state.startsWith('08') || TRANSIENT_SQLSTATES.has(state))) return true
-  const system = systemErrorCodeOf(error)
-  if (
-    system &&
-    ['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'].includes(system)
-  )
-    return true
-  return isConnectionLost(error)
+  return (state !== undefined && TRANSIENT_SQLSTATES.has(state)) || isConnectionLost(error)
 }
 
 function stopError(signal: AbortSignal, table: string): TablehaulError {
@@ -581,18 +629,4 @@ function stopError(signal: AbortSignal, table: string): TablehaulError {
       hint: 'run again (tablehaul run --resume copies only what did not finish)',
     },
   )
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms)
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer)
-        reject(signal.reason)
-      },
-      { once: true },
-    )
-  })
 }

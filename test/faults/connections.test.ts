@@ -209,3 +209,27 @@ test('a run past its deadline (timeouts.run) stops: the table in flight rolls ba
     await s.cleanup()
   }
 })
+
+test('a slow but steady source is not taken for a stalled one', async () => {
+  const source = await TestDatabase.create(servers.source, 'slow_src')
+  const target = await TestDatabase.create(servers.target, 'slow_tgt')
+  try {
+    await source.sql(
+      `CREATE TABLE public.trickle (id int, pad text); INSERT INTO public.trickle SELECT g, repeat('t', 1000) FROM generate_series(1, 60) g;`,
+    )
+    const config = testConfig({ source: source.url, target: target.url })
+    config.timeouts.stall = 3000
+    // One row every 100 ms: 6 s in all, twice the stall timeout. The server sends its output 8 kB at a
+    // time (every 8 rows here), so bytes arrive every 0.8 s: slow, never silent for 3 s.
+    config.tables = [{ name: 'public.trickle', where: 'pg_catalog.pg_sleep(0.1) IS NOT NULL' }]
+    const job = new TransferJob(config, { notifier: null })
+    let progressEvents = 0
+    job.on('table.progress', () => progressEvents++)
+    const report = await job.run()
+    assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+    assert.equal(report.tables[0]!.attempts, 1)
+    assert.ok(progressEvents >= 5, `progress was reported while rows trickled in (${progressEvents} events)`)
+  } finally {
+    await Promise.all([source.drop(), target.drop()])
+  }
+})

@@ -21,7 +21,7 @@ after(async () => {
 
 /**
  * Three tables: public.big (6 MB, copied through a proxy slowed to 1 MB/s, so it lasts seconds) and two
- * small ones that finish first (jobs: 2). The target holds old rows of public.big.
+ * small ones that finish first (jobs: 2), small_a referencing big. The target holds old rows of big.
  */
 async function stage(name: string, extraArgs: string[] = []) {
   const [source, target] = await Promise.all([
@@ -31,15 +31,18 @@ async function stage(name: string, extraArgs: string[] = []) {
   await source.sql(`
     CREATE TABLE public.big (id int PRIMARY KEY, pad text);
     INSERT INTO public.big SELECT g, repeat('b', 120) FROM generate_series(1, 50000) g;
-    CREATE TABLE public.small_a (id int PRIMARY KEY);
-    INSERT INTO public.small_a SELECT g FROM generate_series(1, 300) g;
+    CREATE TABLE public.small_a (id int PRIMARY KEY, big_id int REFERENCES public.big (id));
+    INSERT INTO public.small_a SELECT g, g FROM generate_series(1, 300) g;
     CREATE TABLE public.small_b (id int PRIMARY KEY);
     INSERT INTO public.small_b SELECT g FROM generate_series(1, 200) g;
     ANALYZE;
   `)
+  // On the target, small_a's foreign key to big is lifted for the copy (TRUNCATE big needs that) and must
+  // come back whatever happens to the run.
   await target.sql(`
     CREATE TABLE public.big (id int PRIMARY KEY, pad text);
     INSERT INTO public.big SELECT g, 'old' FROM generate_series(1, 77) g;
+    CREATE TABLE public.small_a (id int PRIMARY KEY, big_id int CONSTRAINT small_a_big_fk REFERENCES public.big (id));
   `)
   const proxy = await TcpProxy.start(source.url)
   proxy.throttle(1024 * 1024)
@@ -95,6 +98,14 @@ describe('an interrupted or killed run is resumed: only what did not commit is c
           `SELECT status FROM tablehaul.runs ORDER BY started_at DESC LIMIT 1`,
         )
         assert.equal(killed!.status, signal === 'SIGINT' ? 'interrupted' : 'running')
+        const foreignKey = `SELECT count(*)::text AS n FROM pg_constraint WHERE conname = 'small_a_big_fk'`
+        const pending = `SELECT count(*)::text AS n FROM tablehaul.pending_foreign_keys`
+        if (signal === 'SIGINT') {
+          assert.deepEqual(await s.target.sql(foreignKey), [{ n: '1' }], 'the stopped run put the key back')
+        } else {
+          assert.deepEqual(await s.target.sql(foreignKey), [{ n: '0' }], 'the killed run had lifted the key')
+          assert.deepEqual(await s.target.sql(pending), [{ n: '1' }], '…and recorded it with the drop')
+        }
 
         const resumed = await s.resume()
         assert.equal(resumed.code, 0, resumed.stderr)
@@ -116,6 +127,8 @@ describe('an interrupted or killed run is resumed: only what did not commit is c
           ['public.big'],
         )
         assert.match(resumed.stderr, /resuming run .*(never finished|interrupted)/)
+        assert.deepEqual(await s.target.sql(foreignKey), [{ n: '1' }], 'the key is back after the resume')
+        assert.deepEqual(await s.target.sql(pending), [{ n: '0' }], 'nothing is left to put back')
         for (const table of ['public.big', 'public.small_a', 'public.small_b']) {
           assert.deepEqual(
             await fingerprint(s.target.url, table),

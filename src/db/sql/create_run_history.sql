@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS tablehaul.pending_foreign_keys (
   table_name   text NOT NULL,
   name         text NOT NULL,
   definition   text NOT NULL,
+  comment      text,
   lifted_by    text NOT NULL,
   PRIMARY KEY (table_schema, table_name, name)
 );

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { TransferJob } from '../../src/transfer/transfer-job.js'
+import { testConfig } from '../helpers/config.js'
+import { TestDatabase, testServers, withClient } from '../helpers/servers.js'
+
+let servers: Awaited<ReturnType<typeof testServers>>
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await servers?.stop()
+})
+
+test('losing the source after its data is in (while the target builds indexes) neither fails nor repeats the table', async () => {
+  const source = await TestDatabase.create(servers.source, 'window_src')
+  const target = await TestDatabase.create(servers.target, 'window_tgt')
+  try {
+    // A table the run creates, in append mode: its index builds take a moment after the COPY, and a
+    // second attempt would add every row again.
+    await source.sql(`
+      CREATE TABLE public.events (id int, v text);
+      INSERT INTO public.events SELECT g, md5(g::text) FROM generate_series(1, 150000) g;
+      CREATE INDEX events_v ON public.events (v);
+      CREATE INDEX events_v_md5 ON public.events (md5(v || id));
+    `)
+    const config = testConfig({ source: source.url, target: target.url, mode: 'append' })
+    const job = new TransferJob(config, { notifier: null })
+    let killed: Promise<unknown> | undefined
+    job.on('table.progress', (event) => {
+      if (event.finishing && !killed) {
+        killed = withClient(servers.source.url, (client) =>
+          client.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+            [source.name],
+          ),
+        )
+      }
+    })
+    const report = await job.run()
+    await killed
+    assert.ok(killed, 'the source sessions were killed while the target built indexes')
+    const events = report.tables.find((t) => t.table === 'public.events')!
+    assert.equal(events.status, 'copied', JSON.stringify(events))
+    assert.equal(events.attempts, 1)
+    const [count] = await target.sql<{ n: string }>(`SELECT count(*)::text AS n FROM public.events`)
+    assert.equal(count!.n, '150000', 'every row arrived exactly once')
+  } finally {
+    await Promise.all([source.drop(), target.drop()])
+  }
+})
