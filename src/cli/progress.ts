@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress'
+import type cliProgress from 'cli-progress'
+import { createRequire } from 'node:module'
 import { formatBytes, formatCount, formatDuration } from '../config/units.js'
 import { describeError, type RunReport, type TableResult } from '../report/run-report.js'
 import type { TransferEmitter, TransferEvents } from '../transfer/events.js'
@@ -111,7 +112,9 @@ export class ProgressDisplay {
     this.note(this.plannedLine(event))
     if (this.interactive) {
       this.frame = new FrameBuffer(this.writer)
-      this.multibar = new cliProgress.MultiBar(
+      // Loaded only for a terminal: cron and pipes do without it.
+      const { MultiBar, Presets } = createRequire(import.meta.url)('cli-progress') as typeof cliProgress
+      this.multibar = new MultiBar(
         {
           stream: this.frame as unknown as NodeJS.WriteStream,
           hideCursor: true,
@@ -121,7 +124,7 @@ export class ProgressDisplay {
           fps: 4,
           format: (_options, _params, payload: { line?: Part[] }) => this.fit(payload.line ?? []),
         },
-        cliProgress.Presets.shades_classic,
+        Presets.shades_classic,
       )
       // One write per frame: the terminal never shows a half-drawn set of lines.
       this.multibar.on('update-post', () => this.frame?.flush())

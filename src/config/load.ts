@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { parseDocument } from 'yaml'
+import { createRequire } from 'node:module'
 import type { z } from 'zod'
 import { TablehaulError } from '../errors.js'
 import { type Config, configSchema } from './schema.js'
@@ -152,6 +152,7 @@ function readYamlFile(file: string): Record<string, unknown> {
   } catch (error) {
     throw new TablehaulError('CONFIG_INVALID', `cannot read config file ${file}`, { cause: error })
   }
+  const { parseDocument } = loadYaml()
   const document = parseDocument(text, { prettyErrors: true })
   if (document.errors.length > 0) {
     const lines = document.errors.map((error) => {
@@ -370,4 +371,9 @@ function editDistance(a: string, b: string): number {
     }
   }
   return previous[b.length]!
+}
+
+/** The YAML parser is loaded only when there is a file to read: a run configured by flags does without its ~4 MB. */
+function loadYaml(): typeof import('yaml') {
+  return createRequire(import.meta.url)('yaml') as typeof import('yaml')
 }

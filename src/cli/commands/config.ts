@@ -1,7 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
-import { stringify } from 'yaml'
 import { configJsonSchema } from '../../config/schema.js'
 import { redactUrl } from '../../db/database.js'
 import { TablehaulError } from '../../errors.js'
@@ -58,7 +57,7 @@ Examples:
       then, in VS Code with the YAML extension, start tablehaul.yaml with:
       # yaml-language-server: $schema=./tablehaul.schema.json`,
     )
-    .action((options: Record<string, unknown>) => {
+    .action(async (options: Record<string, unknown>) => {
       if (options.schema) {
         context.out.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`)
         return
@@ -87,6 +86,7 @@ Examples:
       context.out.stdout.write(
         `# effective configuration${file ? ` (file: ${file})` : ''}; durations in ms, sizes in bytes\n`,
       )
+      const { stringify } = await import('yaml')
       context.out.stdout.write(stringify(shown))
     })
 
