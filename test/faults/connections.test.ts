@@ -109,23 +109,51 @@ async function runWithFault(
   }
 }
 
+/**
+ * Terminates the backend that is running the COPY, waiting until one is active: a backend that has already
+ * written its whole output into the socket buffers is idle, and terminating it would test nothing.
+ */
 async function terminateCopy(url: string, copyDirection: 'TO STDOUT' | 'FROM STDIN'): Promise<void> {
-  await withClient(url, (client) =>
-    client.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY %' || $1 || '%' AND pid <> pg_backend_pid()`,
-      [copyDirection],
-    ),
-  )
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    const { rowCount } = await withClient(url, (client) =>
+      client.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY %' || $1 || '%' AND pid <> pg_backend_pid()`,
+        [copyDirection],
+      ),
+    )
+    if (rowCount) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error(`no active COPY ${copyDirection} to terminate`)
+}
+
+/**
+ * The source's COPY of public.orders made slow on the server itself (a short sleep every 2,000 rows), so
+ * its backend is still producing rows when the fault lands: the table is small enough for loopback socket
+ * buffers to swallow whole, which would leave an idle backend behind the throttled proxy.
+ */
+function slowSourceCopy(s: Scene): void {
+  s.config.tables = [
+    { name: 'public.orders', where: 'id % 2000 <> 0 OR pg_sleep(0.1) IS NOT NULL' },
+    'public.small',
+  ]
 }
 
 describe('a connection lost mid-COPY is retried, and the retry is atomic', () => {
-  const cases: Array<{ name: string; side: 'source' | 'target'; fault: (s: Scene) => unknown }> = [
+  const cases: Array<{
+    name: string
+    side: 'source' | 'target'
+    fault: (s: Scene) => unknown
+    prepare?: (s: Scene) => void
+  }> = [
     { name: 'the source connection is cut', side: 'source', fault: (s) => s.proxy.cut('busiest') },
     { name: 'the target connection is cut', side: 'target', fault: (s) => s.proxy.cut('busiest') },
     {
       name: "the source's backend is terminated",
       side: 'source',
       fault: (s) => terminateCopy(s.source.url, 'TO STDOUT'),
+      prepare: slowSourceCopy,
     },
     {
       name: "the target's backend is terminated",
@@ -136,6 +164,7 @@ describe('a connection lost mid-COPY is retried, and the retry is atomic', () =>
   for (const c of cases) {
     test(`${c.name}: the table is retried and ends complete; the log says why`, async () => {
       const s = await scene(`retry_${c.side}`, c.side)
+      c.prepare?.(s)
       try {
         const { report, log, mail } = await runWithFault(s, () => c.fault(s))
         assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
