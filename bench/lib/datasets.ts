@@ -33,8 +33,10 @@ export interface BenchCase {
   readonly name: CaseName
   /** One line: what the case holds at scale 1. */
   readonly description: string
-  /** Generates the case's tables into the (empty) database `client` is connected to. */
+  /** Generates the case's tables into `database`, a new empty database on the source server. */
   generate(source: BenchServer, database: string, scale: number): Promise<void>
+  /** About how many MB of tables and indexes it holds at this scale (for the disk-space check). */
+  estimatedMb(scale: number): number
   /** The largest single value, in bytes (memory grows with it). */
   readonly largestValueSql: string
 }
@@ -44,6 +46,7 @@ const standard: BenchCase = {
   description:
     'the reference dataset: accounts (4M narrow rows), wide (1M rows, 20 mixed columns), documents (8,000 TOASTed bodies), 3 small tables; keys, FKs, a check, 5 indexes, a sequence; ~1 GB at scale 1',
   largestValueSql: 'select max(octet_length(body)) as bytes from documents',
+  estimatedMb: (scale) => 1260 * scale,
   async generate(source, database, scale) {
     const n = (x: number) => Math.floor(x * scale + 0.5)
     const v = { n_acc: n(4_000_000), n_wide: n(1_000_000), n_docs: n(8000), n_br: Math.max(n(1000), 10) }
@@ -65,6 +68,7 @@ const manyTables: BenchCase = {
   description:
     '1,000 small tables (1,000 rows each at scale 1, at least 10), each with a serial key, a foreign key and an index',
   largestValueSql: 'select max(octet_length(code)) as bytes from many.t0001',
+  estimatedMb: (scale) => 80 + 200 * scale,
   async generate(source, database, scale) {
     const rows = Math.max(10, Math.round(1000 * scale))
     await source.withClient(async (client) => {
@@ -81,6 +85,7 @@ const hugeValues: BenchCase = {
   description:
     'a few rows of 100+ MB each: blobs (3 bytea values of 128 MiB at scale 1, at least 1) and big_texts (1 text value of 100 MiB)',
   largestValueSql: 'select max(octet_length(body)) as bytes from blobs',
+  estimatedMb: (scale) => Math.max(1, Math.round(3 * scale)) * 128 + 100,
   async generate(source, database, scale) {
     const v = { n_blobs: Math.max(1, Math.round(3 * scale)), blob_mb: 128, text_mb: 100 }
     await source.withClient((client) => client.query(sqlFile('huge-values.sql', v)), database)

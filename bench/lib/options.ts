@@ -14,7 +14,8 @@ export interface BenchOptions {
   readonly wal: WalLevel
   readonly dir: string
   readonly pgBin: string | undefined
-  readonly resultsDir: string
+  /** Default: bench/results of the project. */
+  readonly resultsDir: string | undefined
   readonly timeoutS: number
   readonly quietWaitS: number
   readonly quietBelow: number
@@ -157,7 +158,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     wal,
     dir: values.dir ?? '/tmp/tablehaul-bench',
     pgBin: values['pg-bin'],
-    resultsDir: values.results ?? 'bench/results',
+    resultsDir: values.results,
     timeoutS: positive(values.timeout, '--timeout', 3600),
     quietWaitS: values['quiet-wait'] === undefined ? 0 : Number(values['quiet-wait']),
     quietBelow: positive(values['quiet-below'], '--quiet-below', 0.25),
