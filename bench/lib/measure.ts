@@ -98,7 +98,11 @@ export async function measure(options: MeasureOptions): Promise<Measurement> {
       },
     )
     const kill = () => {
-      if (child.pid) process.kill(-child.pid, 'SIGKILL')
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL')
+      } catch {
+        // the group is gone already
+      }
     }
     const timer = setTimeout(() => {
       timedOut = true
