@@ -14,6 +14,7 @@ export interface Machine {
   readonly kernel: string
   readonly node: string
   readonly pgDriver: string
+  /** The last commit that changed src/ or bin/, "+changes" when they hold uncommitted changes. */
   readonly commit: string
   readonly load: string
 }
@@ -48,7 +49,8 @@ export function describeMachine(): Machine {
           }
         ).version,
     ),
-    commit: safely(() => `${git(['rev-parse', '--short', 'HEAD'])}${dirty}`),
+    // the last commit that changed tablehaul itself (bench-only commits do not change what is measured)
+    commit: safely(() => `${git(['log', '-1', '--format=%h', '--', 'src', 'bin'])}${dirty}`),
     load: safely(() => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')),
   }
 }
