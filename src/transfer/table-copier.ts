@@ -1,10 +1,10 @@
 import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
-import copyStreams from 'pg-copy-streams'
 import { type Database, discardClient, isConnectionLost } from '../db/database.js'
 import type { Ddl } from '../db/ddl.js'
 import { quoteIdent } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
+import { copyIn } from './copy-in.js'
 import { copyOut } from './copy-out.js'
 import { Meter } from './meter.js'
 import { Watchdog } from './watchdog.js'
@@ -216,7 +216,7 @@ export class TableCopier {
     const into = `COPY ${plan.target.sql}${list} FROM STDIN WITH (FORMAT ${format}${freeze ? ', FREEZE' : ''})`
     const from = `COPY ${this.sourceRelation(columns)} TO STDOUT WITH (FORMAT ${format})`
 
-    const copyIn = targetClient.query(copyStreams.from(into))
+    const target = targetClient.query(copyIn(into))
     const source = sourceClient.query(copyOut(from, () => watchdog.touch()))
     const onProgress = this.options.onProgress
     const meter = new Meter({
@@ -225,13 +225,13 @@ export class TableCopier {
     })
     let failedSide: 'source' | 'target' | undefined
     source.once('error', () => (failedSide ??= 'source'))
-    copyIn.once('error', () => (failedSide ??= 'target'))
+    target.once('error', () => (failedSide ??= 'target'))
     try {
-      await pipeline(source, meter, copyIn)
+      await pipeline(source, meter, target)
     } catch (error) {
       throw new SideError(failedSide ?? 'target', error)
     }
-    return { rows: copyIn.rowCount, bytes: meter.bytes, sourceRows: () => source.rowCount }
+    return { rows: target.rowCount, bytes: meter.bytes, sourceRows: () => source.rowCount }
   }
 
   private sourceRelation(columns: string): string {
