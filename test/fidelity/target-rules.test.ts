@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test'
 import { TransferJob } from '../../src/transfer/transfer-job.js'
 import { tempDir, testConfig } from '../helpers/config.js'
 import { fingerprint } from '../helpers/fingerprint.js'
-import { TestDatabase, testServers } from '../helpers/servers.js'
+import { databasePair } from '../helpers/database-pair.js'
+import { type TestDatabase, testServers } from '../helpers/servers.js'
 import { compareDatabases } from './checker.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
@@ -17,16 +18,6 @@ before(async () => {
 after(async () => {
   await servers?.stop()
 })
-
-async function databases(
-  name: string,
-): Promise<{ source: TestDatabase; target: TestDatabase; drop(): Promise<void> }> {
-  const [source, target] = await Promise.all([
-    TestDatabase.create(servers.source, `${name}_src`),
-    TestDatabase.create(servers.target, `${name}_tgt`),
-  ])
-  return { source, target, drop: async () => void (await Promise.all([source.drop(), target.drop()])) }
-}
 
 /** The column names and types of a table, as the catalog has them. */
 async function columnsOf(db: TestDatabase, table: string): Promise<string[]> {
@@ -40,7 +31,7 @@ async function columnsOf(db: TestDatabase, table: string): Promise<string[]> {
 
 describe('what the target lacks is created, or the table fails with a message that names why', () => {
   test('a table whose extension the target cannot install fails naming the extension; the others copy', async (t) => {
-    const db = await databases('ext_missing')
+    const db = await databasePair(servers, 'ext_missing')
     try {
       const [{ v }] = (await db.source.sql<{ v: string }>(`SHOW server_version_num`)) as [{ v: string }]
       if (Number(v) < 180000) {
@@ -93,7 +84,7 @@ describe('what the target lacks is created, or the table fails with a message th
   })
 
   test('a table selected alone brings the types, functions and sequences it uses, and nothing else', async () => {
-    const db = await databases('closure')
+    const db = await databasePair(servers, 'closure')
     try {
       await db.source.sql(`
         CREATE SCHEMA shop;
@@ -134,7 +125,7 @@ describe('what the target lacks is created, or the table fails with a message th
   })
 
   test('a new partition of a partitioned table the target already has is attached and gets its keys and indexes', async () => {
-    const db = await databases('new_partition')
+    const db = await databasePair(servers, 'new_partition')
     try {
       const parent = `
         CREATE TABLE public.readings (id int, at date, v numeric CHECK (v >= 0), PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
@@ -160,7 +151,7 @@ describe('what the target lacks is created, or the table fails with a message th
   })
 
   test('an existing table that does not match fails with one message naming the columns and both types; nothing changes', async () => {
-    const db = await databases('mismatch')
+    const db = await databasePair(servers, 'mismatch')
     try {
       await db.source.sql(`
         CREATE TABLE public.orders (id int PRIMARY KEY, total numeric(12,2), note text, placed timestamptz);
@@ -194,7 +185,7 @@ describe('what the target lacks is created, or the table fails with a message th
   })
 
   test('mode: recreate rebuilds the table from the source definition and reports what the drop took with it', async () => {
-    const db = await databases('recreate')
+    const db = await databasePair(servers, 'recreate')
     try {
       await db.source.sql(`
         CREATE TYPE public.state AS ENUM ('new', 'done');

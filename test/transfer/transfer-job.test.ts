@@ -6,7 +6,8 @@ import { runCli } from '../helpers/cli.js'
 import { tempDir, testConfig } from '../helpers/config.js'
 import { fingerprint } from '../helpers/fingerprint.js'
 import { readRunLog } from '../helpers/logs.js'
-import { TestDatabase, testServers } from '../helpers/servers.js'
+import { databasePair } from '../helpers/database-pair.js'
+import { type TestDatabase, testServers } from '../helpers/servers.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
 
@@ -17,17 +18,6 @@ before(async () => {
 after(async () => {
   await servers?.stop()
 })
-
-/** A source database and an empty target database, made for one test and dropped after. */
-async function databases(
-  name: string,
-): Promise<{ source: TestDatabase; target: TestDatabase; drop(): Promise<void> }> {
-  const [source, target] = await Promise.all([
-    TestDatabase.create(servers.source, `${name}_src`),
-    TestDatabase.create(servers.target, `${name}_tgt`),
-  ])
-  return { source, target, drop: async () => void (await Promise.all([source.drop(), target.drop()])) }
-}
 
 async function assertSameRows(source: TestDatabase, target: TestDatabase, table: string): Promise<void> {
   const [expected, actual] = await Promise.all([
@@ -87,7 +77,7 @@ const AWKWARD_VALUES = `
 describe('a run copies tables exactly', () => {
   for (const format of ['binary', 'text'] as const) {
     test(`every value arrives byte for byte (${format} COPY)`, async () => {
-      const db = await databases(`values_${format}`)
+      const db = await databasePair(servers, `values_${format}`)
       try {
         await db.source.sql(AWKWARD_VALUES)
         const report = await new TransferJob(
@@ -105,7 +95,7 @@ describe('a run copies tables exactly', () => {
   }
 
   test('mixed-case, spaced, quoted and unicode identifiers are copied under their exact names', async () => {
-    const db = await databases('idents')
+    const db = await databasePair(servers, 'idents')
     try {
       await db.source.sql(`
         CREATE SCHEMA "Sales Dept";
@@ -132,7 +122,7 @@ describe('a run copies tables exactly', () => {
 
 describe('tables the target lacks', () => {
   test('are created with their columns, defaults, NOT NULL and primary key; sequences end as on the source; they are analysed', async () => {
-    const db = await databases('created')
+    const db = await databasePair(servers, 'created')
     try {
       await db.source.sql(`
         CREATE TABLE public.orders (id bigserial PRIMARY KEY, status text NOT NULL DEFAULT 'new', total numeric(10, 2), placed date DEFAULT CURRENT_DATE);
@@ -166,7 +156,7 @@ describe('tables the target lacks', () => {
 
 describe('load modes', () => {
   test('replace leaves the target table identical to the source even when it held other rows', async () => {
-    const db = await databases('replace')
+    const db = await databasePair(servers, 'replace')
     try {
       await db.source.sql(
         `CREATE TABLE public.items (id int PRIMARY KEY, name text); INSERT INTO public.items SELECT g, 'new ' || g FROM generate_series(1, 3000) g;`,
@@ -186,7 +176,7 @@ describe('load modes', () => {
   })
 
   test('append adds the source rows to what the target table held', async () => {
-    const db = await databases('append')
+    const db = await databasePair(servers, 'append')
     try {
       await db.source.sql(
         `CREATE TABLE public.events (id int, what text); INSERT INTO public.events SELECT g, 'source' FROM generate_series(1, 500) g;`,
@@ -212,7 +202,7 @@ describe('load modes', () => {
   })
 
   test('a where entry copies the matching rows, and a query entry fills the table named by into', async () => {
-    const db = await databases('subset')
+    const db = await databasePair(servers, 'subset')
     try {
       await db.source.sql(`
         CREATE SCHEMA sales;
@@ -250,7 +240,7 @@ describe('load modes', () => {
 
 describe('failures', () => {
   test('an unknown table exits 2, writes nothing to the target, and the log says which name', async () => {
-    const db = await databases('unknown')
+    const db = await databasePair(servers, 'unknown')
     try {
       await db.source.sql(
         `CREATE SCHEMA sales; CREATE TABLE sales.orders (id int); CREATE TABLE sales."Stores" (id int);`,
@@ -290,7 +280,7 @@ describe('failures', () => {
   })
 
   test('a table that fails keeps its old rows, the other tables copy, the exit code is 1 and the log names table and reason', async () => {
-    const db = await databases('partial')
+    const db = await databasePair(servers, 'partial')
     try {
       await db.source.sql(`
         CREATE TABLE public.good (id int PRIMARY KEY, v text); INSERT INTO public.good SELECT g, 'v' || g FROM generate_series(1, 2000) g;
@@ -325,7 +315,7 @@ describe('failures', () => {
   })
 
   test('an error the source raises mid-stream fails the table with its SQLSTATE, old rows kept, the next table copied', async () => {
-    const db = await databases('sourceerror')
+    const db = await databasePair(servers, 'sourceerror')
     try {
       await db.source.sql(`
         CREATE TABLE public.nums (id int PRIMARY KEY, v int); INSERT INTO public.nums SELECT g, g FROM generate_series(1, 100000) g;
@@ -351,7 +341,7 @@ describe('failures', () => {
   })
 
   test('a COPY that the target rejects mid-stream rolls back: the table keeps its old rows', async () => {
-    const db = await databases('midstream')
+    const db = await databasePair(servers, 'midstream')
     try {
       // The target's check constraint rejects a row far into the stream, after much data has been sent.
       await db.source.sql(
