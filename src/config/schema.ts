@@ -7,45 +7,53 @@ import { parseDurationMs, parseSizeBytes } from './units.js'
  */
 
 /**
+ * A value with a unit, as people write it (`30s`, `512MB`) or as a bare number, parsed into a number.
+ * `check` refuses a parsed value that is not allowed, with its message.
+ */
+const withUnit = (options: {
+  readonly parse: (value: string | number) => number | undefined
+  readonly malformed: (value: string | number) => string
+  readonly check?: (parsed: number) => string | undefined
+  readonly fallback: string
+  readonly description: string
+}) =>
+  z
+    .union([z.string(), z.number()])
+    .default(options.fallback)
+    .transform((value, ctx) => {
+      const parsed = options.parse(value)
+      const problem = parsed === undefined ? options.malformed(value) : options.check?.(parsed)
+      if (problem !== undefined) {
+        ctx.addIssue({ code: 'custom', message: problem })
+        return z.NEVER
+      }
+      return parsed!
+    })
+    .describe(options.description)
+
+/**
  * A duration: `30s`, `5m`, `1h`, or a number of seconds. Every wait tablehaul makes is bounded, so 0 is
  * refused unless `zeroMeans` says what 0 stands for (no deadline, retry at once).
  */
 const duration = (description: string, fallback: string, zeroMeans?: string) =>
-  z
-    .union([z.string(), z.number()])
-    .default(fallback)
-    .transform((value, ctx) => {
-      const ms = parseDurationMs(value)
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; write e.g. 30s, 5m or 1h` })
-        return z.NEVER
-      }
-      if (ms === 0 && !zeroMeans) {
-        ctx.addIssue({
-          code: 'custom',
-          message: 'must be more than 0: every wait is bounded (write e.g. 24h for a long one)',
-        })
-        return z.NEVER
-      }
-      return ms
-    })
-    .describe(
-      `${description} (a duration such as 30s, 5m, 1h${zeroMeans ? `; 0: ${zeroMeans}` : ''}). Default: ${fallback}.`,
-    )
+  withUnit({
+    parse: parseDurationMs,
+    malformed: (value) => `"${value}" is not a duration; write e.g. 30s, 5m or 1h`,
+    check: (ms) =>
+      ms === 0 && !zeroMeans
+        ? 'must be more than 0: every wait is bounded (write e.g. 24h for a long one)'
+        : undefined,
+    fallback,
+    description: `${description} (a duration such as 30s, 5m, 1h${zeroMeans ? `; 0: ${zeroMeans}` : ''}). Default: ${fallback}.`,
+  })
 
 const size = (description: string, fallback: string) =>
-  z
-    .union([z.string(), z.number()])
-    .default(fallback)
-    .transform((value, ctx) => {
-      const bytes = parseSizeBytes(value)
-      if (bytes === undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${value}" is not a size; write e.g. 512MB or 2GB` })
-        return z.NEVER
-      }
-      return bytes
-    })
-    .describe(`${description} (a size such as 512MB or 2GB). Default: ${fallback}.`)
+  withUnit({
+    parse: parseSizeBytes,
+    malformed: (value) => `"${value}" is not a size; write e.g. 512MB or 2GB`,
+    fallback,
+    description: `${description} (a size such as 512MB or 2GB). Default: ${fallback}.`,
+  })
 
 const postgresUrl = z
   .string()
