@@ -80,7 +80,7 @@ function configReference(): string {
     '| --- | --- | --- | --- |',
     ...rows.map((row) => `| ${row.join(' | ')} |`),
     '',
-    `A \`tables:\` entry is one of: ${tableShapes.join('; ')}. Durations are written \`30s\`, \`5m\`, \`1h\` (a bare number is seconds; \`0\` turns a timeout off); sizes \`512MB\`, \`2GB\`. Any string may use \`\${ENV_VAR}\` or \`\${ENV_VAR:-default}\`.`,
+    `A \`tables:\` entry is one of: ${tableShapes.join('; ')}. Durations are written \`30s\`, \`5m\`, \`1h\` (a bare number is seconds); sizes \`512MB\`, \`2GB\`. Any string may use \`\${ENV_VAR}\` or \`\${ENV_VAR:-default}\` (\`$$\` for a \`$\`), except the SQL of \`where:\` and \`query:\`, which is used as written.`,
   ].join('\n')
 }
 

@@ -175,8 +175,13 @@ function readYamlFile(file: string): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
-/** Replaces `${NAME}` and `${NAME:-default}` in every string of the file; `$$` stands for a literal `$`. */
+/**
+ * Replaces `${NAME}` and `${NAME:-default}` in every string of the file; `$$` stands for a literal `$`.
+ * SQL the user wrote (`where:`, `query:` of a `tables:` entry) is left as written: `$$` and `${…}` are
+ * PostgreSQL's own there (dollar quoting).
+ */
 function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: PropertyKey[], problems: string[]): unknown {
+  if (isUserSql(at)) return value
   if (typeof value === 'string') {
     return value.replace(
       /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
@@ -200,6 +205,16 @@ function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: PropertyKey[], 
     )
   }
   return value
+}
+
+/** `tables.<n>.where` and `tables.<n>.query`. */
+function isUserSql(at: readonly PropertyKey[]): boolean {
+  return (
+    at.length === 3 &&
+    at[0] === 'tables' &&
+    typeof at[1] === 'number' &&
+    (at[2] === 'where' || at[2] === 'query')
+  )
 }
 
 function applyFlags(raw: Record<string, unknown>, flags: ConfigFlags): void {

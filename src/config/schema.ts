@@ -81,17 +81,31 @@ const tableNamePattern = z
   .min(1, 'must not be empty')
   .describe('A table `schema.table`, or a pattern with * such as `sales.*` or `*.orders`.')
 
+/**
+ * SQL the user wrote (a `where:` condition, a `query:`), without the trailing `;` that is natural in psql but
+ * a syntax error where tablehaul places it (`COPY (query) TO STDOUT`, `WHERE (condition)`).
+ */
+export function withoutTrailingSemicolons(sql: string): string {
+  return sql.trim().replace(/[;\s]+$/, '')
+}
+
+const userSql = (description: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .transform(withoutTrailingSemicolons)
+    .pipe(z.string().min(1, 'must not be empty'))
+    .describe(description)
+
 export const tableEntrySchema = z.union([
   tableNamePattern,
   z
     .strictObject({
       name: tableNamePattern,
-      where: z
-        .string()
-        .trim()
-        .min(1)
-        .optional()
-        .describe('Copy only the rows that match this SQL condition (your own SQL, run on the source).'),
+      where: userSql(
+        'Copy only the rows that match this SQL condition (your own SQL, run on the source).',
+      ).optional(),
       into: z
         .string()
         .trim()
@@ -102,11 +116,7 @@ export const tableEntrySchema = z.union([
     .describe('One table (or pattern) with options.'),
   z
     .strictObject({
-      query: z
-        .string()
-        .trim()
-        .min(1)
-        .describe('A SELECT whose result is copied (your own SQL, run on the source).'),
+      query: userSql('A SELECT whose result is copied (your own SQL, run on the source).'),
       into: z.string().trim().min(1).describe('The target table `schema.table` that receives the result.'),
     })
     .describe("A query's result copied into a target table."),

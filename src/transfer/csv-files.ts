@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises'
 import { createGunzip, createGzip } from 'node:zlib'
 import copyStreams from 'pg-copy-streams'
 import { requireSource } from '../config/load.js'
-import type { Config } from '../config/schema.js'
+import { type Config, withoutTrailingSemicolons } from '../config/schema.js'
 import type { ColumnInfo, TableInfo } from '../db/catalog.js'
 import { type Database, discardClient, redactUrl, shortEndpoint } from '../db/database.js'
 import { TableRef, displayIdentifier, quoteIdent } from '../db/table-ref.js'
@@ -250,8 +250,7 @@ export class CsvExport extends CsvTransfer {
 
   constructor(config: Config, options: CsvExportOptions) {
     super(config, 'export', options.file, options)
-    // A trailing semicolon is natural in psql but not allowed inside COPY ( … ).
-    this.query = options.query.trim().replace(/;+\s*$/, '')
+    this.query = withoutTrailingSemicolons(options.query)
   }
 
   protected initialEnds(): Ends {

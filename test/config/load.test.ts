@@ -86,6 +86,36 @@ email: { to: [ops@example.com], smtp: "smtps://u:\${SMTP_PW}@mail:465", from: "c
   assert.match(error.message, /source\.password: environment variable SALES_PW is not set/)
 })
 
+test('the SQL of where: and query: is used as written: no ${VAR}, $$ stays $$ (dollar quoting)', () => {
+  const { dir } = writeConfig(`
+source: { url: "postgres://reader@\${DB_HOST}/sales" }
+tables:
+  - { name: sales.orders, where: "note <> $$\${NOT_A_VARIABLE}$$" }
+  - { query: "select $tag$a$$b$tag$ as x", into: reporting.x }
+`)
+  const { config } = loadConfig({ cwd: dir, env: { DB_HOST: 'db.internal' } })
+  assert.equal(config.source?.url, 'postgres://reader@db.internal/sales', 'other strings are interpolated')
+  assert.deepEqual(config.tables, [
+    { name: 'sales.orders', where: 'note <> $$${NOT_A_VARIABLE}$$' },
+    { query: 'select $tag$a$$b$tag$ as x', into: 'reporting.x' },
+  ])
+})
+
+test('a trailing ; of a query: or where: (natural in psql) is dropped, once, by the schema', () => {
+  const { dir } = writeConfig(`
+tables:
+  - { query: "select * from sales.stores;  ", into: reporting.stores }
+  - { name: sales.orders, where: "id > 5 ;" }
+`)
+  assert.deepEqual(loadConfig({ cwd: dir, env: {} }).config.tables, [
+    { query: 'select * from sales.stores', into: 'reporting.stores' },
+    { name: 'sales.orders', where: 'id > 5' },
+  ])
+  const empty = writeConfig('tables:\n  - { query: ";", into: reporting.nothing }\n')
+  const error = configError(() => loadConfig({ cwd: empty.dir, env: {} }))
+  assert.match(error.message, /tables\.0\.query: must not be empty/)
+})
+
 test('flags override the environment, which overrides the file', () => {
   const { dir } = writeConfig('source: { url: postgres://file/db }\njobs: 2\nmode: append\n')
   const env = { TABLEHAUL_SOURCE_URL: 'postgres://env/db', TABLEHAUL_JOBS: '6' }
