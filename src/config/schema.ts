@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { PASSWORD_WITHOUT_HOST_HINT, withPassword } from '../db/database.js'
 import { parseDurationMs, parseSizeBytes } from './units.js'
 
 /**
@@ -72,6 +73,17 @@ export const endpointSchema = z
       .string()
       .optional()
       .describe('Password, best given as ${ENV_VAR}; overrides a password in the URL.'),
+  })
+  .superRefine((endpoint, ctx) => {
+    try {
+      withPassword(endpoint.url, endpoint.password)
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['password'],
+        message: `cannot be used: the url names no host to give it to; ${PASSWORD_WITHOUT_HOST_HINT}`,
+      })
+    }
   })
   .describe('A PostgreSQL server and database.')
 

@@ -227,17 +227,30 @@ export class Database {
 /**
  * The URL with `password` in it. node-postgres lets the fields parsed from a connection string win over
  * a separate `password` option (even an empty one), so a configured password has to travel in the URL.
+ * A URL without a host (`postgres:///db`, `postgres://user@/db`) cannot carry one: that is an error, never
+ * a password silently left out.
  */
-function withPassword(url: string, password: string | undefined): string {
-  if (password === undefined) return url
+export function withPassword(url: string, password: string | undefined): string {
+  if (!password) return url
+  let parsed: URL | undefined
   try {
-    const parsed = new URL(url)
+    parsed = new URL(url)
     parsed.password = encodeURIComponent(password)
-    return parsed.password ? parsed.toString() : url
   } catch {
-    return url
+    parsed = undefined
   }
+  if (!parsed?.password) {
+    throw new TablehaulError(
+      'CONFIG_INVALID',
+      `a password is configured, but the URL ${redactUrl(url)} names no host to give it to`,
+      { hint: PASSWORD_WITHOUT_HOST_HINT },
+    )
+  }
+  return parsed.toString()
 }
+
+export const PASSWORD_WITHOUT_HOST_HINT =
+  'write the URL as postgres://user@host:5432/dbname, or give the password through PGPASSWORD or ~/.pgpass'
 
 /** `postgres://user:secret@host/db` → `postgres://user@host/db`: never shows a password. */
 export function redactUrl(url: string): string {

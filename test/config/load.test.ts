@@ -4,6 +4,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { loadConfig } from '../../src/config/load.js'
 import { configJsonSchema } from '../../src/config/schema.js'
+import { withPassword } from '../../src/db/database.js'
 import { TablehaulError } from '../../src/errors.js'
 import { tempDir } from '../helpers/config.js'
 
@@ -114,6 +115,24 @@ tables:
   const empty = writeConfig('tables:\n  - { query: ";", into: reporting.nothing }\n')
   const error = configError(() => loadConfig({ cwd: empty.dir, env: {} }))
   assert.match(error.message, /tables\.0\.query: must not be empty/)
+})
+
+test('a password that the URL cannot carry (no host) is refused at load time, never silently dropped', () => {
+  const { dir } = writeConfig(`
+source: { url: "postgres:///sales?host=/var/run/postgresql", password: "s3cret" }
+target: { url: "postgres://writer@localhost/copy", password: "s3cret" }
+`)
+  const error = configError(() => loadConfig({ cwd: dir, env: {} }))
+  const lines = error.message.split('\n').slice(1)
+  assert.equal(lines.length, 1, error.message)
+  assert.match(
+    lines[0]!,
+    /^\s+source\.password: cannot be used: the url names no host to give it to; .*PGPASSWORD/,
+  )
+  assert.doesNotMatch(error.message, /s3cret/)
+  // A Database built in code, past the loader, refuses it too.
+  assert.throws(() => withPassword('postgres://reader@/sales', 's3cret'), /names no host/)
+  assert.equal(withPassword('postgres://reader@db/sales', 'p@ss'), 'postgres://reader:p%40ss@db/sales')
 })
 
 test('flags override the environment, which overrides the file', () => {
