@@ -4,12 +4,18 @@
  */
 export class Redactor {
   private readonly secrets: string[]
+  private readonly shortSecrets: RegExp | undefined
 
   constructor(secrets: Iterable<string | undefined> = []) {
+    const all = [...new Set([...secrets].filter((s): s is string => typeof s === 'string' && s !== ''))]
     // Longest first, so a secret that contains another is hidden whole.
-    this.secrets = [
-      ...new Set([...secrets].filter((s): s is string => typeof s === 'string' && s.length >= 3)),
-    ].sort((a, b) => b.length - a.length)
+    this.secrets = all.filter((s) => s.length >= SHORT_SECRET).sort((a, b) => b.length - a.length)
+    // A password of one or two characters hidden inside every word would garble all text ("a" in "table"):
+    // it is hidden wherever it stands on its own, between characters that are not letters or digits.
+    const short = all.filter((s) => s.length < SHORT_SECRET)
+    this.shortSecrets = short.length
+      ? new RegExp(`(?<![\\p{L}\\p{N}])(?:${short.map(escapeRegExp).join('|')})(?![\\p{L}\\p{N}])`, 'gu')
+      : undefined
   }
 
   /**
@@ -47,6 +53,7 @@ export class Redactor {
       .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@')
       .replace(/([?&][a-z_]*(?:pass|secret)[a-z_]*=)[^&\s#]+/gi, '$1***')
     for (const secret of this.secrets) result = result.split(secret).join('***')
+    if (this.shortSecrets) result = result.replace(this.shortSecrets, '***')
     return result
   }
 
@@ -59,6 +66,13 @@ export class Redactor {
     }
     return input
   }
+}
+
+/** Secrets shorter than this are hidden where they stand alone, not inside words. */
+const SHORT_SECRET = 3
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
 /** The parts of a configuration that can hold a secret. */

@@ -28,3 +28,15 @@ test('password parameters of URLs and PGPASSWORD are secrets of a run too', () =
   )
   assert.equal(redactor.text('later: Param-Secret-7'), 'later: ***')
 })
+
+test('a password of one or two characters is hidden too, wherever it stands alone', () => {
+  const redactor = Redactor.forConfig({
+    source: { url: 'postgres://reader@db/sales', password: 'x9' },
+    target: { url: 'postgres://writer:Q@db/copy' },
+  })
+  assert.equal(
+    redactor.text('login x9 refused; password=Q; "Q" was sent'),
+    'login *** refused; password=***; "***" was sent',
+  )
+  assert.equal(redactor.text('max9 rows of Quota'), 'max9 rows of Quota', 'not inside a word')
+})
