@@ -62,11 +62,7 @@ export class TablehaulError extends Error {
 
   /** Message, SQLSTATE and hint in one line, as logs and e-mails show it. */
   describe(): string {
-    const state = this.sqlState
-    const parts = [this.message]
-    if (state && !this.message.includes(state)) parts[0] += ` (SQLSTATE ${state})`
-    if (this.hint) parts.push(this.hint)
-    return parts.join('; ')
+    return describeError(this)
   }
 
   toJSON(): Record<string, unknown> {
@@ -78,6 +74,33 @@ export class TablehaulError extends Error {
       table: this.table,
     }
   }
+}
+
+/** What people are shown of an error: a TablehaulError, or the plain data reports carry (`ErrorInfo`). */
+export interface DescribedError {
+  readonly message: string
+  readonly sqlState?: string | undefined
+  readonly hint?: string | undefined
+}
+
+/** `message (SQLSTATE x); what to do`: an error on one line, as logs, summaries and e-mails show it. */
+export function describeError(error: DescribedError): string {
+  const message = withSqlState(error.message, error.sqlState)
+  return error.hint ? `${message}; ${error.hint}` : message
+}
+
+/** `message (SQLSTATE 28P01)`; the message as it is when it names its SQLSTATE already. */
+export function withSqlState(message: string, sqlState: string | undefined): string {
+  return sqlState && !message.includes(sqlState) ? `${message}${sqlStateSuffix(sqlState)}` : message
+}
+
+/** The message without the `(SQLSTATE x)` it may carry, for where the SQLSTATE is shown on its own. */
+export function withoutSqlState(message: string, sqlState: string | undefined): string {
+  return sqlState ? message.replace(sqlStateSuffix(sqlState), '') : message
+}
+
+function sqlStateSuffix(sqlState: string): string {
+  return ` (SQLSTATE ${sqlState})`
 }
 
 /** The SQLSTATE of a node-postgres `DatabaseError` found in an error or its causes. */
@@ -111,9 +134,7 @@ export function isTablehaulError(error: unknown, code?: ErrorCode): error is Tab
 export function messageOf(error: unknown): string {
   if (error instanceof TablehaulError) return error.describe()
   if (error instanceof Error) {
-    const state = sqlStateOf(error)
-    const text = error.message || error.name
-    return state ? `${text} (SQLSTATE ${state})` : text
+    return withSqlState(error.message || error.name, sqlStateOf(error))
   }
   return String(error)
 }

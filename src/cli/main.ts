@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { readFileSync } from 'node:fs'
 import { type ConfigFlags, type LoadedConfig, loadConfig } from '../config/load.js'
-import { TablehaulError, messageOf } from '../errors.js'
+import { TablehaulError, messageOf, withSqlState } from '../errors.js'
 import type { RunReport } from '../report/run-report.js'
 import { Redactor } from '../report/secrets.js'
 import { registerConfigCommands } from './commands/config.js'
@@ -210,7 +210,7 @@ export function reportError(error: unknown, context: CliContext): number {
   const stderr = context.out.stderr
   if (error instanceof TablehaulError) {
     stderr.write(
-      `${paint(stderr, 'red', 'tablehaul: error:')} ${redactor.text(error.message)}${error.sqlState && !error.message.includes(error.sqlState) ? ` (SQLSTATE ${error.sqlState})` : ''}\n`,
+      `${paint(stderr, 'red', 'tablehaul: error:')} ${redactor.text(withSqlState(error.message, error.sqlState))}\n`,
     )
     if (error.hint) stderr.write(`${paint(stderr, 'bold', 'what to do:')} ${redactor.text(error.hint)}\n`)
     return error.code === 'CONFIG_INVALID' ||

@@ -1,7 +1,8 @@
 import type cliProgress from 'cli-progress'
 import { createRequire } from 'node:module'
 import { formatBytes, formatCount, formatDuration } from '../config/units.js'
-import { describeError, type RunReport, type TableResult } from '../report/run-report.js'
+import { describeError } from '../errors.js'
+import { type RunReport, type TableResult } from '../report/run-report.js'
 import type { TransferEmitter, TransferEvents } from '../transfer/events.js'
 import { paint, type Writer, wrap } from './output.js'
 

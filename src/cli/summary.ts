@@ -1,5 +1,6 @@
 import { formatBytes, formatCount, formatDuration, formatRate } from '../config/units.js'
-import { describeError, type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
+import { describeError, withSqlState } from '../errors.js'
+import { type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
 import { columns, paint, type Writer, wrap } from './output.js'
 
 const STATUS_COLOR = { copied: 'green', failed: 'red', skipped: 'yellow' } as const
@@ -52,9 +53,7 @@ export function renderSummary(report: RunReport, writer: Writer): string {
   if (totals.failed) counts.push(`${totals.failed} failed`)
   if (totals.skipped) counts.push(`${totals.skipped} skipped`)
   if (report.error && totals.tables === 0) {
-    lines.push(
-      `${outcome}  ${report.error.message}${report.error.sqlState && !report.error.message.includes(report.error.sqlState) ? ` (SQLSTATE ${report.error.sqlState})` : ''}`,
-    )
+    lines.push(`${outcome}  ${withSqlState(report.error.message, report.error.sqlState)}`)
   } else {
     lines.push(
       `${outcome}  ${counts.join(', ')} of ${plural(totals.tables, 'table')} · ${formatCount(totals.rows)} rows · ${formatBytes(totals.bytes)} · ${formatDuration(report.durationMs)}`,
@@ -82,9 +81,7 @@ function renderFileSummary(report: RunReport, writer: Writer): string {
     )
   } else {
     const error = report.error ?? result?.error
-    const message = error
-      ? `${error.message}${error.sqlState && !error.message.includes(error.sqlState) ? ` (SQLSTATE ${error.sqlState})` : ''}`
-      : `the ${report.kind} failed`
+    const message = error ? withSqlState(error.message, error.sqlState) : `the ${report.kind} failed`
     lines.push(wrap(writer, `${paint(writer, 'red', 'FAILED')}  ${message}`, 4))
   }
   return footer(report, writer, lines)

@@ -1,7 +1,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import { formatBytes, formatCount, formatDuration, formatRate } from '../config/units.js'
-import type { ErrorCode } from '../errors.js'
+import { type ErrorCode, withoutSqlState } from '../errors.js'
 import { type ErrorInfo, type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
 import type { EmailMessage } from './notifier.js'
 
@@ -205,16 +205,11 @@ function nextStep(report: RunReport): string | undefined {
   return 'Fix what the failures below say, then run again: `tablehaul run --resume` copies only the tables that failed.'
 }
 
-/** The message without the `(SQLSTATE …)` it may carry, where the SQLSTATE is shown on its own. */
-function messageWithoutState(error: ErrorInfo): string {
-  return error.sqlState ? error.message.replace(` (SQLSTATE ${error.sqlState})`, '') : error.message
-}
-
 /** Multi-line messages (a config error lists every problem) stay readable; one-liners stay one line. */
 function errorLines(error: ErrorInfo, indent: string): string[] {
   const width = 'what to do: '.length
   const label = (name: string) => `${indent}${`${name}:`.padEnd(width)}`
-  const [first, ...rest] = messageWithoutState(error).split('\n')
+  const [first, ...rest] = withoutSqlState(error.message, error.sqlState).split('\n')
   const lines = [`${label('error')}${first}`, ...rest.map((line) => `${indent}${' '.repeat(width)}${line}`)]
   if (error.sqlState) lines.push(`${label('SQLSTATE')}${error.sqlState}`)
   if (error.hint) lines.push(`${label('what to do')}${error.hint}`)
@@ -352,7 +347,7 @@ const CSS = {
 } as const
 
 function errorBox(error: ErrorInfo): string {
-  const message = escapeHtml(messageWithoutState(error)).replace(/\n/g, '<br>')
+  const message = escapeHtml(withoutSqlState(error.message, error.sqlState)).replace(/\n/g, '<br>')
   const state = error.sqlState
     ? `<div style="margin-top:4px;font-size:12px;color:${LIGHT.muted};" class="th-muted">SQLSTATE <code style="${CSS.code}" class="th-code">${escapeHtml(error.sqlState)}</code></div>`
     : ''

@@ -3,8 +3,8 @@ import path from 'node:path'
 import pino from 'pino'
 import { formatBytes, formatCount, formatDuration } from '../config/units.js'
 import type { TransferEmitter, TransferEventName, TransferEvents } from '../transfer/events.js'
-import { messageOf } from '../errors.js'
-import { describeError, type RunReport, type TableResult } from './run-report.js'
+import { describeError, messageOf } from '../errors.js'
+import { type RunReport, type TableResult } from './run-report.js'
 import { Redactor } from './secrets.js'
 
 /** Where a `RunLog` writes and what it keeps. */

@@ -98,12 +98,6 @@ export function errorInfo(error: unknown): ErrorInfo {
   return { code: 'INTERNAL', message: messageOf(error), sqlState: sqlStateOf(error) }
 }
 
-export function describeError(error: ErrorInfo): string {
-  const state =
-    error.sqlState && !error.message.includes(error.sqlState) ? ` (SQLSTATE ${error.sqlState})` : ''
-  return `${error.message}${state}${error.hint ? `; ${error.hint}` : ''}`
-}
-
 export function totalsOf(tables: readonly TableResult[]): RunReport['totals'] {
   return {
     tables: tables.length,

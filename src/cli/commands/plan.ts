@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { formatBytes, formatCount } from '../../config/units.js'
-import { describeError } from '../../report/run-report.js'
+import { describeError } from '../../errors.js'
 import { planTransfer, type PlanTable, type TransferPlan } from '../../transfer/plan-transfer.js'
 import { type CliContext, EXIT, loadFrom, withConfigOptions } from '../main.js'
 import { withLoadOptions } from '../options.js'

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { formatCount, formatDuration } from '../../config/units.js'
-import { describeError } from '../../report/run-report.js'
+import { describeError } from '../../errors.js'
 import { type TableComparison, Verifier, type VerifyReport } from '../../transfer/verifier.js'
 import { type CliContext, EXIT, loadFrom, withConfigOptions } from '../main.js'
 import { columns, paint, type Writer } from '../output.js'
