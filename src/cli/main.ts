@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { readFileSync } from 'node:fs'
 import { type ConfigFlags, type LoadedConfig, loadConfig } from '../config/load.js'
-import { TablehaulError, messageOf, withSqlState } from '../errors.js'
+import { type ErrorCode, TablehaulError, messageOf, withSqlState } from '../errors.js'
 import type { RunReport } from '../report/run-report.js'
 import { Redactor } from '../report/secrets.js'
 import { registerConfigCommands } from './commands/config.js'
@@ -101,15 +101,15 @@ export function loadFrom(
   return loadConfig({ file: options.config, env: context.env, flags: flagsFrom(options), cwd: context.cwd })
 }
 
+/** An error the user fixes in the command line or the configuration (a name that matches nothing included): exit code 2. */
+export function isUsageError(code: ErrorCode | undefined): boolean {
+  return code === 'CONFIG_INVALID' || code === 'USAGE_INVALID' || code === 'TABLE_NOT_FOUND'
+}
+
 /** The exit code a run's report stands for. */
 export function exitCodeOf(report: RunReport): number {
   if (report.status === 'interrupted') return EXIT.INTERRUPTED
-  if (report.status === 'failed') {
-    const code = report.error?.code
-    return code === 'CONFIG_INVALID' || code === 'TABLE_NOT_FOUND' || code === 'USAGE_INVALID'
-      ? EXIT.USAGE
-      : EXIT.FAILED
-  }
+  if (report.status === 'failed') return isUsageError(report.error?.code) ? EXIT.USAGE : EXIT.FAILED
   return report.notification?.status === 'failed' ? EXIT.NOT_NOTIFIED : EXIT.OK
 }
 
@@ -213,11 +213,7 @@ export function reportError(error: unknown, context: CliContext): number {
       `${paint(stderr, 'red', 'tablehaul: error:')} ${redactor.text(withSqlState(error.message, error.sqlState))}\n`,
     )
     if (error.hint) stderr.write(`${paint(stderr, 'bold', 'what to do:')} ${redactor.text(error.hint)}\n`)
-    return error.code === 'CONFIG_INVALID' ||
-      error.code === 'USAGE_INVALID' ||
-      error.code === 'TABLE_NOT_FOUND'
-      ? EXIT.USAGE
-      : EXIT.FAILED
+    return isUsageError(error.code) ? EXIT.USAGE : EXIT.FAILED
   }
   stderr.write(`${paint(stderr, 'red', 'tablehaul: unexpected error:')} ${redactor.text(messageOf(error))}\n`)
   if (error instanceof Error && error.stack && context.env.TABLEHAUL_DEBUG)
