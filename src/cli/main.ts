@@ -11,6 +11,7 @@ import { registerExportCommand, registerImportCommand } from './commands/csv.js'
 import { registerPlanCommand } from './commands/plan.js'
 import { registerRunCommand } from './commands/run.js'
 import { registerVerifyCommand } from './commands/verify.js'
+import { collect } from './options.js'
 import { type Output, paint, processOutput } from './output.js'
 
 /** Exit codes, as the README documents them. */
@@ -39,8 +40,6 @@ export interface CommonOptions {
   table?: string[]
   exclude?: string[]
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /**
  * Adds --config, --source, --target and (unless `tables: false`, for commands whose --table means one

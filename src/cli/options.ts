@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander'
 
-const collect = (value: string, previous: string[] = []) => [...previous, value]
+/** Commander's parser for an option that may be repeated: every value, in order. */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 /** --mode, --schema, --jobs and --format: what a run does, which `plan` shows too. */
 export function withLoadOptions(command: Command): Command {

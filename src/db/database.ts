@@ -70,7 +70,6 @@ export class Database {
   readonly displayUrl: string
   private readonly pool: pg.Pool
   private readonly prepared = new WeakSet<pg.PoolClient>()
-  private serverVersion: number | undefined
   private readonly statementTimeoutMs: number
   private readonly lockTimeoutMs: number
   private readonly connectTimeoutMs: number
@@ -163,25 +162,10 @@ export class Database {
     }
   }
 
-  /** The server's version as `server_version_num` (150004 for 15.4). */
-  async version(): Promise<number> {
-    if (this.serverVersion === undefined) {
-      const { rows } = await this.query<{ v: string }>(
-        `SELECT pg_catalog.current_setting('server_version_num') AS v`,
-      )
-      this.serverVersion = Number(rows[0]!.v)
-    }
-    return this.serverVersion
-  }
-
   /** Opens one connection to prove the endpoint is reachable and the login works. */
   async check(): Promise<void> {
     const client = await this.connect()
     client.release()
-  }
-
-  get connectionCount(): number {
-    return this.pool.totalCount
   }
 
   /** Closes every connection; bounded, because a connection to a frozen peer never acknowledges its close. */

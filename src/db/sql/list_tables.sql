@@ -19,7 +19,6 @@ SELECT c.oid::int8                                   AS oid,
             ELSE pg_catalog.pg_table_size(c.oid)
        END                                           AS bytes,
        c.reltuples::float8                           AS estimated_rows,
-       c.relnatts::int                               AS column_count,
        CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
        CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
        x.extname                                     AS extension,
