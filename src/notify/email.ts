@@ -32,7 +32,6 @@ const RUN_FAILURE_PHRASE: Partial<Record<ErrorCode, string>> = {
   RUN_DEADLINE: 'the run deadline passed',
   CSV_INVALID: 'the CSV file is invalid',
   FILE_FAILED: 'a file could not be read or written',
-  RESUME_UNAVAILABLE: 'nothing to resume',
 }
 
 /** `28P01` and `28000`: the server answered, and refused the login. */

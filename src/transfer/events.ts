@@ -2,8 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { ErrorInfo, RunReport, TableResult } from '../report/run-report.js'
 
 /** The steps of a run, in order. */
-export type RunStep =
-  'connect' | 'plan' | 'snapshot' | 'schema' | 'copy' | 'constraints' | 'sequences' | 'report'
+export type RunStep = 'connect' | 'snapshot' | 'plan' | 'schema' | 'copy' | 'constraints' | 'report'
 
 /** One table of the plan, as the `run.planned` event announces it. */
 export interface PlannedTable {
