@@ -4,7 +4,7 @@
  */
 export const ERROR_CODES = {
   CONFIG_INVALID: 'the configuration (file, environment or flags) is invalid',
-  USAGE_INVALID: 'the command line is invalid',
+  USAGE_INVALID: 'the command line (or a call of the library) is invalid',
   SOURCE_UNREACHABLE: 'the source server cannot be reached or refused the login',
   TARGET_UNREACHABLE: 'the target server cannot be reached or refused the login',
   TABLE_NOT_FOUND: 'a table named in the configuration does not exist on the source',

@@ -61,6 +61,7 @@ export {
   type RunStatus,
   type TableResult,
   type TableStatus,
+  type SkipReason,
   type ErrorInfo,
   type NotificationOutcome,
 } from './report/run-report.js'

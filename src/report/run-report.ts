@@ -9,8 +9,15 @@ export interface ErrorInfo {
   readonly hint?: string | undefined
 }
 
-/** copied: committed on the target; failed: kept its previous contents; skipped: not attempted. */
+/** copied: committed on the target; failed: kept its previous contents; skipped: not attempted (`skipped` says why). */
 export type TableStatus = 'copied' | 'failed' | 'skipped'
+
+/**
+ * Why a table was skipped. already-copied: an earlier run of the same job committed it and this run
+ * resumes that one (`tablehaul run --resume`); not-started: the run was stopped, or failed, before it
+ * (it kept its previous contents).
+ */
+export type SkipReason = 'already-copied' | 'not-started'
 
 /** The outcome of one table. The same fields for every status, so reports need no special cases. */
 export interface TableResult {
@@ -19,9 +26,12 @@ export interface TableResult {
   /** Where the rows came from: the source table, or `query` for a query entry. */
   readonly source: string
   readonly status: TableStatus
-  /** Rows committed on the target (0 unless copied; for a failed table, what its old contents kept is not counted). */
+  /**
+   * Rows committed on the target (0 unless copied; for a failed table, what its old contents kept is not
+   * counted). For a table already copied by the run this one resumes: the rows that run committed.
+   */
   readonly rows: number
-  /** Bytes of COPY data that moved. */
+  /** Bytes of COPY data that moved (for a table already copied: that moved in the earlier run). */
   readonly bytes: number
   readonly durationMs: number
   readonly mode: 'replace' | 'append' | 'recreate'
@@ -32,7 +42,9 @@ export interface TableResult {
   readonly attempts: number
   readonly startedAt?: string | undefined
   readonly error?: ErrorInfo | undefined
-  /** Why a table was skipped (resume: it committed in an earlier run). */
+  /** Why a skipped table was not copied. */
+  readonly skipped?: SkipReason | undefined
+  /** Why a table was skipped, in words. */
   readonly reason?: string | undefined
   /** Things that went wrong after the data committed (an index, a constraint), or notes. */
   readonly warnings?: readonly string[] | undefined
@@ -66,12 +78,25 @@ export interface RunReport {
   readonly tables: readonly TableResult[]
   readonly totals: {
     readonly tables: number
+    /** Copied by this run. */
     readonly copied: number
+    /** Copied by the earlier run this one resumed (and skipped now). */
+    readonly alreadyCopied: number
     readonly failed: number
+    /** Not started: the run was stopped or failed before them; they kept their previous contents. */
+    readonly notStarted: number
+    /** alreadyCopied + notStarted. */
     readonly skipped: number
+    /** Rows this run moved (tables already copied by an earlier run are not counted). */
     readonly rows: number
+    /** Bytes of COPY data this run moved. */
     readonly bytes: number
   }
+  /**
+   * Whether `tablehaul run --resume` can pick this run up: false when the target keeps no run records
+   * (tablehaul could not create its schema there), so that a run again copies every table.
+   */
+  readonly resumable?: boolean | undefined
   /** A failure of the run as a whole (before, or instead of, copying). */
   readonly error?: ErrorInfo | undefined
   readonly warnings: readonly string[]
@@ -99,14 +124,24 @@ export function errorInfo(error: unknown): ErrorInfo {
 }
 
 export function totalsOf(tables: readonly TableResult[]): RunReport['totals'] {
+  const copied = tables.filter((t) => t.status === 'copied')
+  const alreadyCopied = tables.filter((t) => t.skipped === 'already-copied').length
+  const skipped = tables.filter((t) => t.status === 'skipped').length
   return {
     tables: tables.length,
-    copied: tables.filter((t) => t.status === 'copied').length,
+    copied: copied.length,
+    alreadyCopied,
     failed: tables.filter((t) => t.status === 'failed').length,
-    skipped: tables.filter((t) => t.status === 'skipped').length,
-    rows: tables.reduce((sum, t) => sum + t.rows, 0),
-    bytes: tables.reduce((sum, t) => sum + t.bytes, 0),
+    notStarted: skipped - alreadyCopied,
+    skipped,
+    rows: copied.reduce((sum, t) => sum + t.rows, 0),
+    bytes: copied.reduce((sum, t) => sum + t.bytes, 0),
   }
+}
+
+/** A table whose data is on the target: copied by this run, or already by the run it resumes. */
+export function isDone(table: TableResult): boolean {
+  return table.status === 'copied' || table.skipped === 'already-copied'
 }
 
 /** Failures first, then the rest, each group largest first: the order summaries and e-mails use. */

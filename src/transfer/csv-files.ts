@@ -18,26 +18,14 @@ import type { ColumnInfo, TableInfo } from '../db/catalog.js'
 import { type Database, discardClient, redactUrl, shortEndpoint } from '../db/database.js'
 import { TableRef, displayIdentifier, quoteIdent } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
-import type { Notifier } from '../notify/notifier.js'
-import { mailReport } from '../notify/report-mailer.js'
-import type { RunLog } from '../report/run-log.js'
-import {
-  errorInfo,
-  processResources,
-  type RunReport,
-  type RunStatus,
-  type TableResult,
-  totalsOf,
-} from '../report/run-report.js'
-import type { Redactor } from '../report/secrets.js'
-import { TransferEmitter } from './events.js'
+import { errorInfo, type RunReport, type TableResult } from '../report/run-report.js'
 import { Meter } from './meter.js'
+import { type Endpoints, type ReportingOptions, ReportedJob, type RunOptions } from './reported-job.js'
+import { openDatabase, readCatalog, resolveTargetUrl } from './run-setup.js'
 import { Watchdog } from './watchdog.js'
-import { openDatabase, readCatalog, reportingFor, resolveTargetUrl } from './run-setup.js'
-import type { RunOptions, TransferJobOptions } from './transfer-job.js'
 
 /** What an export or import shares with a run: its log, its e-mail and its id. */
-export type CsvTransferOptions = TransferJobOptions
+export type CsvTransferOptions = ReportingOptions
 
 /** What `CsvExport` writes: a query's result into a file. */
 export interface CsvExportOptions extends CsvTransferOptions {
@@ -60,98 +48,28 @@ export interface CsvImportOptions extends CsvTransferOptions {
   readonly mode?: 'replace' | 'append'
 }
 
-interface Ends {
-  readonly source: string
-  readonly target: string
-  readonly sourceName: string
-  readonly targetName: string
-}
-
 /**
  * The shape of an export or an import: one COPY between a server and a file, streamed with constant
  * memory, with the same events, log, report and e-mail as a run (`RunReport.kind` says which it was).
  */
-abstract class CsvTransfer extends TransferEmitter {
-  readonly runId: string
-  protected readonly log: RunLog
-  protected readonly redactor: Redactor
-  private readonly notifier: Notifier | undefined
-  protected snapshotTakenAt: string | undefined
-  protected ends: Ends
+abstract class CsvTransfer extends ReportedJob {
   protected readonly file: string
-  private watchdog: Watchdog | undefined
 
   constructor(
-    protected readonly config: Config,
-    private readonly kind: 'export' | 'import',
+    config: Config,
+    kind: 'export' | 'import',
     file: string,
+    endpoints: Endpoints,
     options: CsvTransferOptions,
   ) {
-    super()
-    this.file = path.resolve(file)
-    const reporting = reportingFor(config, options)
-    this.runId = reporting.runId
-    this.redactor = reporting.redactor
-    this.log = reporting.log
-    this.notifier = reporting.notifier
-    this.ends = this.initialEnds()
+    super(config, kind, endpoints, options)
+    this.file = file
   }
 
-  /** Runs the export or import. Never throws for a failure: every ending is a report, logged and mailed. */
-  async run(options: RunOptions = {}): Promise<RunReport> {
-    const startedAt = new Date()
-    const logFile = this.log.open(this.runId)
-    this.log.attach(this)
-    const signal = options.signal ?? new AbortController().signal
-    this.emit('run.started', {
-      runId: this.runId,
-      kind: this.kind,
-      source: this.ends.source,
-      target: this.ends.target,
-      startedAt: startedAt.toISOString(),
-    })
-    let result: TableResult | undefined
-    let runError: unknown
-    try {
-      result = await this.transfer(signal)
-    } catch (error) {
-      runError = error
-    }
-    const finishedAt = new Date()
-    const tables = result ? [result] : []
-    const interrupted = signal.aborted && result?.status !== 'copied'
-    const failure = runError ?? (result?.status === 'failed' ? result.error : undefined)
-    const status: RunStatus = interrupted ? 'interrupted' : failure ? 'failed' : 'succeeded'
-    const report: RunReport = {
-      runId: this.runId,
-      kind: this.kind,
-      status,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - startedAt.getTime(),
-      ...this.ends,
-      snapshot: { takenAt: this.snapshotTakenAt },
-      tables,
-      totals: totalsOf(tables),
-      error:
-        failure && !interrupted
-          ? this.redactor.value(runError ? errorInfo(runError) : (failure as TableResult['error']))
-          : undefined,
-      warnings: [],
-      logFile,
-      resources: processResources(),
-    }
-    this.emit('run.finished', report)
-    const notification = await mailReport(report, this.config.email, this.notifier, this.redactor)
-    if (notification.status === 'sent')
-      this.emit('notify.sent', { to: this.config.email?.to ?? [], via: notification.detail })
-    if (notification.status === 'failed' && notification.error)
-      this.emit('notify.failed', { error: notification.error })
-    this.log.close()
-    return { ...report, notification }
+  protected async work(signal: AbortSignal): Promise<void> {
+    const result = await this.transfer(signal)
+    this.tableFinished(result.table, result)
   }
-
-  protected abstract initialEnds(): Ends
 
   /**
    * Does the work. Problems found before anything moved (no connection, no table) are thrown and become
@@ -165,9 +83,10 @@ abstract class CsvTransfer extends TransferEmitter {
     source: string,
     estimatedBytes: number,
     estimatedRows: number | null,
+    snapshotTakenAt?: string,
   ): void {
-    this.emit('run.planned', {
-      snapshotTakenAt: this.snapshotTakenAt,
+    this.announcePlan({
+      snapshotTakenAt,
       warnings: [],
       tables: [
         {
@@ -186,35 +105,27 @@ abstract class CsvTransfer extends TransferEmitter {
   }
 
   /**
-   * Streams `stages` under the run's signal and a watchdog: the copy fails when no bytes moved for
-   * `timeouts.stall` (each meter's progress calls `touch()`).
+   * Streams `stages` under the run's signal and `watchdog`, which the stages' meters touch: the copy
+   * fails when no bytes moved for `timeouts.stall`.
    */
   protected async stream(
     table: string,
     stages: ReadonlyArray<Readable | Transform | Writable>,
+    watchdog: StallWatch,
     signal: AbortSignal,
   ): Promise<void> {
-    const stalled = new AbortController()
-    const watchdog = new Watchdog(table, (error) => stalled.abort(error))
-    this.watchdog = watchdog
     watchdog.phase('copying (no bytes moved)', this.config.timeouts.stall)
     try {
       await pipeline([...stages] as unknown as [Readable, Writable], {
-        signal: AbortSignal.any([signal, stalled.signal]),
+        signal: AbortSignal.any([signal, watchdog.signal]),
       })
     } catch (error) {
       if (watchdog.error) throw watchdog.error
-      if (signal.aborted) throw stopError(table)
+      if (signal.aborted) throw this.stopError(signal, table)
       throw error
     } finally {
       watchdog.stop()
-      this.watchdog = undefined
     }
-  }
-
-  /** Marks progress for the watchdog of the stream in flight. */
-  protected touch(): void {
-    this.watchdog?.touch()
   }
 
   protected result(
@@ -223,7 +134,7 @@ abstract class CsvTransfer extends TransferEmitter {
     startedAt: number,
     fields: Pick<TableResult, 'status' | 'rows' | 'bytes'> & Partial<TableResult>,
   ): TableResult {
-    const result: TableResult = {
+    return {
       table,
       source,
       mode: 'replace',
@@ -234,8 +145,21 @@ abstract class CsvTransfer extends TransferEmitter {
       durationMs: Date.now() - startedAt,
       ...fields,
     }
-    this.emit(result.status === 'copied' ? 'table.copied' : 'table.failed', result)
-    return result
+  }
+}
+
+/** A Watchdog whose firing aborts `signal`: what the stream of a CSV copy runs under. */
+class StallWatch extends Watchdog {
+  private readonly stalled: AbortController
+
+  constructor(table: string) {
+    const stalled = new AbortController()
+    super(table, (error) => stalled.abort(error))
+    this.stalled = stalled
+  }
+
+  get signal(): AbortSignal {
+    return this.stalled.signal
   }
 }
 
@@ -249,18 +173,21 @@ export class CsvExport extends CsvTransfer {
   private readonly query: string
 
   constructor(config: Config, options: CsvExportOptions) {
-    super(config, 'export', options.file, options)
+    const file = path.resolve(options.file)
+    const source = config.source
+    super(
+      config,
+      'export',
+      file,
+      {
+        source: source ? redactUrl(source.url) : '(none)',
+        target: file,
+        sourceName: source ? shortEndpoint(source.url) : '(no source)',
+        targetName: path.basename(file),
+      },
+      options,
+    )
     this.query = withoutTrailingSemicolons(options.query)
-  }
-
-  protected initialEnds(): Ends {
-    const source = this.config.source
-    return {
-      source: source ? redactUrl(source.url) : '(none)',
-      target: this.file,
-      sourceName: source ? shortEndpoint(source.url) : '(no source)',
-      targetName: path.basename(this.file),
-    }
   }
 
   protected async transfer(signal: AbortSignal): Promise<TableResult> {
@@ -291,13 +218,15 @@ export class CsvExport extends CsvTransfer {
     const client = await source.connect()
     const temporary = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${this.runId}.partial`)
     const startedAt = Date.now()
+    const watchdog = new StallWatch(label)
     const meter = new Meter({
       onProgress: (bytes) => {
-        this.touch()
-        this.progress(label, bytes)
+        watchdog.touch()
+        this.emit('table.progress', { table: label, bytes, estimatedBytes: 0 })
       },
       progressIntervalMs: 200,
     })
+    let opened = false
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
       // timeouts.statement bounds statements other than COPY; a COPY is bounded by the stall watchdog.
@@ -305,16 +234,20 @@ export class CsvExport extends CsvTransfer {
         `SET LOCAL lock_timeout = ${Math.round(this.config.timeouts.lock)}; SET LOCAL statement_timeout = 0`,
       )
       const { rows } = await client.query<{ at: Date }>('SELECT pg_catalog.statement_timestamp() AS at')
-      this.snapshotTakenAt = rows[0]!.at.toISOString()
-      this.planned(label, 'query', 0, null)
+      const takenAt = rows[0]!.at.toISOString()
+      this.snapshotTaken({ takenAt })
+      this.planned(label, 'query', 0, null, takenAt)
+      // Opened before the COPY is sent (a COPY stream that fails before it is piped has no listener for
+      // its error), and not lazily by the stream: a failure must find the file there to remove it.
+      const fd = openSync(temporary, 'wx', 0o644)
+      opened = true
+      const file = createWriteStream(temporary, { fd })
       const copyOut = client.query(
         copyStreams.to(`COPY (${this.query}) TO STDOUT WITH (FORMAT csv, HEADER true)`),
       )
-      // Opened here, not lazily by the stream: a failure must find the file there to remove it.
-      const file = createWriteStream(temporary, { fd: openSync(temporary, 'wx', 0o644) })
       const stages = isGzip(this.file) ? [copyOut, meter, createGzip(), file] : [copyOut, meter, file]
       try {
-        await this.stream(label, stages, signal)
+        await this.stream(label, stages, watchdog, signal)
       } catch (error) {
         throw this.describe(error, copyOut)
       }
@@ -328,7 +261,8 @@ export class CsvExport extends CsvTransfer {
       })
     } catch (error) {
       discardClient(client)
-      rmSync(temporary, { force: true })
+      // Only a file this export created is removed (with 'wx', an existing one was never ours).
+      if (opened) rmSync(temporary, { force: true })
       const failure = error instanceof TablehaulError ? error : this.describe(error, undefined)
       return this.result(label, 'query', startedAt, {
         status: 'failed',
@@ -357,10 +291,6 @@ export class CsvExport extends CsvTransfer {
       },
     )
   }
-
-  private progress(table: string, bytes: number): void {
-    this.emit('table.progress', { table, bytes, estimatedBytes: 0 })
-  }
 }
 
 /**
@@ -375,7 +305,20 @@ export class CsvImport extends CsvTransfer {
   private readonly mode: 'replace' | 'append'
 
   constructor(config: Config, options: CsvImportOptions) {
-    super(config, 'import', options.file, options)
+    const file = path.resolve(options.file)
+    const target = config.target
+    super(
+      config,
+      'import',
+      file,
+      {
+        source: file,
+        target: target ? redactUrl(target.url) : `local (${config.local.dir})`,
+        sourceName: path.basename(file),
+        targetName: target ? shortEndpoint(target.url) : 'local',
+      },
+      options,
+    )
     try {
       this.ref = TableRef.parse(options.table)
     } catch (error) {
@@ -386,23 +329,13 @@ export class CsvImport extends CsvTransfer {
     this.mode = options.mode ?? 'replace'
   }
 
-  protected initialEnds(): Ends {
-    const target = this.config.target
-    return {
-      source: this.file,
-      target: target ? redactUrl(target.url) : `local (${this.config.local.dir})`,
-      sourceName: path.basename(this.file),
-      targetName: target ? shortEndpoint(target.url) : 'local',
-    }
-  }
-
   protected async transfer(signal: AbortSignal): Promise<TableResult> {
     const fileBytes = this.checkFile()
     const header = await readHeader(this.file)
     this.emit('step.started', { step: 'connect' })
     const targetUrl = await resolveTargetUrl(this.config)
     const target = openDatabase(this.config, 'target', targetUrl, this.config.target?.password)
-    if (!this.config.target) this.ends = { ...this.ends, target: `local ${target.displayUrl}` }
+    if (!this.config.target) this.connectedTo({ target: `local ${target.displayUrl}` })
     try {
       await target.check()
       this.emit('step.started', { step: 'plan' })
@@ -472,15 +405,15 @@ export class CsvImport extends CsvTransfer {
     const label = table.ref.display
     const startedAt = Date.now()
     const client = await target.connect()
+    const watchdog = new StallWatch(label)
     const fileMeter = new Meter({
       onProgress: (bytes) => {
-        this.touch()
+        watchdog.touch()
         this.emit('table.progress', { table: label, bytes, estimatedBytes: fileBytes })
       },
       progressIntervalMs: 200,
     })
     const dataMeter = isGzip(this.file) ? new Meter() : fileMeter
-    let copyIn: ReturnType<typeof copyStreams.from> | undefined
     try {
       this.planned(label, path.basename(this.file), fileBytes, null)
       await client.query('BEGIN')
@@ -493,7 +426,7 @@ export class CsvImport extends CsvTransfer {
       if (this.mode === 'replace')
         await client.query(`TRUNCATE ${partitioned ? '' : 'ONLY '}${table.ref.sql}`)
       const freeze = this.mode === 'replace' && !partitioned
-      copyIn = client.query(
+      const copyIn = client.query(
         copyStreams.from(
           `COPY ${table.ref.sql} (${columns.map(quoteIdent).join(', ')}) FROM STDIN WITH (FORMAT csv, HEADER true${freeze ? ', FREEZE' : ''})`,
         ),
@@ -502,7 +435,7 @@ export class CsvImport extends CsvTransfer {
       const stages = isGzip(this.file)
         ? [file, fileMeter, createGunzip(), dataMeter, copyIn]
         : [file, fileMeter, copyIn]
-      await this.stream(label, stages, signal)
+      await this.stream(label, stages, watchdog, signal)
       await client.query('COMMIT')
       client.release()
       return this.result(label, path.basename(this.file), startedAt, {
@@ -593,13 +526,6 @@ function isFileError(error: unknown): boolean {
 
 function isGzip(file: string): boolean {
   return file.toLowerCase().endsWith('.gz')
-}
-
-function stopError(table: string): TablehaulError {
-  return new TablehaulError('RUN_ABORTED', 'interrupted; rolled back, nothing was changed', {
-    table,
-    hint: 'run it again',
-  })
 }
 
 const HEADER_LIMIT = 1024 * 1024

@@ -1,58 +1,17 @@
-import { randomBytes } from 'node:crypto'
 import type pg from 'pg'
 import { requireSource } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { Catalog } from '../db/catalog.js'
 import { Database, type Side, discardClient, redactUrl } from '../db/database.js'
 import { LocalServer } from '../local/local-server.js'
-import type { Notifier } from '../notify/notifier.js'
-import { notifierFromConfig } from '../notify/report-mailer.js'
-import { RunLog } from '../report/run-log.js'
-import { Redactor } from '../report/secrets.js'
 import { Planner, type RunPlan } from './planner.js'
 import { Snapshot } from './snapshot.js'
 
 /**
  * What the commands share: the connect and plan steps of a run (`TransferJob`), a plan that writes nothing
  * (`planTransfer`) and a comparison (`Verifier`), so the three always agree on what "the tables of this
- * config" are; and how a run, an export and an import report (id, log, e-mail, secrets hidden).
+ * config" are. How a run, an export and an import report is `ReportedJob`'s.
  */
-
-/** Where a run, an export or an import reports; each part has a default built from the config. */
-export interface ReportingOptions {
-  readonly log?: RunLog | undefined
-  readonly notifier?: Notifier | null | undefined
-  readonly runId?: string | undefined
-}
-
-/** The id, redactor, log and notifier of one run, export or import. */
-export function reportingFor(
-  config: Config,
-  options: ReportingOptions,
-): { runId: string; redactor: Redactor; log: RunLog; notifier: Notifier | undefined } {
-  const redactor = Redactor.forConfig(config)
-  return {
-    runId: options.runId ?? newRunId(),
-    redactor,
-    log:
-      options.log ??
-      new RunLog({
-        dir: config.log.dir,
-        keepRuns: config.log.keepRuns,
-        maxSize: config.log.maxSize,
-        redactor,
-      }),
-    notifier: options.notifier === null ? undefined : (options.notifier ?? notifierFromConfig(config.email)),
-  }
-}
-
-/** A run's id, sortable and readable: `20261127-020000-k3f9`. */
-export function newRunId(): string {
-  const now = new Date()
-  const pad = (n: number) => String(n).padStart(2, '0')
-  const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`
-  return `${stamp}-${randomBytes(2).toString('hex')}`
-}
 
 /** A pooled connection to one side, sized for the config's jobs. Nothing is opened until it is used. */
 export function openDatabase(config: Config, side: Side, url: string, password?: string): Database {

@@ -7,118 +7,74 @@ import { requireSource } from '../config/load.js'
 import { type Database, discardClient, isConnectionLost, redactUrl, shortEndpoint } from '../db/database.js'
 import { Ddl } from '../db/ddl.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
-import type { Notifier } from '../notify/notifier.js'
-import { mailReport } from '../notify/report-mailer.js'
-import { RunLog } from '../report/run-log.js'
-import {
-  errorInfo,
-  processResources,
-  type RunReport,
-  type RunStatus,
-  type TableResult,
-  totalsOf,
-} from '../report/run-report.js'
-import { Redactor } from '../report/secrets.js'
+import { errorInfo, type RunStatus, type TableResult } from '../report/run-report.js'
 import { AfterData } from './after-data.js'
-import { TransferEmitter, type TransferEventName, type TransferEvents } from './events.js'
 import { ForeignKeys } from './foreign-keys.js'
-import type { RunPlan, TablePlan } from './planner.js'
-import { connectEndpoints, readPlan, reportingFor, resolveTargetUrl } from './run-setup.js'
+import type { TablePlan } from './planner.js'
+import { type ReportingOptions, ReportedJob, type RunOptions } from './reported-job.js'
+import { connectEndpoints, readPlan, resolveTargetUrl } from './run-setup.js'
 import { SchemaBuilder } from './schema-builder.js'
 import { Snapshot } from './snapshot.js'
 import { CommitOutcomeUnknown, type CopyResult, TableCopier, bulkLoadSettings } from './table-copier.js'
 import { type ResumePoint, RunHistory } from './run-history.js'
 
 /** Collaborators of a `TransferJob`; each has a default built from the config. */
-export interface TransferJobOptions {
-  /** Where the run's logs go. @default a RunLog in `config.log.dir` */
-  readonly log?: RunLog
-  /** How the report is delivered; `null` sends nothing. @default from `config.email` */
-  readonly notifier?: Notifier | null
-  /** @default a new id like `20261127-020000-k3f9` */
-  readonly runId?: string
-}
+export type TransferJobOptions = ReportingOptions
 
-/** Options of one `run()`. */
-export interface RunOptions {
-  /** Aborting it stops the run: no new tables start, copies in flight roll back, the report still goes out. */
-  readonly signal?: AbortSignal
-  /**
-   * Continue the latest run on this target if it did not succeed: tables it (or the runs resuming it)
-   * committed are skipped. When it succeeded, or there is none, every table is copied.
-   * @default false
-   */
-  readonly resume?: boolean
-}
+export type { RunOptions }
 
 /**
- * One run: connect → plan → snapshot → schema → copy (with each table's indexes and constraints right after
- * its data) → foreign keys → report. `run()` never throws for a failure of the transfer: every ending is a
- * `RunReport`, logged and mailed.
+ * One run: connect → snapshot → plan → schema → copy (with each table's indexes and constraints right after
+ * its data) → constraints → report. `run()` never throws for a failure of the transfer: every ending is a
+ * `RunReport`, logged and mailed. A job runs once.
  */
-export class TransferJob extends TransferEmitter {
-  readonly runId: string
-  private readonly log: RunLog
-  private readonly notifier: Notifier | undefined
-  private readonly redactor: Redactor
-  private readonly results = new Map<string, TableResult>()
-  private readonly warnings: string[] = []
+export class TransferJob extends ReportedJob {
+  private source: Database | undefined
+  private target: Database | undefined
+  private snapshot: Snapshot | undefined
+  private lock: pg.PoolClient | undefined
+  private readonly history: RunHistory
 
-  constructor(
-    private readonly config: Config,
-    options: TransferJobOptions = {},
-  ) {
-    super()
-    const reporting = reportingFor(config, options)
-    this.runId = reporting.runId
-    this.redactor = reporting.redactor
-    this.log = reporting.log
-    this.notifier = reporting.notifier
+  constructor(config: Config, options: TransferJobOptions = {}) {
+    super(
+      config,
+      'run',
+      {
+        source: config.source ? redactUrl(config.source.url) : '(none)',
+        target: config.target ? redactUrl(config.target.url) : `local (${config.local.dir})`,
+        sourceName: config.source ? shortEndpoint(config.source.url) : '(no source)',
+        targetName: config.target ? shortEndpoint(config.target.url) : 'local',
+      },
+      options,
+    )
+    this.history = new RunHistory(this.runId)
   }
 
-  async run(options: RunOptions = {}): Promise<RunReport> {
-    const startedAt = new Date()
-    const logFile = this.log.open(this.runId)
-    this.log.attach(this)
-    const signal = this.runSignal(options.signal)
+  protected async work(signal: AbortSignal, options: RunOptions): Promise<void> {
     const config = this.config
-    let sourceDisplay = config.source ? redactUrl(config.source.url) : '(none)'
-    let targetDisplay = config.target ? redactUrl(config.target.url) : `local (${config.local.dir})`
-    this.emit('run.started', {
-      runId: this.runId,
-      kind: 'run',
-      source: sourceDisplay,
-      target: targetDisplay,
-      startedAt: startedAt.toISOString(),
+    const history = this.history
+    this.emit('step.started', { step: 'connect' })
+    requireSource(config)
+    const endpoints = await connectEndpoints(config, await resolveTargetUrl(config))
+    const source = (this.source = endpoints.source)
+    const target = (this.target = endpoints.target)
+    this.connectedTo({
+      source: source.displayUrl,
+      target: config.target ? target.displayUrl : `local ${target.displayUrl}`,
     })
+    this.lock = await this.lockTarget(target, signal)
+    this.emit('step.started', { step: 'snapshot' })
+    const snapshot = (this.snapshot = new Snapshot(source, config.timeouts.lock, config.timeouts.statement))
+    await snapshot.open()
+    this.snapshotTaken({ takenAt: snapshot.takenAt, unavailable: snapshot.unavailable })
+    if (snapshot.unavailable) this.warn(snapshot.unavailable)
 
-    let source: Database | undefined
-    let target: Database | undefined
-    let snapshot: Snapshot | undefined
-    let lock: pg.PoolClient | undefined
-    let plan: RunPlan | undefined
-    let runError: unknown
-    const history = new RunHistory(this.runId)
-    try {
-      this.emit('step.started', { step: 'connect' })
-      requireSource(config)
-      const endpoints = await connectEndpoints(config, await resolveTargetUrl(config))
-      source = endpoints.source
-      target = endpoints.target
-      sourceDisplay = source.displayUrl
-      targetDisplay = config.target ? target.displayUrl : `local ${target.displayUrl}`
-      lock = await this.lockTarget(target, signal)
-      this.emit('step.started', { step: 'snapshot' })
-      snapshot = new Snapshot(source, config.timeouts.lock, config.timeouts.statement)
-      await snapshot.open()
-      if (snapshot.unavailable) this.warn(snapshot.unavailable)
-
-      this.emit('step.started', { step: 'plan' })
-      const read = await snapshot.read((sourceClient) => readPlan({ config, sourceClient, target }))
-      const { sourceCatalog, targetCatalog } = read
-      plan = read.plan
-      for (const warning of plan.warnings) this.warn(warning)
-      this.emit('run.planned', {
+    this.emit('step.started', { step: 'plan' })
+    const read = await snapshot.read((sourceClient) => readPlan({ config, sourceClient, target }))
+    const { sourceCatalog, targetCatalog, plan } = read
+    for (const warning of plan.warnings) this.warn(warning)
+    this.announcePlan(
+      {
         snapshotTakenAt: snapshot.takenAt,
         warnings: plan.warnings,
         tables: plan.tables.map((p) => ({
@@ -131,121 +87,98 @@ export class TransferJob extends TransferEmitter {
           estimatedRows: p.estimatedRows,
           problem: p.problem ? errorInfo(p.problem) : undefined,
         })),
-      })
-      signal.throwIfAborted()
+      },
+      plan.tables.map((p) => p.target.key),
+    )
+    signal.throwIfAborted()
 
-      // Only a run that can go ahead leaves records on the target (a bad table name writes nothing).
-      const opened = await history.open(
-        { source: source.displayUrl, resume: options.resume ?? false },
-        target,
+    // Only a run that can go ahead leaves records on the target (a bad table name writes nothing).
+    const opened = await history.open({ source: source.displayUrl, resume: options.resume ?? false }, target)
+    if (opened.warning) this.warn(opened.warning)
+    this.recordsKept(history.available)
+    const resumeFrom = opened.resumeFrom
+    if (resumeFrom) {
+      this.warn(
+        `resuming run ${resumeFrom.runId} (${resumeFrom.status === 'running' ? 'it never finished' : resumeFrom.status}): ${resumeFrom.committed.size} table(s) it committed are skipped`,
       )
-      if (opened.warning) this.warn(opened.warning)
-      const resumeFrom = opened.resumeFrom
-      if (resumeFrom) {
-        this.warn(
-          `resuming run ${resumeFrom.runId} (${resumeFrom.status === 'running' ? 'it never finished' : resumeFrom.status}): ${resumeFrom.committed.size} table(s) it committed are skipped`,
-        )
-      }
-
-      await history.recordSnapshot(snapshot.takenAt)
-
-      this.emit('step.started', { step: 'schema' })
-      const ddl = new Ddl(sourceCatalog, { targetVersion: targetCatalog.serverVersion })
-      const toCopy = plan.tables.filter((table) => !resumeFrom?.committed.has(table.target.key))
-      const schema = await new SchemaBuilder({
-        source: sourceCatalog,
-        target: targetCatalog,
-        targetDb: target,
-        ddl,
-        lockTimeoutMs: config.timeouts.lock,
-      }).createMissing(toCopy, plan.sequences)
-      const foreignKeys = new ForeignKeys(target, targetCatalog, history, config.timeouts.lock)
-
-      const limit = pLimit(config.jobs)
-      const bulk = await bulkLoadSettings(target)
-      const afterData = new AfterData({
-        source: sourceCatalog,
-        target: targetCatalog,
-        sourceDb: source,
-        targetDb: target,
-        ddl,
-        plans: plan.tables,
-        sequences: plan.sequences,
-        schema,
-        warn: (key, message) => (key ? this.addWarnings(key, [message]) : this.warn(message)),
-      })
-      const context: TableContext = {
-        bulkLoadSettings: bulk,
-        source,
-        target,
-        snapshot,
-        ddl,
-        signal,
-        history,
-        resumeFrom,
-        afterData,
-      }
-      try {
-        // Every planned table counts as written, those a resumed run skips included: a key from one of
-        // them to a table copied now must be lifted too, or that table's TRUNCATE is refused.
-        await foreignKeys.lift(plan.tables)
-        this.emit('step.started', { step: 'copy' })
-        // Every worker is let finish before the keys go back and the pools close, even if one threw.
-        const settled = await Promise.allSettled(
-          plan.tables.map((table) =>
-            limit(async () => {
-              await this.transferTable(table, context, schema.failures.get(table.target.key))
-              await afterData.release(table, this.results.get(table.target.key)?.status === 'copied')
-            }),
-          ),
-        )
-        const crashed = settled.find(
-          (outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected',
-        )
-        if (crashed) throw crashed.reason
-      } finally {
-        // Lifted keys go back even when the run was stopped: the target keeps its constraints.
-        this.emit('step.started', { step: 'constraints' })
-        const created = afterData.foreignKeys((key) => {
-          const result = this.results.get(key)
-          return result !== undefined && (result.status === 'copied' || result.created)
-        })
-        for (const [key, note] of created.notes) this.addWarnings(key, [note])
-        const notes = await foreignKeys.restore(created.keys, config.jobs)
-        for (const [key, list] of notes) this.addWarnings(key, list)
-        await afterData.finish()
-      }
-    } catch (error) {
-      runError = error
     }
 
-    const report = this.buildReport({
-      startedAt,
-      plan,
-      runError,
-      signal,
-      sourceDisplay,
-      targetDisplay,
-      logFile,
-      snapshot,
+    await history.recordSnapshot(snapshot.takenAt)
+
+    this.emit('step.started', { step: 'schema' })
+    const ddl = new Ddl(sourceCatalog, { targetVersion: targetCatalog.serverVersion })
+    const toCopy = plan.tables.filter((table) => !resumeFrom?.committed.has(table.target.key))
+    const schema = await new SchemaBuilder({
+      source: sourceCatalog,
+      target: targetCatalog,
+      targetDb: target,
+      ddl,
+      lockTimeoutMs: config.timeouts.lock,
+    }).createMissing(toCopy, plan.sequences)
+    const foreignKeys = new ForeignKeys(target, targetCatalog, history, config.timeouts.lock)
+
+    const limit = pLimit(config.jobs)
+    const bulk = await bulkLoadSettings(target)
+    const afterData = new AfterData({
+      source: sourceCatalog,
+      target: targetCatalog,
+      sourceDb: source,
+      targetDb: target,
+      ddl,
+      plans: plan.tables,
+      sequences: plan.sequences,
+      schema,
+      warn: (key, message) => (key ? this.addWarnings(key, [message]) : this.warn(message)),
     })
-    await history.finish(report.status).catch(() => {})
-    if (lock) releaseLock(lock)
-    await snapshot?.close()
-    await Promise.all([source?.close(), target?.close()])
-    this.emit('run.finished', report)
-    const notification = await mailReport(report, config.email, this.notifier, this.redactor)
-    if (notification.status === 'sent')
-      this.emit('notify.sent', { to: config.email?.to ?? [], via: notification.detail })
-    if (notification.status === 'failed' && notification.error)
-      this.emit('notify.failed', { error: notification.error })
-    this.log.close()
-    return this.redactor.value({ ...report, notification })
+    const context: TableContext = {
+      bulkLoadSettings: bulk,
+      source,
+      target,
+      snapshot,
+      ddl,
+      signal,
+      history,
+      resumeFrom,
+      afterData,
+    }
+    try {
+      // Every planned table counts as written, those a resumed run skips included: a key from one of
+      // them to a table copied now must be lifted too, or that table's TRUNCATE is refused.
+      await foreignKeys.lift(plan.tables)
+      this.emit('step.started', { step: 'copy' })
+      // Every worker is let finish before the keys go back and the pools close, even if one threw.
+      const settled = await Promise.allSettled(
+        plan.tables.map((table) =>
+          limit(async () => {
+            await this.transferTable(table, context, schema.failures.get(table.target.key))
+            await afterData.release(table, this.resultOf(table.target.key)?.status === 'copied')
+          }),
+        ),
+      )
+      const crashed = settled.find(
+        (outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected',
+      )
+      if (crashed) throw crashed.reason
+    } finally {
+      // Lifted keys go back even when the run was stopped: the target keeps its constraints.
+      this.emit('step.started', { step: 'constraints' })
+      const created = afterData.foreignKeys((key) => {
+        const result = this.resultOf(key)
+        return result !== undefined && (result.status === 'copied' || result.created)
+      })
+      for (const [key, note] of created.notes) this.addWarnings(key, [note])
+      const notes = await foreignKeys.restore(created.keys, config.jobs)
+      for (const [key, list] of notes) this.addWarnings(key, list)
+      await afterData.finish()
+    }
   }
 
-  /** Observers (progress display, log, e-mail) only ever see redacted payloads. */
-  protected override emit<K extends TransferEventName>(event: K, payload: TransferEvents[K]): void {
-    super.emit(event, event === 'table.progress' ? payload : this.redactor.value(payload))
+  /** The run's record gets its outcome; then the lock, the snapshot and the connections are let go. */
+  protected override async release(status: RunStatus): Promise<void> {
+    await this.history.finish(status).catch(() => {})
+    if (this.lock) releaseLock(this.lock)
+    await this.snapshot?.close()
+    await Promise.all([this.source?.close(), this.target?.close()])
   }
 
   /** Copies one table with retries, then builds what comes after its data; records the result. */
@@ -265,7 +198,7 @@ export class TransferJob extends TransferEmitter {
       startedAt: startedAt.toISOString(),
     }
     const problem = plan.problem ?? failure
-    const finish = (result: TableResult) => this.finish(plan.target.key, result)
+    const finish = (result: TableResult) => this.tableFinished(plan.target.key, result)
     if (problem)
       return finish({
         ...base,
@@ -276,23 +209,14 @@ export class TransferJob extends TransferEmitter {
         attempts: 0,
         error: errorInfo(problem),
       })
-    if (signal.aborted) {
-      return finish({
-        ...base,
-        status: 'skipped',
-        rows: 0,
-        bytes: 0,
-        durationMs: 0,
-        attempts: 0,
-        reason: 'not started: the run was stopped',
-      })
-    }
+    if (signal.aborted) return this.tableNotStarted(plan.target.key, { created: base.created })
     const committed = context.resumeFrom?.committed.get(plan.target.key)
     if (committed) {
       return finish({
         ...base,
         created: false,
         status: 'skipped',
+        skipped: 'already-copied',
         rows: committed.rows,
         bytes: committed.bytes,
         durationMs: 0,
@@ -377,7 +301,7 @@ export class TransferJob extends TransferEmitter {
           await sleep(delayMs, undefined, { signal }).catch(() => {})
           if (!signal.aborted) continue
         }
-        const reason = stopped ? stopError(signal, base.table) : error
+        const reason = stopped ? this.stopError(signal, base.table) : error
         return finish({
           ...base,
           format,
@@ -428,29 +352,6 @@ export class TransferJob extends TransferEmitter {
     }
   }
 
-  private finish(key: string, result: TableResult): void {
-    this.results.set(key, result)
-    this.emit(
-      result.status === 'copied'
-        ? 'table.copied'
-        : result.status === 'failed'
-          ? 'table.failed'
-          : 'table.skipped',
-      result,
-    )
-  }
-
-  private addWarnings(key: string, warnings: string[]): void {
-    const result = this.results.get(key)
-    if (result) this.results.set(key, { ...result, warnings: [...(result.warnings ?? []), ...warnings] })
-    else this.warnings.push(...warnings)
-  }
-
-  private warn(message: string): void {
-    this.warnings.push(message)
-    this.emit('run.warning', { message })
-  }
-
   /** One run at a time per target: a session-level advisory lock held on its own connection for the whole run. */
   private async lockTarget(target: Database, signal: AbortSignal): Promise<pg.PoolClient> {
     signal.throwIfAborted()
@@ -484,7 +385,8 @@ export class TransferJob extends TransferEmitter {
     })
   }
 
-  private runSignal(external: AbortSignal | undefined): AbortSignal {
+  /** The caller's signal, and the run's deadline (timeouts.run). */
+  protected override runSignal(external: AbortSignal | undefined): AbortSignal {
     const signals = [external].filter((s): s is AbortSignal => s !== undefined)
     if (this.config.timeouts.run > 0) {
       const deadline = new AbortController()
@@ -504,70 +406,6 @@ export class TransferJob extends TransferEmitter {
     // Every copy in flight listens on it (and its sleeps between retries): more than Node's default 10.
     setMaxListeners(this.config.jobs * 2 + 10, signal)
     return signal
-  }
-
-  private buildReport(input: {
-    startedAt: Date
-    plan: RunPlan | undefined
-    runError: unknown
-    signal: AbortSignal
-    sourceDisplay: string
-    targetDisplay: string
-    logFile: string
-    snapshot: Snapshot | undefined
-  }): RunReport {
-    const finishedAt = new Date()
-    const planned = input.plan?.tables ?? []
-    for (const table of planned) {
-      if (!this.results.has(table.target.key)) {
-        this.finish(table.target.key, {
-          table: table.target.display,
-          source: table.sourceLabel,
-          mode: table.mode,
-          format: table.format,
-          created: false,
-          status: 'skipped',
-          rows: 0,
-          bytes: 0,
-          durationMs: 0,
-          attempts: 0,
-          reason: 'not started: the run was stopped',
-        })
-      }
-    }
-    const tables = [...this.results.values()]
-    const totals = totalsOf(tables)
-    const stop = input.signal.aborted ? (input.signal.reason as unknown) : undefined
-    const interrupted =
-      stop !== undefined && !(stop instanceof TablehaulError && stop.code === 'RUN_DEADLINE')
-    let status: RunStatus
-    let error = input.runError
-    if (interrupted) {
-      status = 'interrupted'
-      error = undefined
-    } else if (error || totals.failed > 0 || stop) {
-      status = 'failed'
-      error ??= stop
-    } else status = 'succeeded'
-    return {
-      runId: this.runId,
-      kind: 'run',
-      status,
-      startedAt: input.startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - input.startedAt.getTime(),
-      source: input.sourceDisplay,
-      target: input.targetDisplay,
-      sourceName: this.config.source ? shortEndpoint(this.config.source.url) : '(no source)',
-      targetName: this.config.target ? shortEndpoint(this.config.target.url) : 'local',
-      snapshot: { takenAt: input.snapshot?.takenAt, unavailable: input.snapshot?.unavailable },
-      tables,
-      totals,
-      error: error ? this.redactor.value(errorInfo(error)) : undefined,
-      warnings: this.warnings,
-      logFile: input.logFile,
-      resources: processResources(),
-    }
   }
 }
 
@@ -616,17 +454,4 @@ export function isTransient(error: unknown): boolean {
   }
   const state = sqlStateOf(error)
   return (state !== undefined && TRANSIENT_SQLSTATES.has(state)) || isConnectionLost(error)
-}
-
-function stopError(signal: AbortSignal, table: string): TablehaulError {
-  const reason = signal.reason as unknown
-  if (reason instanceof TablehaulError) return reason
-  return new TablehaulError(
-    'RUN_ABORTED',
-    'interrupted during its copy; rolled back, previous contents kept',
-    {
-      table,
-      hint: 'run again (tablehaul run --resume copies only what did not finish)',
-    },
-  )
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { gunzipSync, gzipSync } from 'node:zlib'
@@ -264,6 +264,30 @@ describe('export', () => {
       assert.match(report.error?.hint ?? '', /run the query in psql/)
       assert.equal(readFileSync(file, 'utf8'), 'previous contents\n')
       assert.deepEqual(readdirSync(dir).sort(), ['logs', 'out.csv'])
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test('a file that cannot be created fails the export with a report, never a crash', async () => {
+    const db = await salesPair('csv_unwritable')
+    try {
+      const dir = tempDir()
+      // The export's temporary file cannot be opened where a folder of that name is (EEXIST; EACCES and
+      // EROFS fail the same way).
+      const runId = '20261127-020000-beef'
+      mkdirSync(path.join(dir, `.out.csv.${runId}.partial`))
+      const report = await exportCsv(configFor(db, dir), {
+        query: 'select * from sales.stores_sales',
+        file: path.join(dir, 'out.csv'),
+        notifier: null,
+        runId,
+      })
+      assert.equal(report.status, 'failed')
+      assert.equal(report.error?.code, 'FILE_FAILED')
+      assert.match(report.error?.message ?? '', /^writing .*out\.csv failed: EEXIST/)
+      assert.ok(!existsSync(path.join(dir, 'out.csv')))
+      assert.ok(existsSync(path.join(dir, `.out.csv.${runId}.partial`)), 'what was there is left alone')
     } finally {
       await db.drop()
     }

@@ -1,8 +1,7 @@
 import type { Command } from 'commander'
 import type { Config } from '../../config/schema.js'
 import type { RunReport } from '../../report/run-report.js'
-import type { TransferEmitter } from '../../transfer/events.js'
-import type { RunOptions } from '../../transfer/transfer-job.js'
+import type { ReportedJob, RunOptions } from '../../transfer/reported-job.js'
 import { TransferJob } from '../../transfer/transfer-job.js'
 import { type CliContext, exitCodeOf, loadFrom, withConfigOptions } from '../main.js'
 import {
@@ -65,17 +64,12 @@ export async function runTransfer(
   return runReported(new TransferJob(config), context, options, { resume: options.resume ?? false })
 }
 
-/** Something that runs and reports like a run: a TransferJob, a CSV export or import. */
-export interface ReportingJob extends TransferEmitter {
-  run(options?: RunOptions): Promise<RunReport>
-}
-
 /**
  * Runs a job the way every writing command does: live progress on stderr (unless quiet), SIGINT/SIGTERM
  * stopping it gracefully, the summary at the end, the report as JSON on stdout with --json.
  */
 export async function runReported(
-  job: ReportingJob,
+  job: ReportedJob,
   context: CliContext,
   options: OutputOptions,
   runOptions: Omit<RunOptions, 'signal'> = {},
