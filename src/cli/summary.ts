@@ -1,10 +1,11 @@
-import { formatBytes, formatCount, formatDuration, formatRate } from '../config/units.js'
+import { formatBytes, formatCount, formatDuration } from '../config/units.js'
 import { describeError, withSqlState } from '../errors.js'
 import { type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
+import { OUTCOME_LABEL, nextStep, statusLabel, tableCells, tableCounts } from '../report/wording.js'
 import { columns, paint, type Writer, wrap } from './output.js'
 
 const STATUS_COLOR = { copied: 'green', failed: 'red', skipped: 'yellow' } as const
-const STATUS_LABEL = { copied: 'OK', failed: 'FAILED', skipped: 'SKIPPED' } as const
+const OUTCOME_COLOR = { succeeded: 'green', failed: 'red', interrupted: 'yellow' } as const
 
 /** The end of a run: a table of every table (failures first), totals, where the log is, what to do next. */
 export function renderSummary(report: RunReport, writer: Writer): string {
@@ -14,14 +15,17 @@ export function renderSummary(report: RunReport, writer: Writer): string {
   if (tables.length > 0) {
     const header = ['STATUS', 'TABLE', 'ROWS', 'SIZE', 'TIME', 'RATE'].map((h) => paint(writer, 'dim', h))
     const nameWidth = tableNameWidth(tables, writer)
-    const rows = tables.map((t: TableResult) => [
-      paint(writer, STATUS_COLOR[t.status], STATUS_LABEL[t.status]),
-      shorten(t.table, nameWidth),
-      formatCount(t.rows),
-      formatBytes(t.bytes),
-      formatDuration(t.durationMs),
-      formatRate(t.bytes, t.durationMs),
-    ])
+    const rows = tables.map((t: TableResult) => {
+      const cells = tableCells(t)
+      return [
+        paint(writer, STATUS_COLOR[t.status], statusLabel(t)),
+        shorten(t.table, nameWidth),
+        cells.rows,
+        cells.size,
+        cells.time,
+        cells.rate,
+      ]
+    })
     lines.push(...columns([header, ...rows], [2, 3, 4, 5]).map((l) => `  ${l}`))
     const skipped = new Map<string, string[]>()
     const details = tables.flatMap((t) => {
@@ -44,19 +48,12 @@ export function renderSummary(report: RunReport, writer: Writer): string {
   for (const warning of report.warnings)
     lines.push(wrap(writer, `${paint(writer, 'yellow', 'note')}: ${warning}`, 6))
   const totals = report.totals
-  const outcome = {
-    succeeded: paint(writer, 'green', 'OK'),
-    failed: paint(writer, 'red', 'FAILED'),
-    interrupted: paint(writer, 'yellow', 'INTERRUPTED'),
-  }[report.status]
-  const counts = [`${totals.copied} copied`]
-  if (totals.failed) counts.push(`${totals.failed} failed`)
-  if (totals.skipped) counts.push(`${totals.skipped} skipped`)
+  const outcome = paint(writer, OUTCOME_COLOR[report.status], OUTCOME_LABEL[report.status])
   if (report.error && totals.tables === 0) {
     lines.push(`${outcome}  ${withSqlState(report.error.message, report.error.sqlState)}`)
   } else {
     lines.push(
-      `${outcome}  ${counts.join(', ')} of ${plural(totals.tables, 'table')} · ${formatCount(totals.rows)} rows · ${formatBytes(totals.bytes)} · ${formatDuration(report.durationMs)}`,
+      `${outcome}  ${tableCounts(totals)} of ${plural(totals.tables, 'table')} · ${formatCount(totals.rows)} rows · ${formatBytes(totals.bytes)} · ${formatDuration(report.durationMs)}`,
     )
     if (report.error) lines.push(`${paint(writer, 'red', 'error')}  ${describeError(report.error)}`)
   }
@@ -108,27 +105,6 @@ function footer(report: RunReport, writer: Writer, lines: string[]): string {
   const next = nextStep(report)
   if (next) lines.push('', wrap(writer, next, 2))
   return `${lines.join('\n')}\n`
-}
-
-export function nextStep(report: RunReport): string | undefined {
-  if (report.error && report.status === 'failed') {
-    return report.error.hint ? `What to do: ${report.error.hint}` : undefined
-  }
-  if (report.kind !== 'run') {
-    if (report.status === 'interrupted')
-      return `What to do: run the ${report.kind} again; nothing was changed.`
-    if (report.notification?.status === 'failed')
-      return `The ${report.kind} is complete, but the e-mail was not sent: check the email settings (\`tablehaul config --show\`).`
-    return undefined
-  }
-  if (report.status === 'interrupted')
-    return 'What to do: run `tablehaul run --resume` to copy only the tables that did not finish.'
-  if (report.totals.failed > 0) {
-    return 'What to do: fix what the failed tables above say, then run `tablehaul run --resume` to copy only those (their previous contents were kept).'
-  }
-  if (report.notification?.status === 'failed')
-    return 'The data is complete, but the e-mail was not sent: check the email settings (`tablehaul config --show`).'
-  return undefined
 }
 
 /**

@@ -1,8 +1,17 @@
 import os from 'node:os'
 import path from 'node:path'
-import { formatBytes, formatCount, formatDuration, formatRate } from '../config/units.js'
+import { formatBytes, formatCount, formatDuration } from '../config/units.js'
 import { type ErrorCode, withoutSqlState } from '../errors.js'
 import { type ErrorInfo, type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
+import {
+  OUTCOME_LABEL,
+  alreadyCopied,
+  doneOfAll,
+  nextStep,
+  statusLabel,
+  tableCells,
+  tableCounts,
+} from '../report/wording.js'
 import type { EmailMessage } from './notifier.js'
 
 /** Addresses and the log attachment policy of a rendered e-mail. */
@@ -15,8 +24,6 @@ export interface RenderEmailOptions {
   /** The machine that ran the job, shown in the message. @default os.hostname() */
   readonly host?: string
 }
-
-const OUTCOME = { succeeded: 'OK', failed: 'FAILED', interrupted: 'INTERRUPTED' } as const
 
 /** Short phrases for run-level failures, for the subject line. */
 const RUN_FAILURE_PHRASE: Partial<Record<ErrorCode, string>> = {
@@ -52,7 +59,7 @@ function runFailurePhrase(error: ErrorInfo): string {
  */
 export function emailSubject(report: RunReport): string {
   return [
-    `[tablehaul] ${OUTCOME[report.status]}`,
+    `[tablehaul] ${OUTCOME_LABEL[report.status]}`,
     outcomePhrase(report),
     `${report.sourceName} → ${report.targetName}`,
     formatDuration(report.durationMs),
@@ -72,10 +79,10 @@ function outcomePhrase(report: RunReport): string {
   if (report.status === 'succeeded') {
     const notes = noteCount(report)
     const noted = notes ? `, ${notes} note${notes > 1 ? 's' : ''}` : ''
-    return `${totals.copied + totals.skipped}/${totals.tables} tables${noted}`
+    return `${doneOfAll(totals)} tables${noted}`
   }
   if (report.status === 'failed') return `${totals.failed} of ${totals.tables} tables failed`
-  return `${totals.copied} of ${totals.tables} tables copied`
+  return `${totals.copied + totals.alreadyCopied} of ${totals.tables} tables copied`
 }
 
 /** The whole message: subject, plain text, HTML, and the log attached when the options ask for it. */
@@ -149,8 +156,10 @@ function facts(report: RunReport, context: RenderContext): Fact[] {
       label: 'Moved',
       value: `${formatCount(report.totals.rows)} rows, ${formatBytes(report.totals.bytes)}`,
     },
-    { label: 'Tables', value: tableCounts(report) },
   )
+  const before = alreadyCopied(report)
+  if (before) list.push({ label: 'Resumed', value: `${before} already copied by the run this one resumed` })
+  list.push({ label: 'Tables', value: `${tableCounts(report.totals)} of ${report.totals.tables}` })
   if (context.host) list.push({ label: 'Host', value: context.host })
   list.push({ label: 'Run', value: report.runId })
   if (report.logFile) {
@@ -162,14 +171,6 @@ function facts(report: RunReport, context: RenderContext): Fact[] {
   return list
 }
 
-function tableCounts(report: RunReport): string {
-  const { totals } = report
-  const parts = [`${totals.copied} copied`]
-  if (totals.failed) parts.push(`${totals.failed} failed`)
-  if (totals.skipped) parts.push(`${totals.skipped} skipped`)
-  return `${parts.join(', ')} of ${totals.tables}`
-}
-
 function noteCount(report: RunReport): number {
   return report.warnings.length + report.tables.reduce((n, t) => n + (t.warnings?.length ?? 0), 0)
 }
@@ -178,30 +179,29 @@ function headline(report: RunReport): string {
   const { totals } = report
   if (report.status === 'succeeded') {
     if (report.kind !== 'run') return `The ${report.kind} finished: ${formatCount(totals.rows)} rows.`
-    if (totals.skipped > 0) {
-      return `All ${totals.tables} tables are done: ${totals.copied} transferred, ${totals.skipped} skipped.`
+    if (totals.alreadyCopied > 0) {
+      return `All ${totals.tables} tables are done: ${totals.copied} transferred now, ${totals.alreadyCopied} already by the run this one resumed.`
     }
     return totals.tables === 1
       ? 'The table was transferred.'
       : `All ${totals.tables} tables were transferred.`
   }
+  const done = totals.copied + totals.alreadyCopied
   if (report.status === 'interrupted') {
-    return `The run was interrupted: ${totals.copied} of ${totals.tables} tables were copied; the others kept their previous contents.`
+    if (report.kind !== 'run') return `The ${report.kind} was interrupted; nothing was changed.`
+    return `The run was interrupted: ${done} of ${totals.tables} tables were copied; the others kept their previous contents.`
   }
   if (report.error && totals.tables === 0)
     return 'The run failed before copying anything; no table was changed.'
   if (report.error && totals.failed === 0) {
-    return `The run failed: ${totals.copied} of ${totals.tables} tables were transferred; the others kept their previous contents.`
+    return `The run failed: ${done} of ${totals.tables} tables were transferred; the others kept their previous contents.`
   }
-  return `${totals.failed} of ${totals.tables} tables failed and kept their previous contents; ${totals.copied} ${totals.copied === 1 ? 'was' : 'were'} transferred.`
+  return `${totals.failed} of ${totals.tables} tables failed and kept their previous contents; ${done} ${done === 1 ? 'was' : 'were'} transferred.`
 }
 
-function nextStep(report: RunReport): string | undefined {
-  if (report.status === 'succeeded') return undefined
-  if (report.status === 'interrupted')
-    return 'Run again: `tablehaul run --resume` copies only the tables that did not finish.'
-  if (report.error && report.totals.failed === 0) return undefined
-  return 'Fix what the failures below say, then run again: `tablehaul run --resume` copies only the tables that failed.'
+/** What to do, unless the run's error box says it already (its hint). */
+function callout(report: RunReport): string | undefined {
+  return report.error ? undefined : nextStep(report)
 }
 
 /** Multi-line messages (a config error lists every problem) stay readable; one-liners stay one line. */
@@ -218,8 +218,8 @@ function errorLines(error: ErrorInfo, indent: string): string[] {
 /** The plain-text alternative: the same content as the HTML, aligned for a monospace font. */
 export function emailText(report: RunReport, context: RenderContext = {}): string {
   const lines: string[] = []
-  lines.push(`tablehaul ${report.kind} ${OUTCOME[report.status]}`, '', headline(report))
-  const step = nextStep(report)
+  lines.push(`tablehaul ${report.kind} ${OUTCOME_LABEL[report.status]}`, '', headline(report))
+  const step = callout(report)
   if (step) lines.push(step)
   if (report.error) lines.push('', 'ERROR', '', ...errorLines(report.error, '  '))
   const tables = tablesForDisplay(report.tables)
@@ -233,14 +233,10 @@ export function emailText(report: RunReport, context: RenderContext = {}): strin
   }
   if (tables.length > 0) {
     lines.push('', 'TABLES', '')
-    const rows = tables.map((t) => [
-      statusLabel(t),
-      t.table,
-      formatCount(t.rows),
-      formatBytes(t.bytes),
-      formatDuration(t.durationMs),
-      formatRate(t.bytes, t.durationMs),
-    ])
+    const rows = tables.map((t) => {
+      const cells = tableCells(t)
+      return [statusLabel(t), t.table, cells.rows, cells.size, cells.time, cells.rate]
+    })
     const header = ['STATUS', 'TABLE', 'ROWS', 'SIZE', 'TIME', 'RATE']
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
     const format = (cells: string[]) =>
@@ -274,10 +270,6 @@ function allNotes(report: RunReport): string[] {
     ...report.tables.flatMap((t) => (t.warnings ?? []).map((w) => `${t.table}: ${w}`)),
     ...report.tables.filter((t) => t.status === 'skipped' && t.reason).map((t) => `${t.table}: ${t.reason}`),
   ]
-}
-
-function statusLabel(table: TableResult): string {
-  return { copied: 'OK', failed: 'FAILED', skipped: 'SKIPPED' }[table.status]
 }
 
 const escapeHtml = (value: string) =>
@@ -362,8 +354,9 @@ function badge(table: TableResult): string {
 }
 
 function tableRow(t: TableResult): string {
-  const numbers = [formatBytes(t.bytes), formatDuration(t.durationMs), formatRate(t.bytes, t.durationMs)]
-  const compact = [`${formatCount(t.rows)} rows`, ...numbers.filter((n) => n !== '-')].join(' · ')
+  const cells = tableCells(t)
+  const numbers = [cells.size, cells.time, cells.rate]
+  const compact = [`${cells.rows} rows`, ...numbers.filter((n) => n !== '-')].join(' · ')
   const details = [
     t.status === 'failed' && t.error ? errorBox(t.error) : '',
     t.status === 'skipped' && t.reason
@@ -379,7 +372,7 @@ function tableRow(t: TableResult): string {
   return `<tr>
 <td class="th-rule" style="${cell}width:1%;">${badge(t)}</td>
 <td class="th-rule" style="${cell}overflow-wrap:anywhere;word-break:break-word;"><span style="font-family:${MONO};font-size:13px;">${escapeHtml(t.table)}</span><div class="th-narrow th-muted" style="display:none;max-height:0;overflow:hidden;font-size:12px;color:${LIGHT.muted};margin-top:2px;">${escapeHtml(compact)}</div>${details}</td>
-<td class="th-rule th-wide" style="${numeric}">${formatCount(t.rows)}</td>
+<td class="th-rule th-wide" style="${numeric}">${cells.rows}</td>
 <td class="th-rule th-wide" style="${numeric}">${numbers[0]}</td>
 <td class="th-rule th-wide" style="${numeric}">${numbers[1]}</td>
 <td class="th-rule th-wide" style="${numeric}">${numbers[2]}</td>
@@ -389,7 +382,7 @@ function tableRow(t: TableResult): string {
 function tilesHtml(report: RunReport): string {
   const { totals } = report
   const tiles = [
-    { label: 'Tables', value: `${totals.copied + totals.skipped}/${totals.tables}` },
+    { label: 'Tables', value: doneOfAll(totals) },
     { label: 'Rows', value: formatCount(totals.rows) },
     { label: 'Data', value: formatBytes(totals.bytes) },
     { label: 'Time', value: formatDuration(report.durationMs) },
@@ -406,7 +399,7 @@ function tilesHtml(report: RunReport): string {
 /** The HTML body: inline styles, one column, readable at 320 px and in dark mode. */
 export function emailHtml(report: RunReport, context: RenderContext = {}): string {
   const tables = tablesForDisplay(report.tables)
-  const step = nextStep(report)
+  const step = callout(report)
   const notes = report.warnings
   const where = `${report.sourceName} → ${report.targetName}`
   const title = outcomePhrase(report)
@@ -466,7 +459,7 @@ ${tables.map(tableRow).join('\n')}
 <table role="presentation" cellpadding="0" cellspacing="0" class="th-card th-text" style="border-collapse:separate;width:100%;max-width:760px;background:${LIGHT.card};border:1px solid ${LIGHT.border};border-radius:8px;color:${LIGHT.text};font-family:${FONT};font-size:14px;line-height:1.45;text-align:left;">
 <tr><td class="th-banner-${report.status} th-pad" style="background:${banner};color:#ffffff;padding:14px 20px;border-radius:7px 7px 0 0;">
 <div style="font-size:12px;letter-spacing:0.04em;opacity:0.92;">tablehaul ${escapeHtml(report.kind)} · ${escapeHtml(where)}</div>
-<div style="font-size:22px;font-weight:700;line-height:1.3;margin-top:2px;">${OUTCOME[report.status]} <span style="font-weight:400;">· ${escapeHtml(title)}</span></div>
+<div style="font-size:22px;font-weight:700;line-height:1.3;margin-top:2px;">${OUTCOME_LABEL[report.status]} <span style="font-weight:400;">· ${escapeHtml(title)}</span></div>
 </td></tr>
 ${blocks.join('\n')}
 </table>

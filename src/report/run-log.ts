@@ -4,7 +4,8 @@ import pino from 'pino'
 import { formatBytes, formatCount, formatDuration } from '../config/units.js'
 import type { TransferEmitter, TransferEventName, TransferEvents } from '../transfer/events.js'
 import { describeError, messageOf } from '../errors.js'
-import { type RunReport, type TableResult } from './run-report.js'
+import type { RunReport, TableResult } from './run-report.js'
+import { OUTCOME_LABEL, doneOfAll, otherCounts, statusLabel } from './wording.js'
 import { Redactor } from './secrets.js'
 
 /** Where a `RunLog` writes and what it keeps. */
@@ -22,8 +23,6 @@ export interface RunLogOptions {
 export const HUMAN_LOG_NAME = 'tablehaul.log'
 /** Rotated human logs kept: tablehaul.log.1 (newest) … tablehaul.log.5. */
 export const ROTATED_HUMAN_LOGS = 5
-
-const OUTCOME = { succeeded: 'OK', failed: 'FAILED', interrupted: 'INTERRUPTED' } as const
 
 /**
  * The run's logs. Per run, an NDJSON file with one record per event; across runs, `tablehaul.log`, one line
@@ -212,28 +211,35 @@ export class RunLog {
 
 /** `sales.orders OK 1,204,331 rows 412 MB 38.2s`, or `sales.orders FAILED reason (SQLSTATE …); what to do`. */
 export function humanTableLine(table: TableResult): string {
+  const label = `${table.table} ${statusLabel(table)}`
   if (table.status === 'failed') {
-    return `${table.table} FAILED ${table.error ? oneLine(describeError(table.error)) : 'unknown error'}`
+    return `${label} ${table.error ? oneLine(describeError(table.error)) : 'unknown error'}`
   }
-  if (table.status === 'skipped') return `${table.table} SKIPPED ${oneLine(table.reason ?? '')}`.trimEnd()
+  if (table.status === 'skipped') return `${label} ${oneLine(table.reason ?? '')}`.trimEnd()
   const notes = table.warnings?.length
     ? ` (${table.warnings.length} note${table.warnings.length > 1 ? 's' : ''}: ${oneLine(table.warnings.join('; '))})`
     : ''
-  return `${table.table} OK ${formatCount(table.rows)} rows ${formatBytes(table.bytes)} ${formatDuration(table.durationMs)}${notes}`
+  return `${label} ${formatCount(table.rows)} rows ${formatBytes(table.bytes)} ${formatDuration(table.durationMs)}${notes}`
 }
 
-/** `2026-11-27 02:03:21 run 20261127-020000-k3f9 OK 12/12 tables, 1,204,331 rows, 412 MB in 3m 21s (sales@db → local)`. */
+/**
+ * `2026-11-27 02:03:21 run 20261127-020000-k3f9 OK 12/12 tables, 1,204,331 rows, 412 MB in 3m 21s (sales@db -> local)`;
+ * the rows and bytes are those this run moved.
+ */
 export function humanRunLine(report: RunReport): string {
   const at = localTimestamp(new Date(report.finishedAt))
   const { totals } = report
-  const what = `${report.kind} ${report.runId} ${OUTCOME[report.status]}`
+  const what = `${report.kind} ${report.runId} ${OUTCOME_LABEL[report.status]}`
   const where = `(${report.sourceName} -> ${report.targetName})`
   if (report.error && totals.tables === 0) {
     return `${at} ${what} in ${formatDuration(report.durationMs)} ${where}: ${oneLine(describeError(report.error))}`
   }
-  const counts = [`${totals.copied + totals.skipped}/${totals.tables} tables`]
-  if (totals.failed) counts.push(`${totals.failed} failed`)
-  counts.push(`${formatCount(totals.rows)} rows`, formatBytes(totals.bytes))
+  const counts = [
+    `${doneOfAll(totals)} tables`,
+    ...otherCounts(totals),
+    `${formatCount(totals.rows)} rows`,
+    formatBytes(totals.bytes),
+  ]
   const error = report.error ? `: ${oneLine(describeError(report.error))}` : ''
   return `${at} ${what} ${counts.join(', ')} in ${formatDuration(report.durationMs)} ${where}${error}`
 }

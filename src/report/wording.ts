@@ -1,0 +1,79 @@
+import { formatBytes, formatCount, formatDuration, formatRate } from '../config/units.js'
+import type { RunReport, RunStatus, TableResult } from './run-report.js'
+
+/**
+ * The words a report is told in, shared by the terminal summary, the human log and the e-mail, so that the
+ * three never disagree on what a run did or on what to do next.
+ */
+
+/** How a run's outcome is labelled: `OK`, `FAILED`, `INTERRUPTED`. */
+export const OUTCOME_LABEL: Readonly<Record<RunStatus, string>> = {
+  succeeded: 'OK',
+  failed: 'FAILED',
+  interrupted: 'INTERRUPTED',
+}
+
+/** How a table's outcome is labelled: `OK`, `FAILED`, `SKIPPED`. */
+export function statusLabel(table: TableResult): string {
+  return { copied: 'OK', failed: 'FAILED', skipped: 'SKIPPED' }[table.status]
+}
+
+/** `5/6`: tables whose data is on the target (copied now, or already by the resumed run), of all. */
+export function doneOfAll(totals: RunReport['totals']): string {
+  return `${totals.copied + totals.alreadyCopied}/${totals.tables}`
+}
+
+/** `1 failed`, `2 not started`, `3 already copied`: the tables not copied by this run, when there are any. */
+export function otherCounts(totals: RunReport['totals']): string[] {
+  const counts: string[] = []
+  if (totals.failed) counts.push(`${totals.failed} failed`)
+  if (totals.notStarted) counts.push(`${totals.notStarted} not started`)
+  if (totals.alreadyCopied) counts.push(`${totals.alreadyCopied} already copied`)
+  return counts
+}
+
+/** `4 copied, 1 failed, 1 not started`: every table by outcome. */
+export function tableCounts(totals: RunReport['totals']): string {
+  return [`${totals.copied} copied`, ...otherCounts(totals)].join(', ')
+}
+
+/** The numbers of a row of the tables' table: rows, size, time and rate, as text. */
+export function tableCells(table: TableResult): { rows: string; size: string; time: string; rate: string } {
+  return {
+    rows: formatCount(table.rows),
+    size: formatBytes(table.bytes),
+    time: formatDuration(table.durationMs),
+    rate: formatRate(table.bytes, table.durationMs),
+  }
+}
+
+/** `2 tables, 1,000 rows`: what the run this one resumed had copied already, when it had. */
+export function alreadyCopied(report: RunReport): string | undefined {
+  const tables = report.tables.filter((t) => t.skipped === 'already-copied')
+  if (tables.length === 0) return undefined
+  const rows = tables.reduce((sum, t) => sum + t.rows, 0)
+  return `${tables.length} table${tables.length === 1 ? '' : 's'}, ${formatCount(rows)} rows`
+}
+
+/**
+ * What to do next, as one sentence (`What to do: …`), or nothing when all is well. A failure of the whole
+ * run says what its error says to do; failed or unfinished tables of a run are picked up by `--resume`,
+ * unless the target keeps no run records, when a plain run is the advice.
+ */
+export function nextStep(report: RunReport): string | undefined {
+  const run = report.kind === 'run'
+  if (report.status === 'succeeded') {
+    if (report.notification?.status !== 'failed') return undefined
+    return `The ${run ? 'data' : report.kind} is complete, but the e-mail was not sent: check the email settings (\`tablehaul config --show\`).`
+  }
+  if (report.status === 'failed' && report.error) {
+    return report.error.hint ? `What to do: ${report.error.hint}` : undefined
+  }
+  if (!run) return `What to do: run the ${report.kind} again; nothing was changed.`
+  const resumable = report.resumable !== false
+  const again = resumable
+    ? 'run `tablehaul run --resume` to copy only the tables that did not finish'
+    : 'run `tablehaul run` again; every table is copied again, as this target keeps no record of what this run copied'
+  if (report.status === 'interrupted') return `What to do: ${again}.`
+  return `What to do: fix what each failed table's error says, then ${again} (the failed tables kept their previous contents).`
+}
