@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { type ConfigFlags, type LoadedConfig, loadConfig } from '../config/load.js'
 import { type ErrorCode, TablehaulError, messageOf, withSqlState } from '../errors.js'
 import type { RunReport } from '../report/run-report.js'
-import { Redactor } from '../report/secrets.js'
+import { Redactor, type SecretSettings } from '../report/secrets.js'
 import { registerConfigCommands } from './commands/config.js'
 import { registerDemoCommand } from './commands/demo.js'
 import { registerLocalCommand } from './commands/local.js'
@@ -30,6 +30,11 @@ export interface CliContext {
   readonly out: Output
   /** Set by a command: the process exit code. */
   exitCode: number
+  /**
+   * Hides the secrets in what the CLI prints itself (errors, the effective configuration): the run's
+   * secrets once a configuration is loaded, those of the environment before.
+   */
+  redactor: Redactor
 }
 
 /** Options every command that reads the configuration accepts. */
@@ -93,11 +98,19 @@ export function flagsFrom(options: CommonOptions & Record<string, unknown>): Con
   }
 }
 
+/** Loads the configuration the command's options and environment give; its secrets are hidden from then on. */
 export function loadFrom(
   context: CliContext,
   options: CommonOptions & Record<string, unknown>,
 ): LoadedConfig {
-  return loadConfig({ file: options.config, env: context.env, flags: flagsFrom(options), cwd: context.cwd })
+  const loaded = loadConfig({
+    file: options.config,
+    env: context.env,
+    flags: flagsFrom(options),
+    cwd: context.cwd,
+  })
+  context.redactor = Redactor.forConfig(loaded.config, context.env)
+  return loaded
 }
 
 /** An error the user fixes in the command line or the configuration (a name that matches nothing included): exit code 2. */
@@ -173,7 +186,13 @@ export async function main(
   out: Output = processOutput(),
   cwd = process.cwd(),
 ): Promise<number> {
-  const context: CliContext = { env, cwd, out, exitCode: EXIT.OK }
+  const context: CliContext = {
+    env,
+    cwd,
+    out,
+    exitCode: EXIT.OK,
+    redactor: Redactor.forConfig(secretsInEnvironment(env), env),
+  }
   const program = buildProgram(context)
   if (argv.length === 0) {
     program.outputHelp()
@@ -198,14 +217,7 @@ export async function main(
 
 /** Prints an error that ended a command: one message, what to do, never a secret. */
 export function reportError(error: unknown, context: CliContext): number {
-  const redactor = Redactor.fromValues([
-    context.env.TABLEHAUL_SOURCE_URL,
-    context.env.TABLEHAUL_TARGET_URL,
-    context.env.TABLEHAUL_SOURCE_PASSWORD,
-    context.env.TABLEHAUL_TARGET_PASSWORD,
-    context.env.TABLEHAUL_SMTP_URL,
-    context.env.PGPASSWORD,
-  ])
+  const redactor = context.redactor
   const stderr = context.out.stderr
   if (error instanceof TablehaulError) {
     stderr.write(
@@ -218,6 +230,15 @@ export function reportError(error: unknown, context: CliContext): number {
   if (error instanceof Error && error.stack && context.env.TABLEHAUL_DEBUG)
     stderr.write(`${redactor.text(error.stack)}\n`)
   return EXIT.FAILED
+}
+
+/** The secrets the environment gives the configuration (what `loadConfig` reads). */
+function secretsInEnvironment(env: NodeJS.ProcessEnv): SecretSettings {
+  return {
+    source: { url: env.TABLEHAUL_SOURCE_URL, password: env.TABLEHAUL_SOURCE_PASSWORD },
+    target: { url: env.TABLEHAUL_TARGET_URL, password: env.TABLEHAUL_TARGET_PASSWORD },
+    email: { smtp: env.TABLEHAUL_SMTP_URL },
+  }
 }
 
 /** The bin's entry: runs main() on the process and exits with its code. */

@@ -77,8 +77,8 @@ function escapeRegExp(text: string): string {
 
 /** The parts of a configuration that can hold a secret. */
 export interface SecretSettings {
-  readonly source?: { readonly url: string; readonly password?: string | undefined } | undefined
-  readonly target?: { readonly url: string; readonly password?: string | undefined } | undefined
+  readonly source?: { readonly url?: string | undefined; readonly password?: string | undefined } | undefined
+  readonly target?: { readonly url?: string | undefined; readonly password?: string | undefined } | undefined
   readonly email?: { readonly smtp?: string | undefined } | undefined
 }
 

@@ -4,7 +4,6 @@ import type { Command } from 'commander'
 import { configJsonSchema } from '../../config/schema.js'
 import { redactUrl } from '../../db/database.js'
 import { TablehaulError } from '../../errors.js'
-import { Redactor } from '../../report/secrets.js'
 import { type CliContext, loadFrom, withConfigOptions } from '../main.js'
 
 export const STARTER_CONFIG = `# tablehaul.yaml: what to copy, from where, to where, and who hears about it.
@@ -63,12 +62,7 @@ Examples:
         return
       }
       const { config: effective, file } = loadFrom(context, options)
-      const redactor = Redactor.fromValues([
-        effective.source?.password,
-        effective.target?.password,
-        effective.email?.smtp,
-      ])
-      const shown = redactor.value({
+      const shown = context.redactor.value({
         ...effective,
         source: effective.source && {
           url: redactUrl(effective.source.url),
