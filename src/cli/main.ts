@@ -95,6 +95,7 @@ export function flagsFrom(options: CommonOptions & Record<string, unknown>): Con
     emailFrom: text('emailFrom'),
     smtpUrl: text('smtpUrl'),
     outbox: text('outbox'),
+    localDir: text('localDir'),
   }
 }
 

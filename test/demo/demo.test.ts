@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, test } from 'node:test'
 import { simpleParser } from 'mailparser'
@@ -9,19 +9,22 @@ import { tempDir } from '../helpers/config.js'
 import { withClient } from '../helpers/servers.js'
 
 const dir = tempDir()
+const localDir = path.join(dir, 'copy-db')
 
 after(async () => {
-  await new LocalServer({ dir: path.join(dir, '.tablehaul') }).stop()
+  await new LocalServer({ dir: localDir }).stop()
 })
 
 test('the demo (README command one) copies the sample schema into the local PostgreSQL, writes the log and the e-mail', async () => {
+  // A tablehaul.yaml in the folder says where the local server lives; the rest of it is not the demo's.
+  writeFileSync(path.join(dir, 'tablehaul.yaml'), 'local: { dir: ./copy-db }\ntables: [nothing.matches]\n')
   const demo = spawnCli(['demo'], { cwd: dir })
   const result = await demo.done
   assert.equal(result.code, 0, result.stderr)
   assert.match(result.stderr, /OK {2}6 copied of 6 tables/)
   assert.match(result.stderr, /Where to look:/)
 
-  const url = new LocalServer({ dir: path.join(dir, '.tablehaul') }).url()!
+  const url = new LocalServer({ dir: localDir }).url()!
   const counts = await withClient(
     url,
     async (client) =>

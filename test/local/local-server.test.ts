@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { LocalServer } from '../../src/local/local-server.js'
@@ -24,7 +25,7 @@ after(async () => {
 test('tablehaul local creates, starts, reports and stops its own PostgreSQL', async () => {
   const env = { TABLEHAUL_LOCAL_DIR: localDir }
   const before = await runCli(['local', 'status'], { cwd: dir, env })
-  assert.equal(before.code, 3)
+  assert.equal(before.code, 1)
   assert.match(before.stdout, /not created yet/)
 
   const start = await runCli(['local', 'start'], { cwd: dir, env })
@@ -60,9 +61,15 @@ test('tablehaul local creates, starts, reports and stops its own PostgreSQL', as
   const status = await runCli(['local', 'status'], { cwd: dir, env })
   assert.equal(status.code, 0)
   assert.match(status.stdout, /^running\nurl {3}postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\ndata {2}/)
+  // Without the environment variable, local.dir of a tablehaul.yaml says where it is.
+  const elsewhere = tempDir()
+  writeFileSync(path.join(elsewhere, 'tablehaul.yaml'), `local:\n  dir: ${JSON.stringify(localDir)}\n`)
+  const byConfig = await runCli(['local', 'status'], { cwd: elsewhere })
+  assert.equal(byConfig.code, 0, byConfig.stdout)
+  assert.equal(byConfig.stdout, status.stdout)
 
   assert.match((await runCli(['local', 'stop'], { cwd: dir, env })).stdout, /^stopped/)
-  assert.equal((await runCli(['local', 'status'], { cwd: dir, env })).code, 3)
+  assert.equal((await runCli(['local', 'status'], { cwd: dir, env })).code, 1, 'exit 1: not running')
 })
 
 test('a run without a target copies into the local PostgreSQL, starting it when needed', async () => {

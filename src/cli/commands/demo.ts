@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
 import path from 'node:path'
-import { loadConfig } from '../../config/load.js'
+import { type ConfigInput, configSchema } from '../../config/schema.js'
 import { DemoSource } from '../../demo/demo-source.js'
 import { LocalServer } from '../../local/local-server.js'
-import { type CliContext, EXIT } from '../main.js'
+import { type CliContext, EXIT, loadFrom } from '../main.js'
 import { paint } from '../output.js'
 import { runTransfer } from './run.js'
 
@@ -30,24 +30,26 @@ export function registerDemoCommand(program: Command, context: CliContext): void
         say('1/3 starting a throwaway source server and filling it with sample sales data…')
         await source.start()
         await source.fill()
-        say('2/3 starting the embedded local PostgreSQL (created in ./.tablehaul on first use)…')
-        const localDir = path.resolve(context.cwd, context.env.TABLEHAUL_LOCAL_DIR ?? '.tablehaul')
-        const local = new LocalServer({ dir: localDir })
+        // Where the local server lives is the user's (local: of tablehaul.yaml, TABLEHAUL_LOCAL_DIR), so
+        // that `tablehaul local url` finds the copy; everything else is the demo's own.
+        const settings = loadFrom(context, {}).config.local
+        say(
+          `2/3 starting the embedded local PostgreSQL (created in ${path.relative(context.cwd, settings.dir) || '.'} on first use)…`,
+        )
+        const local = new LocalServer({ dir: settings.dir, port: settings.port })
         await local.start()
         say('3/3 copying every table of the source into it…\n')
-        const { config } = loadConfig({
-          cwd: context.cwd,
-          env: {},
-          flags: {
-            source: source.url,
-            jobs: options.jobs,
-            logDir: options.logDir,
-            outbox: options.outbox,
-            emailTo: ['dba@example.com'],
-            emailFrom: 'tablehaul-demo@localhost',
-            localDir,
+        const config = configSchema.parse({
+          source: { url: source.url },
+          jobs: options.jobs,
+          log: { dir: path.resolve(context.cwd, options.logDir) },
+          email: {
+            outbox: path.resolve(context.cwd, options.outbox),
+            to: ['dba@example.com'],
+            from: 'tablehaul-demo@localhost',
           },
-        })
+          local: settings,
+        } satisfies ConfigInput)
         const { code, report } = await runTransfer(config, context, { quiet: false, json: false })
         const status = await local.status()
         say('')

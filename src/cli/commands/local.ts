@@ -1,30 +1,34 @@
 import type { Command } from 'commander'
-import path from 'node:path'
 import { TablehaulError } from '../../errors.js'
 import { LocalServer } from '../../local/local-server.js'
-import type { CliContext } from '../main.js'
+import { type CliContext, EXIT, loadFrom } from '../main.js'
 
 export function registerLocalCommand(program: Command, context: CliContext): void {
   const local = program
     .command('local')
     .summary("manage tablehaul's embedded local PostgreSQL (start, stop, status, url)")
     .description(
-      `tablehaul's own PostgreSQL, used as the target when none is configured. It lives in ./.tablehaul (or --dir), listens on 127.0.0.1 only, and keeps running after a run so you can query the copy.`,
+      `tablehaul's own PostgreSQL, used as the target when none is configured. It lives where the configuration's local.dir says (./.tablehaul by default), listens on 127.0.0.1 only, and keeps running after a run so you can query the copy.`,
     )
-    .option('--dir <dir>', 'its folder (default ./.tablehaul; env TABLEHAUL_LOCAL_DIR)')
+    .option(
+      '-c, --config <file>',
+      'YAML config file whose local: section is used (default: ./tablehaul.yaml if present; env TABLEHAUL_CONFIG)',
+    )
+    .option('--dir <dir>', 'its folder, instead of local.dir (default ./.tablehaul; env TABLEHAUL_LOCAL_DIR)')
     .addHelpText(
       'after',
       `
 Examples:
   $ tablehaul local start
   $ psql "$(tablehaul local url)"          connect to the copy
-  $ tablehaul local stop`,
+  $ tablehaul local stop
+
+Exit codes of status: 0 running, 1 stopped or not created yet.`,
     )
   const server = () => {
-    const options = local.opts<{ dir?: string }>()
-    return new LocalServer({
-      dir: path.resolve(context.cwd, options.dir ?? context.env.TABLEHAUL_LOCAL_DIR ?? '.tablehaul'),
-    })
+    const options = local.opts<{ config?: string; dir?: string }>()
+    const { config } = loadFrom(context, { config: options.config, localDir: options.dir })
+    return new LocalServer({ dir: config.local.dir, port: config.local.port })
   }
   const out = context.out.stdout
   local
@@ -45,16 +49,16 @@ Examples:
     })
   local
     .command('status')
-    .description('whether it exists and runs, where, and its URL (without password)')
+    .description('whether it exists and runs, where, and its URL (without password); exit 1 unless it runs')
     .action(async () => {
       const status = await server().status()
       if (!status.initialised) {
         out.write(`not created yet (it is created by \`tablehaul local start\` or a run without a target)\n`)
-        context.exitCode = 3
+        context.exitCode = EXIT.FAILED
         return
       }
       out.write(`${status.running ? 'running' : 'stopped'}\nurl   ${status.url}\ndata  ${status.dataDir}\n`)
-      context.exitCode = status.running ? 0 : 3
+      context.exitCode = status.running ? EXIT.OK : EXIT.FAILED
     })
   local
     .command('url')
