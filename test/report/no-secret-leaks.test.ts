@@ -3,6 +3,7 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import pg from 'pg'
+import { LocalServer } from '../../src/local/local-server.js'
 import { freePort } from '../../src/local/postgres-cluster.js'
 import { spawnCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/config.js'
@@ -76,7 +77,7 @@ function filesUnder(dir: string): string[] {
     .map((file) => readFileSync(file, 'utf8'))
 }
 
-test('no password from URLs, config or PGPASSWORD appears in any log line, e-mail or output, whatever the ending', async () => {
+test('no password from URLs, config, PGPASSWORD or the local server appears in any log line, e-mail or output of run, export, import, plan or verify, whatever the ending', async () => {
   const dir = tempDir()
   const smtpUrl = (password: string) =>
     `smtps://alerts:${encodeURIComponent(password)}@127.0.0.1:${mail.port}`
@@ -133,11 +134,50 @@ test('no password from URLs, config or PGPASSWORD appears in any log line, e-mai
   assert.match(shown.stdout, /smtps:\/\/alerts(:\*\*\*)?@127\.0\.0\.1/)
   await run(['run', '--help'], 0)
 
-  assert.equal(mail.messages.length, 3, 'the success and both failures were mailed')
+  // Export, import, plan and verify, each succeeding and failing on a refused login.
+  const csv = path.join(dir, 'accounts.csv')
+  const exportArgs = ['--query', 'select * from public.accounts', '--file', csv, '--json']
+  await run(['export', '--config', success, ...exportArgs, ...logs('export')], 0)
+  await run(['export', '--config', wrongPassword, ...exportArgs, ...logs('export-wrong')], 1)
+  const importArgs = ['--table', 'public.accounts', '--file', csv, '--json']
+  await run(['import', '--config', success, ...importArgs, ...logs('import')], 0)
+  await run(['import', '--config', wrongPassword, ...importArgs, ...logs('import-wrong')], 1)
+  for (const command of ['plan', 'verify']) {
+    await run([command, '--config', success, '--json'], 0)
+    await run([command, '--config', success], 0)
+    await run([command, '--config', wrongPassword, '--json'], 1)
+  }
+
+  // A run into the embedded local server, whose own password must not show either.
+  const localDir = path.join(dir, 'local')
+  const local = writeConfig(
+    'local.yaml',
+    `source:\n  url: ${JSON.stringify(sourceUrl)}\n  password: \${SOURCE_PW}\nlocal:\n  dir: ${JSON.stringify(localDir)}\n${email(SECRET.smtp)}`,
+  )
+  let localPassword: string
+  try {
+    await run(['run', '--config', local, '--json', ...logs('local')], 0)
+    await run(['plan', '--config', local, '--json'], 0)
+    await run(['local', 'status', '--config', local], 0)
+    localPassword = (
+      JSON.parse(readFileSync(path.join(localDir, 'local.json'), 'utf8')) as { password: string }
+    ).password
+  } finally {
+    await new LocalServer({ dir: localDir }).stop()
+  }
+
+  assert.equal(mail.messages.length, 8, 'every run, export and import was mailed, failures too')
   assert.match(mail.messages[1]!.parsed.text ?? '', /SQLSTATE: +28P01/, 'the wrong password was the failure')
   assert.match(mail.messages[2]!.parsed.text ?? '', /ECONNREFUSED/)
+  for (const index of [4, 6]) {
+    assert.match(
+      mail.messages[index]!.parsed.text ?? '',
+      /SQLSTATE: +28P01/,
+      'the export and import failures',
+    )
+  }
   const logFiles = filesUnder(path.join(dir, 'logs'))
-  assert.ok(logFiles.length >= 8, 'both logs of each run were read')
+  assert.ok(logFiles.length >= 2 * 9, 'both logs of each run, export and import were read')
   assert.ok(logFiles.every((text) => text.length > 0))
 
   const places = [
@@ -146,7 +186,9 @@ test('no password from URLs, config or PGPASSWORD appears in any log line, e-mai
     ...mail.messages.map((m, i) => ({ what: `e-mail ${i}`, text: everythingIn(m) })),
   ]
   for (const { what, text } of places) {
-    const at = text.indexOf(MARKER)
-    assert.equal(at, -1, `a password leaked into ${what}: …${text.slice(Math.max(0, at - 80), at + 40)}…`)
+    for (const secret of [MARKER, localPassword]) {
+      const at = text.indexOf(secret)
+      assert.equal(at, -1, `a password leaked into ${what}: …${text.slice(Math.max(0, at - 80), at + 40)}…`)
+    }
   }
 })
