@@ -44,6 +44,7 @@ export class ProgressDisplay {
   private copyStartedAt: number | undefined
   private plannedBytes = 0
   private plannedTables = 0
+  private readonly estimatedBytes = new Map<string, number>()
   private nameWidth = 12
   private multibar: cliProgress.MultiBar | undefined
   private runBar: cliProgress.SingleBar | undefined
@@ -71,6 +72,7 @@ export class ProgressDisplay {
     )
     job.on('table.copied', (result) => this.ended(result))
     job.on('table.failed', (result) => this.ended(result))
+    job.on('table.skipped', (result) => this.skipped(result))
     job.on('run.finished', () => this.stop())
   }
 
@@ -106,6 +108,7 @@ export class ProgressDisplay {
   private planned(event: TransferEvents['run.planned']): void {
     this.plannedTables = event.tables.length
     this.plannedBytes = event.tables.reduce((sum, t) => sum + t.estimatedBytes, 0)
+    for (const table of event.tables) this.estimatedBytes.set(table.table, table.estimatedBytes)
     const widest = Math.max(this.nameWidth, ...event.tables.map((t) => t.table.length))
     // On a terminal the names share the line with the numbers; in a log they are written whole.
     const room = Math.max(12, Math.floor((this.writer.columns ?? 80) * 0.3))
@@ -201,6 +204,16 @@ export class ProgressDisplay {
     } else if (result.status === 'failed' && result.error) {
       this.note(`${paint(this.writer, 'red', 'FAILED')} ${result.table}: ${describeError(result.error)}`)
     }
+  }
+
+  /**
+   * A table this run does not copy (a resumed run's, already copied; one never started): it counts as
+   * ended, and its size leaves what is left to move, so neither the count nor the ETA waits for it.
+   */
+  private skipped(result: TableResult): void {
+    this.plannedBytes = Math.max(0, this.plannedBytes - (this.estimatedBytes.get(result.table) ?? 0))
+    this.done.push(result)
+    this.redraw()
   }
 
   /** Updates the payloads; the multibar draws them on its next frame. */

@@ -145,6 +145,24 @@ describe('progress display', () => {
     assert.ok(last.includes('\u001b[0J'), 'the live lines are cleared')
   })
 
+  test("a table the run skips (a resumed run's, already copied) counts as done and leaves the total and the ETA", async (t) => {
+    const screen = new Screen(true, 100)
+    const run = new ScriptedRun()
+    const display = new ProgressDisplay(run, screen)
+    t.after(() => display.stop())
+    start(run)
+    run.send(
+      'table.skipped',
+      result(LONG_NAME, { status: 'skipped', skipped: 'already-copied', durationMs: 0, attempts: 0 }),
+    )
+    // 42 MB of the 100 MB still to move, not of 200 MB; one of the two tables is done.
+    await waitFor(
+      () => screen.rows.some((row) => /^run\s+.*42%\s+1\/2 tables\s+42\.0 MB/.test(row)),
+      10_000,
+      'a run line at 42% with 1/2 tables done',
+    )
+  })
+
   test('in a pipe: a line per active table every few seconds and one as each table ends, without escape codes', async (t) => {
     const screen = new Screen(false)
     const run = new ScriptedRun()
