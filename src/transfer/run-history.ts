@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto'
 import type pg from 'pg'
+import type { Config } from '../config/schema.js'
 import type { Database } from '../db/database.js'
 import { sqlFile } from '../db/sql.js'
 import { TableRef } from '../db/table-ref.js'
-import { messageOf } from '../errors.js'
+import { messageOf, sqlStateOf } from '../errors.js'
 import type { ForeignKey } from './foreign-keys.js'
 
 /** A table an earlier run of the same series committed. */
@@ -42,18 +44,22 @@ export class RunHistory {
 
   /**
    * Creates the bookkeeping schema if needed and records the run. With `resume`, joins the series of the
-   * latest run if it did not succeed and returns what that series already committed.
-   * Returns a warning instead of failing when the schema cannot be created.
+   * latest run on the target if it was the same job (`jobKey`) and did not succeed, and returns what that
+   * series already committed. Returns a warning instead of failing when the schema cannot be created.
    */
   async open(
-    info: { source: string; resume: boolean },
+    info: { source: string; job: string; resume: boolean },
     target: Database,
   ): Promise<{ resumeFrom?: ResumePoint; warning?: string }> {
     try {
       await target.query(sqlFile('create_run_history'))
     } catch (error) {
+      const fix =
+        sqlStateOf(error) === '42501'
+          ? '; grant CREATE on the database to enable it'
+          : '; the next run tries again'
       return {
-        warning: `resume is unavailable for this target: tablehaul cannot keep its records in schema "tablehaul" (${messageOf(error)}); grant CREATE on the database to enable it`,
+        warning: `resume is unavailable for this run: tablehaul cannot keep its records in schema "tablehaul" on the target (${messageOf(error)})${fix}`,
       }
     }
     this.target = target
@@ -65,13 +71,22 @@ export class RunHistory {
         series_id: string
         status: string
         snapshot_taken_at: Date | null
+        job: string | null
+        source: string | null
       }>(
-        `SELECT run_id, series_id, status, snapshot_taken_at FROM tablehaul.runs ORDER BY started_at DESC LIMIT 1`,
+        `SELECT run_id, series_id, status, snapshot_taken_at, job, source FROM tablehaul.runs ORDER BY started_at DESC LIMIT 1`,
       )
       const last = rows[0]
       if (!last)
         warning = 'nothing to resume: no earlier run is recorded on this target, so every table is copied'
-      else if (last.status === 'succeeded')
+      else if (last.job !== info.job) {
+        // Its tables may hold another source's rows, or other tables were chosen: skipping any would mix.
+        const other =
+          last.source !== info.source
+            ? `it read from ${last.source ?? 'another source'}`
+            : 'it selected other tables'
+        warning = `nothing to resume: the last run on this target (${last.run_id}) was a different job (${other}), so every table is copied`
+      } else if (last.status === 'succeeded')
         warning = `nothing to resume: the last run (${last.run_id}) succeeded, so every table is copied`
       else {
         this.seriesId = last.series_id
@@ -104,11 +119,10 @@ export class RunHistory {
         }
       }
     }
-    await target.query(`INSERT INTO tablehaul.runs (run_id, series_id, source) VALUES ($1, $2, $3)`, [
-      this.runId,
-      this.seriesId,
-      info.source,
-    ])
+    await target.query(
+      `INSERT INTO tablehaul.runs (run_id, series_id, source, job) VALUES ($1, $2, $3, $4)`,
+      [this.runId, this.seriesId, info.source, info.job],
+    )
     return { resumeFrom, warning }
   }
 
@@ -201,4 +215,31 @@ export class RunHistory {
       status,
     ])
   }
+}
+
+/**
+ * What makes runs one job, which `--resume` continues: the source database (as the server names itself,
+ * whatever route reaches it) and the table selection as configured (tables and exclude, so that a table
+ * added on the source since does not make it another job).
+ */
+export async function jobKey(
+  source: Database,
+  selection: Pick<Config, 'tables' | 'exclude'>,
+): Promise<string> {
+  const { rows } = await source.query<{ database: string; address: string | null; port: number | null }>(
+    `SELECT pg_catalog.current_database() AS database, pg_catalog.inet_server_addr()::text AS address, pg_catalog.inet_server_port() AS port`,
+  )
+  const identity = rows[0]!
+  return createHash('sha256')
+    .update(
+      JSON.stringify([
+        identity.database,
+        identity.address,
+        identity.port,
+        selection.tables ?? null,
+        selection.exclude,
+      ]),
+    )
+    .digest('hex')
+    .slice(0, 32)
 }

@@ -16,7 +16,7 @@ import { connectEndpoints, readPlan, resolveTargetUrl } from './run-setup.js'
 import { SchemaBuilder } from './schema-builder.js'
 import { Snapshot } from './snapshot.js'
 import { CommitOutcomeUnknown, type CopyResult, TableCopier, bulkLoadSettings } from './table-copier.js'
-import { type ResumePoint, RunHistory } from './run-history.js'
+import { type ResumePoint, RunHistory, jobKey } from './run-history.js'
 
 /** Collaborators of a `TransferJob`; each has a default built from the config. */
 export type TransferJobOptions = ReportingOptions
@@ -93,7 +93,10 @@ export class TransferJob extends ReportedJob {
     signal.throwIfAborted()
 
     // Only a run that can go ahead leaves records on the target (a bad table name writes nothing).
-    const opened = await history.open({ source: source.displayUrl, resume: options.resume ?? false }, target)
+    const opened = await history.open(
+      { source: source.displayUrl, job: await jobKey(source, config), resume: options.resume ?? false },
+      target,
+    )
     if (opened.warning) this.warn(opened.warning)
     this.recordsKept(history.available)
     const resumeFrom = opened.resumeFrom

@@ -6,7 +6,7 @@ import { runCli, spawnCli, waitFor } from '../helpers/cli.js'
 import { tempDir } from '../helpers/config.js'
 import { fingerprint } from '../helpers/fingerprint.js'
 import { readRunLog, recordsSoFar } from '../helpers/logs.js'
-import { TestDatabase, testServers } from '../helpers/servers.js'
+import { TestDatabase, testServers, withClient } from '../helpers/servers.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
@@ -206,6 +206,108 @@ describe('an interrupted or killed run is resumed: only what did not commit is c
       assert.ok(
         readRunLog(path.join(dir, 'logs')).some((r) => r.event === 'table.copied' && r.table === 'public.t'),
       )
+    } finally {
+      await Promise.all([source.drop(), target.drop()])
+    }
+  })
+
+  test('--resume continues only the same job: after a run of other tables it says so and copies everything', async () => {
+    const [source, target] = await Promise.all([
+      TestDatabase.create(servers.source, 'resume_job_src'),
+      TestDatabase.create(servers.target, 'resume_job_tgt'),
+    ])
+    try {
+      await source.sql(`
+        CREATE TABLE public.good (id int PRIMARY KEY); INSERT INTO public.good SELECT generate_series(1, 10);
+        CREATE TABLE public.bad (id int PRIMARY KEY, v text); INSERT INTO public.bad VALUES (1, 'x');
+      `)
+      // The target's public.bad does not fit the source's: the first run fails it and copies public.good.
+      await target.sql(`CREATE TABLE public.bad (id int PRIMARY KEY, v int)`)
+      const dir = tempDir()
+      const logDir = path.join(dir, 'logs')
+      const args = ['run', '--source', source.url, '--target', target.url, '--log-dir', logDir]
+      assert.equal((await runCli(args, { cwd: dir })).code, 1)
+
+      const other = await runCli([...args, '--table', 'public.good', '--resume'], { cwd: dir })
+      assert.equal(other.code, 0, other.stderr)
+      assert.match(
+        other.stderr,
+        /nothing to resume: the last run on this target \(\S+\) was a different job \(it selected other tables\), so every table is copied/,
+      )
+      assert.ok(
+        readRunLog(logDir).some((r) => r.event === 'table.copied' && r.table === 'public.good'),
+        'public.good was copied again, not skipped',
+      )
+    } finally {
+      await Promise.all([source.drop(), target.drop()])
+    }
+  })
+
+  test('without the privilege to keep run records, a failed run says --resume cannot help', async () => {
+    const [source, target] = await Promise.all([
+      TestDatabase.create(servers.source, 'resume_none_src'),
+      TestDatabase.create(servers.target, 'resume_none_tgt'),
+    ])
+    const role = `resume_none_${Math.random().toString(36).slice(2, 8)}`
+    try {
+      await source.sql(`
+        CREATE TABLE public.good (id int PRIMARY KEY); INSERT INTO public.good SELECT generate_series(1, 10);
+        CREATE TABLE public.bad (id int PRIMARY KEY, v text); INSERT INTO public.bad VALUES (1, 'x');
+      `)
+      // A role that may load existing tables but not create the schema "tablehaul" (no CREATE on the database).
+      await target.sql(`
+        CREATE ROLE ${role} LOGIN PASSWORD 'resume-none';
+        CREATE TABLE public.good (id int PRIMARY KEY);
+        CREATE TABLE public.bad (id int PRIMARY KEY, v int);
+        GRANT USAGE ON SCHEMA public TO ${role};
+        GRANT SELECT, INSERT, TRUNCATE ON public.good, public.bad TO ${role};
+      `)
+      const targetUrl = new URL(target.url)
+      targetUrl.username = role
+      targetUrl.password = 'resume-none'
+      const dir = tempDir()
+      const result = await runCli(
+        [
+          'run',
+          '--source',
+          source.url,
+          '--target',
+          targetUrl.toString(),
+          '--log-dir',
+          path.join(dir, 'logs'),
+        ],
+        { cwd: dir },
+      )
+      assert.equal(result.code, 1, result.stderr)
+      assert.match(
+        result.stderr,
+        /resume is unavailable for this run: .*\(SQLSTATE 42501\)\); grant CREATE on the database/,
+      )
+      assert.match(result.stderr, /What to do: .*run `tablehaul run` again; every table is copied again/)
+      assert.doesNotMatch(result.stderr, /--resume to copy only/)
+    } finally {
+      await Promise.all([source.drop(), target.drop()])
+      await withClient(servers.target.url, (c) => c.query(`DROP ROLE IF EXISTS ${role}`)).catch(() => {})
+    }
+  })
+
+  test('run records that cannot be kept for another reason than a privilege do not ask for one', async () => {
+    const [source, target] = await Promise.all([
+      TestDatabase.create(servers.source, 'resume_broken_src'),
+      TestDatabase.create(servers.target, 'resume_broken_tgt'),
+    ])
+    try {
+      await source.sql(`CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1);`)
+      // Something else took the name tablehaul.runs: the records cannot be set up (42809, not 42501).
+      await target.sql(`CREATE SCHEMA tablehaul; CREATE VIEW tablehaul.runs AS SELECT 1 AS run_id;`)
+      const dir = tempDir()
+      const result = await runCli(
+        ['run', '--source', source.url, '--target', target.url, '--log-dir', path.join(dir, 'logs')],
+        { cwd: dir },
+      )
+      assert.equal(result.code, 0, result.stderr)
+      assert.match(result.stderr, /resume is unavailable for this run: .*; the next run tries again/)
+      assert.doesNotMatch(result.stderr, /grant CREATE/)
     } finally {
       await Promise.all([source.drop(), target.drop()])
     }

@@ -25,7 +25,7 @@ export function registerRunCommand(program: Command, context: CliContext): void 
     )
   withLoadOptions(withConfigOptions(command)).option(
     '--resume',
-    'continue the last run if it did not succeed: skip the tables it already committed',
+    'continue the last run of this job (same source and tables) if it did not succeed: skip the tables it already committed',
   )
   withOutputOptions(withReportOptions(command), 'the final run report')
     .addHelpText(

@@ -13,6 +13,8 @@ CREATE TABLE IF NOT EXISTS tablehaul.runs (
   source            text,
   snapshot_taken_at timestamptz
 );
+-- Which job a run was (its source database and table selection, hashed): --resume only continues the same.
+ALTER TABLE tablehaul.runs ADD COLUMN IF NOT EXISTS job text;
 
 CREATE TABLE IF NOT EXISTS tablehaul.copied_tables (
   series_id    text NOT NULL,
