@@ -86,39 +86,80 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; key: string; s
  * one `CONFIG_INVALID` error whose message has a `path: message` line per problem.
  */
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
-  const env = options.env ?? process.env
   const cwd = options.cwd ?? process.cwd()
-  const file = resolveConfigFile(options.file ?? env.TABLEHAUL_CONFIG, cwd)
-  const problems: string[] = []
-
-  let raw: Record<string, unknown> = {}
-  if (file) {
-    const fromFile = readYamlFile(file)
-    raw = interpolate(fromFile, env, [], problems) as Record<string, unknown>
-  }
-  for (const variable of ENVIRONMENT_VARIABLES) {
-    const value = env[variable.name]
-    if (value !== undefined && value !== '') variable.set(raw, value)
-  }
-  applyFlags(raw, options.flags ?? {})
-
+  const { raw, file, problems } = readRaw(options)
   const parsed = configSchema.safeParse(raw, { error: plainMessage })
-  if (!parsed.success) problems.push(...describeIssues(parsed.error.issues, raw))
-  if (problems.length > 0 || !parsed.success) {
+  const lines = problems.map((p) => p.line)
+  if (!parsed.success) lines.push(...describeIssues(parsed.error.issues, raw))
+  if (lines.length > 0 || !parsed.success) {
     const where = file ? path.relative(cwd, file) || file : 'the configuration'
     throw new TablehaulError(
       'CONFIG_INVALID',
-      `${where} is not valid:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+      `${where} is not valid:\n${lines.map((p) => `  ${p}`).join('\n')}`,
       {
         hint: 'fix the lines above and run again (`tablehaul config --schema` lists every key)',
       },
     )
   }
-  const config = parsed.data
+  return { config: withAbsolutePaths(parsed.data, cwd), file }
+}
+
+/** What a configuration that does not load still says about where a run reports. */
+export interface ReportingSettings {
+  /** Every setting at its default but `log:` and `email:`, each as configured where it is valid on its own. */
+  readonly config: Config
+  /** Whether `log:` is valid (or left out), so that `config.log` is where the user wants the logs. */
+  readonly logValid: boolean
+}
+
+/**
+ * The `log:` and `email:` sections of a configuration that does not load, so that its error (say a
+ * `${VAR}` not set under cron) is logged and mailed like a run's. Undefined when the file cannot be read.
+ */
+export function reportingSettings(options: LoadConfigOptions = {}): ReportingSettings | undefined {
+  let read: ReturnType<typeof readRaw>
+  try {
+    read = readRaw(options)
+  } catch {
+    return undefined
+  }
+  const section = (key: 'log' | 'email'): unknown => {
+    if (read.problems.some((p) => p.at[0] === key)) return undefined
+    return configSchema.shape[key].safeParse(read.raw[key]).success ? read.raw[key] : undefined
+  }
+  const log = section('log')
+  const config = configSchema.parse({ log, email: section('email') })
+  return {
+    config: withAbsolutePaths(config, options.cwd ?? process.cwd()),
+    logValid: log !== undefined || read.raw.log === undefined,
+  }
+}
+
+/** The file, the environment and the flags, merged; `${VAR}` problems are collected, not thrown. */
+function readRaw(options: LoadConfigOptions): {
+  raw: Record<string, unknown>
+  file: string | undefined
+  problems: Array<{ at: readonly PropertyKey[]; line: string }>
+} {
+  const env = options.env ?? process.env
+  const cwd = options.cwd ?? process.cwd()
+  const file = resolveConfigFile(options.file ?? env.TABLEHAUL_CONFIG, cwd)
+  const problems: Array<{ at: readonly PropertyKey[]; line: string }> = []
+  let raw: Record<string, unknown> = {}
+  if (file) raw = interpolate(readYamlFile(file), env, [], problems) as Record<string, unknown>
+  for (const variable of ENVIRONMENT_VARIABLES) {
+    const value = env[variable.name]
+    if (value !== undefined && value !== '') variable.set(raw, value)
+  }
+  applyFlags(raw, options.flags ?? {})
+  return { raw, file, problems }
+}
+
+function withAbsolutePaths(config: Config, cwd: string): Config {
   config.log.dir = path.resolve(cwd, config.log.dir)
   config.local.dir = path.resolve(cwd, config.local.dir)
   if (config.email?.outbox) config.email.outbox = path.resolve(cwd, config.email.outbox)
-  return { config, file }
+  return config
 }
 
 /** The source endpoint, or a CONFIG_INVALID error that says how to give one. */
@@ -180,7 +221,12 @@ function readYamlFile(file: string): Record<string, unknown> {
  * SQL the user wrote (`where:`, `query:` of a `tables:` entry) is left as written: `$$` and `${…}` are
  * PostgreSQL's own there (dollar quoting).
  */
-function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: PropertyKey[], problems: string[]): unknown {
+function interpolate(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  at: PropertyKey[],
+  problems: Array<{ at: readonly PropertyKey[]; line: string }>,
+): unknown {
   if (isUserSql(at)) return value
   if (typeof value === 'string') {
     return value.replace(
@@ -190,9 +236,10 @@ function interpolate(value: unknown, env: NodeJS.ProcessEnv, at: PropertyKey[], 
         const found = env[name!]
         if (found !== undefined && found !== '') return found
         if (fallback !== undefined) return fallback
-        problems.push(
-          `${formatPath(at)}: environment variable ${name} is not set (write \${${name}:-default} for a default)`,
-        )
+        problems.push({
+          at,
+          line: `${formatPath(at)}: environment variable ${name} is not set (write \${${name}:-default} for a default)`,
+        })
         return ''
       },
     )

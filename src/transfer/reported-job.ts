@@ -19,12 +19,14 @@ import { type PlannedTable, TransferEmitter, type TransferEventName, type Transf
 
 /** Where a run, an export or an import reports; each part has a default built from the config. */
 export interface ReportingOptions {
-  /** Where the logs go. @default a RunLog in `config.log.dir` */
-  readonly log?: RunLog | undefined
+  /** Where the logs go; `null` writes none. @default a RunLog in `config.log.dir` */
+  readonly log?: RunLog | null | undefined
   /** How the report is delivered; `null` sends nothing. @default from `config.email` */
   readonly notifier?: Notifier | null | undefined
   /** @default a new id like `20261127-020000-k3f9` */
   readonly runId?: string | undefined
+  /** Hides the secrets in every payload and in the report. @default one for the config's secrets */
+  readonly redactor?: Redactor | undefined
 }
 
 /** Options of one `run()`. */
@@ -59,7 +61,7 @@ export interface Endpoints {
  */
 export abstract class ReportedJob extends TransferEmitter {
   readonly runId: string
-  private readonly log: RunLog
+  private readonly log: RunLog | undefined
   private readonly notifier: Notifier | undefined
   private readonly redactor: Redactor
   private readonly results = new Map<string, TableResult>()
@@ -78,15 +80,17 @@ export abstract class ReportedJob extends TransferEmitter {
   ) {
     super()
     this.runId = options.runId ?? newRunId()
-    this.redactor = Redactor.forConfig(config)
+    this.redactor = options.redactor ?? Redactor.forConfig(config)
     this.log =
-      options.log ??
-      new RunLog({
-        dir: config.log.dir,
-        keepRuns: config.log.keepRuns,
-        maxSize: config.log.maxSize,
-        redactor: this.redactor,
-      })
+      options.log === null
+        ? undefined
+        : (options.log ??
+          new RunLog({
+            dir: config.log.dir,
+            keepRuns: config.log.keepRuns,
+            maxSize: config.log.maxSize,
+            redactor: this.redactor,
+          }))
     this.notifier =
       options.notifier === null ? undefined : (options.notifier ?? notifierFromConfig(config.email))
   }
@@ -106,14 +110,14 @@ export abstract class ReportedJob extends TransferEmitter {
     let logFile: string | undefined
     let runError: unknown
     try {
-      logFile = this.log.open(this.runId)
+      logFile = this.log?.open(this.runId)
     } catch (error) {
       runError = new TablehaulError('FILE_FAILED', `the log cannot be written: ${messageOf(error)}`, {
         cause: error,
         hint: 'make log.dir (--log-dir) a folder this user can write to; nothing was copied',
       })
     }
-    this.log.attach(this)
+    this.log?.attach(this)
     const signal = this.runSignal(options.signal)
     this.signal = signal
     this.emit('run.started', {
@@ -139,7 +143,7 @@ export abstract class ReportedJob extends TransferEmitter {
       this.emit('notify.sent', { to: this.config.email?.to ?? [], via: notification.detail })
     if (notification.status === 'failed' && notification.error)
       this.emit('notify.failed', { error: notification.error })
-    this.log.close()
+    this.log?.close()
     return this.redactor.value({ ...report, notification })
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -139,9 +139,57 @@ describe('failures before any copy: one clear error, nothing touched, still logg
         `SELECT count(*)::text AS n FROM pg_namespace WHERE nspname = 'tablehaul'`,
       )
       assert.equal(n, '0', 'not even the bookkeeping schema was created')
+      const finished = r.log.find((record) => record.event === 'run.finished')
+      assert.equal(finished?.status, 'failed')
+      assert.equal((finished?.error as { code?: string } | undefined)?.code, 'CONFIG_INVALID')
+      assert.match(r.mail[0]?.subject ?? '', /FAILED · the configuration is invalid/)
     } finally {
       await p.drop()
     }
+  })
+
+  test('a ${VAR} not set under cron is logged into log.dir and mailed, exit 2, for run, export and import', async () => {
+    const commands = [
+      ['run'],
+      ['export', '--table', 'sales.orders', '--file', 'orders.csv'],
+      ['import', '--table', 'sales.orders', '--file', 'orders.csv'],
+    ]
+    for (const command of commands) {
+      const dir = tempDir()
+      writeFileSync(
+        path.join(dir, 'nightly.yaml'),
+        [
+          'source: { url: "postgres://reader:${SALES_DB_PASSWORD}@db.example.com/sales" }',
+          'log: { dir: ./nightly-logs }',
+          'email: { outbox: ./outbox, to: [dba@example.com] }',
+          '',
+        ].join('\n'),
+      )
+      const r = await runCli([...command, '--config', 'nightly.yaml'], { cwd: dir })
+      assert.equal(r.code, 2, r.stderr)
+      assert.match(r.stderr, /source\.url: environment variable SALES_DB_PASSWORD is not set/)
+      const finished = readRunLog(path.join(dir, 'nightly-logs')).find((x) => x.event === 'run.finished')
+      assert.equal(finished?.kind, command[0])
+      assert.equal((finished?.error as { code?: string } | undefined)?.code, 'CONFIG_INVALID')
+      const [message, ...more] = await outboxMessages(path.join(dir, 'outbox'))
+      assert.equal(more.length, 0)
+      assert.match(message?.subject ?? '', /^\[tablehaul\] FAILED · the configuration is invalid/)
+      assert.match(message?.text ?? '', /SALES_DB_PASSWORD is not set/)
+    }
+  })
+
+  test('a config error is still mailed when its log: section is not valid, and no log is written then', async () => {
+    const dir = tempDir()
+    writeFileSync(
+      path.join(dir, 'tablehaul.yaml'),
+      'jobs: many\nlog: { dir: ./logs, keepRuns: 0 }\nemail: { outbox: ./outbox, to: [dba@example.com] }\n',
+    )
+    const r = await runCli(['run'], { cwd: dir })
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /^ {2}log\.keepRuns: /m)
+    assert.ok(!existsSync(path.join(dir, 'logs')), 'no log folder was created')
+    const [message] = await outboxMessages(path.join(dir, 'outbox'))
+    assert.match(message?.text ?? '', /jobs: must be a number/)
   })
 })
 

@@ -3,9 +3,9 @@ import { type Command, Option } from 'commander'
 import { TableRef } from '../../db/table-ref.js'
 import { TablehaulError } from '../../errors.js'
 import { CsvExport, CsvImport } from '../../transfer/csv-files.js'
-import { type CliContext, loadFrom, withConfigOptions } from '../main.js'
+import { type CliContext, withConfigOptions } from '../main.js'
 import { outputOptionsFrom, withOutputOptions, withReportOptions } from '../options.js'
-import { runReported } from './run.js'
+import { loadOrReport, runReported } from './run.js'
 
 export function registerExportCommand(program: Command, context: CliContext): void {
   const command = program
@@ -36,7 +36,8 @@ Exit codes: 0 written and reported, 1 failed (no file was written), 2 bad usage 
     )
     .action(async (options: Record<string, unknown>) => {
       const query = exportQuery(options)
-      const { config } = loadFrom(context, { ...options, table: undefined })
+      const config = await loadOrReport(context, { ...options, table: undefined }, 'export')
+      if (!config) return
       const job = new CsvExport(config, { query, file: path.resolve(context.cwd, String(options.file)) })
       const { code } = await runReported(job, context, outputOptionsFrom(options))
       context.exitCode = code
@@ -73,7 +74,8 @@ Exit codes: 0 loaded and reported, 1 failed (the table kept its previous rows), 
 configuration, 3 loaded but the e-mail could not be sent, 130 interrupted.`,
     )
     .action(async (options: Record<string, unknown>) => {
-      const { config } = loadFrom(context, { ...options, table: undefined, mode: undefined })
+      const config = await loadOrReport(context, { ...options, table: undefined, mode: undefined }, 'import')
+      if (!config) return
       const job = new CsvImport(config, {
         table: String(options.table),
         file: path.resolve(context.cwd, String(options.file)),

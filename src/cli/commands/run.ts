@@ -1,9 +1,18 @@
 import type { Command } from 'commander'
+import { reportingSettings } from '../../config/load.js'
 import type { Config } from '../../config/schema.js'
+import { TablehaulError } from '../../errors.js'
 import type { RunReport } from '../../report/run-report.js'
-import type { ReportedJob, RunOptions } from '../../transfer/reported-job.js'
+import { ReportedJob, type ReportingOptions, type RunOptions } from '../../transfer/reported-job.js'
 import { TransferJob } from '../../transfer/transfer-job.js'
-import { type CliContext, exitCodeOf, loadFrom, withConfigOptions } from '../main.js'
+import {
+  type CliContext,
+  type CommonOptions,
+  exitCodeOf,
+  flagsFrom,
+  loadFrom,
+  withConfigOptions,
+} from '../main.js'
 import {
   type OutputOptions,
   outputOptionsFrom,
@@ -46,7 +55,8 @@ Exit codes: 0 all copied and reported, 1 a table or the run failed, 2 bad usage 
 3 copied but the e-mail could not be sent, 130 interrupted.`,
     )
     .action(async (options: Record<string, unknown>) => {
-      const { config } = loadFrom(context, options)
+      const config = await loadOrReport(context, options, 'run')
+      if (!config) return
       const { code } = await runTransfer(config, context, {
         ...outputOptionsFrom(options),
         resume: Boolean(options.resume),
@@ -91,5 +101,53 @@ export async function runReported(
   } finally {
     display?.stop()
     signals.dispose()
+  }
+}
+
+/**
+ * The configuration of a run, an export or an import. One that does not load (say a `${VAR}` not set
+ * under cron) fails the way a run does: logged into its `log.dir` and mailed when those sections are valid
+ * on their own, summed up, exit code 2; then it gives undefined.
+ */
+export async function loadOrReport(
+  context: CliContext,
+  options: CommonOptions & Record<string, unknown>,
+  kind: RunReport['kind'],
+): Promise<Config | undefined> {
+  try {
+    return loadFrom(context, options).config
+  } catch (error) {
+    if (!(error instanceof TablehaulError) || error.code !== 'CONFIG_INVALID') throw error
+    const settings = reportingSettings({
+      file: options.config,
+      env: context.env,
+      flags: flagsFrom(options),
+      cwd: context.cwd,
+    })
+    if (!settings) throw error
+    const job = new ConfigNotLoaded(settings.config, kind, error, {
+      log: settings.logValid ? undefined : null,
+      redactor: context.redactor,
+    })
+    const { code } = await runReported(job, context, outputOptionsFrom(options))
+    context.exitCode = code
+    return undefined
+  }
+}
+
+/** A run whose configuration did not load: it fails with that error, and reports it. */
+class ConfigNotLoaded extends ReportedJob {
+  constructor(
+    config: Config,
+    kind: RunReport['kind'],
+    private readonly error: TablehaulError,
+    options: ReportingOptions,
+  ) {
+    const unknown = '(unknown: the configuration did not load)'
+    super(config, kind, { source: unknown, target: unknown, sourceName: '?', targetName: '?' }, options)
+  }
+
+  protected work(): Promise<void> {
+    return Promise.reject(this.error)
   }
 }
