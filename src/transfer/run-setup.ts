@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js'
 import { Catalog } from '../db/catalog.js'
 import { Database, type Side, discardClient, redactUrl } from '../db/database.js'
 import { LocalServer } from '../local/local-server.js'
+import { embeddedServerVersion } from '../local/postgres-cluster.js'
 import { Planner, type RunPlan } from './planner.js'
 import { Snapshot } from './snapshot.js'
 
@@ -106,7 +107,8 @@ export async function openForReading(config: Config): Promise<ReadingSession> {
 
 /**
  * Reads both catalogs and resolves the config into a plan. `sourceClient` should be in the run's snapshot
- * transaction; without a `target` (a local server not created yet) the target is taken to be empty.
+ * transaction; without a `target` (a local server not created yet) the target is taken to be empty, of the
+ * embedded server's version (the one the first run creates).
  */
 export async function readPlan(options: {
   readonly config: Config
@@ -115,7 +117,7 @@ export async function readPlan(options: {
 }): Promise<{ plan: RunPlan; sourceCatalog: Catalog; targetCatalog: Catalog }> {
   const { config, sourceClient, target } = options
   const sourceCatalog = await Catalog.read(sourceClient)
-  const targetCatalog = target ? await readCatalog(target) : Catalog.empty()
+  const targetCatalog = target ? await readCatalog(target) : Catalog.empty(await embeddedServerVersion())
   const plan = await new Planner({
     config,
     source: sourceCatalog,

@@ -128,6 +128,10 @@ describe('tablehaul plan', () => {
       assert.equal(result.code, 0, result.stderr)
       assert.match(result.stdout, /target {4}local \(.*local, not created yet: the first run creates it\)/)
       assert.match(result.stdout, /sales\.orders .* missing {2}create, load/)
+      // The first run creates the server at the embedded version, as recent as the source's: binary COPY.
+      const tables = result.stdout.split('\n').filter((l) => / sales\.\w+ /.test(l))
+      assert.equal(tables.length, 3, result.stdout)
+      for (const line of tables) assert.match(line, / binary\b/)
       assert.ok(!existsSync(path.join(dir, 'local')), 'the local server was not created')
     } finally {
       await db.drop()

