@@ -1,5 +1,5 @@
 import type { Catalog, SequenceInfo, TableInfo } from '../db/catalog.js'
-import { TableRef } from '../db/table-ref.js'
+import { TableRef, quoteIdent } from '../db/table-ref.js'
 import type { Config, LoadMode, TableEntry } from '../config/schema.js'
 import { TablehaulError } from '../errors.js'
 import { checkCompatibility, type SourceColumn } from './compatibility.js'
@@ -138,6 +138,10 @@ export class Planner {
       targets.set(plan.target.key, plan)
     }
     const checked = this.checkReferencingTables(plans)
+    for (const plan of checked) {
+      const warning = unsuspendableByNonOwner(plan)
+      if (warning) warnings.push(warning)
+    }
     checked.sort(
       (a, b) => b.estimatedBytes - a.estimatedBytes || a.target.display.localeCompare(b.target.display),
     )
@@ -415,4 +419,34 @@ function describeNotFound(pattern: TablePattern, from: string, source: Catalog):
   )
   const suggestion = folded[0] ? ` (did you mean ${folded[0].ref.display}?)` : ''
   return `${from}: ${what} ${pattern.isExact ? 'does not exist on the source' : 'matches no table on the source'}${suggestion}`
+}
+
+/**
+ * A replace keeps the target table's own triggers and forced row level security from acting on the copied
+ * rows by switching them off for its transaction, which only the table's owner may do. For another user
+ * they stay on: a BEFORE trigger can change or drop rows, and row level security applies to the copy
+ * (COPY refuses a table it applies to). Says so, naming the table and what to do.
+ */
+function unsuspendableByNonOwner(plan: TablePlan): string | undefined {
+  const table = plan.targetTable
+  if (plan.problem || plan.mode !== 'replace' || plan.targetState !== 'exists' || !table || table.isOwner)
+    return undefined
+  const triggers = table.triggers.filter((t) => t.enabled === 'O' || t.enabled === 'A').map((t) => t.name)
+  const what: string[] = []
+  if (triggers.length > 0)
+    what.push(
+      `its enabled trigger${triggers.length > 1 ? 's' : ''} ${triggers.join(', ')} fire${triggers.length > 1 ? '' : 's'} on the copied rows (a BEFORE trigger can change or drop them)`,
+    )
+  if (table.rowSecurity)
+    what.push(
+      `its row level security${table.forceRowSecurity ? ' (FORCE)' : ''} applies to the user, and COPY refuses such a table, unless the user has BYPASSRLS`,
+    )
+  if (what.length === 0) return undefined
+  const fixes: string[] = []
+  if (triggers.length > 0)
+    fixes.push(
+      `have the owner run ${triggers.map((name) => `ALTER TABLE ${plan.target.display} DISABLE TRIGGER ${quoteIdent(name)}`).join('; ')}`,
+    )
+  if (table.rowSecurity) fixes.push('give the target user BYPASSRLS')
+  return `${plan.target.display}: the target user does not own it, so tablehaul cannot switch off what acts on the rows it loads: ${what.join('; ')}. Connect to the target as the table's owner, or ${fixes.join(', and ')}`
 }

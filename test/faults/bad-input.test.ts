@@ -253,6 +253,63 @@ describe('privileges: the table without them fails untouched, the others copy', 
       ).catch(() => {})
     }
   })
+
+  test('a replace as a user that does not own the target table warns that its triggers and row level security stay on', async () => {
+    const p = await pair('notowner')
+    const role = `th_nonowner_${suffix}`
+    try {
+      await withClient(servers.target.url, (c) => c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'loader-pw'`))
+      await p.target.sql(`
+        CREATE FUNCTION public.stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.v := 'stamped'; RETURN NEW; END $$;
+        CREATE TRIGGER kept_stamp BEFORE INSERT ON public.kept FOR EACH ROW EXECUTE FUNCTION public.stamp();
+        CREATE TABLE public.other (id int PRIMARY KEY);
+        ALTER TABLE public.other ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+        CREATE POLICY everything ON public.other USING (true) WITH CHECK (true);
+        GRANT CREATE, USAGE ON SCHEMA public TO ${role}; GRANT CREATE ON DATABASE ${p.target.name} TO ${role};
+        GRANT SELECT, INSERT, TRUNCATE ON public.kept, public.other TO ${role};
+      `)
+      const url = new URL(p.target.url)
+      url.username = role
+      url.password = 'loader-pw'
+      const args = ['--source', p.source.url, '--target', url.toString()]
+
+      const plan = await runCli(['plan', ...args])
+      assert.match(
+        plan.stdout,
+        /note: public\.kept: the target user does not own it, .*trigger kept_stamp fires/,
+      )
+      assert.match(
+        plan.stdout,
+        /note: public\.other: the target user does not own it, .*row level security \(FORCE\)/,
+      )
+
+      const r = await run(['run', ...args])
+      const warnings = r.log.filter((e) => e.event === 'run.warning').map((e) => String(e.message))
+      const kept = warnings.find((w) => w.startsWith('public.kept:')) ?? ''
+      assert.match(kept, /trigger kept_stamp fires on the copied rows/)
+      assert.match(
+        kept,
+        /Connect to the target as the table's owner, or have the owner run ALTER TABLE public\.kept DISABLE TRIGGER "kept_stamp"/,
+      )
+      assert.match(r.stderr, /note: public\.kept: the target user does not own it/)
+      assert.ok(
+        warnings.some((w) => /^public\.other: .*row level security.*BYPASSRLS/.test(w)),
+        warnings.join('\n'),
+      )
+      const [stamped] = await p.target.sql<{ n: string }>(
+        `SELECT count(*)::text AS n FROM public.kept WHERE v = 'stamped'`,
+      )
+      assert.equal(stamped?.n, '300', 'the warning is about a real effect: the trigger rewrote every row')
+      assert.match(r.mail[0]?.text ?? '', /public\.kept: the target user does not own it/)
+      const other = r.log.find((e) => e.event === 'table.failed' && e.table === 'public.other')
+      assert.equal((other?.error as { sqlState?: string } | undefined)?.sqlState, '42501', 'as the note said')
+    } finally {
+      await p.drop()
+      await withClient(servers.target.url, (c) =>
+        c.query(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`),
+      ).catch(() => {})
+    }
+  })
 })
 
 describe('contention on the target', () => {
