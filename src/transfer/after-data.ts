@@ -90,7 +90,7 @@ export class AfterData {
    * children, or one this run created whose copy failed and stays empty), and the tables it belongs to no
    * longer wait for it; those waiting for nothing more get what comes after their data.
    */
-  async release(plan: TablePlan, copied: boolean): Promise<void> {
+  async tableFinished(plan: TablePlan, copied: boolean): Promise<void> {
     if (plan.source.kind !== 'table') return
     const table = plan.source.table
     const built = copied && this.builtInCopy.has(table.oid)

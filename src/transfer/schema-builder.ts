@@ -62,15 +62,15 @@ export class SchemaBuilder {
       (plan) => plan.targetState === 'exists' && plan.mode === 'recreate' && !plan.problem,
     )
     const { source, target, ddl } = this.options
-    const loose = sequences.filter((sequence) => !target.sequenceNamed(sequence.ref))
-    if (missing.length === 0 && recreated.length === 0 && loose.length === 0) return result
+    const standaloneSequences = sequences.filter((sequence) => !target.sequenceNamed(sequence.ref))
+    if (missing.length === 0 && recreated.length === 0 && standaloneSequences.length === 0) return result
 
     const tables = this.tablesToCreate(missing)
     const order = creationOrder(
       source,
       tables,
       recreated.flatMap((plan) => (plan.source.kind === 'table' ? [plan.source.table] : [])),
-      loose,
+      standaloneSequences,
     )
     const intoOf = new Map<number, TablePlan>()
     for (const plan of missing) if (plan.source.kind === 'table') intoOf.set(plan.source.table.oid, plan)

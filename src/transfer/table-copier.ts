@@ -87,7 +87,7 @@ export class TableCopier {
       )
       const notes: string[] = []
       const freeze = await this.prepareTarget(targetClient, notes)
-      const quiet = await this.quietTarget(targetClient)
+      const switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
       stillGoing()
       watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
       const streamed = await this.stream(sourceClient, targetClient, freeze, watchdog)
@@ -114,7 +114,7 @@ export class TableCopier {
           },
         )
       }
-      for (const statement of quiet) await targetClient.query(statement)
+      for (const statement of switchBackOn) await targetClient.query(statement)
       const result: CopyResult = {
         rows: streamed.rows,
         bytes: streamed.bytes,
@@ -181,9 +181,10 @@ export class TableCopier {
    * mode: replace mirrors the source's rows, so the existing table's own triggers must not fire on them
    * (a BEFORE trigger would change them), and FORCE ROW LEVEL SECURITY would refuse them to its owner.
    * Both are switched off inside the copy's transaction and back on before COMMIT: nobody else ever sees
-   * the table without them. Returns the statements that switch them back.
+   * the table without them. Only the owner may: for another user nothing is switched off (the planner
+   * warns of it). Returns the statements that switch them back.
    */
-  private async quietTarget(client: pg.ClientBase): Promise<string[]> {
+  private async suspendTriggersAndForcedRls(client: pg.ClientBase): Promise<string[]> {
     const { plan } = this.options
     const existing = plan.targetTable
     if (plan.mode !== 'replace' || plan.targetState !== 'exists' || !existing?.isOwner) return []

@@ -154,7 +154,7 @@ export class TransferJob extends ReportedJob {
         plan.tables.map((table) =>
           limit(async () => {
             await this.transferTable(table, context, schema.failures.get(table.target.key))
-            await afterData.release(table, this.resultOf(table.target.key)?.status === 'copied')
+            await afterData.tableFinished(table, this.resultOf(table.target.key)?.status === 'copied')
           }),
         ),
       )
