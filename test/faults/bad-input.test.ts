@@ -70,6 +70,35 @@ async function pair(name: string) {
   }
 }
 
+/**
+ * A login role on the target server that owns nothing in `p`'s target database, where it may create tables
+ * and has `grants` (SQL given its name); `url` connects as it, `drop()` removes it.
+ */
+async function targetRole(
+  p: Awaited<ReturnType<typeof pair>>,
+  name: string,
+  grants: (role: string) => string,
+) {
+  const role = `${name}_${suffix}`
+  const drop = () =>
+    withClient(servers.target.url, (c) =>
+      c.query(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`),
+    ).catch(() => {})
+  await withClient(servers.target.url, (c) => c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'loader-pw'`))
+  try {
+    await p.target.sql(
+      `GRANT CREATE, USAGE ON SCHEMA public TO ${role}; GRANT CREATE ON DATABASE ${p.target.name} TO ${role}; ${grants(role)}`,
+    )
+  } catch (error) {
+    await drop()
+    throw error
+  }
+  const url = new URL(p.target.url)
+  url.username = role
+  url.password = 'loader-pw'
+  return { url: url.toString(), drop }
+}
+
 describe('failures before any copy: one clear error, nothing touched, still logged and mailed', () => {
   test('a wrong password fails the run with a message that says to check it', async () => {
     const p = await pair('badpw')
@@ -223,17 +252,10 @@ describe('privileges: the table without them fails untouched, the others copy', 
 
   test('no TRUNCATE privilege on a target table (mode: replace)', async () => {
     const p = await pair('notruncate')
-    const role = `th_loader_${suffix}`
+    let loader: Awaited<ReturnType<typeof targetRole>> | undefined
     try {
-      await withClient(servers.target.url, (c) => c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'loader-pw'`))
-      await p.target.sql(`
-        GRANT CREATE, USAGE ON SCHEMA public TO ${role}; GRANT CREATE ON DATABASE ${p.target.name} TO ${role};
-        GRANT SELECT, INSERT ON public.kept TO ${role};
-      `)
-      const url = new URL(p.target.url)
-      url.username = role
-      url.password = 'loader-pw'
-      const r = await run(['run', '--source', p.source.url, '--target', url.toString()])
+      loader = await targetRole(p, 'th_loader', (role) => `GRANT SELECT, INSERT ON public.kept TO ${role}`)
+      const r = await run(['run', '--source', p.source.url, '--target', loader.url])
       assert.equal(r.code, 1, r.stderr)
       const failed = r.log.find((e) => e.event === 'table.failed')
       assert.equal(failed?.table, 'public.kept')
@@ -248,30 +270,27 @@ describe('privileges: the table without them fails untouched, the others copy', 
       )
     } finally {
       await p.drop()
-      await withClient(servers.target.url, (c) =>
-        c.query(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`),
-      ).catch(() => {})
+      await loader?.drop()
     }
   })
 
   test('a replace as a user that does not own the target table warns that its triggers and row level security stay on', async () => {
     const p = await pair('notowner')
-    const role = `th_nonowner_${suffix}`
+    let loader: Awaited<ReturnType<typeof targetRole>> | undefined
     try {
-      await withClient(servers.target.url, (c) => c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'loader-pw'`))
       await p.target.sql(`
         CREATE FUNCTION public.stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.v := 'stamped'; RETURN NEW; END $$;
         CREATE TRIGGER kept_stamp BEFORE INSERT ON public.kept FOR EACH ROW EXECUTE FUNCTION public.stamp();
         CREATE TABLE public.other (id int PRIMARY KEY);
         ALTER TABLE public.other ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
         CREATE POLICY everything ON public.other USING (true) WITH CHECK (true);
-        GRANT CREATE, USAGE ON SCHEMA public TO ${role}; GRANT CREATE ON DATABASE ${p.target.name} TO ${role};
-        GRANT SELECT, INSERT, TRUNCATE ON public.kept, public.other TO ${role};
       `)
-      const url = new URL(p.target.url)
-      url.username = role
-      url.password = 'loader-pw'
-      const args = ['--source', p.source.url, '--target', url.toString()]
+      loader = await targetRole(
+        p,
+        'th_nonowner',
+        (role) => `GRANT SELECT, INSERT, TRUNCATE ON public.kept, public.other TO ${role}`,
+      )
+      const args = ['--source', p.source.url, '--target', loader.url]
 
       const plan = await runCli(['plan', ...args])
       assert.match(
@@ -305,9 +324,7 @@ describe('privileges: the table without them fails untouched, the others copy', 
       assert.equal((other?.error as { sqlState?: string } | undefined)?.sqlState, '42501', 'as the note said')
     } finally {
       await p.drop()
-      await withClient(servers.target.url, (c) =>
-        c.query(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`),
-      ).catch(() => {})
+      await loader?.drop()
     }
   })
 })
