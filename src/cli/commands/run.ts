@@ -144,7 +144,8 @@ class ConfigNotLoaded extends ReportedJob {
     options: ReportingOptions,
   ) {
     const unknown = '(unknown: the configuration did not load)'
-    super(config, kind, { source: unknown, target: unknown, sourceName: '?', targetName: '?' }, options)
+    const names = { sourceName: 'unknown source', targetName: 'unknown target' }
+    super(config, kind, { source: unknown, target: unknown, ...names }, options)
   }
 
   protected work(): Promise<void> {
