@@ -38,7 +38,9 @@ export class SmtpNotifier implements Notifier {
       requireTLS: hasLogin(this.options.url) && /^smtp:/i.test(this.options.url),
       connectionTimeout: timeout,
       greetingTimeout: timeout,
-      socketTimeout: timeout,
+      // Longer than the greeting's, so that a server that accepts the connection and says nothing is
+      // reported as such ("Greeting never received"), not as a bare socket "Timeout" (equal timers race).
+      socketTimeout: 2 * timeout,
       dnsTimeout: timeout,
       tls: { rejectUnauthorized: this.options.tlsRejectUnauthorized ?? true },
     })
