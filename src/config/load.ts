@@ -110,6 +110,8 @@ export interface ReportingSettings {
   readonly config: Config
   /** Whether `log:` is valid (or left out), so that `config.log` is where the user wants the logs. */
   readonly logValid: boolean
+  /** The URLs and passwords of the file, the environment and the flags as read (valid or not), to redact. */
+  readonly secrets: string[]
 }
 
 /**
@@ -129,9 +131,18 @@ export function reportingSettings(options: LoadConfigOptions = {}): ReportingSet
   }
   const log = section('log')
   const config = configSchema.parse({ log, email: section('email') })
+  const text = (section: unknown, key: string): string[] => {
+    const value = (section as Record<string, unknown> | undefined)?.[key]
+    return typeof value === 'string' ? [value] : []
+  }
+  const { source, target, email } = read.raw
   return {
     config: withAbsolutePaths(config, options.cwd ?? process.cwd()),
     logValid: log !== undefined || read.raw.log === undefined,
+    secrets: [
+      ...[source, target].flatMap((endpoint) => [...text(endpoint, 'url'), ...text(endpoint, 'password')]),
+      ...text(email, 'smtp'),
+    ],
   }
 }
 

@@ -81,6 +81,8 @@ export interface TriggerInfo {
   readonly definition: string
   /** O on origin (the default), D disabled, R on replica only, A always. */
   readonly enabled: string
+  /** An INSERT or TRUNCATE trigger: a replace fires it. */
+  readonly firesOnLoad: boolean
   /** A partition's copy of its partitioned table's trigger: it comes with that one. */
   readonly isClone: boolean
   readonly comment: string | null
@@ -144,6 +146,8 @@ export interface TableInfo {
   readonly partitionBound: string | null
   readonly rowSecurity: boolean
   readonly forceRowSecurity: boolean
+  /** The connected user is exempt from row level security (superuser or BYPASSRLS). */
+  readonly userBypassesRls: boolean
   /** d default, n nothing, f full, i index. */
   readonly replicaIdentity: string
   /** Storage parameters such as `fillfactor=70`. */
@@ -473,6 +477,7 @@ export class Catalog {
       name: String(r.name),
       definition: String(r.definition),
       enabled: String(r.enabled),
+      firesOnLoad: Boolean(r.fires_on_load),
       isClone: Boolean(r.is_clone),
       comment: strOrNull(r.comment),
     }))
@@ -524,6 +529,7 @@ export class Catalog {
         partitionBound: strOrNull(r.partition_bound),
         rowSecurity: Boolean(r.row_security),
         forceRowSecurity: Boolean(r.force_row_security),
+        userBypassesRls: Boolean(r.bypass_rls),
         replicaIdentity: String(r.replica_identity ?? 'd'),
         options: textArray(r.options),
         toastOptions: textArray(r.toast_options),

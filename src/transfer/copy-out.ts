@@ -80,7 +80,7 @@ class FastCopyOut extends LibraryCopyToStream {
     for (let from = 0; from < chunk.length; from += SLICE_BYTES) {
       const to = Math.min(chunk.length, from + SLICE_BYTES)
       const slice = this.parseSlice(chunk, from, to)
-      if (slice === 'ended') return drained
+      if (slice === 'ended') return false
       drained = slice && drained
     }
     // A slow source (a selective where:, a query) still hands its rows on at least a few times a second.

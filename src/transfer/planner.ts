@@ -379,6 +379,19 @@ export class Planner {
         table: ref.display,
       })
     }
+    // PostgreSQL refuses COPY FROM into a table whose row level security applies to the user (copy.c:
+    // "COPY FROM not supported with row-level security"); only the owner, who tablehaul lets past a FORCE
+    // for its transaction, and users exempt from RLS can load it.
+    if (existing.rowSecurity && !existing.isOwner && !existing.userBypassesRls) {
+      return new TablehaulError(
+        'PRIVILEGE_MISSING',
+        `target table ${ref.display} has row level security, which applies to the target user, and PostgreSQL refuses COPY into such a table`,
+        {
+          hint: "connect to the target as the table's owner (or a member of the owning role), or have a superuser run ALTER ROLE <the target user> BYPASSRLS",
+          table: ref.display,
+        },
+      )
+    }
     if (mode === 'replace' && !existing.canTruncate) {
       return new TablehaulError(
         'PRIVILEGE_MISSING',
@@ -422,31 +435,20 @@ function describeNotFound(pattern: TablePattern, from: string, source: Catalog):
 }
 
 /**
- * A replace keeps the target table's own triggers and forced row level security from acting on the copied
- * rows by switching them off for its transaction, which only the table's owner may do. For another user
- * they stay on: a BEFORE trigger can change or drop rows, and row level security applies to the copy
- * (COPY refuses a table it applies to). Says so, naming the table and what to do.
+ * A replace keeps the target table's own INSERT and TRUNCATE triggers from firing on the reload by
+ * switching them off for its transaction, which only the table's owner may do (ALTER TABLE … DISABLE
+ * TRIGGER). For another user they fire: a BEFORE trigger can change or drop the copied rows. Says so,
+ * naming the table, its triggers and what to do.
  */
 function unsuspendableByNonOwner(plan: TablePlan): string | undefined {
   const table = plan.targetTable
   if (plan.problem || plan.mode !== 'replace' || plan.targetState !== 'exists' || !table || table.isOwner)
     return undefined
-  const triggers = table.triggers.filter((t) => t.enabled === 'O' || t.enabled === 'A').map((t) => t.name)
-  const what: string[] = []
-  if (triggers.length > 0)
-    what.push(
-      `its enabled trigger${triggers.length > 1 ? 's' : ''} ${triggers.join(', ')} fire${triggers.length > 1 ? '' : 's'} on the copied rows (a BEFORE trigger can change or drop them)`,
-    )
-  if (table.rowSecurity)
-    what.push(
-      `its row level security${table.forceRowSecurity ? ' (FORCE)' : ''} applies to the user, and COPY refuses such a table, unless the user has BYPASSRLS`,
-    )
-  if (what.length === 0) return undefined
-  const fixes: string[] = []
-  if (triggers.length > 0)
-    fixes.push(
-      `have the owner run ${triggers.map((name) => `ALTER TABLE ${plan.target.display} DISABLE TRIGGER ${quoteIdent(name)}`).join('; ')}`,
-    )
-  if (table.rowSecurity) fixes.push('give the target user BYPASSRLS')
-  return `${plan.target.display}: the target user does not own it, so tablehaul cannot switch off what acts on the rows it loads: ${what.join('; ')}. Connect to the target as the table's owner, or ${fixes.join(', and ')}`
+  const triggers = table.triggers
+    .filter((t) => t.firesOnLoad && (t.enabled === 'O' || t.enabled === 'A'))
+    .map((t) => t.name)
+  if (triggers.length === 0) return undefined
+  const many = triggers.length > 1
+  const disable = triggers.map((name) => `ALTER TABLE ${plan.target.sql} DISABLE TRIGGER ${quoteIdent(name)}`)
+  return `${plan.target.display}: the target user does not own it, so tablehaul cannot switch off its trigger${many ? 's' : ''} ${triggers.join(', ')}, which fire${many ? '' : 's'} on the copied rows (a BEFORE trigger can change or drop them). Connect to the target as the table's owner (or grant the owning role to the target user), or have the owner run ${disable.join('; ')}`
 }

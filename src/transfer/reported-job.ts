@@ -109,13 +109,15 @@ export abstract class ReportedJob extends TransferEmitter {
     const startedAt = new Date()
     let logFile: string | undefined
     let runError: unknown
+    let logError: TablehaulError | undefined
     try {
       logFile = this.log?.open(this.runId)
     } catch (error) {
-      runError = new TablehaulError('FILE_FAILED', `the log cannot be written: ${messageOf(error)}`, {
+      logError = new TablehaulError('FILE_FAILED', `the log cannot be written: ${messageOf(error)}`, {
         cause: error,
         hint: 'make log.dir (--log-dir) a folder this user can write to; nothing was copied',
       })
+      runError = this.failureBeforeWork ?? logError
     }
     this.log?.attach(this)
     const signal = this.runSignal(options.signal)
@@ -134,6 +136,7 @@ export abstract class ReportedJob extends TransferEmitter {
         runError = error
       }
     }
+    if (logError && runError !== logError) this.warn(logError.describe())
     this.emit('step.started', { step: 'report' })
     const report = this.buildReport({ startedAt, runError, signal, logFile })
     await this.release(report.status)
@@ -152,6 +155,14 @@ export abstract class ReportedJob extends TransferEmitter {
    * each table's outcome is recorded with `tableFinished()`.
    */
   protected abstract work(signal: AbortSignal, options: RunOptions): Promise<void>
+
+  /**
+   * A failure known before the work starts, which a run reports rather than a log it cannot write (the
+   * log's failure then becomes a warning). @default none
+   */
+  protected get failureBeforeWork(): TablehaulError | undefined {
+    return undefined
+  }
 
   /** Gives back what the work held (connections, locks) once the outcome is known, before it is reported. */
   protected async release(_status: RunStatus): Promise<void> {}

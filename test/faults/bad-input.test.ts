@@ -207,6 +207,30 @@ describe('failures before any copy: one clear error, nothing touched, still logg
     }
   })
 
+  test("a config error wins over a log.dir that cannot be written, and the file's passwords stay hidden", async () => {
+    const dir = tempDir()
+    writeFileSync(path.join(dir, 'not-a-folder'), 'a file where log.dir should be a folder\n')
+    writeFileSync(
+      path.join(dir, 'tablehaul.yaml'),
+      [
+        'source: { url: "postgres://reader:${SALES_DB_PASSWORD}@db.example.com/sales" }',
+        'target: { url: "postgres://loader@localhost/copy", password: "File-Only-Secret-7" }',
+        'log: { dir: ./not-a-folder }',
+        'email: { outbox: ./outbox, to: [dba@example.com] }',
+        '',
+      ].join('\n'),
+    )
+    const r = await runCli(['run'], { cwd: dir })
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /SALES_DB_PASSWORD is not set/)
+    const [message] = await outboxMessages(path.join(dir, 'outbox'))
+    assert.match(message?.subject ?? '', /FAILED · the configuration is invalid/)
+    assert.match(message?.text ?? '', /SALES_DB_PASSWORD is not set/)
+    assert.match(message?.text ?? '', /the log cannot be written/, 'the log problem is told as well')
+    for (const text of [r.stderr, r.stdout, message?.text ?? '', String(message?.html ?? '')])
+      assert.doesNotMatch(text, /File-Only-Secret-7/)
+  })
+
   test('a config error is still mailed when its log: section is not valid, and no log is written then', async () => {
     const dir = tempDir()
     writeFileSync(
@@ -274,14 +298,16 @@ describe('privileges: the table without them fails untouched, the others copy', 
     }
   })
 
-  test('a replace as a user that does not own the target table warns that its triggers and row level security stay on', async () => {
+  test('as a user that does not own the target table: its triggers are a warning, its row level security a refusal before anything is written', async () => {
     const p = await pair('notowner')
     let loader: Awaited<ReturnType<typeof targetRole>> | undefined
     try {
       await p.target.sql(`
         CREATE FUNCTION public.stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.v := 'stamped'; RETURN NEW; END $$;
         CREATE TRIGGER kept_stamp BEFORE INSERT ON public.kept FOR EACH ROW EXECUTE FUNCTION public.stamp();
+        CREATE TRIGGER kept_audit AFTER UPDATE ON public.kept FOR EACH ROW EXECUTE FUNCTION public.stamp();
         CREATE TABLE public.other (id int PRIMARY KEY);
+        INSERT INTO public.other VALUES (-1);
         ALTER TABLE public.other ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
         CREATE POLICY everything ON public.other USING (true) WITH CHECK (true);
       `)
@@ -293,35 +319,33 @@ describe('privileges: the table without them fails untouched, the others copy', 
       const args = ['--source', p.source.url, '--target', loader.url]
 
       const plan = await runCli(['plan', ...args])
+      assert.equal(plan.code, 1, 'the plan cannot run as it is')
       assert.match(
         plan.stdout,
-        /note: public\.kept: the target user does not own it, .*trigger kept_stamp fires/,
+        /note: public\.kept: the target user does not own it, .*trigger kept_stamp, which fires/,
       )
-      assert.match(
-        plan.stdout,
-        /note: public\.other: the target user does not own it, .*row level security \(FORCE\)/,
-      )
+      assert.doesNotMatch(plan.stdout, /kept_audit/, 'an UPDATE trigger does not fire on a load')
+      assert.match(plan.stdout + plan.stderr, /public\.other has row level security.*refuses COPY/)
 
       const r = await run(['run', ...args])
+      assert.equal(r.code, 1, r.stderr)
       const warnings = r.log.filter((e) => e.event === 'run.warning').map((e) => String(e.message))
       const kept = warnings.find((w) => w.startsWith('public.kept:')) ?? ''
-      assert.match(kept, /trigger kept_stamp fires on the copied rows/)
-      assert.match(
-        kept,
-        /Connect to the target as the table's owner, or have the owner run ALTER TABLE public\.kept DISABLE TRIGGER "kept_stamp"/,
-      )
+      assert.match(kept, /trigger kept_stamp, which fires on the copied rows/)
+      assert.match(kept, /or have the owner run ALTER TABLE "public"\."kept" DISABLE TRIGGER "kept_stamp"/)
       assert.match(r.stderr, /note: public\.kept: the target user does not own it/)
-      assert.ok(
-        warnings.some((w) => /^public\.other: .*row level security.*BYPASSRLS/.test(w)),
-        warnings.join('\n'),
-      )
       const [stamped] = await p.target.sql<{ n: string }>(
         `SELECT count(*)::text AS n FROM public.kept WHERE v = 'stamped'`,
       )
       assert.equal(stamped?.n, '300', 'the warning is about a real effect: the trigger rewrote every row')
       assert.match(r.mail[0]?.text ?? '', /public\.kept: the target user does not own it/)
       const other = r.log.find((e) => e.event === 'table.failed' && e.table === 'public.other')
-      assert.equal((other?.error as { sqlState?: string } | undefined)?.sqlState, '42501', 'as the note said')
+      assert.equal((other?.error as { code?: string } | undefined)?.code, 'PRIVILEGE_MISSING')
+      assert.match(String((other?.error as { hint?: string } | undefined)?.hint), /BYPASSRLS/)
+      const [left] = await p.target.sql<{ ids: string }>(
+        `SELECT string_agg(id::text, ',') AS ids FROM public.other`,
+      )
+      assert.equal(left?.ids, '-1', 'the refused table was not touched')
     } finally {
       await p.drop()
       await loader?.drop()

@@ -1,3 +1,4 @@
+import { Redactor } from '../../report/secrets.js'
 import type { Command } from 'commander'
 import { reportingSettings } from '../../config/load.js'
 import type { Config } from '../../config/schema.js'
@@ -127,7 +128,8 @@ export async function loadOrReport(
     if (!settings) throw error
     const job = new ConfigNotLoaded(settings.config, kind, error, {
       log: settings.logValid ? undefined : null,
-      redactor: context.redactor,
+      // The file, the environment and the flags as read, valid or not: whatever secret they hold is hidden.
+      redactor: Redactor.fromValues([...settings.secrets, context.env.PGPASSWORD]),
     })
     const { code } = await runReported(job, context, outputOptionsFrom(options))
     context.exitCode = code
@@ -150,5 +152,10 @@ class ConfigNotLoaded extends ReportedJob {
 
   protected work(): Promise<void> {
     return Promise.reject(this.error)
+  }
+
+  /** The configuration's error is the news, even when the log cannot be written either. */
+  protected override get failureBeforeWork(): TablehaulError {
+    return this.error
   }
 }

@@ -1,11 +1,13 @@
 -- User triggers of tables (not the internal ones behind foreign keys), as the server writes them, with their
--- enabled state (O on origin, D disabled, R on replica, A always) and whether it is a partition's clone of
+-- enabled state (O on origin, D disabled, R on replica, A always), whether a load fires it (an INSERT or
+-- TRUNCATE trigger: tgtype bits 4 and 32 of pg_trigger.h) and whether it is a partition's clone of
 -- its partitioned table's trigger (tgparentid, 13+, read through to_jsonb so this runs on 12; before 15
 -- clones are internal and not listed).
 SELECT tg.tgrelid::int8                                     AS table_oid,
        tg.tgname                                            AS name,
        pg_catalog.pg_get_triggerdef(tg.oid)                 AS definition,
        tg.tgenabled                                         AS enabled,
+       (tg.tgtype::int & (4 | 32)) <> 0                     AS fires_on_load,
        coalesce((to_jsonb(tg) ->> 'tgparentid')::oid, 0) <> 0 AS is_clone,
        pg_catalog.obj_description(tg.oid, 'pg_trigger')     AS comment
   FROM pg_catalog.pg_trigger tg
