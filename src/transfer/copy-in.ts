@@ -1,9 +1,8 @@
 import type { Writable } from 'node:stream'
 import type { Submittable } from 'pg'
 import copyStreams from 'pg-copy-streams'
-import { returnFrame } from './frames.js'
 
-/** `COPY … FROM STDIN` as a writable stream. */
+/** `COPY … FROM STDIN` as a writable stream of whole CopyData messages. */
 export interface CopyInStream extends Writable, Submittable {
   /** Rows the target reported when the COPY ended. */
   readonly rowCount: number
@@ -16,25 +15,13 @@ interface LibraryCopyFrom {
 const LibraryCopyFromStream = Object.getPrototypeOf(copyStreams.from('COPY x FROM STDIN'))
   .constructor as new (text: string) => Writable
 
-const COPY_DATA = 0x64 // d
-
 /**
- * pg-copy-streams' copy-from query, writing each chunk as one CopyData message in a single `writev` (header
- * and data together), and handing the frame back for reuse once the socket has written it.
+ * pg-copy-streams' copy-from query for chunks that are CopyData messages already (those of `copyOut`):
+ * written to the target as they are, without another header around them.
  */
 class FastCopyIn extends LibraryCopyFromStream {
   flushChunk(chunk: Buffer): boolean {
-    const socket = (this as unknown as LibraryCopyFrom).connection.stream
-    const header = Buffer.allocUnsafe(5)
-    header[0] = COPY_DATA
-    header.writeUInt32BE(chunk.length + 4, 1)
-    socket.cork()
-    socket.write(header)
-    const flushed = socket.write(chunk, (error) => {
-      if (!error) returnFrame(chunk)
-    })
-    socket.uncork()
-    return flushed
+    return (this as unknown as LibraryCopyFrom).connection.stream.write(chunk)
   }
 }
 

@@ -5,7 +5,7 @@ import type { Ddl } from '../db/ddl.js'
 import { quoteIdent } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 import { copyIn } from './copy-in.js'
-import { copyOut } from './copy-out.js'
+import { COPY_DATA_HEADER, copyOut } from './copy-out.js'
 import { Meter } from './meter.js'
 import { Watchdog } from './watchdog.js'
 import type { TablePlan } from './planner.js'
@@ -221,7 +221,8 @@ export class TableCopier {
     const source = sourceClient.query(copyOut(from, () => watchdog.touch()))
     const onProgress = this.options.onProgress
     const meter = new Meter({
-      onProgress: (bytes) => onProgress?.(bytes, source.messages),
+      // The stream carries the source's CopyData messages whole: each row's 5-byte header is not data.
+      onProgress: (bytes) => onProgress?.(bytes - COPY_DATA_HEADER * source.messages, source.messages),
       progressIntervalMs: 200,
     })
     let failedSide: 'source' | 'target' | undefined
@@ -232,7 +233,8 @@ export class TableCopier {
     } catch (error) {
       throw new SideError(failedSide ?? 'target', error)
     }
-    return { rows: target.rowCount, bytes: meter.bytes, sourceRows: () => source.rowCount }
+    const bytes = meter.bytes - COPY_DATA_HEADER * source.messages
+    return { rows: target.rowCount, bytes, sourceRows: () => source.rowCount }
   }
 
   private sourceRelation(columns: string): string {
