@@ -17,13 +17,13 @@ import copyStreams from 'pg-copy-streams'
 export interface CopyOutStream extends Readable, Submittable {
   /** Rows (CopyData messages) seen so far; for binary COPY one more (the trailer). Chunks are whole CopyData messages, headers included. */
   readonly messages: number
+  /** Row bytes handed on so far, without the CopyData headers around them. */
+  readonly dataBytes: number
   /** Rows the server reported when the COPY ended. */
   readonly rowCount: number
 }
 
 const COPY_DATA = 0x64 // d
-/** Bytes of a CopyData message's header (type and length) in front of each row. */
-export const COPY_DATA_HEADER = 5
 const COPY_DONE = 0x63 // c
 const ERROR_RESPONSE = 0x45 // E
 const COPY_OUT_RESPONSE = 0x48 // H
@@ -44,6 +44,7 @@ const LibraryCopyToStream = Object.getPrototypeOf(copyStreams.to('SELECT 1')).co
 
 class FastCopyOut extends LibraryCopyToStream {
   messages = 0
+  dataBytes = 0
   /** Bytes of the current message still to come; its type. */
   private remaining = 0
   private type = 0
@@ -72,7 +73,10 @@ class FastCopyOut extends LibraryCopyToStream {
         const take = Math.min(this.remaining, chunk.length - at)
         at += take
         this.remaining -= take
-        if (this.remaining === 0 && this.type === COPY_DATA) this.messages++
+        if (this.type === COPY_DATA) {
+          this.dataBytes += take
+          if (this.remaining === 0) this.messages++
+        }
         continue
       }
       if (this.headerBytes === 0) {

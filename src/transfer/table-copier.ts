@@ -5,11 +5,13 @@ import type { Ddl } from '../db/ddl.js'
 import { quoteIdent } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 import { copyIn } from './copy-in.js'
-import { COPY_DATA_HEADER, copyOut } from './copy-out.js'
-import { Meter } from './meter.js'
+import { copyOut } from './copy-out.js'
 import { Watchdog } from './watchdog.js'
 import type { TablePlan } from './planner.js'
 import type { Snapshot } from './snapshot.js'
+
+/** How often a copy reports its progress. */
+const PROGRESS_INTERVAL_MS = 200
 
 /** Slack on top of a server-side timeout before the client gives up on the server itself. */
 const GRACE_MS = 15_000
@@ -217,24 +219,31 @@ export class TableCopier {
     const into = `COPY ${plan.target.sql}${list} FROM STDIN WITH (FORMAT ${format}${freeze ? ', FREEZE' : ''})`
     const from = `COPY ${this.sourceRelation(columns)} TO STDOUT WITH (FORMAT ${format})`
 
-    const target = targetClient.query(copyIn(into))
-    const source = sourceClient.query(copyOut(from, () => watchdog.touch()))
     const onProgress = this.options.onProgress
-    const meter = new Meter({
-      // The stream carries the source's CopyData messages whole: each row's 5-byte header is not data.
-      onProgress: (bytes) => onProgress?.(bytes - COPY_DATA_HEADER * source.messages, source.messages),
-      progressIntervalMs: 200,
-    })
+    let reportedAt = 0
+    const report = () => onProgress?.(source.dataBytes, source.messages)
+    const target = targetClient.query(copyIn(into))
+    // The scanner counts rows and bytes as they arrive: progress needs no stage of its own on the COPY path.
+    const source = sourceClient.query(
+      copyOut(from, () => {
+        watchdog.touch()
+        const now = Date.now()
+        if (now - reportedAt >= PROGRESS_INTERVAL_MS) {
+          reportedAt = now
+          report()
+        }
+      }),
+    )
     let failedSide: 'source' | 'target' | undefined
     source.once('error', () => (failedSide ??= 'source'))
     target.once('error', () => (failedSide ??= 'target'))
     try {
-      await pipeline(source, meter, target)
+      await pipeline(source, target)
     } catch (error) {
       throw new SideError(failedSide ?? 'target', error)
     }
-    const bytes = meter.bytes - COPY_DATA_HEADER * source.messages
-    return { rows: target.rowCount, bytes, sourceRows: () => source.rowCount }
+    report()
+    return { rows: target.rowCount, bytes: source.dataBytes, sourceRows: () => source.rowCount }
   }
 
   private sourceRelation(columns: string): string {

@@ -12,7 +12,7 @@ function message(type: string, body: Buffer): Buffer {
 }
 
 /** Feeds `wire` to the scanner in pieces of the given sizes (cycled); returns what it handed on. */
-function scan(wire: Buffer, pieceSizes: number[]): { output: Buffer; messages: number } {
+function scan(wire: Buffer, pieceSizes: number[]): { output: Buffer; messages: number; dataBytes: number } {
   const stream = copyOut('COPY t TO STDOUT') as unknown as { _parse(chunk: Buffer): boolean } & ReturnType<
     typeof copyOut
   >
@@ -23,7 +23,7 @@ function scan(wire: Buffer, pieceSizes: number[]): { output: Buffer; messages: n
   }
   const chunks: Buffer[] = []
   for (let chunk: Buffer | null; (chunk = stream.read() as Buffer | null) !== null;) chunks.push(chunk)
-  return { output: Buffer.concat(chunks), messages: stream.messages }
+  return { output: Buffer.concat(chunks), messages: stream.messages, dataBytes: stream.dataBytes }
 }
 
 test('the COPY scanner hands on every CopyData message whole and in order, and only those, however the socket cuts them', async () => {
@@ -46,8 +46,9 @@ test('the COPY scanner hands on every CopyData message whole and in order, and o
     ['the whole stream at once', [wire.length]],
   ]
   for (const [name, pieces] of cuttings) {
-    const { output, messages } = scan(wire, pieces)
+    const { output, messages, dataBytes } = scan(wire, pieces)
     assert.equal(messages, rows.length, name)
+    assert.equal(dataBytes, expected.length - 5 * rows.length, `${name}: the row bytes, without headers`)
     assert.equal(output.length, expected.length, name)
     assert.ok(output.equals(expected), `${name}: the bytes differ`)
   }
