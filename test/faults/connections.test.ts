@@ -82,7 +82,12 @@ async function scene(
   }
 }
 
-/** Runs the job and calls `fault` once public.orders has moved `afterBytes` bytes. */
+/**
+ * Runs the job and calls `fault` once the proxy has passed `afterBytes` bytes of the COPY of public.orders
+ * (4 MB) to the far side: counted at the proxy, because the client's own progress says only what it handed
+ * to its socket, and on loopback the kernel takes the whole table at once while the throttled proxy still
+ * forwards it.
+ */
 async function runWithFault(
   s: Scene,
   fault: () => unknown,
@@ -91,16 +96,18 @@ async function runWithFault(
 ) {
   const job = new TransferJob(s.config)
   setup(job)
-  let fired = false
+  let copied = false
   job.on('table.progress', (event) => {
-    if (!fired && event.table === 'public.orders' && event.bytes >= afterBytes) {
-      fired = true
-      void fault()
-    }
+    if (event.table === 'public.orders' && event.finishing) copied = true
+  })
+  let faulted: Promise<unknown> | undefined
+  void s.proxy.whenOneLinkPasses(afterBytes).then(() => {
+    if (!copied) faulted = Promise.resolve(fault())
   })
   const started = Date.now()
   const report = await job.run()
-  assert.ok(fired, 'the fault happened during the COPY')
+  assert.ok(faulted, 'the fault happened during the COPY')
+  await faulted
   return {
     report,
     durationMs: Date.now() - started,

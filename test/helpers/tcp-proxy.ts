@@ -78,6 +78,16 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * Resolves once one connection has forwarded `bytes` bytes: the moment the far side has really received
+   * them, which a client's own progress cannot tell (loopback socket buffers swallow megabytes at once).
+   */
+  whenOneLinkPasses(bytes: number): Promise<void> {
+    return new Promise((resolve) => this.watchers.push({ bytes, resolve }))
+  }
+
+  private watchers: Array<{ bytes: number; resolve: () => void }> = []
+
   /** Limits each direction of each connection to about this many bytes per second (0: no limit). */
   throttle(bytesPerSecond: number): void {
     this.bytesPerSecond = bytesPerSecond
@@ -110,6 +120,10 @@ export class TcpProxy {
   private forward(from: net.Socket, to: net.Socket, link: Link): void {
     from.on('data', (chunk: Buffer) => {
       link.bytes += chunk.length
+      for (const watcher of this.watchers.filter((w) => link.bytes >= w.bytes)) {
+        this.watchers.splice(this.watchers.indexOf(watcher), 1)
+        watcher.resolve()
+      }
       const flushed = to.write(chunk)
       if (this.bytesPerSecond > 0) {
         from.pause()
