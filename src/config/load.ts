@@ -108,7 +108,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
 export interface ReportingSettings {
   /** Every setting at its default but `log:` and `email:`, each as configured where it is valid on its own. */
   readonly config: Config
-  /** Whether `log:` is valid (or left out), so that `config.log` is where the user wants the logs. */
+  /** Whether `log:` is valid (or left out of a file that was read), so that `config.log` is where the user wants the logs. */
   readonly logValid: boolean
   /** The URLs and passwords of the file, the environment and the flags as read (valid or not), to redact. */
   readonly secrets: string[]
@@ -116,14 +116,19 @@ export interface ReportingSettings {
 
 /**
  * The `log:` and `email:` sections of a configuration that does not load, so that its error (say a
- * `${VAR}` not set under cron) is logged and mailed like a run's. Undefined when the file cannot be read.
+ * `${VAR}` not set under cron) is logged and mailed like a run's. When the file itself cannot be read or
+ * parsed, only the environment and the flags count, and undefined comes back unless they say where to log
+ * or mail: a log in a default folder the file may have moved elsewhere would only surprise.
  */
 export function reportingSettings(options: LoadConfigOptions = {}): ReportingSettings | undefined {
   let read: ReturnType<typeof readRaw>
+  let fileRead = true
   try {
     read = readRaw(options)
   } catch {
-    return undefined
+    read = readRaw(options, { withoutFile: true })
+    fileRead = false
+    if (read.raw.log === undefined && read.raw.email === undefined) return undefined
   }
   const section = (key: 'log' | 'email'): unknown => {
     if (read.problems.some((p) => p.at[0] === key)) return undefined
@@ -138,7 +143,7 @@ export function reportingSettings(options: LoadConfigOptions = {}): ReportingSet
   const { source, target, email } = read.raw
   return {
     config: withAbsolutePaths(config, options.cwd ?? process.cwd()),
-    logValid: log !== undefined || read.raw.log === undefined,
+    logValid: log !== undefined || (fileRead && read.raw.log === undefined),
     secrets: [
       ...[source, target].flatMap((endpoint) => [...text(endpoint, 'url'), ...text(endpoint, 'password')]),
       ...text(email, 'smtp'),
@@ -147,14 +152,17 @@ export function reportingSettings(options: LoadConfigOptions = {}): ReportingSet
 }
 
 /** The file, the environment and the flags, merged; `${VAR}` problems are collected, not thrown. */
-function readRaw(options: LoadConfigOptions): {
+function readRaw(
+  options: LoadConfigOptions,
+  { withoutFile = false } = {},
+): {
   raw: Record<string, unknown>
   file: string | undefined
   problems: Array<{ at: readonly PropertyKey[]; line: string }>
 } {
   const env = options.env ?? process.env
   const cwd = options.cwd ?? process.cwd()
-  const file = resolveConfigFile(options.file ?? env.TABLEHAUL_CONFIG, cwd)
+  const file = withoutFile ? undefined : resolveConfigFile(options.file ?? env.TABLEHAUL_CONFIG, cwd)
   const problems: Array<{ at: readonly PropertyKey[]; line: string }> = []
   let raw: Record<string, unknown> = {}
   if (file) raw = interpolate(readYamlFile(file), env, [], problems) as Record<string, unknown>

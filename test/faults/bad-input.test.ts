@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -243,6 +243,33 @@ describe('failures before any copy: one clear error, nothing touched, still logg
     assert.ok(!existsSync(path.join(dir, 'logs')), 'no log folder was created')
     const [message] = await outboxMessages(path.join(dir, 'outbox'))
     assert.match(message?.text ?? '', /jobs: must be a number/)
+  })
+
+  test('a config file that is not valid YAML is logged and mailed where the flags and the environment say', async () => {
+    const dir = tempDir()
+    const yaml = 'source:\n  url: "postgres://reader:Yaml-Secret-3@db.example.com/sales"\n  password: a: b\n'
+    writeFileSync(path.join(dir, 'nightly.yaml'), yaml)
+    const r = await runCli(
+      ['run', '--config', 'nightly.yaml', '--outbox', 'outbox', '--email-to', 'dba@example.com'],
+      { cwd: dir, env: { TABLEHAUL_LOG_DIR: path.join(dir, 'nightly-logs') } },
+    )
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /nightly\.yaml is not valid YAML:\n\s+line 3, column \d+/)
+    const finished = readRunLog(path.join(dir, 'nightly-logs')).find((x) => x.event === 'run.finished')
+    assert.equal((finished?.error as { code?: string } | undefined)?.code, 'CONFIG_INVALID')
+    const [message] = await outboxMessages(path.join(dir, 'outbox'))
+    assert.match(message?.subject ?? '', /^\[tablehaul\] FAILED · the configuration is invalid/)
+    assert.match(message?.text ?? '', /not valid YAML[\s\S]*line 3/)
+    for (const text of [r.stderr, message?.text ?? '', String(message?.html ?? '')])
+      assert.doesNotMatch(text, /Yaml-Secret-3/)
+
+    // Nothing outside the file says where: printed only, no log folder made up in the working directory.
+    const bare = tempDir()
+    writeFileSync(path.join(bare, 'tablehaul.yaml'), yaml)
+    const printed = await runCli(['run'], { cwd: bare })
+    assert.equal(printed.code, 2, printed.stderr)
+    assert.match(printed.stderr, /tablehaul\.yaml is not valid YAML/)
+    assert.deepEqual(readdirSync(bare), ['tablehaul.yaml'])
   })
 })
 
