@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import pg from 'pg'
+import { sqlFile } from '../../src/db/sql.js'
 import { TransferJob } from '../../src/transfer/transfer-job.js'
 import { testConfig } from '../helpers/config.js'
 import { TestDatabase, testServers, withClient } from '../helpers/servers.js'
@@ -27,21 +29,37 @@ test('losing the source after its data is in (while the target builds indexes) n
       CREATE INDEX events_v_md5 ON public.events (md5(v || id));
     `)
     const config = testConfig({ source: source.url, target: target.url, mode: 'append' })
+    // The table's transaction is held open after its data is in: its record of the copy (an INSERT into
+    // tablehaul.copied_tables, made just before COMMIT) waits for this lock, so the source is lost inside
+    // the window however fast the index builds are.
+    await target.sql(sqlFile('create_run_history'))
+    const holder = new pg.Client(target.url)
+    await holder.connect()
+    await holder.query('BEGIN; LOCK TABLE tablehaul.copied_tables IN SHARE MODE')
+    const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
     const job = new TransferJob(config, { notifier: null })
-    let killed: Promise<unknown> | undefined
+    let killed: Promise<boolean> | undefined
     job.on('table.progress', (event) => {
       if (event.finishing && !killed) {
-        killed = withClient(servers.source.url, (client) =>
-          client.query(
-            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
-            [source.name],
-          ),
-        )
+        killed = (async () => {
+          await withClient(servers.source.url, (client) =>
+            client.query(
+              `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+              [source.name],
+            ),
+          )
+          const [open] = await target.sql<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid NOT IN (pg_backend_pid(), $1)`,
+            [holderPid],
+          )
+          await holder.query('COMMIT')
+          return open!.n > 0
+        })()
       }
     })
-    const report = await job.run()
-    await killed
-    assert.ok(killed, 'the source sessions were killed while the target built indexes')
+    const report = await job.run().finally(() => holder.end())
+    assert.ok(killed, 'the table reached its finishing step')
+    assert.ok(await killed, "the source sessions were killed while the table's transaction was open")
     const events = report.tables.find((t) => t.table === 'public.events')!
     assert.equal(events.status, 'copied', JSON.stringify(events))
     assert.equal(events.attempts, 1)

@@ -197,6 +197,9 @@ describe('a frozen connection fails the table within the stall timeout, keeping 
     test(`the ${side} connection freezes mid-COPY`, async () => {
       const s = await scene(`freeze_${side}`, side, { stall: 2000, connect: 3000 })
       s.config.retry = { attempts: 1, backoff: 100 }
+      // Fast enough that the socket buffers' backlog (up to ~4 MB on loopback) drains well within the stall
+      // timeout: without the freeze this run succeeds, so only the freeze can fail the table.
+      s.proxy.throttle(8 * 1024 * 1024)
       try {
         // The link comes back once the table has failed, so the rest of the run goes on.
         const { report, durationMs, log, mail } = await runWithFault(
@@ -229,12 +232,14 @@ describe('a frozen connection fails the table within the stall timeout, keeping 
 })
 
 test('a run past its deadline (timeouts.run) stops: the table in flight rolls back and the report says why', async () => {
-  const s = await scene('deadline', 'source', { run: 1500 })
+  // The deadline counts from the start of the run; 5 s leaves planning room on a busy machine, and at
+  // 256 kB/s the 4 MB COPY still has ~10 s to go when it lands.
+  const s = await scene('deadline', 'source', { run: 5000 })
   try {
     s.proxy.throttle(256 * 1024)
     const started = Date.now()
     const report = await new TransferJob(s.config).run()
-    assert.ok(Date.now() - started < 1500 + 10_000, 'it stopped soon after the deadline')
+    assert.ok(Date.now() - started < 5000 + 10_000, 'it stopped soon after the deadline')
     assert.equal(report.status, 'failed')
     assert.equal(report.error?.code, 'RUN_DEADLINE')
     const orders = report.tables.find((t) => t.table === 'public.orders')!

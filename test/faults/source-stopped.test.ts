@@ -50,6 +50,13 @@ test('the source server stopped mid-run: the tables fail after their retries, ol
       { dir },
     )
     config.jobs = 1
+    // The source's COPY made slow on the server (a short sleep every 2,000 rows), so its backend is still
+    // producing rows when the server stops: loopback socket buffers swallow a 4 MB table whole, which would
+    // leave an idle backend behind the throttled proxy and a table that arrives complete.
+    config.tables = [
+      { name: 'public.big', where: 'id % 2000 <> 0 OR pg_sleep(0.1) IS NOT NULL' },
+      'public.later',
+    ]
     config.retry = { attempts: 2, backoff: 500 }
     config.timeouts.connect = 2000
     const job = new TransferJob(config)
