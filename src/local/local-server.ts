@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { makeDirectory } from '../files.js'
 import path from 'node:path'
 import { redactUrl } from '../db/database.js'
 import { TablehaulError } from '../errors.js'
@@ -120,7 +121,7 @@ export class LocalServer {
   }
 
   private async create(): Promise<LocalServerState> {
-    mkdirSync(this.dir, { recursive: true })
+    makeDirectory(this.dir)
     let dataDir = path.join(this.dir, 'pgdata')
     if (!(await reachableByServer(this.dir))) {
       // As root, the server runs as the postgres OS user, which may not be able to enter a home folder

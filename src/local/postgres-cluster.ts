@@ -5,7 +5,6 @@ import {
   chownSync,
   cpSync,
   existsSync,
-  mkdirSync,
   mkdtempSync,
   readFileSync,
   renameSync,
@@ -14,6 +13,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
+import { makeDirectory } from '../files.js'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -76,8 +76,8 @@ export class PostgresCluster {
     const bin = await this.bin()
     const owner = await serverOwner()
     // Parents get the default mode (the server's OS user must be able to enter them); only PGDATA is private.
-    mkdirSync(path.dirname(this.dataDir), { recursive: true })
-    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 })
+    makeDirectory(path.dirname(this.dataDir))
+    makeDirectory(this.dataDir, 0o700)
     if (owner) chownSync(this.dataDir, owner.uid, owner.gid)
     // A private folder of its own (mkdtemp): a predictable name in /tmp could be a planted symlink.
     const passwordDir = mkdtempSync(path.join(os.tmpdir(), 'tablehaul-pw-'))
@@ -126,7 +126,7 @@ export class PostgresCluster {
   async start(): Promise<void> {
     const bin = await this.bin()
     const owner = await serverOwner()
-    mkdirSync(path.dirname(this.logFile), { recursive: true })
+    makeDirectory(path.dirname(this.logFile))
     if (owner && !existsSync(this.logFile)) {
       writeFileSync(this.logFile, '')
       chownSync(this.logFile, owner.uid, owner.gid)
@@ -247,7 +247,7 @@ async function copiedWhereReachable(packageDir: string): Promise<PostgresBinarie
   const bin = path.join(copy, 'native', 'bin')
   if (existsSync(copy) && !ownedByRootOnly(copy)) rmSync(copy, { recursive: true, force: true })
   if (!existsSync(path.join(bin, 'postgres'))) {
-    mkdirSync(BINARIES_HOME, { recursive: true, mode: 0o755 })
+    makeDirectory(BINARIES_HOME, 0o755)
     chmodSync(BINARIES_HOME, 0o755)
     const staging = mkdtempSync(path.join(BINARIES_HOME, 'staging-'))
     cpSync(path.join(packageDir, 'native'), path.join(staging, 'native'), {

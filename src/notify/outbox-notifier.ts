@@ -1,4 +1,5 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { renameSync, writeFileSync } from 'node:fs'
+import { makeDirectory } from '../files.js'
 import path from 'node:path'
 import type { SendMailOptions } from 'nodemailer'
 import { TablehaulError } from '../errors.js'
@@ -28,7 +29,7 @@ export class OutboxNotifier implements Notifier {
       })
     }
     try {
-      mkdirSync(this.dir, { recursive: true })
+      makeDirectory(this.dir)
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')
       const file = path.join(this.dir, `${stamp}-${slug(message.subject)}.eml`)
       // Written under a temporary name and renamed, so a reader never sees half a message.

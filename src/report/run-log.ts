@@ -1,4 +1,5 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs'
+import { appendFileSync, existsSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs'
+import { makeDirectory } from '../files.js'
 import path from 'node:path'
 import pino from 'pino'
 import { formatBytes, formatCount, formatDuration } from '../config/units.js'
@@ -54,7 +55,7 @@ export class RunLog {
 
   /** Creates the run's NDJSON file and applies rotation and retention. */
   open(runId: string): string {
-    mkdirSync(this.options.dir, { recursive: true })
+    makeDirectory(this.options.dir)
     this.pruneOldRuns(this.options.keepRuns ?? 100)
     // Rotated only between runs, so that one run's lines are never split over two files.
     this.rotateHumanLog(this.humanFile)
@@ -111,6 +112,12 @@ export class RunLog {
       case 'run.warning':
         this.write('warn', { event, ...(payload as object) })
         return
+      case 'table.note': {
+        const { table, message } = payload as TransferEvents['table.note']
+        this.write('warn', { event, table, message })
+        this.appendHuman([`${localTimestamp(new Date())} ${table} NOTE ${oneLine(message)}`])
+        return
+      }
       case 'notify.failed': {
         const { error } = payload as TransferEvents['notify.failed']
         this.write('error', { event, error }, `the e-mail was not sent: ${describeError(error)}`)

@@ -37,6 +37,8 @@ export interface TransferEvents {
   'table.copied': TableResult
   'table.failed': TableResult
   'table.skipped': TableResult
+  /** A note on a table that came after its own event (a foreign key put back at the end of the run). */
+  'table.note': { table: string; message: string }
   'notify.sent': { to: readonly string[]; via: string }
   'notify.failed': { error: ErrorInfo }
   'run.finished': RunReport
@@ -81,6 +83,7 @@ const EVENT_NAMES: readonly TransferEventName[] = [
   'table.copied',
   'table.failed',
   'table.skipped',
+  'table.note',
   'notify.sent',
   'notify.failed',
   'run.finished',

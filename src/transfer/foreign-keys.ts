@@ -84,9 +84,17 @@ export class ForeignKeys {
   /**
    * Creates the lifted keys and `created` ones, validated. A key whose rows do not hold (for example when
    * one of its tables failed to copy and kept old rows) is created NOT VALID instead, so it still guards
-   * new rows, and reported. Returns notes by referencing table key.
+   * new rows, and reported. A key of a table this run created, or one left over by an earlier run, waits
+   * instead while one of its tables did not get its data (`dataIn`: it failed, or the run stopped before
+   * it): checked now, it would fail against rows that are simply not there yet. It stays recorded in
+   * tablehaul.pending_foreign_keys, and the run that copies that table creates it, validated. Returns notes
+   * by referencing table key.
    */
-  async restore(created: readonly ForeignKey[], jobs: number): Promise<Map<string, string[]>> {
+  async restore(
+    created: readonly ForeignKey[],
+    jobs: number,
+    dataIn: (tableKey: string) => boolean,
+  ): Promise<Map<string, string[]>> {
     const notes = new Map<string, string[]>()
     const note = (key: ForeignKey, text: string) => {
       const list = notes.get(key.table.key) ?? []
@@ -94,14 +102,43 @@ export class ForeignKeys {
       notes.set(key.table.key, list)
     }
     const lifted = [...this.lifted]
+    const pending: ForeignKey[] = []
     for (const key of await this.history.pendingForeignKeys()) {
-      if (!lifted.some((k) => k.table.equals(key.table) && k.name === key.name)) lifted.push(key)
+      if (!lifted.some((k) => k.table.equals(key.table) && k.name === key.name)) pending.push(key)
     }
-    await runKeysInParallel([...lifted, ...created], jobs, async (key) => {
+    const waiting = (key: ForeignKey): TableRef | undefined =>
+      this.history.keepsRecords
+        ? [key.table, referencedTable(key)].find((table) => table && !dataIn(table.key))
+        : undefined
+    const deferred: ForeignKey[] = []
+    for (const key of [...pending, ...created]) {
+      const table = waiting(key)
+      if (!table) continue
+      deferred.push(key)
+      note(
+        key,
+        `foreign key ${key.name} is not created yet: ${table.display} did not get its data in this run; the run that copies it creates the key (it is kept in tablehaul.pending_foreign_keys)`,
+      )
+    }
+    await this.keepPending(created.filter((key) => deferred.includes(key)))
+    const now = [...lifted, ...pending, ...created].filter((key) => !deferred.includes(key))
+    await runKeysInParallel(now, jobs, async (key) => {
       const text = await this.add(key)
       if (text) note(key, text)
     })
     return notes
+  }
+
+  private async keepPending(keys: readonly ForeignKey[]): Promise<void> {
+    if (keys.length === 0) return
+    const client = await this.target.connect()
+    try {
+      await this.history.recordLiftedKeys(client, keys)
+      client.release()
+    } catch (error) {
+      discardClient(client)
+      throw error
+    }
   }
 
   /** Creates one key; returns a note when it could not be created as it was, undefined when it was. */
@@ -127,7 +164,7 @@ export class ForeignKeys {
           await this.target.query(`${add} NOT VALID`)
           if (comment) await this.target.query(comment)
           await this.history.clearLiftedKey(key)
-          return `foreign key ${key.name} was created NOT VALID: existing rows violate it (${messageOf(error)}); run ALTER TABLE … VALIDATE CONSTRAINT once the data is fixed`
+          return `foreign key ${key.name} was created NOT VALID: existing rows violate it (${messageOf(error)}); once the data is fixed, run ALTER TABLE ${key.table.sql} VALIDATE CONSTRAINT ${quoteIdent(key.name)}`
         } catch {
           // reported below
         }
@@ -175,11 +212,15 @@ async function runKeysInParallel(
 }
 
 /** The referenced table of a key, read from its definition (`… REFERENCES schema.table(…)`). */
-function referencedKey(key: ForeignKey): string {
+function referencedTable(key: ForeignKey): TableRef | undefined {
   const match = /REFERENCES\s+((?:"(?:[^"]|"")+"|[^\s(."]+)\.(?:"(?:[^"]|"")+"|[^\s(."]+))/.exec(
     key.definition,
   )
-  if (!match) return key.definition
+  if (!match) return undefined
   const [schema, name] = splitQualifiedName(match[1]!)
-  return new TableRef(schema!, name!).key
+  return new TableRef(schema!, name!)
+}
+
+function referencedKey(key: ForeignKey): string {
+  return referencedTable(key)?.key ?? key.definition
 }

@@ -252,8 +252,13 @@ export abstract class ReportedJob extends TransferEmitter {
   /** Notes for one table (after its data committed), or for the run when that table has no outcome. */
   protected addWarnings(key: string, warnings: readonly string[]): void {
     const result = this.results.get(key)
-    if (result) this.results.set(key, { ...result, warnings: [...(result.warnings ?? []), ...warnings] })
-    else this.warnings.push(...warnings)
+    if (!result) {
+      this.warnings.push(...warnings)
+      return
+    }
+    this.results.set(key, { ...result, warnings: [...(result.warnings ?? []), ...warnings] })
+    // The table's own event is out already: the logs learn of the notes that came after it here.
+    for (const message of warnings) this.emit('table.note', { table: result.table, message })
   }
 
   /** A note for the whole run, shown as it happens and in the report. */

@@ -150,6 +150,11 @@ export class RunHistory {
     )
   }
 
+  /** Whether the run's records are kept on the target (schema tablehaul could be created). */
+  get keepsRecords(): boolean {
+    return this.target !== undefined
+  }
+
   /** Foreign keys lifted by an earlier run that never put them back (it was killed or lost its target). */
   async pendingForeignKeys(): Promise<ForeignKey[]> {
     if (!this.target) return []

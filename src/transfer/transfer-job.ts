@@ -170,7 +170,10 @@ export class TransferJob extends ReportedJob {
         return result !== undefined && (result.status === 'copied' || result.created)
       })
       for (const [key, note] of created.notes) this.addWarnings(key, [note])
-      const notes = await foreignKeys.restore(created.keys, config.jobs)
+      const notes = await foreignKeys.restore(created.keys, config.jobs, (key) => {
+        const result = this.resultOf(key)
+        return !result || result.status === 'copied' || result.skipped === 'already-copied'
+      })
       for (const [key, list] of notes) this.addWarnings(key, list)
       await afterData.finish()
     }
