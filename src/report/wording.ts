@@ -72,8 +72,8 @@ export function nextStep(report: RunReport): string | undefined {
   if (!run) return `What to do: run the ${report.kind} again; nothing was changed.`
   const resumable = report.resumable !== false
   const again = resumable
-    ? 'run `tablehaul run --resume` to copy only the tables that did not finish'
-    : 'run `tablehaul run` again; every table is copied again, as this target keeps no record of what this run copied'
+    ? 'run the same command again with --resume to copy only the tables that did not finish'
+    : 'run the same command again; every table is copied again, as this target keeps no record of what this run copied'
   if (report.status === 'interrupted') return `What to do: ${again}.`
   return `What to do: fix what each failed table's error says, then ${again} (the failed tables kept their previous contents).`
 }

@@ -89,14 +89,19 @@ export function renderPlan(plan: TransferPlan, writer: Writer): string {
   for (const warning of plan.warnings) lines.push(`${paint(writer, 'yellow', 'note')}: ${warning}`)
   const { totals } = plan
   lines.push('')
-  const size = `~${formatCount(totals.estimatedRows)} rows, ~${formatBytes(totals.estimatedBytes)}`
+  const sizeOf = (tables: typeof plan.tables) =>
+    `~${formatCount(tables.reduce((n, t) => n + (t.estimatedRows ?? 0), 0))} rows, ~${formatBytes(tables.reduce((n, t) => n + t.estimatedBytes, 0))}`
+  const tablesWord = (n: number) => `${n} table${n === 1 ? '' : 's'}`
   if (plan.runnable) {
     lines.push(
-      `${paint(writer, 'green', 'OK')}  a run would copy ${totals.tables} table${totals.tables === 1 ? '' : 's'} (${size}), ${plan.jobs} at a time, largest first. Nothing was written.`,
+      `${paint(writer, 'green', 'OK')}  a run would copy ${tablesWord(totals.tables)} (${sizeOf(plan.tables)}), ${plan.jobs} at a time, largest first. Nothing was written.`,
     )
   } else {
+    const copyable = plan.tables.filter((t) => !t.problem)
+    const rest =
+      copyable.length === 0 ? 'none could' : `the other ${copyable.length} could (${sizeOf(copyable)})`
     lines.push(
-      `${paint(writer, 'red', 'NOT READY')}  ${totals.problems} of ${totals.tables} tables could not be copied; the other ${totals.tables - totals.problems} could (${size}). Nothing was written.`,
+      `${paint(writer, 'red', 'NOT READY')}  ${totals.problems} of ${tablesWord(totals.tables)} could not be copied; ${rest}. Nothing was written.`,
       'What to do: fix what each table above says, or leave it out with --exclude (exclude: in the config), then plan again.',
     )
   }

@@ -90,7 +90,7 @@ export function renderVerify(report: VerifyReport, writer: Writer, quiet = false
       lines.push(
         '',
         names.length > 0
-          ? `What to do: copy them again with \`tablehaul run${names.length <= 3 ? names.map((t) => ` --table '${t.table}'`).join('') : ''}\` (a target written to since its last run differs by design).`
+          ? `What to do: copy them again: \`tablehaul run\` with the same source, target and config${names.length <= 3 ? `, and ${names.map((t) => `--table '${t.table}'`).join(' ')}` : ''}${names.some((t) => t.status === 'different') ? ' (a target table written to since its last copy differs by design)' : ''}.`
           : 'What to do: fix what the FAILED lines say, then verify again.',
       )
     }
