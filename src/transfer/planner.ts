@@ -1,3 +1,4 @@
+import { closest } from '../closest.js'
 import type { Catalog, SequenceInfo, TableInfo } from '../db/catalog.js'
 import { TableRef, quoteIdent } from '../db/table-ref.js'
 import type { Config, LoadMode, TableEntry } from '../config/schema.js'
@@ -110,7 +111,7 @@ export class Planner {
     })
     if (notFound.length > 0) {
       throw new TablehaulError('TABLE_NOT_FOUND', notFound.join('\n'), {
-        hint: 'check the names in tables: (quote mixed-case names: sales."Orders"); `tablehaul plan` lists what matches',
+        hint: 'check the names in tables: (quote mixed-case names: sales."Orders"); `tablehaul plan` with no tables selected lists every table of the source',
       })
     }
 
@@ -430,7 +431,15 @@ function describeNotFound(pattern: TablePattern, from: string, source: Catalog):
       table.ref.schema.toLowerCase() === pattern.schema.toLowerCase() &&
       table.ref.name.toLowerCase() === pattern.name.toLowerCase(),
   )
-  const suggestion = folded[0] ? ` (did you mean ${folded[0].ref.display}?)` : ''
+  const near =
+    folded[0]?.ref.display ??
+    (pattern.isExact
+      ? closest(
+          pattern.ref.display,
+          source.tables.map((table) => table.ref.display),
+        )
+      : undefined)
+  const suggestion = near ? ` (did you mean ${near}?)` : ''
   return `${from}: ${what} ${pattern.isExact ? 'does not exist on the source' : 'matches no table on the source'}${suggestion}`
 }
 

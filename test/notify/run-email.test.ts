@@ -264,7 +264,10 @@ describe('every ending of a run is mailed', () => {
         message.parsed.subject ?? '',
         /^\[tablehaul\] FAILED · a configured table does not exist · /,
       )
-      assert.match(message.parsed.text ?? '', /public\.ordres does not exist on the source/)
+      assert.match(
+        message.parsed.text ?? '',
+        /public\.ordres does not exist on the source \(did you mean public\.orders\?\)/,
+      )
       assert.match(html(message), /public\.ordres does not exist on the source/)
       const finished = readRunLog(path.join(db.dir, 'logs')).find((r) => r.event === 'run.finished')
       assert.equal((finished?.error as { code: string }).code, 'TABLE_NOT_FOUND')
