@@ -88,12 +88,14 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; key: string; s
  */
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const cwd = options.cwd ?? process.cwd()
-  const { raw, file, problems } = readRaw(options)
+  const { raw, file, problems, origins } = readRaw(options)
   const parsed = configSchema.safeParse(raw, { error: plainMessage })
   const lines = problems.map((p) => p.line)
-  if (!parsed.success) lines.push(...describeIssues(parsed.error.issues, raw))
+  if (!parsed.success) lines.push(...describeIssues(parsed.error.issues, raw, [], origins))
   if (lines.length > 0 || !parsed.success) {
-    const where = file ? path.relative(cwd, file) || file : 'the configuration'
+    // Only a file whose own lines are wrong is named: a bad flag or variable is not the file's fault.
+    const fromFile = lines.some((line) => !/ \(given (by|in) [^)]+\)/.test(line.split('\n')[0]!))
+    const where = file && fromFile ? path.relative(cwd, file) || file : 'the configuration'
     throw new TablehaulError(
       'CONFIG_INVALID',
       `${where} is not valid:\n${lines.map((p) => `  ${p}`).join('\n')}`,
@@ -160,6 +162,8 @@ function readRaw(
   raw: Record<string, unknown>
   file: string | undefined
   problems: Array<{ at: readonly PropertyKey[]; line: string }>
+  /** Where a value that did not come from the file came from (`--jobs`, `TABLEHAUL_JOBS`), by dotted path. */
+  origins: Map<string, string>
 } {
   const env = options.env ?? process.env
   const cwd = options.cwd ?? process.cwd()
@@ -167,12 +171,15 @@ function readRaw(
   const problems: Array<{ at: readonly PropertyKey[]; line: string }> = []
   let raw: Record<string, unknown> = {}
   if (file) raw = interpolate(readYamlFile(file), env, [], problems) as Record<string, unknown>
+  const origins = new Map<string, string>()
   for (const variable of ENVIRONMENT_VARIABLES) {
     const value = env[variable.name]
-    if (value !== undefined && value !== '') variable.set(raw, value)
+    if (value === undefined || value === '') continue
+    variable.set(raw, value)
+    origins.set(variable.key.split(' ')[0]!, `in ${variable.name}`)
   }
-  applyFlags(raw, options.flags ?? {})
-  return { raw, file, problems }
+  applyFlags(raw, options.flags ?? {}, origins)
+  return { raw, file, problems, origins }
 }
 
 function withAbsolutePaths(config: Config, cwd: string): Config {
@@ -284,24 +291,26 @@ function isUserSql(at: readonly PropertyKey[]): boolean {
   )
 }
 
-function applyFlags(raw: Record<string, unknown>, flags: ConfigFlags): void {
-  const set = (keys: string[], value: unknown) => {
-    if (value !== undefined && !(Array.isArray(value) && value.length === 0)) setPath(raw, keys, value)
+function applyFlags(raw: Record<string, unknown>, flags: ConfigFlags, origins: Map<string, string>): void {
+  const set = (keys: string[], flag: string, value: unknown) => {
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) return
+    setPath(raw, keys, value)
+    origins.set(keys.join('.'), `by ${flag}`)
   }
-  set(['source', 'url'], flags.source)
-  set(['target', 'url'], flags.target)
-  set(['tables'], flags.tables && [...flags.tables])
-  set(['exclude'], flags.exclude && [...flags.exclude])
-  set(['mode'], flags.mode)
-  set(['schema'], flags.schema)
-  set(['jobs'], flags.jobs)
-  set(['copy', 'format'], flags.format)
-  set(['log', 'dir'], flags.logDir)
-  set(['email', 'to'], flags.emailTo && [...flags.emailTo])
-  set(['email', 'from'], flags.emailFrom)
-  set(['email', 'smtp'], flags.smtpUrl)
-  set(['email', 'outbox'], flags.outbox)
-  set(['local', 'dir'], flags.localDir)
+  set(['source', 'url'], '--source', flags.source)
+  set(['target', 'url'], '--target', flags.target)
+  set(['tables'], '--table', flags.tables && [...flags.tables])
+  set(['exclude'], '--exclude', flags.exclude && [...flags.exclude])
+  set(['mode'], '--mode', flags.mode)
+  set(['schema'], '--schema', flags.schema)
+  set(['jobs'], '--jobs', flags.jobs)
+  set(['copy', 'format'], '--format', flags.format)
+  set(['log', 'dir'], '--log-dir', flags.logDir)
+  set(['email', 'to'], '--email-to', flags.emailTo && [...flags.emailTo])
+  set(['email', 'from'], '--email-from', flags.emailFrom)
+  set(['email', 'smtp'], '--smtp-url', flags.smtpUrl)
+  set(['email', 'outbox'], '--outbox', flags.outbox)
+  set(['local', 'dir'], '--dir', flags.localDir)
 }
 
 function setPath(raw: Record<string, unknown>, keys: string[], value: unknown): void {
@@ -339,11 +348,19 @@ function plainMessage(issue: z.core.$ZodRawIssue): string | undefined {
   return undefined
 }
 
-function describeIssues(issues: readonly Issue[], raw: unknown, base: PropertyKey[] = []): string[] {
+function describeIssues(
+  issues: readonly Issue[],
+  raw: unknown,
+  base: PropertyKey[] = [],
+  origins = new Map<string, string>(),
+): string[] {
   const lines: string[] = []
   for (const issue of issues) {
     const at = [...base, ...issue.path]
-    if (issue.code === 'unrecognized_keys') {
+    const origin = originOf(at, origins)
+    if (origin) {
+      lines.push(`${formatPath(at)}: ${issue.message} (given ${origin})`)
+    } else if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
         const known = knownKeysAt(at)
         const suggestion = closest(key, known)
@@ -360,6 +377,15 @@ function describeIssues(issues: readonly Issue[], raw: unknown, base: PropertyKe
     }
   }
   return [...new Set(lines)]
+}
+
+/** The flag or variable that gave the value at `at` (or the list or section holding it), if one did. */
+function originOf(at: readonly PropertyKey[], origins: ReadonlyMap<string, string>): string | undefined {
+  for (let length = at.length; length > 0; length--) {
+    const origin = origins.get(at.slice(0, length).map(String).join('.'))
+    if (origin) return origin
+  }
+  return undefined
 }
 
 /** A `tables:` entry fits one of three shapes; report the problems of the shape the user meant. */

@@ -180,3 +180,26 @@ test('the JSON Schema documents every top-level key', () => {
     assert.ok(schema.properties[key]?.description, `${key} has a description`)
   }
 })
+
+test('a bad value from a flag or a variable is blamed on it, not on the file', () => {
+  const { dir } = writeConfig('source: { url: postgres://reader@db.example.com/sales }\nmode: append\n')
+  const byFlag = configError(() => loadConfig({ cwd: dir, env: {}, flags: { jobs: '0' } }))
+  assert.equal(
+    byFlag.message,
+    'the configuration is not valid:\n  jobs: must be at least 1 (given by --jobs)',
+  )
+  const byVariable = configError(() => loadConfig({ cwd: dir, env: { TABLEHAUL_JOBS: 'many' } }))
+  assert.equal(
+    byVariable.message,
+    'the configuration is not valid:\n  jobs: must be a number (given in TABLEHAUL_JOBS)',
+  )
+  const { dir: bad } = writeConfig('source: { url: postgres://reader@db.example.com/sales }\nmode: mirror\n')
+  const both = configError(() => loadConfig({ cwd: bad, env: {}, flags: { jobs: '0' } }))
+  assert.match(
+    both.message,
+    /^tablehaul\.yaml is not valid:\n/,
+    'a file with a wrong line of its own is named',
+  )
+  assert.match(both.message, /^ {2}mode: must be one of replace, append, recreate$/m)
+  assert.match(both.message, /^ {2}jobs: must be at least 1 \(given by --jobs\)$/m)
+})
