@@ -109,10 +109,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
 
 /** What a configuration that does not load still says about where a run reports. */
 export interface ReportingSettings {
-  /** Every setting at its default but `log:` and `email:`, each as configured where it is valid on its own. */
+  /** Every setting at its default but `log:`, `email:` and `local:`, each as configured where it is valid on its own. */
   readonly config: Config
   /** Whether `log:` is valid (or left out of a file that was read), so that `config.log` is where the user wants the logs. */
   readonly logValid: boolean
+  /** Whether `local:` is valid (or left out of a file that was read): the embedded server can be found. */
+  readonly localValid: boolean
   /** The URLs and passwords of the file, the environment and the flags as read (valid or not), to redact. */
   readonly secrets: string[]
 }
@@ -133,12 +135,13 @@ export function reportingSettings(options: LoadConfigOptions = {}): ReportingSet
     fileRead = false
     if (read.raw.log === undefined && read.raw.email === undefined) return undefined
   }
-  const section = (key: 'log' | 'email'): unknown => {
+  const section = (key: 'log' | 'email' | 'local'): unknown => {
     if (read.problems.some((p) => p.at[0] === key)) return undefined
     return configSchema.shape[key].safeParse(read.raw[key]).success ? read.raw[key] : undefined
   }
   const log = section('log')
-  const config = configSchema.parse({ log, email: section('email') })
+  const local = section('local')
+  const config = configSchema.parse({ log, email: section('email'), local })
   const text = (section: unknown, key: string): string[] => {
     const value = (section as Record<string, unknown> | undefined)?.[key]
     return typeof value === 'string' ? [value] : []
@@ -147,6 +150,7 @@ export function reportingSettings(options: LoadConfigOptions = {}): ReportingSet
   return {
     config: withAbsolutePaths(config, options.cwd ?? process.cwd()),
     logValid: log !== undefined || (fileRead && read.raw.log === undefined),
+    localValid: local !== undefined || (fileRead && read.raw.local === undefined),
     secrets: [
       ...[source, target].flatMap((endpoint) => [...text(endpoint, 'url'), ...text(endpoint, 'password')]),
       ...text(email, 'smtp'),

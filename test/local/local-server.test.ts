@@ -64,9 +64,13 @@ test('tablehaul local creates, starts, reports and stops its own PostgreSQL', as
   const status = await runCli(['local', 'status'], { cwd: dir, env })
   assert.equal(status.code, 0)
   assert.match(status.stdout, /^running\nurl {3}postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\ndata {2}/)
-  // Without the environment variable, local.dir of a tablehaul.yaml says where it is.
+  // Without the environment variable, local.dir of a tablehaul.yaml says where it is, even when the rest
+  // of that file does not load (a password variable only the cron job sets).
   const elsewhere = tempDir()
-  writeFileSync(path.join(elsewhere, 'tablehaul.yaml'), `local:\n  dir: ${JSON.stringify(localDir)}\n`)
+  writeFileSync(
+    path.join(elsewhere, 'tablehaul.yaml'),
+    `source: { url: "postgres://reader:\${NIGHTLY_PW}@db.example.com/sales" }\nlocal:\n  dir: ${JSON.stringify(localDir)}\n`,
+  )
   const byConfig = await runCli(['local', 'status'], { cwd: elsewhere })
   assert.equal(byConfig.code, 0, byConfig.stdout)
   assert.equal(byConfig.stdout, status.stdout)

@@ -1,6 +1,8 @@
 import type { Command } from 'commander'
 import { TablehaulError } from '../../errors.js'
 import { LocalServer } from '../../local/local-server.js'
+import { reportingSettings } from '../../config/load.js'
+import type { Config } from '../../config/schema.js'
 import { type CliContext, EXIT, loadFrom } from '../main.js'
 
 export function registerLocalCommand(program: Command, context: CliContext): void {
@@ -27,8 +29,8 @@ Exit codes of status: 0 running, 1 stopped or not created yet.`,
     )
   const server = () => {
     const options = local.opts<{ config?: string; dir?: string }>()
-    const { config } = loadFrom(context, { config: options.config, localDir: options.dir })
-    return new LocalServer({ dir: config.local.dir, port: config.local.port })
+    const { local: settings } = localSettings(context, options)
+    return new LocalServer({ dir: settings.dir, port: settings.port })
   }
   const out = context.out.stdout
   local
@@ -71,4 +73,25 @@ Exit codes of status: 0 running, 1 stopped or not created yet.`,
         })
       out.write(`${url}\n`)
     })
+}
+
+/**
+ * The configuration's local: section. The embedded server needs nothing else, so a configuration that does
+ * not load for another reason (a password variable only the cron job sets) does not keep anyone from
+ * stopping or finding it.
+ */
+function localSettings(context: CliContext, options: { config?: string; dir?: string }): Config {
+  try {
+    return loadFrom(context, { config: options.config, localDir: options.dir }).config
+  } catch (error) {
+    if (!(error instanceof TablehaulError) || error.code !== 'CONFIG_INVALID') throw error
+    const settings = reportingSettings({
+      file: options.config,
+      env: context.env,
+      flags: { localDir: options.dir },
+      cwd: context.cwd,
+    })
+    if (!settings?.localValid) throw error
+    return settings.config
+  }
 }
