@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { makeDirectory } from '../files.js'
 import path from 'node:path'
 import { redactUrl } from '../db/database.js'
@@ -86,6 +86,24 @@ export class LocalServer {
     if (!(await cluster.isRunning())) return false
     await cluster.stop('fast')
     return true
+  }
+
+  /**
+   * Stops the server and deletes its data and its record here; returns the data folder it deleted, or
+   * undefined when there was none. Data kept in /var/lib/tablehaul for root goes with its folder there.
+   */
+  async remove(): Promise<string | undefined> {
+    const state = this.readState()
+    if (!state) return undefined
+    await this.stop()
+    const home = path.dirname(state.dataDir)
+    if (path.basename(state.dataDir) === 'pgdata') {
+      rmSync(state.dataDir, { recursive: true, force: true })
+      rmSync(path.join(home, 'postgres.log'), { force: true })
+      if (home !== this.dir) rmSync(home, { recursive: true, force: true })
+    }
+    rmSync(this.stateFile, { force: true })
+    return state.dataDir
   }
 
   async status(): Promise<LocalServerStatus> {

@@ -12,7 +12,7 @@ const dir = tempDir()
 const localDir = path.join(dir, 'copy-db')
 
 after(async () => {
-  await new LocalServer({ dir: localDir }).stop()
+  await new LocalServer({ dir: localDir }).remove()
 })
 
 test('the demo (README command one) copies the sample schema into the local PostgreSQL, writes the log and the e-mail', async () => {

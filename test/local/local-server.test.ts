@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { promisify } from 'node:util'
@@ -21,7 +21,7 @@ before(async () => {
 })
 
 after(async () => {
-  await new LocalServer({ dir: localDir }).stop()
+  await new LocalServer({ dir: localDir }).remove()
   await servers?.stop()
 })
 
@@ -77,6 +77,18 @@ test('tablehaul local creates, starts, reports and stops its own PostgreSQL', as
 
   assert.match((await runCli(['local', 'stop'], { cwd: dir, env })).stdout, /^stopped/)
   assert.equal((await runCli(['local', 'status'], { cwd: dir, env })).code, 1, 'exit 1: not running')
+
+  const dataDir = /^data {2}(.+)$/m.exec(status.stdout)![1]!
+  const unconfirmed = await runCli(['local', 'remove'], { cwd: dir, env })
+  assert.equal(unconfirmed.code, 2)
+  assert.match(unconfirmed.stderr, /this deletes the local PostgreSQL and every table copied into it/)
+  assert.match(unconfirmed.stderr, /tablehaul local remove --yes/)
+  assert.ok(existsSync(dataDir), 'nothing is deleted without --yes')
+  const removed = await runCli(['local', 'remove', '--yes'], { cwd: dir, env })
+  assert.equal(removed.code, 0, removed.stderr)
+  assert.equal(removed.stdout, `removed ${dataDir}\n`)
+  assert.ok(!existsSync(dataDir), 'its data folder is gone')
+  assert.match((await runCli(['local', 'status'], { cwd: dir, env })).stdout, /not created yet/)
 })
 
 test('a run without a target copies into the local PostgreSQL, starting it when needed', async () => {

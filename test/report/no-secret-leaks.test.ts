@@ -163,7 +163,7 @@ test('no password from URLs, config, PGPASSWORD or the local server appears in a
       JSON.parse(readFileSync(path.join(localDir, 'local.json'), 'utf8')) as { password: string }
     ).password
   } finally {
-    await new LocalServer({ dir: localDir }).stop()
+    await new LocalServer({ dir: localDir }).remove()
   }
 
   assert.equal(mail.messages.length, 8, 'every run, export and import was mailed, failures too')

@@ -8,7 +8,7 @@ import { type CliContext, EXIT, loadFrom } from '../main.js'
 export function registerLocalCommand(program: Command, context: CliContext): void {
   const local = program
     .command('local')
-    .summary("manage tablehaul's embedded local PostgreSQL (start, stop, status, url)")
+    .summary("manage tablehaul's embedded local PostgreSQL (start, stop, status, url, remove)")
     .description(
       `tablehaul's own PostgreSQL, used as the target when none is configured. It lives where the configuration's local.dir says (./.tablehaul by default), listens on 127.0.0.1 only, and keeps running after a run so you can query the copy.`,
     )
@@ -24,6 +24,7 @@ Examples:
   $ tablehaul local start
   $ psql "$(tablehaul local url)"          connect to the copy
   $ tablehaul local stop
+  $ tablehaul local remove --yes          delete it and its data
 
 Exit codes of status: 0 running, 1 stopped or not created yet.`,
     )
@@ -61,6 +62,25 @@ Exit codes of status: 0 running, 1 stopped or not created yet.`,
       }
       out.write(`${status.running ? 'running' : 'stopped'}\nurl   ${status.url}\ndata  ${status.dataDir}\n`)
       context.exitCode = status.running ? EXIT.OK : EXIT.FAILED
+    })
+  local
+    .command('remove')
+    .description('stop it and delete its data folder, with every copy in it')
+    .option('--yes', 'confirm the deletion')
+    .action(async (options: { yes?: boolean }) => {
+      const status = await server().status()
+      if (!status.initialised) {
+        out.write('nothing to remove: the local PostgreSQL has not been created\n')
+        return
+      }
+      if (!options.yes) {
+        throw new TablehaulError(
+          'USAGE_INVALID',
+          `this deletes the local PostgreSQL and every table copied into it (${status.dataDir})`,
+          { hint: 'run `tablehaul local remove --yes` to confirm' },
+        )
+      }
+      out.write(`removed ${await server().remove()}\n`)
     })
   local
     .command('url')
