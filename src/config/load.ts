@@ -269,7 +269,7 @@ function interpolate(
         if (fallback !== undefined) return fallback
         problems.push({
           at,
-          line: `${formatPath(at)}: environment variable ${name} is not set (write \${${name}:-default} for a default)`,
+          line: `${formatPath(at)}: environment variable ${name} is ${found === '' ? 'empty' : 'not set'} (set it in the environment that runs tablehaul, e.g. the crontab line, or write \${${name}:-value} where a default makes sense)`,
         })
         return ''
       },
@@ -343,6 +343,10 @@ type Issue = z.core.$ZodIssue
 /** Messages in the words of the config file, where zod's defaults speak of types and options. */
 function plainMessage(issue: z.core.$ZodRawIssue): string | undefined {
   if (issue.code === 'invalid_value') return `must be one of ${issue.values.map(String).join(', ')}`
+  if (issue.code === 'too_small' && issue.origin === 'number')
+    return `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}`
+  if (issue.code === 'too_big' && issue.origin === 'number')
+    return `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}`
   if (issue.code === 'invalid_type') {
     if (issue.expected === 'number') return 'must be a number'
     if (issue.expected === 'array') return 'must be a list, e.g. [a, b]'

@@ -499,7 +499,7 @@ export class CsvImport extends CsvTransfer {
       state === '55P03'
         ? 'another session holds a lock on the table; retry when it is done, or raise timeouts.lock'
         : state === '0A000' && /truncate/i.test(messageOf(error))
-          ? 'a foreign key of another table references this one; use --mode append, or import into both tables'
+          ? 'PostgreSQL cannot empty a table that a foreign key of another table references: use --mode append when the file holds only new rows, or empty both tables yourself (TRUNCATE this one and the referencing one together) and import each file with --mode append'
           : 'run again; if it repeats, check the target server log'
     return new TablehaulError('TABLE_COPY_FAILED', `import into ${table} failed: ${messageOf(error)}`, {
       cause: error,

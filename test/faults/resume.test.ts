@@ -283,7 +283,7 @@ describe('an interrupted or killed run is resumed: only what did not commit is c
         result.stderr,
         /resume is unavailable for this run: .*\(SQLSTATE 42501\)\); grant CREATE on the database/,
       )
-      assert.match(result.stderr, /What to do: .*run `tablehaul run` again; every table is copied again/)
+      assert.match(result.stderr, /What to do: .*run the same command again; every table is copied again/)
       assert.doesNotMatch(result.stderr, /--resume to copy only/)
     } finally {
       await Promise.all([source.drop(), target.drop()])

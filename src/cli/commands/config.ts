@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { Command } from 'commander'
 import { configJsonSchema } from '../../config/schema.js'
 import { redactUrl } from '../../db/database.js'
-import { TablehaulError } from '../../errors.js'
+import { TablehaulError, messageOf } from '../../errors.js'
 import { type CliContext, loadFrom, withConfigOptions } from '../main.js'
 
 export const STARTER_CONFIG = `# tablehaul.yaml: what to copy, from where, to where, and who hears about it.
@@ -87,6 +87,9 @@ Examples:
   program
     .command('init')
     .summary('write a commented starter tablehaul.yaml')
+    .description(
+      'Write a commented starter configuration: every section with its defaults and a word on each key. Set source.url (and target.url, or leave it out for the embedded local PostgreSQL), then check it with `tablehaul plan`.',
+    )
     .option('-f, --force', 'overwrite an existing file')
     .option('-o, --output <file>', 'where to write it', 'tablehaul.yaml')
     .addHelpText('after', '\nExample:\n  $ tablehaul init && $EDITOR tablehaul.yaml && tablehaul plan')
@@ -97,7 +100,13 @@ Examples:
           hint: 'edit it, or run tablehaul init --force to replace it',
         })
       }
-      writeFileSync(file, STARTER_CONFIG)
+      try {
+        writeFileSync(file, STARTER_CONFIG)
+      } catch (error) {
+        throw new TablehaulError('USAGE_INVALID', `cannot write ${options.output}: ${messageOf(error)}`, {
+          hint: 'give -o/--output a file in a folder that exists and that you can write to',
+        })
+      }
       context.out.stdout.write(
         `wrote ${options.output}: set source.url, then check it with \`tablehaul plan\`\n`,
       )
