@@ -51,6 +51,9 @@ export const LOCAL_SERVER_SETTINGS: Record<string, string | number> = {
   log_min_messages: 'warning',
 }
 
+/** Where the data of a local server lives when the server's OS user cannot enter its folder (as root). */
+const ROOT_DATA_HOME = '/var/lib/tablehaul'
+
 /** tablehaul's embedded local PostgreSQL: the default target when none is configured. */
 export class LocalServer {
   readonly dir: string
@@ -100,7 +103,10 @@ export class LocalServer {
     if (path.basename(state.dataDir) === 'pgdata') {
       rmSync(state.dataDir, { recursive: true, force: true })
       rmSync(path.join(home, 'postgres.log'), { force: true })
-      if (home !== this.dir) rmSync(home, { recursive: true, force: true })
+      // Only a folder of tablehaul's own under /var/lib/tablehaul goes whole: the record names the data
+      // folder, and whatever else it names is not ours to delete.
+      if (home !== this.dir && path.dirname(home) === ROOT_DATA_HOME)
+        rmSync(home, { recursive: true, force: true })
     }
     rmSync(this.stateFile, { force: true })
     return state.dataDir
@@ -145,7 +151,7 @@ export class LocalServer {
       // As root, the server runs as the postgres OS user, which may not be able to enter a home folder
       // such as /root; its data then lives in /var/lib/tablehaul, recorded in local.json.
       const id = createHash('sha1').update(this.dir).digest('hex').slice(0, 12)
-      dataDir = path.join('/var/lib/tablehaul', id, 'pgdata')
+      dataDir = path.join(ROOT_DATA_HOME, id, 'pgdata')
     }
     const state: LocalServerState = {
       port: this.options.port ?? (await freePort()),
