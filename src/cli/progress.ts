@@ -275,7 +275,8 @@ export class ProgressDisplay {
     const bytes = this.bytesSoFar()
     const copyMs = this.copyStartedAt ? now - this.copyStartedAt : 0
     const rate = copyMs > 0 ? (bytes * 1000) / copyMs : 0
-    const fraction = this.plannedBytes > 0 ? Math.min(0.99, bytes / this.plannedBytes) : undefined
+    const reached = this.plannedBytesReached()
+    const fraction = this.plannedBytes > 0 ? Math.min(0.99, reached / this.plannedBytes) : undefined
     const failed = this.done.filter((t) => t.status === 'failed').length
     const parts: Part[] = [{ text: fitName(this.kind, this.nameWidth), keep: 100 }]
     if (fraction !== undefined)
@@ -287,10 +288,25 @@ export class ProgressDisplay {
       })
     parts.push({ text: formatBytes(bytes), keep: 80 })
     if (rate > 0) parts.push({ text: `${formatBytes(rate)}/s`, keep: 60 })
-    if (fraction !== undefined && rate > 0 && copyMs >= ETA_AFTER_MS && this.plannedBytes > bytes)
-      parts.push({ text: `ETA ${formatDuration(((this.plannedBytes - bytes) * 1000) / rate)}`, keep: 70 })
+    if (fraction !== undefined && rate > 0 && copyMs >= ETA_AFTER_MS && this.plannedBytes > reached)
+      parts.push({ text: `ETA ${formatDuration(((this.plannedBytes - reached) * 1000) / rate)}`, keep: 70 })
     parts.push({ text: `elapsed ${formatDuration(now - this.startedAt)}`, keep: 30 })
     return parts
+  }
+
+  /**
+   * How far the run is in the catalog's estimates, which are sizes on disk: COPY moves fewer or more bytes
+   * than that, so an ended table counts as its whole estimate and a running one as what it moved, up to its
+   * estimate. Otherwise the bar would end short of (or pass) the full width.
+   */
+  private plannedBytesReached(): number {
+    const estimate = (table: string, moved: number) => this.estimatedBytes.get(table) ?? moved
+    let reached = 0
+    for (const table of this.done)
+      if (table.status !== 'skipped') reached += estimate(table.table, table.bytes)
+    for (const table of this.active.values())
+      reached += Math.min(table.bytes, estimate(table.table, table.bytes))
+    return reached
   }
 
   private bytesSoFar(): number {

@@ -145,6 +145,22 @@ describe('progress display', () => {
     assert.ok(last.includes('\u001b[0J'), 'the live lines are cleared')
   })
 
+  test("an ended table counts as its whole estimate: COPY's bytes are not the catalog's size on disk", async (t) => {
+    const screen = new Screen(true, 100)
+    const run = new ScriptedRun()
+    const display = new ProgressDisplay(run, screen)
+    t.after(() => display.stop())
+    start(run)
+    // 60 MB of data from a table the catalog put at 100 MB, and 42 of sales.orders' 100 MB: 142 of the
+    // run's 200 MB are behind us (71 %), not the 102 MB moved (51 %).
+    run.send('table.copied', result(LONG_NAME, {}))
+    await waitFor(
+      () => screen.rows.some((row) => /^run\s+.*71%\s+1\/2 tables\s+102 MB/.test(row)),
+      10_000,
+      'a run line at 71% with 1/2 tables done',
+    )
+  })
+
   test("a table the run skips (a resumed run's, already copied) counts as done and leaves the total and the ETA", async (t) => {
     const screen = new Screen(true, 100)
     const run = new ScriptedRun()
