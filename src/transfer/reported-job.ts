@@ -277,7 +277,7 @@ export abstract class ReportedJob extends TransferEmitter {
           'interrupted during its copy; rolled back, previous contents kept',
           {
             table,
-            hint: 'run again (tablehaul run --resume copies only what did not finish)',
+            hint: 'run the same command again (with --resume it copies only what did not finish)',
           },
         )
       : new TablehaulError('RUN_ABORTED', 'interrupted; rolled back, nothing was changed', {
