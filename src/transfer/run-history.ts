@@ -16,7 +16,7 @@ export interface CommittedTable {
 }
 
 export interface ResumePoint {
-  /** The run being resumed and how it ended ('running' means it never finished: killed). */
+  /** The run being resumed and how it ended ('killed': it never recorded its end). */
   readonly runId: string
   readonly status: string
   readonly snapshotTakenAt: string | undefined
@@ -63,6 +63,9 @@ export class RunHistory {
       }
     }
     this.target = target
+    // This run holds the target's advisory lock (one run at a time), so a run still recorded as running
+    // is not: it was killed (kill -9, a lost machine) before it could record its end.
+    await target.query(`UPDATE tablehaul.runs SET status = 'killed' WHERE status = 'running'`)
     let resumeFrom: ResumePoint | undefined
     let warning: string | undefined
     if (info.resume) {

@@ -102,7 +102,7 @@ export class TransferJob extends ReportedJob {
     const resumeFrom = opened.resumeFrom
     if (resumeFrom) {
       this.warn(
-        `resuming run ${resumeFrom.runId} (${resumeFrom.status === 'running' ? 'it never finished' : resumeFrom.status}): ${resumeFrom.committed.size} table(s) it committed are skipped`,
+        `resuming run ${resumeFrom.runId} (${resumeFrom.status === 'killed' ? 'it was killed before it finished' : resumeFrom.status}): ${resumeFrom.committed.size} table(s) it committed are skipped`,
       )
     }
 

@@ -126,7 +126,20 @@ describe('an interrupted or killed run is resumed: only what did not commit is c
           log.filter((r) => r.event === 'table.copied').map((r) => r.table),
           ['public.big'],
         )
-        assert.match(resumed.stderr, /resuming run .*(never finished|interrupted)/)
+        assert.match(
+          resumed.stderr,
+          signal === 'SIGINT'
+            ? /resuming run .*\(interrupted\)/
+            : /resuming run .*\(it was killed before it finished\)/,
+        )
+        const [recorded] = await s.target.sql<{ status: string }>(
+          `SELECT status FROM tablehaul.runs ORDER BY started_at LIMIT 1`,
+        )
+        assert.equal(
+          recorded!.status,
+          signal === 'SIGINT' ? 'interrupted' : 'killed',
+          'the first run as it ended',
+        )
         assert.deepEqual(await s.target.sql(foreignKey), [{ n: '1' }], 'the key is back after the resume')
         assert.deepEqual(await s.target.sql(pending), [{ n: '0' }], 'nothing is left to put back')
         for (const table of ['public.big', 'public.small_a', 'public.small_b']) {
