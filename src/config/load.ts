@@ -94,7 +94,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (!parsed.success) lines.push(...describeIssues(parsed.error.issues, raw, [], origins))
   if (lines.length > 0 || !parsed.success) {
     // Only a file whose own lines are wrong is named: a bad flag or variable is not the file's fault.
-    const fromFile = lines.some((line) => !/ \(given (by|in) [^)]+\)/.test(line.split('\n')[0]!))
+    const fromFile =
+      problems.length > 0 ||
+      (!parsed.success && parsed.error.issues.some((issue) => !originOf(issue.path, origins)))
     const where = file && fromFile ? path.relative(cwd, file) || file : 'the configuration'
     throw new TablehaulError(
       'CONFIG_INVALID',
