@@ -15,7 +15,7 @@ import copyStreams from 'pg-copy-streams'
  * ~1 % more target CPU for the per-row messages, and less memory.
  */
 export interface CopyOutStream extends Readable, Submittable {
-  /** Rows (CopyData messages) seen so far; for binary COPY one more (the trailer). Chunks are whole CopyData messages, headers included. */
+  /** Rows (CopyData messages) seen so far; for binary COPY one more (the trailer). */
   readonly messages: number
   /** Row bytes handed on so far, without the CopyData headers around them. */
   readonly dataBytes: number

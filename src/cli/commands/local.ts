@@ -38,8 +38,9 @@ Exit codes of status: 0 running, 1 stopped or not created yet.`,
     .command('start')
     .description('create (on first use) and start the local PostgreSQL')
     .action(async () => {
-      const result = await server().start()
-      const status = await server().status()
+      const localServer = server()
+      const result = await localServer.start()
+      const status = await localServer.status()
       out.write(
         `${result.created ? 'created and started' : result.started ? 'started' : 'already running'}: ${status.url}\n`,
       )
@@ -68,7 +69,8 @@ Exit codes of status: 0 running, 1 stopped or not created yet.`,
     .description('stop it and delete its data folder, with every copy in it')
     .option('--yes', 'confirm the deletion')
     .action(async (options: { yes?: boolean }) => {
-      const status = await server().status()
+      const localServer = server()
+      const status = await localServer.status()
       if (!status.initialised) {
         out.write('nothing to remove: the local PostgreSQL has not been created\n')
         return
@@ -80,7 +82,7 @@ Exit codes of status: 0 running, 1 stopped or not created yet.`,
           { hint: 'run `tablehaul local remove --yes` to confirm' },
         )
       }
-      out.write(`removed ${await server().remove()}\n`)
+      out.write(`removed ${await localServer.remove()}\n`)
     })
   local
     .command('url')

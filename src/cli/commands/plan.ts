@@ -94,7 +94,7 @@ export function renderPlan(plan: TransferPlan, writer: Writer): string {
   const tablesWord = (n: number) => `${n} table${n === 1 ? '' : 's'}`
   if (plan.runnable) {
     lines.push(
-      `${paint(writer, 'green', 'OK')}  a run would copy ${tablesWord(totals.tables)} (${sizeOf(plan.tables)}), ${plan.jobs} at a time, largest first. Nothing was written.`,
+      `${paint(writer, 'green', 'OK')}  a run would copy ${tablesWord(totals.tables)} (~${formatCount(totals.estimatedRows)} rows, ~${formatBytes(totals.estimatedBytes)}), ${plan.jobs} at a time, largest first. Nothing was written.`,
     )
   } else {
     const copyable = plan.tables.filter((t) => !t.problem)
