@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { describe, test } from 'node:test'
+import { type TestContext, describe, test } from 'node:test'
 import { ProgressDisplay } from '../../src/cli/progress.js'
 import type { RunReport, TableResult } from '../../src/report/run-report.js'
 import { TransferEmitter, type TransferEventName, type TransferEvents } from '../../src/transfer/events.js'
@@ -89,13 +89,23 @@ function start(run: ScriptedRun): void {
   })
 }
 
+/** A display on `screen` of a scripted run that has started copying; the display stops with the test. */
+function watch(
+  t: TestContext,
+  screen: Screen,
+  options?: ConstructorParameters<typeof ProgressDisplay>[2],
+): ScriptedRun {
+  const run = new ScriptedRun()
+  const display = new ProgressDisplay(run, screen, options)
+  t.after(() => display.stop())
+  start(run)
+  return run
+}
+
 describe('progress display', () => {
   test('on a terminal: a live line per table and one for the run, each frame one write, never wider than the terminal, cleared at the end', async (t) => {
     const screen = new Screen(true, 72)
-    const run = new ScriptedRun()
-    const display = new ProgressDisplay(run, screen)
-    t.after(() => display.stop())
-    start(run)
+    const run = watch(t, screen)
     await waitFor(() => screen.text.includes('42%'), 10_000, 'a frame with the progress of sales.orders')
 
     const frames = screen.writes.filter((w) => w.includes('sales.orders'))
@@ -147,10 +157,7 @@ describe('progress display', () => {
 
   test("an ended table counts as its whole estimate: COPY's bytes are not the catalog's size on disk", async (t) => {
     const screen = new Screen(true, 100)
-    const run = new ScriptedRun()
-    const display = new ProgressDisplay(run, screen)
-    t.after(() => display.stop())
-    start(run)
+    const run = watch(t, screen)
     // 60 MB of data from a table the catalog put at 100 MB, and 42 of sales.orders' 100 MB: 142 of the
     // run's 200 MB are behind us (71 %), not the 102 MB moved (51 %).
     run.send('table.copied', result(LONG_NAME, {}))
@@ -163,10 +170,7 @@ describe('progress display', () => {
 
   test("a table the run skips (a resumed run's, already copied) counts as done and leaves the total and the ETA", async (t) => {
     const screen = new Screen(true, 100)
-    const run = new ScriptedRun()
-    const display = new ProgressDisplay(run, screen)
-    t.after(() => display.stop())
-    start(run)
+    const run = watch(t, screen)
     run.send(
       'table.skipped',
       result(LONG_NAME, { status: 'skipped', skipped: 'already-copied', durationMs: 0, attempts: 0 }),
@@ -181,10 +185,7 @@ describe('progress display', () => {
 
   test('in a pipe: a line per active table every few seconds and one as each table ends, without escape codes', async (t) => {
     const screen = new Screen(false)
-    const run = new ScriptedRun()
-    const display = new ProgressDisplay(run, screen, { intervalSeconds: 0.05 })
-    t.after(() => display.stop())
-    start(run)
+    const run = watch(t, screen, { intervalSeconds: 0.05 })
     await waitFor(() => screen.text.includes('  sales.orders  42%'), 10_000, 'a progress line')
     run.send('table.progress', {
       table: 'sales.orders',
