@@ -12,7 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { loadConfig } from '../src/config/load.js'
 import type { Delivery, EmailMessage, Notifier } from '../src/notify/notifier.js'
-import { TransferJob } from '../src/transfer/transfer-job.js'
+import { TransferJob } from '../src/run/transfer-job.js'
 import { TestServer, withClient } from '../test/helpers/servers.js'
 
 const root = path.resolve(import.meta.dirname, '..')

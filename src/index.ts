@@ -7,14 +7,14 @@
  */
 
 // A run, and what it tells its observers.
-export { TransferJob, type TransferJobOptions, type RunOptions } from './transfer/transfer-job.js'
+export { TransferJob, type TransferJobOptions, type RunOptions } from './run/transfer-job.js'
 export {
   TransferEmitter,
   type TransferEvents,
   type TransferEventName,
   type RunStep,
   type PlannedTable,
-} from './transfer/events.js'
+} from './report/events.js'
 
 // Looking before and after: a plan that writes nothing, a comparison of source and target.
 export {
@@ -22,8 +22,13 @@ export {
   type TransferPlan,
   type PlanTable,
   type PlanTransferOptions,
-} from './transfer/plan-transfer.js'
-export { Verifier, type VerifyOptions, type VerifyReport, type TableComparison } from './transfer/verifier.js'
+} from './steps/plan/plan-transfer.js'
+export {
+  Verifier,
+  type VerifyOptions,
+  type VerifyReport,
+  type TableComparison,
+} from './steps/verify/verifier.js'
 
 // The seed's two calls: a query's result into a CSV file, a CSV file into a table.
 export {
@@ -34,7 +39,7 @@ export {
   type CsvExportOptions,
   type CsvImportOptions,
   type CsvTransferOptions,
-} from './transfer/csv-files.js'
+} from './csv/csv-files.js'
 
 // Configuration.
 export {

@@ -15,8 +15,8 @@
  */
 import { pipeline } from 'node:stream/promises'
 import pg from 'pg'
-import { copyIn } from '../../src/transfer/copy-in.js'
-import { copyOut } from '../../src/transfer/copy-out.js'
+import { copyIn } from '../../src/steps/copy/copy-in.js'
+import { copyOut } from '../../src/steps/copy/copy-out.js'
 
 const args = process.argv.slice(2)
 if (args.length < 3) {

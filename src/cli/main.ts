@@ -1,8 +1,5 @@
 import { Command, CommanderError } from 'commander'
-import { readFileSync } from 'node:fs'
-import { type ConfigFlags, type LoadedConfig, loadConfig } from '../config/load.js'
-import { type ErrorCode, TablehaulError, messageOf, withSqlState } from '../errors.js'
-import type { RunReport } from '../report/run-report.js'
+import { TablehaulError, messageOf, withSqlState } from '../errors.js'
 import { Redactor, type SecretSettings } from '../report/secrets.js'
 import { registerConfigCommands } from './commands/config.js'
 import { registerDemoCommand } from './commands/demo.js'
@@ -11,127 +8,8 @@ import { registerExportCommand, registerImportCommand } from './commands/csv.js'
 import { registerPlanCommand } from './commands/plan.js'
 import { registerRunCommand } from './commands/run.js'
 import { registerVerifyCommand } from './commands/verify.js'
-import { collect } from './options.js'
+import { type CliContext, EXIT, isUsageError, version } from './context.js'
 import { type Output, paint, processOutput } from './output.js'
-
-/** Exit codes, as the README documents them. */
-export const EXIT = {
-  OK: 0,
-  FAILED: 1,
-  USAGE: 2,
-  /** Everything was transferred, but the report could not be sent. */
-  NOT_NOTIFIED: 3,
-  INTERRUPTED: 130,
-} as const
-
-export interface CliContext {
-  readonly env: NodeJS.ProcessEnv
-  readonly cwd: string
-  readonly out: Output
-  /** Set by a command: the process exit code. */
-  exitCode: number
-  /**
-   * Hides the secrets in what the CLI prints itself (errors, the effective configuration): the run's
-   * secrets once a configuration is loaded, those of the environment before.
-   */
-  redactor: Redactor
-}
-
-/** Options every command that reads the configuration accepts. */
-export interface CommonOptions {
-  config?: string
-  source?: string
-  target?: string
-  table?: string[]
-  exclude?: string[]
-}
-
-/**
- * Adds --config, --source, --target and (unless `tables: false`, for commands whose --table means one
- * table) --table and --exclude to a command.
- */
-export function withConfigOptions(command: Command, options: { tables?: boolean } = {}): Command {
-  command
-    .optionsGroup('Configuration and servers:')
-    .option(
-      '-c, --config <file>',
-      'YAML config file (default: ./tablehaul.yaml if present; env TABLEHAUL_CONFIG)',
-    )
-    .option(
-      '-s, --source <url>',
-      'source server URL, postgres://user@host:5432/db (env TABLEHAUL_SOURCE_URL)',
-    )
-    .option(
-      '-t, --target <url>',
-      'target server URL; omit it to use the embedded local PostgreSQL (env TABLEHAUL_TARGET_URL)',
-    )
-  if (options.tables === false) return command
-  return command
-    .option(
-      '--table <pattern>',
-      'a table or pattern such as sales.orders, sales.* or *.orders; repeat for more (env TABLEHAUL_TABLES)',
-      collect,
-    )
-    .option(
-      '--exclude <pattern>',
-      'leave out tables matching the pattern; repeat for more (env TABLEHAUL_EXCLUDE)',
-      collect,
-    )
-}
-
-export function flagsFrom(options: CommonOptions & Record<string, unknown>): ConfigFlags {
-  const text = (key: string) => (typeof options[key] === 'string' ? (options[key] as string) : undefined)
-  return {
-    source: options.source,
-    target: options.target,
-    tables: options.table,
-    exclude: options.exclude,
-    mode: text('mode'),
-    schema: text('schema'),
-    jobs: text('jobs'),
-    format: text('format'),
-    logDir: text('logDir'),
-    emailTo: options.emailTo as string[] | undefined,
-    emailFrom: text('emailFrom'),
-    smtpUrl: text('smtpUrl'),
-    outbox: text('outbox'),
-    localDir: text('localDir'),
-  }
-}
-
-/** Loads the configuration the command's options and environment give; its secrets are hidden from then on. */
-export function loadFrom(
-  context: CliContext,
-  options: CommonOptions & Record<string, unknown>,
-): LoadedConfig {
-  const loaded = loadConfig({
-    file: options.config,
-    env: context.env,
-    flags: flagsFrom(options),
-    cwd: context.cwd,
-  })
-  context.redactor = Redactor.forConfig(loaded.config, context.env)
-  return loaded
-}
-
-/** An error the user fixes in the command line or the configuration (a name that matches nothing included): exit code 2. */
-export function isUsageError(code: ErrorCode | undefined): boolean {
-  return code === 'CONFIG_INVALID' || code === 'USAGE_INVALID' || code === 'TABLE_NOT_FOUND'
-}
-
-/** The exit code a run's report stands for. */
-export function exitCodeOf(report: RunReport): number {
-  if (report.status === 'interrupted') return EXIT.INTERRUPTED
-  if (report.status === 'failed') return isUsageError(report.error?.code) ? EXIT.USAGE : EXIT.FAILED
-  return report.notification?.status === 'failed' ? EXIT.NOT_NOTIFIED : EXIT.OK
-}
-
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string
-  }
-  return pkg.version
-}
 
 function buildProgram(context: CliContext): Command {
   const program = new Command('tablehaul')

@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander'
+import type { ConfigFlags } from '../config/load.js'
 
 /** Commander's parser for an option that may be repeated: every value, in order. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
@@ -59,4 +60,66 @@ export interface OutputOptions {
 
 export function outputOptionsFrom(options: Record<string, unknown>): OutputOptions {
   return { quiet: Boolean(options.quiet), json: Boolean(options.json) }
+}
+
+/** Options every command that reads the configuration accepts. */
+export interface CommonOptions {
+  config?: string
+  source?: string
+  target?: string
+  table?: string[]
+  exclude?: string[]
+}
+
+/**
+ * Adds --config, --source, --target and (unless `tables: false`, for commands whose --table means one
+ * table) --table and --exclude to a command.
+ */
+export function withConfigOptions(command: Command, options: { tables?: boolean } = {}): Command {
+  command
+    .optionsGroup('Configuration and servers:')
+    .option(
+      '-c, --config <file>',
+      'YAML config file (default: ./tablehaul.yaml if present; env TABLEHAUL_CONFIG)',
+    )
+    .option(
+      '-s, --source <url>',
+      'source server URL, postgres://user@host:5432/db (env TABLEHAUL_SOURCE_URL)',
+    )
+    .option(
+      '-t, --target <url>',
+      'target server URL; omit it to use the embedded local PostgreSQL (env TABLEHAUL_TARGET_URL)',
+    )
+  if (options.tables === false) return command
+  return command
+    .option(
+      '--table <pattern>',
+      'a table or pattern such as sales.orders, sales.* or *.orders; repeat for more (env TABLEHAUL_TABLES)',
+      collect,
+    )
+    .option(
+      '--exclude <pattern>',
+      'leave out tables matching the pattern; repeat for more (env TABLEHAUL_EXCLUDE)',
+      collect,
+    )
+}
+
+export function flagsFrom(options: CommonOptions & Record<string, unknown>): ConfigFlags {
+  const text = (key: string) => (typeof options[key] === 'string' ? (options[key] as string) : undefined)
+  return {
+    source: options.source,
+    target: options.target,
+    tables: options.table,
+    exclude: options.exclude,
+    mode: text('mode'),
+    schema: text('schema'),
+    jobs: text('jobs'),
+    format: text('format'),
+    logDir: text('logDir'),
+    emailTo: options.emailTo as string[] | undefined,
+    emailFrom: text('emailFrom'),
+    smtpUrl: text('smtpUrl'),
+    outbox: text('outbox'),
+    localDir: text('localDir'),
+  }
 }

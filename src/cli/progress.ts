@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { formatBytes, formatCount, formatDuration } from '../config/units.js'
 import { describeError } from '../errors.js'
 import { type RunReport, type TableResult } from '../report/run-report.js'
-import type { TransferEmitter, TransferEvents } from '../transfer/events.js'
+import type { TransferEmitter, TransferEvents } from '../report/events.js'
 import { paint, type Writer, wrap } from './output.js'
 
 interface ActiveTable {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { type TestContext, describe, test } from 'node:test'
 import { ProgressDisplay } from '../../src/cli/progress.js'
 import type { RunReport, TableResult } from '../../src/report/run-report.js'
-import { TransferEmitter, type TransferEventName, type TransferEvents } from '../../src/transfer/events.js'
+import { TransferEmitter, type TransferEventName, type TransferEvents } from '../../src/report/events.js'
 import { waitFor } from '../helpers/cli.js'
 
 /** Emits a run's events by hand: the display only ever sees events, whoever sends them. */

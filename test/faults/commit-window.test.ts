@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import pg from 'pg'
-import { sqlFile } from '../../src/db/sql.js'
-import { TransferJob } from '../../src/transfer/transfer-job.js'
+import { sqlFolder } from '../../src/db/sql-file.js'
+import { TransferJob } from '../../src/run/transfer-job.js'
 import { testConfig } from '../helpers/config.js'
 import { TestDatabase, testServers, withClient } from '../helpers/servers.js'
 
@@ -32,7 +32,7 @@ test('losing the source after its data is in (while the target builds indexes) n
     // The table's transaction is held open after its data is in: its record of the copy (an INSERT into
     // tablehaul.copied_tables, made just before COMMIT) waits for this lock, so the source is lost inside
     // the window however fast the index builds are.
-    await target.sql(sqlFile('create_run_history'))
+    await target.sql(sqlFolder(new URL('../../src/run/sql/', import.meta.url))('create_run_history'))
     const holder = new pg.Client(target.url)
     await holder.connect()
     await holder.query('BEGIN; LOCK TABLE tablehaul.copied_tables IN SHARE MODE')

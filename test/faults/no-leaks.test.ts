@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs'
 import { after, before, test } from 'node:test'
 import v8 from 'node:v8'
 import vm from 'node:vm'
-import { TransferJob } from '../../src/transfer/transfer-job.js'
+import { TransferJob } from '../../src/run/transfer-job.js'
 import { testConfig } from '../helpers/config.js'
 import { TestDatabase, testServers, withClient } from '../helpers/servers.js'
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
-import { TransferJob } from '../../src/transfer/transfer-job.js'
+import { TransferJob } from '../../src/run/transfer-job.js'
 import { tempDir, testConfig } from '../helpers/config.js'
 import { fingerprint } from '../helpers/fingerprint.js'
 import { readRunLog } from '../helpers/logs.js'

@@ -4,7 +4,8 @@ import type { Command } from 'commander'
 import { configJsonSchema } from '../../config/schema.js'
 import { redactUrl } from '../../db/database.js'
 import { TablehaulError, messageOf } from '../../errors.js'
-import { type CliContext, loadFrom, withConfigOptions } from '../main.js'
+import { type CliContext, loadFrom } from '../context.js'
+import { withConfigOptions } from '../options.js'
 
 export const STARTER_CONFIG = `# tablehaul.yaml: what to copy, from where, to where, and who hears about it.
 # Every key: \`tablehaul config --schema\`. Check it: \`tablehaul plan\`. Run it: \`tablehaul run\`.

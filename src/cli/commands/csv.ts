@@ -2,9 +2,9 @@ import path from 'node:path'
 import { type Command, Option } from 'commander'
 import { TableRef } from '../../db/table-ref.js'
 import { TablehaulError } from '../../errors.js'
-import { CsvExport, CsvImport } from '../../transfer/csv-files.js'
-import { type CliContext, withConfigOptions } from '../main.js'
-import { outputOptionsFrom, withOutputOptions, withReportOptions } from '../options.js'
+import { CsvExport, CsvImport } from '../../csv/csv-files.js'
+import { type CliContext } from '../context.js'
+import { outputOptionsFrom, withOutputOptions, withReportOptions, withConfigOptions } from '../options.js'
 import { loadOrReport, runReported } from './run.js'
 
 export function registerExportCommand(program: Command, context: CliContext): void {

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { type ConfigInput, configSchema } from '../../config/schema.js'
 import { DemoSource } from '../../demo/demo-source.js'
 import { LocalServer } from '../../local/local-server.js'
-import { type CliContext, EXIT, loadFrom } from '../main.js'
+import { type CliContext, EXIT, loadFrom } from '../context.js'
 import { paint } from '../output.js'
 import { runTransfer } from './run.js'
 

@@ -3,7 +3,7 @@ import { TablehaulError } from '../../errors.js'
 import { LocalServer } from '../../local/local-server.js'
 import { reportingSettings } from '../../config/load.js'
 import type { Config } from '../../config/schema.js'
-import { type CliContext, EXIT, loadFrom } from '../main.js'
+import { type CliContext, EXIT, loadFrom } from '../context.js'
 
 export function registerLocalCommand(program: Command, context: CliContext): void {
   const local = program

@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
 import { formatBytes, formatCount } from '../../config/units.js'
 import { describeError } from '../../errors.js'
-import { planTransfer, type PlanTable, type TransferPlan } from '../../transfer/plan-transfer.js'
-import { type CliContext, EXIT, loadFrom, withConfigOptions } from '../main.js'
-import { withLoadOptions } from '../options.js'
+import { planTransfer, type PlanTable, type TransferPlan } from '../../steps/plan/plan-transfer.js'
+import { type CliContext, EXIT, loadFrom } from '../context.js'
+import { withLoadOptions, withConfigOptions } from '../options.js'
 import { columns, paint, type Writer } from '../output.js'
 
 export function registerPlanCommand(program: Command, context: CliContext): void {

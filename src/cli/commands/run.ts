@@ -4,22 +4,18 @@ import { reportingSettings } from '../../config/load.js'
 import type { Config } from '../../config/schema.js'
 import { TablehaulError } from '../../errors.js'
 import type { RunReport } from '../../report/run-report.js'
-import { ReportedJob, type ReportingOptions, type RunOptions } from '../../transfer/reported-job.js'
-import { TransferJob } from '../../transfer/transfer-job.js'
-import {
-  type CliContext,
-  type CommonOptions,
-  exitCodeOf,
-  flagsFrom,
-  loadFrom,
-  withConfigOptions,
-} from '../main.js'
+import { RunLifecycle, type ReportingOptions, type RunOptions } from '../../run/run-lifecycle.js'
+import { TransferJob } from '../../run/transfer-job.js'
+import { type CliContext, exitCodeOf, loadFrom } from '../context.js'
 import {
   type OutputOptions,
   outputOptionsFrom,
   withLoadOptions,
   withOutputOptions,
   withReportOptions,
+  type CommonOptions,
+  flagsFrom,
+  withConfigOptions,
 } from '../options.js'
 import { paint } from '../output.js'
 import { ProgressDisplay } from '../progress.js'
@@ -80,7 +76,7 @@ export async function runTransfer(
  * stopping it gracefully, the summary at the end, the report as JSON on stdout with --json.
  */
 export async function runReported(
-  job: ReportedJob,
+  job: RunLifecycle,
   context: CliContext,
   options: OutputOptions,
   runOptions: Omit<RunOptions, 'signal'> = {},
@@ -138,7 +134,7 @@ export async function loadOrReport(
 }
 
 /** A run whose configuration did not load: it fails with that error, and reports it. */
-class ConfigNotLoaded extends ReportedJob {
+class ConfigNotLoaded extends RunLifecycle {
   constructor(
     config: Config,
     kind: RunReport['kind'],

@@ -1,8 +1,9 @@
 import type { Command } from 'commander'
 import { formatCount, formatDuration } from '../../config/units.js'
 import { describeError } from '../../errors.js'
-import { type TableComparison, Verifier, type VerifyReport } from '../../transfer/verifier.js'
-import { type CliContext, EXIT, loadFrom, withConfigOptions } from '../main.js'
+import { type TableComparison, Verifier, type VerifyReport } from '../../steps/verify/verifier.js'
+import { type CliContext, EXIT, loadFrom } from '../context.js'
+import { withConfigOptions } from '../options.js'
 import { columns, paint, type Writer } from '../output.js'
 
 export function registerVerifyCommand(program: Command, context: CliContext): void {

@@ -1,0 +1,639 @@
+import type {
+  Catalog,
+  CollationInfo,
+  ColumnInfo,
+  ConstraintInfo,
+  ExtensionInfo,
+  FunctionInfo,
+  SequenceInfo,
+  TableInfo,
+  TypeInfo,
+} from './catalog.js'
+import { quoteIdent, quoteLiteral, type TableRef } from '../db/table-ref.js'
+
+export interface DdlOptions {
+  /** The target's `server_version_num`: syntax newer than the target is left out or refused. @default 180000 */
+  readonly targetVersion?: number
+}
+
+/** A statement and what it makes, for messages: `index public.orders_pkey`. */
+export interface Statement {
+  readonly sql: string
+  readonly what: string
+}
+
+/** How a table is tied to its parents on the target. */
+export interface TableLinks {
+  /** Inheritance parents (not partitioned ones) that exist on the target, in inheritance order. */
+  readonly inheritFrom?: readonly TableInfo[]
+  /**
+   * The table joins parents that already have their CHECK constraints (ATTACH PARTITION and INHERIT
+   * require them on the table): it is created with the checks it inherits, instead of getting them after
+   * its data.
+   */
+  readonly withInheritedChecks?: boolean
+}
+
+/**
+ * CREATE statements for the target, written from the source catalog with the server's own helpers
+ * (format_type, pg_get_expr, pg_get_constraintdef, pg_get_indexdef, pg_get_triggerdef, pg_get_functiondef, …),
+ * so no pg_dump is needed. They are meant to run with `search_path = ''`, which is how the catalog rendered
+ * every name.
+ */
+export class Ddl {
+  private readonly targetVersion: number
+
+  constructor(
+    private readonly catalog: Catalog,
+    options: DdlOptions = {},
+  ) {
+    this.targetVersion = options.targetVersion ?? 180000
+  }
+
+  createSchema(schema: string): string {
+    return `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`
+  }
+
+  /** The schema's comment on the source, for a schema this run creates. */
+  schemaComment(schema: string): string[] {
+    const info = this.catalog.schemas.find((s) => s.name === schema)
+    return comment(`SCHEMA ${quoteIdent(schema)}`, info?.comment ?? null)
+  }
+
+  /** The extension in the schema it has on the source (its objects are referred to by that schema); CASCADE installs what it requires. */
+  createExtension(extension: ExtensionInfo): string {
+    const schema = extension.schema ? ` WITH SCHEMA ${quoteIdent(extension.schema)}` : ''
+    return `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(extension.name)}${schema} CASCADE`
+  }
+
+  createCollation(collation: CollationInfo): string[] {
+    const options: string[] = []
+    const locale = collation.locale ?? collation.lcCollate
+    if (collation.provider === 'i') {
+      options.push(`provider = icu`, `locale = ${quoteLiteral(locale ?? '')}`)
+      if (collation.rules !== null) options.push(`rules = ${quoteLiteral(collation.rules)}`)
+    } else if (collation.provider === 'b') {
+      options.push(`provider = builtin`, `locale = ${quoteLiteral(locale ?? '')}`)
+    } else {
+      options.push(
+        `provider = libc`,
+        `lc_collate = ${quoteLiteral(collation.lcCollate ?? '')}`,
+        `lc_ctype = ${quoteLiteral(collation.lcCtype ?? '')}`,
+      )
+    }
+    if (!collation.deterministic) options.push('deterministic = false')
+    return [
+      `CREATE COLLATION ${collation.ref.sql} (${options.join(', ')})`,
+      ...comment(`COLLATION ${collation.ref.sql}`, collation.comment),
+    ]
+  }
+
+  /**
+   * An enum (labels in order), domain (base type, collation, default, NOT NULL, checks), composite or range
+   * type, with its comments. Domain checks that are NOT VALID on the source come later (`lateTypeStatements`):
+   * rows the source holds may violate them.
+   */
+  createType(type: TypeInfo): string[] {
+    const name = type.ref.sql
+    const statements: string[] = []
+    switch (type.kind) {
+      case 'e':
+        statements.push(`CREATE TYPE ${name} AS ENUM (${type.labels.map(quoteLiteral).join(', ')})`)
+        break
+      case 'd': {
+        const parts = [`CREATE DOMAIN ${name} AS ${type.baseType}`]
+        if (type.collation) parts.push(`COLLATE ${type.collation}`)
+        if (type.defaultExpr !== null) parts.push(`DEFAULT ${type.defaultExpr}`)
+        if (type.notNull) {
+          const named = type.notNullName && this.targetVersion >= 170000
+          parts.push(named ? `CONSTRAINT ${quoteIdent(type.notNullName!)} NOT NULL` : 'NOT NULL')
+        }
+        for (const check of type.checks) {
+          if (check.validated) parts.push(`CONSTRAINT ${quoteIdent(check.name)} ${check.definition}`)
+        }
+        statements.push(parts.join(' '))
+        for (const check of type.checks) {
+          statements.push(...comment(`CONSTRAINT ${quoteIdent(check.name)} ON DOMAIN ${name}`, check.comment))
+        }
+        break
+      }
+      case 'c':
+        statements.push(
+          `CREATE TYPE ${name} AS (${type.attributes
+            .map((a) => `${quoteIdent(a.name)} ${a.type}${a.collation ? ` COLLATE ${a.collation}` : ''}`)
+            .join(', ')})`,
+        )
+        for (const attribute of type.attributes) {
+          statements.push(...comment(`COLUMN ${name}.${quoteIdent(attribute.name)}`, attribute.comment))
+        }
+        break
+      case 'r': {
+        if (type.rangeCanonical) {
+          throw new Error(
+            `range type ${type.ref.display} has a canonical function (${type.rangeCanonical}), which only C code can provide`,
+          )
+        }
+        const options = [`SUBTYPE = ${type.rangeSubtype}`]
+        if (type.rangeOpclass) options.push(`SUBTYPE_OPCLASS = ${type.rangeOpclass}`)
+        if (type.rangeCollation) options.push(`COLLATION = ${type.rangeCollation}`)
+        if (type.rangeSubdiff) options.push(`SUBTYPE_DIFF = ${type.rangeSubdiff}`)
+        if (type.multirangeName && this.targetVersion >= 140000)
+          options.push(`MULTIRANGE_TYPE_NAME = ${type.multirangeName}`)
+        statements.push(`CREATE TYPE ${name} AS RANGE (${options.join(', ')})`)
+        break
+      }
+      default:
+        throw new Error(
+          `${type.ref.display} is a base type written in C outside any extension; create it on the target first`,
+        )
+    }
+    statements.push(...comment(`TYPE ${name}`, type.comment))
+    return statements
+  }
+
+  /** Domain checks that are NOT VALID on the source: added once every table's rows are in, still NOT VALID. */
+  lateTypeStatements(type: TypeInfo): string[] {
+    return type.checks
+      .filter((check) => !check.validated)
+      .map(
+        (check) =>
+          `ALTER DOMAIN ${type.ref.sql} ADD CONSTRAINT ${quoteIdent(check.name)} ${check.definition.replace(/ NOT VALID$/, '')} NOT VALID`,
+      )
+  }
+
+  createFunction(fn: FunctionInfo): string[] {
+    if (!fn.definition) throw new Error(`${fn.signature} is an aggregate or window function`)
+    return [
+      fn.definition,
+      ...comment(`${fn.kind === 'p' ? 'PROCEDURE' : 'FUNCTION'} ${fn.signature}`, fn.comment),
+    ]
+  }
+
+  createSequence(sequence: SequenceInfo): string[] {
+    const unlogged = sequence.persistence === 'u' && this.targetVersion >= 150000 ? 'UNLOGGED ' : ''
+    return [
+      `CREATE ${unlogged}SEQUENCE IF NOT EXISTS ${sequence.ref.sql} ${sequenceOptions(sequence)}`,
+      ...comment(`SEQUENCE ${sequence.ref.sql}`, sequence.comment),
+    ]
+  }
+
+  /**
+   * The table itself: columns in their physical order with exact types, collations, defaults, NOT NULL
+   * (named, on PostgreSQL 18), identity and generated columns; the partition key of a partitioned table;
+   * inheritance; unlogged; access method. No index or constraint other than NOT NULL: those come after the
+   * data. A partition is created as a table of its own (keeping its physical column order, which may differ
+   * from its parent's) and attached while still empty (`attachPartition`), as pg_dump does.
+   *
+   * An inheritance child is written `CREATE TABLE … INHERITS (…)` when that yields the source's column
+   * order (the parents' columns first, then its own); otherwise it is created with all its columns in
+   * order and then joined to its parents with `ALTER TABLE … INHERIT`.
+   */
+  createTable(table: TableInfo, into: TableRef = table.ref, links: TableLinks = {}): string[] {
+    const parents = links.inheritFrom ?? []
+    const inheritsForm = parents.length > 0 && inheritsKeepsOrder(table, parents)
+    const partitionParent =
+      table.isPartition && table.parentOid !== null ? this.catalog.tableByOid(table.parentOid) : undefined
+    const identitySequences = new Map(
+      this.catalog
+        .ownedSequences(table)
+        .filter((sequence) => sequence.ownerDependency === 'i')
+        .map((sequence) => [sequence.ownerColumn, sequence]),
+    )
+    const listed = inheritsForm ? table.columns.filter((column) => column.isLocal) : table.columns
+    const columns = listed.map((column) => {
+      const parentColumn = partitionParent?.columns.find((c) => c.name === column.name)
+      return this.columnDefinition(column, {
+        identitySequence: identitySequences.get(column.name),
+        // a partition's identity is its parent's, given to it by ATTACH PARTITION
+        skipIdentity: Boolean(parentColumn?.identity),
+        inherited: inheritsForm && column.inheritedCount > 0,
+      })
+    })
+    const statements: string[] = []
+    const unlogged = table.persistence === 'u' ? 'UNLOGGED ' : ''
+    if (links.withInheritedChecks && !inheritsForm) {
+      for (const check of table.constraints) {
+        if (check.type === 'c' && !check.isLocal)
+          columns.push(`CONSTRAINT ${quoteIdent(check.name)} ${check.definition}`)
+      }
+    }
+    const body = columns.length ? `\n  ${columns.join(',\n  ')}\n` : ''
+    const inherits = inheritsForm ? ` INHERITS (${parents.map((p) => p.ref.sql).join(', ')})` : ''
+    const partitioned = table.kind === 'p' && table.partitionKey ? ` PARTITION BY ${table.partitionKey}` : ''
+    const method = table.accessMethod ? ` USING ${quoteIdent(table.accessMethod)}` : ''
+    statements.push(`CREATE ${unlogged}TABLE ${into.sql} (${body})${inherits}${partitioned}${method}`)
+    if (!inheritsForm) {
+      for (const parent of parents) statements.push(`ALTER TABLE ${into.sql} INHERIT ${parent.ref.sql}`)
+    } else {
+      // Inherited-only columns take the parent's default and NOT NULL; the child's own differ at times.
+      for (const column of table.columns.filter((c) => !c.isLocal)) {
+        const parentColumn = parents
+          .flatMap((p) => p.columns)
+          .find((c) => c.name === column.name && !c.generated)
+        if (!parentColumn) continue
+        if (column.defaultExpr !== parentColumn.defaultExpr && !column.generated)
+          statements.push(
+            column.defaultExpr === null
+              ? `ALTER TABLE ONLY ${into.sql} ALTER COLUMN ${quoteIdent(column.name)} DROP DEFAULT`
+              : `ALTER TABLE ONLY ${into.sql} ALTER COLUMN ${quoteIdent(column.name)} SET DEFAULT ${column.defaultExpr}`,
+          )
+        if (column.notNull && !parentColumn.notNull)
+          statements.push(`ALTER TABLE ONLY ${into.sql} ALTER COLUMN ${quoteIdent(column.name)} SET NOT NULL`)
+      }
+    }
+    if (table.ofType) statements.push(`ALTER TABLE ${into.sql} OF ${table.ofType}`)
+    return statements
+  }
+
+  /**
+   * Settings of a table that do not change what it holds: storage parameters, column storage, compression
+   * and statistics targets, replica identity, comments. Each may fail alone (a target without lz4, say)
+   * without failing the table.
+   */
+  tableSettings(table: TableInfo, into: TableRef = table.ref): Statement[] {
+    const statements: Statement[] = []
+    const what = `settings of ${into.display}`
+    const only = `ALTER TABLE ONLY ${into.sql}`
+    const options = [
+      ...table.options.map(reloption),
+      ...table.toastOptions.map((option) => reloption(`toast.${option}`)),
+    ]
+    if (options.length) statements.push({ sql: `${only} SET (${options.join(', ')})`, what })
+    for (const column of table.columns) {
+      const col = `${only} ALTER COLUMN ${quoteIdent(column.name)}`
+      if (column.storage !== column.typeStorage)
+        statements.push({ sql: `${col} SET STORAGE ${STORAGE[column.storage] ?? 'EXTENDED'}`, what })
+      if (column.compression && this.targetVersion >= 140000)
+        statements.push({
+          sql: `${col} SET COMPRESSION ${column.compression === 'l' ? 'lz4' : 'pglz'}`,
+          what,
+        })
+      if (column.statisticsTarget !== null && column.statisticsTarget >= 0)
+        statements.push({ sql: `${col} SET STATISTICS ${column.statisticsTarget}`, what })
+      if (column.options.length)
+        statements.push({ sql: `${col} SET (${column.options.map(reloption).join(', ')})`, what })
+    }
+    if (table.replicaIdentity === 'f') statements.push({ sql: `${only} REPLICA IDENTITY FULL`, what })
+    if (table.replicaIdentity === 'n') statements.push({ sql: `${only} REPLICA IDENTITY NOTHING`, what })
+    for (const sql of comment(`TABLE ${into.sql}`, table.comment)) statements.push({ sql, what })
+    for (const column of table.columns) {
+      for (const sql of comment(`COLUMN ${into.sql}.${quoteIdent(column.name)}`, column.comment))
+        statements.push({ sql, what })
+    }
+    return statements
+  }
+
+  /**
+   * Everything that makes the table again after `DROP TABLE … CASCADE` (mode: recreate): the serial
+   * sequences the drop took with it, the table, its sequences' ownership, its place under its partitioned
+   * table or inheritance parents (when the dropped table had one: `linked`).
+   */
+  recreateTable(table: TableInfo, into: TableRef, linked: boolean): string[] {
+    const parents = linked && !table.isPartition ? this.catalog.parents(table) : []
+    const partitionParent =
+      linked && table.isPartition && table.parentOid !== null
+        ? this.catalog.tableByOid(table.parentOid)
+        : undefined
+    const statements = [
+      ...this.catalog
+        .ownedSequences(table)
+        .filter((sequence) => sequence.ownerDependency === 'a')
+        .flatMap((sequence) => this.createSequence(sequence)),
+      ...this.createTable(table, into, { inheritFrom: parents, withInheritedChecks: linked }),
+      ...this.sequenceOwnership(table, into),
+    ]
+    if (partitionParent && table.partitionBound)
+      statements.push(this.attachPartition(table, partitionParent, into))
+    return statements
+  }
+
+  /** A table made from a query's result columns. */
+  createTableFromColumns(into: TableRef, columns: ReadonlyArray<{ name: string; type: string }>): string {
+    return `CREATE TABLE ${into.sql} (${columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`
+  }
+
+  /**
+   * Makes a table a partition of its parent, as pg_dump does: the partition is created as a table of its
+   * own first (keeping its physical column order, which may differ from the parent's), then attached
+   * while still empty, so attaching scans nothing.
+   */
+  attachPartition(table: TableInfo, parent: TableInfo, into: TableRef = table.ref): string {
+    return `ALTER TABLE ONLY ${parent.ref.sql} ATTACH PARTITION ${into.sql} ${table.partitionBound}`
+  }
+
+  /** Makes serial columns' sequences belong to their column again, as on the source. */
+  sequenceOwnership(table: TableInfo, into: TableRef = table.ref): string[] {
+    return this.catalog
+      .ownedSequences(table)
+      .filter((sequence) => sequence.ownerDependency === 'a' && sequence.ownerColumn)
+      .map(
+        (sequence) =>
+          `ALTER SEQUENCE ${sequence.ref.sql} OWNED BY ${into.sql}.${quoteIdent(sequence.ownerColumn!)}`,
+      )
+  }
+
+  /**
+   * What is built after the data, so that none of it slows the load, rejects a row, fires on one or hides
+   * one: primary keys and unique constraints (as a unique index first, which allows several builds on one
+   * table at once), exclusion and check constraints, other indexes, statistics objects, triggers, rules,
+   * row-level security, and their comments. A partitioned table's indexes and constraints are made on the
+   * parent only and its partitions' ones attached to them, which requires those to exist: a parent's
+   * statements run after its partitions'. Foreign keys come later, once every table is in.
+   *
+   * `standalone`: the table was created without its inheritance parents, so the checks it inherits
+   * become its own. `attached`: a partition attached to a partitioned table that already had its indexes,
+   * keys and checks, which attaching gave the partition.
+   */
+  afterData(
+    table: TableInfo,
+    into: TableRef = table.ref,
+    options: { standalone?: boolean; attached?: boolean } = {},
+  ): Statement[] {
+    const statements: Statement[] = []
+    const on = into.sql
+    const only = `ALTER TABLE ONLY ${on}`
+    const schema = quoteIdent(into.schema)
+    const partitioned = table.kind === 'p'
+    for (const constraint of table.constraints) {
+      if (constraint.type !== 'p' && constraint.type !== 'u' && constraint.type !== 'x') continue
+      if (!constraint.isLocal && constraint.parentConstraintOid === 0) continue
+      if (options.attached && constraint.parentConstraintOid !== 0) continue
+      const what = `constraint ${quoteIdent(constraint.name)} of ${into.display}`
+      // A partition's key is added as such, not USING INDEX: that would make its inherited NOT NULL
+      // constraints (PostgreSQL 18) its own.
+      if (
+        (constraint.type === 'p' || constraint.type === 'u') &&
+        !partitioned &&
+        !table.isPartition &&
+        constraint.indexDefinition
+      ) {
+        const indexName = constraint.indexName ?? indexNameOf(constraint.indexDefinition)
+        statements.push({ sql: retarget(constraint.indexDefinition, table.ref, into), what })
+        statements.push({
+          sql: `${only} ADD CONSTRAINT ${quoteIdent(constraint.name)} ${constraint.type === 'p' ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX ${quoteIdent(indexName)}${deferrability(constraint)}`,
+          what,
+        })
+      } else {
+        statements.push({
+          sql: `${only} ADD CONSTRAINT ${quoteIdent(constraint.name)} ${constraint.definition}`,
+          what,
+        })
+      }
+    }
+    const checks = table.constraints.filter(
+      (c) => c.type === 'c' && (c.isLocal || (table.isPartition && !options.attached) || options.standalone),
+    )
+    if (checks.length > 0) {
+      // One ALTER TABLE validates all its new constraints in a single scan of the table. Without ONLY it
+      // reaches the children, whose copies of the checks are then inherited ones, as on the source.
+      statements.push({
+        sql: `ALTER TABLE ${on} ${checks.map((c) => `ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`).join(', ')}`,
+        what: `check constraints of ${into.display}`,
+      })
+    }
+    for (const column of table.columns) {
+      if (column.notNull && !column.notNullValidated && column.notNullName) {
+        statements.push({
+          sql: `${only} ADD CONSTRAINT ${quoteIdent(column.notNullName)} NOT NULL ${quoteIdent(column.name)} NOT VALID`,
+          what: `constraint ${quoteIdent(column.notNullName)} of ${into.display}`,
+        })
+      }
+    }
+    for (const index of table.indexes) {
+      if (index.constraintName || (!index.isValid && !partitioned)) continue
+      if (options.attached && index.parentIndexOid !== null) continue
+      statements.push({
+        sql: retarget(index.definition, table.ref, into),
+        what: `index ${schema}.${quoteIdent(index.name)}`,
+      })
+    }
+    if (partitioned) statements.push(...this.attachIndexes(table))
+    for (const index of table.indexes) {
+      const name = `${schema}.${quoteIdent(index.name)}`
+      const what = `index ${name}`
+      for (const target of index.statisticsTargets) {
+        const [column, value] = target.split('=')
+        statements.push({ sql: `ALTER INDEX ${name} ALTER COLUMN ${column} SET STATISTICS ${value}`, what })
+      }
+      if (index.isClustered) statements.push({ sql: `${only} CLUSTER ON ${quoteIdent(index.name)}`, what })
+      if (index.isReplicaIdentity)
+        statements.push({ sql: `${only} REPLICA IDENTITY USING INDEX ${quoteIdent(index.name)}`, what })
+      statements.push(...comment(`INDEX ${name}`, index.comment).map((sql) => ({ sql, what })))
+    }
+    for (const constraint of table.constraints) {
+      if (constraint.type === 'f') continue
+      const what = `constraint ${quoteIdent(constraint.name)} of ${into.display}`
+      statements.push(
+        ...comment(`CONSTRAINT ${quoteIdent(constraint.name)} ON ${on}`, constraint.comment).map((sql) => ({
+          sql,
+          what,
+        })),
+      )
+    }
+    for (const statistics of table.statistics) {
+      const what = `statistics ${statistics.qualifiedName}`
+      statements.push({ sql: retargetStatistics(statistics.definition, table.ref, into), what })
+      if (statistics.statisticsTarget !== null)
+        statements.push({
+          sql: `ALTER STATISTICS ${statistics.qualifiedName} SET STATISTICS ${statistics.statisticsTarget}`,
+          what,
+        })
+      statements.push(
+        ...comment(`STATISTICS ${statistics.qualifiedName}`, statistics.comment).map((sql) => ({
+          sql,
+          what,
+        })),
+      )
+    }
+    for (const trigger of table.triggers) {
+      if (trigger.isClone) continue
+      const what = `trigger ${quoteIdent(trigger.name)} of ${into.display}`
+      statements.push({ sql: retargetOn(trigger.definition, table.ref, into), what })
+      const state = ENABLED_STATE[trigger.enabled]
+      if (state)
+        statements.push({ sql: `ALTER TABLE ${on} ${state} TRIGGER ${quoteIdent(trigger.name)}`, what })
+      statements.push(
+        ...comment(`TRIGGER ${quoteIdent(trigger.name)} ON ${on}`, trigger.comment).map((sql) => ({
+          sql,
+          what,
+        })),
+      )
+    }
+    for (const rule of table.rules) {
+      const what = `rule ${quoteIdent(rule.name)} of ${into.display}`
+      statements.push({ sql: retargetTo(rule.definition, table.ref, into), what })
+      const state = ENABLED_STATE[rule.enabled]
+      if (state) statements.push({ sql: `ALTER TABLE ${on} ${state} RULE ${quoteIdent(rule.name)}`, what })
+      statements.push(
+        ...comment(`RULE ${quoteIdent(rule.name)} ON ${on}`, rule.comment).map((sql) => ({ sql, what })),
+      )
+    }
+    for (const policy of table.policies) {
+      const what = `policy ${quoteIdent(policy.name)} of ${into.display}`
+      const parts = [
+        `CREATE POLICY ${quoteIdent(policy.name)} ON ${on}`,
+        `AS ${policy.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'}`,
+        `FOR ${POLICY_COMMAND[policy.command] ?? 'ALL'}`,
+        `TO ${policy.roles.length ? policy.roles.join(', ') : 'public'}`,
+      ]
+      if (policy.usingExpr !== null) parts.push(`USING (${policy.usingExpr})`)
+      if (policy.checkExpr !== null) parts.push(`WITH CHECK (${policy.checkExpr})`)
+      statements.push({ sql: parts.join(' '), what })
+      statements.push(
+        ...comment(`POLICY ${quoteIdent(policy.name)} ON ${on}`, policy.comment).map((sql) => ({
+          sql,
+          what,
+        })),
+      )
+    }
+    const rls = `row-level security of ${into.display}`
+    if (table.rowSecurity) statements.push({ sql: `${only} ENABLE ROW LEVEL SECURITY`, what: rls })
+    if (table.forceRowSecurity) statements.push({ sql: `${only} FORCE ROW LEVEL SECURITY`, what: rls })
+    return statements
+  }
+
+  /** The foreign keys declared on this table (a partition's copies of its parent's keys come with those). */
+  foreignKeys(table: TableInfo): ConstraintInfo[] {
+    return table.constraints.filter((c) => c.type === 'f' && c.isLocal && c.parentConstraintOid === 0)
+  }
+
+  /** Attaches each partition's index to the partitioned table's index it belongs to, as on the source. */
+  private attachIndexes(table: TableInfo): Statement[] {
+    const statements: Statement[] = []
+    for (const index of table.indexes) {
+      const parentName = `${quoteIdent(table.ref.schema)}.${quoteIdent(index.name)}`
+      for (const child of this.catalog.children(table)) {
+        const childIndex = child.indexes.find((i) => i.parentIndexOid === index.oid)
+        if (!childIndex) continue
+        statements.push({
+          sql: `ALTER INDEX ${parentName} ATTACH PARTITION ${quoteIdent(child.ref.schema)}.${quoteIdent(childIndex.name)}`,
+          what: `index ${parentName}`,
+        })
+      }
+    }
+    return statements
+  }
+
+  private columnDefinition(
+    column: ColumnInfo,
+    options: { identitySequence: SequenceInfo | undefined; skipIdentity: boolean; inherited: boolean },
+  ): string {
+    const parts = [quoteIdent(column.name), column.type]
+    if (column.collation) parts.push(`COLLATE ${column.collation}`)
+    if (column.generated && column.defaultExpr) {
+      if (column.generated === 'v' && this.targetVersion < 180000)
+        throw new Error(
+          `column ${quoteIdent(column.name)} is a virtual generated column, which needs PostgreSQL 18`,
+        )
+      // A merged column takes the generation expression of the column it inherits.
+      if (!options.inherited)
+        parts.push(
+          `GENERATED ALWAYS AS (${column.defaultExpr}) ${column.generated === 'v' ? 'VIRTUAL' : 'STORED'}`,
+        )
+    } else if (column.identity && !options.skipIdentity) {
+      const kind = column.identity === 'a' ? 'ALWAYS' : 'BY DEFAULT'
+      const sequence = options.identitySequence
+      parts.push(
+        `GENERATED ${kind} AS IDENTITY${sequence ? ` (SEQUENCE NAME ${sequence.ref.sql} ${sequenceOptions(sequence, false)})` : ''}`,
+      )
+    } else if (column.defaultExpr) {
+      parts.push(`DEFAULT ${column.defaultExpr}`)
+    }
+    if (column.notNull && column.notNullValidated && (column.notNullIsLocal || !options.inherited)) {
+      const named = column.notNullName && this.targetVersion >= 180000
+      parts.push(`${named ? `CONSTRAINT ${quoteIdent(column.notNullName!)} ` : ''}NOT NULL`)
+      if (column.notNullNoInherit && this.targetVersion >= 180000) parts.push('NO INHERIT')
+    }
+    return parts.join(' ')
+  }
+}
+
+/**
+ * Whether `CREATE TABLE … (own columns) INHERITS (parents)` puts the columns in the source's order: each
+ * parent's columns first, in order and without repeats, then the child's own.
+ */
+function inheritsKeepsOrder(table: TableInfo, parents: readonly TableInfo[]): boolean {
+  const expected: string[] = []
+  for (const parent of parents) {
+    for (const column of parent.columns) if (!expected.includes(column.name)) expected.push(column.name)
+  }
+  for (const column of table.columns) if (!expected.includes(column.name)) expected.push(column.name)
+  const actual = table.columns.map((column) => column.name)
+  return expected.length === actual.length && expected.every((name, i) => name === actual[i])
+}
+
+const STORAGE: Record<string, string> = { p: 'PLAIN', e: 'EXTERNAL', m: 'MAIN', x: 'EXTENDED' }
+const ENABLED_STATE: Record<string, string> = { D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }
+const POLICY_COMMAND: Record<string, string> = {
+  r: 'SELECT',
+  a: 'INSERT',
+  w: 'UPDATE',
+  d: 'DELETE',
+  '*': 'ALL',
+}
+
+function comment(on: string, text: string | null): string[] {
+  return text === null ? [] : [`COMMENT ON ${on} IS ${quoteLiteral(text)}`]
+}
+
+/** `fillfactor=70` → `fillfactor = '70'`: a value is always accepted as a string literal. */
+function reloption(option: string): string {
+  const at = option.indexOf('=')
+  if (at < 0) return option
+  return `${option.slice(0, at)} = ${quoteLiteral(option.slice(at + 1))}`
+}
+
+function deferrability(constraint: ConstraintInfo): string {
+  if (/\bINITIALLY DEFERRED\b/.test(constraint.definition)) return ' DEFERRABLE INITIALLY DEFERRED'
+  if (/\bDEFERRABLE\b/.test(constraint.definition) && !/\bNOT DEFERRABLE\b/.test(constraint.definition))
+    return ' DEFERRABLE'
+  return ''
+}
+
+/** Sequence options; an identity column's sequence takes its type from the column (`AS` is refused there). */
+function sequenceOptions(sequence: SequenceInfo, withType = true): string {
+  return [
+    ...(withType ? [`AS ${sequence.dataType}`] : []),
+    `INCREMENT BY ${sequence.increment}`,
+    `MINVALUE ${sequence.minValue}`,
+    `MAXVALUE ${sequence.maxValue}`,
+    `START WITH ${sequence.startValue}`,
+    `CACHE ${sequence.cache}`,
+    sequence.cycle ? 'CYCLE' : 'NO CYCLE',
+  ].join(' ')
+}
+
+/** The index name in `CREATE [UNIQUE] INDEX name ON …` as pg_get_indexdef writes it. */
+function indexNameOf(definition: string): string {
+  const match = /^CREATE (?:UNIQUE )?INDEX ("(?:[^"]|"")+"|\S+) ON /.exec(definition)
+  if (!match) throw new Error(`unexpected index definition: ${definition}`)
+  const name = match[1]!
+  return name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name
+}
+
+const IDENTIFIER = '(?:"(?:[^"]|"")+"|[^\\s."(]+)'
+
+/** Points an index definition written for the source table at the target table (they differ with `into`). */
+function retarget(definition: string, from: TableRef, to: TableRef): string {
+  if (from.equals(to)) return definition
+  const onClause = new RegExp(` ON (ONLY )?${IDENTIFIER}\\.${IDENTIFIER} USING `)
+  return definition.replace(
+    onClause,
+    (_match, only: string | undefined) => ` ON ${only ?? ''}${to.sql} USING `,
+  )
+}
+
+function retargetOn(definition: string, from: TableRef, to: TableRef): string {
+  if (from.equals(to)) return definition
+  return definition.replace(new RegExp(` ON ${IDENTIFIER}\\.${IDENTIFIER} `), () => ` ON ${to.sql} `)
+}
+
+function retargetTo(definition: string, from: TableRef, to: TableRef): string {
+  if (from.equals(to)) return definition
+  return definition.replace(new RegExp(` TO ${IDENTIFIER}\\.${IDENTIFIER}`), () => ` TO ${to.sql}`)
+}
+
+function retargetStatistics(definition: string, from: TableRef, to: TableRef): string {
+  if (from.equals(to)) return definition
+  return definition.replace(new RegExp(` FROM ${IDENTIFIER}\\.${IDENTIFIER}$`), () => ` FROM ${to.sql}`)
+}

@@ -1,0 +1,468 @@
+import { setMaxListeners } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pLimit from 'p-limit'
+import type pg from 'pg'
+import type { Config } from '../config/schema.js'
+import { requireSource } from '../config/load.js'
+import { type Database, discardClient, isConnectionLost, redactUrl, shortEndpoint } from '../db/database.js'
+import { Ddl } from '../catalog/ddl.js'
+import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
+import { errorInfo, type RunStatus, type TableResult } from '../report/run-report.js'
+import { PostDataBuilder } from '../steps/after-data/post-data-builder.js'
+import { ForeignKeys } from '../steps/constraints/foreign-keys.js'
+import type { TablePlan } from '../steps/plan/planner.js'
+import { type ReportingOptions, RunLifecycle, type RunOptions } from './run-lifecycle.js'
+import { connectEndpoints, readPlan, resolveTargetUrl } from '../steps/connect.js'
+import { SchemaBuilder } from '../steps/schema/schema-builder.js'
+import { Snapshot } from '../steps/snapshot.js'
+import {
+  CommitOutcomeUnknown,
+  type CopyResult,
+  TableCopier,
+  bulkLoadSettings,
+} from '../steps/copy/table-copier.js'
+import { type ResumePoint, RunHistory, jobKey } from './run-history.js'
+
+/** Collaborators of a `TransferJob`; each has a default built from the config. */
+export type TransferJobOptions = ReportingOptions
+
+export type { RunOptions }
+
+/**
+ * One run: connect → snapshot → plan → schema → copy (with each table's indexes and constraints right after
+ * its data) → constraints → report. `run()` never throws for a failure of the transfer: every ending is a
+ * `RunReport`, logged and mailed. A job runs once.
+ */
+export class TransferJob extends RunLifecycle {
+  private source: Database | undefined
+  private target: Database | undefined
+  private snapshot: Snapshot | undefined
+  private lock: pg.PoolClient | undefined
+  private readonly history: RunHistory
+
+  constructor(config: Config, options: TransferJobOptions = {}) {
+    super(
+      config,
+      'run',
+      {
+        source: config.source ? redactUrl(config.source.url) : '(none)',
+        target: config.target ? redactUrl(config.target.url) : `local (${config.local.dir})`,
+        sourceName: config.source ? shortEndpoint(config.source.url) : '(no source)',
+        targetName: config.target ? shortEndpoint(config.target.url) : 'local',
+      },
+      options,
+    )
+    this.history = new RunHistory(this.runId)
+  }
+
+  protected async work(signal: AbortSignal, options: RunOptions): Promise<void> {
+    const config = this.config
+    const history = this.history
+    this.emit('step.started', { step: 'connect' })
+    requireSource(config)
+    const endpoints = await connectEndpoints(config, await resolveTargetUrl(config))
+    const source = (this.source = endpoints.source)
+    const target = (this.target = endpoints.target)
+    this.connectedTo({
+      source: source.displayUrl,
+      target: config.target ? target.displayUrl : `local ${target.displayUrl}`,
+    })
+    this.lock = await this.lockTarget(target, signal)
+    this.emit('step.started', { step: 'snapshot' })
+    const snapshot = (this.snapshot = new Snapshot(source, config.timeouts.lock, config.timeouts.statement))
+    await snapshot.open()
+    this.snapshotTaken({ takenAt: snapshot.takenAt, unavailable: snapshot.unavailable })
+    if (snapshot.unavailable) this.warn(snapshot.unavailable)
+
+    this.emit('step.started', { step: 'plan' })
+    const read = await snapshot.read((sourceClient) => readPlan({ config, sourceClient, target }))
+    const { sourceCatalog, targetCatalog, plan } = read
+    for (const warning of plan.warnings) this.warn(warning)
+    this.announcePlan(
+      {
+        snapshotTakenAt: snapshot.takenAt,
+        warnings: plan.warnings,
+        tables: plan.tables.map((p) => ({
+          table: p.target.display,
+          source: p.sourceLabel,
+          mode: p.mode,
+          format: p.format,
+          targetState: p.targetState,
+          estimatedBytes: p.estimatedBytes,
+          estimatedRows: p.estimatedRows,
+          problem: p.problem ? errorInfo(p.problem) : undefined,
+        })),
+      },
+      plan.tables.map((p) => p.target.key),
+    )
+    signal.throwIfAborted()
+
+    // Only a run that can go ahead leaves records on the target (a bad table name writes nothing).
+    const opened = await history.open(
+      { source: source.displayUrl, job: await jobKey(source, config), resume: options.resume ?? false },
+      target,
+    )
+    if (opened.warning) this.warn(opened.warning)
+    this.recordsKept(history.available)
+    const resumeFrom = opened.resumeFrom
+    if (resumeFrom) {
+      this.warn(
+        `resuming run ${resumeFrom.runId} (${resumeFrom.status === 'killed' ? 'it was killed before it finished' : resumeFrom.status}): ${resumeFrom.committed.size} table(s) it committed are skipped`,
+      )
+    }
+
+    await history.recordSnapshot(snapshot.takenAt)
+
+    this.emit('step.started', { step: 'schema' })
+    const ddl = new Ddl(sourceCatalog, { targetVersion: targetCatalog.serverVersion })
+    const toCopy = plan.tables.filter((table) => !resumeFrom?.committed.has(table.target.key))
+    const schema = await new SchemaBuilder({
+      source: sourceCatalog,
+      target: targetCatalog,
+      targetDb: target,
+      ddl,
+      lockTimeoutMs: config.timeouts.lock,
+    }).createMissing(toCopy, plan.sequences)
+    const foreignKeys = new ForeignKeys(target, targetCatalog, history, config.timeouts.lock)
+
+    const limit = pLimit(config.jobs)
+    const bulk = await bulkLoadSettings(target)
+    const afterData = new PostDataBuilder({
+      source: sourceCatalog,
+      target: targetCatalog,
+      sourceDb: source,
+      targetDb: target,
+      ddl,
+      plans: plan.tables,
+      sequences: plan.sequences,
+      schema,
+      warn: (key, message) => (key ? this.addWarnings(key, [message]) : this.warn(message)),
+    })
+    const context: TableContext = {
+      bulkLoadSettings: bulk,
+      source,
+      target,
+      snapshot,
+      ddl,
+      signal,
+      history,
+      resumeFrom,
+      afterData,
+    }
+    try {
+      // Every planned table counts as written, those a resumed run skips included: a key from one of
+      // them to a table copied now must be lifted too, or that table's TRUNCATE is refused.
+      await foreignKeys.lift(plan.tables)
+      this.emit('step.started', { step: 'copy' })
+      // Every worker is let finish before the keys go back and the pools close, even if one threw.
+      const settled = await Promise.allSettled(
+        plan.tables.map((table) =>
+          limit(async () => {
+            await this.transferTable(table, context, schema.failures.get(table.target.key))
+            await afterData.tableFinished(table, this.resultOf(table.target.key)?.status === 'copied')
+          }),
+        ),
+      )
+      const crashed = settled.find(
+        (outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected',
+      )
+      if (crashed) throw crashed.reason
+    } finally {
+      // Lifted keys go back even when the run was stopped: the target keeps its constraints.
+      this.emit('step.started', { step: 'constraints' })
+      const created = afterData.foreignKeys((key) => {
+        const result = this.resultOf(key)
+        return result !== undefined && (result.status === 'copied' || result.created)
+      })
+      for (const [key, note] of created.notes) this.addWarnings(key, [note])
+      const notes = await foreignKeys.restore(created.keys, config.jobs, (key) => {
+        const result = this.resultOf(key)
+        return !result || result.status === 'copied' || result.skipped === 'already-copied'
+      })
+      for (const [key, list] of notes) this.addWarnings(key, list)
+      await afterData.finish()
+    }
+  }
+
+  /** The run's record gets its outcome; then the lock, the snapshot and the connections are let go. */
+  protected override async release(status: RunStatus): Promise<void> {
+    await this.history.finish(status).catch(() => {})
+    if (this.lock) releaseLock(this.lock)
+    await this.snapshot?.close()
+    await Promise.all([this.source?.close(), this.target?.close()])
+  }
+
+  /** Copies one table with retries, then builds what comes after its data; records the result. */
+  private async transferTable(
+    plan: TablePlan,
+    context: TableContext,
+    failure: TablehaulError | undefined,
+  ): Promise<void> {
+    const { signal } = context
+    const startedAt = new Date()
+    const base = {
+      table: plan.target.display,
+      source: plan.sourceLabel,
+      mode: plan.mode,
+      format: plan.format,
+      created: plan.targetState === 'missing',
+      startedAt: startedAt.toISOString(),
+    }
+    const problem = plan.problem ?? failure
+    const finish = (result: TableResult) => this.tableFinished(plan.target.key, result)
+    if (problem)
+      return finish({
+        ...base,
+        status: 'failed',
+        rows: 0,
+        bytes: 0,
+        durationMs: 0,
+        attempts: 0,
+        error: errorInfo(problem),
+      })
+    if (signal.aborted) return this.tableNotStarted(plan.target.key, { created: base.created })
+    const committed = context.resumeFrom?.committed.get(plan.target.key)
+    if (committed) {
+      return finish({
+        ...base,
+        created: false,
+        status: 'skipped',
+        skipped: 'already-copied',
+        rows: committed.rows,
+        bytes: committed.bytes,
+        durationMs: 0,
+        attempts: 0,
+        reason: `already copied by run ${committed.runId} at ${committed.committedAt} (resume${context.resumeFrom?.snapshotTakenAt ? `; read from its snapshot of ${context.resumeFrom.snapshotTakenAt}` : ''})`,
+      })
+    }
+
+    const { retry, timeouts } = this.config
+    let attempt = 0
+    let bytes = 0
+    let format = plan.format
+    let warnings: string[] = []
+    while (true) {
+      attempt++
+      this.emit('table.started', {
+        table: base.table,
+        attempt,
+        estimatedBytes: plan.estimatedBytes,
+        estimatedRows: plan.estimatedRows,
+      })
+      const copier = new TableCopier({
+        plan: { ...plan, format },
+        source: context.source,
+        target: context.target,
+        snapshot: context.snapshot,
+        ddl: context.ddl,
+        bulkLoadSettings: context.bulkLoadSettings,
+        timeouts: {
+          connectMs: timeouts.connect,
+          lockMs: timeouts.lock,
+          stallMs: timeouts.stall,
+          statementMs: timeouts.statement,
+        },
+        beforeCommit: async (client, result) => {
+          this.emit('table.progress', {
+            table: base.table,
+            bytes: result.bytes,
+            estimatedBytes: plan.estimatedBytes,
+            finishing: true,
+          })
+          warnings = await context.afterData.afterCopy(plan, client)
+          await context.history.recordCopy(client, plan.target, result)
+        },
+        onProgress: (moved, rows) => {
+          bytes = moved
+          this.emit('table.progress', {
+            table: base.table,
+            bytes: moved,
+            rows,
+            estimatedBytes: plan.estimatedBytes,
+          })
+        },
+      })
+      try {
+        const result = await this.copyOnce(copier, plan, context, warnings)
+        if (result.dropped) warnings.unshift(...result.dropped)
+        await context.target
+          .query(`ANALYZE ${plan.target.sql}`)
+          .catch((error: unknown) => warnings.push(`ANALYZE failed: ${messageOf(error)}`))
+        return finish({
+          ...base,
+          format,
+          status: 'copied',
+          rows: result.rows,
+          bytes: result.bytes,
+          durationMs: Date.now() - startedAt.getTime(),
+          attempts: attempt,
+          warnings: warnings.length ? warnings : undefined,
+        })
+      } catch (error) {
+        const stopped = signal.aborted
+        if (!stopped && format === 'binary' && isBinaryFormatError(error)) {
+          // The catalog said binary COPY would carry these types; the target disagreed. Text always works.
+          format = 'text'
+          warnings.push(`binary COPY was refused (${messageOf(error)}); copied in text format`)
+          continue
+        }
+        if (!stopped && attempt < retry.attempts && isTransient(error)) {
+          const delayMs = retry.backoff * 2 ** (attempt - 1)
+          this.emit('table.retrying', { table: base.table, attempt, delayMs, error: errorInfo(error) })
+          await sleep(delayMs, undefined, { signal }).catch(() => {})
+          if (!signal.aborted) continue
+        }
+        const reason = stopped ? this.stopError(signal, base.table) : error
+        return finish({
+          ...base,
+          format,
+          status: 'failed',
+          rows: 0,
+          bytes,
+          durationMs: Date.now() - startedAt.getTime(),
+          attempts: attempt,
+          error: errorInfo(reason),
+        })
+      }
+    }
+  }
+
+  /**
+   * One attempt. When the reply to the target's COMMIT was lost, the table's record (written in the same
+   * transaction) tells whether it committed: a committed table must be neither reported failed nor copied
+   * again (in append mode that would add its rows twice).
+   */
+  private async copyOnce(
+    copier: TableCopier,
+    plan: TablePlan,
+    context: TableContext,
+    warnings: string[],
+  ): Promise<CopyResult> {
+    try {
+      return await copier.copy(context.signal)
+    } catch (error) {
+      if (!(error instanceof CommitOutcomeUnknown)) throw error
+      const committed = await context.history.wasCommitted(plan.target)
+      if (committed === true) {
+        warnings.push(
+          `the reply to its COMMIT was lost (${messageOf(error.reason)}), but its record on the target shows it committed`,
+        )
+        return error.result
+      }
+      // Not committed, or unknown in a mode where another attempt replaces whatever is there: retry-safe.
+      if (committed === false || plan.mode !== 'append') throw error.reason
+      throw new TablehaulError(
+        'COMMIT_OUTCOME_UNKNOWN',
+        `the connection was lost while the table was committing (${messageOf(error.reason)}), and whether it committed cannot be told`,
+        {
+          cause: error.reason,
+          table: plan.target.display,
+          hint: 'look at the table before running again: if the rows arrived, appending again would add them twice',
+        },
+      )
+    }
+  }
+
+  /** One run at a time per target: a session-level advisory lock held on its own connection for the whole run. */
+  private async lockTarget(target: Database, signal: AbortSignal): Promise<pg.PoolClient> {
+    signal.throwIfAborted()
+    const client = await target.connect()
+    let holder: { pid: number; since: Date | null } | undefined
+    try {
+      const { rows } = await client.query<{ locked: boolean }>(
+        `SELECT pg_catalog.pg_try_advisory_lock(${LOCK_CLASS}, pg_catalog.hashtext(pg_catalog.current_database())) AS locked`,
+      )
+      if (rows[0]?.locked) return client
+      holder = await client
+        .query<{ pid: number; since: Date | null }>(
+          `SELECT a.pid, a.backend_start AS since
+             FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.classid = ${LOCK_CLASS} AND l.granted
+              AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+            LIMIT 1`,
+        )
+        .then((r) => r.rows[0])
+        .catch(() => undefined)
+    } catch (error) {
+      discardClient(client)
+      throw error
+    }
+    discardClient(client)
+    const who = holder
+      ? ` (server pid ${holder.pid}${holder.since ? `, since ${holder.since.toISOString()}` : ''})`
+      : ''
+    throw new TablehaulError('RUN_LOCKED', `another tablehaul run is writing into this target${who}`, {
+      hint: "wait for it to finish; two runs into one target would truncate each other's tables",
+    })
+  }
+
+  /** The caller's signal, and the run's deadline (timeouts.run). */
+  protected override runSignal(external: AbortSignal | undefined): AbortSignal {
+    const signals = [external].filter((s): s is AbortSignal => s !== undefined)
+    if (this.config.timeouts.run > 0) {
+      const deadline = new AbortController()
+      const timer = setTimeout(
+        () =>
+          deadline.abort(
+            new TablehaulError('RUN_DEADLINE', `the run did not finish within its deadline (timeouts.run)`, {
+              hint: 'raise timeouts.run, or copy fewer tables per run',
+            }),
+          ),
+        this.config.timeouts.run,
+      )
+      timer.unref()
+      signals.push(deadline.signal)
+    }
+    const signal = signals.length === 0 ? new AbortController().signal : AbortSignal.any(signals)
+    // Every copy in flight listens on it (and its sleeps between retries): more than Node's default 10.
+    setMaxListeners(this.config.jobs * 2 + 10, signal)
+    return signal
+  }
+}
+
+interface TableContext {
+  readonly bulkLoadSettings: string
+  readonly history: RunHistory
+  readonly resumeFrom: ResumePoint | undefined
+  readonly source: Database
+  readonly target: Database
+  readonly snapshot: Snapshot
+  readonly ddl: Ddl
+  readonly signal: AbortSignal
+  readonly afterData: PostDataBuilder
+}
+
+/** The advisory lock class that marks "a tablehaul run writes into this database" ('thal'). */
+const LOCK_CLASS = 0x7468616c
+
+/** The advisory lock is held by its session: closing the connection releases it, and cannot hang. */
+function releaseLock(client: pg.PoolClient): void {
+  discardClient(client)
+}
+
+/**
+ * Errors a binary COPY raises when a value's binary form does not fit the target: invalid binary
+ * representation (22P03) and a wrong element or column type inside arrays or records (42804).
+ */
+function isBinaryFormatError(error: unknown): boolean {
+  const state = sqlStateOf(error)
+  return state === '22P03' || state === '42804'
+}
+
+/** Besides lost connections (isConnectionLost): serialization failure, deadlock, too many connections. */
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300'])
+
+/** Failures worth another attempt: the connection dropped, the server restarted, a deadlock or serialization failure. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof TablehaulError) {
+    if (error.code === 'COMMIT_OUTCOME_UNKNOWN') return false
+    if (
+      error.code === 'COPY_STALLED' ||
+      error.code === 'SOURCE_UNREACHABLE' ||
+      error.code === 'TARGET_UNREACHABLE'
+    )
+      return true
+  }
+  const state = sqlStateOf(error)
+  return (state !== undefined && TRANSIENT_SQLSTATES.has(state)) || isConnectionLost(error)
+}

@@ -1,0 +1,176 @@
+import type pg from 'pg'
+import { requireSource } from '../config/load.js'
+import type { Config } from '../config/schema.js'
+import { Catalog } from '../catalog/catalog.js'
+import { Database, type Side, discardClient, redactUrl } from '../db/database.js'
+import { LocalServer } from '../local/local-server.js'
+import { embeddedServerVersion } from '../local/postgres-cluster.js'
+import { Planner, type RunPlan } from './plan/planner.js'
+import { Snapshot } from './snapshot.js'
+
+/**
+ * What the commands share: the connect and plan steps of a run (`TransferJob`), a plan that writes nothing
+ * (`planTransfer`) and a comparison (`Verifier`), so the three always agree on what "the tables of this
+ * config" are. How a run, an export and an import report is `RunLifecycle`'s.
+ */
+
+/** A pooled connection to one side, sized for the config's jobs. Nothing is opened until it is used. */
+export function openDatabase(config: Config, side: Side, url: string, password?: string): Database {
+  return new Database({
+    side,
+    url,
+    password,
+    connectTimeoutMs: config.timeouts.connect,
+    statementTimeoutMs: config.timeouts.statement,
+    lockTimeoutMs: config.timeouts.lock,
+    maxConnections: config.jobs + 3,
+  })
+}
+
+/** The target's URL: the configured one, or the embedded local server's, created and started if needed. */
+export async function resolveTargetUrl(config: Config): Promise<string> {
+  if (config.target) return config.target.url
+  return (await new LocalServer({ dir: config.local.dir, port: config.local.port }).start()).url
+}
+
+/** Connects to the source and the target and proves both logins work; on failure both pools are closed. */
+export async function connectEndpoints(
+  config: Config,
+  targetUrl: string,
+): Promise<{ source: Database; target: Database }> {
+  const sourceEndpoint = requireSource(config)
+  const source = openDatabase(config, 'source', sourceEndpoint.url, sourceEndpoint.password)
+  const target = openDatabase(config, 'target', targetUrl, config.target?.password)
+  try {
+    await Promise.all([source.check(), target.check()])
+  } catch (error) {
+    await Promise.all([source.close(), target.close()])
+    throw error
+  }
+  return { source, target }
+}
+
+/** The servers and the plan, for a command that only reads them (plan, verify). */
+export interface ReadingSession {
+  readonly source: Database
+  /** Undefined when the target is the embedded local server and it does not exist yet. */
+  readonly target: Database | undefined
+  /** Open: every read of the source goes through `snapshot.begin(client)`. */
+  readonly snapshot: Snapshot
+  readonly plan: RunPlan
+  /** Source URL without its password. */
+  readonly sourceDisplay: string
+  /** Target URL without its password, or why there is no target yet. */
+  readonly targetDisplay: string
+  close(): Promise<void>
+}
+
+/**
+ * Connects, opens the source snapshot and plans, as a run would, without writing anything. The embedded
+ * local server is never created for that: when it does not exist yet there is no target (every table is
+ * missing); when it exists but is stopped, it is started and `close()` stops it again.
+ */
+export async function openForReading(config: Config): Promise<ReadingSession> {
+  const sourceEndpoint = requireSource(config)
+  let targetUrl = config.target?.url
+  let targetDisplay = config.target ? redactUrl(config.target.url) : ''
+  let stopLocal = async () => {}
+  if (!config.target) {
+    const local = new LocalServer({ dir: config.local.dir, port: config.local.port })
+    if ((await local.status()).initialised) {
+      const { url, started } = await local.start()
+      targetUrl = url
+      targetDisplay = `local ${redactUrl(url)}`
+      if (started) stopLocal = async () => void (await local.stop())
+    } else {
+      targetDisplay = `local (${config.local.dir}, not created yet: the first run creates it)`
+    }
+  }
+  const source = openDatabase(config, 'source', sourceEndpoint.url, sourceEndpoint.password)
+  const target = targetUrl ? openDatabase(config, 'target', targetUrl, config.target?.password) : undefined
+  const snapshot = new Snapshot(source, config.timeouts.lock, config.timeouts.statement)
+  const close = async () => {
+    await snapshot.close()
+    await Promise.all([source.close(), target?.close()])
+    await stopLocal()
+  }
+  try {
+    await Promise.all([source.check(), target?.check()])
+    await snapshot.open()
+    const { plan } = await snapshot.read((sourceClient) => readPlan({ config, sourceClient, target }))
+    return { source, target, snapshot, plan, sourceDisplay: source.displayUrl, targetDisplay, close }
+  } catch (error) {
+    await close()
+    throw error
+  }
+}
+
+/**
+ * Reads both catalogs and resolves the config into a plan. `sourceClient` should be in the run's snapshot
+ * transaction; without a `target` (a local server not created yet) the target is taken to be empty, of the
+ * embedded server's version (the one the first run creates).
+ */
+export async function readPlan(options: {
+  readonly config: Config
+  readonly sourceClient: pg.ClientBase
+  readonly target: Database | undefined
+}): Promise<{ plan: RunPlan; sourceCatalog: Catalog; targetCatalog: Catalog }> {
+  const { config, sourceClient, target } = options
+  const sourceCatalog = await Catalog.read(sourceClient)
+  const targetCatalog = target ? await readCatalog(target) : Catalog.empty(await embeddedServerVersion())
+  const plan = await new Planner({
+    config,
+    source: sourceCatalog,
+    target: targetCatalog,
+    probeQuery: (query) => probeQueryColumns(sourceClient, query),
+  }).plan()
+  return { plan, sourceCatalog, targetCatalog }
+}
+
+/** Reads a catalog in one read-only transaction. */
+export function readCatalog(database: Database): Promise<Catalog> {
+  return readInTransaction(database, (client) => Catalog.read(client))
+}
+
+/**
+ * Runs `work` on one connection inside a read-only transaction (`begin` starts it: by default REPEATABLE
+ * READ; pass `snapshot.begin` to read the run's snapshot). A connection that failed is closed, not pooled.
+ */
+export async function readInTransaction<T>(
+  database: Database,
+  work: (client: pg.ClientBase) => Promise<T>,
+  begin: (client: pg.ClientBase) => Promise<unknown> = (client) =>
+    client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY'),
+): Promise<T> {
+  const client = await database.connect()
+  try {
+    await begin(client)
+    const result = await work(client)
+    await client.query('COMMIT')
+    client.release()
+    return result
+  } catch (error) {
+    discardClient(client)
+    throw error
+  }
+}
+
+/** The result columns of a query, found by planning it with LIMIT 0 (nothing is read). */
+async function probeQueryColumns(
+  client: pg.ClientBase,
+  query: string,
+): Promise<Array<{ name: string; type: string }>> {
+  await client.query('SAVEPOINT tablehaul_probe')
+  try {
+    const result = await client.query(`SELECT * FROM (${query}) AS tablehaul_query LIMIT 0`)
+    const types = await client.query<{ type: string }>(
+      `SELECT pg_catalog.format_type(t.oid, t.typmod) AS type FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, typmod, n) ORDER BY n`,
+      [result.fields.map((f) => f.dataTypeID), result.fields.map((f) => f.dataTypeModifier)],
+    )
+    await client.query('RELEASE SAVEPOINT tablehaul_probe')
+    return result.fields.map((field, index) => ({ name: field.name, type: types.rows[index]!.type }))
+  } catch (error) {
+    await client.query('ROLLBACK TO SAVEPOINT tablehaul_probe').catch(() => {})
+    throw error
+  }
+}

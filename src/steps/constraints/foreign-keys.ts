@@ -1,0 +1,238 @@
+import type { Catalog, TableInfo } from '../../catalog/catalog.js'
+import { type Database, discardClient } from '../../db/database.js'
+import { quoteIdent, quoteLiteral, splitQualifiedName, TableRef } from '../../db/table-ref.js'
+import { messageOf, sqlStateOf } from '../../errors.js'
+import type { TablePlan } from '../plan/planner.js'
+import type pg from 'pg'
+
+/** A foreign key to (re)create on the target. */
+export interface ForeignKey {
+  /** The referencing table. */
+  readonly table: TableRef
+  readonly name: string
+  /** As pg_get_constraintdef writes it: `FOREIGN KEY (a) REFERENCES s.t(b) …`. */
+  readonly definition: string
+  readonly comment?: string | null
+}
+
+/**
+ * Where lifted keys are remembered on the target (the run's history), so that a run killed before it put
+ * them back has the next run restore them.
+ */
+export interface LiftedKeyStore {
+  /** False when the target refused the bookkeeping tables: nothing is remembered. */
+  readonly keepsRecords: boolean
+  pendingForeignKeys(): Promise<ForeignKey[]>
+  recordLiftedKeys(client: pg.ClientBase, keys: readonly ForeignKey[]): Promise<void>
+  clearLiftedKey(key: ForeignKey): Promise<void>
+}
+
+/**
+ * Foreign keys during a run. Keys between tables that the run writes are lifted before the copy (TRUNCATE
+ * refuses a referenced table, and a key checked row by row slows the load and depends on the order tables
+ * arrive in), then put back, validated, once every table is in; tables the run creates get their keys then.
+ */
+export class ForeignKeys {
+  private readonly lifted: ForeignKey[] = []
+
+  constructor(
+    private readonly target: Database,
+    private readonly targetCatalog: Catalog,
+    private readonly history: LiftedKeyStore,
+    private readonly lockTimeoutMs: number,
+  ) {}
+
+  /**
+   * Drops the keys on existing target tables whose both ends the run writes; they come back in `restore`.
+   * A partitioned table counts as written when partitions of it are: its keys reach into them.
+   */
+  async lift(plans: readonly TablePlan[]): Promise<void> {
+    const written = new Set<string>()
+    const mark = (table: TableInfo) => {
+      if (written.has(table.ref.key)) return
+      written.add(table.ref.key)
+      for (const parent of this.targetCatalog.parents(table)) if (table.isPartition) mark(parent)
+    }
+    for (const plan of plans) {
+      const table = plan.targetTable
+      if (!plan.problem && plan.targetState === 'exists' && table) mark(table)
+    }
+    const keys: ForeignKey[] = []
+    for (const table of this.targetCatalog.tables) {
+      if (!written.has(table.ref.key)) continue
+      for (const constraint of table.constraints) {
+        // a partition's copy of its parent's key goes and comes back with the parent's
+        if (constraint.type !== 'f' || !constraint.isLocal || constraint.parentConstraintOid !== 0) continue
+        const referenced = this.targetCatalog.tableByOid(constraint.referencedTableOid)
+        if (referenced && written.has(referenced.ref.key)) {
+          keys.push({
+            table: table.ref,
+            name: constraint.name,
+            definition: constraint.definition,
+            comment: constraint.comment,
+          })
+        }
+      }
+    }
+    if (keys.length === 0) return
+    const client = await this.target.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query(`SET LOCAL lock_timeout = ${Math.round(this.lockTimeoutMs)}`)
+      for (const key of keys)
+        await client.query(`ALTER TABLE ${key.table.sql} DROP CONSTRAINT ${quoteIdent(key.name)}`)
+      // Recorded in the transaction that drops them: if this run dies before putting them back, the next
+      // run on this target does.
+      await this.history.recordLiftedKeys(client, keys)
+      await client.query('COMMIT')
+      client.release()
+    } catch (error) {
+      discardClient(client)
+      throw error
+    }
+    this.lifted.push(...keys)
+  }
+
+  /**
+   * Creates the lifted keys and `created` ones, validated. A key whose rows do not hold (for example when
+   * one of its tables failed to copy and kept old rows) is created NOT VALID instead, so it still guards
+   * new rows, and reported. A key of a table this run created, or one left over by an earlier run, waits
+   * instead while one of its tables did not get its data (`dataIn`: it failed, or the run stopped before
+   * it): checked now, it would fail against rows that are simply not there yet. It stays recorded in
+   * tablehaul.pending_foreign_keys, and the run that copies that table creates it, validated. Returns notes
+   * by referencing table key.
+   */
+  async restore(
+    created: readonly ForeignKey[],
+    jobs: number,
+    dataIn: (tableKey: string) => boolean,
+  ): Promise<Map<string, string[]>> {
+    const notes = new Map<string, string[]>()
+    const note = (key: ForeignKey, text: string) => {
+      const list = notes.get(key.table.key) ?? []
+      list.push(text)
+      notes.set(key.table.key, list)
+    }
+    const lifted = [...this.lifted]
+    const pending: ForeignKey[] = []
+    for (const key of await this.history.pendingForeignKeys()) {
+      if (!lifted.some((k) => k.table.equals(key.table) && k.name === key.name)) pending.push(key)
+    }
+    const waiting = (key: ForeignKey): TableRef | undefined =>
+      this.history.keepsRecords
+        ? [key.table, referencedTable(key)].find((table) => table && !dataIn(table.key))
+        : undefined
+    const deferred: ForeignKey[] = []
+    for (const key of [...pending, ...created]) {
+      const table = waiting(key)
+      if (!table) continue
+      deferred.push(key)
+      note(
+        key,
+        `foreign key ${key.name} is not created yet: ${table.display} did not get its data in this run; the run that copies it creates the key (it is kept in tablehaul.pending_foreign_keys)`,
+      )
+    }
+    await this.keepPending(created.filter((key) => deferred.includes(key)))
+    const now = [...lifted, ...pending, ...created].filter((key) => !deferred.includes(key))
+    await runKeysInParallel(now, jobs, async (key) => {
+      const text = await this.add(key)
+      if (text) note(key, text)
+    })
+    return notes
+  }
+
+  private async keepPending(keys: readonly ForeignKey[]): Promise<void> {
+    if (keys.length === 0) return
+    const client = await this.target.connect()
+    try {
+      await this.history.recordLiftedKeys(client, keys)
+      client.release()
+    } catch (error) {
+      discardClient(client)
+      throw error
+    }
+  }
+
+  /** Creates one key; returns a note when it could not be created as it was, undefined when it was. */
+  private async add(key: ForeignKey): Promise<string | undefined> {
+    const add = `ALTER TABLE ${key.table.sql} ADD CONSTRAINT ${quoteIdent(key.name)} ${key.definition}`
+    const comment =
+      key.comment == null
+        ? undefined
+        : `COMMENT ON CONSTRAINT ${quoteIdent(key.name)} ON ${key.table.sql} IS ${quoteLiteral(key.comment)}`
+    try {
+      await this.target.query(add)
+      if (comment) await this.target.query(comment)
+      await this.history.clearLiftedKey(key)
+      return undefined
+    } catch (error) {
+      if (sqlStateOf(error) === '42710') {
+        // already there: a run that died after putting it back, before forgetting it
+        await this.history.clearLiftedKey(key)
+        return undefined
+      }
+      if (sqlStateOf(error) === '23503' && !/NOT VALID/.test(key.definition)) {
+        try {
+          await this.target.query(`${add} NOT VALID`)
+          if (comment) await this.target.query(comment)
+          await this.history.clearLiftedKey(key)
+          return `foreign key ${key.name} was created NOT VALID: existing rows violate it (${messageOf(error)}); once the data is fixed, run ALTER TABLE ${key.table.sql} VALIDATE CONSTRAINT ${quoteIdent(key.name)}`
+        } catch {
+          // reported below
+        }
+      }
+      return `foreign key ${key.name} could not be created (it stays recorded in tablehaul.pending_foreign_keys and the next run tries again): ${messageOf(error)}`
+    }
+  }
+}
+
+/**
+ * Runs `add` for every key, `jobs` at a time. Adding a key locks both its tables against other key
+ * additions (SHARE ROW EXCLUSIVE), so keys that share a table wait for each other here rather than on
+ * the server's lock, where they would run into lock_timeout.
+ */
+async function runKeysInParallel(
+  keys: readonly ForeignKey[],
+  jobs: number,
+  add: (key: ForeignKey) => Promise<void>,
+): Promise<void> {
+  const waiting = [...keys]
+  const busy = new Set<string>()
+  const tablesOf = (key: ForeignKey) => [key.table.key, referencedKey(key)]
+  await new Promise<void>((resolve, reject) => {
+    let running = 0
+    const next = () => {
+      if (waiting.length === 0 && running === 0) return resolve()
+      while (running < Math.max(1, jobs)) {
+        const index = waiting.findIndex((key) => tablesOf(key).every((t) => !busy.has(t)))
+        if (index === -1) return
+        const [key] = waiting.splice(index, 1) as [ForeignKey]
+        const tables = tablesOf(key)
+        tables.forEach((t) => busy.add(t))
+        running++
+        add(key)
+          .then(() => {
+            running--
+            tables.forEach((t) => busy.delete(t))
+            next()
+          })
+          .catch(reject)
+      }
+    }
+    next()
+  })
+}
+
+/** The referenced table of a key, read from its definition (`… REFERENCES schema.table(…)`). */
+function referencedTable(key: ForeignKey): TableRef | undefined {
+  const match = /REFERENCES\s+((?:"(?:[^"]|"")+"|[^\s(."]+)\.(?:"(?:[^"]|"")+"|[^\s(."]+))/.exec(
+    key.definition,
+  )
+  if (!match) return undefined
+  const [schema, name] = splitQualifiedName(match[1]!)
+  return new TableRef(schema!, name!)
+}
+
+function referencedKey(key: ForeignKey): string {
+  return referencedTable(key)?.key ?? key.definition
+}

@@ -1,0 +1,366 @@
+import { pipeline } from 'node:stream/promises'
+import type pg from 'pg'
+import { type Database, discardClient, isConnectionLost } from '../../db/database.js'
+import type { Ddl } from '../../catalog/ddl.js'
+import { quoteIdent } from '../../db/table-ref.js'
+import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
+import { copyIn } from './copy-in.js'
+import { copyOut } from './copy-out.js'
+import { Watchdog } from './watchdog.js'
+import type { TablePlan } from '../plan/planner.js'
+import type { Snapshot } from '../snapshot.js'
+
+/** How often a copy reports its progress. */
+const PROGRESS_INTERVAL_MS = 200
+
+/** Slack on top of a server-side timeout before the client gives up on the server itself. */
+const GRACE_MS = 15_000
+const withGrace = (ms: number) => (ms > 0 ? ms + GRACE_MS : 0)
+
+export interface CopyResult {
+  readonly rows: number
+  readonly bytes: number
+  /** mode: recreate: what `DROP TABLE … CASCADE` took with the old table, and settings that did not apply. */
+  readonly dropped?: string[]
+}
+
+export interface TableCopierOptions {
+  readonly plan: TablePlan
+  readonly source: Database
+  readonly target: Database
+  readonly snapshot: Snapshot
+  readonly ddl: Ddl
+  readonly timeouts: {
+    readonly connectMs: number
+    /** How long a lock on the source or target table may be waited for. */
+    readonly lockMs: number
+    /** The copy fails when no bytes moved (or no reply came) for this long; 0 turns it off. */
+    readonly stallMs: number
+    /** Longest statement after the data (index builds, constraint checks) in the same transaction. */
+    readonly statementMs: number
+  }
+  /** Bytes and rows moved so far (rows: CopyData messages, one more than rows for binary COPY). */
+  readonly onProgress?: ((bytes: number, rows: number) => void) | undefined
+  /** `; SET LOCAL …` statements for the target transaction that make bulk loading cheaper (see bulkLoadSettings). */
+  readonly bulkLoadSettings?: string | undefined
+  /** Runs inside the target transaction just before COMMIT (the run's bookkeeping rides along atomically). */
+  readonly beforeCommit?: ((client: pg.ClientBase, result: CopyResult) => Promise<void>) | undefined
+}
+
+/**
+ * Copies one table in one target transaction: the old rows are removed (replace) and the new ones loaded
+ * with COPY, the row count is checked against what the source sent, and only then does it COMMIT. Any
+ * failure rolls the whole transaction back, so the target table keeps exactly its previous contents.
+ */
+export class TableCopier {
+  constructor(private readonly options: TableCopierOptions) {}
+
+  async copy(signal: AbortSignal): Promise<CopyResult> {
+    const { source, target, snapshot, plan, timeouts } = this.options
+    signal.throwIfAborted()
+    const clients: pg.PoolClient[] = []
+    // A connection abandoned in a transaction or mid-COPY is closed, never pooled: closing it makes the
+    // server roll the transaction back, and makes every pending call on it fail at once.
+    const abandon = () => clients.forEach(discardClient)
+    const watchdog = new Watchdog(plan.target.display, abandon)
+    signal.addEventListener('abort', abandon, { once: true })
+    /** Throws if the watchdog fired or the run stopped while we were waiting. */
+    const stillGoing = () => {
+      if (watchdog.error) throw watchdog.error
+      signal.throwIfAborted()
+    }
+    let committing: CopyResult | undefined
+    try {
+      watchdog.phase('connecting', withGrace(timeouts.connectMs))
+      const sourceClient = await source.connect()
+      clients.push(sourceClient)
+      const targetClient = await target.connect()
+      clients.push(targetClient)
+      stillGoing()
+      watchdog.phase(
+        'starting the source transaction (waiting for a lock on the source table?)',
+        withGrace(timeouts.lockMs),
+      )
+      await snapshot.begin(sourceClient)
+      watchdog.phase('waiting for a lock on the target table', withGrace(timeouts.lockMs))
+      await targetClient.query('BEGIN')
+      await targetClient.query(
+        `SET LOCAL lock_timeout = ${Math.round(timeouts.lockMs)}; SET LOCAL statement_timeout = 0${this.options.bulkLoadSettings ?? ''}`,
+      )
+      const notes: string[] = []
+      const freeze = await this.prepareTarget(targetClient, notes)
+      const switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
+      stillGoing()
+      watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
+      const streamed = await this.stream(sourceClient, targetClient, freeze, watchdog)
+      // The source's part is done: its read-only transaction ends now, not after the target's index
+      // builds, so that losing the source later cannot fail (or retry) a table whose data is in. Its reply
+      // also guarantees the source's own row count (CommandComplete) has arrived.
+      watchdog.phase('ending the source transaction', withGrace(timeouts.connectMs))
+      clients.splice(clients.indexOf(sourceClient), 1)
+      try {
+        await sourceClient.query('COMMIT')
+        sourceClient.release()
+      } catch (error) {
+        // Only the end of a read was lost; the row count below says whether all the data had come.
+        discardClient(sourceClient)
+        if (streamed.sourceRows() !== streamed.rows) throw error
+      }
+      if (streamed.sourceRows() !== streamed.rows) {
+        throw new TablehaulError(
+          'ROW_COUNT_MISMATCH',
+          `the source sent ${streamed.sourceRows()} rows but the target received ${streamed.rows}`,
+          {
+            hint: 'the transaction was rolled back; run again, and report it if it repeats',
+            table: plan.target.display,
+          },
+        )
+      }
+      for (const statement of switchBackOn) await targetClient.query(statement)
+      const result: CopyResult = {
+        rows: streamed.rows,
+        bytes: streamed.bytes,
+        ...(notes.length ? { dropped: notes } : {}),
+      }
+      if (this.options.beforeCommit) {
+        watchdog.phase('building indexes and constraints on the target', withGrace(timeouts.statementMs))
+        await targetClient.query(`SET LOCAL statement_timeout = ${Math.round(timeouts.statementMs)}`)
+        await this.options.beforeCommit(targetClient, result)
+      }
+      stillGoing()
+      watchdog.phase('committing on the target', timeouts.stallMs)
+      committing = result
+      await targetClient.query('COMMIT')
+      targetClient.release()
+      return result
+    } catch (error) {
+      abandon()
+      const reason = watchdog.error ?? (signal.aborted ? (signal.reason as unknown) : this.describe(error))
+      // A COMMIT that the server refused (a deferred constraint) rolled back; one whose reply was lost
+      // (connection, watchdog, signal) may have committed.
+      if (committing && (watchdog.error || signal.aborted || isConnectionLost(error))) {
+        throw new CommitOutcomeUnknown(committing, reason)
+      }
+      throw reason
+    } finally {
+      watchdog.stop()
+      signal.removeEventListener('abort', abandon)
+    }
+  }
+
+  /** Clears or re-creates the target table inside the transaction; returns whether COPY FREEZE is allowed. */
+  private async prepareTarget(client: pg.ClientBase, notes: string[]): Promise<boolean> {
+    const { plan, ddl } = this.options
+    const table = plan.target.sql
+    if (plan.mode === 'recreate' && plan.targetState === 'exists' && plan.source.kind === 'table') {
+      await client.query(`SET LOCAL search_path = ''`)
+      const dropped = await dropCascade(client, table)
+      if (dropped.length) notes.push(`dropping the old table also dropped: ${dropped.join('; ')}`)
+      const linked = (plan.targetTable?.parentOids.length ?? 0) > 0
+      for (const statement of ddl.recreateTable(plan.source.table, plan.target, linked))
+        await client.query(statement)
+      for (const setting of ddl.tableSettings(plan.source.table, plan.target)) {
+        await client.query('SAVEPOINT tablehaul_setting')
+        try {
+          await client.query(setting.sql)
+          await client.query('RELEASE SAVEPOINT tablehaul_setting')
+        } catch (error) {
+          await client.query('ROLLBACK TO SAVEPOINT tablehaul_setting')
+          notes.push(`${setting.sql} failed: ${messageOf(error)}`)
+        }
+      }
+      await client.query(`SET LOCAL search_path = public`)
+      return true
+    }
+    if (plan.mode === 'append' && plan.targetState === 'exists') return false
+    // TRUNCATE in the same transaction as the COPY is what allows COPY FREEZE (rows written frozen, no
+    // later hint-bit or freeze work) and, on a wal_level=minimal server, skipping WAL for the new data.
+    await client.query(`TRUNCATE ONLY ${table}`)
+    return true
+  }
+
+  /**
+   * mode: replace mirrors the source's rows, so the existing table's own triggers must not fire on them
+   * (a BEFORE trigger would change them), and FORCE ROW LEVEL SECURITY would refuse them to its owner.
+   * Both are switched off inside the copy's transaction and back on before COMMIT: nobody else ever sees
+   * the table without them. Only the owner may: for another user nothing is switched off (the planner
+   * warns of it). Returns the statements that switch them back.
+   */
+  private async suspendTriggersAndForcedRls(client: pg.ClientBase): Promise<string[]> {
+    const { plan } = this.options
+    const existing = plan.targetTable
+    if (plan.mode !== 'replace' || plan.targetState !== 'exists' || !existing?.isOwner) return []
+    const table = plan.target.sql
+    const restore: string[] = []
+    for (const trigger of existing.triggers) {
+      if (trigger.enabled !== 'O' && trigger.enabled !== 'A') continue
+      const name = quoteIdent(trigger.name)
+      await client.query(`ALTER TABLE ${table} DISABLE TRIGGER ${name}`)
+      restore.push(`ALTER TABLE ${table} ENABLE ${trigger.enabled === 'A' ? 'ALWAYS ' : ''}TRIGGER ${name}`)
+    }
+    if (existing.forceRowSecurity) {
+      await client.query(`ALTER TABLE ONLY ${table} NO FORCE ROW LEVEL SECURITY`)
+      restore.push(`ALTER TABLE ONLY ${table} FORCE ROW LEVEL SECURITY`)
+    }
+    return restore
+  }
+
+  private async stream(
+    sourceClient: pg.ClientBase,
+    targetClient: pg.ClientBase,
+    freeze: boolean,
+    watchdog: Watchdog,
+  ): Promise<{ rows: number; bytes: number; sourceRows: () => number }> {
+    const { plan } = this.options
+    const columns = plan.columns.map((column) => quoteIdent(column.name)).join(', ')
+    // A table without columns still has rows; COPY takes no column list for it (`()` is a syntax error).
+    const list = columns ? ` (${columns})` : ''
+    const format = plan.format === 'binary' ? 'binary' : 'text'
+    const into = `COPY ${plan.target.sql}${list} FROM STDIN WITH (FORMAT ${format}${freeze ? ', FREEZE' : ''})`
+    const from = `COPY ${this.sourceRelation(columns)} TO STDOUT WITH (FORMAT ${format})`
+
+    const onProgress = this.options.onProgress
+    let reportedAt = 0
+    const report = () => onProgress?.(source.dataBytes, source.messages)
+    const target = targetClient.query(copyIn(into))
+    // The scanner counts rows and bytes as they arrive: progress needs no stage of its own on the COPY path.
+    const source = sourceClient.query(
+      copyOut(from, () => {
+        watchdog.touch()
+        const now = Date.now()
+        if (now - reportedAt >= PROGRESS_INTERVAL_MS) {
+          reportedAt = now
+          report()
+        }
+      }),
+    )
+    let failedSide: 'source' | 'target' | undefined
+    source.once('error', () => (failedSide ??= 'source'))
+    target.once('error', () => (failedSide ??= 'target'))
+    try {
+      await pipeline(source, target)
+    } catch (error) {
+      throw new SideError(failedSide ?? 'target', error)
+    }
+    report()
+    return { rows: target.rowCount, bytes: source.dataBytes, sourceRows: () => source.rowCount }
+  }
+
+  private sourceRelation(columns: string): string {
+    const { plan } = this.options
+    if (plan.source.kind === 'query') return `(${plan.source.query})`
+    const table = plan.source.table.ref.sql
+    if (plan.source.where) return `(SELECT ${columns || '*'} FROM ONLY ${table} WHERE (${plan.source.where}))`
+    // COPY of a table reads only that table's own rows (never its inheritance children's), as SELECT …
+    // FROM ONLY would; a partition is read directly, never through its parent.
+    return columns ? `${table} (${columns})` : table
+  }
+
+  private describe(error: unknown): TablehaulError {
+    const table = this.options.plan.target.display
+    if (error instanceof TablehaulError) {
+      return error.table
+        ? error
+        : new TablehaulError(error.code, error.message, {
+            cause: error.cause ?? error,
+            hint: error.hint,
+            table,
+          })
+    }
+    if (error instanceof SideError) {
+      const cause = error.cause as { where?: string } | undefined
+      const context = cause?.where ? ` (${cause.where.split('\n')[0]})` : ''
+      return new TablehaulError(
+        'TABLE_COPY_FAILED',
+        `${error.side} failed during COPY: ${messageOf(cause)}${context}`,
+        {
+          cause,
+          table,
+          hint: hintFor(sqlStateOf(cause)),
+        },
+      )
+    }
+    return new TablehaulError('TABLE_COPY_FAILED', messageOf(error), {
+      cause: error,
+      table,
+      hint: hintFor(sqlStateOf(error)),
+    })
+  }
+}
+
+/**
+ * The connection was lost (or the run stopped) while the target's COMMIT was on its way: the table may or
+ * may not have committed. The caller finds out from the run's record of it, written in the same
+ * transaction, before it reports or retries anything.
+ */
+export class CommitOutcomeUnknown extends Error {
+  constructor(
+    readonly result: CopyResult,
+    readonly reason: unknown,
+  ) {
+    super(`the reply to COMMIT was lost: ${messageOf(reason)}`, { cause: reason })
+  }
+}
+
+class SideError extends Error {
+  constructor(
+    readonly side: 'source' | 'target',
+    cause: unknown,
+  ) {
+    super(messageOf(cause), { cause })
+  }
+}
+
+/** What to do about the PostgreSQL errors a copy meets most often. */
+function hintFor(sqlState: string | undefined): string | undefined {
+  if (!sqlState) return undefined
+  if (sqlState === '55P03')
+    return 'another session holds a lock on the target table; retry when it is done, or raise timeouts.lock'
+  if (sqlState === '42501') return 'the user lacks a privilege on that table; grant it or leave the table out'
+  if (sqlState.startsWith('23'))
+    return 'the target table has a constraint the source rows violate; fix the target table or use mode: recreate'
+  if (sqlState.startsWith('22'))
+    return 'a source value does not fit the target column; fix the target column type or use mode: recreate'
+  if (sqlState.startsWith('08') || sqlState.startsWith('57P'))
+    return 'the connection was lost; run again (use --resume to skip tables already copied)'
+  if (sqlState === '53100') return 'the target ran out of disk space; free space and run again'
+  return undefined
+}
+
+/**
+ * Session settings for the target's copy transactions. lz4 (where the server has it, PostgreSQL 14+) in
+ * place of pglz for new TOAST values: pglz tries hard on values it cannot shrink (a copy of hex or
+ * random text spent twice the time), lz4 gives up fast; the values read back identical either way, and a
+ * column's own COMPRESSION setting still wins. A larger maintenance_work_mem lets the index builds that
+ * follow the data in the same transaction sort in memory.
+ */
+export async function bulkLoadSettings(target: Database): Promise<string> {
+  const { rows } = await target.query<{ lz4: boolean | null; mem_kb: string }>(
+    `SELECT (SELECT 'lz4' = ANY (enumvals) FROM pg_catalog.pg_settings WHERE name = 'default_toast_compression') AS lz4,
+            (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'maintenance_work_mem') AS mem_kb`,
+  )
+  const row = rows[0]
+  let settings = ''
+  if (row?.lz4) settings += `; SET LOCAL default_toast_compression = lz4`
+  if (row && Number(row.mem_kb) < 256 * 1024) settings += `; SET LOCAL maintenance_work_mem = '256MB'`
+  return settings
+}
+
+/** DROP TABLE … CASCADE, returning what the server says the cascade dropped besides the table. */
+async function dropCascade(client: pg.ClientBase, table: string): Promise<string[]> {
+  const dropped: string[] = []
+  const listen = (notice: { message?: string; detail?: string }) => {
+    for (const line of [notice.message ?? '', ...(notice.detail ?? '').split('\n')]) {
+      const match = /^drop cascades to (.+)$/.exec(line.trim())
+      if (match && !/^\d+ other objects$/.test(match[1]!)) dropped.push(match[1]!)
+    }
+  }
+  client.on('notice', listen)
+  try {
+    await client.query(`SET LOCAL client_min_messages = notice`)
+    await client.query(`DROP TABLE ${table} CASCADE`)
+  } finally {
+    client.removeListener('notice', listen)
+  }
+  return dropped
+}

@@ -1,0 +1,120 @@
+import type { Config, LoadMode } from '../../config/schema.js'
+import { type ErrorInfo, errorInfo } from '../../report/run-report.js'
+import type { TablePlan } from './planner.js'
+import { openForReading } from '../connect.js'
+
+/** What a run would do to one target table. */
+export interface PlanTable {
+  /** Position in the order tables start in (largest first); `jobs` of them run at once. */
+  readonly order: number
+  /** The target table, `schema.table`. */
+  readonly table: string
+  /** The source table, or `query`. */
+  readonly source: string
+  /** From the source catalog (last ANALYZE/VACUUM); null when the table was never analysed. */
+  readonly estimatedRows: number | null
+  /** Heap and TOAST size on the source, from the catalog. */
+  readonly estimatedBytes: number
+  readonly mode: LoadMode
+  /**
+   * missing: the run creates it; compatible: it exists and can take the rows (or is re-created, with
+   * mode recreate); incompatible: it exists but its columns do not fit the source's.
+   */
+  readonly targetState: 'missing' | 'compatible' | 'incompatible'
+  /** In words: what the run does to the target table. */
+  readonly action: string
+  readonly format: 'text' | 'binary'
+  /** How many parts the table is copied in; 1 means it is not split. */
+  readonly parts: number
+  /** Why the run would fail this table (leaving it untouched), if it would. */
+  readonly problem?: ErrorInfo | undefined
+}
+
+/** Everything `run` would do, resolved against both servers, with nothing written anywhere. */
+export interface TransferPlan {
+  /** Source URL without its password. */
+  readonly source: string
+  /** Target URL without its password. */
+  readonly target: string
+  /** Whether the source can export a snapshot: when it cannot, each table is read at its own point in time. */
+  readonly snapshot: { readonly exportable: boolean; readonly note?: string | undefined }
+  readonly jobs: number
+  readonly tables: readonly PlanTable[]
+  readonly warnings: readonly string[]
+  readonly totals: {
+    readonly tables: number
+    readonly estimatedRows: number
+    readonly estimatedBytes: number
+    /** Tables the run would fail without touching them. */
+    readonly problems: number
+  }
+  /** True when every table can be copied: what a pre-flight check wants to know. */
+  readonly runnable: boolean
+}
+
+/** Options of `planTransfer()`. */
+export interface PlanTransferOptions {
+  readonly signal?: AbortSignal
+}
+
+/**
+ * Resolves a config exactly as `TransferJob.run()` would (same connect and plan steps, same snapshot) and
+ * reports the result without writing anything: no table, schema, lock or bookkeeping on the target, no log
+ * and no e-mail. The embedded local server is not created when it does not exist yet (every table is then
+ * missing); when it exists but is stopped, it is started for the plan and stopped again.
+ *
+ * Throws a `TablehaulError` when the config cannot be planned at all (`TABLE_NOT_FOUND`, `CONFIG_INVALID`,
+ * `SOURCE_UNREACHABLE`, `TARGET_UNREACHABLE`); a table that would fail is reported in `problem`.
+ */
+export async function planTransfer(config: Config, options: PlanTransferOptions = {}): Promise<TransferPlan> {
+  options.signal?.throwIfAborted()
+  const session = await openForReading(config)
+  try {
+    const tables = session.plan.tables.map((table, index) => describeTable(table, index + 1))
+    const problems = tables.filter((t) => t.problem).length
+    const { snapshot } = session
+    return {
+      source: session.sourceDisplay,
+      target: session.targetDisplay,
+      snapshot: { exportable: !snapshot.unavailable, note: snapshot.unavailable },
+      jobs: config.jobs,
+      tables,
+      warnings: [...session.plan.warnings],
+      totals: {
+        tables: tables.length,
+        estimatedRows: tables.reduce((sum, t) => sum + (t.estimatedRows ?? 0), 0),
+        estimatedBytes: tables.reduce((sum, t) => sum + t.estimatedBytes, 0),
+        problems,
+      },
+      runnable: problems === 0,
+    }
+  } finally {
+    await session.close()
+  }
+}
+
+function describeTable(plan: TablePlan, order: number): PlanTable {
+  const incompatible =
+    plan.targetState === 'exists' && plan.problem?.code === 'TABLE_INCOMPATIBLE' && plan.mode !== 'recreate'
+  return {
+    order,
+    table: plan.target.display,
+    source: plan.sourceLabel,
+    estimatedRows: plan.estimatedRows,
+    estimatedBytes: plan.estimatedBytes,
+    mode: plan.mode,
+    targetState: plan.targetState === 'missing' ? 'missing' : incompatible ? 'incompatible' : 'compatible',
+    action: actionOf(plan),
+    format: plan.format,
+    parts: 1,
+    problem: plan.problem ? errorInfo(plan.problem) : undefined,
+  }
+}
+
+function actionOf(plan: TablePlan): string {
+  if (plan.problem) return 'none (would fail)'
+  if (plan.targetState === 'missing') return 'create, load'
+  if (plan.mode === 'recreate') return 'drop, create, load'
+  if (plan.mode === 'append') return 'add rows'
+  return 'empty, load'
+}

@@ -1,0 +1,463 @@
+import { closest } from '../../closest.js'
+import type { Catalog, SequenceInfo, TableInfo } from '../../catalog/catalog.js'
+import { TableRef, quoteIdent } from '../../db/table-ref.js'
+import type { Config, LoadMode, TableEntry } from '../../config/schema.js'
+import { TablehaulError } from '../../errors.js'
+import { checkCompatibility, type SourceColumn } from './compatibility.js'
+import { TablePattern } from './table-pattern.js'
+
+/** Where a table's rows come from. */
+export type CopySource =
+  | { readonly kind: 'table'; readonly table: TableInfo; readonly where?: string | undefined }
+  | { readonly kind: 'query'; readonly query: string; readonly columns: readonly SourceColumn[] }
+
+/** Everything the copy of one target table needs, decided before anything is written. */
+export interface TablePlan {
+  readonly source: CopySource
+  /** `schema.table` of the source table, or `query`. */
+  readonly sourceLabel: string
+  readonly target: TableRef
+  readonly mode: LoadMode
+  /** missing: created by this run; exists: loaded into. */
+  readonly targetState: 'missing' | 'exists'
+  /** The existing target table, when there is one. */
+  readonly targetTable: TableInfo | undefined
+  /** The columns COPY moves, in the same order on both sides (generated columns left out). */
+  readonly columns: readonly SourceColumn[]
+  readonly format: 'text' | 'binary'
+  readonly estimatedBytes: number
+  readonly estimatedRows: number | null
+  /** Why this table cannot be copied; it then fails without anything on the target being touched. */
+  readonly problem?: TablehaulError | undefined
+}
+
+export interface RunPlan {
+  readonly tables: readonly TablePlan[]
+  /**
+   * Sequences no column owns that a table pattern selects (`sales.*` selects the sequences of sales):
+   * created where missing and set to the source's state. Owned sequences come with their tables.
+   */
+  readonly sequences: readonly SequenceInfo[]
+  readonly warnings: readonly string[]
+}
+
+/** Reads a query's result columns (name and type) without running it to completion. */
+export type QueryProbe = (query: string) => Promise<SourceColumn[]>
+
+export interface PlannerOptions {
+  readonly config: Pick<Config, 'tables' | 'exclude' | 'mode' | 'schema' | 'copy'>
+  readonly source: Catalog
+  readonly target: Catalog
+  readonly probeQuery: QueryProbe
+}
+
+interface Selection {
+  readonly table: TableInfo
+  readonly where: string | undefined
+  readonly into: TableRef | undefined
+  /** The config entry, e.g. `tables.2`, for messages. */
+  readonly from: string
+  readonly exact: boolean
+}
+
+/**
+ * Resolves the configuration against the source and target catalogs: which tables, into which target
+ * tables, in which order, with which COPY format, and which of them cannot be copied and why. A name that
+ * matches nothing is an error for the whole run, raised before anything is written.
+ */
+export class Planner {
+  constructor(private readonly options: PlannerOptions) {}
+
+  async plan(): Promise<RunPlan> {
+    const { config, source } = this.options
+    const warnings: string[] = []
+    const notFound: string[] = []
+    const selections: Selection[] = []
+    const queries: Array<{ query: string; into: TableRef; from: string }> = []
+    const patterns: TablePattern[] = []
+
+    const entries: readonly TableEntry[] = config.tables ?? ['*.*']
+    entries.forEach((entry, index) => {
+      const from = `tables.${index}`
+      if (typeof entry !== 'string' && 'query' in entry) {
+        queries.push({ query: entry.query, into: parseTarget(entry.into, `${from}.into`), from })
+        return
+      }
+      const text = typeof entry === 'string' ? entry : entry.name
+      const pattern = TablePattern.parse(text, from)
+      if (!pattern.isExact && (typeof entry === 'string' || !entry.into)) patterns.push(pattern)
+      const where = typeof entry === 'string' ? undefined : entry.where
+      const into =
+        typeof entry === 'string' || !entry.into ? undefined : parseTarget(entry.into, `${from}.into`)
+      const candidates = source.tables.filter(
+        // Tables that belong to an extension come with the extension; only an exact name selects them.
+        (table) => pattern.matches(table.ref) && (pattern.isExact || !table.extension),
+      )
+      if (candidates.length === 0) {
+        // Without a tables: list, an empty source is not an error: there is just nothing to copy.
+        if (config.tables !== undefined) notFound.push(describeNotFound(pattern, from, source))
+        return
+      }
+      if (into && (candidates.length > 1 || candidates[0]!.kind === 'p')) {
+        throw new TablehaulError(
+          'CONFIG_INVALID',
+          `${from}.into: "${text}" matches ${candidates.length} tables, but into names one target table`,
+          {
+            hint: 'use into only with the name of one (non-partitioned) table',
+          },
+        )
+      }
+      for (const table of candidates) selections.push({ table, where, into, from, exact: pattern.isExact })
+    })
+    if (notFound.length > 0) {
+      throw new TablehaulError('TABLE_NOT_FOUND', notFound.join('\n'), {
+        hint: 'check the names in tables: (quote mixed-case names: sales."Orders"); `tablehaul plan` with no tables selected lists every table of the source',
+      })
+    }
+
+    const excludes = config.exclude.map((text, index) => TablePattern.parse(text, `exclude.${index}`))
+    for (const pattern of excludes) {
+      if (!source.tables.some((table) => pattern.matches(table.ref)))
+        warnings.push(`exclude "${pattern.text}" matches no source table`)
+    }
+
+    const chosen = this.resolveSelections(selections, excludes)
+    const plans: TablePlan[] = []
+    for (const selection of chosen.values()) plans.push(this.planTable(selection))
+    for (const query of queries) plans.push(await this.planQuery(query.query, query.into, query.from))
+
+    const targets = new Map<string, TablePlan>()
+    for (const plan of plans) {
+      const earlier = targets.get(plan.target.key)
+      if (earlier) {
+        throw new TablehaulError(
+          'CONFIG_INVALID',
+          `${plan.target.display} would be written twice: from ${earlier.sourceLabel} and from ${plan.sourceLabel}`,
+          { hint: 'give one of them a different into: table, or exclude one' },
+        )
+      }
+      targets.set(plan.target.key, plan)
+    }
+    const checked = this.checkReferencingTables(plans)
+    for (const plan of checked) {
+      const warning = unsuspendableByNonOwner(plan)
+      if (warning) warnings.push(warning)
+    }
+    checked.sort(
+      (a, b) => b.estimatedBytes - a.estimatedBytes || a.target.display.localeCompare(b.target.display),
+    )
+    const sequences = source.sequences.filter(
+      (sequence) =>
+        sequence.ownerTableOid === null &&
+        patterns.some((pattern) => pattern.matches(sequence.ref)) &&
+        !excludes.some((pattern) => pattern.matches(sequence.ref)),
+    )
+    return { tables: checked, sequences, warnings }
+  }
+
+  /**
+   * TRUNCATE (and DROP) refuse a table that another table's foreign key references, unless that table is
+   * emptied too. tablehaul lifts such keys for the copy and puts them back after, which is only safe when
+   * the referencing table is copied in the same run; otherwise the referenced table fails untouched.
+   */
+  private checkReferencingTables(plans: TablePlan[]): TablePlan[] {
+    const { target } = this.options
+    const written = new Set(plans.filter((p) => !p.problem).map((p) => p.target.key))
+    return plans.map((plan) => {
+      if (plan.problem || plan.targetState !== 'exists' || plan.mode === 'append' || !plan.targetTable)
+        return plan
+      const blockers = target.tables.flatMap((table) =>
+        table.constraints
+          .filter(
+            (c) =>
+              c.type === 'f' && c.referencedTableOid === plan.targetTable!.oid && !written.has(table.ref.key),
+          )
+          .map((c) => `${c.name} of ${table.ref.display}`),
+      )
+      if (blockers.length === 0) return plan
+      return {
+        ...plan,
+        problem: new TablehaulError(
+          'TABLE_INCOMPATIBLE',
+          `target table ${plan.target.display} is referenced by foreign key ${blockers.join(', ')}, which this run does not copy`,
+          {
+            hint: 'add the referencing table to tables: so both are replaced together, or use mode: append',
+            table: plan.target.display,
+          },
+        ),
+      }
+    })
+  }
+
+  /**
+   * Exact names win over patterns; a partitioned table stands for its leaf partitions (its rows live
+   * there); exclusions apply last.
+   */
+  private resolveSelections(selections: Selection[], excludes: TablePattern[]): Map<string, Selection> {
+    const { source } = this.options
+    const chosen = new Map<string, Selection>()
+    const consider = (selection: Selection) => {
+      const key = selection.table.ref.key
+      const earlier = chosen.get(key)
+      if (
+        earlier &&
+        earlier.exact &&
+        selection.exact &&
+        (earlier.where !== selection.where || !sameRef(earlier.into, selection.into))
+      ) {
+        throw new TablehaulError(
+          'CONFIG_INVALID',
+          `${selection.from}: ${selection.table.ref.display} is already listed at ${earlier.from}`,
+          {
+            hint: 'list each table once',
+          },
+        )
+      }
+      if (!earlier || (selection.exact && !earlier.exact)) chosen.set(key, selection)
+    }
+    for (const selection of selections) {
+      if (selection.table.kind === 'p') {
+        for (const leaf of source.leafPartitions(selection.table)) consider({ ...selection, table: leaf })
+      } else consider(selection)
+    }
+    for (const [key, selection] of chosen) {
+      if (excludes.some((pattern) => pattern.matches(selection.table.ref))) chosen.delete(key)
+    }
+    return chosen
+  }
+
+  private planTable(selection: Selection): TablePlan {
+    const { config, target } = this.options
+    const table = selection.table
+    const targetRef = selection.into ?? table.ref
+    const columns = table.columns
+      .filter((column) => !column.generated)
+      .map(({ name, type }) => ({ name, type }))
+    const base = {
+      source: { kind: 'table' as const, table, where: selection.where },
+      sourceLabel: table.ref.display,
+      target: targetRef,
+      mode: config.mode,
+      columns,
+      estimatedBytes: table.bytes,
+      estimatedRows: table.estimatedRows,
+    }
+    // Binary COPY formats only ever gain encodings (numeric ±Infinity in 14, say): an older target may not
+    // read what a newer source writes, while text stays readable.
+    const major = (version: number) => Math.floor(version / 10000)
+    const sourceBinarySafe =
+      major(target.serverVersion) >= major(this.options.source.serverVersion) &&
+      table.columns.every((column) => column.generated || column.binarySafe)
+    const existing = target.table(targetRef)
+    let problem: TablehaulError | undefined
+    if (!table.canSelect) {
+      problem = new TablehaulError(
+        'PRIVILEGE_MISSING',
+        `no SELECT privilege on source table ${table.ref.display}`,
+        {
+          hint: `ask for GRANT SELECT ON ${table.ref.sql} TO <the source user>, or exclude the table`,
+          table: targetRef.display,
+        },
+      )
+    }
+    if (!existing) {
+      problem ??= this.missingTargetProblem(targetRef)
+      return {
+        ...base,
+        targetState: 'missing',
+        targetTable: undefined,
+        format: this.format(sourceBinarySafe),
+        problem,
+      }
+    }
+    problem ??= this.existingTargetProblem(existing, columns)
+    const identical = checkCompatibility(columns, existing.columns).identicalTypes
+    return {
+      ...base,
+      targetState: 'exists',
+      targetTable: existing,
+      format: this.format(sourceBinarySafe && (identical || config.mode === 'recreate')),
+      problem,
+    }
+  }
+
+  private async planQuery(query: string, into: TableRef, from: string): Promise<TablePlan> {
+    const { config, target } = this.options
+    let columns: SourceColumn[]
+    try {
+      columns = await this.options.probeQuery(query)
+    } catch (error) {
+      throw new TablehaulError(
+        'CONFIG_INVALID',
+        `${from}.query fails on the source: ${(error as Error).message}`,
+        {
+          cause: error,
+          hint: 'run the query in psql against the source to fix it',
+        },
+      )
+    }
+    const existing = target.table(into)
+    const base = {
+      source: { kind: 'query' as const, query, columns },
+      sourceLabel: 'query',
+      target: into,
+      mode: config.mode,
+      columns,
+      estimatedBytes: 0,
+      estimatedRows: null,
+      format: 'text' as const,
+    }
+    if (!existing)
+      return {
+        ...base,
+        targetState: 'missing',
+        targetTable: undefined,
+        problem: this.missingTargetProblem(into),
+      }
+    return {
+      ...base,
+      targetState: 'exists',
+      targetTable: existing,
+      problem: this.existingTargetProblem(existing, columns),
+    }
+  }
+
+  private missingTargetProblem(ref: TableRef): TablehaulError | undefined {
+    if (this.options.config.schema !== 'none') return undefined
+    return new TablehaulError(
+      'TABLE_INCOMPATIBLE',
+      `target table ${ref.display} does not exist, and schema: none forbids creating it`,
+      {
+        hint: 'create the table on the target, or set schema: create-missing',
+        table: ref.display,
+      },
+    )
+  }
+
+  private existingTargetProblem(
+    existing: TableInfo,
+    columns: readonly SourceColumn[],
+  ): TablehaulError | undefined {
+    const { mode } = this.options.config
+    const ref = existing.ref
+    if (existing.kind === 'p') {
+      return new TablehaulError(
+        'TABLE_INCOMPATIBLE',
+        `target table ${ref.display} is partitioned but the source table is not`,
+        {
+          hint: 'copy into a table that is not partitioned (into:), or use mode: recreate',
+          table: ref.display,
+        },
+      )
+    }
+    if (mode === 'recreate') {
+      if (!existing.isOwner) {
+        return new TablehaulError(
+          'PRIVILEGE_MISSING',
+          `mode: recreate must drop ${ref.display}, which the target user does not own`,
+          {
+            hint: 'connect to the target as the table owner, or use mode: replace',
+            table: ref.display,
+          },
+        )
+      }
+      return undefined
+    }
+    const compatibility = checkCompatibility(columns, existing.columns)
+    if (compatibility.problems.length > 0) {
+      return new TablehaulError(
+        'TABLE_INCOMPATIBLE',
+        `target table ${ref.display} does not match the source: ${compatibility.problems.join('; ')}`,
+        {
+          hint: 'use mode: recreate to rebuild it from the source definition, or fix the target table',
+          table: ref.display,
+        },
+      )
+    }
+    if (!existing.canInsert) {
+      return new TablehaulError('PRIVILEGE_MISSING', `no INSERT privilege on target table ${ref.display}`, {
+        hint: `GRANT INSERT ON ${ref.sql} TO <the target user>`,
+        table: ref.display,
+      })
+    }
+    // PostgreSQL refuses COPY FROM into a table whose row level security applies to the user (copy.c:
+    // "COPY FROM not supported with row-level security"); only the owner, who tablehaul lets past a FORCE
+    // for its transaction, and users exempt from RLS can load it.
+    if (existing.rowSecurity && !existing.isOwner && !existing.userBypassesRls) {
+      return new TablehaulError(
+        'PRIVILEGE_MISSING',
+        `target table ${ref.display} has row level security, which applies to the target user, and PostgreSQL refuses COPY into such a table`,
+        {
+          hint: "connect to the target as the table's owner (or a member of the owning role), or have a superuser run ALTER ROLE <the target user> BYPASSRLS",
+          table: ref.display,
+        },
+      )
+    }
+    if (mode === 'replace' && !existing.canTruncate) {
+      return new TablehaulError(
+        'PRIVILEGE_MISSING',
+        `no TRUNCATE privilege on target table ${ref.display}, which mode: replace needs`,
+        {
+          hint: `GRANT TRUNCATE ON ${ref.sql} TO <the target user>, or use mode: append`,
+          table: ref.display,
+        },
+      )
+    }
+    return undefined
+  }
+
+  private format(binaryPossible: boolean): 'text' | 'binary' {
+    const wanted = this.options.config.copy.format
+    if (wanted === 'text') return 'text'
+    return binaryPossible ? 'binary' : 'text'
+  }
+}
+
+function parseTarget(text: string, where: string): TableRef {
+  const pattern = TablePattern.parse(text, where)
+  if (!pattern.isExact)
+    throw new TablehaulError('CONFIG_INVALID', `${where}: "${text}" must name one table, without * or ?`)
+  return pattern.ref
+}
+
+function sameRef(a: TableRef | undefined, b: TableRef | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.equals(b))
+}
+
+function describeNotFound(pattern: TablePattern, from: string, source: Catalog): string {
+  const what = pattern.isExact ? `table ${pattern.ref.display}` : `"${pattern.text}"`
+  const folded = source.tables.filter(
+    (table) =>
+      table.ref.schema.toLowerCase() === pattern.schema.toLowerCase() &&
+      table.ref.name.toLowerCase() === pattern.name.toLowerCase(),
+  )
+  const near =
+    folded[0]?.ref.display ??
+    (pattern.isExact
+      ? closest(
+          pattern.ref.display,
+          source.tables.map((table) => table.ref.display),
+        )
+      : undefined)
+  const suggestion = near ? ` (did you mean ${near}?)` : ''
+  return `${from}: ${what} ${pattern.isExact ? 'does not exist on the source' : 'matches no table on the source'}${suggestion}`
+}
+
+/**
+ * A replace keeps the target table's own INSERT and TRUNCATE triggers from firing on the reload by
+ * switching them off for its transaction, which only the table's owner may do (ALTER TABLE … DISABLE
+ * TRIGGER). For another user they fire: a BEFORE trigger can change or drop the copied rows. Says so,
+ * naming the table, its triggers and what to do.
+ */
+function unsuspendableByNonOwner(plan: TablePlan): string | undefined {
+  const table = plan.targetTable
+  if (plan.problem || plan.mode !== 'replace' || plan.targetState !== 'exists' || !table || table.isOwner)
+    return undefined
+  const triggers = table.triggers
+    .filter((t) => t.firesOnLoad && (t.enabled === 'O' || t.enabled === 'A'))
+    .map((t) => t.name)
+  if (triggers.length === 0) return undefined
+  const many = triggers.length > 1
+  const disable = triggers.map((name) => `ALTER TABLE ${plan.target.sql} DISABLE TRIGGER ${quoteIdent(name)}`)
+  return `${plan.target.display}: the target user does not own it, so tablehaul cannot switch off its trigger${many ? 's' : ''} ${triggers.join(', ')}, which fire${many ? '' : 's'} on the copied rows (a BEFORE trigger can change or drop them). Connect to the target as the table's owner (or grant the owning role to the target user), or have the owner run ${disable.join('; ')}`
+}

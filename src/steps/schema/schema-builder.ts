@@ -1,0 +1,368 @@
+import type pg from 'pg'
+import type { Catalog, SequenceInfo, TableInfo } from '../../catalog/catalog.js'
+import { creationOrder, type SchemaObject } from '../../catalog/creation-order.js'
+import type { Database } from '../../db/database.js'
+import type { Ddl } from '../../catalog/ddl.js'
+import { TablehaulError, messageOf } from '../../errors.js'
+import type { TablePlan } from '../plan/planner.js'
+
+export interface SchemaBuilderOptions {
+  readonly source: Catalog
+  readonly target: Catalog
+  readonly targetDb: Database
+  readonly ddl: Ddl
+  readonly lockTimeoutMs: number
+}
+
+/** What the schema step did. */
+export interface SchemaResult {
+  /** Tables that could not be created, by target key. */
+  readonly failures: Map<string, TablehaulError>
+  /** Source oids of the tables this run created on the target (partitioned parents included). */
+  readonly created: Set<number>
+  /** Source oids of tables created without the inheritance parents they have on the source. */
+  readonly standalone: Set<number>
+  /**
+   * Source oids of partitions attached to a partitioned table the target already had: attaching gave them
+   * that table's indexes and keys.
+   */
+  readonly attachedToExisting: Set<number>
+  /** Notes about a table (by target key) that did not stop it. */
+  readonly warnings: Map<string, string[]>
+  /** Statements for once every table's rows are in (domain checks that are NOT VALID on the source). */
+  readonly late: string[]
+}
+
+/**
+ * The `schema` step: creates on the target what the planned tables need and it lacks, from the source
+ * catalog, in dependency order: schemas, extensions, collations, types, functions, sequences, tables
+ * (partitioned parents before their partitions, inheritance parents before their children), partition
+ * attachments. No index or constraint other than NOT NULL: those come after the data. Each object is
+ * created under its own savepoint (in transactions of a few hundred objects), so one that fails fails only
+ * the tables that need it, with a message that names it.
+ */
+export class SchemaBuilder {
+  constructor(private readonly options: SchemaBuilderOptions) {}
+
+  /** Creates what `plans` need, and the `sequences` selected on their own, where the target lacks them. */
+  async createMissing(
+    plans: readonly TablePlan[],
+    sequences: readonly SequenceInfo[] = [],
+  ): Promise<SchemaResult> {
+    const result: SchemaResult = {
+      failures: new Map(),
+      created: new Set(),
+      standalone: new Set(),
+      attachedToExisting: new Set(),
+      warnings: new Map(),
+      late: [],
+    }
+    const missing = plans.filter((plan) => plan.targetState === 'missing' && !plan.problem)
+    const recreated = plans.filter(
+      (plan) => plan.targetState === 'exists' && plan.mode === 'recreate' && !plan.problem,
+    )
+    const { source, target, ddl } = this.options
+    const standaloneSequences = sequences.filter((sequence) => !target.sequenceNamed(sequence.ref))
+    if (missing.length === 0 && recreated.length === 0 && standaloneSequences.length === 0) return result
+
+    const tables = this.tablesToCreate(missing)
+    const order = creationOrder(
+      source,
+      tables,
+      recreated.flatMap((plan) => (plan.source.kind === 'table' ? [plan.source.table] : [])),
+      standaloneSequences,
+    )
+    const intoOf = new Map<number, TablePlan>()
+    for (const plan of missing) if (plan.source.kind === 'table') intoOf.set(plan.source.table.oid, plan)
+
+    const client = await this.options.targetDb.connect()
+    try {
+      const step = new SavepointRunner(client, [
+        `SET LOCAL search_path = ''`,
+        // Function bodies may use objects created later (or tables not copied): they are checked when called.
+        `SET LOCAL check_function_bodies = false`,
+        `SET LOCAL lock_timeout = ${Math.round(this.options.lockTimeoutMs)}`,
+      ])
+      await step.begin()
+
+      const schemas = new Set<string>([...missing.map((p) => p.target.schema)])
+      for (const object of order.objects) {
+        if (object.kind === 'extension') {
+          if (object.info.schema) schemas.add(object.info.schema)
+        } else schemas.add(object.info.ref.schema)
+      }
+      for (const schema of schemas) {
+        if (target.schemas.some((s) => s.name === schema)) continue
+        await step.run([ddl.createSchema(schema), ...ddl.schemaComment(schema)])
+      }
+
+      // One pass in dependency order: a function taking a table's row type comes after that table.
+      const failed = new Map<string, unknown>()
+      const createdOids = new Set<number>()
+      for (const object of order.objects) {
+        if (object.kind !== 'table') {
+          const error = await this.createObject(step, object, result)
+          if (error !== undefined) failed.set(object.key, error)
+          continue
+        }
+        const table = object.info
+        const plan = intoOf.get(table.oid)
+        const into = plan?.target ?? table.ref
+        const fail = (error: TablehaulError) => {
+          failed.set(object.key, error)
+          if (plan) result.failures.set(plan.target.key, error)
+        }
+        const blocker = [...(order.prerequisites.get(table.oid) ?? [])].find((key) => failed.has(key))
+        if (blocker) {
+          fail(
+            schemaError(
+              into,
+              `it needs ${describeKey(blocker, order.objects)}, which could not be created: ${reason(failed.get(blocker))}`,
+              failed.get(blocker),
+            ),
+          )
+          continue
+        }
+        const partitionParent =
+          table.isPartition && table.parentOid !== null ? source.tableByOid(table.parentOid) : undefined
+        if (partitionParent && !createdOids.has(partitionParent.oid) && !target.table(partitionParent.ref)) {
+          fail(
+            schemaError(
+              into,
+              `its partitioned table ${partitionParent.ref.display} could not be created on the target`,
+            ),
+          )
+          continue
+        }
+        const inheritFrom: TableInfo[] = []
+        if (!table.isPartition) {
+          for (const parent of source.parents(table)) {
+            if (createdOids.has(parent.oid) || target.table(parent.ref)) inheritFrom.push(parent)
+            else {
+              result.standalone.add(table.oid)
+              addWarning(
+                result,
+                into.key,
+                `created without inheriting from ${parent.ref.display}, which is neither copied by this run nor on the target`,
+              )
+            }
+          }
+        }
+        let statements: string[]
+        try {
+          statements = [
+            ...ddl.createTable(table, into, {
+              inheritFrom,
+              withInheritedChecks:
+                (partitionParent !== undefined && !createdOids.has(partitionParent.oid)) ||
+                inheritFrom.some((parent) => !createdOids.has(parent.oid)),
+            }),
+            ...ddl.sequenceOwnership(table, into),
+          ]
+          if (partitionParent && table.partitionBound)
+            statements.push(ddl.attachPartition(table, partitionParent, into))
+        } catch (error) {
+          fail(schemaError(into, messageOf(error), error))
+          continue
+        }
+        const error = await step.run(statements)
+        if (error !== undefined) {
+          fail(schemaError(into, messageOf(error), error))
+          continue
+        }
+        createdOids.add(table.oid)
+        result.created.add(table.oid)
+        if (partitionParent && !createdOids.has(partitionParent.oid)) result.attachedToExisting.add(table.oid)
+        for (const setting of ddl.tableSettings(table, into)) {
+          const settingError = await step.run(setting.sql)
+          if (settingError !== undefined)
+            addWarning(result, into.key, `${setting.sql} failed: ${messageOf(settingError)}`)
+        }
+      }
+
+      for (const plan of missing) {
+        if (plan.source.kind === 'query') {
+          const error = await step.run(ddl.createTableFromColumns(plan.target, plan.source.columns))
+          if (error !== undefined)
+            result.failures.set(plan.target.key, schemaError(plan.target, messageOf(error), error))
+        }
+      }
+      for (const plan of recreated) {
+        if (plan.source.kind !== 'table') continue
+        const blocker = [...(order.prerequisites.get(plan.source.table.oid) ?? [])].find((key) =>
+          failed.has(key),
+        )
+        if (blocker)
+          result.failures.set(
+            plan.target.key,
+            schemaError(
+              plan.target,
+              `it needs ${describeKey(blocker, order.objects)}, which could not be created: ${reason(failed.get(blocker))}`,
+              failed.get(blocker),
+            ),
+          )
+      }
+      await step.commit()
+      client.release()
+    } catch (error) {
+      client.release(error instanceof Error ? error : true)
+      throw new TablehaulError(
+        'SCHEMA_FAILED',
+        `creating the missing tables on the target failed: ${messageOf(error)}`,
+        { cause: error },
+      )
+    }
+    return result
+  }
+
+  /** The tables to create: the missing planned ones and the partitioned parents they need, outermost first. */
+  private tablesToCreate(missing: readonly TablePlan[]): TableInfo[] {
+    const { source, target } = this.options
+    const tables: TableInfo[] = []
+    const seen = new Set<number>()
+    const add = (table: TableInfo) => {
+      if (seen.has(table.oid)) return
+      const parent =
+        table.isPartition && table.parentOid !== null ? source.tableByOid(table.parentOid) : undefined
+      if (parent && !target.table(parent.ref)) add(parent)
+      seen.add(table.oid)
+      tables.push(table)
+    }
+    for (const plan of missing) if (plan.source.kind === 'table') add(plan.source.table)
+    return tables
+  }
+
+  /** Creates one extension, collation, type, function or sequence unless the target has it; returns the error. */
+  private async createObject(
+    step: SavepointRunner,
+    object: Exclude<SchemaObject, { kind: 'table' }>,
+    result: SchemaResult,
+  ): Promise<unknown> {
+    const { target, ddl } = this.options
+    let statements: string[]
+    try {
+      switch (object.kind) {
+        case 'extension': {
+          const available = target.extension(object.info.name)
+          if (available?.installed) return undefined
+          if (!available) {
+            return new TablehaulError(
+              'SCHEMA_FAILED',
+              `extension ${object.info.name} (version ${object.info.version} on the source) is not available on the target server`,
+              {
+                hint: `install the ${object.info.name} extension's files on the target's server (or CREATE EXTENSION ${object.info.name} there), then run again`,
+              },
+            )
+          }
+          statements = [ddl.createExtension(object.info)]
+          break
+        }
+        case 'collation':
+          if (target.collationNamed(object.info.ref)) return undefined
+          statements = ddl.createCollation(object.info)
+          break
+        case 'type':
+          if (object.info.extension) return undefined
+          if (target.typeNamed(object.info.ref)) return undefined
+          statements = ddl.createType(object.info)
+          result.late.push(...ddl.lateTypeStatements(object.info))
+          break
+        case 'function':
+          if (target.functionWithSignature(object.info.signature)) return undefined
+          statements = ddl.createFunction(object.info)
+          break
+        case 'sequence':
+          if (target.sequenceNamed(object.info.ref)) return undefined
+          statements = ddl.createSequence(object.info)
+          break
+      }
+    } catch (error) {
+      return error
+    }
+    return step.run(statements)
+  }
+}
+
+const OBJECTS_PER_TRANSACTION = 500
+
+function describeKey(key: string, objects: readonly SchemaObject[]): string {
+  const object = objects.find((o) => o.key === key)
+  if (!object) return key
+  switch (object.kind) {
+    case 'extension':
+      return `extension ${object.info.name}`
+    case 'function':
+      return `function ${object.info.signature}`
+    case 'type':
+      return `type ${object.info.ref.display}`
+    default:
+      return `${object.kind} ${object.info.ref.display}`
+  }
+}
+
+/** An error's message; a TablehaulError's hint travels on its own. */
+function reason(error: unknown): string {
+  return error instanceof TablehaulError ? error.message : messageOf(error)
+}
+
+function addWarning(result: SchemaResult, key: string, text: string): void {
+  const list = result.warnings.get(key) ?? []
+  list.push(text)
+  result.warnings.set(key, list)
+}
+
+function schemaError(into: { display: string }, message: string, cause?: unknown): TablehaulError {
+  if (cause instanceof TablehaulError && cause.hint) {
+    return new TablehaulError('SCHEMA_FAILED', `cannot create ${into.display} on the target: ${message}`, {
+      cause,
+      table: into.display,
+      hint: cause.hint,
+    })
+  }
+  return new TablehaulError('SCHEMA_FAILED', `cannot create ${into.display} on the target: ${message}`, {
+    cause,
+    table: into.display,
+    hint: 'create the table (or the extension or type it needs) on the target yourself, then run again',
+  })
+}
+
+/**
+ * Runs statements each under a savepoint: a failure is rolled back alone and returned, not thrown. Every
+ * so many objects the transaction commits and a new one begins: a transaction holds a lock on each table
+ * it creates, and thousands of them would exhaust the server's lock table (max_locks_per_transaction).
+ */
+class SavepointRunner {
+  private counter = 0
+
+  constructor(
+    private readonly client: pg.ClientBase,
+    private readonly settings: readonly string[],
+  ) {}
+
+  async begin(): Promise<void> {
+    await this.client.query('BEGIN')
+    for (const setting of this.settings) await this.client.query(setting)
+  }
+
+  async commit(): Promise<void> {
+    await this.client.query('COMMIT')
+  }
+
+  async run(statements: string | readonly string[]): Promise<unknown> {
+    if (++this.counter % OBJECTS_PER_TRANSACTION === 0) {
+      await this.commit()
+      await this.begin()
+    }
+    const name = `tablehaul_${this.counter}`
+    await this.client.query(`SAVEPOINT ${name}`)
+    try {
+      for (const statement of typeof statements === 'string' ? [statements] : statements)
+        await this.client.query(statement)
+      await this.client.query(`RELEASE SAVEPOINT ${name}`)
+      return undefined
+    } catch (error) {
+      await this.client.query(`ROLLBACK TO SAVEPOINT ${name}`)
+      return error
+    }
+  }
+}
