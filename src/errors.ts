@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   TABLE_NOT_FOUND: 'a table named in the configuration does not exist on the source',
   TABLE_INCOMPATIBLE: 'an existing target table does not match the source table',
   PRIVILEGE_MISSING: 'a privilege the run needs is missing',
+  TARGET_UNTRUSTED: "tablehaul's records on the target are in objects another role controls",
   SCHEMA_FAILED: 'creating the target schema objects failed',
   TABLE_COPY_FAILED: 'copying a table failed',
   ROW_COUNT_MISMATCH: 'the target received a different number of rows than the source sent',

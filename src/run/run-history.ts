@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
-import type pg from 'pg'
+import pg from 'pg'
 import type { Config } from '../config/schema.js'
-import type { Database } from '../db/database.js'
+import { Database, discardClient } from '../db/database.js'
 import { sqlFolder } from '../db/sql-file.js'
 import { TableRef } from '../db/table-ref.js'
-import { messageOf, sqlStateOf } from '../errors.js'
+import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 import type { ForeignKey, LiftedKeyStore } from '../steps/constraints/foreign-keys.js'
 
 const sqlFile = sqlFolder(new URL('./sql/', import.meta.url))
@@ -53,9 +53,16 @@ export class RunHistory implements LiftedKeyStore {
     info: { source: string; job: string; resume: boolean },
     target: Database,
   ): Promise<{ resumeFrom?: ResumePoint; warning?: string }> {
+    // Checked before anything is created or altered there, and again, in the same transaction, after the
+    // CREATEs: a schema someone else made in between is refused before any row is written.
+    await refuseUntrusted(target)
     try {
-      await target.query(sqlFile('create_run_history'))
+      await inTransaction(target, async (client) => {
+        await client.query(sqlFile('create_run_history'))
+        await refuseUntrusted(client)
+      })
     } catch (error) {
+      if (error instanceof TablehaulError) throw error
       const fix =
         sqlStateOf(error) === '42501'
           ? '; grant CREATE on the database to enable it'
@@ -225,6 +232,45 @@ export class RunHistory implements LiftedKeyStore {
       status,
     ])
   }
+}
+
+/**
+ * Refuses to go on when schema "tablehaul" or a table of it is controlled by a role tablehaul does not trust
+ * (see untrusted_run_history.sql): writing through another role's trigger, rule or policy would run that
+ * role's code with tablehaul's privileges, a superuser's included.
+ */
+async function refuseUntrusted(on: pg.ClientBase | Database): Promise<void> {
+  const query = <R extends pg.QueryResultRow>(sql: string) =>
+    on instanceof Database ? on.query<R>(sql) : on.query<R>(sql)
+  const { rows } = await query<{ problem: string }>(sqlFile('untrusted_run_history'))
+  if (rows.length === 0) return
+  const { rows: me } = await query<{ role: string }>(`SELECT CURRENT_USER::text AS role`)
+  const role = pg.escapeIdentifier(me[0]?.role ?? 'tablehaul')
+  throw new TablehaulError(
+    'TARGET_UNTRUSTED',
+    `tablehaul does not write its records through objects another role controls, and nothing was written to the target: ${rows.map((r) => r.problem).join('; ')}`,
+    {
+      hint: `inspect schema "tablehaul" on the target: if tablehaul did not make it, drop it (DROP SCHEMA tablehaul CASCADE) and the next run creates its own; if it is tablehaul's, make ${role} the owner of it and its tables (ALTER SCHEMA tablehaul OWNER TO ${role}, ALTER TABLE tablehaul.runs OWNER TO ${role}, …) and remove the triggers, rules, policies and grants named`,
+    },
+  )
+}
+
+/** Runs `work` in one transaction on one connection: COMMIT, or ROLLBACK on any error. */
+async function inTransaction(
+  target: Database,
+  work: (client: pg.PoolClient) => Promise<void>,
+): Promise<void> {
+  const client = await target.connect()
+  try {
+    await client.query('BEGIN')
+    await work(client)
+    await client.query('COMMIT')
+  } catch (error) {
+    // The connection is dropped rather than reused: a ROLLBACK on a broken one could hang.
+    discardClient(client)
+    throw error
+  }
+  client.release()
 }
 
 /**
