@@ -18,3 +18,20 @@ export function makeDirectory(dir: string, mode?: number): void {
     mkdirSync(dir, { mode })
   }
 }
+
+/** Files that may hold row data (logs, e-mails, exports, the embedded server's log) are their owner's only. */
+export const PRIVATE_FILE_MODE = 0o600
+/** Folders tablehaul creates for such files. */
+export const PRIVATE_FOLDER_MODE = 0o700
+
+/**
+ * The mode to create `file` with when it may hold row data: that of the file it replaces (its owner chose
+ * who reads it), else owner-only.
+ */
+export function privateFileMode(file: string): number {
+  try {
+    return statSync(file).mode & 0o777
+  } catch {
+    return PRIVATE_FILE_MODE
+  }
+}

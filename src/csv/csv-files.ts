@@ -18,6 +18,7 @@ import type { ColumnInfo, TableInfo } from '../catalog/catalog.js'
 import { type Database, discardClient, redactUrl, shortEndpoint } from '../db/database.js'
 import { TableRef, displayIdentifier, quoteIdent } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
+import { privateFileMode } from '../files.js'
 import { errorInfo, type RunReport, type TableResult } from '../report/run-report.js'
 import { Meter } from '../steps/copy/meter.js'
 import { type Endpoints, type ReportingOptions, RunLifecycle, type RunOptions } from '../run/run-lifecycle.js'
@@ -239,7 +240,8 @@ export class CsvExport extends CsvTransfer {
       this.planned(label, 'query', 0, null, takenAt)
       // Opened before the COPY is sent (a COPY stream that fails before it is piped has no listener for
       // its error), and not lazily by the stream: a failure must find the file there to remove it.
-      const fd = openSync(temporary, 'wx', 0o644)
+      // Owner-only, or the mode of the file it replaces: an export can be a sensitive extract.
+      const fd = openSync(temporary, 'wx', privateFileMode(this.file))
       opened = true
       const file = createWriteStream(temporary, { fd })
       const copyOut = client.query(

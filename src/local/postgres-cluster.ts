@@ -13,7 +13,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
-import { makeDirectory } from '../files.js'
+import { PRIVATE_FILE_MODE, makeDirectory } from '../files.js'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -127,9 +127,11 @@ export class PostgresCluster {
     const bin = await this.bin()
     const owner = await serverOwner()
     makeDirectory(path.dirname(this.logFile))
-    if (owner && !existsSync(this.logFile)) {
-      writeFileSync(this.logFile, '')
-      chownSync(this.logFile, owner.uid, owner.gid)
+    // The server's log quotes rows (a failed statement, a bad value): created owner-only, before pg_ctl
+    // appends to it.
+    if (!existsSync(this.logFile)) {
+      writeFileSync(this.logFile, '', { mode: PRIVATE_FILE_MODE })
+      if (owner) chownSync(this.logFile, owner.uid, owner.gid)
     }
     try {
       await run(
@@ -380,13 +382,24 @@ export function freePort(): Promise<number> {
   })
 }
 
+/**
+ * The environment initdb, pg_ctl and so the server get: only what they need to find their programs and
+ * speak the C locale. The server keeps its environment for as long as it runs, readable by its OS user in
+ * /proc/<pid>/environ; tablehaul's own (PGPASSWORD, the config's secrets, SMTP URLs) never goes there.
+ */
+function serverEnvironment(from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const kept: NodeJS.ProcessEnv = {}
+  for (const name of ['PATH', 'TZ', 'TMPDIR']) if (from[name] !== undefined) kept[name] = from[name]
+  return { ...kept, LANG: 'C', LC_ALL: 'C' }
+}
+
 function run(file: string, args: string[], owner: Owner | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
       // pg_ctl's server inherits no terminal: it must outlive us and never write to our output
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
+      env: serverEnvironment(),
       cwd: os.tmpdir(),
     })
     let output = ''

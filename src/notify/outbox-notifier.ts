@@ -1,5 +1,5 @@
 import { renameSync, writeFileSync } from 'node:fs'
-import { makeDirectory } from '../files.js'
+import { PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, makeDirectory } from '../files.js'
 import path from 'node:path'
 import type { SendMailOptions } from 'nodemailer'
 import { TablehaulError } from '../errors.js'
@@ -29,11 +29,11 @@ export class OutboxNotifier implements Notifier {
       })
     }
     try {
-      makeDirectory(this.dir)
+      makeDirectory(this.dir, PRIVATE_FOLDER_MODE)
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')
       const file = path.join(this.dir, `${stamp}-${slug(message.subject)}.eml`)
       // Written under a temporary name and renamed, so a reader never sees half a message.
-      writeFileSync(`${file}.tmp`, raw)
+      writeFileSync(`${file}.tmp`, raw, { mode: PRIVATE_FILE_MODE })
       renameSync(`${file}.tmp`, file)
       return { via: this.description, detail: file }
     } catch (error) {

@@ -1,5 +1,5 @@
 import { appendFileSync, existsSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs'
-import { makeDirectory } from '../files.js'
+import { PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, makeDirectory, privateFileMode } from '../files.js'
 import path from 'node:path'
 import pino from 'pino'
 import { formatBytes, formatCount, formatDuration } from '../config/units.js'
@@ -38,6 +38,7 @@ export class RunLog {
   private runId: string | undefined
   private finished = false
   private readonly redactor: Redactor
+  private humanMode = PRIVATE_FILE_MODE
   private readonly onExit = (code: number) => this.abandoned(code)
 
   constructor(private readonly options: RunLogOptions) {
@@ -55,14 +56,19 @@ export class RunLog {
 
   /** Creates the run's NDJSON file and applies rotation and retention. */
   open(runId: string): string {
-    makeDirectory(this.options.dir)
+    makeDirectory(this.options.dir, PRIVATE_FOLDER_MODE)
     this.pruneOldRuns(this.options.keepRuns ?? 100)
     // Rotated only between runs, so that one run's lines are never split over two files.
     this.rotateHumanLog(this.humanFile)
     this.runId = runId
     this.finished = false
     this.filePath = path.join(this.options.dir, `tablehaul-${runId}.ndjson`)
-    this.destination = pino.destination({ dest: this.filePath, sync: true, mkdir: true })
+    this.destination = pino.destination({
+      dest: this.filePath,
+      sync: true,
+      mkdir: true,
+      mode: PRIVATE_FILE_MODE,
+    })
     const redactor = this.redactor
     this.logger = pino(
       {
@@ -175,7 +181,9 @@ export class RunLog {
   /** Appended with one synchronous write (O_APPEND), so lines of concurrent runs never interleave mid-line. */
   private appendHuman(lines: string[]): void {
     try {
-      appendFileSync(this.humanFile, `${this.redactor.text(lines.join('\n'))}\n`)
+      appendFileSync(this.humanFile, `${this.redactor.text(lines.join('\n'))}\n`, {
+        mode: this.humanMode,
+      })
     } catch (error) {
       this.logger?.error({ event: 'log.failed', file: this.humanFile, error: messageOf(error) })
     }
@@ -196,6 +204,8 @@ export class RunLog {
   }
 
   private rotateHumanLog(file: string): void {
+    // A new tablehaul.log (first, or after rotation) gets the mode of the one it replaces, else owner-only.
+    this.humanMode = privateFileMode(file)
     const maxSize = this.options.maxSize ?? 10 * 1024 * 1024
     if (maxSize <= 0 || !existsSync(file) || statSync(file).size < maxSize) return
     for (let n = ROTATED_HUMAN_LOGS - 1; n >= 1; n--) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { gunzipSync, gzipSync } from 'node:zlib'
@@ -336,6 +336,48 @@ describe('export', () => {
       const [mail] = readdirSync(outbox)
       const message = await simpleParser(readFileSync(path.join(outbox, mail!)))
       assert.match(message.subject ?? '', /^\[tablehaul\] OK · export ids\.csv, 19,996 rows · /)
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test("what may hold rows is its owner's only: the export, its logs and its e-mail (0600, folders 0700); a replaced file keeps its mode", async () => {
+    const db = await salesPair('csv_modes')
+    const modeOf = (file: string) => (statSync(file).mode & 0o777).toString(8)
+    try {
+      const dir = tempDir()
+      const outbox = path.join(dir, 'outbox')
+      const config = testConfig(
+        { source: db.source.url, target: db.target.url, outbox, emailTo: ['dba@example.com'] },
+        { dir },
+      )
+      const file = path.join(dir, 'extract.csv')
+      const first = await exportCsv(config, { query: 'select note from sales.stores_sales', file })
+      assert.equal(first.status, 'succeeded', JSON.stringify(first.error))
+      const logs = path.join(dir, 'logs')
+      const [ndjson] = readdirSync(logs).filter((name) => name.endsWith('.ndjson'))
+      const [mail] = readdirSync(outbox)
+      assert.deepEqual(
+        {
+          export: modeOf(file),
+          logs: modeOf(logs),
+          ndjson: modeOf(path.join(logs, ndjson!)),
+          human: modeOf(path.join(logs, 'tablehaul.log')),
+          outbox: modeOf(outbox),
+          mail: modeOf(path.join(outbox, mail!)),
+        },
+        { export: '600', logs: '700', ndjson: '600', human: '600', outbox: '700', mail: '600' },
+      )
+
+      chmodSync(file, 0o640)
+      const again = await exportCsv(config, {
+        query: 'select id from sales.stores_sales',
+        file,
+        notifier: null,
+      })
+      assert.equal(again.status, 'succeeded', JSON.stringify(again.error))
+      assert.match(readFileSync(file, 'utf8'), /^id\n/, 'the file was replaced')
+      assert.equal(modeOf(file), '640', 'the mode its owner gave it is kept')
     } finally {
       await db.drop()
     }

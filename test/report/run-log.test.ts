@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { RunLog } from '../../src/report/run-log.js'
@@ -161,6 +161,15 @@ describe('rotation and retention', () => {
       'the newest run is in tablehaul.log',
     )
     assert.match(humanLines(dir, 'tablehaul.log.1').at(-1)!, / run 20260101-000021-abcd OK /)
+  })
+
+  test('a tablehaul.log started by rotation keeps the mode of the one it replaces', () => {
+    const dir = tempDir()
+    writeFileSync(path.join(dir, 'tablehaul.log'), 'x'.repeat(400), { mode: 0o640 })
+    chmodSync(path.join(dir, 'tablehaul.log'), 0o640)
+    logRun(new RunLog({ dir, maxSize: 300 }), '20260101-000010-abcd', [table('sales.orders', 1)])
+    assert.ok(existsSync(path.join(dir, 'tablehaul.log.1')), 'it rotated')
+    assert.equal(statSync(path.join(dir, 'tablehaul.log')).mode & 0o777, 0o640)
   })
 
   test('log.maxSize 0 never rotates (for logrotate and the like)', () => {
