@@ -1,6 +1,6 @@
-// Regenerates the README's reference sections from their single sources of truth: the zod config schema
-// (as JSON Schema), the environment variables the loader reads, the error codes, and the CLI's own
-// --help. `npm run readme` rewrites README.md; test/readme.test.ts fails when it is stale.
+// Regenerates the reference pages under docs/reference/ from their single sources of truth: the zod config
+// schema (as JSON Schema), the environment variables the loader reads, the error codes, and the CLI's own
+// --help. `npm run readme` rewrites the pages; test/readme.test.ts fails when one is stale.
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -11,7 +11,16 @@ import { ENVIRONMENT_VARIABLES } from '../src/config/load.js'
 import { configJsonSchema } from '../src/config/schema.js'
 import { ERROR_CODES } from '../src/errors.js'
 
-export const README = path.resolve(import.meta.dirname, '..', 'README.md')
+export const ROOT = path.resolve(import.meta.dirname, '..')
+export const README = path.join(ROOT, 'README.md')
+
+/** Each generated section, by the name its markers carry, and the page (relative to the root) that holds it. */
+export const GENERATED_PAGES: Readonly<Record<string, string>> = {
+  cli: 'docs/reference/cli.md',
+  config: 'docs/reference/configuration.md',
+  environment: 'docs/reference/environment.md',
+  'error-codes': 'docs/reference/errors.md',
+}
 
 type JsonSchema = {
   type?: string | string[]
@@ -36,20 +45,30 @@ export async function generatedSections(): Promise<Record<string, string>> {
   }
 }
 
-/** The README with every generated section replaced by its current text. */
-export async function updatedReadme(text: string): Promise<string> {
+/**
+ * A page with each generated section it holds replaced by its current text (`file` is relative to the root).
+ * A page of GENERATED_PAGES that lacks the markers of its section is an error, so a section cannot silently
+ * stop being generated.
+ */
+export async function updatedPage(
+  file: string,
+  text: string,
+  sections?: Record<string, string>,
+): Promise<string> {
   let result = text
-  for (const [name, body] of Object.entries(await generatedSections())) {
+  for (const [name, body] of Object.entries(sections ?? (await generatedSections()))) {
     const begin = `<!-- generated:${name} (npm run readme) -->`
     const end = `<!-- end generated:${name} -->`
     const from = result.indexOf(begin)
     const to = result.indexOf(end)
-    if (from === -1 || to === -1 || to < from) throw new Error(`README.md lacks the markers of ${name}`)
+    if (from === -1 && to === -1 && GENERATED_PAGES[name] !== file) continue
+    if (from === -1 || to === -1 || to < from) throw new Error(`${file} lacks the markers of ${name}`)
     result = `${result.slice(0, from + begin.length)}\n\n${body.trimEnd()}\n\n${result.slice(to)}`
   }
   // Formatted as `prettier --check` expects, so the generated text is exactly what the repository holds.
-  const options = await prettier.resolveConfig(README)
-  return prettier.format(result, { ...options, filepath: README })
+  const filepath = path.join(ROOT, file)
+  const options = await prettier.resolveConfig(filepath)
+  return prettier.format(result, { ...options, filepath })
 }
 
 function configReference(): string {
@@ -168,8 +187,11 @@ async function helpOf(argv: string[]): Promise<string> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const before = readFileSync(README, 'utf8')
-  const after = await updatedReadme(before)
-  writeFileSync(README, after)
-  console.log(before === after ? 'README.md is up to date' : 'README.md updated')
+  const sections = await generatedSections()
+  for (const file of new Set(Object.values(GENERATED_PAGES))) {
+    const before = readFileSync(path.join(ROOT, file), 'utf8')
+    const after = await updatedPage(file, before, sections)
+    writeFileSync(path.join(ROOT, file), after)
+    console.log(before === after ? `${file} is up to date` : `${file} updated`)
+  }
 }

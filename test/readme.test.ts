@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { README, updatedReadme } from '../scripts/readme.js'
+import { GENERATED_PAGES, README, generatedSections, updatedPage } from '../scripts/readme.js'
 import { ROOT } from './helpers/cli.js'
 import { tempDir } from './helpers/config.js'
 import { databasePair } from './helpers/database-pair.js'
@@ -19,8 +19,10 @@ describe('the README', () => {
     assert.match(firstSection, /```bash\nnpm ci && npm run demo {5}# .*\nnpm test {19}# .*\n```/)
   })
 
-  test('its reference sections are what `npm run readme` generates from the code', async () => {
-    assert.equal(readme, await updatedReadme(readme), 'README.md is stale: run `npm run readme`')
+  test('links to every page of docs/ there is', () => {
+    const linked = new Set(linksOf('README.md').map((link) => link.file))
+    for (const page of markdownFiles().filter((file) => file.startsWith('docs/')))
+      assert.ok(linked.has(page), `README.md links to ${page}`)
   })
 
   test('shows each file of examples/ verbatim, so the code it shows type-checks', () => {
@@ -30,6 +32,43 @@ describe('the README', () => {
       const code = readFileSync(path.join(EXAMPLES, name), 'utf8')
       assert.ok(readme.includes(`\`\`\`ts\n${code}\`\`\``), `README.md shows examples/${name} as it is`)
     }
+  })
+})
+
+describe('the reference pages', () => {
+  test('are what `npm run readme` generates from the code', async () => {
+    const sections = await generatedSections()
+    for (const file of new Set(Object.values(GENERATED_PAGES))) {
+      const page = readFileSync(path.join(ROOT, file), 'utf8')
+      assert.equal(page, await updatedPage(file, page, sections), `${file} is stale: run \`npm run readme\``)
+    }
+  })
+
+  test('a page whose generated text differs from the code is found stale', async () => {
+    const sections = await generatedSections()
+    for (const [name, file] of Object.entries(GENERATED_PAGES)) {
+      const page = readFileSync(path.join(ROOT, file), 'utf8')
+      const stale = page.replace(`<!-- generated:${name} (npm run readme) -->\n`, `$&\nan old line\n`)
+      assert.notEqual(stale, page, `${file} holds the markers of ${name}`)
+      assert.notEqual(await updatedPage(file, stale, sections), stale, `${file} with an old line is stale`)
+      const unmarked = page.replace(`<!-- end generated:${name} -->`, '')
+      await assert.rejects(updatedPage(file, unmarked, sections), new RegExp(`lacks the markers of ${name}`))
+    }
+  })
+})
+
+describe('the documentation', () => {
+  test('every relative link in README.md and the docs points at a file, and its #anchor at a heading there', () => {
+    const broken: string[] = []
+    for (const from of markdownFiles()) {
+      for (const link of linksOf(from)) {
+        const target = path.join(ROOT, link.file)
+        if (!existsSync(target)) broken.push(`${from}: ${link.href} (no file ${link.file})`)
+        else if (link.anchor && !(statSync(target).isFile() && anchorsOf(link.file).has(link.anchor)))
+          broken.push(`${from}: ${link.href} (no heading #${link.anchor} in ${link.file})`)
+      }
+    }
+    assert.deepEqual(broken, [])
   })
 })
 
@@ -95,4 +134,56 @@ function runExample(name: string, env: NodeJS.ProcessEnv): Promise<{ code: numbe
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
   return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, output })))
+}
+
+/** README.md, every page under docs/ and every README.md under src/, relative to the root, with / separators. */
+function markdownFiles(): string[] {
+  const under = (folder: string) =>
+    readdirSync(path.join(ROOT, folder), { recursive: true, encoding: 'utf8' })
+      .map((file) => `${folder}/${file.split(path.sep).join('/')}`)
+      .filter((file) => file.endsWith('.md'))
+  return ['README.md', ...under('docs'), ...under('src').filter((file) => file.endsWith('/README.md'))].sort()
+}
+
+type Link = { href: string; file: string; anchor: string | undefined }
+
+/** The relative links of a page (Markdown links and images, HTML src/href), outside code. */
+function linksOf(page: string): Link[] {
+  const prose = readFileSync(path.join(ROOT, page), 'utf8')
+    .replace(/^[ \t]*(```|~~~)[^]*?^[ \t]*\1/gm, '')
+    .replace(/`[^`\n]*`/g, '')
+  const hrefs = [
+    ...[...prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((match) => match[1]!),
+    ...[...prose.matchAll(/\b(?:src|href)="([^"]+)"/g)].map((match) => match[1]!),
+  ]
+  return hrefs
+    .filter((href) => !/^[a-z][a-z0-9+.-]*:/i.test(href))
+    .map((href) => {
+      const [file, anchor] = href.split('#') as [string, string | undefined]
+      const resolved =
+        file === '' ? page : path.posix.normalize(path.posix.join(path.posix.dirname(page), file))
+      return {
+        href,
+        file: decodeURIComponent(resolved),
+        anchor: anchor ? decodeURIComponent(anchor) : undefined,
+      }
+    })
+}
+
+/** The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens, -1 on repeats. */
+function anchorsOf(page: string): Set<string> {
+  const anchors = new Set<string>()
+  const text = readFileSync(path.join(ROOT, page), 'utf8').replace(/^[ \t]*(```|~~~)[^]*?^[ \t]*\1/gm, '')
+  for (const [, heading] of text.matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
+    const slug = heading!
+      .toLowerCase()
+      .replace(/<[^>]*>/g, '')
+      .replace(/[^\p{L}\p{N}\p{M}\s_-]/gu, '')
+      .replace(/\s/g, '-')
+    let anchor = slug
+    for (let n = 1; anchors.has(anchor); n++) anchor = `${slug}-${n}`
+    anchors.add(anchor)
+  }
+  for (const [, id] of text.matchAll(/<a\s+(?:id|name)="([^"]+)"/g)) anchors.add(id!)
+  return anchors
 }
