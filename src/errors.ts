@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   SCHEMA_FAILED: 'creating the target schema objects failed',
   TABLE_COPY_FAILED: 'copying a table failed',
   ROW_COUNT_MISMATCH: 'the target received a different number of rows than the source sent',
+  CHECKSUM_MISMATCH: "the table's fingerprint on the target differs from the source's (verify: checksum)",
   COPY_STALLED: 'no bytes moved for longer than the stall timeout',
   COMMIT_OUTCOME_UNKNOWN: 'the connection was lost during a COMMIT, and whether it took effect is unknown',
   SERVER_NO_REPLY: 'a server did not reply within the statement timeout',

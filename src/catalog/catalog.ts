@@ -65,6 +65,9 @@ export interface IndexInfo {
   readonly name: string
   readonly definition: string
   readonly isUnique: boolean
+  readonly isPrimary: boolean
+  /** The indexed columns, when the index is on plain columns only (no expression, no predicate). */
+  readonly keyColumns: readonly string[] | null
   readonly bytes: number
   readonly isValid: boolean
   readonly isClustered: boolean
@@ -466,6 +469,8 @@ export class Catalog {
       name: String(r.name),
       definition: String(r.definition),
       isUnique: Boolean(r.is_unique),
+      isPrimary: Boolean(r.is_primary),
+      keyColumns: r.key_columns === null || r.key_columns === undefined ? null : textArray(r.key_columns),
       bytes: num(r.bytes),
       isValid: Boolean(r.is_valid),
       isClustered: Boolean(r.is_clustered),

@@ -11,8 +11,14 @@ export function withLoadOptions(command: Command): Command {
     .addOption(
       new Option(
         '--mode <mode>',
-        'replace (default: the target table ends identical to the source), append or recreate',
-      ).choices(['replace', 'append', 'recreate']),
+        'replace (default: the target table ends identical to the source), sync (ends identical too, writing only the rows that differ), append or recreate (env TABLEHAUL_MODE)',
+      ).choices(['replace', 'sync', 'append', 'recreate']),
+    )
+    .addOption(
+      new Option(
+        '--verify <check>',
+        "checksum: compare each table's fingerprint on both sides before its COMMIT (env TABLEHAUL_VERIFY)",
+      ).choices(['none', 'checksum']),
     )
     .addOption(
       new Option('--schema <policy>', 'create-missing (default) or none').choices(['create-missing', 'none']),
@@ -112,6 +118,7 @@ export function flagsFrom(options: CommonOptions & Record<string, unknown>): Con
     tables: options.table,
     exclude: options.exclude,
     mode: text('mode'),
+    verify: text('verify'),
     schema: text('schema'),
     jobs: text('jobs'),
     format: text('format'),

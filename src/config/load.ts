@@ -13,6 +13,7 @@ export interface ConfigFlags {
   readonly tables?: readonly string[] | undefined
   readonly exclude?: readonly string[] | undefined
   readonly mode?: string | undefined
+  readonly verify?: string | undefined
   readonly schema?: string | undefined
   readonly jobs?: string | number | undefined
   readonly format?: string | undefined
@@ -69,6 +70,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; key: string; s
     set: (raw, v) => setPath(raw, ['exclude'], splitList(v)),
   },
   { name: 'TABLEHAUL_MODE', key: 'mode', set: (raw, v) => setPath(raw, ['mode'], v) },
+  { name: 'TABLEHAUL_VERIFY', key: 'verify', set: (raw, v) => setPath(raw, ['verify'], v) },
   { name: 'TABLEHAUL_JOBS', key: 'jobs', set: (raw, v) => setPath(raw, ['jobs'], v) },
   { name: 'TABLEHAUL_LOG_DIR', key: 'log.dir', set: (raw, v) => setPath(raw, ['log', 'dir'], v) },
   { name: 'TABLEHAUL_SMTP_URL', key: 'email.smtp', set: (raw, v) => setPath(raw, ['email', 'smtp'], v) },
@@ -308,6 +310,7 @@ function applyFlags(raw: Record<string, unknown>, flags: ConfigFlags, origins: M
   set(['tables'], '--table', flags.tables && [...flags.tables])
   set(['exclude'], '--exclude', flags.exclude && [...flags.exclude])
   set(['mode'], '--mode', flags.mode)
+  set(['verify'], '--verify', flags.verify)
   set(['schema'], '--schema', flags.schema)
   set(['jobs'], '--jobs', flags.jobs)
   set(['copy', 'format'], '--format', flags.format)

@@ -101,6 +101,12 @@ export function withoutTrailingSemicolons(sql: string): string {
   return sql.trim().replace(/[;\s]+$/, '')
 }
 
+const loadMode = z
+  .enum(['replace', 'append', 'recreate', 'sync'])
+  .describe(
+    'replace: the target table ends identical to the source (old rows removed in the same transaction); sync: it ends identical too, but only the rows that differ are written (needs a primary key or a unique index on NOT NULL columns on both sides; without one the table is replaced); append: rows are added; recreate: the target table is dropped and created again from the source definition.',
+  )
+
 const userSql = (description: string) =>
   z
     .string()
@@ -124,6 +130,7 @@ export const tableEntrySchema = z.union([
         .min(1)
         .optional()
         .describe('Target table `schema.table` when it differs from the source name.'),
+      mode: loadMode.optional().describe("How this table is loaded, when it differs from the run's mode."),
     })
     .describe('One table (or pattern) with options.'),
   z
@@ -150,11 +157,12 @@ export const configSchema = z
       .optional()
       .describe('What to copy. Omit it to copy every user table of the source.'),
     exclude: z.array(tableNamePattern).default([]).describe('Tables (or patterns) left out. Default: none.'),
-    mode: z
-      .enum(['replace', 'append', 'recreate'])
-      .default('replace')
+    mode: loadMode.default('replace').describe(`${loadMode.description} Default: replace.`),
+    verify: z
+      .enum(['none', 'checksum'])
+      .default('none')
       .describe(
-        'replace: the target table ends identical to the source (old rows removed in the same transaction); append: rows are added; recreate: the target table is dropped and created again from the source definition. Default: replace.',
+        "checksum: before each table's COMMIT (mode replace or sync), the whole table's fingerprint is compared on both sides, and a table that differs fails with its previous rows kept. Default: none.",
       ),
     schema: z
       .enum(['create-missing', 'none'])
@@ -304,7 +312,7 @@ export type Config = z.output<typeof configSchema>
 export type TableEntry = z.output<typeof tableEntrySchema>
 /** A server and database: `source:` or `target:`. */
 export type Endpoint = z.output<typeof endpointSchema>
-/** How a table is loaded: `replace`, `append` or `recreate`. */
+/** How a table is loaded: `replace`, `sync`, `append` or `recreate`. */
 export type LoadMode = Config['mode']
 /** The `email:` settings. */
 export type EmailConfig = NonNullable<Config['email']>

@@ -8,7 +8,9 @@ export type RunStep = 'connect' | 'snapshot' | 'plan' | 'schema' | 'copy' | 'con
 export interface PlannedTable {
   readonly table: string
   readonly source: string
-  readonly mode: 'replace' | 'append' | 'recreate'
+  readonly mode: 'replace' | 'append' | 'recreate' | 'sync'
+  /** Why the mode differs from the one asked for (`sync → replace: no key`). */
+  readonly modeNote?: string | undefined
   readonly format: 'text' | 'binary'
   readonly targetState: 'missing' | 'exists'
   readonly estimatedBytes: number

@@ -34,7 +34,11 @@ export interface TableResult {
   /** Bytes of COPY data that moved (for a table already copied: that moved in the earlier run). */
   readonly bytes: number
   readonly durationMs: number
-  readonly mode: 'replace' | 'append' | 'recreate'
+  readonly mode: 'replace' | 'append' | 'recreate' | 'sync'
+  /** mode sync: the rows it wrote and the rows it left alone (absent when the table was copied in full). */
+  readonly sync?: SyncSummary | undefined
+  /** verify: checksum found the table's fingerprint the same on both sides before its COMMIT. */
+  readonly verified?: boolean | undefined
   /** The COPY format used. */
   readonly format: 'text' | 'binary'
   /** The table did not exist on the target and was created by this run. */
@@ -48,6 +52,15 @@ export interface TableResult {
   readonly reason?: string | undefined
   /** Things that went wrong after the data committed (an index, a constraint), or notes. */
   readonly warnings?: readonly string[] | undefined
+}
+
+/** What a sync of one table did. */
+export interface SyncSummary {
+  readonly inserted: number
+  readonly updated: number
+  readonly deleted: number
+  /** Rows already identical on the target: not moved, not written. */
+  readonly unchanged: number
 }
 
 /** succeeded: everything was transferred; failed: a table or the run failed; interrupted: stopped by a signal. */
@@ -91,6 +104,8 @@ export interface RunReport {
     readonly rows: number
     /** Bytes of COPY data this run moved. */
     readonly bytes: number
+    /** Rows that mode sync found identical on the target and did not move. */
+    readonly unchangedRows: number
   }
   /**
    * Whether `tablehaul run --resume` can pick this run up: false when the target keeps no run records
@@ -136,6 +151,7 @@ export function totalsOf(tables: readonly TableResult[]): RunReport['totals'] {
     skipped,
     rows: copied.reduce((sum, t) => sum + t.rows, 0),
     bytes: copied.reduce((sum, t) => sum + t.bytes, 0),
+    unchangedRows: copied.reduce((sum, t) => sum + (t.sync?.unchanged ?? 0), 0),
   }
 }
 

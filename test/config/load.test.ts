@@ -58,11 +58,11 @@ emial: {}
     .slice(1)
     .map((l) => l.trim())
   assert.deepEqual(lines.sort(), [
-    'emial: unknown key (did you mean "email"?); allowed here: source, target, tables, exclude, mode, schema, jobs, copy, timeouts, retry, log, email, local',
+    'emial: unknown key (did you mean "email"?); allowed here: source, target, tables, exclude, mode, verify, schema, jobs, copy, timeouts, retry, log, email, local',
     'jobs: must be at least 1',
-    'mode: must be one of replace, append, recreate',
+    'mode: must be one of replace, append, recreate, sync',
     'source.url: must be a postgres:// or postgresql:// URL, e.g. postgres://user@host:5432/dbname',
-    'tables.1.wher: unknown key (did you mean "where"?); allowed here: name, where, into',
+    'tables.1.wher: unknown key (did you mean "where"?); allowed here: name, where, into, mode',
     'tables.2.into: required',
     'timeouts.stall: "soon" is not a duration; write e.g. 30s, 5m or 1h',
   ])
@@ -200,6 +200,6 @@ test('a bad value from a flag or a variable is blamed on it, not on the file', (
     /^tablehaul\.yaml is not valid:\n/,
     'a file with a wrong line of its own is named',
   )
-  assert.match(both.message, /^ {2}mode: must be one of replace, append, recreate$/m)
+  assert.match(both.message, /^ {2}mode: must be one of replace, append, recreate, sync$/m)
   assert.match(both.message, /^ {2}jobs: must be at least 1 \(given by --jobs\)$/m)
 })

@@ -162,7 +162,7 @@ describe('failures before any copy: one clear error, nothing touched, still logg
       })
       assert.equal(r.code, 2)
       assert.match(r.stderr, /^ {2}jobs: must be a number$/m)
-      assert.match(r.stderr, /^ {2}mode: must be one of replace, append, recreate$/m)
+      assert.match(r.stderr, /^ {2}mode: must be one of replace, append, recreate, sync$/m)
       assert.deepEqual(await fingerprint(p.target.url, 'public.kept'), p.kept)
       const [{ n } = { n: '' }] = await p.target.sql<{ n: string }>(
         `SELECT count(*)::text AS n FROM pg_namespace WHERE nspname = 'tablehaul'`,

@@ -16,6 +16,16 @@ SELECT i.indrelid::int8                                   AS table_oid,
                FROM pg_catalog.pg_attribute a
               WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0
               ORDER BY a.attnum)                          AS statistics_targets,
+       -- The key columns of an index on plain columns only (no expression, no predicate): what a sync can
+       -- match rows by. INCLUDE columns (past indnkeyatts) are not part of the key.
+       CASE WHEN i.indexprs IS NULL AND i.indpred IS NULL THEN
+         ARRAY(SELECT a.attname::text
+                 FROM pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
+                 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                WHERE k.n <= i.indnkeyatts
+                ORDER BY k.n)
+       END                                                AS key_columns,
+       i.indisprimary                                     AS is_primary,
        ic.reloptions                                      AS options,
        pg_catalog.obj_description(i.indexrelid, 'pg_class') AS comment
   FROM pg_catalog.pg_index i

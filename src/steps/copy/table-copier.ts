@@ -9,6 +9,9 @@ import { copyOut } from './copy-out.js'
 import { Watchdog } from './watchdog.js'
 import type { TablePlan } from '../plan/planner.js'
 import type { Snapshot } from '../snapshot.js'
+import type { SyncSummary } from '../../report/run-report.js'
+import { type Fingerprint, sameFingerprint, wholeFingerprintSql } from '../sync/fingerprint.js'
+import { type SyncOutcome, TableSyncer } from '../sync/table-syncer.js'
 
 /** How often a copy reports its progress. */
 const PROGRESS_INTERVAL_MS = 200
@@ -22,6 +25,10 @@ export interface CopyResult {
   readonly bytes: number
   /** mode: recreate: what `DROP TABLE … CASCADE` took with the old table, and settings that did not apply. */
   readonly dropped?: string[]
+  /** mode: sync: what it wrote and left alone; absent when the table was loaded in full. */
+  readonly sync?: SyncSummary
+  /** verify: checksum compared the table's fingerprint on both sides before COMMIT, and it was the same. */
+  readonly verified?: boolean
 }
 
 export interface TableCopierOptions {
@@ -43,6 +50,13 @@ export interface TableCopierOptions {
   readonly onProgress?: ((bytes: number, rows: number) => void) | undefined
   /** `; SET LOCAL …` statements for the target transaction that make bulk loading cheaper (see bulkLoadSettings). */
   readonly bulkLoadSettings?: string | undefined
+  /**
+   * checksum: before COMMIT, the whole table's fingerprint on the target must equal the source's (mode
+   * replace and sync), or the table fails with its old rows. @default 'none'
+   */
+  readonly verify?: 'none' | 'checksum' | undefined
+  /** mode sync: above this share of differing key buckets the table is reloaded instead. */
+  readonly syncSwitchShare?: number | undefined
   /** Runs inside the target transaction just before COMMIT (the run's bookkeeping rides along atomically). */
   readonly beforeCommit?: ((client: pg.ClientBase, result: CopyResult) => Promise<void>) | undefined
 }
@@ -88,11 +102,40 @@ export class TableCopier {
         `SET LOCAL lock_timeout = ${Math.round(timeouts.lockMs)}; SET LOCAL statement_timeout = 0${this.options.bulkLoadSettings ?? ''}`,
       )
       const notes: string[] = []
-      const freeze = await this.prepareTarget(targetClient, notes)
-      const switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
-      stillGoing()
-      watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
-      const streamed = await this.stream(sourceClient, targetClient, freeze, watchdog)
+      let synced: Extract<SyncOutcome, { kind: 'synced' }> | undefined
+      let switchBackOn: string[]
+      let streamed: { rows: number; bytes: number; sourceRows: () => number } | undefined
+      if (await this.syncsRows(targetClient)) {
+        switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
+        // Hashing a large table happens in the servers before any byte moves: bounded like a statement.
+        watchdog.phase('finding the differences (hashing rows)', withGrace(timeouts.statementMs))
+        const outcome = await new TableSyncer({
+          plan,
+          sourceClient,
+          targetClient,
+          stillGoing,
+          // Without TRUNCATE rights a reload is not possible: the differences are applied however many.
+          switchShare: plan.targetTable?.canTruncate ? this.options.syncSwitchShare : Infinity,
+          onActivity: (bytes) => {
+            watchdog.touch()
+            this.options.onProgress?.(bytes, 0)
+          },
+        }).sync()
+        if (outcome.kind === 'synced') synced = outcome
+        else {
+          notes.push(`sync → replace: ${outcome.reason}`)
+          await targetClient.query(`TRUNCATE ONLY ${plan.target.sql}`)
+          watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
+          streamed = await this.stream(sourceClient, targetClient, true, watchdog)
+        }
+      } else {
+        const freeze = await this.prepareTarget(targetClient, notes)
+        switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
+        stillGoing()
+        watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
+        streamed = await this.stream(sourceClient, targetClient, freeze, watchdog)
+      }
+      const checked = await this.checkFingerprint(sourceClient, targetClient, synced?.source, watchdog)
       // The source's part is done: its read-only transaction ends now, not after the target's index
       // builds, so that losing the source later cannot fail (or retry) a table whose data is in. Its reply
       // also guarantees the source's own row count (CommandComplete) has arrived.
@@ -104,9 +147,9 @@ export class TableCopier {
       } catch (error) {
         // Only the end of a read was lost; the row count below says whether all the data had come.
         discardClient(sourceClient)
-        if (streamed.sourceRows() !== streamed.rows) throw error
+        if (!streamed || streamed.sourceRows() !== streamed.rows) throw error
       }
-      if (streamed.sourceRows() !== streamed.rows) {
+      if (streamed && streamed.sourceRows() !== streamed.rows) {
         throw new TablehaulError(
           'ROW_COUNT_MISMATCH',
           `the source sent ${streamed.sourceRows()} rows but the target received ${streamed.rows}`,
@@ -118,9 +161,11 @@ export class TableCopier {
       }
       for (const statement of switchBackOn) await targetClient.query(statement)
       const result: CopyResult = {
-        rows: streamed.rows,
-        bytes: streamed.bytes,
+        rows: synced ? synced.rows : streamed!.rows,
+        bytes: synced ? synced.bytes : streamed!.bytes,
         ...(notes.length ? { dropped: notes } : {}),
+        ...(synced ? { sync: synced.counts } : {}),
+        ...(checked ? { verified: true } : {}),
       }
       if (this.options.beforeCommit) {
         watchdog.phase('building indexes and constraints on the target', withGrace(timeouts.statementMs))
@@ -146,6 +191,58 @@ export class TableCopier {
       watchdog.stop()
       signal.removeEventListener('abort', abandon)
     }
+  }
+
+  /**
+   * mode sync writes only the differing rows into a table that has rows and a key; an empty table is
+   * loaded in full, where COPY FREEZE makes that cheapest.
+   */
+  private async syncsRows(client: pg.ClientBase): Promise<boolean> {
+    const { plan } = this.options
+    if (plan.mode !== 'sync' || !plan.syncKey || plan.targetState !== 'exists') return false
+    const { rows } = await client.query<{ filled: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM ONLY ${plan.target.sql}) AS filled`,
+    )
+    return rows[0]?.filled === true
+  }
+
+  /**
+   * verify: checksum. The whole table's fingerprint on the target, inside its transaction, against the
+   * source's in the run's snapshot (a sync has it from its own first pass). Returns whether it compared;
+   * throws CHECKSUM_MISMATCH, which rolls the table back.
+   */
+  private async checkFingerprint(
+    sourceClient: pg.ClientBase,
+    targetClient: pg.ClientBase,
+    known: Fingerprint | undefined,
+    watchdog: Watchdog,
+  ): Promise<boolean> {
+    const { plan, timeouts } = this.options
+    if (this.options.verify !== 'checksum' || (plan.mode !== 'replace' && plan.mode !== 'sync')) return false
+    watchdog.phase('comparing fingerprints (verify: checksum)', withGrace(timeouts.statementMs))
+    const columns = plan.columns.map((column) => column.name)
+    const read = async (client: pg.ClientBase, sql: string): Promise<Fingerprint> => {
+      const { rows } = await client.query<{ rows: string; first: string; second: string }>(sql)
+      return { rows: Number(rows[0]!.rows), first: rows[0]!.first, second: rows[0]!.second }
+    }
+    const sourceRelation =
+      plan.source.kind === 'query' ? `(${plan.source.query})` : `ONLY ${plan.source.table.ref.sql}`
+    const where = plan.source.kind === 'table' ? plan.source.where : undefined
+    const [source, target] = await Promise.all([
+      known ?? read(sourceClient, wholeFingerprintSql(sourceRelation, columns, where)),
+      read(targetClient, wholeFingerprintSql(`ONLY ${plan.target.sql}`, columns)),
+    ])
+    if (!sameFingerprint(source, target)) {
+      throw new TablehaulError(
+        'CHECKSUM_MISMATCH',
+        `the target's fingerprint (${target.rows} rows) differs from the source's (${source.rows} rows) after the ${plan.mode}`,
+        {
+          hint: 'the transaction was rolled back and the table keeps its previous rows; a trigger, rule or column default on the target may change rows; report it if it repeats',
+          table: plan.target.display,
+        },
+      )
+    }
+    return true
   }
 
   /** Clears or re-creates the target table inside the transaction; returns whether COPY FREEZE is allowed. */
@@ -189,7 +286,8 @@ export class TableCopier {
   private async suspendTriggersAndForcedRls(client: pg.ClientBase): Promise<string[]> {
     const { plan } = this.options
     const existing = plan.targetTable
-    if (plan.mode !== 'replace' || plan.targetState !== 'exists' || !existing?.isOwner) return []
+    const mirrors = plan.mode === 'replace' || plan.mode === 'sync'
+    if (!mirrors || plan.targetState !== 'exists' || !existing?.isOwner) return []
     const table = plan.target.sql
     const restore: string[] = []
     for (const trigger of existing.triggers) {

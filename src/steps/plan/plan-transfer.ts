@@ -114,6 +114,8 @@ function describeTable(plan: TablePlan, order: number): PlanTable {
 function actionOf(plan: TablePlan): string {
   if (plan.problem) return 'none (would fail)'
   if (plan.targetState === 'missing') return 'create, load'
+  if (plan.modeNote) return plan.modeNote
+  if (plan.mode === 'sync') return 'sync'
   if (plan.mode === 'recreate') return 'drop, create, load'
   if (plan.mode === 'append') return 'add rows'
   return 'empty, load'

@@ -4,6 +4,7 @@ import { TableRef, quoteIdent } from '../../db/table-ref.js'
 import type { Config, LoadMode, TableEntry } from '../../config/schema.js'
 import { TablehaulError } from '../../errors.js'
 import { checkCompatibility, type SourceColumn } from './compatibility.js'
+import { syncKeyOf } from './sync-key.js'
 import { TablePattern } from './table-pattern.js'
 
 /** Where a table's rows come from. */
@@ -22,6 +23,13 @@ export interface TablePlan {
   readonly targetState: 'missing' | 'exists'
   /** The existing target table, when there is one. */
   readonly targetTable: TableInfo | undefined
+  /**
+   * mode sync into an existing table: the columns rows are matched by. Without it (the target is missing,
+   * or the table has no usable key) the table is copied in full.
+   */
+  readonly syncKey?: readonly string[] | undefined
+  /** Why the mode differs from the one asked for (`sync → replace: no key`). */
+  readonly modeNote?: string | undefined
   /** The columns COPY moves, in the same order on both sides (generated columns left out). */
   readonly columns: readonly SourceColumn[]
   readonly format: 'text' | 'binary'
@@ -53,6 +61,8 @@ export interface PlannerOptions {
 
 interface Selection {
   readonly table: TableInfo
+  /** The entry's own mode, when it has one. */
+  readonly mode: LoadMode | undefined
   readonly where: string | undefined
   readonly into: TableRef | undefined
   /** The config entry, e.g. `tables.2`, for messages. */
@@ -87,6 +97,7 @@ export class Planner {
       const pattern = TablePattern.parse(text, from)
       if (!pattern.isExact && (typeof entry === 'string' || !entry.into)) patterns.push(pattern)
       const where = typeof entry === 'string' ? undefined : entry.where
+      const mode = typeof entry === 'string' ? undefined : entry.mode
       const into =
         typeof entry === 'string' || !entry.into ? undefined : parseTarget(entry.into, `${from}.into`)
       const candidates = source.tables.filter(
@@ -107,7 +118,8 @@ export class Planner {
           },
         )
       }
-      for (const table of candidates) selections.push({ table, where, into, from, exact: pattern.isExact })
+      for (const table of candidates)
+        selections.push({ table, mode, where, into, from, exact: pattern.isExact })
     })
     if (notFound.length > 0) {
       throw new TablehaulError('TABLE_NOT_FOUND', notFound.join('\n'), {
@@ -203,7 +215,9 @@ export class Planner {
         earlier &&
         earlier.exact &&
         selection.exact &&
-        (earlier.where !== selection.where || !sameRef(earlier.into, selection.into))
+        (earlier.where !== selection.where ||
+          earlier.mode !== selection.mode ||
+          !sameRef(earlier.into, selection.into))
       ) {
         throw new TablehaulError(
           'CONFIG_INVALID',
@@ -233,11 +247,12 @@ export class Planner {
     const columns = table.columns
       .filter((column) => !column.generated)
       .map(({ name, type }) => ({ name, type }))
+    const asked = selection.mode ?? config.mode
     const base = {
       source: { kind: 'table' as const, table, where: selection.where },
       sourceLabel: table.ref.display,
       target: targetRef,
-      mode: config.mode,
+      mode: asked,
       columns,
       estimatedBytes: table.bytes,
       estimatedRows: table.estimatedRows,
@@ -270,13 +285,19 @@ export class Planner {
         problem,
       }
     }
-    problem ??= this.existingTargetProblem(existing, columns)
+    const syncKey =
+      asked === 'sync' ? syncKeyOf(table, existing, new Set(columns.map((c) => c.name))) : undefined
+    const mode = asked === 'sync' && !syncKey ? 'replace' : asked
+    problem ??= this.existingTargetProblem(existing, columns, mode)
     const identical = checkCompatibility(columns, existing.columns).identicalTypes
     return {
       ...base,
+      mode,
+      syncKey,
+      modeNote: mode !== asked ? 'sync → replace: no key' : undefined,
       targetState: 'exists',
       targetTable: existing,
-      format: this.format(sourceBinarySafe && (identical || config.mode === 'recreate')),
+      format: this.format(sourceBinarySafe && (identical || mode === 'recreate')),
       problem,
     }
   }
@@ -297,11 +318,14 @@ export class Planner {
       )
     }
     const existing = target.table(into)
+    // A query's rows have no key to match them by: sync loads them as replace does.
+    const mode = config.mode === 'sync' ? 'replace' : config.mode
     const base = {
       source: { kind: 'query' as const, query, columns },
       sourceLabel: 'query',
       target: into,
-      mode: config.mode,
+      mode,
+      modeNote: mode !== config.mode ? 'sync → replace: no key' : undefined,
       columns,
       estimatedBytes: 0,
       estimatedRows: null,
@@ -318,7 +342,7 @@ export class Planner {
       ...base,
       targetState: 'exists',
       targetTable: existing,
-      problem: this.existingTargetProblem(existing, columns),
+      problem: this.existingTargetProblem(existing, columns, mode),
     }
   }
 
@@ -337,8 +361,8 @@ export class Planner {
   private existingTargetProblem(
     existing: TableInfo,
     columns: readonly SourceColumn[],
+    mode: LoadMode,
   ): TablehaulError | undefined {
-    const { mode } = this.options.config
     const ref = existing.ref
     if (existing.kind === 'p') {
       return new TablehaulError(
@@ -451,8 +475,8 @@ function describeNotFound(pattern: TablePattern, from: string, source: Catalog):
  */
 function unsuspendableByNonOwner(plan: TablePlan): string | undefined {
   const table = plan.targetTable
-  if (plan.problem || plan.mode !== 'replace' || plan.targetState !== 'exists' || !table || table.isOwner)
-    return undefined
+  const mirrors = plan.mode === 'replace' || plan.mode === 'sync'
+  if (plan.problem || !mirrors || plan.targetState !== 'exists' || !table || table.isOwner) return undefined
   const triggers = table.triggers
     .filter((t) => t.firesOnLoad && (t.enabled === 'O' || t.enabled === 'A'))
     .map((t) => t.name)

@@ -1,0 +1,34 @@
+import type { IndexInfo, TableInfo } from '../../catalog/catalog.js'
+
+/**
+ * The columns a sync matches rows by: a primary key, or else a unique index on NOT NULL plain columns, of
+ * the source table that the target table has too (a unique index on the same columns, NOT NULL there as
+ * well). Both sides must hold it: the target's rows are deleted by key, which must hit one row, and the
+ * source's rows are fetched by key, which must return one. Undefined when there is none.
+ */
+export function syncKeyOf(
+  source: TableInfo,
+  target: TableInfo,
+  copied: ReadonlySet<string>,
+): readonly string[] | undefined {
+  const candidates = usableKeys(source)
+    .filter((columns) => columns.every((name) => copied.has(name)))
+    .sort((a, b) => a.length - b.length)
+  const targetKeys = usableKeys(target).map((columns) => [...columns].sort().join('\u0000'))
+  return candidates.find((columns) => targetKeys.includes([...columns].sort().join('\u0000')))
+}
+
+/** The key column lists of a table's usable unique indexes, the primary key first. */
+function usableKeys(table: TableInfo): Array<readonly string[]> {
+  const notNull = new Set(table.columns.filter((column) => column.notNull).map((column) => column.name))
+  const usable = (index: IndexInfo) =>
+    index.isUnique &&
+    index.isValid &&
+    index.keyColumns !== null &&
+    index.keyColumns.length > 0 &&
+    index.keyColumns.every((name) => notNull.has(name))
+  return [...table.indexes]
+    .filter(usable)
+    .sort((a, b) => Number(b.isPrimary) - Number(a.isPrimary))
+    .map((index) => index.keyColumns!)
+}

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import type { RunReport, TableResult } from '../../../src/report/run-report.js'
+import { TransferJob } from '../../../src/run/transfer-job.js'
+import { testConfig } from '../../helpers/config.js'
+import { type DatabasePair, databasePair } from '../../helpers/database-pair.js'
+import { type TestDatabase, testServers } from '../../helpers/servers.js'
+
+let servers: Awaited<ReturnType<typeof testServers>>
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await servers?.stop()
+})
+
+/** Pinned like tablehaul's sessions, so each row's text form reads the same on both servers. */
+const PINNED = `SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = 'hex'; SET lc_monetary = 'C';`
+
+/** Every row's text form, ordered by its own text: two tables compare row by row. */
+async function rowsOf(db: TestDatabase, table: string): Promise<string[]> {
+  const rows = await db.sql<{ row: string }>(
+    `${PINNED} SELECT row FROM (SELECT ROW(t.*)::text AS row FROM ${table} AS t) AS r ORDER BY row COLLATE "C"`,
+  )
+  return rows.map((r) => r.row)
+}
+
+async function assertSameRows(db: DatabasePair, table: string): Promise<void> {
+  const [expected, actual] = await Promise.all([rowsOf(db.source, table), rowsOf(db.target, table)])
+  assert.deepEqual(actual, expected, `${table}: the target's rows differ from the source's`)
+}
+
+async function run(db: DatabasePair, extra: Record<string, unknown> = {}): Promise<RunReport> {
+  const report = await new TransferJob(
+    testConfig({ source: db.source.url, target: db.target.url, mode: 'sync' }, { yaml: extra }),
+    { notifier: null },
+  ).run()
+  assert.equal(report.status, 'succeeded', JSON.stringify(report.tables, null, 2))
+  return report
+}
+
+function table(report: RunReport, name: string): TableResult {
+  const found = report.tables.find((t) => t.table === name)
+  assert.ok(found, `${name} is in the report`)
+  return found
+}
+
+/** A table of every type family, with TOASTed values: 1,992 rows, with gaps at every 250th key. */
+const FAMILIES = `
+  CREATE TABLE public.items (
+    id int PRIMARY KEY,
+    t text, n numeric, f8 float8, f4 float4, b bytea, j json, jb jsonb, arr int[], tarr text[],
+    ts timestamptz, d date, flag boolean, big text
+  );
+  INSERT INTO public.items
+  SELECT g, 'text ' || g, g / 7.0, g * 1.5, g, decode(md5(g::text), 'hex'), json_build_object('g', g),
+         jsonb_build_object('g', g, 'a', 'x'), ARRAY[g, g + 1], ARRAY['a' || g, NULL],
+         '2024-01-01 00:00:00+00'::timestamptz + g * interval '1 hour', DATE '2024-01-01' + g, g % 2 = 0,
+         CASE WHEN g % 100 = 0 THEN repeat(md5(g::text), 4000) END
+    FROM generate_series(1, 2000) g
+   WHERE g % 250 <> 0;
+`
+
+describe('mode: sync writes only the rows that differ', () => {
+  test('after a full copy, changes of every type family, deletes and inserts make the target identical again', async () => {
+    const db = await databasePair(servers, 'sync_families')
+    try {
+      await db.source.sql(FAMILIES)
+      const first = await run(db)
+      assert.equal(first.tables[0]!.rows, 1992)
+      assert.equal(first.tables[0]!.sync, undefined, 'a missing table is copied in full')
+
+      await db.source.sql(`
+        UPDATE public.items SET t = NULL WHERE id = 10;                         -- value -> NULL
+        UPDATE public.items SET n = NULL WHERE id = 11;
+        UPDATE public.items SET t = 'back' WHERE id = 12;
+        UPDATE public.items SET big = repeat('z', 100000) WHERE id = 100;       -- TOASTed value changed
+        UPDATE public.items SET big = repeat(md5('x'), 5000) WHERE id = 13;      -- NULL -> TOASTed value
+        UPDATE public.items SET arr = ARRAY[1, NULL, 3] WHERE id = 14;
+        UPDATE public.items SET tarr = '{}' WHERE id = 15;
+        UPDATE public.items SET j = '{"g":  15}' WHERE id = 16;                 -- json keeps its spacing
+        UPDATE public.items SET jb = '{"a": "y", "g": 17}' WHERE id = 17;
+        UPDATE public.items SET b = '\\x00' WHERE id = 18;
+        UPDATE public.items SET f8 = 'NaN', f4 = '-Infinity' WHERE id = 19;
+        UPDATE public.items SET f8 = '-0' WHERE id = 20;                        -- = 0, but its text is -0
+        UPDATE public.items SET n = 1.0 WHERE id = 21;
+        UPDATE public.items SET flag = NOT flag WHERE id = 22;
+        UPDATE public.items SET ts = ts + interval '1 microsecond' WHERE id = 23;
+        DELETE FROM public.items WHERE id IN (1, 1999, 499, 501);    -- first, last, around a gap
+        INSERT INTO public.items (id, t) VALUES (0, 'before the first'), (5000, 'after the last'), (750, NULL);
+        DELETE FROM public.items WHERE id = 751;
+        INSERT INTO public.items (id, t) VALUES (751, 'same key, other row');
+      `)
+      const second = await run(db)
+      const result = table(second, 'public.items')
+      assert.equal(result.mode, 'sync')
+      assert.deepEqual(result.sync, { inserted: 3, updated: 16, deleted: 4, unchanged: 1972 })
+      await assertSameRows(db, 'public.items')
+
+      // equal by =, not by their text: 1.0 -> 1.00, 0 -> -0 for floats
+      await db.source.sql(
+        `UPDATE public.items SET n = 1.00 WHERE id = 21; UPDATE public.items SET f8 = '-0' WHERE id = 24`,
+      )
+      const third = await run(db)
+      assert.deepEqual(table(third, 'public.items').sync, {
+        inserted: 0,
+        updated: 2,
+        deleted: 0,
+        unchanged: 1989,
+      })
+      await assertSameRows(db, 'public.items')
+
+      const nothing = await run(db)
+      assert.deepEqual(table(nothing, 'public.items').sync, {
+        inserted: 0,
+        updated: 0,
+        deleted: 0,
+        unchanged: 1991,
+      })
+      assert.equal(nothing.totals.unchangedRows, 1991)
+    } finally {
+      await db.drop()
+    }
+  })
+})
