@@ -103,10 +103,19 @@ function sqlStateSuffix(sqlState: string): string {
   return ` (SQLSTATE ${sqlState})`
 }
 
-/** The SQLSTATE of a node-postgres `DatabaseError` found in an error or its causes. */
+/**
+ * The SQLSTATE of a node-postgres `DatabaseError` found in an error or its causes. Every SQLSTATE has a
+ * digit in it; five capitals are another library's code (nodemailer's EAUTH), not PostgreSQL's.
+ */
 export function sqlStateOf(error: unknown): string | undefined {
   for (let e = error, depth = 0; e && depth < 8; depth++) {
-    if (typeof e === 'object' && 'code' in e && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) {
+    if (
+      typeof e === 'object' &&
+      'code' in e &&
+      typeof e.code === 'string' &&
+      /^[0-9A-Z]{5}$/.test(e.code) &&
+      /\d/.test(e.code)
+    ) {
       return e.code
     }
     e = typeof e === 'object' && e !== null && 'cause' in e ? (e as { cause: unknown }).cause : undefined

@@ -61,7 +61,7 @@ export class SmtpNotifier implements Notifier {
     } catch (error) {
       const reason = deadline.aborted
         ? `the send did not finish within ${formatDuration(3 * timeout)}`
-        : (error as Error).message
+        : `${(error as Error).message}${smtpLabel(error)}`
       throw new TablehaulError(
         'NOTIFY_FAILED',
         `the e-mail could not be sent through ${this.description}: ${reason}`,
@@ -78,6 +78,13 @@ const TIMEOUT_HINT =
 
 function hasLogin(url: string): boolean {
   return /^[a-z]+:\/\/[^/@]+@/i.test(url)
+}
+
+/** ` (SMTP EAUTH 535)`: nodemailer's code and the server's reply code, named as SMTP's. */
+function smtpLabel(error: unknown): string {
+  const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown }
+  const parts = [code, responseCode].filter((part) => typeof part === 'string' || typeof part === 'number')
+  return parts.length ? ` (SMTP ${parts.join(' ')})` : ''
 }
 
 function smtpHint(error: unknown): string {

@@ -26,9 +26,13 @@ export class Redactor {
     const secrets: string[] = []
     for (const value of values) {
       if (!value) continue
-      const passwords = passwordsInUrl(value)
-      if (passwords === undefined) secrets.push(value)
-      else for (const password of passwords) secrets.push(password, encodeURIComponent(password))
+      const login = loginOfUrl(value)
+      if (login === undefined) {
+        secrets.push(...encodedForms(value))
+        continue
+      }
+      for (const password of login.passwords) secrets.push(...encodedForms(password))
+      if (login.password !== undefined) secrets.push(...authForms(login))
     }
     return new Redactor(secrets)
   }
@@ -82,17 +86,48 @@ export interface SecretSettings {
   readonly email?: { readonly smtp?: string | undefined } | undefined
 }
 
-/** The password of a URL and the values of password-like query parameters; undefined if not a URL. */
-function passwordsInUrl(value: string): string[] | undefined {
+/** The user, password and password-like query parameters of a URL; undefined if not a URL. */
+function loginOfUrl(
+  value: string,
+): { scheme: string; user: string; password: string | undefined; passwords: string[] } | undefined {
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return undefined
   try {
     const url = new URL(value)
-    const found = url.password ? [decodeURIComponent(url.password)] : []
+    const password = url.password ? decodeURIComponent(url.password) : undefined
+    // As written in the URL too: its own percent-encoding need not be encodeURIComponent's.
+    const passwords = password !== undefined ? [password, url.password] : []
     for (const [key, param] of url.searchParams) {
-      if (/pass|secret/i.test(key) && param) found.push(param)
+      if (/pass|secret/i.test(key) && param) passwords.push(param)
     }
-    return found
+    return {
+      scheme: url.protocol.replace(/:$/, ''),
+      user: decodeURIComponent(url.username),
+      password,
+      passwords,
+    }
   } catch {
     return undefined
   }
+}
+
+function base64(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64')
+}
+
+/** A secret as it may travel: plain, URL-encoded, base64 (SMTP AUTH LOGIN sends the password so). */
+function encodedForms(secret: string): string[] {
+  return [secret, encodeURIComponent(secret), base64(secret)]
+}
+
+/**
+ * A login as SMTP sends it, which a server may echo in a reply that ends up in an error: AUTH PLAIN's
+ * base64 of `authzid NUL user NUL password` (authzid empty, or the user again), and AUTH LOGIN's base64 of
+ * the user (with the password's own, above).
+ */
+function authForms(login: { scheme: string; user: string; password: string | undefined }): string[] {
+  const { user, password } = login
+  if (password === undefined) return []
+  const forms = [base64(`\0${user}\0${password}`), base64(`${user}\0${user}\0${password}`)]
+  if (/^smtps?$/i.test(login.scheme) && user) forms.push(base64(user))
+  return forms
 }

@@ -24,6 +24,13 @@ export interface MailServerOptions {
   readonly certificate?: TestCertificate
   /** When given, AUTH is required and only this login is accepted. */
   readonly auth?: { readonly user: string; readonly pass: string }
+  /** Only these AUTH mechanisms are offered. @default PLAIN and LOGIN */
+  readonly authMethods?: readonly string[]
+  /**
+   * A refused login is answered with the AUTH exchange quoted back, as some servers do: AUTH PLAIN's and
+   * AUTH LOGIN's base64 tokens and the login URL-encoded.
+   */
+  readonly echoAuth?: boolean
 }
 
 /** A real SMTP server (`smtp-server`) on loopback that keeps what it receives, parsed with `mailparser`. */
@@ -51,13 +58,20 @@ export class MailServer {
       authOptional: !options.auth,
       allowInsecureAuth: tls === 'none',
       logger: false,
+      ...(options.authMethods ? { authMethods: [...options.authMethods] } : {}),
       onAuth(auth, _session, callback) {
         if (options.auth && auth.username === options.auth.user && auth.password === options.auth.pass) {
           callback(null, { user: auth.username })
           return
         }
         holder.current?.refusedLogins.push(auth.username ?? '')
-        callback(new Error('Invalid username or password'))
+        callback(
+          new Error(
+            options.echoAuth
+              ? echoOf(auth.username ?? '', auth.password ?? '')
+              : 'Invalid username or password',
+          ),
+        )
       },
       onData(stream, session, callback) {
         const chunks: Buffer[] = []
@@ -194,4 +208,14 @@ export function everythingIn(mail: ReceivedMail): string {
     typeof parsed.html === 'string' ? parsed.html : '',
     ...parsed.attachments.map((a) => `${a.filename ?? ''}\n${a.content.toString('utf8')}`),
   ].join('\n')
+}
+
+/** A refusal that quotes the login the way it travelled. */
+function echoOf(user: string, pass: string): string {
+  const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64')
+  return [
+    `Invalid login; got AUTH PLAIN ${b64(`\0${user}\0${pass}`)} (or ${b64(`${user}\0${user}\0${pass}`)})`,
+    `AUTH LOGIN ${b64(user)} ${b64(pass)}`,
+    `user=${encodeURIComponent(user)}&pass=${encodeURIComponent(pass)}`,
+  ].join('; ')
 }

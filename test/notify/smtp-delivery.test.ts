@@ -174,6 +174,50 @@ describe('SMTP delivery', () => {
     }
   })
 
+  for (const method of ['PLAIN', 'LOGIN']) {
+    test(`a server that quotes the AUTH ${method} exchange back cannot put the login, encoded, into the log or output; the error is called SMTP`, async () => {
+      const pass = 'p@ss word/Echo-7'
+      const mail = await MailServer.start({
+        tls: 'implicit',
+        certificate,
+        auth: LOGIN,
+        authMethods: [method],
+        echoAuth: true,
+      })
+      try {
+        const result = await run({ smtp: mail.url({ user: LOGIN.user, pass }), tlsRejectUnauthorized: false })
+        assert.equal(result.code, 3, result.stderr)
+        assert.deepEqual(mail.refusedLogins, [LOGIN.user], 'the server saw the login and quoted it')
+        const logs = logsOf(result.dir)
+        const message = logs.failed?.error.message ?? ''
+        assert.match(
+          message,
+          /Invalid login; got AUTH PLAIN \*\*\* \(or \*\*\*\); AUTH LOGIN \*\*\* \*\*\*; user=[^&]*&pass=\*\*\*/,
+        )
+        assert.match(message, /\(SMTP EAUTH 535\)/)
+        const b64 = (text: string) => Buffer.from(text).toString('base64')
+        const forms = [
+          pass,
+          encodeURIComponent(pass),
+          b64(pass),
+          b64(LOGIN.user),
+          b64(`\0${LOGIN.user}\0${pass}`),
+          b64(`${LOGIN.user}\0${LOGIN.user}\0${pass}`),
+        ]
+        const written = [
+          result.stdout,
+          result.stderr,
+          readFileSync(path.join(result.dir, 'logs', 'tablehaul.log'), 'utf8'),
+          JSON.stringify(readRunLog(path.join(result.dir, 'logs'))),
+        ].join('\n')
+        for (const form of forms) assert.ok(!written.includes(form), `${form} was written`)
+        assert.doesNotMatch(written, /SQLSTATE/)
+      } finally {
+        await mail.stop()
+      }
+    })
+  }
+
   test('a login is never sent to a server that does not offer STARTTLS', async () => {
     const mail = await MailServer.start({ tls: 'none', auth: LOGIN })
     try {
