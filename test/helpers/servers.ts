@@ -42,8 +42,14 @@ export class TestServer {
       logFile: path.join(folder, 'postgres.log'),
       binaries,
     })
-    await cluster.initialise({ password: TEST_PASSWORD, settings: TEST_SERVER_SETTINGS })
-    await cluster.start()
+    try {
+      await cluster.initialise({ password: TEST_PASSWORD, settings: TEST_SERVER_SETTINGS })
+      await cluster.start()
+    } catch (error) {
+      await cluster.stop('immediate').catch(() => {})
+      rmSync(folder, { recursive: true, force: true })
+      throw error
+    }
     return new TestServer(
       name,
       `postgres://postgres:${TEST_PASSWORD}@127.0.0.1:${port}/postgres`,
@@ -51,6 +57,29 @@ export class TestServer {
       cluster,
       folder,
     )
+  }
+
+  /**
+   * Starts a source and a target server at once; when one fails to start, the other is stopped before the
+   * error is passed on. `onStarted` sees each server as soon as it runs (to stop it on a signal).
+   */
+  static async startPair(
+    onStarted: (server: TestServer) => void = () => {},
+  ): Promise<[TestServer, TestServer]> {
+    const outcomes = await Promise.allSettled(
+      (['source', 'target'] as const).map(async (name) => {
+        const server = await TestServer.start(name)
+        onStarted(server)
+        return server
+      }),
+    )
+    const started = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []))
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected')
+    if (failed) {
+      await Promise.all(started.map((server) => server.destroy()))
+      throw failed.reason
+    }
+    return started as [TestServer, TestServer]
   }
 
   /** A server someone else runs (TABLEHAUL_TEST_SOURCE_URL / TABLEHAUL_TEST_TARGET_URL). */
@@ -98,7 +127,7 @@ export async function testServers(): Promise<{
       stop: async () => {},
     }
   }
-  const [source, target] = await Promise.all([TestServer.start('source'), TestServer.start('target')])
+  const [source, target] = await TestServer.startPair()
   return {
     source,
     target,
