@@ -39,6 +39,8 @@ export interface ColumnInfo {
   readonly notNullIsLocal: boolean
   /** Whether binary COPY carries this column's values between two servers unchanged. */
   readonly binarySafe: boolean
+  /** Holds intervals (or arrays of them), whose binary form means infinity at its maximum from PostgreSQL 17. */
+  readonly carriesInterval: boolean
 }
 
 export interface ConstraintInfo {
@@ -160,6 +162,8 @@ export interface TableInfo {
   readonly toastOptions: readonly string[]
   /** The table access method when it is not heap. */
   readonly accessMethod: string | null
+  /** The handler function of a table access method made with CREATE ACCESS METHOD (not by an extension). */
+  readonly accessMethodHandler: string | null
   /** The composite type of a typed table (`CREATE TABLE … OF type`). */
   readonly ofType: string | null
   readonly columns: ColumnInfo[]
@@ -447,6 +451,7 @@ export class Catalog {
       notNullNoInherit: Boolean(r.not_null_no_inherit),
       notNullIsLocal: Boolean(r.not_null_is_local),
       binarySafe: Boolean(r.binary_safe),
+      carriesInterval: Boolean(r.carries_interval),
     }))
     const constraintsByTable = group(rows.list_constraints, (r): ConstraintInfo => ({
       oid: num(r.oid),
@@ -541,6 +546,7 @@ export class Catalog {
         options: textArray(r.options),
         toastOptions: textArray(r.toast_options),
         accessMethod: strOrNull(r.access_method),
+        accessMethodHandler: strOrNull(r.access_method_handler),
         ofType: strOrNull(r.of_type),
         columns: columnsByTable.get(oid) ?? [],
         constraints: constraintsByTable.get(oid) ?? [],

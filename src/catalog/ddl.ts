@@ -307,6 +307,12 @@ export class Ddl {
     return statements
   }
 
+  /** The table access method a table uses, made as on the source (its handler must exist on the target). */
+  createAccessMethod(table: TableInfo): string | null {
+    if (!table.accessMethod || !table.accessMethodHandler) return null
+    return `CREATE ACCESS METHOD ${quoteIdent(table.accessMethod)} TYPE TABLE HANDLER ${table.accessMethodHandler}`
+  }
+
   /** A table made from a query's result columns. */
   createTableFromColumns(into: TableRef, columns: ReadonlyArray<{ name: string; type: string }>): string {
     return `CREATE TABLE ${into.sql} (${columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`
@@ -446,12 +452,18 @@ export class Ddl {
       )
     }
     for (const trigger of table.triggers) {
-      if (trigger.isClone) continue
+      if (trigger.isClone) {
+        // Attaching to a partitioned table the target had gave the partition that table's triggers, in
+        // their state there; the partition's own state on the source may differ.
+        if (options.attached) statements.push(...this.cloneTriggerState(table, into, trigger.name))
+        continue
+      }
       const what = `trigger ${quoteIdent(trigger.name)} of ${into.display}`
       statements.push({ sql: retargetOn(trigger.definition, table.ref, into), what })
       const state = ENABLED_STATE[trigger.enabled]
       if (state)
         statements.push({ sql: `ALTER TABLE ${on} ${state} TRIGGER ${quoteIdent(trigger.name)}`, what })
+      if (partitioned) statements.push(...this.partitionTriggerStates(table, trigger.name))
       statements.push(
         ...comment(`TRIGGER ${quoteIdent(trigger.name)} ON ${on}`, trigger.comment).map((sql) => ({
           sql,
@@ -490,6 +502,33 @@ export class Ddl {
     if (table.rowSecurity) statements.push({ sql: `${only} ENABLE ROW LEVEL SECURITY`, what: rls })
     if (table.forceRowSecurity) statements.push({ sql: `${only} FORCE ROW LEVEL SECURITY`, what: rls })
     return statements
+  }
+
+  /**
+   * A trigger on a partitioned table is cloned onto every partition in the parent's state, and ALTER TABLE
+   * on the parent sets all the clones at once; each partition's clone may have a state of its own on the
+   * source (ALTER TABLE partition DISABLE TRIGGER …). Set top-down, each with ONLY, so a sub-partitioned
+   * table's own state does not overwrite its partitions'.
+   */
+  private partitionTriggerStates(table: TableInfo, name: string): Statement[] {
+    const statements: Statement[] = []
+    for (const child of this.catalog.children(table)) {
+      if (!child.isPartition) continue
+      statements.push(...this.cloneTriggerState(child, child.ref, name))
+      if (child.kind === 'p') statements.push(...this.partitionTriggerStates(child, name))
+    }
+    return statements
+  }
+
+  private cloneTriggerState(partition: TableInfo, into: TableRef, name: string): Statement[] {
+    const clone = partition.triggers.find((t) => t.isClone && t.name === name)
+    if (!clone) return []
+    return [
+      {
+        sql: `ALTER TABLE ONLY ${into.sql} ${ENABLED_STATE[clone.enabled] ?? 'ENABLE'} TRIGGER ${quoteIdent(name)}`,
+        what: `trigger ${quoteIdent(name)} of ${into.display}`,
+      },
+    ]
   }
 
   /** The foreign keys declared on this table (a partition's copies of its parent's keys come with those). */

@@ -123,7 +123,11 @@ export class TransferJob extends RunLifecycle {
       targetDb: target,
       ddl,
       lockTimeoutMs: config.timeouts.lock,
-    }).createMissing(toCopy, plan.sequences)
+    }).createMissing(toCopy, plan.sequences, plan.emptyPartitioned)
+    for (const table of plan.emptyPartitioned) {
+      const failure = schema.failures.get(table.ref.key)
+      if (failure) this.warn(failure.message)
+    }
     const foreignKeys = new ForeignKeys(target, targetCatalog, history, config.timeouts.lock)
 
     const limit = pLimit(config.jobs)
@@ -136,6 +140,7 @@ export class TransferJob extends RunLifecycle {
       ddl,
       plans: plan.tables,
       sequences: plan.sequences,
+      emptyPartitioned: plan.emptyPartitioned,
       schema,
       warn: (key, message) => (key ? this.addWarnings(key, [message]) : this.warn(message)),
     })
@@ -171,6 +176,7 @@ export class TransferJob extends RunLifecycle {
     } finally {
       // Lifted keys go back even when the run was stopped: the target keeps its constraints.
       this.emit('step.started', { step: 'constraints' })
+      await afterData.buildEmptyPartitioned()
       const created = afterData.foreignKeys((key) => {
         const result = this.resultOf(key)
         return result !== undefined && (result.status === 'copied' || result.created)

@@ -34,7 +34,10 @@ SELECT a.attrelid::int8                                     AS table_oid,
         OR (bt.oid < 16384 AND bt.typtype IN ('b', 'r', 'm') AND bt.typsend <> 0 AND bt.typreceive <> 0
             AND bt.typname !~ '^_?reg' AND bt.typname NOT IN ('aclitem', '_aclitem')
             AND (bt.typelem = 0 OR bt.typlen <> -1 OR (bt.typelem < 16384 AND et.typtype IN ('b', 'r', 'm'))))
-       )                                                    AS binary_safe
+       )                                                    AS binary_safe,
+       -- interval (1186) or an array of it: PostgreSQL 17 gave the largest months, days and microseconds
+       -- the meaning 'infinity', so an older server's binary value can change meaning on a newer one
+       (bt.oid = 1186 OR et.oid = 1186)                     AS carries_interval
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -34,6 +34,11 @@ SELECT c.oid::int8                                   AS oid,
        c.reloptions                                  AS options,
        tc.reloptions                                 AS toast_options,
        CASE WHEN am.amname <> 'heap' THEN am.amname END AS access_method,
+       -- what CREATE ACCESS METHOD needs for one made by hand (an extension's comes with the extension)
+       CASE WHEN am.amname <> 'heap' AND NOT EXISTS (
+                   SELECT 1 FROM pg_catalog.pg_depend ad
+                    WHERE ad.classid = 'pg_catalog.pg_am'::pg_catalog.regclass AND ad.objid = am.oid AND ad.deptype = 'e')
+            THEN am.amhandler::pg_catalog.regproc::text END AS access_method_handler,
        CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END AS of_type
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

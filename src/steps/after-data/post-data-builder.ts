@@ -17,6 +17,8 @@ export interface PostDataBuilderOptions {
   readonly plans: readonly TablePlan[]
   /** Sequences selected on their own, set to the source's state at the end. */
   readonly sequences?: readonly SequenceInfo[]
+  /** Partitioned tables without partitions: no copy ends them, so they get their indexes at the end. */
+  readonly emptyPartitioned?: readonly TableInfo[]
   readonly schema: SchemaResult
   /** A note about a table (its target key), or about the run when the table is not one of the run's. */
   readonly warn: (tableKey: string | undefined, message: string) => void
@@ -98,6 +100,18 @@ export class PostDataBuilder {
       for (const note of await this.build(table, null)) this.options.warn(plan.target.key, note)
     }
     await this.climb(table)
+  }
+
+  /**
+   * The indexes, constraints and the rest of the partitioned tables without partitions this run created;
+   * before the foreign keys, which may reference their keys.
+   */
+  async buildEmptyPartitioned(): Promise<void> {
+    for (const table of this.options.emptyPartitioned ?? []) {
+      if (!this.options.schema.created.has(table.oid)) continue
+      for (const note of await this.build(table, null))
+        this.options.warn(undefined, `${table.ref.display}: ${note}`)
+    }
   }
 
   /** Foreign keys of the tables this run created or re-created, where both ends are on the target. */

@@ -46,6 +46,11 @@ export interface RunPlan {
    * created where missing and set to the source's state. Owned sequences come with their tables.
    */
   readonly sequences: readonly SequenceInfo[]
+  /**
+   * Partitioned tables selected that have no partition holding rows (none at all, or only partitioned
+   * ones without partitions of their own): nothing to copy, but the target gets them, with their indexes.
+   */
+  readonly emptyPartitioned: readonly TableInfo[]
   readonly warnings: readonly string[]
 }
 
@@ -134,6 +139,7 @@ export class Planner {
     }
 
     const chosen = this.resolveSelections(selections, excludes)
+    const emptyPartitioned = this.emptyPartitioned(selections, excludes)
     const plans: TablePlan[] = []
     for (const selection of chosen.values()) plans.push(this.planTable(selection))
     for (const query of queries) plans.push(await this.planQuery(query.query, query.into, query.from))
@@ -164,7 +170,26 @@ export class Planner {
         patterns.some((pattern) => pattern.matches(sequence.ref)) &&
         !excludes.some((pattern) => pattern.matches(sequence.ref)),
     )
-    return { tables: checked, sequences, warnings }
+    return { tables: checked, sequences, emptyPartitioned, warnings }
+  }
+
+  /**
+   * The partitioned tables under the selected ones (themselves included) with no leaf partition below
+   * them, missing on the target: a leaf partition brings its partitioned parents along, these have none.
+   */
+  private emptyPartitioned(selections: readonly Selection[], excludes: readonly TablePattern[]): TableInfo[] {
+    const { source, target } = this.options
+    const found = new Map<number, TableInfo>()
+    const visit = (table: TableInfo) => {
+      if (source.leafPartitions(table).length === 0) found.set(table.oid, table)
+      for (const child of source.children(table)) if (child.isPartition && child.kind === 'p') visit(child)
+    }
+    for (const selection of selections) {
+      if (selection.table.kind === 'p' && !selection.into) visit(selection.table)
+    }
+    return [...found.values()].filter(
+      (table) => !target.table(table.ref) && !excludes.some((pattern) => pattern.matches(table.ref)),
+    )
   }
 
   /**
@@ -260,8 +285,16 @@ export class Planner {
     // Binary COPY formats only ever gain encodings (numeric ±Infinity in 14, say): an older target may not
     // read what a newer source writes, while text stays readable.
     const major = (version: number) => Math.floor(version / 10000)
+    // PostgreSQL 17 made an interval whose months, days and microseconds are all at their maximum mean
+    // infinity: such a value from an older server would arrive as infinity in binary, while in text the
+    // older server refuses to write it and the table fails instead of changing a value.
+    const intervalChangesMeaning =
+      major(this.options.source.serverVersion) < 17 &&
+      major(target.serverVersion) >= 17 &&
+      table.columns.some((column) => !column.generated && column.carriesInterval)
     const sourceBinarySafe =
       major(target.serverVersion) >= major(this.options.source.serverVersion) &&
+      !intervalChangesMeaning &&
       table.columns.every((column) => column.generated || column.binarySafe)
     const existing = target.table(targetRef)
     let problem: TablehaulError | undefined

@@ -4,6 +4,7 @@ import { creationOrder, type SchemaObject } from '../../catalog/creation-order.j
 import type { Database } from '../../db/database.js'
 import type { Ddl } from '../../catalog/ddl.js'
 import { TablehaulError, messageOf } from '../../errors.js'
+import { quoteIdent } from '../../db/table-ref.js'
 import type { TablePlan } from '../plan/planner.js'
 
 export interface SchemaBuilderOptions {
@@ -44,10 +45,14 @@ export interface SchemaResult {
 export class SchemaBuilder {
   constructor(private readonly options: SchemaBuilderOptions) {}
 
-  /** Creates what `plans` need, and the `sequences` selected on their own, where the target lacks them. */
+  /**
+   * Creates what `plans` need, the `sequences` selected on their own and the `emptyPartitioned` tables
+   * (partitioned tables without partitions), where the target lacks them.
+   */
   async createMissing(
     plans: readonly TablePlan[],
     sequences: readonly SequenceInfo[] = [],
+    emptyPartitioned: readonly TableInfo[] = [],
   ): Promise<SchemaResult> {
     const result: SchemaResult = {
       failures: new Map(),
@@ -63,9 +68,15 @@ export class SchemaBuilder {
     )
     const { source, target, ddl } = this.options
     const standaloneSequences = sequences.filter((sequence) => !target.sequenceNamed(sequence.ref))
-    if (missing.length === 0 && recreated.length === 0 && standaloneSequences.length === 0) return result
+    if (
+      missing.length === 0 &&
+      recreated.length === 0 &&
+      standaloneSequences.length === 0 &&
+      emptyPartitioned.length === 0
+    )
+      return result
 
-    const tables = this.tablesToCreate(missing)
+    const tables = this.tablesToCreate(missing, emptyPartitioned)
     const order = creationOrder(
       source,
       tables,
@@ -85,7 +96,10 @@ export class SchemaBuilder {
       ])
       await step.begin()
 
-      const schemas = new Set<string>([...missing.map((p) => p.target.schema)])
+      const schemas = new Set<string>([
+        ...missing.map((p) => p.target.schema),
+        ...emptyPartitioned.map((t) => t.ref.schema),
+      ])
       for (const object of order.objects) {
         if (object.kind === 'extension') {
           if (object.info.schema) schemas.add(object.info.schema)
@@ -99,6 +113,7 @@ export class SchemaBuilder {
       // One pass in dependency order: a function taking a table's row type comes after that table.
       const failed = new Map<string, unknown>()
       const createdOids = new Set<number>()
+      const madeMethods = new Set<string>()
       for (const object of order.objects) {
         if (object.kind !== 'table') {
           const error = await this.createObject(step, object, result)
@@ -110,7 +125,8 @@ export class SchemaBuilder {
         const into = plan?.target ?? table.ref
         const fail = (error: TablehaulError) => {
           failed.set(object.key, error)
-          if (plan) result.failures.set(plan.target.key, error)
+          // A table no plan copies (a partitioned table without partitions) is known by its own name.
+          result.failures.set(into.key, error)
         }
         const blocker = [...(order.prerequisites.get(table.oid) ?? [])].find((key) => failed.has(key))
         if (blocker) {
@@ -147,6 +163,17 @@ export class SchemaBuilder {
               )
             }
           }
+        }
+        const methodError = await this.createAccessMethod(step, table, madeMethods)
+        if (methodError !== undefined) {
+          fail(
+            schemaError(
+              into,
+              `it needs table access method ${quoteIdent(table.accessMethod!)}, which could not be created: ${messageOf(methodError)}`,
+              methodError,
+            ),
+          )
+          continue
         }
         let statements: string[]
         try {
@@ -215,8 +242,28 @@ export class SchemaBuilder {
     return result
   }
 
+  /**
+   * A table access method made with CREATE ACCESS METHOD on the source is made the same way where the
+   * target lacks it: its handler (heap_tableam_handler, say) must exist there. Returns the error.
+   */
+  private async createAccessMethod(
+    step: SavepointRunner,
+    table: TableInfo,
+    made: Set<string>,
+  ): Promise<unknown> {
+    const statement = this.options.ddl.createAccessMethod(table)
+    if (!statement || made.has(table.accessMethod!)) return undefined
+    const exists = await step.query(`SELECT 1 FROM pg_catalog.pg_am WHERE amname = $1`, [table.accessMethod])
+    if (exists.rowCount === 0) {
+      const error = await step.run(statement)
+      if (error !== undefined) return error
+    }
+    made.add(table.accessMethod!)
+    return undefined
+  }
+
   /** The tables to create: the missing planned ones and the partitioned parents they need, outermost first. */
-  private tablesToCreate(missing: readonly TablePlan[]): TableInfo[] {
+  private tablesToCreate(missing: readonly TablePlan[], alsoTables: readonly TableInfo[]): TableInfo[] {
     const { source, target } = this.options
     const tables: TableInfo[] = []
     const seen = new Set<number>()
@@ -229,6 +276,7 @@ export class SchemaBuilder {
       tables.push(table)
     }
     for (const plan of missing) if (plan.source.kind === 'table') add(plan.source.table)
+    for (const table of alsoTables) add(table)
     return tables
   }
 
@@ -346,6 +394,10 @@ class SavepointRunner {
 
   async commit(): Promise<void> {
     await this.client.query('COMMIT')
+  }
+
+  async query(sql: string, params: unknown[]): Promise<pg.QueryResult> {
+    return this.client.query(sql, params)
   }
 
   async run(statements: string | readonly string[]): Promise<unknown> {

