@@ -4,6 +4,6 @@ import { cpSync } from 'node:fs'
 for (const folder of ['catalog/sql', 'run/sql', 'demo']) {
   cpSync(new URL(`../src/${folder}/`, import.meta.url), new URL(`../dist/${folder}/`, import.meta.url), {
     recursive: true,
-    filter: (source) => !source.endsWith('.ts'),
+    filter: (source) => !source.endsWith('.ts') && !source.endsWith('.md'),
   })
 }

@@ -1,7 +1,7 @@
-// Renders the README's pictures of the run e-mail from real runs: starts a throwaway source (the demo's sales
-// schema) and target, runs a transfer that succeeds and one where two tables fail, captures the HTML of both
-// e-mails and screenshots it with headless Chromium (Debian: apt-get install chromium). Then prints both logs
-// of the runs, for the README's samples.
+// Renders the pictures of the run e-mail in docs/email-and-logs.md from real runs: starts a throwaway source
+// (the demo's sales schema) and target, runs a transfer that succeeds and one where two tables fail, captures
+// the HTML of both e-mails and screenshots it with headless Chromium (Debian: apt-get install chromium). Then
+// prints both logs of the runs, for that page's samples.
 //
 //   npm run build && node --import tsx scripts/render-email-images.ts [--keep-html DIR]
 //

@@ -21,7 +21,7 @@ function buildProgram(context: CliContext): Command {
     .configureOutput({
       writeOut: (text) => context.out.stdout.write(text),
       writeErr: (text) => context.out.stderr.write(text),
-      // Help is laid out for the writer it goes to (the README's CLI reference is generated at 100).
+      // Help is laid out for the writer it goes to (docs/reference/cli.md is generated at 100).
       getOutHelpWidth: () => context.out.stdout.columns ?? 100,
       getErrHelpWidth: () => context.out.stderr.columns ?? 100,
       getOutHasColors: () => false,

@@ -4,7 +4,7 @@ import { parseDurationMs, parseSizeBytes } from './units.js'
 
 /**
  * The one description of tablehaul's configuration: the TypeScript type, the defaults, the documentation
- * (`tablehaul config --schema`, the README reference) and the validation all come from here.
+ * (`tablehaul config --schema`, docs/reference/configuration.md) and the validation all come from here.
  */
 
 /**
