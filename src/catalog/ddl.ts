@@ -9,7 +9,7 @@ import type {
   TableInfo,
   TypeInfo,
 } from './catalog.js'
-import { quoteIdent, quoteLiteral, type TableRef } from '../db/table-ref.js'
+import { displayIdentifier, quoteIdent, quoteLiteral, type TableRef } from '../db/table-ref.js'
 
 export interface DdlOptions {
   /** The target's `server_version_num`: syntax newer than the target is left out or refused. @default 180000 */
@@ -199,6 +199,19 @@ export class Ddl {
         .filter((sequence) => sequence.ownerDependency === 'i')
         .map((sequence) => [sequence.ownerColumn, sequence]),
     )
+    if (this.targetVersion >= 160000) {
+      for (const column of table.columns.filter((c) => c.generated !== '')) {
+        const plainIn = parents.find((parent) =>
+          parent.columns.some((c) => c.name === column.name && c.generated === ''),
+        )
+        if (plainIn)
+          throw new Error(
+            `column ${displayIdentifier(column.name)} is generated here but plain in its parent ${plainIn.ref.display}, ` +
+              `which PostgreSQL 16 and later refuse (the target runs ${Math.floor(this.targetVersion / 10000)}); ` +
+              `copied as a plain column its values would be lost`,
+          )
+      }
+    }
     const listed = inheritsForm ? table.columns.filter((column) => column.isLocal) : table.columns
     const columns = listed.map((column) => {
       const parentColumn = partitionParent?.columns.find((c) => c.name === column.name)
@@ -207,6 +220,12 @@ export class Ddl {
         // a partition's identity is its parent's, given to it by ATTACH PARTITION
         skipIdentity: Boolean(parentColumn?.identity),
         inherited: inheritsForm && column.inheritedCount > 0,
+        // Up to PostgreSQL 15 a child may generate a column its parent has plain; merged into the parent's
+        // column it must say so itself, or it arrives plain and COPY, which skips generated columns, leaves
+        // it NULL. From 16 on the server refuses the child, and so the table fails with its reason.
+        parentGenerates: parents.some((parent) =>
+          parent.columns.some((c) => c.name === column.name && c.generated !== ''),
+        ),
       })
     })
     const statements: string[] = []
@@ -555,7 +574,12 @@ export class Ddl {
 
   private columnDefinition(
     column: ColumnInfo,
-    options: { identitySequence: SequenceInfo | undefined; skipIdentity: boolean; inherited: boolean },
+    options: {
+      identitySequence: SequenceInfo | undefined
+      skipIdentity: boolean
+      inherited: boolean
+      parentGenerates: boolean
+    },
   ): string {
     const parts = [quoteIdent(column.name), column.type]
     if (column.collation) parts.push(`COLLATE ${column.collation}`)
@@ -565,7 +589,7 @@ export class Ddl {
           `column ${quoteIdent(column.name)} is a virtual generated column, which needs PostgreSQL 18`,
         )
       // A merged column takes the generation expression of the column it inherits.
-      if (!options.inherited)
+      if (!options.inherited || !options.parentGenerates)
         parts.push(
           `GENERATED ALWAYS AS (${column.defaultExpr}) ${column.generated === 'v' ? 'VIRTUAL' : 'STORED'}`,
         )

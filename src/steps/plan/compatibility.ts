@@ -22,8 +22,17 @@ export interface Compatibility {
 export function checkCompatibility(
   source: readonly SourceColumn[],
   target: readonly ColumnInfo[],
+  generatedOnSource: readonly string[] = [],
 ): Compatibility {
   const problems: string[] = []
+  // COPY never carries a generated column's values: a plain target column would be left NULL.
+  for (const name of generatedOnSource) {
+    const match = target.find((column) => column.name === name)
+    if (match && !match.generated)
+      problems.push(
+        `column ${displayIdentifier(name)} is generated on the source but not on the target, where its values would be NULL`,
+      )
+  }
   let identicalTypes = true
   const targetByName = new Map(target.map((column) => [column.name, column]))
   for (const column of source) {

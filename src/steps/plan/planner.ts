@@ -321,7 +321,12 @@ export class Planner {
     const syncKey =
       asked === 'sync' ? syncKeyOf(table, existing, new Set(columns.map((c) => c.name))) : undefined
     const mode = asked === 'sync' && !syncKey ? 'replace' : asked
-    problem ??= this.existingTargetProblem(existing, columns, mode)
+    problem ??= this.existingTargetProblem(
+      existing,
+      columns,
+      mode,
+      table.columns.filter((column) => column.generated).map((column) => column.name),
+    )
     const identical = checkCompatibility(columns, existing.columns).identicalTypes
     return {
       ...base,
@@ -395,6 +400,7 @@ export class Planner {
     existing: TableInfo,
     columns: readonly SourceColumn[],
     mode: LoadMode,
+    generatedOnSource: readonly string[] = [],
   ): TablehaulError | undefined {
     const ref = existing.ref
     if (existing.kind === 'p') {
@@ -420,7 +426,7 @@ export class Planner {
       }
       return undefined
     }
-    const compatibility = checkCompatibility(columns, existing.columns)
+    const compatibility = checkCompatibility(columns, existing.columns, generatedOnSource)
     if (compatibility.problems.length > 0) {
       return new TablehaulError(
         'TABLE_INCOMPATIBLE',
