@@ -15,7 +15,8 @@ import copyStreams from 'pg-copy-streams'
 import { requireSource } from '../config/load.js'
 import { type Config, withoutTrailingSemicolons } from '../config/schema.js'
 import type { ColumnInfo, TableInfo } from '../catalog/catalog.js'
-import { type Database, discardClient, redactUrl, shortEndpoint } from '../db/database.js'
+import { type Database, READ_ONLY_SNAPSHOT, redactUrl, shortEndpoint } from '../db/database.js'
+import { adviceFor } from '../db/sql-state-advice.js'
 import { TableRef, displayIdentifier, quoteIdent } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
 import { privateFileMode } from '../files.js'
@@ -216,7 +217,6 @@ export class CsvExport extends CsvTransfer {
   }
 
   private async copyOut(source: Database, label: string, signal: AbortSignal): Promise<TableResult> {
-    const client = await source.connect()
     const temporary = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${this.runId}.partial`)
     const startedAt = Date.now()
     const watchdog = new StallWatch(label)
@@ -227,42 +227,41 @@ export class CsvExport extends CsvTransfer {
       },
       progressIntervalMs: 200,
     })
+    let connected = false
     let opened = false
     try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
       // timeouts.statement bounds statements other than COPY; a COPY is bounded by the stall watchdog.
-      await client.query(
-        `SET LOCAL lock_timeout = ${Math.round(this.config.timeouts.lock)}; SET LOCAL statement_timeout = 0`,
+      const rows = await source.withTransaction(
+        async (client) => {
+          connected = true
+          const { rows } = await client.query<{ at: Date }>('SELECT pg_catalog.statement_timestamp() AS at')
+          const takenAt = rows[0]!.at.toISOString()
+          this.snapshotTaken({ takenAt })
+          this.planned(label, 'query', 0, null, takenAt)
+          // Opened before the COPY is sent (a COPY stream that fails before it is piped has no listener for
+          // its error), and not lazily by the stream: a failure must find the file there to remove it.
+          // Owner-only, or the mode of the file it replaces: an export can be a sensitive extract.
+          const fd = openSync(temporary, 'wx', privateFileMode(this.file))
+          opened = true
+          const file = createWriteStream(temporary, { fd })
+          const copyOut = client.query(
+            copyStreams.to(`COPY (${this.query}) TO STDOUT WITH (FORMAT csv, HEADER true)`),
+          )
+          const stages = isGzip(this.file) ? [copyOut, meter, createGzip(), file] : [copyOut, meter, file]
+          try {
+            await this.stream(label, stages, watchdog, signal)
+          } catch (error) {
+            throw this.describe(error, copyOut)
+          }
+          return copyOut.rowCount
+        },
+        { mode: READ_ONLY_SNAPSHOT, statementTimeoutMs: 0 },
       )
-      const { rows } = await client.query<{ at: Date }>('SELECT pg_catalog.statement_timestamp() AS at')
-      const takenAt = rows[0]!.at.toISOString()
-      this.snapshotTaken({ takenAt })
-      this.planned(label, 'query', 0, null, takenAt)
-      // Opened before the COPY is sent (a COPY stream that fails before it is piped has no listener for
-      // its error), and not lazily by the stream: a failure must find the file there to remove it.
-      // Owner-only, or the mode of the file it replaces: an export can be a sensitive extract.
-      const fd = openSync(temporary, 'wx', privateFileMode(this.file))
-      opened = true
-      const file = createWriteStream(temporary, { fd })
-      const copyOut = client.query(
-        copyStreams.to(`COPY (${this.query}) TO STDOUT WITH (FORMAT csv, HEADER true)`),
-      )
-      const stages = isGzip(this.file) ? [copyOut, meter, createGzip(), file] : [copyOut, meter, file]
-      try {
-        await this.stream(label, stages, watchdog, signal)
-      } catch (error) {
-        throw this.describe(error, copyOut)
-      }
-      await client.query('COMMIT')
-      client.release()
       renameSync(temporary, this.file)
-      return this.result(label, 'query', startedAt, {
-        status: 'copied',
-        rows: copyOut.rowCount,
-        bytes: meter.bytes,
-      })
+      return this.result(label, 'query', startedAt, { status: 'copied', rows, bytes: meter.bytes })
     } catch (error) {
-      discardClient(client)
+      // No connection: nothing moved, the run's own error (see transfer).
+      if (!connected) throw error
       // Only a file this export created is removed (with 'wx', an existing one was never ours).
       if (opened) rmSync(temporary, { force: true })
       const failure = error instanceof TablehaulError ? error : this.describe(error, undefined)
@@ -406,7 +405,6 @@ export class CsvImport extends CsvTransfer {
   ): Promise<TableResult> {
     const label = table.ref.display
     const startedAt = Date.now()
-    const client = await target.connect()
     const watchdog = new StallWatch(label)
     const fileMeter = new Meter({
       onProgress: (bytes) => {
@@ -416,39 +414,42 @@ export class CsvImport extends CsvTransfer {
       progressIntervalMs: 200,
     })
     const dataMeter = isGzip(this.file) ? new Meter() : fileMeter
+    let connected = false
     try {
-      this.planned(label, path.basename(this.file), fileBytes, null)
-      await client.query('BEGIN')
-      await client.query(
-        `SET LOCAL lock_timeout = ${Math.round(this.config.timeouts.lock)}; SET LOCAL statement_timeout = 0`,
+      const rows = await target.withTransaction(
+        async (client) => {
+          connected = true
+          this.planned(label, path.basename(this.file), fileBytes, null)
+          // TRUNCATE in the same transaction as the COPY keeps the old rows until COMMIT and allows COPY
+          // FREEZE (not on a partitioned table, whose rows live in its partitions).
+          const partitioned = table.kind === 'p'
+          if (this.mode === 'replace')
+            await client.query(`TRUNCATE ${partitioned ? '' : 'ONLY '}${table.ref.sql}`)
+          const freeze = this.mode === 'replace' && !partitioned
+          const copyIn = client.query(
+            copyStreams.from(
+              `COPY ${table.ref.sql} (${columns.map(quoteIdent).join(', ')}) FROM STDIN WITH (FORMAT csv, HEADER true${freeze ? ', FREEZE' : ''})`,
+            ),
+          )
+          const file = createReadStream(this.file)
+          const stages = isGzip(this.file)
+            ? [file, fileMeter, createGunzip(), dataMeter, copyIn]
+            : [file, fileMeter, copyIn]
+          await this.stream(label, stages, watchdog, signal)
+          return copyIn.rowCount
+        },
+        { statementTimeoutMs: 0 },
       )
-      // TRUNCATE in the same transaction as the COPY keeps the old rows until COMMIT and allows COPY FREEZE
-      // (not on a partitioned table, whose rows live in its partitions).
-      const partitioned = table.kind === 'p'
-      if (this.mode === 'replace')
-        await client.query(`TRUNCATE ${partitioned ? '' : 'ONLY '}${table.ref.sql}`)
-      const freeze = this.mode === 'replace' && !partitioned
-      const copyIn = client.query(
-        copyStreams.from(
-          `COPY ${table.ref.sql} (${columns.map(quoteIdent).join(', ')}) FROM STDIN WITH (FORMAT csv, HEADER true${freeze ? ', FREEZE' : ''})`,
-        ),
-      )
-      const file = createReadStream(this.file)
-      const stages = isGzip(this.file)
-        ? [file, fileMeter, createGunzip(), dataMeter, copyIn]
-        : [file, fileMeter, copyIn]
-      await this.stream(label, stages, watchdog, signal)
-      await client.query('COMMIT')
-      client.release()
       return this.result(label, path.basename(this.file), startedAt, {
         status: 'copied',
         mode: this.mode,
-        rows: copyIn.rowCount,
+        rows,
         bytes: dataMeter.bytes,
       })
     } catch (error) {
-      // Closing the connection mid-transaction makes the server roll it back: the old rows stay.
-      discardClient(client)
+      // No connection: nothing moved, the run's own error (see transfer).
+      if (!connected) throw error
+      // The connection was closed mid-transaction, so the server rolled it back: the old rows stay.
       return this.result(label, path.basename(this.file), startedAt, {
         status: 'failed',
         mode: this.mode,
@@ -496,13 +497,7 @@ export class CsvImport extends CsvTransfer {
         hint: `${kept}; check the file and run again`,
       })
     }
-    const state = sqlStateOf(error)
-    const hint =
-      state === '55P03'
-        ? 'another session holds a lock on the table; retry when it is done, or raise timeouts.lock'
-        : state === '0A000' && /truncate/i.test(messageOf(error))
-          ? 'PostgreSQL cannot empty a table that a foreign key of another table references: use --mode append when the file holds only new rows, or empty both tables yourself (TRUNCATE this one and the referencing one together) and import each file with --mode append'
-          : 'run again; if it repeats, check the target server log'
+    const hint = adviceFor(error, 'import') ?? 'run again; if it repeats, check the target server log'
     return new TablehaulError('TABLE_COPY_FAILED', `import into ${table} failed: ${messageOf(error)}`, {
       cause: error,
       table,

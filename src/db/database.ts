@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { type ErrorCode, TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
+import { adviceFor } from './sql-state-advice.js'
 
 export type Side = 'source' | 'target'
 
@@ -25,8 +26,44 @@ export interface DatabaseOptions {
   readonly lockTimeoutMs?: number
 }
 
-/** Slack the client gives the server beyond a server-side timeout before it gives up on the connection. */
+/**
+ * Slack the client gives the server beyond a server-side timeout (statement_timeout, lock_timeout,
+ * connect_timeout) before it gives up on the connection itself: the server reports its own timeout with an
+ * error well within it, so only a frozen connection or server runs into this one.
+ */
 const CLIENT_GRACE_MS = 15_000
+
+/** How long the client waits for a reply that the server bounds with `serverMs` (0: unbounded, so no limit). */
+export function clientLimitMs(serverMs: number): number {
+  return serverMs > 0 ? serverMs + CLIENT_GRACE_MS : 0
+}
+
+/** Options of `withClient`. */
+export interface ClientOptions {
+  /**
+   * Aborting it closes the connection at once: the server rolls back what it was doing, and every call
+   * pending on the connection fails at once instead of waiting for a reply that may never come.
+   */
+  readonly signal?: AbortSignal | undefined
+}
+
+/** How a transaction starts: `BEGIN <mode>`, then its `SET LOCAL` settings. */
+export interface TransactionOptions extends ClientOptions {
+  /** What follows BEGIN, e.g. `ISOLATION LEVEL REPEATABLE READ, READ ONLY`. */
+  readonly mode?: string | undefined
+  /**
+   * statement_timeout for this transaction; without it, the connection's (timeouts.statement). 0 for work
+   * that lasts as long as the data does (a COPY, a full-table read): a watchdog bounds that instead.
+   */
+  readonly statementTimeoutMs?: number | undefined
+  /** More `SET LOCAL` settings, as `name = value` (values already quoted). */
+  readonly settings?: readonly string[] | undefined
+  /** Starts the transaction in place of `begin(client, options)` (a read in the run's snapshot). */
+  readonly begin?: ((client: pg.ClientBase) => Promise<unknown>) | undefined
+}
+
+/** Isolation of every read-only transaction that must see one point in time. */
+export const READ_ONLY_SNAPSHOT = 'ISOLATION LEVEL REPEATABLE READ, READ ONLY'
 
 /**
  * Settings that change how values are written or read as text. They are pinned to the same values on both
@@ -94,8 +131,129 @@ export class Database {
     this.pool.on('error', () => {})
   }
 
-  /** A connection with the session settings applied. Release it with `release()`, or `release(error)` to discard it. */
-  async connect(): Promise<pg.PoolClient> {
+  /**
+   * Runs `fn` on a pooled connection with the session settings applied. The connection goes back to the
+   * pool when `fn` succeeds; when it throws (or `signal` aborts), the connection is closed instead, never
+   * pooled: it may be broken, or still inside a transaction or a COPY, and closing it makes the server
+   * roll back whatever it was doing.
+   */
+  async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>, options: ClientOptions = {}): Promise<T> {
+    const { signal } = options
+    signal?.throwIfAborted()
+    const client = await this.connect()
+    const abandon = () => discardClient(client)
+    signal?.addEventListener('abort', abandon, { once: true })
+    try {
+      signal?.throwIfAborted()
+      const result = await fn(client)
+      if (signal?.aborted) abandon()
+      else client.release()
+      return result
+    } catch (error) {
+      abandon()
+      throw error
+    } finally {
+      signal?.removeEventListener('abort', abandon)
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction: COMMIT when it succeeds; on any error the connection is closed, which is
+   * the rollback (a ROLLBACK sent over a frozen connection would wait for ever), and never pooled.
+   */
+  async withTransaction<T>(
+    fn: (client: pg.PoolClient) => Promise<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
+    return this.withClient(async (client) => {
+      await (options.begin ? options.begin(client) : this.begin(client, options))
+      const result = await fn(client)
+      await client.query('COMMIT')
+      return result
+    }, options)
+  }
+
+  /**
+   * Starts a transaction on `client`. Its lock waits are bounded by lock_timeout (timeouts.lock): a
+   * statement that waits for a table another session holds fails with 55P03 instead of hanging the run.
+   */
+  async begin(
+    client: pg.ClientBase,
+    options: Omit<TransactionOptions, 'begin' | 'signal'> = {},
+  ): Promise<void> {
+    const statements = [
+      options.mode ? `BEGIN ${options.mode}` : 'BEGIN',
+      `SET LOCAL lock_timeout = ${Math.round(this.lockTimeoutMs)}`,
+      ...(options.statementTimeoutMs === undefined
+        ? []
+        : [`SET LOCAL statement_timeout = ${Math.round(options.statementTimeoutMs)}`]),
+      ...(options.settings ?? []).map((setting) => `SET LOCAL ${setting}`),
+    ]
+    await client.query(statements.join('; '))
+  }
+
+  /**
+   * Runs `fn` under a savepoint of `client`'s transaction: when it fails, only its own work is rolled back
+   * and its error thrown; the transaction goes on. A savepoint that cannot be rolled back (the connection
+   * is gone) throws that failure instead.
+   */
+  async withSavepoint<T>(client: pg.ClientBase, name: string, fn: () => Promise<T>): Promise<T> {
+    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`invalid savepoint name ${name}`)
+    await client.query(`SAVEPOINT ${name}`)
+    let result: T
+    try {
+      result = await fn()
+    } catch (error) {
+      await client.query(`ROLLBACK TO SAVEPOINT ${name}`)
+      throw error
+    }
+    await client.query(`RELEASE SAVEPOINT ${name}`)
+    return result
+  }
+
+  /**
+   * A connection kept across calls for as long as a run needs it (the snapshot's transaction, the run's
+   * lock). Letting go of it closes it: the server ends its transaction or lock at once, where a COMMIT or
+   * an unlock could wait on a frozen connection.
+   */
+  async hold(): Promise<HeldConnection> {
+    return new HeldConnection(await this.connect())
+  }
+
+  /**
+   * Runs `work` (calls on one connection) with the client's limit on top of statement_timeout: when no
+   * reply comes in time, `giveUp` closes the connection and SERVER_NO_REPLY is thrown, so that a frozen
+   * connection fails the run instead of hanging it.
+   */
+  async withinReplyLimit<T>(work: () => Promise<T>, giveUp: () => void): Promise<T> {
+    const limitMs = clientLimitMs(this.statementTimeoutMs)
+    let timedOut = false
+    const timer =
+      limitMs > 0
+        ? setTimeout(() => {
+            timedOut = true
+            giveUp()
+          }, limitMs)
+        : undefined
+    try {
+      return await work()
+    } catch (error) {
+      if (!timedOut) throw error
+      throw new TablehaulError(
+        'SERVER_NO_REPLY',
+        `the ${this.side} did not reply within ${Math.round(limitMs / 1000)}s`,
+        {
+          cause: error,
+          hint: 'the connection may be frozen or the server overloaded; check it, or raise timeouts.statement',
+        },
+      )
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** A connection with the session settings applied. */
+  private async connect(): Promise<pg.PoolClient> {
     let client: pg.PoolClient
     try {
       client = await this.pool.connect()
@@ -103,7 +261,7 @@ export class Database {
       throw this.connectionError(error)
     }
     if (!this.prepared.has(client)) {
-      const timer = setTimeout(() => discardClient(client), this.connectTimeoutMs + CLIENT_GRACE_MS)
+      const timer = setTimeout(() => discardClient(client), clientLimitMs(this.connectTimeoutMs))
       try {
         await client.query(
           `${SESSION_SQL}; SET statement_timeout = ${this.statementTimeoutMs}; SET lock_timeout = ${this.lockTimeoutMs}`,
@@ -129,43 +287,17 @@ export class Database {
     sql: string,
     params?: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    const client = await this.connect()
-    let timedOut = false
-    const limitMs = this.statementTimeoutMs > 0 ? this.statementTimeoutMs + CLIENT_GRACE_MS : 0
-    const timer =
-      limitMs > 0
-        ? setTimeout(() => {
-            timedOut = true
-            discardClient(client)
-          }, limitMs)
-        : undefined
-    try {
-      const result = await client.query<R>(sql, params)
-      client.release()
-      return result
-    } catch (error) {
-      if (timedOut || isConnectionLost(error)) discardClient(client)
-      else client.release()
-      if (timedOut) {
-        throw new TablehaulError(
-          'SERVER_NO_REPLY',
-          `the ${this.side} did not reply within ${Math.round(limitMs / 1000)}s`,
-          {
-            cause: error,
-            hint: 'the connection may be frozen or the server overloaded; check it, or raise timeouts.statement',
-          },
-        )
-      }
-      throw error
-    } finally {
-      clearTimeout(timer)
-    }
+    return this.withClient((client) =>
+      this.withinReplyLimit(
+        () => client.query<R>(sql, params),
+        () => discardClient(client),
+      ),
+    )
   }
 
   /** Opens one connection to prove the endpoint is reachable and the login works. */
   async check(): Promise<void> {
-    const client = await this.connect()
-    client.release()
+    await this.withClient(async () => {})
   }
 
   /** Closes every connection; bounded, because a connection to a frozen peer never acknowledges its close. */
@@ -182,17 +314,13 @@ export class Database {
     if (error instanceof TablehaulError) return error
     const code: ErrorCode = this.side === 'source' ? 'SOURCE_UNREACHABLE' : 'TARGET_UNREACHABLE'
     const where = `${this.side} ${this.displayUrl}`
-    const state = sqlStateOf(error)
     const system = systemErrorCodeOf(error)
     const message = messageOf(error)
     const flag = this.side === 'source' ? '--source' : '--target'
+    const advice = adviceFor(error, 'connect', { side: this.side })
     let hint: string
-    if (state === '28P01' || state === '28000') {
-      hint = `check the user and password (${this.side}.password, the URL, PGPASSWORD or ~/.pgpass)`
-    } else if (state === '3D000') {
-      hint = `check the database name at the end of the ${this.side} URL`
-    } else if (state === '53300') {
-      hint = 'the server has no free connection slots; lower jobs or raise max_connections'
+    if (advice) {
+      hint = advice
     } else if (system === 'ECONNREFUSED') {
       hint = `nothing accepts connections there: check host and port in ${flag}, and that the server is running`
     } else if (system === 'ENOTFOUND' || system === 'EAI_AGAIN') {
@@ -280,11 +408,20 @@ export function isConnectionLost(error: unknown): boolean {
   )
 }
 
+/** A connection a step keeps for the whole run; `close()` takes it out of use for good. */
+export class HeldConnection {
+  constructor(readonly client: pg.PoolClient) {}
+
+  close(): void {
+    discardClient(this.client)
+  }
+}
+
 /**
  * Takes a connection out of use for good: the pool forgets it and its socket is closed at once, which makes
  * the server roll back whatever transaction or COPY it was in. Used for every connection abandoned mid-work.
  */
-export function discardClient(client: pg.PoolClient): void {
+function discardClient(client: pg.PoolClient): void {
   try {
     client.release(new Error('connection discarded by tablehaul'))
   } catch {

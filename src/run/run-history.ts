@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import pg from 'pg'
 import type { Config } from '../config/schema.js'
-import { Database, discardClient } from '../db/database.js'
+import { Database } from '../db/database.js'
 import { sqlFolder } from '../db/sql-file.js'
 import { TableRef } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
@@ -57,7 +57,7 @@ export class RunHistory implements LiftedKeyStore {
     // CREATEs: a schema someone else made in between is refused before any row is written.
     await refuseUntrusted(target)
     try {
-      await inTransaction(target, async (client) => {
+      await target.withTransaction(async (client) => {
         await client.query(sqlFile('create_run_history'))
         await refuseUntrusted(client)
       })
@@ -253,24 +253,6 @@ async function refuseUntrusted(on: pg.ClientBase | Database): Promise<void> {
       hint: `inspect schema "tablehaul" on the target: if tablehaul did not make it, drop it (DROP SCHEMA tablehaul CASCADE) and the next run creates its own; if it is tablehaul's, make ${role} the owner of it and its tables (ALTER SCHEMA tablehaul OWNER TO ${role}, ALTER TABLE tablehaul.runs OWNER TO ${role}, …) and remove the triggers, rules, policies and grants named`,
     },
   )
-}
-
-/** Runs `work` in one transaction on one connection: COMMIT, or ROLLBACK on any error. */
-async function inTransaction(
-  target: Database,
-  work: (client: pg.PoolClient) => Promise<void>,
-): Promise<void> {
-  const client = await target.connect()
-  try {
-    await client.query('BEGIN')
-    await work(client)
-    await client.query('COMMIT')
-  } catch (error) {
-    // The connection is dropped rather than reused: a ROLLBACK on a broken one could hang.
-    discardClient(client)
-    throw error
-  }
-  client.release()
 }
 
 /**

@@ -1,10 +1,15 @@
 import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit from 'p-limit'
-import type pg from 'pg'
 import type { Config } from '../config/schema.js'
 import { requireSource } from '../config/load.js'
-import { type Database, discardClient, isConnectionLost, redactUrl, shortEndpoint } from '../db/database.js'
+import {
+  type Database,
+  type HeldConnection,
+  isConnectionLost,
+  redactUrl,
+  shortEndpoint,
+} from '../db/database.js'
 import { Ddl } from '../catalog/ddl.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 import { errorInfo, type RunStatus, type TableResult } from '../report/run-report.js'
@@ -37,7 +42,7 @@ export class TransferJob extends RunLifecycle {
   private source: Database | undefined
   private target: Database | undefined
   private snapshot: Snapshot | undefined
-  private lock: pg.PoolClient | undefined
+  private lock: HeldConnection | undefined
   private readonly history: RunHistory
 
   constructor(config: Config, options: TransferJobOptions = {}) {
@@ -69,13 +74,13 @@ export class TransferJob extends RunLifecycle {
     })
     this.lock = await this.lockTarget(target, signal)
     this.emit('step.started', { step: 'snapshot' })
-    const snapshot = (this.snapshot = new Snapshot(source, config.timeouts.lock, config.timeouts.statement))
+    const snapshot = (this.snapshot = new Snapshot(source))
     await snapshot.open()
     this.snapshotTaken({ takenAt: snapshot.takenAt, unavailable: snapshot.unavailable })
     if (snapshot.unavailable) this.warn(snapshot.unavailable)
 
     this.emit('step.started', { step: 'plan' })
-    const read = await snapshot.read((sourceClient) => readPlan({ config, sourceClient, target }))
+    const read = await snapshot.read((sourceClient) => readPlan({ config, source, sourceClient, target }))
     const { sourceCatalog, targetCatalog, plan } = read
     for (const warning of plan.warnings) this.warn(warning)
     this.announcePlan(
@@ -122,13 +127,12 @@ export class TransferJob extends RunLifecycle {
       target: targetCatalog,
       targetDb: target,
       ddl,
-      lockTimeoutMs: config.timeouts.lock,
     }).createMissing(toCopy, plan.sequences, plan.emptyPartitioned)
     for (const table of plan.emptyPartitioned) {
       const failure = schema.failures.get(table.ref.key)
       if (failure) this.warn(failure.message)
     }
-    const foreignKeys = new ForeignKeys(target, targetCatalog, history, config.timeouts.lock)
+    const foreignKeys = new ForeignKeys(target, targetCatalog, history)
 
     const limit = pLimit(config.jobs)
     const bulk = await bulkLoadSettings(target)
@@ -194,7 +198,8 @@ export class TransferJob extends RunLifecycle {
   /** The run's record gets its outcome; then the lock, the snapshot and the connections are let go. */
   protected override async release(status: RunStatus): Promise<void> {
     await this.history.finish(status).catch(() => {})
-    if (this.lock) releaseLock(this.lock)
+    // The advisory lock is held by its session: closing the connection releases it, and cannot hang.
+    this.lock?.close()
     await this.snapshot?.close()
     await Promise.all([this.source?.close(), this.target?.close()])
   }
@@ -374,15 +379,16 @@ export class TransferJob extends RunLifecycle {
   }
 
   /** One run at a time per target: a session-level advisory lock held on its own connection for the whole run. */
-  private async lockTarget(target: Database, signal: AbortSignal): Promise<pg.PoolClient> {
+  private async lockTarget(target: Database, signal: AbortSignal): Promise<HeldConnection> {
     signal.throwIfAborted()
-    const client = await target.connect()
+    const held = await target.hold()
+    const client = held.client
     let holder: { pid: number; since: Date | null } | undefined
     try {
       const { rows } = await client.query<{ locked: boolean }>(
         `SELECT pg_catalog.pg_try_advisory_lock(${LOCK_CLASS}, pg_catalog.hashtext(pg_catalog.current_database())) AS locked`,
       )
-      if (rows[0]?.locked) return client
+      if (rows[0]?.locked) return held
       holder = await client
         .query<{ pid: number; since: Date | null }>(
           `SELECT a.pid, a.backend_start AS since
@@ -394,10 +400,10 @@ export class TransferJob extends RunLifecycle {
         .then((r) => r.rows[0])
         .catch(() => undefined)
     } catch (error) {
-      discardClient(client)
+      held.close()
       throw error
     }
-    discardClient(client)
+    held.close()
     const who = holder
       ? ` (server pid ${holder.pid}${holder.since ? `, since ${holder.since.toISOString()}` : ''})`
       : ''
@@ -431,7 +437,7 @@ export class TransferJob extends RunLifecycle {
 }
 
 interface TableContext {
-  readonly bulkLoadSettings: string
+  readonly bulkLoadSettings: readonly string[]
   readonly history: RunHistory
   readonly resumeFrom: ResumePoint | undefined
   readonly source: Database
@@ -444,11 +450,6 @@ interface TableContext {
 
 /** The advisory lock class that marks "a tablehaul run writes into this database" ('thal'). */
 const LOCK_CLASS = 0x7468616c
-
-/** The advisory lock is held by its session: closing the connection releases it, and cannot hang. */
-function releaseLock(client: pg.PoolClient): void {
-  discardClient(client)
-}
 
 /**
  * Errors a binary COPY raises when a value's binary form does not fit the target: invalid binary

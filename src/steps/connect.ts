@@ -2,7 +2,7 @@ import type pg from 'pg'
 import { requireSource } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { Catalog } from '../catalog/catalog.js'
-import { Database, type Side, discardClient, redactUrl } from '../db/database.js'
+import { Database, READ_ONLY_SNAPSHOT, type Side, redactUrl } from '../db/database.js'
 import { LocalServer } from '../local/local-server.js'
 import { embeddedServerVersion } from '../local/postgres-cluster.js'
 import { Planner, type RunPlan } from './plan/planner.js'
@@ -88,7 +88,7 @@ export async function openForReading(config: Config): Promise<ReadingSession> {
   }
   const source = openDatabase(config, 'source', sourceEndpoint.url, sourceEndpoint.password)
   const target = targetUrl ? openDatabase(config, 'target', targetUrl, config.target?.password) : undefined
-  const snapshot = new Snapshot(source, config.timeouts.lock, config.timeouts.statement)
+  const snapshot = new Snapshot(source)
   const close = async () => {
     await snapshot.close()
     await Promise.all([source.close(), target?.close()])
@@ -97,7 +97,7 @@ export async function openForReading(config: Config): Promise<ReadingSession> {
   try {
     await Promise.all([source.check(), target?.check()])
     await snapshot.open()
-    const { plan } = await snapshot.read((sourceClient) => readPlan({ config, sourceClient, target }))
+    const { plan } = await snapshot.read((sourceClient) => readPlan({ config, source, sourceClient, target }))
     return { source, target, snapshot, plan, sourceDisplay: source.displayUrl, targetDisplay, close }
   } catch (error) {
     await close()
@@ -112,65 +112,39 @@ export async function openForReading(config: Config): Promise<ReadingSession> {
  */
 export async function readPlan(options: {
   readonly config: Config
+  readonly source: Database
   readonly sourceClient: pg.ClientBase
   readonly target: Database | undefined
 }): Promise<{ plan: RunPlan; sourceCatalog: Catalog; targetCatalog: Catalog }> {
-  const { config, sourceClient, target } = options
+  const { config, source, sourceClient, target } = options
   const sourceCatalog = await Catalog.read(sourceClient)
   const targetCatalog = target ? await readCatalog(target) : Catalog.empty(await embeddedServerVersion())
   const plan = await new Planner({
     config,
     source: sourceCatalog,
     target: targetCatalog,
-    probeQuery: (query) => probeQueryColumns(sourceClient, query),
+    probeQuery: (query) => probeQueryColumns(source, sourceClient, query),
   }).plan()
   return { plan, sourceCatalog, targetCatalog }
 }
 
 /** Reads a catalog in one read-only transaction. */
 export function readCatalog(database: Database): Promise<Catalog> {
-  return readInTransaction(database, (client) => Catalog.read(client))
-}
-
-/**
- * Runs `work` on one connection inside a read-only transaction (`begin` starts it: by default REPEATABLE
- * READ; pass `snapshot.begin` to read the run's snapshot). A connection that failed is closed, not pooled.
- */
-export async function readInTransaction<T>(
-  database: Database,
-  work: (client: pg.ClientBase) => Promise<T>,
-  begin: (client: pg.ClientBase) => Promise<unknown> = (client) =>
-    client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY'),
-): Promise<T> {
-  const client = await database.connect()
-  try {
-    await begin(client)
-    const result = await work(client)
-    await client.query('COMMIT')
-    client.release()
-    return result
-  } catch (error) {
-    discardClient(client)
-    throw error
-  }
+  return database.withTransaction((client) => Catalog.read(client), { mode: READ_ONLY_SNAPSHOT })
 }
 
 /** The result columns of a query, found by planning it with LIMIT 0 (nothing is read). */
 async function probeQueryColumns(
+  source: Database,
   client: pg.ClientBase,
   query: string,
 ): Promise<Array<{ name: string; type: string }>> {
-  await client.query('SAVEPOINT tablehaul_probe')
-  try {
+  return source.withSavepoint(client, 'tablehaul_probe', async () => {
     const result = await client.query(`SELECT * FROM (${query}) AS tablehaul_query LIMIT 0`)
     const types = await client.query<{ type: string }>(
       `SELECT pg_catalog.format_type(t.oid, t.typmod) AS type FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, typmod, n) ORDER BY n`,
       [result.fields.map((f) => f.dataTypeID), result.fields.map((f) => f.dataTypeModifier)],
     )
-    await client.query('RELEASE SAVEPOINT tablehaul_probe')
     return result.fields.map((field, index) => ({ name: field.name, type: types.rows[index]!.type }))
-  } catch (error) {
-    await client.query('ROLLBACK TO SAVEPOINT tablehaul_probe').catch(() => {})
-    throw error
-  }
+  })
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { type Database, discardClient, isConnectionLost } from '../db/database.js'
+import { type Database, type HeldConnection, READ_ONLY_SNAPSHOT, isConnectionLost } from '../db/database.js'
 import { quoteLiteral } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 
@@ -17,26 +17,19 @@ import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 const CANNOT_EXPORT = new Set(['0A000', '55000', '25001', '42883'])
 
 export class Snapshot {
-  private holder: pg.PoolClient | undefined
+  private holder: HeldConnection | undefined
   private snapshotId: string | undefined
   private takenAtIso: string | undefined
   private unavailableReason: string | undefined
 
-  constructor(
-    private readonly source: Database,
-    private readonly lockTimeoutMs: number,
-    /** Longest wait for the holding connection's replies (its catalog reads), beyond which it is closed. */
-    private readonly statementTimeoutMs: number,
-  ) {}
+  constructor(private readonly source: Database) {}
 
   /** Starts the holding transaction and exports its snapshot; where the source cannot, notes why and goes on. */
   async open(): Promise<void> {
-    const client = await this.source.connect()
-    this.holder = client
-    await this.read(async () => {
+    this.holder = await this.source.hold()
+    await this.read(async (client) => {
       try {
-        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
-        await client.query(`SET LOCAL lock_timeout = ${Math.round(this.lockTimeoutMs)}`)
+        await this.source.begin(client, { mode: READ_ONLY_SNAPSHOT })
         const { rows } = await client.query<{ id: string; taken_at: Date }>(
           'SELECT pg_catalog.pg_export_snapshot() AS id, pg_catalog.statement_timestamp() AS taken_at',
         )
@@ -44,13 +37,13 @@ export class Snapshot {
         this.takenAtIso = rows[0]!.taken_at.toISOString()
       } catch (error) {
         if (!CANNOT_EXPORT.has(sqlStateOf(error) ?? '')) {
-          this.release()
+          this.closeHolder()
           throw isConnectionLost(error) ? this.source.connectionError(error) : error
         }
         // Standbys before PostgreSQL 10, some poolers and some PostgreSQL-compatible servers cannot export.
         this.unavailableReason = `the source cannot export a snapshot (${messageOf(error)}); each table is read at its own point in time`
         await client.query('ROLLBACK')
-        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
+        await this.source.begin(client, { mode: READ_ONLY_SNAPSHOT })
         const { rows } = await client.query<{ taken_at: Date }>(
           'SELECT pg_catalog.statement_timestamp() AS taken_at',
         )
@@ -67,26 +60,10 @@ export class Snapshot {
   async read<T>(work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
     const holder = this.holder
     if (!holder) throw new Error('snapshot is not open')
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      this.release()
-    }, this.statementTimeoutMs + 15_000)
-    try {
-      return await work(holder)
-    } catch (error) {
-      if (!timedOut) throw error
-      throw new TablehaulError(
-        'SERVER_NO_REPLY',
-        `the source did not reply within ${Math.round(this.statementTimeoutMs / 1000) + 15}s`,
-        {
-          cause: error,
-          hint: 'the connection may be frozen or the server overloaded; check it, or raise timeouts.statement',
-        },
-      )
-    } finally {
-      clearTimeout(timer)
-    }
+    return this.source.withinReplyLimit(
+      () => work(holder.client),
+      () => this.closeHolder(),
+    )
   }
 
   get id(): string | undefined {
@@ -103,11 +80,8 @@ export class Snapshot {
 
   /** Starts a read transaction on `client` that sees exactly the run's snapshot. */
   async begin(client: pg.ClientBase): Promise<void> {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
     // A COPY reads as long as the table takes: the copier's watchdog bounds it, not statement_timeout.
-    await client.query(
-      `SET LOCAL lock_timeout = ${Math.round(this.lockTimeoutMs)}; SET LOCAL statement_timeout = 0`,
-    )
+    await this.source.begin(client, { mode: READ_ONLY_SNAPSHOT, statementTimeoutMs: 0 })
     if (!this.snapshotId) return
     try {
       await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(this.snapshotId)}`)
@@ -126,11 +100,11 @@ export class Snapshot {
 
   /** Ends the holding transaction by closing its connection: it only read, and a COMMIT could wait on a frozen link. */
   async close(): Promise<void> {
-    this.release()
+    this.closeHolder()
   }
 
-  private release(): void {
-    if (this.holder) discardClient(this.holder)
+  private closeHolder(): void {
+    this.holder?.close()
     this.holder = undefined
   }
 }

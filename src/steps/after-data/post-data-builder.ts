@@ -171,16 +171,9 @@ export class PostDataBuilder {
     sql: string,
     params?: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    if (!client) return this.options.targetDb.query<R>(sql, params)
-    await client.query('SAVEPOINT tablehaul_after_data')
-    try {
-      const result = await client.query<R>(sql, params)
-      await client.query('RELEASE SAVEPOINT tablehaul_after_data')
-      return result
-    } catch (error) {
-      await client.query('ROLLBACK TO SAVEPOINT tablehaul_after_data')
-      throw error
-    }
+    const target = this.options.targetDb
+    if (!client) return target.query<R>(sql, params)
+    return target.withSavepoint(client, 'tablehaul_after_data', () => client.query<R>(sql, params))
   }
 
   /** Marks `finished` done for `oid`; true when `oid` waits for nothing more (and was waiting). */

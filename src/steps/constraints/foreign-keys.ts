@@ -1,5 +1,5 @@
 import type { Catalog, TableInfo } from '../../catalog/catalog.js'
-import { type Database, discardClient } from '../../db/database.js'
+import type { Database } from '../../db/database.js'
 import { quoteIdent, quoteLiteral, splitQualifiedName, TableRef } from '../../db/table-ref.js'
 import { messageOf, sqlStateOf } from '../../errors.js'
 import type { TablePlan } from '../plan/planner.js'
@@ -39,7 +39,6 @@ export class ForeignKeys {
     private readonly target: Database,
     private readonly targetCatalog: Catalog,
     private readonly history: LiftedKeyStore,
-    private readonly lockTimeoutMs: number,
   ) {}
 
   /**
@@ -75,21 +74,13 @@ export class ForeignKeys {
       }
     }
     if (keys.length === 0) return
-    const client = await this.target.connect()
-    try {
-      await client.query('BEGIN')
-      await client.query(`SET LOCAL lock_timeout = ${Math.round(this.lockTimeoutMs)}`)
+    await this.target.withTransaction(async (client) => {
       for (const key of keys)
         await client.query(`ALTER TABLE ${key.table.sql} DROP CONSTRAINT ${quoteIdent(key.name)}`)
       // Recorded in the transaction that drops them: if this run dies before putting them back, the next
       // run on this target does.
       await this.history.recordLiftedKeys(client, keys)
-      await client.query('COMMIT')
-      client.release()
-    } catch (error) {
-      discardClient(client)
-      throw error
-    }
+    })
     this.lifted.push(...keys)
   }
 
@@ -143,14 +134,7 @@ export class ForeignKeys {
 
   private async keepPending(keys: readonly ForeignKey[]): Promise<void> {
     if (keys.length === 0) return
-    const client = await this.target.connect()
-    try {
-      await this.history.recordLiftedKeys(client, keys)
-      client.release()
-    } catch (error) {
-      discardClient(client)
-      throw error
-    }
+    await this.target.withClient((client) => this.history.recordLiftedKeys(client, keys))
   }
 
   /** Creates one key; returns a note when it could not be created as it was, undefined when it was. */

@@ -1,9 +1,10 @@
 import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
-import { type Database, discardClient, isConnectionLost } from '../../db/database.js'
+import { type Database, clientLimitMs, isConnectionLost } from '../../db/database.js'
+import { adviceFor } from '../../db/sql-state-advice.js'
 import type { Ddl } from '../../catalog/ddl.js'
 import { quoteIdent } from '../../db/table-ref.js'
-import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
+import { TablehaulError, messageOf } from '../../errors.js'
 import { copyIn } from './copy-in.js'
 import { copyOut } from './copy-out.js'
 import { Watchdog } from './watchdog.js'
@@ -16,9 +17,27 @@ import { type SyncOutcome, TableSyncer } from '../sync/table-syncer.js'
 /** How often a copy reports its progress. */
 const PROGRESS_INTERVAL_MS = 200
 
-/** Slack on top of a server-side timeout before the client gives up on the server itself. */
-const GRACE_MS = 15_000
-const withGrace = (ms: number) => (ms > 0 ? ms + GRACE_MS : 0)
+/** Rows and bytes a COPY moved; the source's own count once its COPY has ended. */
+interface Streamed {
+  readonly rows: number
+  readonly bytes: number
+  sourceRows(): number
+}
+
+/** What the source's part of a copy did: rows streamed in full or synced, and what to switch back on. */
+interface SourcePart {
+  readonly streamed?: Streamed
+  readonly synced?: Extract<SyncOutcome, { kind: 'synced' }>
+  readonly switchBackOn: string[]
+  /** verify: checksum compared the fingerprints (set once the rows are in). */
+  checked?: boolean
+}
+
+/** Throws if the watchdog fired or the run stopped while we were waiting. */
+function stillGoing(watchdog: Watchdog, stop: AbortSignal): void {
+  if (watchdog.error) throw watchdog.error
+  stop.throwIfAborted()
+}
 
 export interface CopyResult {
   readonly rows: number
@@ -48,8 +67,8 @@ export interface TableCopierOptions {
   }
   /** Bytes and rows moved so far (rows: CopyData messages, one more than rows for binary COPY). */
   readonly onProgress?: ((bytes: number, rows: number) => void) | undefined
-  /** `; SET LOCAL …` statements for the target transaction that make bulk loading cheaper (see bulkLoadSettings). */
-  readonly bulkLoadSettings?: string | undefined
+  /** `SET LOCAL` settings (`name = value`) that make bulk loading cheaper (see bulkLoadSettings). */
+  readonly bulkLoadSettings?: readonly string[] | undefined
   /**
    * checksum: before COMMIT, the whole table's fingerprint on the target must equal the source's (mode
    * replace and sync), or the table fails with its old rows. @default 'none'
@@ -70,116 +89,55 @@ export class TableCopier {
   constructor(private readonly options: TableCopierOptions) {}
 
   async copy(signal: AbortSignal): Promise<CopyResult> {
-    const { source, target, snapshot, plan, timeouts } = this.options
+    const { target, plan, timeouts } = this.options
     signal.throwIfAborted()
-    const clients: pg.PoolClient[] = []
-    // A connection abandoned in a transaction or mid-COPY is closed, never pooled: closing it makes the
-    // server roll the transaction back, and makes every pending call on it fail at once.
-    const abandon = () => clients.forEach(discardClient)
-    const watchdog = new Watchdog(plan.target.display, abandon)
-    signal.addEventListener('abort', abandon, { once: true })
-    /** Throws if the watchdog fired or the run stopped while we were waiting. */
-    const stillGoing = () => {
-      if (watchdog.error) throw watchdog.error
-      signal.throwIfAborted()
-    }
+    // When the watchdog fires or the run stops, both connections are closed at once (withClient's
+    // signal): the servers roll back, and every pending call on them fails instead of waiting.
+    const fired = new AbortController()
+    const watchdog = new Watchdog(plan.target.display, () => fired.abort())
+    const stop = AbortSignal.any([signal, fired.signal])
     let committing: CopyResult | undefined
     try {
-      watchdog.phase('connecting', withGrace(timeouts.connectMs))
-      const sourceClient = await source.connect()
-      clients.push(sourceClient)
-      const targetClient = await target.connect()
-      clients.push(targetClient)
-      stillGoing()
-      watchdog.phase(
-        'starting the source transaction (waiting for a lock on the source table?)',
-        withGrace(timeouts.lockMs),
+      watchdog.phase('connecting', clientLimitMs(timeouts.connectMs))
+      return await target.withTransaction(
+        async (targetClient) => {
+          const notes: string[] = []
+          const read = await this.readSource(targetClient, notes, watchdog, stop)
+          const { streamed, synced } = read
+          if (streamed && streamed.sourceRows() !== streamed.rows) {
+            throw new TablehaulError(
+              'ROW_COUNT_MISMATCH',
+              `the source sent ${streamed.sourceRows()} rows but the target received ${streamed.rows}`,
+              {
+                hint: 'the transaction was rolled back; run again, and report it if it repeats',
+                table: plan.target.display,
+              },
+            )
+          }
+          for (const statement of read.switchBackOn) await targetClient.query(statement)
+          const result: CopyResult = {
+            rows: synced ? synced.rows : streamed!.rows,
+            bytes: synced ? synced.bytes : streamed!.bytes,
+            ...(notes.length ? { dropped: notes } : {}),
+            ...(synced ? { sync: synced.counts } : {}),
+            ...(read.checked ? { verified: true } : {}),
+          }
+          if (this.options.beforeCommit) {
+            watchdog.phase(
+              'building indexes and constraints on the target',
+              clientLimitMs(timeouts.statementMs),
+            )
+            await targetClient.query(`SET LOCAL statement_timeout = ${Math.round(timeouts.statementMs)}`)
+            await this.options.beforeCommit(targetClient, result)
+          }
+          stillGoing(watchdog, stop)
+          watchdog.phase('committing on the target', timeouts.stallMs)
+          committing = result
+          return result
+        },
+        { statementTimeoutMs: 0, settings: this.options.bulkLoadSettings, signal: stop },
       )
-      await snapshot.begin(sourceClient)
-      watchdog.phase('waiting for a lock on the target table', withGrace(timeouts.lockMs))
-      await targetClient.query('BEGIN')
-      await targetClient.query(
-        `SET LOCAL lock_timeout = ${Math.round(timeouts.lockMs)}; SET LOCAL statement_timeout = 0${this.options.bulkLoadSettings ?? ''}`,
-      )
-      const notes: string[] = []
-      let synced: Extract<SyncOutcome, { kind: 'synced' }> | undefined
-      let switchBackOn: string[]
-      let streamed: { rows: number; bytes: number; sourceRows: () => number } | undefined
-      if (await this.syncsRows(targetClient)) {
-        switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
-        // Hashing a large table happens in the servers before any byte moves: bounded like a statement.
-        watchdog.phase('finding the differences (hashing rows)', withGrace(timeouts.statementMs))
-        const outcome = await new TableSyncer({
-          plan,
-          sourceClient,
-          targetClient,
-          stillGoing,
-          // Without TRUNCATE rights a reload is not possible: the differences are applied however many.
-          switchShare: plan.targetTable?.canTruncate ? this.options.syncSwitchShare : Infinity,
-          onActivity: (bytes) => {
-            watchdog.touch()
-            this.options.onProgress?.(bytes, 0)
-          },
-        }).sync()
-        if (outcome.kind === 'synced') synced = outcome
-        else {
-          notes.push(`sync → replace: ${outcome.reason}`)
-          await targetClient.query(`TRUNCATE ONLY ${plan.target.sql}`)
-          watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
-          streamed = await this.stream(sourceClient, targetClient, true, watchdog)
-        }
-      } else {
-        const freeze = await this.prepareTarget(targetClient, notes)
-        switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
-        stillGoing()
-        watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
-        streamed = await this.stream(sourceClient, targetClient, freeze, watchdog)
-      }
-      const checked = await this.checkFingerprint(sourceClient, targetClient, synced?.source, watchdog)
-      // The source's part is done: its read-only transaction ends now, not after the target's index
-      // builds, so that losing the source later cannot fail (or retry) a table whose data is in. Its reply
-      // also guarantees the source's own row count (CommandComplete) has arrived.
-      watchdog.phase('ending the source transaction', withGrace(timeouts.connectMs))
-      clients.splice(clients.indexOf(sourceClient), 1)
-      try {
-        await sourceClient.query('COMMIT')
-        sourceClient.release()
-      } catch (error) {
-        // Only the end of a read was lost; the row count below says whether all the data had come.
-        discardClient(sourceClient)
-        if (!streamed || streamed.sourceRows() !== streamed.rows) throw error
-      }
-      if (streamed && streamed.sourceRows() !== streamed.rows) {
-        throw new TablehaulError(
-          'ROW_COUNT_MISMATCH',
-          `the source sent ${streamed.sourceRows()} rows but the target received ${streamed.rows}`,
-          {
-            hint: 'the transaction was rolled back; run again, and report it if it repeats',
-            table: plan.target.display,
-          },
-        )
-      }
-      for (const statement of switchBackOn) await targetClient.query(statement)
-      const result: CopyResult = {
-        rows: synced ? synced.rows : streamed!.rows,
-        bytes: synced ? synced.bytes : streamed!.bytes,
-        ...(notes.length ? { dropped: notes } : {}),
-        ...(synced ? { sync: synced.counts } : {}),
-        ...(checked ? { verified: true } : {}),
-      }
-      if (this.options.beforeCommit) {
-        watchdog.phase('building indexes and constraints on the target', withGrace(timeouts.statementMs))
-        await targetClient.query(`SET LOCAL statement_timeout = ${Math.round(timeouts.statementMs)}`)
-        await this.options.beforeCommit(targetClient, result)
-      }
-      stillGoing()
-      watchdog.phase('committing on the target', timeouts.stallMs)
-      committing = result
-      await targetClient.query('COMMIT')
-      targetClient.release()
-      return result
     } catch (error) {
-      abandon()
       const reason = watchdog.error ?? (signal.aborted ? (signal.reason as unknown) : this.describe(error))
       // A COMMIT that the server refused (a deferred constraint) rolled back; one whose reply was lost
       // (connection, watchdog, signal) may have committed.
@@ -189,8 +147,105 @@ export class TableCopier {
       throw reason
     } finally {
       watchdog.stop()
-      signal.removeEventListener('abort', abandon)
     }
+  }
+
+  /**
+   * The source's part, inside the target's transaction: a read in the run's snapshot, the target table
+   * made ready, the rows streamed (or synced), the fingerprints compared. The source's read-only
+   * transaction ends as soon as that is done, not after the target's index builds, so that losing the
+   * source later cannot fail (or retry) a table whose data is in; its COMMIT's reply also guarantees the
+   * source's own row count (CommandComplete) has arrived.
+   */
+  private async readSource(
+    targetClient: pg.ClientBase,
+    notes: string[],
+    watchdog: Watchdog,
+    stop: AbortSignal,
+  ): Promise<SourcePart> {
+    const { source, snapshot, timeouts } = this.options
+    let part: SourcePart | undefined
+    try {
+      await source.withTransaction(
+        async (sourceClient) => {
+          watchdog.phase('waiting for a lock on the target table', clientLimitMs(timeouts.lockMs))
+          part = (await this.syncsRows(targetClient))
+            ? await this.syncRows(sourceClient, targetClient, notes, watchdog, stop)
+            : await this.loadRows(sourceClient, targetClient, notes, watchdog, stop)
+          part.checked = await this.checkFingerprint(
+            sourceClient,
+            targetClient,
+            part.synced?.source,
+            watchdog,
+          )
+          watchdog.phase('ending the source transaction', clientLimitMs(timeouts.connectMs))
+        },
+        {
+          begin: async (sourceClient) => {
+            stillGoing(watchdog, stop)
+            watchdog.phase(
+              'starting the source transaction (waiting for a lock on the source table?)',
+              clientLimitMs(timeouts.lockMs),
+            )
+            await snapshot.begin(sourceClient)
+          },
+          signal: stop,
+        },
+      )
+    } catch (error) {
+      // Once the rows are in, only the end of a read was lost; the row count says whether all had come.
+      const streamed = part?.checked === undefined ? undefined : part.streamed
+      if (!streamed || streamed.sourceRows() !== streamed.rows) throw error
+    }
+    return part!
+  }
+
+  /** The table emptied (or re-created) and loaded in full by COPY. */
+  private async loadRows(
+    sourceClient: pg.ClientBase,
+    targetClient: pg.ClientBase,
+    notes: string[],
+    watchdog: Watchdog,
+    stop: AbortSignal,
+  ): Promise<SourcePart> {
+    const freeze = await this.prepareTarget(targetClient, notes)
+    const switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
+    stillGoing(watchdog, stop)
+    watchdog.phase('copying (no bytes moved)', this.options.timeouts.stallMs)
+    const streamed = await this.stream(sourceClient, targetClient, freeze, watchdog)
+    return { streamed, switchBackOn }
+  }
+
+  /** mode sync: only the differing rows written; or, when too many differ, the table reloaded. */
+  private async syncRows(
+    sourceClient: pg.ClientBase,
+    targetClient: pg.ClientBase,
+    notes: string[],
+    watchdog: Watchdog,
+    stop: AbortSignal,
+  ): Promise<SourcePart> {
+    const { plan, timeouts } = this.options
+    const switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
+    // Hashing a large table happens in the servers before any byte moves: bounded like a statement.
+    watchdog.phase('finding the differences (hashing rows)', clientLimitMs(timeouts.statementMs))
+    const outcome = await new TableSyncer({
+      plan,
+      sourceClient,
+      targetClient,
+      stillGoing: () => stillGoing(watchdog, stop),
+      // Without TRUNCATE rights a reload is not possible: the differences are applied however many.
+      switchShare: plan.targetTable?.canTruncate ? this.options.syncSwitchShare : Infinity,
+      onActivity: (bytes) => {
+        watchdog.touch()
+        this.options.onProgress?.(bytes, 0)
+      },
+    }).sync()
+    if (outcome.kind === 'synced') return { synced: outcome, switchBackOn }
+    notes.push(`sync → replace: ${outcome.reason}`)
+    await targetClient.query(`TRUNCATE ONLY ${plan.target.sql}`)
+    watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
+    const streamed = await this.stream(sourceClient, targetClient, true, watchdog)
+    return { streamed, switchBackOn }
   }
 
   /**
@@ -219,7 +274,7 @@ export class TableCopier {
   ): Promise<boolean> {
     const { plan, timeouts } = this.options
     if (this.options.verify !== 'checksum' || (plan.mode !== 'replace' && plan.mode !== 'sync')) return false
-    watchdog.phase('comparing fingerprints (verify: checksum)', withGrace(timeouts.statementMs))
+    watchdog.phase('comparing fingerprints (verify: checksum)', clientLimitMs(timeouts.statementMs))
     const columns = plan.columns.map((column) => column.name)
     const read = async (client: pg.ClientBase, sql: string): Promise<Fingerprint> => {
       const { rows } = await client.query<{ rows: string; first: string; second: string }>(sql)
@@ -257,12 +312,13 @@ export class TableCopier {
       for (const statement of ddl.recreateTable(plan.source.table, plan.target, linked))
         await client.query(statement)
       for (const setting of ddl.tableSettings(plan.source.table, plan.target)) {
-        await client.query('SAVEPOINT tablehaul_setting')
         try {
-          await client.query(setting.sql)
-          await client.query('RELEASE SAVEPOINT tablehaul_setting')
+          await this.options.target.withSavepoint(client, 'tablehaul_setting', () =>
+            client.query(setting.sql),
+          )
         } catch (error) {
-          await client.query('ROLLBACK TO SAVEPOINT tablehaul_setting')
+          // A savepoint that could not be rolled back leaves no transaction to go on in.
+          if (isConnectionLost(error)) throw error
           notes.push(`${setting.sql} failed: ${messageOf(error)}`)
         }
       }
@@ -308,7 +364,7 @@ export class TableCopier {
     targetClient: pg.ClientBase,
     freeze: boolean,
     watchdog: Watchdog,
-  ): Promise<{ rows: number; bytes: number; sourceRows: () => number }> {
+  ): Promise<Streamed> {
     const { plan } = this.options
     const columns = plan.columns.map((column) => quoteIdent(column.name)).join(', ')
     // A table without columns still has rows; COPY takes no column list for it (`()` is a syntax error).
@@ -374,14 +430,14 @@ export class TableCopier {
         {
           cause,
           table,
-          hint: hintFor(sqlStateOf(cause)),
+          hint: adviceFor(cause, 'copy'),
         },
       )
     }
     return new TablehaulError('TABLE_COPY_FAILED', messageOf(error), {
       cause: error,
       table,
-      hint: hintFor(sqlStateOf(error)),
+      hint: adviceFor(error, 'copy'),
     })
   }
 }
@@ -409,22 +465,6 @@ class SideError extends Error {
   }
 }
 
-/** What to do about the PostgreSQL errors a copy meets most often. */
-function hintFor(sqlState: string | undefined): string | undefined {
-  if (!sqlState) return undefined
-  if (sqlState === '55P03')
-    return 'another session holds a lock on the target table; retry when it is done, or raise timeouts.lock'
-  if (sqlState === '42501') return 'the user lacks a privilege on that table; grant it or leave the table out'
-  if (sqlState.startsWith('23'))
-    return 'the target table has a constraint the source rows violate; fix the target table or use mode: recreate'
-  if (sqlState.startsWith('22'))
-    return 'a source value does not fit the target column; fix the target column type or use mode: recreate'
-  if (sqlState.startsWith('08') || sqlState.startsWith('57P'))
-    return 'the connection was lost; run again (use --resume to skip tables already copied)'
-  if (sqlState === '53100') return 'the target ran out of disk space; free space and run again'
-  return undefined
-}
-
 /**
  * Session settings for the target's copy transactions. lz4 (where the server has it, PostgreSQL 14+) in
  * place of pglz for new TOAST values: pglz tries hard on values it cannot shrink (a copy of hex or
@@ -432,15 +472,15 @@ function hintFor(sqlState: string | undefined): string | undefined {
  * column's own COMPRESSION setting still wins. A larger maintenance_work_mem lets the index builds that
  * follow the data in the same transaction sort in memory.
  */
-export async function bulkLoadSettings(target: Database): Promise<string> {
+export async function bulkLoadSettings(target: Database): Promise<string[]> {
   const { rows } = await target.query<{ lz4: boolean | null; mem_kb: string }>(
     `SELECT (SELECT 'lz4' = ANY (enumvals) FROM pg_catalog.pg_settings WHERE name = 'default_toast_compression') AS lz4,
             (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'maintenance_work_mem') AS mem_kb`,
   )
   const row = rows[0]
-  let settings = ''
-  if (row?.lz4) settings += `; SET LOCAL default_toast_compression = lz4`
-  if (row && Number(row.mem_kb) < 256 * 1024) settings += `; SET LOCAL maintenance_work_mem = '256MB'`
+  const settings: string[] = []
+  if (row?.lz4) settings.push('default_toast_compression = lz4')
+  if (row && Number(row.mem_kb) < 256 * 1024) settings.push(`maintenance_work_mem = '256MB'`)
   return settings
 }
 

@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { Catalog, SequenceInfo, TableInfo } from '../../catalog/catalog.js'
 import { creationOrder, type SchemaObject } from '../../catalog/creation-order.js'
-import type { Database } from '../../db/database.js'
+import { type Database, isConnectionLost } from '../../db/database.js'
 import type { Ddl } from '../../catalog/ddl.js'
 import { TablehaulError, messageOf } from '../../errors.js'
 import { quoteIdent } from '../../db/table-ref.js'
@@ -12,7 +12,6 @@ export interface SchemaBuilderOptions {
   readonly target: Catalog
   readonly targetDb: Database
   readonly ddl: Ddl
-  readonly lockTimeoutMs: number
 }
 
 /** What the schema step did. */
@@ -86,159 +85,158 @@ export class SchemaBuilder {
     const intoOf = new Map<number, TablePlan>()
     for (const plan of missing) if (plan.source.kind === 'table') intoOf.set(plan.source.table.oid, plan)
 
-    const client = await this.options.targetDb.connect()
-    try {
-      const step = new SavepointRunner(client, [
-        `SET LOCAL search_path = ''`,
-        // Function bodies may use objects created later (or tables not copied): they are checked when called.
-        `SET LOCAL check_function_bodies = false`,
-        `SET LOCAL lock_timeout = ${Math.round(this.options.lockTimeoutMs)}`,
-      ])
-      await step.begin()
+    await this.options.targetDb.withClient(async (client) => {
+      try {
+        const step = new SavepointRunner(this.options.targetDb, client)
+        await step.begin()
 
-      const schemas = new Set<string>([
-        ...missing.map((p) => p.target.schema),
-        ...emptyPartitioned.map((t) => t.ref.schema),
-      ])
-      for (const object of order.objects) {
-        if (object.kind === 'extension') {
-          if (object.info.schema) schemas.add(object.info.schema)
-        } else schemas.add(object.info.ref.schema)
-      }
-      for (const schema of schemas) {
-        if (target.schemas.some((s) => s.name === schema)) continue
-        await step.run([ddl.createSchema(schema), ...ddl.schemaComment(schema)])
-      }
+        const schemas = new Set<string>([
+          ...missing.map((p) => p.target.schema),
+          ...emptyPartitioned.map((t) => t.ref.schema),
+        ])
+        for (const object of order.objects) {
+          if (object.kind === 'extension') {
+            if (object.info.schema) schemas.add(object.info.schema)
+          } else schemas.add(object.info.ref.schema)
+        }
+        for (const schema of schemas) {
+          if (target.schemas.some((s) => s.name === schema)) continue
+          await step.run([ddl.createSchema(schema), ...ddl.schemaComment(schema)])
+        }
 
-      // One pass in dependency order: a function taking a table's row type comes after that table.
-      const failed = new Map<string, unknown>()
-      const createdOids = new Set<number>()
-      const madeMethods = new Set<string>()
-      for (const object of order.objects) {
-        if (object.kind !== 'table') {
-          const error = await this.createObject(step, object, result)
-          if (error !== undefined) failed.set(object.key, error)
-          continue
-        }
-        const table = object.info
-        const plan = intoOf.get(table.oid)
-        const into = plan?.target ?? table.ref
-        const fail = (error: TablehaulError) => {
-          failed.set(object.key, error)
-          // A table no plan copies (a partitioned table without partitions) is known by its own name.
-          result.failures.set(into.key, error)
-        }
-        const blocker = [...(order.prerequisites.get(table.oid) ?? [])].find((key) => failed.has(key))
-        if (blocker) {
-          fail(
-            schemaError(
-              into,
-              `it needs ${describeKey(blocker, order.objects)}, which could not be created: ${reason(failed.get(blocker))}`,
-              failed.get(blocker),
-            ),
-          )
-          continue
-        }
-        const partitionParent =
-          table.isPartition && table.parentOid !== null ? source.tableByOid(table.parentOid) : undefined
-        if (partitionParent && !createdOids.has(partitionParent.oid) && !target.table(partitionParent.ref)) {
-          fail(
-            schemaError(
-              into,
-              `its partitioned table ${partitionParent.ref.display} could not be created on the target`,
-            ),
-          )
-          continue
-        }
-        const inheritFrom: TableInfo[] = []
-        if (!table.isPartition) {
-          for (const parent of source.parents(table)) {
-            if (createdOids.has(parent.oid) || target.table(parent.ref)) inheritFrom.push(parent)
-            else {
-              result.standalone.add(table.oid)
-              addWarning(
-                result,
-                into.key,
-                `created without inheriting from ${parent.ref.display}, which is neither copied by this run nor on the target`,
-              )
+        // One pass in dependency order: a function taking a table's row type comes after that table.
+        const failed = new Map<string, unknown>()
+        const createdOids = new Set<number>()
+        const madeMethods = new Set<string>()
+        for (const object of order.objects) {
+          if (object.kind !== 'table') {
+            const error = await this.createObject(step, object, result)
+            if (error !== undefined) failed.set(object.key, error)
+            continue
+          }
+          const table = object.info
+          const plan = intoOf.get(table.oid)
+          const into = plan?.target ?? table.ref
+          const fail = (error: TablehaulError) => {
+            failed.set(object.key, error)
+            // A table no plan copies (a partitioned table without partitions) is known by its own name.
+            result.failures.set(into.key, error)
+          }
+          const blocker = [...(order.prerequisites.get(table.oid) ?? [])].find((key) => failed.has(key))
+          if (blocker) {
+            fail(
+              schemaError(
+                into,
+                `it needs ${describeKey(blocker, order.objects)}, which could not be created: ${reason(failed.get(blocker))}`,
+                failed.get(blocker),
+              ),
+            )
+            continue
+          }
+          const partitionParent =
+            table.isPartition && table.parentOid !== null ? source.tableByOid(table.parentOid) : undefined
+          if (
+            partitionParent &&
+            !createdOids.has(partitionParent.oid) &&
+            !target.table(partitionParent.ref)
+          ) {
+            fail(
+              schemaError(
+                into,
+                `its partitioned table ${partitionParent.ref.display} could not be created on the target`,
+              ),
+            )
+            continue
+          }
+          const inheritFrom: TableInfo[] = []
+          if (!table.isPartition) {
+            for (const parent of source.parents(table)) {
+              if (createdOids.has(parent.oid) || target.table(parent.ref)) inheritFrom.push(parent)
+              else {
+                result.standalone.add(table.oid)
+                addWarning(
+                  result,
+                  into.key,
+                  `created without inheriting from ${parent.ref.display}, which is neither copied by this run nor on the target`,
+                )
+              }
             }
           }
+          const methodError = await this.createAccessMethod(step, table, madeMethods)
+          if (methodError !== undefined) {
+            fail(
+              schemaError(
+                into,
+                `it needs table access method ${quoteIdent(table.accessMethod!)}, which could not be created: ${messageOf(methodError)}`,
+                methodError,
+              ),
+            )
+            continue
+          }
+          let statements: string[]
+          try {
+            statements = [
+              ...ddl.createTable(table, into, {
+                inheritFrom,
+                withInheritedChecks:
+                  (partitionParent !== undefined && !createdOids.has(partitionParent.oid)) ||
+                  inheritFrom.some((parent) => !createdOids.has(parent.oid)),
+              }),
+              ...ddl.sequenceOwnership(table, into),
+            ]
+            if (partitionParent && table.partitionBound)
+              statements.push(ddl.attachPartition(table, partitionParent, into))
+          } catch (error) {
+            fail(schemaError(into, messageOf(error), error))
+            continue
+          }
+          const error = await step.run(statements)
+          if (error !== undefined) {
+            fail(schemaError(into, messageOf(error), error))
+            continue
+          }
+          createdOids.add(table.oid)
+          result.created.add(table.oid)
+          if (partitionParent && !createdOids.has(partitionParent.oid))
+            result.attachedToExisting.add(table.oid)
+          for (const setting of ddl.tableSettings(table, into)) {
+            const settingError = await step.run(setting.sql)
+            if (settingError !== undefined)
+              addWarning(result, into.key, `${setting.sql} failed: ${messageOf(settingError)}`)
+          }
         }
-        const methodError = await this.createAccessMethod(step, table, madeMethods)
-        if (methodError !== undefined) {
-          fail(
-            schemaError(
-              into,
-              `it needs table access method ${quoteIdent(table.accessMethod!)}, which could not be created: ${messageOf(methodError)}`,
-              methodError,
-            ),
-          )
-          continue
-        }
-        let statements: string[]
-        try {
-          statements = [
-            ...ddl.createTable(table, into, {
-              inheritFrom,
-              withInheritedChecks:
-                (partitionParent !== undefined && !createdOids.has(partitionParent.oid)) ||
-                inheritFrom.some((parent) => !createdOids.has(parent.oid)),
-            }),
-            ...ddl.sequenceOwnership(table, into),
-          ]
-          if (partitionParent && table.partitionBound)
-            statements.push(ddl.attachPartition(table, partitionParent, into))
-        } catch (error) {
-          fail(schemaError(into, messageOf(error), error))
-          continue
-        }
-        const error = await step.run(statements)
-        if (error !== undefined) {
-          fail(schemaError(into, messageOf(error), error))
-          continue
-        }
-        createdOids.add(table.oid)
-        result.created.add(table.oid)
-        if (partitionParent && !createdOids.has(partitionParent.oid)) result.attachedToExisting.add(table.oid)
-        for (const setting of ddl.tableSettings(table, into)) {
-          const settingError = await step.run(setting.sql)
-          if (settingError !== undefined)
-            addWarning(result, into.key, `${setting.sql} failed: ${messageOf(settingError)}`)
-        }
-      }
 
-      for (const plan of missing) {
-        if (plan.source.kind === 'query') {
-          const error = await step.run(ddl.createTableFromColumns(plan.target, plan.source.columns))
-          if (error !== undefined)
-            result.failures.set(plan.target.key, schemaError(plan.target, messageOf(error), error))
+        for (const plan of missing) {
+          if (plan.source.kind === 'query') {
+            const error = await step.run(ddl.createTableFromColumns(plan.target, plan.source.columns))
+            if (error !== undefined)
+              result.failures.set(plan.target.key, schemaError(plan.target, messageOf(error), error))
+          }
         }
-      }
-      for (const plan of recreated) {
-        if (plan.source.kind !== 'table') continue
-        const blocker = [...(order.prerequisites.get(plan.source.table.oid) ?? [])].find((key) =>
-          failed.has(key),
-        )
-        if (blocker)
-          result.failures.set(
-            plan.target.key,
-            schemaError(
-              plan.target,
-              `it needs ${describeKey(blocker, order.objects)}, which could not be created: ${reason(failed.get(blocker))}`,
-              failed.get(blocker),
-            ),
+        for (const plan of recreated) {
+          if (plan.source.kind !== 'table') continue
+          const blocker = [...(order.prerequisites.get(plan.source.table.oid) ?? [])].find((key) =>
+            failed.has(key),
           )
+          if (blocker)
+            result.failures.set(
+              plan.target.key,
+              schemaError(
+                plan.target,
+                `it needs ${describeKey(blocker, order.objects)}, which could not be created: ${reason(failed.get(blocker))}`,
+                failed.get(blocker),
+              ),
+            )
+        }
+        await step.commit()
+      } catch (error) {
+        throw new TablehaulError(
+          'SCHEMA_FAILED',
+          `creating the missing tables on the target failed: ${messageOf(error)}`,
+          { cause: error },
+        )
       }
-      await step.commit()
-      client.release()
-    } catch (error) {
-      client.release(error instanceof Error ? error : true)
-      throw new TablehaulError(
-        'SCHEMA_FAILED',
-        `creating the missing tables on the target failed: ${messageOf(error)}`,
-        { cause: error },
-      )
-    }
+    })
     return result
   }
 
@@ -383,13 +381,18 @@ class SavepointRunner {
   private counter = 0
 
   constructor(
+    private readonly target: Database,
     private readonly client: pg.ClientBase,
-    private readonly settings: readonly string[],
   ) {}
 
   async begin(): Promise<void> {
-    await this.client.query('BEGIN')
-    for (const setting of this.settings) await this.client.query(setting)
+    await this.target.begin(this.client, {
+      settings: [
+        `search_path = ''`,
+        // Function bodies may use objects created later (or tables not copied): they are checked when called.
+        `check_function_bodies = false`,
+      ],
+    })
   }
 
   async commit(): Promise<void> {
@@ -400,20 +403,21 @@ class SavepointRunner {
     return this.client.query(sql, params)
   }
 
+  /** Runs `statements` under a savepoint; returns the error that rolled them back, undefined when none did. */
   async run(statements: string | readonly string[]): Promise<unknown> {
     if (++this.counter % OBJECTS_PER_TRANSACTION === 0) {
       await this.commit()
       await this.begin()
     }
-    const name = `tablehaul_${this.counter}`
-    await this.client.query(`SAVEPOINT ${name}`)
     try {
-      for (const statement of typeof statements === 'string' ? [statements] : statements)
-        await this.client.query(statement)
-      await this.client.query(`RELEASE SAVEPOINT ${name}`)
+      await this.target.withSavepoint(this.client, `tablehaul_${this.counter}`, async () => {
+        for (const statement of typeof statements === 'string' ? [statements] : statements)
+          await this.client.query(statement)
+      })
       return undefined
     } catch (error) {
-      await this.client.query(`ROLLBACK TO SAVEPOINT ${name}`)
+      // A savepoint that could not be rolled back leaves no transaction to go on in.
+      if (isConnectionLost(error)) throw error
       return error
     }
   }

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto'
 import pLimit from 'p-limit'
 import type pg from 'pg'
 import type { Config } from '../../config/schema.js'
-import type { Database } from '../../db/database.js'
+import { type Database, READ_ONLY_SNAPSHOT } from '../../db/database.js'
 import { quoteIdent } from '../../db/table-ref.js'
 import { type ErrorInfo, errorInfo } from '../../report/run-report.js'
 import type { TablePlan } from '../plan/planner.js'
-import { openForReading, readInTransaction } from '../connect.js'
+import { openForReading } from '../connect.js'
 import type { Snapshot } from '../snapshot.js'
 
 /** How one table compares. */
@@ -210,20 +210,21 @@ function measureQuery(plan: TablePlan, checksum: boolean): { source: string; tar
 }
 
 function measureSource(sql: string, sides: Sides): Promise<Measure> {
-  return readInTransaction(
-    sides.source,
-    (client) => measure(client, sql),
-    (client) => sides.snapshot.begin(client),
-  )
+  // The snapshot's read transaction has no statement_timeout: reading every row is like a COPY.
+  return sides.source.withTransaction((client) => measure(client, sql), {
+    begin: (client) => sides.snapshot.begin(client),
+  })
 }
 
 function measureTarget(sql: string, target: Database): Promise<Measure> {
-  return readInTransaction(target, (client) => measure(client, sql))
+  // Reading every row is like a COPY, not a catalog statement: timeouts.statement does not apply.
+  return target.withTransaction((client) => measure(client, sql), {
+    mode: READ_ONLY_SNAPSHOT,
+    statementTimeoutMs: 0,
+  })
 }
 
 async function measure(client: pg.ClientBase, sql: string): Promise<Measure> {
-  // Reading every row is like a COPY, not a catalog statement: timeouts.statement does not apply.
-  await client.query('SET LOCAL statement_timeout = 0')
   const { rows } = await client.query<{ rows: string; checksum?: string }>(sql)
   const row = rows[0]!
   return {

@@ -1,0 +1,117 @@
+import { messageOf, sqlStateOf } from '../errors.js'
+
+/**
+ * What to do about the PostgreSQL errors tablehaul meets most often, in one table: the hint a user reads
+ * under an error comes from here wherever the error came up. An entry names an SQLSTATE (five characters)
+ * or its class (the first two), the situations it applies to, and, where one SQLSTATE means different
+ * things, a pattern its message must match. The first matching entry wins.
+ */
+export type Situation =
+  /** Opening a connection (a login, a database name, connection slots). */
+  | 'connect'
+  /** Copying a table's rows, from the source or into the target. */
+  | 'copy'
+  /** Loading a CSV file into a target table. */
+  | 'import'
+
+/** What an advice may name: the side the error came from. */
+export interface AdviceContext {
+  readonly side?: 'source' | 'target' | undefined
+}
+
+interface Advice {
+  readonly sqlState: string
+  readonly in: readonly Situation[]
+  readonly message?: RegExp
+  readonly advice: string | ((context: AdviceContext) => string)
+}
+
+const ADVICE: readonly Advice[] = [
+  {
+    sqlState: '28P01',
+    in: ['connect'],
+    advice: ({ side }) => `check the user and password (${side}.password, the URL, PGPASSWORD or ~/.pgpass)`,
+  },
+  {
+    sqlState: '28000',
+    in: ['connect'],
+    advice: ({ side }) => `check the user and password (${side}.password, the URL, PGPASSWORD or ~/.pgpass)`,
+  },
+  {
+    sqlState: '3D000',
+    in: ['connect'],
+    advice: ({ side }) => `check the database name at the end of the ${side} URL`,
+  },
+  {
+    sqlState: '53300',
+    in: ['connect'],
+    advice: 'the server has no free connection slots; lower jobs or raise max_connections',
+  },
+  {
+    sqlState: '55P03',
+    in: ['copy'],
+    advice: 'another session holds a lock on the target table; retry when it is done, or raise timeouts.lock',
+  },
+  {
+    sqlState: '55P03',
+    in: ['import'],
+    advice: 'another session holds a lock on the table; retry when it is done, or raise timeouts.lock',
+  },
+  {
+    // TRUNCATE of a table that another table's foreign key references
+    sqlState: '0A000',
+    in: ['import'],
+    message: /truncate/i,
+    advice:
+      'PostgreSQL cannot empty a table that a foreign key of another table references: use --mode append when the file holds only new rows, or empty both tables yourself (TRUNCATE this one and the referencing one together) and import each file with --mode append',
+  },
+  {
+    sqlState: '42501',
+    in: ['copy'],
+    advice: 'the user lacks a privilege on that table; grant it or leave the table out',
+  },
+  {
+    sqlState: '23',
+    in: ['copy'],
+    advice:
+      'the target table has a constraint the source rows violate; fix the target table or use mode: recreate',
+  },
+  {
+    sqlState: '22',
+    in: ['copy'],
+    advice: 'a source value does not fit the target column; fix the target column type or use mode: recreate',
+  },
+  {
+    sqlState: '08',
+    in: ['copy'],
+    advice: 'the connection was lost; run again (use --resume to skip tables already copied)',
+  },
+  {
+    sqlState: '57P',
+    in: ['copy'],
+    advice: 'the connection was lost; run again (use --resume to skip tables already copied)',
+  },
+  {
+    sqlState: '53100',
+    in: ['copy'],
+    advice: 'the target ran out of disk space; free space and run again',
+  },
+]
+
+/** The advice for `error`'s SQLSTATE in `situation`; undefined when the table has none. */
+export function adviceFor(
+  error: unknown,
+  situation: Situation,
+  context: AdviceContext = {},
+): string | undefined {
+  const state = sqlStateOf(error)
+  if (!state) return undefined
+  const entry = ADVICE.find(
+    (advice) =>
+      state.startsWith(advice.sqlState) &&
+      advice.in.includes(situation) &&
+      (!advice.message || advice.message.test(messageOf(error))),
+  )
+  if (!entry) return undefined
+  return typeof entry.advice === 'string' ? entry.advice : entry.advice(context)
+}
