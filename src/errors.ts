@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   TARGET_UNREACHABLE: 'the target server cannot be reached or refused the login',
   TABLE_NOT_FOUND: 'a table named in the configuration does not exist on the source',
   TABLE_INCOMPATIBLE: 'an existing target table does not match the source table',
+  TABLE_LOCKED: 'another session locks a table, and the run did not wait for it',
   PRIVILEGE_MISSING: 'a privilege the run needs is missing',
   TARGET_UNTRUSTED: "tablehaul's records on the target are in objects another role controls",
   SCHEMA_FAILED: 'creating the target schema objects failed',
@@ -48,10 +49,11 @@ export class TablehaulError extends Error {
   readonly table: string | undefined
 
   constructor(code: ErrorCode, message: string, options: TablehaulErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    cutCauses(options.cause)
+    super(cutText(message, MESSAGE_LIMIT), options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'TablehaulError'
     this.code = code
-    this.hint = options.hint
+    this.hint = options.hint === undefined ? undefined : cutText(options.hint, MESSAGE_LIMIT)
     this.table = options.table
   }
 
@@ -139,11 +141,60 @@ export function isTablehaulError(error: unknown, code?: ErrorCode): error is Tab
   return error instanceof TablehaulError && (code === undefined || error.code === code)
 }
 
-/** A readable one-line message for any thrown value. */
+/** A readable one-line message for any thrown value, cut to `DATA_TEXT_LIMIT` where it may quote data. */
 export function messageOf(error: unknown): string {
   if (error instanceof TablehaulError) return error.describe()
   if (error instanceof Error) {
-    return withSqlState(error.message || error.name, sqlStateOf(error))
+    return withSqlState(cutText(error.message || error.name), sqlStateOf(error))
   }
-  return String(error)
+  return cutText(String(error))
+}
+
+/**
+ * How much of a text that may quote data an error keeps: a server's message, detail and context
+ * ("invalid input syntax for type integer: "<the value>"", "COPY t, line 3, column id: "<the value>"") or
+ * any foreign error's message. A bad value can be megabytes; its error goes into memory, the log, the
+ * e-mail and the terminal, each of which must stay small.
+ */
+export const DATA_TEXT_LIMIT = 300
+
+/**
+ * The longest message or hint of a TablehaulError: room for lists of names and problems, while a text that
+ * quotes data was cut to DATA_TEXT_LIMIT before it got there.
+ */
+const MESSAGE_LIMIT = 4000
+
+/** `text` cut to `limit` characters, saying how much was cut: `abc… (12345 bytes cut)`. */
+export function cutText(text: string, limit = DATA_TEXT_LIMIT): string {
+  if (text.length <= limit) return text
+  // Not inside a surrogate pair, so the kept part stays valid UTF-16.
+  let end = limit
+  const last = text.charCodeAt(end - 1)
+  if (last >= 0xd800 && last <= 0xdbff) end--
+  return `${text.slice(0, end)}… (${Buffer.byteLength(text) - Buffer.byteLength(text.slice(0, end))} bytes cut)`
+}
+
+/** The fields of a node-postgres DatabaseError that the server fills with text that can quote data. */
+const DATA_FIELDS = ['message', 'detail', 'where', 'hint', 'internalQuery'] as const
+
+/**
+ * Cuts, in place, the data-quoting texts of the errors in a cause chain: a TablehaulError keeps its cause,
+ * and a cause that kept a 40 MB value in its message and context would keep it for the whole run.
+ */
+function cutCauses(cause: unknown): void {
+  for (let e = cause, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    if (e instanceof TablehaulError) return
+    const fields = e as Record<string, unknown>
+    for (const field of DATA_FIELDS) {
+      const value = fields[field]
+      if (typeof value === 'string' && value.length > DATA_TEXT_LIMIT) {
+        try {
+          fields[field] = cutText(value)
+        } catch {
+          // A read-only field of some foreign error: it stays, and messageOf cuts what is shown of it.
+        }
+      }
+    }
+    e = 'cause' in e ? (e as { cause: unknown }).cause : undefined
+  }
 }

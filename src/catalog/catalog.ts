@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { TablehaulError } from '../errors.js'
+import { TablehaulError, sqlStateOf } from '../errors.js'
 import { sqlFolder } from '../db/sql-file.js'
 import { TableRef } from '../db/table-ref.js'
 
@@ -166,6 +166,12 @@ export interface TableInfo {
   readonly accessMethodHandler: string | null
   /** The composite type of a typed table (`CREATE TABLE … OF type`). */
   readonly ofType: string | null
+  /**
+   * Another session holds (or waits for) an ACCESS EXCLUSIVE lock on the table when the catalog was read:
+   * its indexes, CHECK constraints, rules, policies, statistics and column defaults were not read (reading
+   * them waits for that lock), and a run fails it alone. null when it was free.
+   */
+  readonly lockedBy: TableLock | null
   readonly columns: ColumnInfo[]
   readonly constraints: ConstraintInfo[]
   readonly indexes: IndexInfo[]
@@ -173,6 +179,14 @@ export interface TableInfo {
   readonly rules: RuleInfo[]
   readonly policies: PolicyInfo[]
   readonly statistics: StatisticsInfo[]
+}
+
+/** A lock another session holds, or waits for, on a table. */
+export interface TableLock {
+  /** The server process of that session (null for a prepared transaction). */
+  readonly pid: number | null
+  /** Whether it holds the lock (false: it waits for it, and every later reader queues behind it). */
+  readonly granted: boolean
 }
 
 export interface SequenceInfo {
@@ -313,6 +327,54 @@ const QUERIES = [
 
 type CatalogRows = Record<(typeof QUERIES)[number], Row[]>
 
+/** The queries that skip what would wait for the locks of list_locked_tables.sql (their $1). */
+const LOCK_AWARE = new Set<string>([
+  'list_tables',
+  'list_columns',
+  'list_constraints',
+  'list_indexes',
+  'list_rules',
+  'list_policies',
+  'list_statistics',
+])
+
+/** lock_timeout: a lock taken between reading the locks and reading the catalog. */
+const LOCK_NOT_AVAILABLE = '55P03'
+
+/** How often the catalog is read again when a table was locked while it was being read. */
+const CATALOG_READ_ATTEMPTS = 3
+
+/**
+ * Reads every catalog query without waiting on a table another session locks: the tables locked now are
+ * read without what needs their lock. A lock taken meanwhile makes a query hit lock_timeout; the read is
+ * rolled back to its savepoint (a REPEATABLE READ snapshot survives that) and done again with the new lock.
+ */
+async function readAroundLocks(
+  client: pg.ClientBase,
+): Promise<{ rows: CatalogRows; locks: Map<number, TableLock> }> {
+  for (let attempt = 1; ; attempt++) {
+    const locks = new Map<number, TableLock>()
+    for (const row of (await client.query(sqlFile('list_locked_tables'))).rows as Row[]) {
+      const oid = num(row.table_oid)
+      if (!locks.has(oid)) locks.set(oid, { pid: numOrNull(row.pid), granted: Boolean(row.granted) })
+    }
+    const lockedOids = [...locks.keys()]
+    await client.query('SAVEPOINT tablehaul_catalog')
+    try {
+      const rows = {} as CatalogRows
+      for (const name of QUERIES) {
+        const text = sqlFile(name)
+        rows[name] = (await client.query(text, LOCK_AWARE.has(name) ? [lockedOids] : [])).rows as Row[]
+      }
+      await client.query('RELEASE SAVEPOINT tablehaul_catalog')
+      return { rows, locks }
+    } catch (error) {
+      if (sqlStateOf(error) !== LOCK_NOT_AVAILABLE || attempt >= CATALOG_READ_ATTEMPTS) throw error
+      await client.query('ROLLBACK TO SAVEPOINT tablehaul_catalog')
+    }
+  }
+}
+
 /**
  * What a database holds: its tables with columns, constraints, indexes, triggers, rules, policies and
  * statistics objects, its sequences, types, functions, collations and extensions, and what uses what.
@@ -409,14 +471,13 @@ export class Catalog {
         { hint: 'point the run at a PostgreSQL 12 (or newer) server; for older ones, use pg_dump' },
       )
     }
-    const rows = {} as CatalogRows
-    for (const name of QUERIES) rows[name] = (await client.query(sqlFile(name))).rows as Row[]
+    const { rows, locks } = await readAroundLocks(client)
     // Only on success: after an error the transaction is aborted, and this would hide that error.
     await client.query(`SET search_path = public`)
-    return Catalog.fromRows(version, rows)
+    return Catalog.fromRows(version, rows, locks)
   }
 
-  private static fromRows(version: number, rows: CatalogRows): Catalog {
+  private static fromRows(version: number, rows: CatalogRows, locks: Map<number, TableLock>): Catalog {
     const group = <T>(list: Row[], map: (row: Row) => T) => {
       const grouped = new Map<number, T[]>()
       for (const row of list) {
@@ -548,6 +609,7 @@ export class Catalog {
         accessMethod: strOrNull(r.access_method),
         accessMethodHandler: strOrNull(r.access_method_handler),
         ofType: strOrNull(r.of_type),
+        lockedBy: locks.get(oid) ?? null,
         columns: columnsByTable.get(oid) ?? [],
         constraints: constraintsByTable.get(oid) ?? [],
         indexes: indexesByTable.get(oid) ?? [],

@@ -18,7 +18,7 @@ import type { ColumnInfo, TableInfo } from '../catalog/catalog.js'
 import { type Database, READ_ONLY_SNAPSHOT, redactUrl, shortEndpoint } from '../db/database.js'
 import { adviceFor } from '../db/sql-state-advice.js'
 import { TableRef, displayIdentifier, quoteIdent } from '../db/table-ref.js'
-import { TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
+import { TablehaulError, cutText, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
 import { privateFileMode } from '../files.js'
 import { errorInfo, type RunReport, type TableResult } from '../report/run-report.js'
 import { Meter } from '../steps/copy/meter.js'
@@ -473,13 +473,14 @@ export class CsvImport extends CsvTransfer {
         hint: `${kept}; check the file (gzip -t ${name}), or rename it without .gz if it is not compressed`,
       })
     }
-    const where = (error as { where?: string }).where ?? ''
-    const at = /COPY [^,]+, line (\d+)(?:, column ([^:]+))?/.exec(where)
+    // The context quotes the bad value, which can be megabytes: its start names the line and the column.
+    const where = cutText((error as { where?: string }).where ?? '')
+    const at = /^COPY [^,]+, line (\d+)(?:, column ([^:]+))?/.exec(where)
     if (at) {
       const line = at[1]!
       const column = at[2] ? `, column ${at[2]}` : ''
       const state = sqlStateOf(error)
-      const message = (error as Error).message
+      const message = cutText((error as Error).message)
       const unzipped = isGzip(file) ? ' (of the uncompressed file)' : ''
       const fix = state?.startsWith('23')
         ? `the row on line ${line} violates a constraint of ${table}; fix or remove it`

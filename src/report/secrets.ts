@@ -54,7 +54,9 @@ export class Redactor {
 
   text(value: string): string {
     let result = value
-      .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@')
+      // A scheme of bounded length: unbounded, a long run of letters (a bad value quoted in an error) is
+      // scanned again from each of its characters, which takes minutes for a few hundred kilobytes.
+      .replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@')
       .replace(/([?&][a-z_]*(?:pass|secret)[a-z_]*=)[^&\s#]+/gi, '$1***')
     for (const secret of this.secrets) result = result.split(secret).join('***')
     if (this.shortSecrets) result = result.replace(this.shortSecrets, '***')

@@ -31,6 +31,6 @@ export async function catalogState(database: TestDatabase): Promise<unknown> {
       'schemas', (SELECT json_agg(nspname ORDER BY nspname) FROM pg_namespace),
       'types', (SELECT count(*) FROM pg_type),
       'sequences', (SELECT json_agg(json_build_array(schemaname, sequencename, last_value) ORDER BY 1) FROM pg_sequences),
-      'locks', (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory')
+      'locks', (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
     ) AS state`)
 }

@@ -13,7 +13,7 @@ SELECT a.attrelid::int8                                     AS table_oid,
        a.attinhcount::int                                   AS inherited_count,
        a.attgenerated                                       AS generated,
        a.attidentity                                        AS identity,
-       pg_catalog.pg_get_expr(ad.adbin, ad.adrelid)         AS default_expr,
+       CASE WHEN c.oid <> ALL ($1::oid[]) THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END AS default_expr,
        CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
             THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
        END                                                  AS collation,

@@ -10,7 +10,7 @@ SELECT con.conrelid::int8                                   AS table_oid,
        con.coninhcount::int                                 AS inherited_count,
        con.connoinherit                                     AS no_inherit,
        con.conindid::int8                                   AS index_oid,
-       CASE WHEN con.conindid <> 0 THEN pg_catalog.pg_get_indexdef(con.conindid) END AS index_definition,
+       CASE WHEN con.conindid <> 0 AND con.contype <> 'f' AND c.oid <> ALL ($1::oid[]) THEN pg_catalog.pg_get_indexdef(con.conindid) END AS index_definition,
        CASE WHEN con.conindid <> 0 THEN ic.relname END      AS index_name,
        con.confrelid::int8                                  AS referenced_table_oid,
        con.conparentid::int8                                AS parent_constraint_oid,
@@ -24,4 +24,6 @@ SELECT con.conrelid::int8                                   AS table_oid,
    AND c.relkind IN ('r', 'p')
    AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tablehaul')
    AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+   -- CHECK and exclusion constraints are written from the table's expressions, under a lock on it.
+   AND (con.contype IN ('p', 'u', 'f') OR c.oid <> ALL ($1::oid[]))
  ORDER BY con.conrelid, con.contype, con.conname;

@@ -35,4 +35,5 @@ SELECT i.indrelid::int8                                   AS table_oid,
  WHERE c.relkind IN ('r', 'p')
    AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tablehaul')
    AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+   AND c.oid <> ALL ($1::oid[]) -- locked by another session: list_locked_tables.sql
  ORDER BY i.indrelid, ic.relname;

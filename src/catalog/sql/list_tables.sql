@@ -14,13 +14,15 @@ SELECT c.oid::int8                                   AS oid,
               ORDER BY i.inhseqno)                   AS parent_oids,
        -- relpages * block size needs no lock; a table never vacuumed or analysed has relpages = 0, and only
        -- then is its size measured (pg_table_size waits for a lock, bounded by the session's lock_timeout).
+       -- A table another session locks ($1, list_locked_tables.sql) is not measured: it fails on its own.
        CASE WHEN c.relpages > 0
             THEN (c.relpages::int8 + coalesce(tc.relpages, 0)) * current_setting('block_size')::int8
+            WHEN c.oid = ANY ($1::oid[]) THEN 0
             ELSE pg_catalog.pg_table_size(c.oid)
        END                                           AS bytes,
        c.reltuples::float8                           AS estimated_rows,
-       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
-       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+       CASE WHEN c.relkind = 'p' AND c.oid <> ALL ($1::oid[]) THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partition_key,
+       CASE WHEN c.relispartition AND c.oid <> ALL ($1::oid[]) THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
        x.extname                                     AS extension,
        pg_catalog.has_table_privilege(c.oid, 'SELECT') AS can_select,
        pg_catalog.has_table_privilege(c.oid, 'INSERT') AS can_insert,

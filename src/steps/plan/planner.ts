@@ -2,7 +2,7 @@ import { closest } from '../../closest.js'
 import type { Catalog, SequenceInfo, TableInfo } from '../../catalog/catalog.js'
 import { TableRef, quoteIdent } from '../../db/table-ref.js'
 import type { Config, LoadMode, TableEntry } from '../../config/schema.js'
-import { TablehaulError } from '../../errors.js'
+import { TablehaulError, messageOf } from '../../errors.js'
 import { checkCompatibility, type SourceColumn } from './compatibility.js'
 import { syncKeyOf } from './sync-key.js'
 import { TablePattern } from './table-pattern.js'
@@ -297,8 +297,8 @@ export class Planner {
       !intervalChangesMeaning &&
       table.columns.every((column) => column.generated || column.binarySafe)
     const existing = target.table(targetRef)
-    let problem: TablehaulError | undefined
-    if (!table.canSelect) {
+    let problem = lockedProblem('source', table, targetRef) ?? lockedProblem('target', existing, targetRef)
+    if (!problem && !table.canSelect) {
       problem = new TablehaulError(
         'PRIVILEGE_MISSING',
         `no SELECT privilege on source table ${table.ref.display}`,
@@ -346,14 +346,10 @@ export class Planner {
     try {
       columns = await this.options.probeQuery(query)
     } catch (error) {
-      throw new TablehaulError(
-        'CONFIG_INVALID',
-        `${from}.query fails on the source: ${(error as Error).message}`,
-        {
-          cause: error,
-          hint: 'run the query in psql against the source to fix it',
-        },
-      )
+      throw new TablehaulError('CONFIG_INVALID', `${from}.query fails on the source: ${messageOf(error)}`, {
+        cause: error,
+        hint: 'run the query in psql against the source to fix it',
+      })
     }
     const existing = target.table(into)
     // A query's rows have no key to match them by: sync loads them as replace does.
@@ -380,7 +376,7 @@ export class Planner {
       ...base,
       targetState: 'exists',
       targetTable: existing,
-      problem: this.existingTargetProblem(existing, columns, mode),
+      problem: lockedProblem('target', existing, into) ?? this.existingTargetProblem(existing, columns, mode),
     }
   }
 
@@ -523,4 +519,32 @@ function unsuspendableByNonOwner(plan: TablePlan): string | undefined {
   const many = triggers.length > 1
   const disable = triggers.map((name) => `ALTER TABLE ${plan.target.sql} DISABLE TRIGGER ${quoteIdent(name)}`)
   return `${plan.target.display}: the target user does not own it, so tablehaul cannot switch off its trigger${many ? 's' : ''} ${triggers.join(', ')}, which fire${many ? '' : 's'} on the copied rows (a BEFORE trigger can change or drop them). Connect to the target as the table's owner (or grant the owning role to the target user), or have the owner run ${disable.join('; ')}`
+}
+
+/**
+ * A table another session locks ACCESS EXCLUSIVE: reading it (or TRUNCATE on the target) would wait for that
+ * session, so it fails on its own, named, while the other tables go ahead.
+ */
+function lockedProblem(
+  side: 'source' | 'target',
+  table: TableInfo | undefined,
+  reported: TableRef,
+): TablehaulError | undefined {
+  const lock = table?.lockedBy
+  if (!table || !lock) return undefined
+  const holder = lock.pid === null ? 'a prepared transaction' : `another session (server pid ${lock.pid})`
+  const how = lock.granted
+    ? 'holds an ACCESS EXCLUSIVE lock on it'
+    : 'waits for an ACCESS EXCLUSIVE lock on it'
+  return new TablehaulError(
+    'TABLE_LOCKED',
+    `${side} table ${table.ref.display} is locked: ${holder} ${how}`,
+    {
+      hint:
+        lock.pid === null
+          ? `end it on the ${side} (COMMIT PREPARED or ROLLBACK PREPARED; see pg_prepared_xacts), then run again`
+          : `run again once that transaction ends; to see it, on the ${side}: SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE pid = ${lock.pid} (pg_locks lists every lock on the table)`,
+      table: reported.display,
+    },
+  )
 }

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import pg from 'pg'
+import { TransferJob } from '../../src/run/transfer-job.js'
+import { runCli } from '../helpers/cli.js'
+import { tempDir, testConfig } from '../helpers/config.js'
+import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
+import { testServers } from '../helpers/servers.js'
+
+let servers: Awaited<ReturnType<typeof testServers>>
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await servers?.stop()
+})
+
+/**
+ * public.held has everything whose catalog text PostgreSQL writes under a lock on the table (a column
+ * default, a CHECK constraint, an index, a rule, a policy, statistics, never analysed so pg_table_size
+ * measures it); public.free is a plain table next to it. Both exist on the target with old rows.
+ */
+const TABLES = `
+  CREATE TABLE public.held (id int PRIMARY KEY, note text DEFAULT 'none' CHECK (note <> ''), n int);
+  CREATE INDEX held_note ON public.held (note);
+  CREATE STATISTICS held_stats ON note, n FROM public.held;
+  CREATE TABLE public.free (id int PRIMARY KEY, note text);
+`
+const SOURCE_ROWS = `
+  INSERT INTO public.held SELECT g, 'new', g FROM generate_series(1, 500) g;
+  INSERT INTO public.free SELECT g, 'new' FROM generate_series(1, 300) g;
+  CREATE RULE held_rule AS ON UPDATE TO public.held DO ALSO NOTIFY held;
+  ALTER TABLE public.held ENABLE ROW LEVEL SECURITY;
+  CREATE POLICY held_policy ON public.held USING (n > 0);
+`
+const TARGET_ROWS = `
+  INSERT INTO public.held SELECT g, 'old', g FROM generate_series(1, 10) g;
+  INSERT INTO public.free SELECT g, 'old' FROM generate_series(1, 10) g;
+`
+
+/** A session that holds an ACCESS EXCLUSIVE lock on `table` until released. */
+async function lockTable(url: string, table: string): Promise<{ pid: number; release(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  await client.query(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`)
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  return {
+    pid: rows[0]!.pid,
+    release: async () => {
+      await client.query('ROLLBACK')
+      await client.end()
+    },
+  }
+}
+
+async function scene(name: string): Promise<DatabasePair> {
+  const db = await databasePair(servers, name)
+  await db.source.sql(TABLES + SOURCE_ROWS)
+  await db.target.sql(TABLES + TARGET_ROWS)
+  return db
+}
+
+describe('a table another session locks', () => {
+  for (const side of ['source', 'target'] as const) {
+    test(`locked on the ${side}, it fails alone, named, with what to do; the other tables are copied`, async () => {
+      const db = await scene(`locked_${side}`)
+      const lock = await lockTable(db[side].url, 'public.held')
+      try {
+        const config = testConfig({ source: db.source.url, target: db.target.url, tables: ['public.*'] })
+        config.timeouts.lock = 5000
+        const report = await new TransferJob(config).run()
+
+        assert.equal(report.error, undefined, `the run itself does not fail: ${JSON.stringify(report.error)}`)
+        assert.equal(report.status, 'failed', 'one table failed')
+        const free = report.tables.find((t) => t.table === 'public.free')
+        assert.equal(free?.status, 'copied')
+        const held = report.tables.find((t) => t.table === 'public.held')
+        assert.equal(held?.status, 'failed')
+        assert.equal(held?.error?.code, 'TABLE_LOCKED')
+        assert.match(held?.error?.message ?? '', new RegExp(`${side} table public\\.held is locked`))
+        assert.match(held?.error?.message ?? '', new RegExp(`server pid ${lock.pid}`))
+        assert.match(held?.error?.hint ?? '', /pg_stat_activity WHERE pid = \d+/)
+        await lock.release()
+        const rows = await db.target.sql<{ note: string; n: string }>(
+          'SELECT note, count(*) AS n FROM public.held GROUP BY note',
+        )
+        assert.deepEqual(rows, [{ note: 'old', n: '10' }], 'the locked table keeps its old rows')
+        const freeRows = await db.target.sql<{ n: string }>('SELECT count(*) AS n FROM public.free')
+        assert.equal(freeRows[0]?.n, '300')
+      } finally {
+        await lock.release().catch(() => {})
+        await db.drop()
+      }
+    })
+  }
+
+  test('plan names the locked table instead of an unexpected error', async () => {
+    const db = await scene('locked_plan')
+    const lock = await lockTable(db.target.url, 'public.held')
+    try {
+      const dir = tempDir()
+      writeFileSync(path.join(dir, 'tablehaul.yaml'), 'timeouts:\n  lock: 5s\n')
+      const result = await runCli(
+        ['plan', '--source', db.source.url, '--target', db.target.url, '--table', 'public.*'],
+        { cwd: dir },
+      )
+      const output = result.stdout + result.stderr
+      assert.doesNotMatch(output, /unexpected error/i)
+      assert.match(output, /target table public\.held is locked/)
+      assert.match(output, /public\.free/)
+      assert.equal(
+        result.code,
+        1,
+        'a table that cannot be copied makes the plan fail (exit 1, not 2 or INTERNAL)',
+      )
+    } finally {
+      await lock.release()
+      await db.drop()
+    }
+  })
+})
