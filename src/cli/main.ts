@@ -10,6 +10,7 @@ import { registerRunCommand } from './commands/run.js'
 import { registerVerifyCommand } from './commands/verify.js'
 import { type CliContext, EXIT, isUsageError, version } from './context.js'
 import { type Output, paint, processOutput } from './output.js'
+import { escapeControlByLine } from '../text.js'
 
 function buildProgram(context: CliContext): Command {
   const program = new Command('tablehaul')
@@ -100,12 +101,17 @@ export function reportError(error: unknown, context: CliContext): number {
   const stderr = context.out.stderr
   if (error instanceof TablehaulError) {
     stderr.write(
-      `${paint(stderr, 'red', 'tablehaul: error:')} ${redactor.text(withSqlState(error.message, error.sqlState))}\n`,
+      `${paint(stderr, 'red', 'tablehaul: error:')} ${escapeControlByLine(redactor.text(withSqlState(error.message, error.sqlState)))}\n`,
     )
-    if (error.hint) stderr.write(`${paint(stderr, 'bold', 'what to do:')} ${redactor.text(error.hint)}\n`)
+    if (error.hint)
+      stderr.write(
+        `${paint(stderr, 'bold', 'what to do:')} ${escapeControlByLine(redactor.text(error.hint))}\n`,
+      )
     return isUsageError(error.code) ? EXIT.USAGE : EXIT.FAILED
   }
-  stderr.write(`${paint(stderr, 'red', 'tablehaul: unexpected error:')} ${redactor.text(messageOf(error))}\n`)
+  stderr.write(
+    `${paint(stderr, 'red', 'tablehaul: unexpected error:')} ${escapeControlByLine(redactor.text(messageOf(error)))}\n`,
+  )
   if (error instanceof Error && error.stack && context.env.TABLEHAUL_DEBUG)
     stderr.write(`${redactor.text(error.stack)}\n`)
   return EXIT.FAILED

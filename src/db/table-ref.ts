@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { escapeControl } from '../text.js'
 
 /** A table's schema and name, exactly as PostgreSQL stores them (case and all). */
 export class TableRef {
@@ -53,7 +54,7 @@ export function quoteLiteral(value: string): string {
 
 /** Quoted for reading, not for SQL: simple lower-case names stay bare. */
 export function displayIdentifier(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : pg.escapeIdentifier(name)
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : escapeControl(pg.escapeIdentifier(name))
 }
 
 /**

@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, readdirSync, renameSync, statSync, unlinkSy
 import { PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, makeDirectory, privateFileMode } from '../files.js'
 import path from 'node:path'
 import pino from 'pino'
+import { escapeControl } from '../text.js'
 import { formatBytes, formatCount, formatDuration } from '../config/units.js'
 import type { TransferEmitter, TransferEventName, TransferEvents } from './events.js'
 import { describeError, messageOf } from '../errors.js'
@@ -181,7 +182,7 @@ export class RunLog {
   /** Appended with one synchronous write (O_APPEND), so lines of concurrent runs never interleave mid-line. */
   private appendHuman(lines: string[]): void {
     try {
-      appendFileSync(this.humanFile, `${this.redactor.text(lines.join('\n'))}\n`, {
+      appendFileSync(this.humanFile, `${this.redactor.text(lines.map(escapeControl).join('\n'))}\n`, {
         mode: this.humanMode,
       })
     } catch (error) {

@@ -15,6 +15,7 @@ import {
   totalsOf,
 } from '../report/run-report.js'
 import { Redactor } from '../report/secrets.js'
+import { escapeControlDeep } from '../text.js'
 import {
   type PlannedTable,
   TransferEmitter,
@@ -152,7 +153,7 @@ export abstract class RunLifecycle extends TransferEmitter {
     if (notification.status === 'failed' && notification.error)
       this.emit('notify.failed', { error: notification.error })
     this.log?.close()
-    return this.redactor.value({ ...report, notification })
+    return escapeControlDeep(this.redactor.value({ ...report, notification }))
   }
 
   /**
@@ -180,7 +181,9 @@ export abstract class RunLifecycle extends TransferEmitter {
   /** Observers (progress display, log, e-mail) only ever see redacted payloads. */
   protected override emit<K extends TransferEventName>(event: K, payload: TransferEvents[K]): void {
     // Progress comes often and holds only a table name and numbers.
-    super.emit(event, event === 'table.progress' ? payload : this.redactor.value(payload))
+    // Everything observers show people has its control characters escaped: a table name with a newline
+    // must not start a line of its own.
+    super.emit(event, event === 'table.progress' ? payload : escapeControlDeep(this.redactor.value(payload)))
   }
 
   /** Once connected: the endpoints as the servers were reached (the local server's URL, say). */
@@ -318,23 +321,25 @@ export abstract class RunLifecycle extends TransferEmitter {
       status = error || tables.some((t) => t.status === 'failed') ? 'failed' : 'succeeded'
     }
     const finishedAt = new Date()
-    return this.redactor.value({
-      runId: this.runId,
-      kind: this.kind,
-      status,
-      startedAt: input.startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - input.startedAt.getTime(),
-      ...this.endpoints,
-      snapshot: this.sourceSnapshot,
-      resumable: this.resumable,
-      tables,
-      totals: totalsOf(tables),
-      error,
-      warnings: this.warnings,
-      logFile: input.logFile,
-      resources: processResources(),
-    })
+    return escapeControlDeep(
+      this.redactor.value({
+        runId: this.runId,
+        kind: this.kind,
+        status,
+        startedAt: input.startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        durationMs: finishedAt.getTime() - input.startedAt.getTime(),
+        ...this.endpoints,
+        snapshot: this.sourceSnapshot,
+        resumable: this.resumable,
+        tables,
+        totals: totalsOf(tables),
+        error,
+        warnings: this.warnings,
+        logFile: input.logFile,
+        resources: processResources(),
+      }),
+    )
   }
 }
 
