@@ -240,7 +240,20 @@ function readYamlFile(file: string): Record<string, unknown> {
       hint: 'fix the YAML syntax at the lines above',
     })
   }
-  const value: unknown = document.toJS()
+  let value: unknown
+  try {
+    // yaml refuses to expand a document whose aliases would multiply (a "billion laughs" bomb).
+    value = document.toJS()
+  } catch (error) {
+    throw new TablehaulError(
+      'CONFIG_INVALID',
+      `${file} cannot be read as YAML: ${(error as Error).message}`,
+      {
+        cause: error,
+        hint: 'write the values out instead of repeating them through many aliases (*name)',
+      },
+    )
+  }
   if (value === null || value === undefined) return {}
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new TablehaulError(
@@ -414,9 +427,19 @@ function describeUnion(
     if (meant) return describeIssues(meant, raw, at)
   }
   if (value === undefined) return [`${formatPath(at)}: required`]
+  // Besides tables:, the unions are the values with a unit: a duration or a size, as text or a number.
+  if (at[0] !== 'tables')
+    return [`${formatPath(at)}: must be one value such as 30s, 512MB or 10, not ${kindOf(value)}`]
   return [
     `${formatPath(at)}: must be a table name such as sales.orders, { name: sales.orders, where: "…" } or { query: "select …", into: schema.table }`,
   ]
+}
+
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'a list'
+  if (value === null) return 'null'
+  if (typeof value === 'object') return 'a mapping'
+  return typeof value === 'boolean' ? `${value}` : JSON.stringify(value)
 }
 
 function valueAt(raw: unknown, at: readonly PropertyKey[]): unknown {

@@ -63,6 +63,31 @@ const postgresUrl = z
   .refine((value) => /^postgres(ql)?:\/\//i.test(value), {
     message: 'must be a postgres:// or postgresql:// URL, e.g. postgres://user@host:5432/dbname',
   })
+  .superRefine((value, ctx) => {
+    if (!/^postgres(ql)?:\/\//i.test(value)) return
+    const problem = urlProblem(value)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  })
+
+/** The sslmode values node-postgres understands (libpq's, and its own no-verify). */
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']
+
+/** Why node-postgres could not use this URL: a port that is not a number, an sslmode it does not know. */
+function urlProblem(value: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    const port = /^[^/]*\/\/[^/?#]*:([^/?#@]*)(?:[/?#]|$)/.exec(value)?.[1]
+    return port !== undefined && !/^\d*$/.test(port)
+      ? `the port "${port}" is not a number; write e.g. postgres://user@host:5432/dbname`
+      : 'is not a URL node-postgres can read; write e.g. postgres://user@host:5432/dbname (percent-encode special characters in the user and password)'
+  }
+  const sslmode = url.searchParams.get('sslmode')
+  if (sslmode !== null && !SSL_MODES.includes(sslmode))
+    return `sslmode "${sslmode}" is not one of ${SSL_MODES.join(', ')}`
+  return undefined
+}
 
 export const endpointSchema = z
   .strictObject({

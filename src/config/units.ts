@@ -27,7 +27,7 @@ export function parseSizeBytes(value: string | number): number | undefined {
 }
 
 export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
+  if (bytes < 1024) return `${Math.round(bytes)} B`
   const units = ['kB', 'MB', 'GB', 'TB']
   let value = bytes / 1024
   let unit = 0

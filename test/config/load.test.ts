@@ -4,8 +4,10 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { loadConfig } from '../../src/config/load.js'
 import { configJsonSchema } from '../../src/config/schema.js'
+import { formatRate } from '../../src/config/units.js'
 import { withPassword } from '../../src/db/database.js'
 import { TablehaulError } from '../../src/errors.js'
+import { runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/config.js'
 
 function writeConfig(yaml: string): { dir: string; file: string } {
@@ -202,4 +204,43 @@ test('a bad value from a flag or a variable is blamed on it, not on the file', (
   )
   assert.match(both.message, /^ {2}mode: must be one of replace, append, recreate, sync$/m)
   assert.match(both.message, /^ {2}jobs: must be at least 1 \(given by --jobs\)$/m)
+})
+
+test('values the schema cannot take are configuration errors (exit 2) that say what is wrong, never unexpected ones', async () => {
+  const cases: Array<[string, RegExp]> = [
+    [
+      'retry:\n  backoff: [1]\n',
+      /^\s*retry\.backoff: must be one value such as 30s, 512MB or 10, not a list$/m,
+    ],
+    [
+      'source:\n  url: postgres://reader@db.example.com:abc/sales\n',
+      /^\s*source\.url: the port "abc" is not a number/m,
+    ],
+    [
+      'source:\n  url: postgres://reader@db.example.com/sales?sslmode=bogus\n',
+      /^\s*source\.url: sslmode "bogus" is not one of disable, allow, prefer, require, verify-ca, verify-full, no-verify$/m,
+    ],
+    [
+      `a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from(
+        { length: 9 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10)
+            .fill(`*${String.fromCharCode(97 + i)}`)
+            .join(', ')}]`,
+      ).join('\n')}\n`,
+      /cannot be read as YAML: .*alias/i,
+    ],
+  ]
+  for (const [yaml, expected] of cases) {
+    const { dir } = writeConfig(yaml)
+    assert.match(configError(() => loadConfig({ cwd: dir, env: {} })).message, expected, yaml)
+    const cli = await runCli(['plan'], { cwd: dir })
+    assert.equal(cli.code, 2, cli.stderr)
+    assert.doesNotMatch(cli.stderr, /unexpected error/)
+  }
+})
+
+test('a rate below 1 kB/s is shown in whole bytes', () => {
+  assert.equal(formatRate(5100, 20_900), '244 B/s')
+  assert.equal(formatRate(5_000_000, 1000), '4.8 MB/s')
 })
