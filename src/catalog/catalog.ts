@@ -244,6 +244,40 @@ export interface TypeInfo {
   readonly rangeCanonical: string | null
   readonly rangeSubdiff: string | null
   readonly multirangeName: string | null
+  /** A base type's CREATE TYPE options and its own I/O functions (null for other kinds). */
+  readonly baseDefinition: BaseTypeDefinition | null
+}
+
+/** What CREATE TYPE takes for a base type, from pg_type. */
+export interface BaseTypeDefinition {
+  readonly input: string
+  readonly output: string
+  readonly receive: string | null
+  readonly send: string | null
+  readonly typmod_in: string | null
+  readonly typmod_out: string | null
+  readonly analyze: string | null
+  readonly subscript: string | null
+  readonly internal_length: number
+  readonly passed_by_value: boolean
+  readonly alignment: string
+  readonly storage: string
+  readonly category: string
+  readonly preferred: boolean
+  readonly default: string | null
+  readonly element: string | null
+  readonly delimiter: string
+  readonly collatable: boolean
+  /** Its I/O functions that are user functions: made with the type (they take or return it). */
+  readonly functions: ReadonlyArray<{
+    readonly oid: number
+    readonly signature: string
+    /** internal, c, … */
+    readonly language: string
+    /** The shared library of a C function. */
+    readonly library: string | null
+    readonly definition: string
+  }>
 }
 
 export interface FunctionInfo {
@@ -656,6 +690,7 @@ export class Catalog {
       rangeCanonical: strOrNull(r.range_canonical),
       rangeSubdiff: strOrNull(r.range_subdiff),
       multirangeName: strOrNull(r.multirange_name),
+      baseDefinition: (r.base_type_definition as BaseTypeDefinition | null) ?? null,
     }))
     const functions = rows.list_functions.map((r): FunctionInfo => ({
       oid: num(r.oid),

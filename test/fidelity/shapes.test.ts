@@ -83,6 +83,53 @@ describe('shapes that arrive exactly', () => {
     )
   })
 
+  test('a base type reusing built-in I/O functions (LANGUAGE internal) arrives, with its functions and rows', async () => {
+    await copyShape(
+      'internal_type',
+      `CREATE TYPE public.myint;
+       CREATE FUNCTION public.myint_in(cstring) RETURNS public.myint LANGUAGE internal IMMUTABLE STRICT AS 'int8in';
+       CREATE FUNCTION public.myint_out(public.myint) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'int8out';
+       CREATE FUNCTION public.myint_recv(internal) RETURNS public.myint LANGUAGE internal IMMUTABLE STRICT AS 'int8recv';
+       CREATE FUNCTION public.myint_send(public.myint) RETURNS bytea LANGUAGE internal IMMUTABLE STRICT AS 'int8send';
+       CREATE TYPE public.myint (INPUT = public.myint_in, OUTPUT = public.myint_out, RECEIVE = public.myint_recv,
+                                 SEND = public.myint_send, INTERNALLENGTH = 8, PASSEDBYVALUE, ALIGNMENT = double,
+                                 STORAGE = plain, CATEGORY = 'N', DEFAULT = '7');
+       COMMENT ON TYPE public.myint IS 'int8 by another name';
+       CREATE TABLE public.uses_myint (id int PRIMARY KEY, v public.myint, vs public.myint[]);
+       INSERT INTO public.uses_myint VALUES (1, '9223372036854775807', '{1,-2}'), (2, '-5', NULL);`,
+      async (report, differences, db) => {
+        assert.deepEqual(failuresOf(report), [])
+        assert.deepEqual(differences, [])
+        const [type] = await db.target.sql<{
+          typlen: number
+          typbyval: boolean
+          typcategory: string
+          typdefault: string
+        }>(`SELECT typlen, typbyval, typcategory, typdefault FROM pg_type WHERE typname = 'myint'`)
+        assert.deepEqual(type, { typlen: 8, typbyval: true, typcategory: 'N', typdefault: '7' })
+      },
+    )
+  })
+
+  test('a base type written in C outside an extension fails its table, naming the library it needs', async () => {
+    await copyShape(
+      'c_type',
+      `CREATE TYPE public.kv;
+       CREATE FUNCTION public.kv_in(cstring) RETURNS public.kv LANGUAGE c IMMUTABLE STRICT AS '$libdir/hstore', 'hstore_in';
+       CREATE FUNCTION public.kv_out(public.kv) RETURNS cstring LANGUAGE c IMMUTABLE STRICT AS '$libdir/hstore', 'hstore_out';
+       CREATE TYPE public.kv (INPUT = public.kv_in, OUTPUT = public.kv_out, INTERNALLENGTH = VARIABLE, STORAGE = extended);
+       CREATE TABLE public.uses_kv (id int, v public.kv);
+       CREATE TABLE public.plain (id int);`,
+      async (report) => {
+        assert.deepEqual(failuresOf(report), [
+          'public.uses_kv: cannot create public.uses_kv on the target: it needs type public.kv, which could not be created: ' +
+            'public.kv is a base type written in C outside any extension: its functions public.kv_in(cstring), public.kv_out(public.kv) ' +
+            "need the library $libdir/hstore on the target's server; install it there and create the type, then run again",
+        ])
+      },
+    )
+  })
+
   test("a partition's trigger keeps its own enabled state when it differs from its parent's", async () => {
     await copyShape(
       'partition_triggers',

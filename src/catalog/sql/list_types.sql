@@ -45,7 +45,41 @@ SELECT t.oid::int8                                          AS oid,
             THEN pg_catalog.quote_ident(rcn.nspname) || '.' || pg_catalog.quote_ident(rco.collname) END AS range_collation,
        nullif(r.rngcanonical, 0)::regproc::text             AS range_canonical,
        nullif(r.rngsubdiff, 0)::regproc::text               AS range_subdiff,
-       pg_catalog.format_type(nullif(to_jsonb(r) ->> 'rngmultitypid', '0')::oid, NULL) AS multirange_name
+       pg_catalog.format_type(nullif(to_jsonb(r) ->> 'rngmultitypid', '0')::oid, NULL) AS multirange_name,
+       -- A base type made outside an extension: what CREATE TYPE needs, as pg_dump writes it (typsubscript
+       -- only exists from 14, read through to_jsonb).
+       CASE WHEN t.typtype = 'b' THEN jsonb_build_object(
+              'input', t.typinput::pg_catalog.regproc::text,
+              'output', t.typoutput::pg_catalog.regproc::text,
+              'receive', nullif(t.typreceive, 0)::pg_catalog.regproc::text,
+              'send', nullif(t.typsend, 0)::pg_catalog.regproc::text,
+              'typmod_in', nullif(t.typmodin, 0)::pg_catalog.regproc::text,
+              'typmod_out', nullif(t.typmodout, 0)::pg_catalog.regproc::text,
+              'analyze', nullif(t.typanalyze, 0)::pg_catalog.regproc::text,
+              -- to_jsonb writes a regproc as its name, '-' for none
+              'subscript', nullif(to_jsonb(t) ->> 'typsubscript', '-'),
+              'internal_length', t.typlen,
+              'passed_by_value', t.typbyval,
+              'alignment', t.typalign,
+              'storage', t.typstorage,
+              'category', t.typcategory,
+              'preferred', t.typispreferred,
+              'default', t.typdefault,
+              'element', CASE WHEN t.typelem <> 0 THEN pg_catalog.format_type(t.typelem, NULL) END,
+              'delimiter', t.typdelim,
+              'collatable', t.typcollation <> 0,
+              -- its user-written I/O functions (not the built-in ones it may reuse), made with it
+              'functions', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                                 'oid', p.oid::int8,
+                                 'signature', p.oid::pg_catalog.regprocedure::text,
+                                 'language', l.lanname,
+                                 'library', p.probin,
+                                 'definition', pg_catalog.pg_get_functiondef(p.oid)) ORDER BY p.oid)
+                               FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+                              WHERE p.oid >= 16384
+                                AND p.oid IN (t.typinput, t.typoutput, t.typreceive, t.typsend, t.typmodin,
+                                              t.typmodout, t.typanalyze)), '[]'))
+       END                                                  AS base_type_definition
   FROM pg_catalog.pg_type t
   JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
   LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype

@@ -260,6 +260,12 @@ export class SchemaBuilder {
     return undefined
   }
 
+  private madeWithType(functionOid: number): boolean {
+    return this.options.source.types.some((type) =>
+      type.baseDefinition?.functions.some((fn) => fn.oid === functionOid),
+    )
+  }
+
   /** The tables to create: the missing planned ones and the partitioned parents they need, outermost first. */
   private tablesToCreate(missing: readonly TablePlan[], alsoTables: readonly TableInfo[]): TableInfo[] {
     const { source, target } = this.options
@@ -315,6 +321,9 @@ export class SchemaBuilder {
           break
         case 'function':
           if (target.functionWithSignature(object.info.signature)) return undefined
+          // A base type's I/O functions take or return it: they are made with the type, between its shell
+          // and its definition.
+          if (this.madeWithType(object.info.oid)) return undefined
           statements = ddl.createFunction(object.info)
           break
         case 'sequence':
