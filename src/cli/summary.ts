@@ -1,7 +1,15 @@
 import { formatBytes, formatCount, formatDuration } from '../config/units.js'
 import { describeError, withSqlState } from '../errors.js'
 import { type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
-import { OUTCOME_LABEL, nextStep, statusLabel, tableCells, tableCounts } from '../report/wording.js'
+import {
+  OUTCOME_LABEL,
+  nextStep,
+  notMoved,
+  statusLabel,
+  syncCounts,
+  tableCells,
+  tableCounts,
+} from '../report/wording.js'
 import { columns, paint, type Writer, wrap } from './output.js'
 
 const STATUS_COLOR = { copied: 'green', failed: 'red', skipped: 'yellow' } as const
@@ -34,6 +42,8 @@ export function renderSummary(report: RunReport, writer: Writer): string {
         notes.push(wrap(writer, `  ${paint(writer, 'red', t.table)}: ${describeError(t.error)}`, 4))
       if (t.status === 'skipped' && t.reason)
         skipped.set(t.reason, [...(skipped.get(t.reason) ?? []), t.table])
+      const synced = syncCounts(t)
+      if (synced) notes.push(wrap(writer, `  ${t.table}: ${synced}`, 4))
       for (const warning of t.warnings ?? []) notes.push(wrap(writer, `  ${t.table}: ${warning}`, 4))
       return notes
     })
@@ -53,7 +63,13 @@ export function renderSummary(report: RunReport, writer: Writer): string {
     lines.push(`${outcome}  ${withSqlState(report.error.message, report.error.sqlState)}`)
   } else {
     lines.push(
-      `${outcome}  ${tableCounts(totals)} of ${plural(totals.tables, 'table')} · ${formatCount(totals.rows)} rows · ${formatBytes(totals.bytes)} · ${formatDuration(report.durationMs)}`,
+      [
+        `${outcome}  ${tableCounts(totals)} of ${plural(totals.tables, 'table')}`,
+        `${formatCount(totals.rows)} rows`,
+        ...(notMoved(totals) ? [notMoved(totals)] : []),
+        formatBytes(totals.bytes),
+        formatDuration(report.durationMs),
+      ].join(' · '),
     )
     if (report.error) lines.push(`${paint(writer, 'red', 'error')}  ${describeError(report.error)}`)
   }

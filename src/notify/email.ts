@@ -8,7 +8,9 @@ import {
   alreadyCopied,
   doneOfAll,
   nextStep,
+  notMoved,
   statusLabel,
+  syncCounts,
   tableCells,
   tableCounts,
 } from '../report/wording.js'
@@ -154,7 +156,11 @@ function facts(report: RunReport, context: RenderContext): Fact[] {
     { label: 'Finished', value: `${readableTime(report.finishedAt)} (${formatDuration(report.durationMs)})` },
     {
       label: 'Moved',
-      value: `${formatCount(report.totals.rows)} rows, ${formatBytes(report.totals.bytes)}`,
+      value: [
+        `${formatCount(report.totals.rows)} rows`,
+        formatBytes(report.totals.bytes),
+        ...(notMoved(report.totals) ? [notMoved(report.totals)!] : []),
+      ].join(', '),
     },
   )
   const before = alreadyCopied(report)
@@ -267,6 +273,7 @@ export function emailText(report: RunReport, context: RenderContext = {}): strin
 function allNotes(report: RunReport): string[] {
   return [
     ...report.warnings,
+    ...report.tables.flatMap((t) => (syncCounts(t) ? [`${t.table}: ${syncCounts(t)}`] : [])),
     ...report.tables.flatMap((t) => (t.warnings ?? []).map((w) => `${t.table}: ${w}`)),
     ...report.tables.filter((t) => t.status === 'skipped' && t.reason).map((t) => `${t.table}: ${t.reason}`),
   ]
@@ -362,6 +369,10 @@ function tableRow(t: TableResult): string {
     t.status === 'skipped' && t.reason
       ? `<div class="th-muted" style="margin-top:3px;font-size:12px;color:${LIGHT.muted};">${escapeHtml(t.reason)}</div>`
       : '',
+    ...(syncCounts(t) ? [syncCounts(t)!] : []).map(
+      (line) =>
+        `<div class="th-muted" style="margin-top:3px;font-size:12px;color:${LIGHT.muted};">${escapeHtml(line)}</div>`,
+    ),
     ...(t.warnings ?? []).map(
       (w) =>
         `<div class="th-muted" style="margin-top:3px;font-size:12px;color:${LIGHT.muted};">Note: ${escapeHtml(w)}</div>`,

@@ -7,7 +7,7 @@ import { formatBytes, formatCount, formatDuration } from '../config/units.js'
 import type { TransferEmitter, TransferEventName, TransferEvents } from './events.js'
 import { describeError, messageOf } from '../errors.js'
 import type { RunReport, TableResult } from './run-report.js'
-import { OUTCOME_LABEL, doneOfAll, otherCounts, statusLabel } from './wording.js'
+import { OUTCOME_LABEL, doneOfAll, notMoved, otherCounts, statusLabel, syncCounts } from './wording.js'
 import { Redactor } from './secrets.js'
 
 /** Where a `RunLog` writes and what it keeps. */
@@ -237,7 +237,8 @@ export function humanTableLine(table: TableResult): string {
   const notes = table.warnings?.length
     ? ` (${table.warnings.length} note${table.warnings.length > 1 ? 's' : ''}: ${oneLine(table.warnings.join('; '))})`
     : ''
-  return `${label} ${formatCount(table.rows)} rows ${formatBytes(table.bytes)} ${formatDuration(table.durationMs)}${notes}`
+  const synced = syncCounts(table)
+  return `${label} ${formatCount(table.rows)} rows ${formatBytes(table.bytes)} ${formatDuration(table.durationMs)}${synced ? ` (${synced})` : ''}${notes}`
 }
 
 /**
@@ -256,6 +257,7 @@ export function humanRunLine(report: RunReport): string {
     `${doneOfAll(totals)} tables`,
     ...otherCounts(totals),
     `${formatCount(totals.rows)} rows`,
+    ...(notMoved(totals) ? [notMoved(totals)!] : []),
     formatBytes(totals.bytes),
   ]
   const error = report.error ? `: ${oneLine(describeError(report.error))}` : ''

@@ -47,6 +47,19 @@ export function tableCells(table: TableResult): { rows: string; size: string; ti
   }
 }
 
+/** `synced: 3 inserted, 16 updated, 4 deleted, 1,972 unchanged`: what a sync wrote, when the table was synced. */
+export function syncCounts(table: TableResult): string | undefined {
+  if (!table.sync) return undefined
+  const { inserted, updated, deleted, unchanged } = table.sync
+  return `synced: ${formatCount(inserted)} inserted, ${formatCount(updated)} updated, ${formatCount(deleted)} deleted, ${formatCount(unchanged)} unchanged`
+}
+
+/** `1,972 rows unchanged (not moved)`: what mode sync saved, when it saved anything. */
+export function notMoved(totals: RunReport['totals']): string | undefined {
+  if (!totals.unchangedRows) return undefined
+  return `${formatCount(totals.unchangedRows)} rows unchanged (not moved)`
+}
+
 /** `2 tables, 1,000 rows`: what the run this one resumed had copied already, when it had. */
 export function alreadyCopied(report: RunReport): string | undefined {
   const tables = report.tables.filter((t) => t.skipped === 'already-copied')

@@ -239,12 +239,13 @@ export class TableSyncer {
       if (batch.rows.length === 0) break
       const rows = batch.rows as string[][]
       const arrays = this.key.map(
-        (_, index) => `${quoteLiteral(arrayLiteral(rows.map((row) => row[index]!)))}::text[]`,
+        (_, index) =>
+          `pg_catalog.unnest(${quoteLiteral(arrayLiteral(rows.map((row) => row[index]!)))}::text[])`,
       )
       const names = this.key.map((_, index) => `k${index}`)
       const casts = this.key.map((name, index) => `u.${names[index]}::${typeOf(name)}`)
       const tuple = (items: string[]) => (items.length === 1 ? items[0]! : `(${items.join(', ')})`)
-      const matches = `${tuple(this.key.map((name) => `t.${quoteIdent(name)}`))} IN (SELECT ${casts.join(', ')} FROM pg_catalog.unnest(${arrays.join(', ')}) AS u(${names.join(', ')}))`
+      const matches = `${tuple(this.key.map((name) => `t.${quoteIdent(name)}`))} IN (SELECT ${casts.join(', ')} FROM ROWS FROM (${arrays.join(', ')}) AS u(${names.join(', ')}))`
       const where = this.sourceWhere ? `(${this.sourceWhere}) AND ` : ''
       const selected = this.columns.map((name) => `t.${quoteIdent(name)}`).join(', ')
       fetched += await this.move(

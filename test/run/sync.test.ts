@@ -1,0 +1,405 @@
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import pg from 'pg'
+import type { RunReport, TableResult } from '../../src/report/run-report.js'
+import { TransferJob } from '../../src/run/transfer-job.js'
+import { runCli } from '../helpers/cli.js'
+import { tempDir, testConfig } from '../helpers/config.js'
+import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
+import { readRunLog } from '../helpers/logs.js'
+import { outboxMessages } from '../helpers/outbox.js'
+import { type TestDatabase, testServers, withClient } from '../helpers/servers.js'
+
+let servers: Awaited<ReturnType<typeof testServers>>
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await servers?.stop()
+})
+
+/** Pinned like tablehaul's sessions; a read that a lock would block fails instead of waiting. */
+const PINNED = `SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = 'hex'; SET lock_timeout = '10s';`
+
+/** Every row's text form, in one order on both servers: tables compare row by row. */
+async function rowsOf(db: TestDatabase | string, table: string): Promise<string[]> {
+  const sql = `${PINNED} SELECT row FROM (SELECT ROW(t.*)::text AS row FROM ${table} AS t) AS r ORDER BY row COLLATE "C"`
+  const url = typeof db === 'string' ? db : db.url
+  return withClient(url, async (client) => {
+    const results = (await client.query(sql)) as unknown as pg.QueryResult<{ row: string }>[]
+    return results.at(-1)!.rows.map((r) => r.row)
+  })
+}
+
+async function assertSameRows(db: DatabasePair, table: string): Promise<void> {
+  assert.deepEqual(await rowsOf(db.target, table), await rowsOf(db.source, table), `${table} differs`)
+}
+
+async function sync(
+  db: DatabasePair,
+  yaml: Record<string, unknown> = {},
+  hooks: (job: TransferJob) => void = () => {},
+): Promise<RunReport> {
+  const job = new TransferJob(
+    testConfig({ source: db.source.url, target: db.target.url, mode: 'sync' }, { yaml }),
+    { notifier: null },
+  )
+  hooks(job)
+  return job.run()
+}
+
+function result(report: RunReport, name: string): TableResult {
+  const found = report.tables.find((t) => t.table === name)
+  assert.ok(found, `${name} is in the report: ${JSON.stringify(report.tables)}`)
+  return found
+}
+
+const ORDERS = `
+  CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL, total numeric(12, 2), note text);
+  INSERT INTO public.orders SELECT g, 'c' || (g % 50), g * 1.25, repeat('n', g % 30) FROM generate_series(1, 3000) g;
+`
+
+describe('a sync', () => {
+  test('is reported in the summary, the NDJSON log, tablehaul.log and the e-mail, with what it did not move', async () => {
+    const db = await databasePair(servers, 'sync_report')
+    const dir = tempDir()
+    try {
+      await db.source.sql(ORDERS)
+      const args = ['run', '--source', db.source.url, '--target', db.target.url, '--mode', 'sync']
+      const common = ['--log-dir', path.join(dir, 'logs'), '--outbox', path.join(dir, 'outbox')]
+      assert.equal((await runCli([...args, ...common])).code, 0)
+      await db.source.sql(`
+        UPDATE public.orders SET note = 'changed' WHERE id = 7;
+        DELETE FROM public.orders WHERE id = 8;
+        INSERT INTO public.orders VALUES (9000, 'new', 1, NULL);
+        UPDATE public.orders SET id = 9001 WHERE id = 9;                        -- a key update
+      `)
+      const run = await runCli([...args, ...common])
+      assert.equal(run.code, 0, run.stderr)
+      const second = { stdout: run.stdout + run.stderr }
+      const counts = 'synced: 2 inserted, 1 updated, 2 deleted, 2,997 unchanged'
+      assert.match(second.stdout, new RegExp(`public\\.orders: ${counts}`))
+      assert.match(second.stdout, /3,000 rows · 2,997 rows unchanged \(not moved\)/)
+      const copied = readRunLog(path.join(dir, 'logs')).find((r) => r.event === 'table.copied')
+      assert.deepEqual(copied?.sync, { inserted: 2, updated: 1, deleted: 2, unchanged: 2997 })
+      assert.equal(copied?.mode, 'sync')
+      const humanLog = readFileSync(path.join(dir, 'logs', 'tablehaul.log'), 'utf8')
+      assert.match(humanLog, new RegExp(`public\\.orders OK 3,000 rows .*\\(${counts}\\)`))
+      assert.match(humanLog, /3,000 rows, 2,997 rows unchanged \(not moved\)/)
+      const mail = (await outboxMessages(path.join(dir, 'outbox'))).at(-1)!
+      assert.match(mail.text ?? '', new RegExp(`public\\.orders: ${counts}`))
+      assert.match(mail.text ?? '', /2,997 rows unchanged \(not moved\)/)
+      assert.match(String(mail.html), new RegExp(counts))
+      await assertSameRows(db, 'public.orders')
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test('puts back a row changed on the target, and empties a table emptied on the source', async () => {
+    const db = await databasePair(servers, 'sync_local')
+    try {
+      await db.source.sql(`${ORDERS} CREATE TABLE public.gone (id int PRIMARY KEY, v text);
+        INSERT INTO public.gone SELECT g, 'v' FROM generate_series(1, 500) g;`)
+      assert.equal((await sync(db)).status, 'succeeded')
+      await db.target.sql(`UPDATE public.orders SET note = 'edited locally' WHERE id = 42;
+        INSERT INTO public.orders VALUES (-1, 'local only', 0, NULL)`)
+      await db.source.sql(`DELETE FROM public.gone`)
+      const report = await sync(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.deepEqual(result(report, 'public.orders').sync, {
+        inserted: 0,
+        updated: 1,
+        deleted: 1,
+        unchanged: 2999,
+      })
+      assert.deepEqual(result(report, 'public.gone').sync, {
+        inserted: 0,
+        updated: 0,
+        deleted: 500,
+        unchanged: 0,
+      })
+      await assertSameRows(db, 'public.orders')
+      await assertSameRows(db, 'public.gone')
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test('keeps readers on the old rows until its COMMIT, without blocking them', async () => {
+    const db = await databasePair(servers, 'sync_readers')
+    try {
+      await db.source.sql(ORDERS)
+      await sync(db)
+      const before = await rowsOf(db.target, 'public.orders')
+      await db.source.sql(
+        `UPDATE public.orders SET note = 'new' WHERE id % 100 = 0; DELETE FROM public.orders WHERE id = 5`,
+      )
+      // The table's record (written just before COMMIT) waits for this lock: the sync's DELETE and INSERT
+      // are done but not committed while the reader looks.
+      const holder = new pg.Client(db.target.url)
+      await holder.connect()
+      await holder.query('BEGIN; LOCK TABLE tablehaul.copied_tables IN SHARE MODE')
+      let seen: Promise<string[]> | undefined
+      const report = await sync(db, {}, (job) =>
+        job.on('table.progress', (event) => {
+          if (!event.finishing || seen) return
+          seen = (async () => {
+            // A reader blocked by the sync would fail here (lock_timeout) instead of waiting.
+            const rows = await rowsOf(db.target, 'public.orders')
+            await holder.query('COMMIT')
+            return rows
+          })()
+        }),
+      ).finally(() => holder.end())
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.ok(seen, 'the sync reached its commit')
+      assert.deepEqual(await seen, before, 'the reader saw the old rows while the sync was uncommitted')
+      assert.equal(result(report, 'public.orders').sync?.updated, 30)
+      await assertSameRows(db, 'public.orders')
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test('interrupted by a dropped connection keeps the old rows, and its next attempt completes', async () => {
+    const db = await databasePair(servers, 'sync_dropped')
+    try {
+      await db.source.sql(ORDERS)
+      await sync(db)
+      await db.source.sql(`UPDATE public.orders SET total = total + 1 WHERE id % 50 = 0`)
+      const before = await rowsOf(db.target, 'public.orders')
+      const holder = new pg.Client(db.target.url)
+      await holder.connect()
+      await holder.query('BEGIN; LOCK TABLE tablehaul.copied_tables IN SHARE MODE')
+      const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
+      let dropped: Promise<string[]> | undefined
+      const report = await sync(db, { retry: { attempts: 2, backoff: 0 } }, (job) =>
+        job.on('table.progress', (event) => {
+          if (!event.finishing || dropped) return
+          dropped = (async () => {
+            // The connection of the table's transaction, waiting on the lock: dropped mid-transaction.
+            const terminated = await db.target.sql<{ pid: number }>(
+              `SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`,
+              [holderPid],
+            )
+            assert.equal(terminated.length, 1, 'one transaction waited on the lock')
+            await waitFor(async () => {
+              const [row] = await db.target.sql<{ n: number }>(
+                `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1`,
+                [terminated[0]!.pid],
+              )
+              return row!.n === 0
+            })
+            const rows = await rowsOf(db.target, 'public.orders')
+            await holder.query('COMMIT')
+            return rows
+          })()
+        }),
+      ).finally(() => holder.end())
+      assert.ok(dropped, 'the sync reached its commit')
+      assert.deepEqual(await dropped, before, 'the dropped transaction left the old rows')
+      const orders = result(report, 'public.orders')
+      assert.equal(orders.status, 'copied', JSON.stringify(orders))
+      assert.equal(orders.attempts, 2)
+      assert.equal(orders.sync?.updated, 60)
+      await assertSameRows(db, 'public.orders')
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test('reads the run snapshot: source writes made after it wait for the next sync', async () => {
+    const db = await databasePair(servers, 'sync_snapshot')
+    try {
+      await db.source.sql(ORDERS)
+      await sync(db)
+      await db.source.sql(`UPDATE public.orders SET note = 'before the run' WHERE id < 10`)
+      const expected = await rowsOf(db.source, 'public.orders')
+      // Once the run's snapshot is taken, a writer locks the source table: the sync's first read waits for
+      // it, and reads only after the writes committed.
+      const writer = new pg.Client(db.source.url)
+      await writer.connect()
+      let wrote: Promise<void> | undefined
+      const report = await sync(db, {}, (job) =>
+        job.on('run.planned', () => {
+          const locked = writer.query('BEGIN; LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE')
+          wrote = (async () => {
+            await locked
+            await waitFor(async () => {
+              const [row] = await db.source.sql<{ n: number }>(
+                `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+              )
+              return row!.n > 0
+            })
+            await writer.query(`UPDATE public.orders SET note = 'after the snapshot' WHERE id < 100;
+              DELETE FROM public.orders WHERE id > 2900; INSERT INTO public.orders VALUES (5000, 'late', 1, NULL)`)
+            await writer.query('COMMIT')
+          })()
+        }),
+      ).finally(() => writer.end())
+      await wrote
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.deepEqual(await rowsOf(db.target, 'public.orders'), expected)
+      assert.equal(result(report, 'public.orders').sync?.updated, 9)
+      await sync(db)
+      await assertSameRows(db, 'public.orders')
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test('of partitioned tables works per leaf, a row moving between partitions included', async () => {
+    const db = await databasePair(servers, 'sync_parts')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.events (id int, region text, v text, PRIMARY KEY (region, id)) PARTITION BY LIST (region);
+        CREATE TABLE public.events_eu PARTITION OF public.events FOR VALUES IN ('eu');
+        CREATE TABLE public.events_us PARTITION OF public.events FOR VALUES IN ('us');
+        INSERT INTO public.events SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, 'v' || g FROM generate_series(1, 2000) g;
+      `)
+      assert.equal((await sync(db, { tables: ['public.events'] })).status, 'succeeded')
+      await db.source.sql(`
+        UPDATE public.events SET v = 'changed' WHERE id IN (2, 3);
+        UPDATE public.events SET region = 'us' WHERE id = 4;
+        DELETE FROM public.events WHERE id = 5;
+      `)
+      const report = await sync(db, { tables: ['public.events'] })
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.deepEqual(result(report, 'public.events_eu').sync, {
+        inserted: 0,
+        updated: 1,
+        deleted: 1,
+        unchanged: 998,
+      })
+      assert.deepEqual(result(report, 'public.events_us').sync, {
+        inserted: 1,
+        updated: 1,
+        deleted: 1,
+        unchanged: 998,
+      })
+      await assertSameRows(db, 'public.events')
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test('of tables referenced by foreign keys leaves every key valid', async () => {
+    const db = await databasePair(servers, 'sync_fk')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.customers (id int PRIMARY KEY, name text);
+        CREATE TABLE public.invoices (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES public.customers ON DELETE CASCADE, amount int);
+        INSERT INTO public.customers SELECT g, 'c' || g FROM generate_series(1, 300) g;
+        INSERT INTO public.invoices SELECT g, 1 + g % 300, g FROM generate_series(1, 1500) g;
+      `)
+      assert.equal((await sync(db)).status, 'succeeded')
+      await db.source.sql(`
+        UPDATE public.customers SET name = 'renamed' WHERE id = 1;               -- referenced row changes
+        DELETE FROM public.invoices WHERE customer_id = 2; DELETE FROM public.customers WHERE id = 2;
+        INSERT INTO public.customers VALUES (301, 'new'); INSERT INTO public.invoices VALUES (2000, 301, 1);
+      `)
+      const report = await sync(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.equal(result(report, 'public.customers').sync?.updated, 1)
+      assert.equal(result(report, 'public.invoices').sync?.deleted, 5)
+      await assertSameRows(db, 'public.customers')
+      await assertSameRows(db, 'public.invoices')
+      const [key] = await db.target.sql<{ valid: boolean }>(
+        `SELECT convalidated AS valid FROM pg_constraint WHERE contype = 'f' AND conrelid = 'public.invoices'::regclass`,
+      )
+      assert.equal(key?.valid, true, 'the foreign key is back, validated')
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test('without a usable key replaces the table, and plan says so; many changes switch it to a reload', async () => {
+    const db = await databasePair(servers, 'sync_nokey')
+    try {
+      await db.source.sql(`${ORDERS}
+        CREATE TABLE public.loose (id int, v text);
+        INSERT INTO public.loose SELECT g, 'v' FROM generate_series(1, 100) g;
+        CREATE TABLE public.nullable_unique (id int UNIQUE, v text);
+        INSERT INTO public.nullable_unique SELECT g, 'v' FROM generate_series(1, 100) g;`)
+      assert.equal((await sync(db)).status, 'succeeded')
+      const plan = await runCli([
+        'plan',
+        '--source',
+        db.source.url,
+        '--target',
+        db.target.url,
+        '--mode',
+        'sync',
+      ])
+      assert.equal(plan.code, 0, plan.stderr)
+      assert.match(plan.stdout, /public\.orders .* sync /)
+      assert.match(plan.stdout, /public\.loose .* sync → replace: no key/)
+      assert.match(plan.stdout, /public\.nullable_unique .* sync → replace: no key/)
+      await db.source.sql(`UPDATE public.orders SET note = 'all changed'; UPDATE public.loose SET v = 'w'`)
+      const report = await sync(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.equal(result(report, 'public.loose').mode, 'replace')
+      const orders = result(report, 'public.orders')
+      assert.equal(orders.mode, 'sync')
+      assert.equal(orders.sync, undefined, 'reloaded, not synced')
+      assert.match(orders.warnings?.join('\n') ?? '', /sync → replace: 100 % of the key buckets differ/)
+      await assertSameRows(db, 'public.orders')
+      await assertSameRows(db, 'public.loose')
+    } finally {
+      await db.drop()
+    }
+  })
+})
+
+describe('verify: checksum', () => {
+  test('fails a table whose fingerprint differs on the target, keeping its previous rows', async () => {
+    const db = await databasePair(servers, 'verify_checksum')
+    try {
+      // numeric(10,2) on the target reads 1.5 as 1.50: equal by =, not by its text.
+      await db.source.sql(`CREATE TABLE public.prices (id int PRIMARY KEY, p numeric(10, 1));
+        INSERT INTO public.prices SELECT g, g / 2.0 FROM generate_series(1, 100) g;
+        CREATE TABLE public.fine (id int PRIMARY KEY, v text); INSERT INTO public.fine VALUES (1, 'a');`)
+      await db.target.sql(`CREATE TABLE public.prices (id int PRIMARY KEY, p numeric(12, 2));
+        INSERT INTO public.prices VALUES (1, 7)`)
+      for (const mode of ['replace', 'sync'] as const) {
+        const report = await new TransferJob(
+          testConfig({ source: db.source.url, target: db.target.url, mode, verify: 'checksum' }),
+          { notifier: null },
+        ).run()
+        const prices = result(report, 'public.prices')
+        assert.equal(prices.status, 'failed', `${mode}: ${JSON.stringify(prices)}`)
+        assert.equal(prices.error?.code, 'CHECKSUM_MISMATCH')
+        assert.deepEqual(await rowsOf(db.target, 'public.prices'), ['(1,7.00)'], `${mode}: old rows kept`)
+        assert.equal(result(report, 'public.fine').verified, true)
+      }
+      const verify = await runCli([
+        'verify',
+        '--checksum',
+        '--source',
+        db.source.url,
+        '--target',
+        db.target.url,
+        '--table',
+        'public.fine',
+      ])
+      assert.equal(verify.code, 0, verify.stdout)
+      assert.match(verify.stdout, /SAME/)
+    } finally {
+      await db.drop()
+    }
+  })
+})
+
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (await check()) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error('the state waited for never came')
+}
