@@ -112,6 +112,7 @@ test('tables a failed run never started are "not started", apart from those a re
     skipped: 3,
     rows: 500,
     bytes: 50_000,
+    unchangedRows: 0,
   })
   assert.match(
     lastHumanLine(settings),
