@@ -1,4 +1,6 @@
+import net from 'node:net'
 import pg from 'pg'
+import { escapeControl } from '../text.js'
 import { type ErrorCode, TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
 import { adviceFor } from './sql-state-advice.js'
 
@@ -126,6 +128,7 @@ export class Database {
       keepAliveInitialDelayMillis: 10_000,
       max: options.maxConnections ?? 10,
       idleTimeoutMillis: 10_000,
+      stream: () => postgresOnlySocket(),
     })
     // A connection that dies while idle in the pool must not crash the process; the pool drops it.
     this.pool.on('error', () => {})
@@ -321,6 +324,8 @@ export class Database {
     let hint: string
     if (advice) {
       hint = advice
+    } else if (error instanceof NotPostgresError) {
+      hint = `something else listens there: check the port in ${flag} (PostgreSQL's is usually 5432)`
     } else if (system === 'ECONNREFUSED') {
       hint = `nothing accepts connections there: check host and port in ${flag}, and that the server is running`
     } else if (system === 'ENOTFOUND' || system === 'EAI_AGAIN') {
@@ -432,4 +437,24 @@ function discardClient(client: pg.PoolClient): void {
 
 function socketOf(client: pg.ClientBase): { destroy(): void } | undefined {
   return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream
+}
+
+/** What a PostgreSQL server's first byte can be: S or N (answer to SSLRequest), R (authentication), E, v. */
+const POSTGRES_FIRST_BYTES = new Set([...'SNREv'].map((c) => c.charCodeAt(0)))
+
+/** The peer answered with bytes no PostgreSQL server sends (an HTTP or SSH server on that port). */
+class NotPostgresError extends Error {}
+
+/**
+ * A socket that fails at the first byte no PostgreSQL server would send. node-postgres would read such bytes
+ * as the length of a message (an HTTP reply's "TTP/" as 1.4 GB) and wait for it until the connect timeout.
+ */
+function postgresOnlySocket(): net.Socket {
+  const socket = new net.Socket()
+  socket.once('data', (chunk: Buffer) => {
+    if (chunk.length === 0 || POSTGRES_FIRST_BYTES.has(chunk[0]!)) return
+    const said = escapeControl(chunk.subarray(0, 60).toString('latin1').split(/\r?\n/)[0]!)
+    socket.destroy(new NotPostgresError(`the server is not a PostgreSQL server: it answered "${said}"`))
+  })
+  return socket
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { Config } from '../../src/config/schema.js'
@@ -272,5 +274,33 @@ test('a slow but steady source is not taken for a stalled one', async () => {
     assert.ok(progressEvents >= 5, `progress was reported while rows trickled in (${progressEvents} events)`)
   } finally {
     await Promise.all([source.drop(), target.drop()])
+  }
+})
+
+test('a source URL that reaches an HTTP server fails at its first byte, saying it is not PostgreSQL', async () => {
+  const http = createServer((_request, response) => response.end('hello'))
+  const port = await new Promise<number>((resolve) =>
+    http.listen(0, '127.0.0.1', () => resolve((http.address() as AddressInfo).port)),
+  )
+  try {
+    const dir = tempDir()
+    const config = testConfig(
+      {
+        source: `postgres://reader@127.0.0.1:${port}/sales`,
+        target: `postgres://writer@127.0.0.1:${port}/copy`,
+      },
+      { dir },
+    )
+    const report = await new TransferJob(config, { notifier: null }).run()
+    assert.equal(report.status, 'failed')
+    assert.equal(report.error?.code, 'SOURCE_UNREACHABLE')
+    assert.match(
+      report.error?.message ?? '',
+      /is not a PostgreSQL server: it answered "HTTP\/1\.1 400 Bad Request"/,
+    )
+    assert.match(report.error?.hint ?? '', /something else listens there: check the port in --source/)
+  } finally {
+    http.closeAllConnections()
+    await new Promise((resolve) => http.close(resolve))
   }
 })
