@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import ts from 'typescript'
-import { ROOT } from '../helpers/cli.js'
+import { ROOT, staleBuild } from '../helpers/cli.js'
 
 test('every export of the public API carries TSDoc', () => {
   const entry = path.join(ROOT, 'src', 'index.ts')
@@ -27,6 +27,7 @@ test('every export of the public API carries TSDoc', () => {
 
 test('the built package exports the library API that the README shows', async () => {
   // What `import … from 'tablehaul'` loads: package.json "exports" points at dist/index.js (npm test builds it).
+  assert.equal(staleBuild(), undefined, 'dist/ holds the current source')
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
     exports: { '.': { default: string } }
   }

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process'
+import { readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { main } from '../../src/cli/main.js'
 import type { Output } from '../../src/cli/output.js'
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..')
-/** The built CLI, as users run it (npm test builds it first). */
-export const BIN = path.join(ROOT, 'bin', 'tablehaul.js')
+/** The CLI's entry as a process, run from the current source (bin/tablehaul.js would load dist/, maybe stale). */
+const CLI_PROCESS = path.join(import.meta.dirname, 'cli-process.ts')
 
 export interface CliResult {
   readonly code: number
@@ -35,17 +36,22 @@ export interface SpawnedCli {
   readonly done: Promise<CliResult & { signal: NodeJS.Signals | null; durationMs: number }>
 }
 
-/** Runs the built CLI as a separate process, as cron would. */
+/** Runs the CLI as a separate process, as cron would, from the current source (through tsx). */
 export function spawnCli(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string; nodeArgs?: string[] } = {},
 ): SpawnedCli {
   const started = Date.now()
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], {
-    cwd: options.cwd ?? ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const tsx = import.meta.resolve('tsx')
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), '--import', tsx, CLI_PROCESS, ...args],
+    {
+      cwd: options.cwd ?? ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
@@ -70,4 +76,21 @@ export async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+}
+
+/**
+ * Why dist/ does not hold the current source (a file under src/ changed after the last build), or undefined.
+ * What `import … from 'tablehaul'` and bin/tablehaul.js load is dist/; a test of it must not pass on old code.
+ */
+export function staleBuild(): string | undefined {
+  let built: number
+  try {
+    built = statSync(path.join(ROOT, 'dist', 'index.js')).mtimeMs
+  } catch {
+    return 'dist/ is not built: run npm run build'
+  }
+  const newer = readdirSync(path.join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).find(
+    (file) => statSync(path.join(ROOT, 'src', file)).mtimeMs > built,
+  )
+  return newer ? `src/${newer} changed after dist/ was built: run npm run build` : undefined
 }
