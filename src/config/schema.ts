@@ -257,7 +257,7 @@ export const configSchema = z
           .min(1)
           .default(100)
           .describe(
-            'How many per-run NDJSON logs are kept in the folder; older ones are deleted. Default: 100.',
+            'How many runs are kept: per-run NDJSON logs in the folder, .eml files in email.outbox and run records on the target (tablehaul.runs, tablehaul.copied_tables); older ones are deleted. Default: 100.',
           ),
         maxSize: size(
           'The human-readable tablehaul.log is rotated to tablehaul.log.1 when it grows past this',

@@ -1,4 +1,4 @@
-import { renameSync, writeFileSync } from 'node:fs'
+import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, makeDirectory } from '../files.js'
 import path from 'node:path'
 import type { SendMailOptions } from 'nodemailer'
@@ -12,7 +12,14 @@ import type { Delivery, EmailMessage, Notifier } from './notifier.js'
 export class OutboxNotifier implements Notifier {
   readonly description: string
 
-  constructor(private readonly dir: string) {
+  /**
+   * @param options.keep How many messages the folder keeps: after each one is written, the oldest beyond
+   *   this are deleted (a nightly job must not fill the disk). @default every one
+   */
+  constructor(
+    private readonly dir: string,
+    private readonly options: { readonly keep?: number | undefined } = {},
+  ) {
     this.description = `outbox ${dir}`
   }
 
@@ -30,11 +37,13 @@ export class OutboxNotifier implements Notifier {
     }
     try {
       makeDirectory(this.dir, PRIVATE_FOLDER_MODE)
-      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')
+      // To the millisecond: two runs in one second must not overwrite each other's message.
+      const stamp = new Date().toISOString().replace(/[-:.]/g, '')
       const file = path.join(this.dir, `${stamp}-${slug(message.subject)}.eml`)
       // Written under a temporary name and renamed, so a reader never sees half a message.
       writeFileSync(`${file}.tmp`, raw, { mode: PRIVATE_FILE_MODE })
       renameSync(`${file}.tmp`, file)
+      this.prune()
       return { via: this.description, detail: file }
     } catch (error) {
       throw new TablehaulError(
@@ -46,6 +55,17 @@ export class OutboxNotifier implements Notifier {
         },
       )
     }
+  }
+
+  /** Deletes the oldest messages beyond `keep`; names start with their time, so name order is age order. */
+  private prune(): void {
+    const keep = this.options.keep
+    if (keep === undefined) return
+    const messages = readdirSync(this.dir)
+      .filter((name) => name.endsWith('.eml'))
+      .sort()
+    for (const name of messages.slice(0, Math.max(0, messages.length - keep)))
+      rmSync(path.join(this.dir, name), { force: true })
   }
 }
 

@@ -7,7 +7,10 @@ import { OutboxNotifier } from './outbox-notifier.js'
 import { SmtpNotifier } from './smtp-notifier.js'
 
 /** The notifiers the email settings ask for: an SMTP server, an outbox folder, or both. */
-export function notifierFromConfig(email: EmailConfig | undefined): Notifier | undefined {
+export function notifierFromConfig(
+  email: EmailConfig | undefined,
+  options: { keepMessages?: number } = {},
+): Notifier | undefined {
   if (!email) return undefined
   const notifiers: Notifier[] = []
   if (email.smtp) {
@@ -19,7 +22,7 @@ export function notifierFromConfig(email: EmailConfig | undefined): Notifier | u
       }),
     )
   }
-  if (email.outbox) notifiers.push(new OutboxNotifier(email.outbox))
+  if (email.outbox) notifiers.push(new OutboxNotifier(email.outbox, { keep: options.keepMessages }))
   if (notifiers.length === 0) return undefined
   return notifiers.length === 1 ? notifiers[0] : new AllNotifiers(notifiers)
 }

@@ -36,7 +36,11 @@ export class RunHistory implements LiftedKeyStore {
   private seriesId: string
   private target: Database | undefined
 
-  constructor(private readonly runId: string) {
+  /** @param keepRuns How many runs the target keeps records of (log.keepRuns); older ones are deleted. */
+  constructor(
+    private readonly runId: string,
+    private readonly keepRuns: number = Number.POSITIVE_INFINITY,
+  ) {
     this.seriesId = runId
   }
 
@@ -131,10 +135,13 @@ export class RunHistory implements LiftedKeyStore {
         }
       }
     }
-    await target.query(
-      `INSERT INTO tablehaul.runs (run_id, series_id, source, job) VALUES ($1, $2, $3, $4)`,
-      [this.runId, this.seriesId, info.source, info.job],
-    )
+    await target.withTransaction(async (client) => {
+      await client.query(
+        `INSERT INTO tablehaul.runs (run_id, series_id, source, job) VALUES ($1, $2, $3, $4)`,
+        [this.runId, this.seriesId, info.source, info.job],
+      )
+      if (Number.isFinite(this.keepRuns)) await pruneRuns(client, this.keepRuns)
+    })
     return { resumeFrom, warning }
   }
 
@@ -280,4 +287,21 @@ export async function jobKey(
     )
     .digest('hex')
     .slice(0, 32)
+}
+
+/**
+ * Keeps the records of the newest `keepRuns` runs, oldest deleted first, with what their series committed:
+ * a nightly job must not grow the target by a row per table per night. A series still in use (a kept run
+ * belongs to it) keeps its tables, so `--resume` of a kept run is unchanged.
+ */
+async function pruneRuns(client: pg.ClientBase, keepRuns: number): Promise<void> {
+  await client.query(
+    `DELETE FROM tablehaul.runs
+      WHERE run_id NOT IN (SELECT run_id FROM tablehaul.runs ORDER BY started_at DESC, run_id DESC LIMIT $1)`,
+    [keepRuns],
+  )
+  await client.query(
+    `DELETE FROM tablehaul.copied_tables c
+      WHERE NOT EXISTS (SELECT FROM tablehaul.runs r WHERE r.series_id = c.series_id)`,
+  )
 }

@@ -98,7 +98,9 @@ export abstract class RunLifecycle extends TransferEmitter {
             redactor: this.redactor,
           }))
     this.notifier =
-      options.notifier === null ? undefined : (options.notifier ?? notifierFromConfig(config.email))
+      options.notifier === null
+        ? undefined
+        : (options.notifier ?? notifierFromConfig(config.email, { keepMessages: config.log.keepRuns }))
   }
 
   /**

@@ -57,7 +57,7 @@ export class TransferJob extends RunLifecycle {
       },
       options,
     )
-    this.history = new RunHistory(this.runId)
+    this.history = new RunHistory(this.runId, config.log.keepRuns)
   }
 
   protected async work(signal: AbortSignal, options: RunOptions): Promise<void> {
