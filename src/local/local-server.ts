@@ -1,9 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto'
+import pg from 'pg'
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { makeDirectory } from '../files.js'
 import path from 'node:path'
 import { redactUrl } from '../db/database.js'
-import { TablehaulError } from '../errors.js'
+import { sqlFolder } from '../db/sql-file.js'
+import { quoteIdent, quoteLiteral } from '../db/table-ref.js'
+import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 import { PostgresCluster, freePort, reachableByServer } from './postgres-cluster.js'
 
 /** Where the embedded local PostgreSQL lives. */
@@ -19,6 +22,45 @@ interface LocalServerState {
   readonly password: string
   readonly dataDir: string
   readonly createdAt: string
+}
+
+const sqlFile = sqlFolder(new URL('./sql/', import.meta.url))
+
+/** A source database's name, encoding and locale, which its local copy is created with. */
+export interface DatabaseSettings {
+  readonly name: string
+  readonly encoding: string
+  readonly collate: string
+  readonly ctype: string
+  /** c libc, i ICU, b builtin (PostgreSQL 17+). */
+  readonly provider: string
+  /** The ICU or builtin locale. */
+  readonly locale: string | null
+  readonly icuRules: string | null
+}
+
+/** Reads the settings of the database that `query` runs in. */
+export async function readDatabaseSettings(
+  query: (sql: string) => Promise<{ rows: Array<Record<string, unknown>> }>,
+): Promise<DatabaseSettings> {
+  const { rows } = await query(sqlFile('database_settings'))
+  const row = rows[0] as Record<string, string | null>
+  return {
+    name: String(row.name),
+    encoding: String(row.encoding),
+    collate: String(row.collate),
+    ctype: String(row.ctype),
+    provider: String(row.provider),
+    locale: row.locale ?? null,
+    icuRules: row.icu_rules ?? null,
+  }
+}
+
+/** The database a source URL names, as libpq picks it: the path, else the user's name. */
+export function databaseNamedBy(sourceUrl: string): string {
+  const url = new URL(sourceUrl)
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''))
+  return name || decodeURIComponent(url.username) || 'postgres'
 }
 
 /** Whether the embedded local PostgreSQL exists and runs, and where. */
@@ -131,8 +173,53 @@ export class LocalServer {
     return state ? this.urlOf(state) : undefined
   }
 
-  private urlOf(state: LocalServerState): string {
-    return `postgres://postgres:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/postgres`
+  /** The URL of one database of the server, password included; undefined before the server exists. */
+  urlFor(database: string): string | undefined {
+    const state = this.readState()
+    return state ? this.urlOf(state, database) : undefined
+  }
+
+  /**
+   * The local copy of a source database: a database named after it, with its encoding, collation, ctype
+   * and locale provider, created (and the server started) if needed; returns its URL and, when an existing
+   * database's locale differs from the source's, a note saying so. What a copy computes (generated columns,
+   * upper(), sorting, LIKE) depends on that locale, so a copy in the server's C locale could differ.
+   */
+  async database(source: DatabaseSettings): Promise<{ url: string; note?: string }> {
+    await this.start()
+    const state = this.readState()!
+    // Administration from template1: the postgres database may itself be the one to create again.
+    const admin = new pg.Client({ connectionString: this.urlOf(state, 'template1') })
+    await admin.connect()
+    try {
+      const existing = await admin.query<Record<string, string | null>>(
+        `SELECT datname AS name, pg_catalog.pg_encoding_to_char(encoding) AS encoding, datcollate AS collate,
+                datctype AS ctype, datlocprovider AS provider, datlocale AS locale, daticurules AS icu_rules
+           FROM pg_catalog.pg_database WHERE datname = $1`,
+        [source.name],
+      )
+      const url = this.urlOf(state, source.name)
+      const row = existing.rows[0]
+      if (row) {
+        const differs = localeDifference(source, row)
+        if (!differs) return { url }
+        if (!(await holdsNothing(url))) {
+          return {
+            url,
+            note: `the local database ${source.name} has ${differs}; values the copy computes (generated columns, upper(), sorting) may differ from the source's. Copy into a new local.dir, or drop the database ${source.name} on the local server, to get the source's locale`,
+          }
+        }
+        await admin.query(`DROP DATABASE ${quoteIdent(source.name)} WITH (FORCE)`)
+      }
+      await createLike(admin, source)
+      return { url }
+    } finally {
+      await admin.end()
+    }
+  }
+
+  private urlOf(state: LocalServerState, database = 'postgres'): string {
+    return `postgres://postgres:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${encodeURIComponent(database)}`
   }
 
   private cluster(state: LocalServerState): PostgresCluster {
@@ -191,4 +278,87 @@ export class LocalServer {
     writeFileSync(`${this.stateFile}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 })
     renameSync(`${this.stateFile}.tmp`, this.stateFile)
   }
+}
+
+/** How an existing local database's locale differs from the source's, or undefined when it does not. */
+function localeDifference(
+  source: DatabaseSettings,
+  local: Record<string, string | null>,
+): string | undefined {
+  const describe = (d: Record<string, unknown>) =>
+    `encoding ${String(d.encoding)}, provider ${String(d.provider)}, collate ${String(d.collate)}, ctype ${String(d.ctype)}${d.locale ? `, locale ${String(d.locale)}` : ''}`
+  const same =
+    local.encoding === source.encoding &&
+    local.provider === source.provider &&
+    (source.provider === 'c'
+      ? local.collate === source.collate && local.ctype === source.ctype
+      : (local.locale ?? null) === source.locale)
+  return same ? undefined : `${describe(local)} where the source has ${describe({ ...source })}`
+}
+
+/** Whether a database holds no table, view, sequence or schema of anyone's (a database initdb made). */
+async function holdsNothing(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'`,
+    )
+    return rows[0]!.n === '0'
+  } finally {
+    await client.end()
+  }
+}
+
+/** ICU's name for a libc locale: en_US.UTF-8 → en-US. */
+function icuLocaleOf(libcLocale: string): string {
+  return libcLocale.replace(/[.@].*$/, '').replace(/_/g, '-')
+}
+
+/**
+ * CREATE DATABASE with the source's encoding and locale. A libc locale the operating system lacks
+ * (PostgreSQL only uses locales the OS has) is given by ICU instead, which the embedded server always has;
+ * a locale neither can give is an error that says so.
+ */
+async function createLike(admin: pg.Client, source: DatabaseSettings): Promise<void> {
+  const name = quoteIdent(source.name)
+  const head = `CREATE DATABASE ${name} TEMPLATE template0 ENCODING ${quoteLiteral(source.encoding)}`
+  const libc = (collate: string, ctype: string) =>
+    `LC_COLLATE ${quoteLiteral(collate)} LC_CTYPE ${quoteLiteral(ctype)}`
+  const attempts: string[] = []
+  if (source.provider === 'i') {
+    const rules = source.icuRules ? ` ICU_RULES ${quoteLiteral(source.icuRules)}` : ''
+    const icu = `LOCALE_PROVIDER icu ICU_LOCALE ${quoteLiteral(source.locale ?? '')}${rules}`
+    attempts.push(`${head} ${icu} ${libc(source.collate, source.ctype)}`, `${head} ${icu} ${libc('C', 'C')}`)
+  } else if (source.provider === 'b') {
+    attempts.push(
+      `${head} LOCALE_PROVIDER builtin BUILTIN_LOCALE ${quoteLiteral(source.locale ?? 'C')} ${libc(source.collate, source.ctype)}`,
+      `${head} LOCALE_PROVIDER builtin BUILTIN_LOCALE ${quoteLiteral(source.locale ?? 'C')} ${libc('C', 'C')}`,
+    )
+  } else {
+    attempts.push(`${head} LOCALE_PROVIDER libc ${libc(source.collate, source.ctype)}`)
+    if (!/^(C|POSIX)$/i.test(source.collate))
+      attempts.push(
+        `${head} LOCALE_PROVIDER icu ICU_LOCALE ${quoteLiteral(icuLocaleOf(source.collate))} ${libc('C', 'C')}`,
+      )
+  }
+  const errors: string[] = []
+  for (const statement of attempts) {
+    try {
+      await admin.query(statement)
+      return
+    } catch (error) {
+      // 22023 invalid locale (the OS lacks it), 42809 a setting this server refuses: try the next way
+      if (!['22023', '42809', '0A000'].includes(sqlStateOf(error) ?? '')) throw error
+      errors.push(messageOf(error))
+    }
+  }
+  throw new TablehaulError(
+    'LOCAL_SERVER_FAILED',
+    `the local copy of database ${source.name} cannot get the source's locale (collate ${source.collate}, ctype ${source.ctype}${source.locale ? `, ${source.provider === 'i' ? 'ICU' : 'builtin'} locale ${source.locale}` : ''}): ${errors.join('; ')}`,
+    {
+      hint: `install the ${source.collate} locale on this machine (locale-gen), or give a target: whose database has the locale you want`,
+    },
+  )
 }

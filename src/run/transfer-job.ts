@@ -17,7 +17,7 @@ import { PostDataBuilder } from '../steps/after-data/post-data-builder.js'
 import { ForeignKeys } from '../steps/constraints/foreign-keys.js'
 import type { TablePlan } from '../steps/plan/planner.js'
 import { type ReportingOptions, RunLifecycle, type RunOptions } from './run-lifecycle.js'
-import { connectEndpoints, readPlan, resolveTargetUrl } from '../steps/connect.js'
+import { connectRunEndpoints, readPlan } from '../steps/connect.js'
 import { SchemaBuilder } from '../steps/schema/schema-builder.js'
 import { Snapshot } from '../steps/snapshot.js'
 import {
@@ -65,7 +65,8 @@ export class TransferJob extends RunLifecycle {
     const history = this.history
     this.emit('step.started', { step: 'connect' })
     requireSource(config)
-    const endpoints = await connectEndpoints(config, await resolveTargetUrl(config))
+    const endpoints = await connectRunEndpoints(config)
+    if (endpoints.note) this.warn(endpoints.note)
     const source = (this.source = endpoints.source)
     const target = (this.target = endpoints.target)
     this.connectedTo({

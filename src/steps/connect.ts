@@ -1,9 +1,9 @@
-import type pg from 'pg'
+import pg from 'pg'
 import { requireSource } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { Catalog } from '../catalog/catalog.js'
 import { Database, READ_ONLY_SNAPSHOT, type Side, redactUrl } from '../db/database.js'
-import { LocalServer } from '../local/local-server.js'
+import { LocalServer, readDatabaseSettings } from '../local/local-server.js'
 import { embeddedServerVersion } from '../local/postgres-cluster.js'
 import { Planner, type RunPlan } from './plan/planner.js'
 import { Snapshot } from './snapshot.js'
@@ -31,6 +31,35 @@ export function openDatabase(config: Config, side: Side, url: string, password?:
 export async function resolveTargetUrl(config: Config): Promise<string> {
   if (config.target) return config.target.url
   return (await new LocalServer({ dir: config.local.dir, port: config.local.port }).start()).url
+}
+
+/**
+ * Connects to the source, then to the target: the configured one, or the embedded local server's copy of
+ * the source database (a database named after it, with its encoding and locale, created on first use).
+ * Proves both logins work; on failure both pools are closed. `note`: the local copy's locale differs.
+ */
+export async function connectRunEndpoints(
+  config: Config,
+): Promise<{ source: Database; target: Database; note?: string | undefined }> {
+  if (config.target) return connectEndpoints(config, config.target.url)
+  const sourceEndpoint = requireSource(config)
+  const source = openDatabase(config, 'source', sourceEndpoint.url, sourceEndpoint.password)
+  try {
+    await source.check()
+    const settings = await readDatabaseSettings((sql) => source.query(sql))
+    const local = await new LocalServer({ dir: config.local.dir, port: config.local.port }).database(settings)
+    const target = openDatabase(config, 'target', local.url)
+    try {
+      await target.check()
+    } catch (error) {
+      await target.close()
+      throw error
+    }
+    return { source, target, note: local.note }
+  } catch (error) {
+    await source.close()
+    throw error
+  }
 }
 
 /** Connects to the source and the target and proves both logins work; on failure both pools are closed. */
@@ -87,7 +116,7 @@ export async function openForReading(config: Config): Promise<ReadingSession> {
     }
   }
   const source = openDatabase(config, 'source', sourceEndpoint.url, sourceEndpoint.password)
-  const target = targetUrl ? openDatabase(config, 'target', targetUrl, config.target?.password) : undefined
+  let target: Database | undefined
   const snapshot = new Snapshot(source)
   const close = async () => {
     await snapshot.close()
@@ -95,13 +124,37 @@ export async function openForReading(config: Config): Promise<ReadingSession> {
     await stopLocal()
   }
   try {
-    await Promise.all([source.check(), target?.check()])
+    await source.check()
+    if (!config.target && targetUrl) {
+      // The local copy of this source is the database named after it; until a run makes it, there is none.
+      const { name } = await readDatabaseSettings((sql) => source.query(sql))
+      const local = new LocalServer({ dir: config.local.dir, port: config.local.port })
+      const exists = await localDatabaseExists(targetUrl, name)
+      targetUrl = exists ? local.urlFor(name) : undefined
+      if (targetUrl) targetDisplay = `local ${redactUrl(targetUrl)}`
+      else
+        targetDisplay = `local (${config.local.dir}, no copy of database ${name} yet: the first run makes it)`
+    }
+    target = targetUrl ? openDatabase(config, 'target', targetUrl, config.target?.password) : undefined
+    await target?.check()
     await snapshot.open()
     const { plan } = await snapshot.read((sourceClient) => readPlan({ config, source, sourceClient, target }))
     return { source, target, snapshot, plan, sourceDisplay: source.displayUrl, targetDisplay, close }
   } catch (error) {
     await close()
     throw error
+  }
+}
+
+/** Whether the local server at `serverUrl` has a database `name`. */
+async function localDatabaseExists(serverUrl: string, name: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: serverUrl })
+  await client.connect()
+  try {
+    const { rowCount } = await client.query(`SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1`, [name])
+    return rowCount === 1
+  } finally {
+    await client.end()
   }
 }
 

@@ -100,9 +100,13 @@ test('a run without a target copies into the local PostgreSQL, starting it when 
     const config = testConfig({ source: source.url, localDir }, { dir })
     const report = await new TransferJob(config, { notifier: null }).run()
     assert.equal(report.status, 'succeeded', JSON.stringify(report.error ?? report.tables))
-    assert.match(report.target, /^local postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/)
+    // The copy is the local database named after the source's.
+    assert.equal(
+      report.target,
+      `local postgres://postgres@127.0.0.1:${new URL(report.target.slice(6)).port}/${source.name}`,
+    )
     assert.equal(report.targetName, 'local')
-    const localUrl = new LocalServer({ dir: localDir }).url()!
+    const localUrl = new LocalServer({ dir: localDir }).urlFor(source.name)!
     assert.deepEqual(await fingerprint(localUrl, 'public.t'), await fingerprint(source.url, 'public.t'))
   } finally {
     await source.drop()

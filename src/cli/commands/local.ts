@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { TablehaulError } from '../../errors.js'
-import { LocalServer } from '../../local/local-server.js'
+import { LocalServer, databaseNamedBy } from '../../local/local-server.js'
 import { reportingSettings } from '../../config/load.js'
 import type { Config } from '../../config/schema.js'
 import { type CliContext, EXIT, loadFrom } from '../context.js'
@@ -17,6 +17,10 @@ export function registerLocalCommand(program: Command, context: CliContext): voi
       'YAML config file whose local: section is used (default: ./tablehaul.yaml if present; env TABLEHAUL_CONFIG)',
     )
     .option('--dir <dir>', 'its folder, instead of local.dir (default ./.tablehaul; env TABLEHAUL_LOCAL_DIR)')
+    .option(
+      '--source <url>',
+      "the source whose local copy `url` names (default: the config's source.url; env TABLEHAUL_SOURCE_URL)",
+    )
     .addHelpText(
       'after',
       `
@@ -28,9 +32,10 @@ Examples:
 
 Exit codes of status: 0 running, 1 stopped or not created yet.`,
     )
+  const settingsOf = () =>
+    localSettings(context, local.opts<{ config?: string; dir?: string; source?: string }>())
   const server = () => {
-    const options = local.opts<{ config?: string; dir?: string }>()
-    const { local: settings } = localSettings(context, options)
+    const { local: settings } = settingsOf()
     return new LocalServer({ dir: settings.dir, port: settings.port })
   }
   const out = context.out.stdout
@@ -86,9 +91,14 @@ Exit codes of status: 0 running, 1 stopped or not created yet.`,
     })
   local
     .command('url')
-    .description('print its connection URL, password included, for psql or other tools')
+    .description(
+      "print the connection URL of the source's local copy (a database named after the source's), password included, for psql or other tools",
+    )
     .action(() => {
-      const url = server().url()
+      const config = settingsOf()
+      const localServer = new LocalServer({ dir: config.local.dir, port: config.local.port })
+      // Each source database is copied into a local database of its own name.
+      const url = config.source ? localServer.urlFor(databaseNamedBy(config.source.url)) : localServer.url()
       if (!url)
         throw new TablehaulError('LOCAL_SERVER_FAILED', 'the local PostgreSQL has not been created yet', {
           hint: 'run tablehaul local start',
@@ -102,9 +112,12 @@ Exit codes of status: 0 running, 1 stopped or not created yet.`,
  * not load for another reason (a password variable only the cron job sets) does not keep anyone from
  * stopping or finding it.
  */
-function localSettings(context: CliContext, options: { config?: string; dir?: string }): Config {
+function localSettings(
+  context: CliContext,
+  options: { config?: string; dir?: string; source?: string },
+): Config {
   try {
-    return loadFrom(context, { config: options.config, localDir: options.dir }).config
+    return loadFrom(context, { config: options.config, localDir: options.dir, source: options.source }).config
   } catch (error) {
     if (!(error instanceof TablehaulError) || error.code !== 'CONFIG_INVALID') throw error
     const settings = reportingSettings({
