@@ -3,6 +3,7 @@ import pg from 'pg'
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { makeDirectory } from '../files.js'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { redactUrl } from '../db/database.js'
 import { sqlFolder } from '../db/sql-file.js'
 import { quoteIdent, quoteLiteral } from '../db/table-ref.js'
@@ -93,6 +94,20 @@ export const LOCAL_SERVER_SETTINGS: Record<string, string | number> = {
   log_min_messages: 'warning',
 }
 
+/** Longest wait for another process that creates or starts the same local server (initdb, then pg_ctl -t 120). */
+const LOCK_WAIT_MS = 300_000
+
+/** Whether a process with this id exists (signal 0 checks without sending anything). */
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 /** Where the data of a local server lives when the server's OS user cannot enter its folder (as root). */
 const ROOT_DATA_HOME = '/var/lib/tablehaul'
 
@@ -106,8 +121,22 @@ export class LocalServer {
     this.stateFile = path.join(this.dir, 'local.json')
   }
 
-  /** Creates the server on first use and starts it if it is not running; returns its URL. */
+  /**
+   * Creates the server on first use and starts it if it is not running; returns its URL. One process at a
+   * time does so (a lock file in the folder): two runs starting together would both run initdb into the
+   * same folder, and the second would fail instead of finding the server the first made.
+   */
   async start(): Promise<{ url: string; created: boolean; started: boolean }> {
+    makeDirectory(this.dir)
+    const release = await this.lock()
+    try {
+      return await this.startLocked()
+    } finally {
+      release()
+    }
+  }
+
+  private async startLocked(): Promise<{ url: string; created: boolean; started: boolean }> {
     let state = this.readState()
     let created = false
     if (!state) {
@@ -260,6 +289,41 @@ export class LocalServer {
     }
     this.writeState(state)
     return state
+  }
+
+  /** Takes `<dir>/local.lock`, waiting while a live process holds it; a dead holder's lock is taken over. */
+  private async lock(): Promise<() => void> {
+    const file = path.join(this.dir, 'local.lock')
+    const deadline = Date.now() + LOCK_WAIT_MS
+    while (true) {
+      try {
+        writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 })
+        return () => rmSync(file, { force: true })
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      }
+      let text: string
+      try {
+        text = readFileSync(file, 'utf8').trim()
+      } catch {
+        continue // released meanwhile
+      }
+      const holder = Number(text)
+      // An empty file is one being written this instant: its holder is alive.
+      if (text !== '' && !isAlive(holder)) {
+        rmSync(file, { force: true })
+        continue
+      }
+      if (Date.now() > deadline) {
+        throw new TablehaulError(
+          'LOCAL_SERVER_FAILED',
+          `process ${holder} has been starting the local PostgreSQL in ${this.dir} for more than ${LOCK_WAIT_MS / 1000}s`,
+          { hint: `wait for it, or stop process ${holder}; if it is gone, delete ${file}` },
+        )
+      }
+      // Waits on the file: its holder removes it once the server is made and running.
+      await sleep(100)
+    }
   }
 
   private readState(): LocalServerState | undefined {

@@ -153,3 +153,28 @@ test("the embedded server gets none of tablehaul's environment, and its log is i
     await local.remove()
   }
 })
+
+test('two first runs into a new local server: one creates it, the other waits and then copies or is told another run holds the target', async () => {
+  const source = await TestDatabase.create(servers.source, 'twolocal_src')
+  const fresh = path.join(tempDir(), '.tablehaul')
+  try {
+    await source.sql(
+      `CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t SELECT generate_series(1, 100)`,
+    )
+    const config = testConfig({ source: source.url, localDir: fresh })
+    const reports = await Promise.all([
+      new TransferJob(config, { notifier: null }).run(),
+      new TransferJob(config, { notifier: null }).run(),
+    ])
+    const outcomes = reports.map((r) => (r.status === 'succeeded' ? 'succeeded' : r.error?.code)).sort()
+    assert.ok(
+      outcomes.every((o) => o === 'succeeded' || o === 'RUN_LOCKED'),
+      JSON.stringify(reports.map((r) => r.error)),
+    )
+    assert.ok(outcomes.includes('succeeded'))
+    assert.ok(!existsSync(path.join(fresh, 'local.lock')), 'the lock is given back')
+  } finally {
+    await new LocalServer({ dir: fresh }).remove()
+    await source.drop()
+  }
+})
