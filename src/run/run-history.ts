@@ -65,8 +65,13 @@ export class RunHistory implements LiftedKeyStore {
         await client.query(sqlFile('create_run_history'))
         await refuseUntrusted(client)
       })
+      const opened = await this.recordStart(info, target)
+      this.target = target
+      return opened
     } catch (error) {
       if (error instanceof TablehaulError) throw error
+      // Without CREATE (42501), or with bookkeeping tables of another shape (an older or foreign
+      // tablehaul.runs: 42703, 42809…), the run goes on without records rather than failing.
       const fix =
         sqlStateOf(error) === '42501'
           ? '; grant CREATE on the database to enable it'
@@ -75,7 +80,13 @@ export class RunHistory implements LiftedKeyStore {
         warning: `resume is unavailable for this run: tablehaul cannot keep its records in schema "tablehaul" on the target (${messageOf(error)})${fix}`,
       }
     }
-    this.target = target
+  }
+
+  /** Marks runs left running as killed, finds what to resume, and records this run. */
+  private async recordStart(
+    info: { source: string; job: string; resume: boolean },
+    target: Database,
+  ): Promise<{ resumeFrom?: ResumePoint; warning?: string }> {
     // This run holds the target's advisory lock (one run at a time), so a run still recorded as running
     // is not: it was killed (kill -9, a lost machine) before it could record its end.
     await target.query(`UPDATE tablehaul.runs SET status = 'killed' WHERE status = 'running'`)
