@@ -440,7 +440,7 @@ export class Catalog {
     readonly collations: readonly CollationInfo[],
     readonly extensions: readonly ExtensionInfo[],
     readonly schemas: readonly SchemaInfo[],
-    uses: ReadonlyArray<{ readonly kind: ObjectKind; readonly oid: number; readonly use: Use }>,
+    uses: readonly CatalogUse[],
     readonly serverVersion: number,
   ) {
     for (const table of tables) {
@@ -512,227 +512,27 @@ export class Catalog {
   }
 
   private static fromRows(version: number, rows: CatalogRows, locks: Map<number, TableLock>): Catalog {
-    const group = <T>(list: Row[], map: (row: Row) => T) => {
-      const grouped = new Map<number, T[]>()
-      for (const row of list) {
-        const key = num(row.table_oid)
-        let items = grouped.get(key)
-        if (!items) grouped.set(key, (items = []))
-        items.push(map(row))
-      }
-      return grouped
+    const parts: TableParts = {
+      locks,
+      columns: byTable(rows.list_columns, columnOf),
+      constraints: byTable(rows.list_constraints, constraintOf),
+      indexes: byTable(rows.list_indexes, indexOf),
+      triggers: byTable(rows.list_triggers, triggerOf),
+      rules: byTable(rows.list_rules, ruleOf),
+      policies: byTable(rows.list_policies, policyOf),
+      statistics: byTable(rows.list_statistics, statisticsOf),
     }
-    const columnsByTable = group(rows.list_columns, (r): ColumnInfo => ({
-      position: num(r.position),
-      name: String(r.name),
-      type: String(r.type),
-      typeOid: num(r.type_oid),
-      typeKind: String(r.type_kind),
-      notNull: Boolean(r.not_null),
-      isLocal: Boolean(r.is_local),
-      inheritedCount: num(r.inherited_count),
-      generated: String(r.generated ?? ''),
-      identity: String(r.identity ?? ''),
-      defaultExpr: strOrNull(r.default_expr),
-      collation: strOrNull(r.collation),
-      storage: String(r.storage),
-      typeStorage: String(r.type_storage),
-      compression: strOrNull(r.compression),
-      statisticsTarget: numOrNull(r.statistics_target),
-      options: textArray(r.options),
-      comment: strOrNull(r.comment),
-      notNullName: strOrNull(r.not_null_name),
-      notNullValidated: Boolean(r.not_null_validated),
-      notNullNoInherit: Boolean(r.not_null_no_inherit),
-      notNullIsLocal: Boolean(r.not_null_is_local),
-      binarySafe: Boolean(r.binary_safe),
-      carriesInterval: Boolean(r.carries_interval),
-    }))
-    const constraintsByTable = group(rows.list_constraints, (r): ConstraintInfo => ({
-      oid: num(r.oid),
-      name: String(r.name),
-      type: String(r.type) as ConstraintInfo['type'],
-      definition: String(r.definition),
-      validated: Boolean(r.validated),
-      isLocal: Boolean(r.is_local),
-      inheritedCount: num(r.inherited_count),
-      noInherit: Boolean(r.no_inherit),
-      indexOid: num(r.index_oid),
-      indexDefinition: strOrNull(r.index_definition),
-      indexName: strOrNull(r.index_name),
-      referencedTableOid: num(r.referenced_table_oid),
-      parentConstraintOid: num(r.parent_constraint_oid),
-      comment: strOrNull(r.comment),
-    }))
-    const indexesByTable = group(rows.list_indexes, (r): IndexInfo => ({
-      oid: num(r.oid),
-      name: String(r.name),
-      definition: String(r.definition),
-      isUnique: Boolean(r.is_unique),
-      isPrimary: Boolean(r.is_primary),
-      keyColumns: r.key_columns === null || r.key_columns === undefined ? null : textArray(r.key_columns),
-      bytes: num(r.bytes),
-      isValid: Boolean(r.is_valid),
-      isClustered: Boolean(r.is_clustered),
-      isReplicaIdentity: Boolean(r.is_replica_identity),
-      parentIndexOid: numOrNull(r.parent_index_oid),
-      constraintName: strOrNull(r.constraint_name),
-      statisticsTargets: textArray(r.statistics_targets),
-      comment: strOrNull(r.comment),
-    }))
-    const triggersByTable = group(rows.list_triggers, (r): TriggerInfo => ({
-      name: String(r.name),
-      definition: String(r.definition),
-      enabled: String(r.enabled),
-      firesOnLoad: Boolean(r.fires_on_load),
-      isClone: Boolean(r.is_clone),
-      comment: strOrNull(r.comment),
-    }))
-    const rulesByTable = group(rows.list_rules, (r): RuleInfo => ({
-      name: String(r.name),
-      definition: String(r.definition),
-      enabled: String(r.enabled),
-      comment: strOrNull(r.comment),
-    }))
-    const policiesByTable = group(rows.list_policies, (r): PolicyInfo => ({
-      name: String(r.name),
-      permissive: Boolean(r.permissive),
-      command: String(r.command),
-      roles: textArray(r.roles),
-      usingExpr: strOrNull(r.using_expr),
-      checkExpr: strOrNull(r.check_expr),
-      comment: strOrNull(r.comment),
-    }))
-    const statisticsByTable = group(rows.list_statistics, (r): StatisticsInfo => ({
-      name: String(r.name),
-      qualifiedName: String(r.qualified_name),
-      definition: String(r.definition),
-      statisticsTarget: numOrNull(r.statistics_target),
-      comment: strOrNull(r.comment),
-    }))
-    const tables = rows.list_tables.map((r): TableInfo => {
-      const oid = num(r.oid)
-      const estimate = Number(r.estimated_rows)
-      const parentOids = textArray(r.parent_oids).map(Number)
-      return {
-        oid,
-        ref: new TableRef(String(r.schema), String(r.name)),
-        kind: String(r.kind) as 'r' | 'p',
-        isPartition: Boolean(r.is_partition),
-        persistence: String(r.persistence),
-        hasChildren: Boolean(r.has_children),
-        parentOid: parentOids[0] ?? null,
-        parentOids,
-        bytes: num(r.bytes),
-        // reltuples is -1 (PostgreSQL 14+) or 0 with no pages when the table was never analysed
-        estimatedRows: estimate < 0 ? null : Math.round(estimate),
-        extension: strOrNull(r.extension),
-        canSelect: Boolean(r.can_select),
-        canInsert: Boolean(r.can_insert),
-        canTruncate: Boolean(r.can_truncate),
-        isOwner: Boolean(r.is_owner),
-        comment: strOrNull(r.comment),
-        partitionKey: strOrNull(r.partition_key),
-        partitionBound: strOrNull(r.partition_bound),
-        rowSecurity: Boolean(r.row_security),
-        forceRowSecurity: Boolean(r.force_row_security),
-        userBypassesRls: Boolean(r.bypass_rls),
-        replicaIdentity: String(r.replica_identity ?? 'd'),
-        options: textArray(r.options),
-        toastOptions: textArray(r.toast_options),
-        accessMethod: strOrNull(r.access_method),
-        accessMethodHandler: strOrNull(r.access_method_handler),
-        ofType: strOrNull(r.of_type),
-        lockedBy: locks.get(oid) ?? null,
-        columns: columnsByTable.get(oid) ?? [],
-        constraints: constraintsByTable.get(oid) ?? [],
-        indexes: indexesByTable.get(oid) ?? [],
-        triggers: triggersByTable.get(oid) ?? [],
-        rules: rulesByTable.get(oid) ?? [],
-        policies: policiesByTable.get(oid) ?? [],
-        statistics: statisticsByTable.get(oid) ?? [],
-      }
-    })
-    const sequences = rows.list_sequences.map((r): SequenceInfo => ({
-      oid: num(r.oid),
-      ref: new TableRef(String(r.schema), String(r.name)),
-      dataType: String(r.data_type),
-      startValue: String(r.start_value),
-      increment: String(r.increment),
-      minValue: String(r.min_value),
-      maxValue: String(r.max_value),
-      cache: String(r.cache),
-      cycle: Boolean(r.cycle),
-      persistence: String(r.persistence),
-      ownerTableOid: numOrNull(r.owner_table_oid),
-      ownerColumn: strOrNull(r.owner_column),
-      ownerDependency: strOrNull(r.owner_dependency),
-      comment: strOrNull(r.comment),
-    }))
-    const types = rows.list_types.map((r): TypeInfo => ({
-      oid: num(r.oid),
-      ref: new TableRef(String(r.schema), String(r.name)),
-      kind: String(r.kind) as TypeInfo['kind'],
-      rendered: String(r.rendered),
-      extension: strOrNull(r.extension),
-      comment: strOrNull(r.comment),
-      labels: textArray(r.labels),
-      baseType: strOrNull(r.base_type),
-      defaultExpr: strOrNull(r.default_expr),
-      notNull: Boolean(r.not_null),
-      notNullName: strOrNull(r.not_null_name),
-      collation: strOrNull(r.collation),
-      checks: (r.checks as DomainCheck[] | null) ?? [],
-      attributes: (r.attributes as TypeAttribute[] | null) ?? [],
-      rangeSubtype: strOrNull(r.range_subtype),
-      rangeOpclass: strOrNull(r.range_opclass),
-      rangeCollation: strOrNull(r.range_collation),
-      rangeCanonical: strOrNull(r.range_canonical),
-      rangeSubdiff: strOrNull(r.range_subdiff),
-      multirangeName: strOrNull(r.multirange_name),
-      baseDefinition: (r.base_type_definition as BaseTypeDefinition | null) ?? null,
-    }))
-    const functions = rows.list_functions.map((r): FunctionInfo => ({
-      oid: num(r.oid),
-      ref: new TableRef(String(r.schema), String(r.name)),
-      signature: String(r.signature),
-      definition: strOrNull(r.definition),
-      kind: String(r.kind),
-      comment: strOrNull(r.comment),
-    }))
-    const collations = rows.list_collations.map((r): CollationInfo => ({
-      oid: num(r.oid),
-      ref: new TableRef(String(r.schema), String(r.name)),
-      provider: String(r.provider),
-      lcCollate: strOrNull(r.lc_collate),
-      lcCtype: strOrNull(r.lc_ctype),
-      locale: strOrNull(r.locale),
-      rules: strOrNull(r.rules),
-      deterministic:
-        r.deterministic === null || r.deterministic === undefined ? true : Boolean(r.deterministic),
-      comment: strOrNull(r.comment),
-    }))
-    const extensions = rows.list_extensions.map((r): ExtensionInfo => ({
-      name: String(r.name),
-      schema: strOrNull(r.schema),
-      version: String(r.version),
-      installed: Boolean(r.installed),
-    }))
-    const uses = rows.list_dependencies.map((r) => ({
-      kind: String(r.kind) as ObjectKind,
-      oid: num(r.oid),
-      use: {
-        phase: String(r.phase) as Use['phase'],
-        kind: String(r.needs_kind) as ObjectKind,
-        oid: num(r.needs_oid),
-        extension: strOrNull(r.extension),
-      },
-    }))
-    const schemas = rows.list_schemas.map((r): SchemaInfo => ({
-      name: String(r.name),
-      comment: strOrNull(r.comment),
-    }))
-    return new Catalog(tables, sequences, types, functions, collations, extensions, schemas, uses, version)
+    return new Catalog(
+      rows.list_tables.map((row) => tableOf(row, parts)),
+      rows.list_sequences.map(sequenceOf),
+      rows.list_types.map(typeOf),
+      rows.list_functions.map(functionOf),
+      rows.list_collations.map(collationOf),
+      rows.list_extensions.map(extensionOf),
+      rows.list_schemas.map(schemaOf),
+      rows.list_dependencies.map(useOf),
+      version,
+    )
   }
 
   table(ref: TableRef): TableInfo | undefined {
@@ -830,6 +630,292 @@ export class Catalog {
 
   functionWithSignature(signature: string): FunctionInfo | undefined {
     return this.named.get(`function:${signature}`) as FunctionInfo | undefined
+  }
+}
+
+/** One row of list_dependencies: the object (`kind`, `oid`) and what it uses. */
+interface CatalogUse {
+  readonly kind: ObjectKind
+  readonly oid: number
+  readonly use: Use
+}
+
+/** The parts of every table, by the table's oid. */
+interface TableParts {
+  /** Tables another session locked while the catalog was read (see readAroundLocks). */
+  readonly locks: ReadonlyMap<number, TableLock>
+  readonly columns: Map<number, ColumnInfo[]>
+  readonly constraints: Map<number, ConstraintInfo[]>
+  readonly indexes: Map<number, IndexInfo[]>
+  readonly triggers: Map<number, TriggerInfo[]>
+  readonly rules: Map<number, RuleInfo[]>
+  readonly policies: Map<number, PolicyInfo[]>
+  readonly statistics: Map<number, StatisticsInfo[]>
+}
+
+/** Rows of a per-table query (columns, constraints, …), mapped and grouped by their `table_oid`. */
+function byTable<T>(rows: readonly Row[], map: (row: Row) => T): Map<number, T[]> {
+  const grouped = new Map<number, T[]>()
+  for (const row of rows) {
+    const key = num(row.table_oid)
+    let items = grouped.get(key)
+    if (!items) grouped.set(key, (items = []))
+    items.push(map(row))
+  }
+  return grouped
+}
+
+function columnOf(r: Row): ColumnInfo {
+  return {
+    position: num(r.position),
+    name: String(r.name),
+    type: String(r.type),
+    typeOid: num(r.type_oid),
+    typeKind: String(r.type_kind),
+    notNull: Boolean(r.not_null),
+    isLocal: Boolean(r.is_local),
+    inheritedCount: num(r.inherited_count),
+    generated: String(r.generated ?? ''),
+    identity: String(r.identity ?? ''),
+    defaultExpr: strOrNull(r.default_expr),
+    collation: strOrNull(r.collation),
+    storage: String(r.storage),
+    typeStorage: String(r.type_storage),
+    compression: strOrNull(r.compression),
+    statisticsTarget: numOrNull(r.statistics_target),
+    options: textArray(r.options),
+    comment: strOrNull(r.comment),
+    notNullName: strOrNull(r.not_null_name),
+    notNullValidated: Boolean(r.not_null_validated),
+    notNullNoInherit: Boolean(r.not_null_no_inherit),
+    notNullIsLocal: Boolean(r.not_null_is_local),
+    binarySafe: Boolean(r.binary_safe),
+    carriesInterval: Boolean(r.carries_interval),
+  }
+}
+
+function constraintOf(r: Row): ConstraintInfo {
+  return {
+    oid: num(r.oid),
+    name: String(r.name),
+    type: String(r.type) as ConstraintInfo['type'],
+    definition: String(r.definition),
+    validated: Boolean(r.validated),
+    isLocal: Boolean(r.is_local),
+    inheritedCount: num(r.inherited_count),
+    noInherit: Boolean(r.no_inherit),
+    indexOid: num(r.index_oid),
+    indexDefinition: strOrNull(r.index_definition),
+    indexName: strOrNull(r.index_name),
+    referencedTableOid: num(r.referenced_table_oid),
+    parentConstraintOid: num(r.parent_constraint_oid),
+    comment: strOrNull(r.comment),
+  }
+}
+
+function indexOf(r: Row): IndexInfo {
+  return {
+    oid: num(r.oid),
+    name: String(r.name),
+    definition: String(r.definition),
+    isUnique: Boolean(r.is_unique),
+    isPrimary: Boolean(r.is_primary),
+    keyColumns: r.key_columns === null || r.key_columns === undefined ? null : textArray(r.key_columns),
+    bytes: num(r.bytes),
+    isValid: Boolean(r.is_valid),
+    isClustered: Boolean(r.is_clustered),
+    isReplicaIdentity: Boolean(r.is_replica_identity),
+    parentIndexOid: numOrNull(r.parent_index_oid),
+    constraintName: strOrNull(r.constraint_name),
+    statisticsTargets: textArray(r.statistics_targets),
+    comment: strOrNull(r.comment),
+  }
+}
+
+function triggerOf(r: Row): TriggerInfo {
+  return {
+    name: String(r.name),
+    definition: String(r.definition),
+    enabled: String(r.enabled),
+    firesOnLoad: Boolean(r.fires_on_load),
+    isClone: Boolean(r.is_clone),
+    comment: strOrNull(r.comment),
+  }
+}
+
+function ruleOf(r: Row): RuleInfo {
+  return {
+    name: String(r.name),
+    definition: String(r.definition),
+    enabled: String(r.enabled),
+    comment: strOrNull(r.comment),
+  }
+}
+
+function policyOf(r: Row): PolicyInfo {
+  return {
+    name: String(r.name),
+    permissive: Boolean(r.permissive),
+    command: String(r.command),
+    roles: textArray(r.roles),
+    usingExpr: strOrNull(r.using_expr),
+    checkExpr: strOrNull(r.check_expr),
+    comment: strOrNull(r.comment),
+  }
+}
+
+function statisticsOf(r: Row): StatisticsInfo {
+  return {
+    name: String(r.name),
+    qualifiedName: String(r.qualified_name),
+    definition: String(r.definition),
+    statisticsTarget: numOrNull(r.statistics_target),
+    comment: strOrNull(r.comment),
+  }
+}
+
+function sequenceOf(r: Row): SequenceInfo {
+  return {
+    oid: num(r.oid),
+    ref: new TableRef(String(r.schema), String(r.name)),
+    dataType: String(r.data_type),
+    startValue: String(r.start_value),
+    increment: String(r.increment),
+    minValue: String(r.min_value),
+    maxValue: String(r.max_value),
+    cache: String(r.cache),
+    cycle: Boolean(r.cycle),
+    persistence: String(r.persistence),
+    ownerTableOid: numOrNull(r.owner_table_oid),
+    ownerColumn: strOrNull(r.owner_column),
+    ownerDependency: strOrNull(r.owner_dependency),
+    comment: strOrNull(r.comment),
+  }
+}
+
+function typeOf(r: Row): TypeInfo {
+  return {
+    oid: num(r.oid),
+    ref: new TableRef(String(r.schema), String(r.name)),
+    kind: String(r.kind) as TypeInfo['kind'],
+    rendered: String(r.rendered),
+    extension: strOrNull(r.extension),
+    comment: strOrNull(r.comment),
+    labels: textArray(r.labels),
+    baseType: strOrNull(r.base_type),
+    defaultExpr: strOrNull(r.default_expr),
+    notNull: Boolean(r.not_null),
+    notNullName: strOrNull(r.not_null_name),
+    collation: strOrNull(r.collation),
+    checks: (r.checks as DomainCheck[] | null) ?? [],
+    attributes: (r.attributes as TypeAttribute[] | null) ?? [],
+    rangeSubtype: strOrNull(r.range_subtype),
+    rangeOpclass: strOrNull(r.range_opclass),
+    rangeCollation: strOrNull(r.range_collation),
+    rangeCanonical: strOrNull(r.range_canonical),
+    rangeSubdiff: strOrNull(r.range_subdiff),
+    multirangeName: strOrNull(r.multirange_name),
+    baseDefinition: (r.base_type_definition as BaseTypeDefinition | null) ?? null,
+  }
+}
+
+function functionOf(r: Row): FunctionInfo {
+  return {
+    oid: num(r.oid),
+    ref: new TableRef(String(r.schema), String(r.name)),
+    signature: String(r.signature),
+    definition: strOrNull(r.definition),
+    kind: String(r.kind),
+    comment: strOrNull(r.comment),
+  }
+}
+
+function collationOf(r: Row): CollationInfo {
+  return {
+    oid: num(r.oid),
+    ref: new TableRef(String(r.schema), String(r.name)),
+    provider: String(r.provider),
+    lcCollate: strOrNull(r.lc_collate),
+    lcCtype: strOrNull(r.lc_ctype),
+    locale: strOrNull(r.locale),
+    rules: strOrNull(r.rules),
+    deterministic:
+      r.deterministic === null || r.deterministic === undefined ? true : Boolean(r.deterministic),
+    comment: strOrNull(r.comment),
+  }
+}
+
+function extensionOf(r: Row): ExtensionInfo {
+  return {
+    name: String(r.name),
+    schema: strOrNull(r.schema),
+    version: String(r.version),
+    installed: Boolean(r.installed),
+  }
+}
+
+function schemaOf(r: Row): SchemaInfo {
+  return {
+    name: String(r.name),
+    comment: strOrNull(r.comment),
+  }
+}
+
+function useOf(r: Row): CatalogUse {
+  return {
+    kind: String(r.kind) as ObjectKind,
+    oid: num(r.oid),
+    use: {
+      phase: String(r.phase) as Use['phase'],
+      kind: String(r.needs_kind) as ObjectKind,
+      oid: num(r.needs_oid),
+      extension: strOrNull(r.extension),
+    },
+  }
+}
+
+/** A table with its parts (columns, constraints, …), found by its oid. */
+function tableOf(r: Row, parts: TableParts): TableInfo {
+  const oid = num(r.oid)
+  const estimate = Number(r.estimated_rows)
+  const parentOids = textArray(r.parent_oids).map(Number)
+  return {
+    oid,
+    ref: new TableRef(String(r.schema), String(r.name)),
+    kind: String(r.kind) as 'r' | 'p',
+    isPartition: Boolean(r.is_partition),
+    persistence: String(r.persistence),
+    hasChildren: Boolean(r.has_children),
+    parentOid: parentOids[0] ?? null,
+    parentOids,
+    bytes: num(r.bytes),
+    // reltuples is -1 (PostgreSQL 14+) or 0 with no pages when the table was never analysed
+    estimatedRows: estimate < 0 ? null : Math.round(estimate),
+    extension: strOrNull(r.extension),
+    canSelect: Boolean(r.can_select),
+    canInsert: Boolean(r.can_insert),
+    canTruncate: Boolean(r.can_truncate),
+    isOwner: Boolean(r.is_owner),
+    comment: strOrNull(r.comment),
+    partitionKey: strOrNull(r.partition_key),
+    partitionBound: strOrNull(r.partition_bound),
+    rowSecurity: Boolean(r.row_security),
+    forceRowSecurity: Boolean(r.force_row_security),
+    userBypassesRls: Boolean(r.bypass_rls),
+    replicaIdentity: String(r.replica_identity ?? 'd'),
+    options: textArray(r.options),
+    toastOptions: textArray(r.toast_options),
+    accessMethod: strOrNull(r.access_method),
+    accessMethodHandler: strOrNull(r.access_method_handler),
+    ofType: strOrNull(r.of_type),
+    lockedBy: parts.locks.get(oid) ?? null,
+    columns: parts.columns.get(oid) ?? [],
+    constraints: parts.constraints.get(oid) ?? [],
+    indexes: parts.indexes.get(oid) ?? [],
+    triggers: parts.triggers.get(oid) ?? [],
+    rules: parts.rules.get(oid) ?? [],
+    policies: parts.policies.get(oid) ?? [],
+    statistics: parts.statistics.get(oid) ?? [],
   }
 }
 
