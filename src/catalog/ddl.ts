@@ -408,107 +408,30 @@ export class Ddl {
    * become its own. `attached`: a partition attached to a partitioned table that already had its indexes,
    * keys and checks, which attaching gave the partition.
    */
-  afterData(
-    table: TableInfo,
-    into: TableRef = table.ref,
-    options: { standalone?: boolean; attached?: boolean } = {},
-  ): Statement[] {
+  afterData(table: TableInfo, into: TableRef = table.ref, options: AfterDataOptions = {}): Statement[] {
+    return [
+      ...keyConstraints(table, into, options),
+      ...checkConstraints(table, into, options),
+      ...notValidNotNulls(table, into),
+      ...indexes(table, into, options),
+      ...(table.kind === 'p' ? this.attachIndexes(table) : []),
+      ...indexSettings(table, into),
+      ...constraintComments(table, into),
+      ...statisticsObjects(table, into),
+      ...this.triggers(table, into, options),
+      ...rules(table, into),
+      ...policies(table, into),
+      ...rowSecurity(table, into),
+    ]
+  }
+
+  /**
+   * Triggers, their enabled state (on a partitioned table's partitions too) and comments. A partition's
+   * clone of its parent's trigger comes with the parent's; only its own state is set, where attaching gave it
+   * the state of a partitioned table the target had.
+   */
+  private triggers(table: TableInfo, into: TableRef, options: AfterDataOptions): Statement[] {
     const statements: Statement[] = []
-    const on = into.sql
-    const only = `ALTER TABLE ONLY ${on}`
-    const schema = quoteIdent(into.schema)
-    const partitioned = table.kind === 'p'
-    for (const constraint of table.constraints) {
-      if (constraint.type !== 'p' && constraint.type !== 'u' && constraint.type !== 'x') continue
-      if (!constraint.isLocal && constraint.parentConstraintOid === 0) continue
-      if (options.attached && constraint.parentConstraintOid !== 0) continue
-      const what = `constraint ${quoteIdent(constraint.name)} of ${into.display}`
-      // A partition's key is added as such, not USING INDEX: that would make its inherited NOT NULL
-      // constraints (PostgreSQL 18) its own.
-      if (
-        (constraint.type === 'p' || constraint.type === 'u') &&
-        !partitioned &&
-        !table.isPartition &&
-        constraint.indexDefinition
-      ) {
-        const indexName = constraint.indexName ?? indexNameOf(constraint.indexDefinition)
-        statements.push({ sql: retarget(constraint.indexDefinition, table.ref, into), what })
-        statements.push({
-          sql: `${only} ADD CONSTRAINT ${quoteIdent(constraint.name)} ${constraint.type === 'p' ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX ${quoteIdent(indexName)}${deferrability(constraint)}`,
-          what,
-        })
-      } else {
-        statements.push({
-          sql: `${only} ADD CONSTRAINT ${quoteIdent(constraint.name)} ${constraint.definition}`,
-          what,
-        })
-      }
-    }
-    const checks = table.constraints.filter(
-      (c) => c.type === 'c' && (c.isLocal || (table.isPartition && !options.attached) || options.standalone),
-    )
-    if (checks.length > 0) {
-      // One ALTER TABLE validates all its new constraints in a single scan of the table. Without ONLY it
-      // reaches the children, whose copies of the checks are then inherited ones, as on the source.
-      statements.push({
-        sql: `ALTER TABLE ${on} ${checks.map((c) => `ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`).join(', ')}`,
-        what: `check constraints of ${into.display}`,
-      })
-    }
-    for (const column of table.columns) {
-      if (column.notNull && !column.notNullValidated && column.notNullName) {
-        statements.push({
-          sql: `${only} ADD CONSTRAINT ${quoteIdent(column.notNullName)} NOT NULL ${quoteIdent(column.name)} NOT VALID`,
-          what: `constraint ${quoteIdent(column.notNullName)} of ${into.display}`,
-        })
-      }
-    }
-    for (const index of table.indexes) {
-      if (index.constraintName || (!index.isValid && !partitioned)) continue
-      if (options.attached && index.parentIndexOid !== null) continue
-      statements.push({
-        sql: retarget(index.definition, table.ref, into),
-        what: `index ${schema}.${quoteIdent(index.name)}`,
-      })
-    }
-    if (partitioned) statements.push(...this.attachIndexes(table))
-    for (const index of table.indexes) {
-      const name = `${schema}.${quoteIdent(index.name)}`
-      const what = `index ${name}`
-      for (const target of index.statisticsTargets) {
-        const [column, value] = target.split('=')
-        statements.push({ sql: `ALTER INDEX ${name} ALTER COLUMN ${column} SET STATISTICS ${value}`, what })
-      }
-      if (index.isClustered) statements.push({ sql: `${only} CLUSTER ON ${quoteIdent(index.name)}`, what })
-      if (index.isReplicaIdentity)
-        statements.push({ sql: `${only} REPLICA IDENTITY USING INDEX ${quoteIdent(index.name)}`, what })
-      statements.push(...comment(`INDEX ${name}`, index.comment).map((sql) => ({ sql, what })))
-    }
-    for (const constraint of table.constraints) {
-      if (constraint.type === 'f') continue
-      const what = `constraint ${quoteIdent(constraint.name)} of ${into.display}`
-      statements.push(
-        ...comment(`CONSTRAINT ${quoteIdent(constraint.name)} ON ${on}`, constraint.comment).map((sql) => ({
-          sql,
-          what,
-        })),
-      )
-    }
-    for (const statistics of table.statistics) {
-      const what = `statistics ${statistics.qualifiedName}`
-      statements.push({ sql: retargetStatistics(statistics.definition, table.ref, into), what })
-      if (statistics.statisticsTarget !== null)
-        statements.push({
-          sql: `ALTER STATISTICS ${statistics.qualifiedName} SET STATISTICS ${statistics.statisticsTarget}`,
-          what,
-        })
-      statements.push(
-        ...comment(`STATISTICS ${statistics.qualifiedName}`, statistics.comment).map((sql) => ({
-          sql,
-          what,
-        })),
-      )
-    }
     for (const trigger of table.triggers) {
       if (trigger.isClone) {
         // Attaching to a partitioned table the target had gave the partition that table's triggers, in
@@ -517,48 +440,15 @@ export class Ddl {
         continue
       }
       const what = `trigger ${quoteIdent(trigger.name)} of ${into.display}`
-      statements.push({ sql: retargetOn(trigger.definition, table.ref, into), what })
+      statements.push(on(what, retargetOn(trigger.definition, table.ref, into)))
       const state = ENABLED_STATE[trigger.enabled]
       if (state)
-        statements.push({ sql: `ALTER TABLE ${on} ${state} TRIGGER ${quoteIdent(trigger.name)}`, what })
-      if (partitioned) statements.push(...this.partitionTriggerStates(table, trigger.name))
+        statements.push(on(what, `ALTER TABLE ${into.sql} ${state} TRIGGER ${quoteIdent(trigger.name)}`))
+      if (table.kind === 'p') statements.push(...this.partitionTriggerStates(table, trigger.name))
       statements.push(
-        ...comment(`TRIGGER ${quoteIdent(trigger.name)} ON ${on}`, trigger.comment).map((sql) => ({
-          sql,
-          what,
-        })),
+        ...comments(what, `TRIGGER ${quoteIdent(trigger.name)} ON ${into.sql}`, trigger.comment),
       )
     }
-    for (const rule of table.rules) {
-      const what = `rule ${quoteIdent(rule.name)} of ${into.display}`
-      statements.push({ sql: retargetTo(rule.definition, table.ref, into), what })
-      const state = ENABLED_STATE[rule.enabled]
-      if (state) statements.push({ sql: `ALTER TABLE ${on} ${state} RULE ${quoteIdent(rule.name)}`, what })
-      statements.push(
-        ...comment(`RULE ${quoteIdent(rule.name)} ON ${on}`, rule.comment).map((sql) => ({ sql, what })),
-      )
-    }
-    for (const policy of table.policies) {
-      const what = `policy ${quoteIdent(policy.name)} of ${into.display}`
-      const parts = [
-        `CREATE POLICY ${quoteIdent(policy.name)} ON ${on}`,
-        `AS ${policy.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'}`,
-        `FOR ${POLICY_COMMAND[policy.command] ?? 'ALL'}`,
-        `TO ${policy.roles.length ? policy.roles.join(', ') : 'public'}`,
-      ]
-      if (policy.usingExpr !== null) parts.push(`USING (${policy.usingExpr})`)
-      if (policy.checkExpr !== null) parts.push(`WITH CHECK (${policy.checkExpr})`)
-      statements.push({ sql: parts.join(' '), what })
-      statements.push(
-        ...comment(`POLICY ${quoteIdent(policy.name)} ON ${on}`, policy.comment).map((sql) => ({
-          sql,
-          what,
-        })),
-      )
-    }
-    const rls = `row-level security of ${into.display}`
-    if (table.rowSecurity) statements.push({ sql: `${only} ENABLE ROW LEVEL SECURITY`, what: rls })
-    if (table.forceRowSecurity) statements.push({ sql: `${only} FORCE ROW LEVEL SECURITY`, what: rls })
     return statements
   }
 
@@ -648,6 +538,192 @@ export class Ddl {
     }
     return parts.join(' ')
   }
+}
+
+/** How a table came to be on the target, for `afterData`. */
+export interface AfterDataOptions {
+  /** Created without the inheritance parents it has on the source: it takes their checks as its own. */
+  readonly standalone?: boolean
+  /** A partition attached to a partitioned table the target had: attaching gave it that table's indexes and keys. */
+  readonly attached?: boolean
+}
+
+/** A statement on `into`, with `what` it builds. */
+function on(what: string, sql: string): Statement {
+  return { sql, what }
+}
+
+/** COMMENT statements, each marked as part of `what`. */
+function comments(what: string, object: string, text: string | null): Statement[] {
+  return comment(object, text).map((sql) => ({ sql, what }))
+}
+
+/** Primary keys, unique and exclusion constraints: a key's index built first, then taken over by it. */
+function keyConstraints(table: TableInfo, into: TableRef, options: AfterDataOptions): Statement[] {
+  const statements: Statement[] = []
+  const only = `ALTER TABLE ONLY ${into.sql}`
+  const partitioned = table.kind === 'p'
+  for (const constraint of table.constraints) {
+    if (constraint.type !== 'p' && constraint.type !== 'u' && constraint.type !== 'x') continue
+    if (!constraint.isLocal && constraint.parentConstraintOid === 0) continue
+    if (options.attached && constraint.parentConstraintOid !== 0) continue
+    const what = `constraint ${quoteIdent(constraint.name)} of ${into.display}`
+    // A partition's key is added as such, not USING INDEX: that would make its inherited NOT NULL
+    // constraints (PostgreSQL 18) its own.
+    if (
+      (constraint.type === 'p' || constraint.type === 'u') &&
+      !partitioned &&
+      !table.isPartition &&
+      constraint.indexDefinition
+    ) {
+      const indexName = constraint.indexName ?? indexNameOf(constraint.indexDefinition)
+      statements.push(on(what, retarget(constraint.indexDefinition, table.ref, into)))
+      statements.push(
+        on(
+          what,
+          `${only} ADD CONSTRAINT ${quoteIdent(constraint.name)} ${constraint.type === 'p' ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX ${quoteIdent(indexName)}${deferrability(constraint)}`,
+        ),
+      )
+    } else {
+      statements.push(
+        on(what, `${only} ADD CONSTRAINT ${quoteIdent(constraint.name)} ${constraint.definition}`),
+      )
+    }
+  }
+  return statements
+}
+
+/** The table's check constraints, in one ALTER TABLE. */
+function checkConstraints(table: TableInfo, into: TableRef, options: AfterDataOptions): Statement[] {
+  const checks = table.constraints.filter(
+    (c) => c.type === 'c' && (c.isLocal || (table.isPartition && !options.attached) || options.standalone),
+  )
+  if (checks.length === 0) return []
+  // One ALTER TABLE validates all its new constraints in a single scan of the table. Without ONLY it
+  // reaches the children, whose copies of the checks are then inherited ones, as on the source.
+  return [
+    on(
+      `check constraints of ${into.display}`,
+      `ALTER TABLE ${into.sql} ${checks.map((c) => `ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`).join(', ')}`,
+    ),
+  ]
+}
+
+/** NOT NULL constraints that are NOT VALID on the source (PostgreSQL 18) stay so. */
+function notValidNotNulls(table: TableInfo, into: TableRef): Statement[] {
+  return table.columns.flatMap((column) =>
+    column.notNull && !column.notNullValidated && column.notNullName
+      ? [
+          on(
+            `constraint ${quoteIdent(column.notNullName)} of ${into.display}`,
+            `ALTER TABLE ONLY ${into.sql} ADD CONSTRAINT ${quoteIdent(column.notNullName)} NOT NULL ${quoteIdent(column.name)} NOT VALID`,
+          ),
+        ]
+      : [],
+  )
+}
+
+/** The indexes no constraint owns (an invalid one only on a partitioned table, where it awaits its partitions). */
+function indexes(table: TableInfo, into: TableRef, options: AfterDataOptions): Statement[] {
+  const schema = quoteIdent(into.schema)
+  return table.indexes
+    .filter((index) => !index.constraintName && (index.isValid || table.kind === 'p'))
+    .filter((index) => !(options.attached && index.parentIndexOid !== null))
+    .map((index) =>
+      on(`index ${schema}.${quoteIdent(index.name)}`, retarget(index.definition, table.ref, into)),
+    )
+}
+
+/** Per-column statistics targets, CLUSTER ON, REPLICA IDENTITY and comments of the table's indexes. */
+function indexSettings(table: TableInfo, into: TableRef): Statement[] {
+  const statements: Statement[] = []
+  const only = `ALTER TABLE ONLY ${into.sql}`
+  for (const index of table.indexes) {
+    const name = `${quoteIdent(into.schema)}.${quoteIdent(index.name)}`
+    const what = `index ${name}`
+    for (const target of index.statisticsTargets) {
+      const [column, value] = target.split('=')
+      statements.push(on(what, `ALTER INDEX ${name} ALTER COLUMN ${column} SET STATISTICS ${value}`))
+    }
+    if (index.isClustered) statements.push(on(what, `${only} CLUSTER ON ${quoteIdent(index.name)}`))
+    if (index.isReplicaIdentity)
+      statements.push(on(what, `${only} REPLICA IDENTITY USING INDEX ${quoteIdent(index.name)}`))
+    statements.push(...comments(what, `INDEX ${name}`, index.comment))
+  }
+  return statements
+}
+
+/** Comments of the constraints other than foreign keys (those come with the keys). */
+function constraintComments(table: TableInfo, into: TableRef): Statement[] {
+  return table.constraints
+    .filter((constraint) => constraint.type !== 'f')
+    .flatMap((constraint) =>
+      comments(
+        `constraint ${quoteIdent(constraint.name)} of ${into.display}`,
+        `CONSTRAINT ${quoteIdent(constraint.name)} ON ${into.sql}`,
+        constraint.comment,
+      ),
+    )
+}
+
+/** Extended statistics objects, their statistics targets and comments. */
+function statisticsObjects(table: TableInfo, into: TableRef): Statement[] {
+  return table.statistics.flatMap((statistics) => {
+    const what = `statistics ${statistics.qualifiedName}`
+    return [
+      on(what, retargetStatistics(statistics.definition, table.ref, into)),
+      ...(statistics.statisticsTarget !== null
+        ? [
+            on(
+              what,
+              `ALTER STATISTICS ${statistics.qualifiedName} SET STATISTICS ${statistics.statisticsTarget}`,
+            ),
+          ]
+        : []),
+      ...comments(what, `STATISTICS ${statistics.qualifiedName}`, statistics.comment),
+    ]
+  })
+}
+
+/** Rules, their enabled state and comments. */
+function rules(table: TableInfo, into: TableRef): Statement[] {
+  return table.rules.flatMap((rule) => {
+    const what = `rule ${quoteIdent(rule.name)} of ${into.display}`
+    const state = ENABLED_STATE[rule.enabled]
+    return [
+      on(what, retargetTo(rule.definition, table.ref, into)),
+      ...(state ? [on(what, `ALTER TABLE ${into.sql} ${state} RULE ${quoteIdent(rule.name)}`)] : []),
+      ...comments(what, `RULE ${quoteIdent(rule.name)} ON ${into.sql}`, rule.comment),
+    ]
+  })
+}
+
+/** Row-level security policies and their comments. */
+function policies(table: TableInfo, into: TableRef): Statement[] {
+  return table.policies.flatMap((policy) => {
+    const what = `policy ${quoteIdent(policy.name)} of ${into.display}`
+    const parts = [
+      `CREATE POLICY ${quoteIdent(policy.name)} ON ${into.sql}`,
+      `AS ${policy.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'}`,
+      `FOR ${POLICY_COMMAND[policy.command] ?? 'ALL'}`,
+      `TO ${policy.roles.length ? policy.roles.join(', ') : 'public'}`,
+    ]
+    if (policy.usingExpr !== null) parts.push(`USING (${policy.usingExpr})`)
+    if (policy.checkExpr !== null) parts.push(`WITH CHECK (${policy.checkExpr})`)
+    return [
+      on(what, parts.join(' ')),
+      ...comments(what, `POLICY ${quoteIdent(policy.name)} ON ${into.sql}`, policy.comment),
+    ]
+  })
+}
+
+/** Row-level security switched on (and forced) last, once its policies are there. */
+function rowSecurity(table: TableInfo, into: TableRef): Statement[] {
+  const what = `row-level security of ${into.display}`
+  return [
+    ...(table.rowSecurity ? [on(what, `ALTER TABLE ONLY ${into.sql} ENABLE ROW LEVEL SECURITY`)] : []),
+    ...(table.forceRowSecurity ? [on(what, `ALTER TABLE ONLY ${into.sql} FORCE ROW LEVEL SECURITY`)] : []),
+  ]
 }
 
 /**
