@@ -1,10 +1,10 @@
 import type pg from 'pg'
 import type { Catalog, SequenceInfo, TableInfo } from '../../catalog/catalog.js'
-import { creationOrder, type SchemaObject } from '../../catalog/creation-order.js'
+import { type CreationOrder, creationOrder, type SchemaObject } from '../../catalog/creation-order.js'
 import { type Database, isConnectionLost } from '../../db/database.js'
 import type { Ddl } from '../../catalog/ddl.js'
 import { TablehaulError, messageOf } from '../../errors.js'
-import { quoteIdent } from '../../db/table-ref.js'
+import { quoteIdent, type TableRef } from '../../db/table-ref.js'
 import type { TablePlan } from '../plan/planner.js'
 
 export interface SchemaBuilderOptions {
@@ -65,169 +65,41 @@ export class SchemaBuilder {
     const recreated = plans.filter(
       (plan) => plan.targetState === 'exists' && plan.mode === 'recreate' && !plan.problem,
     )
-    const { source, target, ddl } = this.options
-    const standaloneSequences = sequences.filter((sequence) => !target.sequenceNamed(sequence.ref))
-    if (
+    const standaloneSequences = sequences.filter(
+      (sequence) => !this.options.target.sequenceNamed(sequence.ref),
+    )
+    const nothingToDo =
       missing.length === 0 &&
       recreated.length === 0 &&
       standaloneSequences.length === 0 &&
       emptyPartitioned.length === 0
-    )
-      return result
-
-    const tables = this.tablesToCreate(missing, emptyPartitioned)
+    if (nothingToDo) return result
     const order = creationOrder(
-      source,
-      tables,
+      this.options.source,
+      this.tablesToCreate(missing, emptyPartitioned),
       recreated.flatMap((plan) => (plan.source.kind === 'table' ? [plan.source.table] : [])),
       standaloneSequences,
     )
-    const intoOf = new Map<number, TablePlan>()
-    for (const plan of missing) if (plan.source.kind === 'table') intoOf.set(plan.source.table.oid, plan)
-
-    await this.options.targetDb.withClient(async (client) => {
+    const { targetDb } = this.options
+    await targetDb.withClient(async (client) => {
       try {
-        const step = new SavepointRunner(this.options.targetDb, client)
+        const step = new SavepointRunner(targetDb, client)
         await step.begin()
-
-        const schemas = new Set<string>([
-          ...missing.map((p) => p.target.schema),
-          ...emptyPartitioned.map((t) => t.ref.schema),
+        const pass: Pass = {
+          step,
+          order,
+          intoOf: targetsByOid(missing),
+          failed: new Map(),
+          madeMethods: new Set(),
+          result,
+        }
+        await this.createSchemas(pass, [
+          ...missing.map((plan) => plan.target.schema),
+          ...emptyPartitioned.map((table) => table.ref.schema),
         ])
-        for (const object of order.objects) {
-          if (object.kind === 'extension') {
-            if (object.info.schema) schemas.add(object.info.schema)
-          } else schemas.add(object.info.ref.schema)
-        }
-        for (const schema of schemas) {
-          if (target.schemas.some((s) => s.name === schema)) continue
-          await step.run([ddl.createSchema(schema), ...ddl.schemaComment(schema)])
-        }
-
-        // One pass in dependency order: a function taking a table's row type comes after that table.
-        const failed = new Map<string, unknown>()
-        const createdOids = new Set<number>()
-        const madeMethods = new Set<string>()
-        for (const object of order.objects) {
-          if (object.kind !== 'table') {
-            const error = await this.createObject(step, object, result)
-            if (error !== undefined) failed.set(object.key, error)
-            continue
-          }
-          const table = object.info
-          const plan = intoOf.get(table.oid)
-          const into = plan?.target ?? table.ref
-          const fail = (error: TablehaulError) => {
-            failed.set(object.key, error)
-            // A table no plan copies (a partitioned table without partitions) is known by its own name.
-            result.failures.set(into.key, error)
-          }
-          const blocker = [...(order.prerequisites.get(table.oid) ?? [])].find((key) => failed.has(key))
-          if (blocker) {
-            fail(
-              schemaError(
-                into,
-                `it needs ${describeKey(blocker, order.objects)}, which could not be created: ${reason(failed.get(blocker))}`,
-                failed.get(blocker),
-              ),
-            )
-            continue
-          }
-          const partitionParent =
-            table.isPartition && table.parentOid !== null ? source.tableByOid(table.parentOid) : undefined
-          if (
-            partitionParent &&
-            !createdOids.has(partitionParent.oid) &&
-            !target.table(partitionParent.ref)
-          ) {
-            fail(
-              schemaError(
-                into,
-                `its partitioned table ${partitionParent.ref.display} could not be created on the target`,
-              ),
-            )
-            continue
-          }
-          const inheritFrom: TableInfo[] = []
-          if (!table.isPartition) {
-            for (const parent of source.parents(table)) {
-              if (createdOids.has(parent.oid) || target.table(parent.ref)) inheritFrom.push(parent)
-              else {
-                result.standalone.add(table.oid)
-                addWarning(
-                  result,
-                  into.key,
-                  `created without inheriting from ${parent.ref.display}, which is neither copied by this run nor on the target`,
-                )
-              }
-            }
-          }
-          const methodError = await this.createAccessMethod(step, table, madeMethods)
-          if (methodError !== undefined) {
-            fail(
-              schemaError(
-                into,
-                `it needs table access method ${quoteIdent(table.accessMethod!)}, which could not be created: ${messageOf(methodError)}`,
-                methodError,
-              ),
-            )
-            continue
-          }
-          let statements: string[]
-          try {
-            statements = [
-              ...ddl.createTable(table, into, {
-                inheritFrom,
-                withInheritedChecks:
-                  (partitionParent !== undefined && !createdOids.has(partitionParent.oid)) ||
-                  inheritFrom.some((parent) => !createdOids.has(parent.oid)),
-              }),
-              ...ddl.sequenceOwnership(table, into),
-            ]
-            if (partitionParent && table.partitionBound)
-              statements.push(ddl.attachPartition(table, partitionParent, into))
-          } catch (error) {
-            fail(schemaError(into, messageOf(error), error))
-            continue
-          }
-          const error = await step.run(statements)
-          if (error !== undefined) {
-            fail(schemaError(into, messageOf(error), error))
-            continue
-          }
-          createdOids.add(table.oid)
-          result.created.add(table.oid)
-          if (partitionParent && !createdOids.has(partitionParent.oid))
-            result.attachedToExisting.add(table.oid)
-          for (const setting of ddl.tableSettings(table, into)) {
-            const settingError = await step.run(setting.sql)
-            if (settingError !== undefined)
-              addWarning(result, into.key, `${setting.sql} failed: ${messageOf(settingError)}`)
-          }
-        }
-
-        for (const plan of missing) {
-          if (plan.source.kind === 'query') {
-            const error = await step.run(ddl.createTableFromColumns(plan.target, plan.source.columns))
-            if (error !== undefined)
-              result.failures.set(plan.target.key, schemaError(plan.target, messageOf(error), error))
-          }
-        }
-        for (const plan of recreated) {
-          if (plan.source.kind !== 'table') continue
-          const blocker = [...(order.prerequisites.get(plan.source.table.oid) ?? [])].find((key) =>
-            failed.has(key),
-          )
-          if (blocker)
-            result.failures.set(
-              plan.target.key,
-              schemaError(
-                plan.target,
-                `it needs ${describeKey(blocker, order.objects)}, which could not be created: ${reason(failed.get(blocker))}`,
-                failed.get(blocker),
-              ),
-            )
-        }
+        await this.createInOrder(pass)
+        await this.createQueryTables(pass, missing)
+        this.failRecreationsBlocked(pass, recreated)
         await step.commit()
       } catch (error) {
         throw new TablehaulError(
@@ -238,6 +110,162 @@ export class SchemaBuilder {
       }
     })
     return result
+  }
+
+  /** The schemas of the tables (`tableSchemas`) and objects to create, where the target lacks them. */
+  private async createSchemas(pass: Pass, tableSchemas: readonly string[]): Promise<void> {
+    const { target, ddl } = this.options
+    const schemas = new Set<string>(tableSchemas)
+    for (const object of pass.order.objects) {
+      if (object.kind === 'extension') {
+        if (object.info.schema) schemas.add(object.info.schema)
+      } else schemas.add(object.info.ref.schema)
+    }
+    for (const schema of schemas) {
+      if (target.schemas.some((s) => s.name === schema)) continue
+      await pass.step.run([ddl.createSchema(schema), ...ddl.schemaComment(schema)])
+    }
+  }
+
+  /** One pass in dependency order: a function taking a table's row type comes after that table. */
+  private async createInOrder(pass: Pass): Promise<void> {
+    for (const object of pass.order.objects) {
+      if (object.kind === 'table') {
+        await this.createTable(pass, object.key, object.info)
+        continue
+      }
+      const error = await this.createObject(pass.step, object, pass.result)
+      if (error !== undefined) pass.failed.set(object.key, error)
+    }
+  }
+
+  /**
+   * Creates one table (planned, the partitioned parent of one, or a partitioned table without partitions),
+   * attached to its partitioned table and inheriting from the parents the target has, then its settings;
+   * a failure fails it and what needs it.
+   */
+  private async createTable(pass: Pass, key: string, table: TableInfo): Promise<void> {
+    const { result } = pass
+    const into = pass.intoOf.get(table.oid)?.target ?? table.ref
+    const fail = (error: TablehaulError) => {
+      pass.failed.set(key, error)
+      // A table no plan copies (a partitioned table without partitions) is known by its own name.
+      result.failures.set(into.key, error)
+    }
+    const blocked = blockedBy(pass, table.oid, into)
+    if (blocked) return fail(blocked)
+    const partitionParent = this.partitionParentOf(table)
+    if (
+      partitionParent &&
+      !result.created.has(partitionParent.oid) &&
+      !this.options.target.table(partitionParent.ref)
+    ) {
+      return fail(
+        schemaError(
+          into,
+          `its partitioned table ${partitionParent.ref.display} could not be created on the target`,
+        ),
+      )
+    }
+    const inheritFrom = this.parentsToInherit(result, table, into)
+    const methodError = await this.createAccessMethod(pass.step, table, pass.madeMethods)
+    if (methodError !== undefined) {
+      return fail(
+        schemaError(
+          into,
+          `it needs table access method ${quoteIdent(table.accessMethod!)}, which could not be created: ${messageOf(methodError)}`,
+          methodError,
+        ),
+      )
+    }
+    let statements: string[]
+    try {
+      statements = this.createTableStatements(result, table, into, { inheritFrom, partitionParent })
+    } catch (error) {
+      return fail(schemaError(into, messageOf(error), error))
+    }
+    const error = await pass.step.run(statements)
+    if (error !== undefined) return fail(schemaError(into, messageOf(error), error))
+    result.created.add(table.oid)
+    if (partitionParent && !result.created.has(partitionParent.oid)) result.attachedToExisting.add(table.oid)
+    for (const setting of this.options.ddl.tableSettings(table, into)) {
+      const settingError = await pass.step.run(setting.sql)
+      if (settingError !== undefined)
+        addWarning(result, into.key, `${setting.sql} failed: ${messageOf(settingError)}`)
+    }
+  }
+
+  /** CREATE TABLE, its sequences' ownership and its attachment to its partitioned table. */
+  private createTableStatements(
+    result: SchemaResult,
+    table: TableInfo,
+    into: TableRef,
+    parents: { inheritFrom: TableInfo[]; partitionParent: TableInfo | undefined },
+  ): string[] {
+    const { ddl } = this.options
+    const { inheritFrom, partitionParent } = parents
+    const statements = [
+      ...ddl.createTable(table, into, {
+        inheritFrom,
+        withInheritedChecks:
+          (partitionParent !== undefined && !result.created.has(partitionParent.oid)) ||
+          inheritFrom.some((parent) => !result.created.has(parent.oid)),
+      }),
+      ...ddl.sequenceOwnership(table, into),
+    ]
+    if (partitionParent && table.partitionBound)
+      statements.push(ddl.attachPartition(table, partitionParent, into))
+    return statements
+  }
+
+  /**
+   * The inheritance parents a table is created under: those this run created or the target has. Without
+   * the others it is created standalone, with a warning.
+   */
+  private parentsToInherit(result: SchemaResult, table: TableInfo, into: TableRef): TableInfo[] {
+    if (table.isPartition) return []
+    const { source, target } = this.options
+    const inheritFrom: TableInfo[] = []
+    for (const parent of source.parents(table)) {
+      if (result.created.has(parent.oid) || target.table(parent.ref)) {
+        inheritFrom.push(parent)
+        continue
+      }
+      result.standalone.add(table.oid)
+      addWarning(
+        result,
+        into.key,
+        `created without inheriting from ${parent.ref.display}, which is neither copied by this run nor on the target`,
+      )
+    }
+    return inheritFrom
+  }
+
+  private partitionParentOf(table: TableInfo): TableInfo | undefined {
+    return table.isPartition && table.parentOid !== null
+      ? this.options.source.tableByOid(table.parentOid)
+      : undefined
+  }
+
+  /** The tables of `query:` entries, from the query's result columns. */
+  private async createQueryTables(pass: Pass, missing: readonly TablePlan[]): Promise<void> {
+    for (const plan of missing) {
+      if (plan.source.kind !== 'query') continue
+      const error = await pass.step.run(
+        this.options.ddl.createTableFromColumns(plan.target, plan.source.columns),
+      )
+      if (error !== undefined)
+        pass.result.failures.set(plan.target.key, schemaError(plan.target, messageOf(error), error))
+    }
+  }
+
+  /** A table to re-create fails when something it needs could not be created. */
+  private failRecreationsBlocked(pass: Pass, recreated: readonly TablePlan[]): void {
+    for (const plan of recreated) {
+      if (plan.source.kind !== 'table') continue
+      const blocked = blockedBy(pass, plan.source.table.oid, plan.target)
+      if (blocked) pass.result.failures.set(plan.target.key, blocked)
+    }
   }
 
   /**
@@ -339,6 +367,37 @@ export class SchemaBuilder {
 }
 
 const OBJECTS_PER_TRANSACTION = 500
+
+/** The state of one `createMissing`: its transaction, its order, what failed so far and what it did. */
+interface Pass {
+  readonly step: SavepointRunner
+  readonly order: CreationOrder
+  /** The plan that creates a source table (by oid) on the target. */
+  readonly intoOf: ReadonlyMap<number, TablePlan>
+  /** Objects that could not be created, by object key, with why. */
+  readonly failed: Map<string, unknown>
+  /** Table access methods made (or found) on the target so far. */
+  readonly madeMethods: Set<string>
+  readonly result: SchemaResult
+}
+
+function targetsByOid(missing: readonly TablePlan[]): Map<number, TablePlan> {
+  const intoOf = new Map<number, TablePlan>()
+  for (const plan of missing) if (plan.source.kind === 'table') intoOf.set(plan.source.table.oid, plan)
+  return intoOf
+}
+
+/** The error for a table one of whose prerequisites failed; undefined when none did. */
+function blockedBy(pass: Pass, oid: number, into: { display: string }): TablehaulError | undefined {
+  const blocker = [...(pass.order.prerequisites.get(oid) ?? [])].find((key) => pass.failed.has(key))
+  if (!blocker) return undefined
+  const cause = pass.failed.get(blocker)
+  return schemaError(
+    into,
+    `it needs ${describeKey(blocker, pass.order.objects)}, which could not be created: ${reason(cause)}`,
+    cause,
+  )
+}
 
 function describeKey(key: string, objects: readonly SchemaObject[]): string {
   const object = objects.find((o) => o.key === key)
