@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { TablehaulError, sqlStateOf } from '../errors.js'
+import { withSavepoint } from '../db/database.js'
 import { sqlFolder } from '../db/sql-file.js'
 import { TableRef } from '../db/table-ref.js'
 
@@ -393,18 +394,19 @@ async function readAroundLocks(
       if (!locks.has(oid)) locks.set(oid, { pid: numOrNull(row.pid), granted: Boolean(row.granted) })
     }
     const lockedOids = [...locks.keys()]
-    await client.query('SAVEPOINT tablehaul_catalog')
     try {
-      const rows = {} as CatalogRows
-      for (const name of QUERIES) {
-        const text = sqlFile(name)
-        rows[name] = (await client.query(text, LOCK_AWARE.has(name) ? [lockedOids] : [])).rows as Row[]
-      }
-      await client.query('RELEASE SAVEPOINT tablehaul_catalog')
+      const rows = await withSavepoint(client, 'tablehaul_catalog', async () => {
+        const rows = {} as CatalogRows
+        for (const name of QUERIES) {
+          const text = sqlFile(name)
+          rows[name] = (await client.query(text, LOCK_AWARE.has(name) ? [lockedOids] : [])).rows as Row[]
+        }
+        return rows
+      })
       return { rows, locks }
     } catch (error) {
+      // Rolled back to the savepoint: a REPEATABLE READ snapshot survives that, and the read starts again.
       if (sqlStateOf(error) !== LOCK_NOT_AVAILABLE || attempt >= CATALOG_READ_ATTEMPTS) throw error
-      await client.query('ROLLBACK TO SAVEPOINT tablehaul_catalog')
     }
   }
 }

@@ -195,23 +195,9 @@ export class Database {
     await client.query(statements.join('; '))
   }
 
-  /**
-   * Runs `fn` under a savepoint of `client`'s transaction: when it fails, only its own work is rolled back
-   * and its error thrown; the transaction goes on. A savepoint that cannot be rolled back (the connection
-   * is gone) throws that failure instead.
-   */
-  async withSavepoint<T>(client: pg.ClientBase, name: string, fn: () => Promise<T>): Promise<T> {
-    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`invalid savepoint name ${name}`)
-    await client.query(`SAVEPOINT ${name}`)
-    let result: T
-    try {
-      result = await fn()
-    } catch (error) {
-      await client.query(`ROLLBACK TO SAVEPOINT ${name}`)
-      throw error
-    }
-    await client.query(`RELEASE SAVEPOINT ${name}`)
-    return result
+  /** `withSavepoint(client, name, fn)`, for a step that may fail alone inside a transaction of this database. */
+  withSavepoint<T>(client: pg.ClientBase, name: string, fn: () => Promise<T>): Promise<T> {
+    return withSavepoint(client, name, fn)
   }
 
   /**
@@ -339,6 +325,29 @@ export class Database {
     }
     return new TablehaulError(code, `cannot connect to the ${where}: ${message}`, { cause: error, hint })
   }
+}
+
+/**
+ * Runs `fn` under a savepoint of `client`'s transaction: when it fails, only its own work is rolled back
+ * and its error thrown; the transaction goes on. A savepoint that cannot be rolled back (the connection is
+ * gone) throws that failure instead.
+ */
+export async function withSavepoint<T>(
+  client: pg.ClientBase,
+  name: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`invalid savepoint name ${name}`)
+  await client.query(`SAVEPOINT ${name}`)
+  let result: T
+  try {
+    result = await fn()
+  } catch (error) {
+    await client.query(`ROLLBACK TO SAVEPOINT ${name}`)
+    throw error
+  }
+  await client.query(`RELEASE SAVEPOINT ${name}`)
+  return result
 }
 
 /**
