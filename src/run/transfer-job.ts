@@ -61,8 +61,65 @@ export class TransferJob extends RunLifecycle {
   }
 
   protected async work(signal: AbortSignal, options: RunOptions): Promise<void> {
+    const { source, target } = await this.connect(signal)
+    const snapshot = await this.openSnapshot(source)
+    const { sourceCatalog, targetCatalog, plan } = await this.readRunPlan(source, target, snapshot)
+    signal.throwIfAborted()
+    const resumeFrom = await this.openHistory(source, target, snapshot, options)
+
+    this.emit('step.started', { step: 'schema' })
+    const ddl = new Ddl(sourceCatalog, { targetVersion: targetCatalog.serverVersion })
+    const toCopy = plan.tables.filter((table) => !resumeFrom?.committed.has(table.target.key))
+    const schema = await new SchemaBuilder({
+      source: sourceCatalog,
+      target: targetCatalog,
+      targetDb: target,
+      ddl,
+    }).createMissing(toCopy, plan.sequences, plan.emptyPartitioned)
+    for (const table of plan.emptyPartitioned) {
+      const failure = schema.failures.get(table.ref.key)
+      if (failure) this.warn(failure.message)
+    }
+
+    const afterData = new PostDataBuilder({
+      source: sourceCatalog,
+      target: targetCatalog,
+      sourceDb: source,
+      targetDb: target,
+      ddl,
+      plans: plan.tables,
+      sequences: plan.sequences,
+      schema,
+      warn: (key, message) => (key ? this.addWarnings(key, [message]) : this.warn(message)),
+    })
+    const context: TableContext = {
+      bulkLoadSettings: await bulkLoadSettings(target),
+      source,
+      target,
+      snapshot,
+      ddl,
+      signal,
+      history: this.history,
+      resumeFrom,
+      afterData,
+    }
+    const foreignKeys = new ForeignKeys(target, targetCatalog, this.history)
+    try {
+      // Every planned table counts as written, those a resumed run skips included: a key from one of
+      // them to a table copied now must be lifted too, or that table's TRUNCATE is refused.
+      await foreignKeys.lift(plan.tables)
+      this.emit('step.started', { step: 'copy' })
+      await this.copyTables(plan.tables, context, schema.failures)
+    } finally {
+      // Lifted keys go back even when the run was stopped: the target keeps its constraints.
+      this.emit('step.started', { step: 'constraints' })
+      await this.restoreConstraints(foreignKeys, afterData)
+    }
+  }
+
+  /** Connects to both servers and takes the target's run lock. */
+  private async connect(signal: AbortSignal): Promise<{ source: Database; target: Database }> {
     const config = this.config
-    const history = this.history
     this.emit('step.started', { step: 'connect' })
     requireSource(config)
     const endpoints = await connectRunEndpoints(config)
@@ -74,15 +131,29 @@ export class TransferJob extends RunLifecycle {
       target: config.target ? target.displayUrl : `local ${target.displayUrl}`,
     })
     this.lock = await this.lockTarget(target, signal)
+    return { source, target }
+  }
+
+  /** The run's single point in time on the source (or why there is none). */
+  private async openSnapshot(source: Database): Promise<Snapshot> {
     this.emit('step.started', { step: 'snapshot' })
     const snapshot = (this.snapshot = new Snapshot(source))
     await snapshot.open()
     this.snapshotTaken({ takenAt: snapshot.takenAt, unavailable: snapshot.unavailable })
     if (snapshot.unavailable) this.warn(snapshot.unavailable)
+    return snapshot
+  }
 
+  /** Both catalogs and the plan, read in the snapshot, and announced. */
+  private async readRunPlan(
+    source: Database,
+    target: Database,
+    snapshot: Snapshot,
+  ): Promise<Awaited<ReturnType<typeof readPlan>>> {
+    const config = this.config
     this.emit('step.started', { step: 'plan' })
     const read = await snapshot.read((sourceClient) => readPlan({ config, source, sourceClient, target }))
-    const { sourceCatalog, targetCatalog, plan } = read
+    const { plan } = read
     for (const warning of plan.warnings) this.warn(warning)
     this.announcePlan(
       {
@@ -102,9 +173,20 @@ export class TransferJob extends RunLifecycle {
       },
       plan.tables.map((p) => p.target.key),
     )
-    signal.throwIfAborted()
+    return read
+  }
 
-    // Only a run that can go ahead leaves records on the target (a bad table name writes nothing).
+  /**
+   * The run's records on the target, and where a resumed run starts. Only a run that can go ahead leaves
+   * records there (a bad table name writes nothing).
+   */
+  private async openHistory(
+    source: Database,
+    target: Database,
+    snapshot: Snapshot,
+    options: RunOptions,
+  ): Promise<ResumePoint | undefined> {
+    const { config, history } = this
     const opened = await history.open(
       { source: source.displayUrl, job: await jobKey(source, config), resume: options.resume ?? false },
       target,
@@ -117,83 +199,48 @@ export class TransferJob extends RunLifecycle {
         `resuming run ${resumeFrom.runId} (${resumeFrom.status === 'killed' ? 'it was killed before it finished' : resumeFrom.status}): ${resumeFrom.committed.size} table(s) it committed are skipped`,
       )
     }
-
     await history.recordSnapshot(snapshot.takenAt)
+    return resumeFrom
+  }
 
-    this.emit('step.started', { step: 'schema' })
-    const ddl = new Ddl(sourceCatalog, { targetVersion: targetCatalog.serverVersion })
-    const toCopy = plan.tables.filter((table) => !resumeFrom?.committed.has(table.target.key))
-    const schema = await new SchemaBuilder({
-      source: sourceCatalog,
-      target: targetCatalog,
-      targetDb: target,
-      ddl,
-    }).createMissing(toCopy, plan.sequences, plan.emptyPartitioned)
-    for (const table of plan.emptyPartitioned) {
-      const failure = schema.failures.get(table.ref.key)
-      if (failure) this.warn(failure.message)
-    }
-    const foreignKeys = new ForeignKeys(target, targetCatalog, history)
+  /**
+   * Copies the tables, `jobs` at a time; each gets what comes after its data when it ends. Every worker
+   * is let finish before the keys go back and the pools close, even if one threw.
+   */
+  private async copyTables(
+    tables: readonly TablePlan[],
+    context: TableContext,
+    schemaFailures: ReadonlyMap<string, TablehaulError>,
+  ): Promise<void> {
+    const limit = pLimit(this.config.jobs)
+    const settled = await Promise.allSettled(
+      tables.map((table) =>
+        limit(async () => {
+          await this.transferTable(table, context, schemaFailures.get(table.target.key))
+          await context.afterData.tableFinished(table, this.resultOf(table.target.key)?.status === 'copied')
+        }),
+      ),
+    )
+    const crashed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')
+    if (crashed) throw crashed.reason
+  }
 
-    const limit = pLimit(config.jobs)
-    const bulk = await bulkLoadSettings(target)
-    const afterData = new PostDataBuilder({
-      source: sourceCatalog,
-      target: targetCatalog,
-      sourceDb: source,
-      targetDb: target,
-      ddl,
-      plans: plan.tables,
-      sequences: plan.sequences,
-      emptyPartitioned: plan.emptyPartitioned,
-      schema,
-      warn: (key, message) => (key ? this.addWarnings(key, [message]) : this.warn(message)),
+  /**
+   * The foreign keys: those of tables this run created, and the lifted ones put back; a key waits while
+   * one of its tables did not get its data. Then what waits for every table (late statements, sequences).
+   */
+  private async restoreConstraints(foreignKeys: ForeignKeys, afterData: PostDataBuilder): Promise<void> {
+    const created = afterData.foreignKeys((key) => {
+      const result = this.resultOf(key)
+      return result !== undefined && (result.status === 'copied' || result.created)
     })
-    const context: TableContext = {
-      bulkLoadSettings: bulk,
-      source,
-      target,
-      snapshot,
-      ddl,
-      signal,
-      history,
-      resumeFrom,
-      afterData,
-    }
-    try {
-      // Every planned table counts as written, those a resumed run skips included: a key from one of
-      // them to a table copied now must be lifted too, or that table's TRUNCATE is refused.
-      await foreignKeys.lift(plan.tables)
-      this.emit('step.started', { step: 'copy' })
-      // Every worker is let finish before the keys go back and the pools close, even if one threw.
-      const settled = await Promise.allSettled(
-        plan.tables.map((table) =>
-          limit(async () => {
-            await this.transferTable(table, context, schema.failures.get(table.target.key))
-            await afterData.tableFinished(table, this.resultOf(table.target.key)?.status === 'copied')
-          }),
-        ),
-      )
-      const crashed = settled.find(
-        (outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected',
-      )
-      if (crashed) throw crashed.reason
-    } finally {
-      // Lifted keys go back even when the run was stopped: the target keeps its constraints.
-      this.emit('step.started', { step: 'constraints' })
-      await afterData.buildEmptyPartitioned()
-      const created = afterData.foreignKeys((key) => {
-        const result = this.resultOf(key)
-        return result !== undefined && (result.status === 'copied' || result.created)
-      })
-      for (const [key, note] of created.notes) this.addWarnings(key, [note])
-      const notes = await foreignKeys.restore(created.keys, config.jobs, (key) => {
-        const result = this.resultOf(key)
-        return !result || result.status === 'copied' || result.skipped === 'already-copied'
-      })
-      for (const [key, list] of notes) this.addWarnings(key, list)
-      await afterData.finish()
-    }
+    for (const [key, note] of created.notes) this.addWarnings(key, [note])
+    const notes = await foreignKeys.restore(created.keys, this.config.jobs, (key) => {
+      const result = this.resultOf(key)
+      return !result || result.status === 'copied' || result.skipped === 'already-copied'
+    })
+    for (const [key, list] of notes) this.addWarnings(key, list)
+    await afterData.finish()
   }
 
   /** The run's record gets its outcome; then the lock, the snapshot and the connections are let go. */
@@ -211,136 +258,131 @@ export class TransferJob extends RunLifecycle {
     context: TableContext,
     failure: TablehaulError | undefined,
   ): Promise<void> {
-    const { signal } = context
-    const startedAt = new Date()
-    const base = {
-      table: plan.target.display,
-      source: plan.sourceLabel,
-      mode: plan.mode,
-      format: plan.format,
-      created: plan.targetState === 'missing',
-      startedAt: startedAt.toISOString(),
-    }
+    const startedAt = Date.now()
+    const key = plan.target.key
     const problem = plan.problem ?? failure
-    const finish = (result: TableResult) => this.tableFinished(plan.target.key, result)
-    if (problem)
-      return finish({
-        ...base,
-        status: 'failed',
-        rows: 0,
-        bytes: 0,
-        durationMs: 0,
-        attempts: 0,
-        error: errorInfo(problem),
-      })
-    if (signal.aborted) return this.tableNotStarted(plan.target.key, { created: base.created })
-    const committed = context.resumeFrom?.committed.get(plan.target.key)
+    if (problem) return this.tableFinished(key, tableResultOf(plan, startedAt, { kind: 'refused', problem }))
+    if (context.signal.aborted) return this.tableNotStarted(key, { created: plan.targetState === 'missing' })
+    const committed = context.resumeFrom?.committed.get(key)
     if (committed) {
-      return finish({
-        ...base,
-        created: false,
-        status: 'skipped',
-        skipped: 'already-copied',
-        rows: committed.rows,
-        bytes: committed.bytes,
-        durationMs: 0,
-        attempts: 0,
-        reason: `already copied by run ${committed.runId} at ${committed.committedAt} (resume${context.resumeFrom?.snapshotTakenAt ? `; read from its snapshot of ${context.resumeFrom.snapshotTakenAt}` : ''})`,
-      })
+      const reason = `already copied by run ${committed.runId} at ${committed.committedAt} (resume${context.resumeFrom?.snapshotTakenAt ? `; read from its snapshot of ${context.resumeFrom.snapshotTakenAt}` : ''})`
+      return this.tableFinished(
+        key,
+        tableResultOf(plan, startedAt, {
+          kind: 'already-copied',
+          rows: committed.rows,
+          bytes: committed.bytes,
+          reason,
+        }),
+      )
     }
+    const outcome = await this.copyWithRetries(plan, context)
+    if (outcome.kind === 'copied') await this.analyze(plan, context, outcome.warnings)
+    this.tableFinished(key, tableResultOf(plan, startedAt, outcome))
+  }
 
-    const { retry, timeouts } = this.config
-    let attempt = 0
-    let bytes = 0
-    let format = plan.format
-    let warnings: string[] = []
+  /**
+   * Attempts until the table is copied or fails for good: a binary COPY the target refuses is tried again
+   * in text format, a transient failure after a backoff (retryTransient).
+   */
+  private async copyWithRetries(plan: TablePlan, context: TableContext): Promise<CopyOutcome> {
+    const { signal } = context
+    const attempt: Attempt = { number: 0, format: plan.format, bytes: 0, afterCopy: [], notes: [] }
     while (true) {
-      attempt++
+      attempt.number++
       this.emit('table.started', {
-        table: base.table,
-        attempt,
+        table: plan.target.display,
+        attempt: attempt.number,
         estimatedBytes: plan.estimatedBytes,
         estimatedRows: plan.estimatedRows,
       })
-      const copier = new TableCopier({
-        plan: { ...plan, format },
-        source: context.source,
-        target: context.target,
-        snapshot: context.snapshot,
-        ddl: context.ddl,
-        bulkLoadSettings: context.bulkLoadSettings,
-        verify: this.config.verify,
-        timeouts: {
-          connectMs: timeouts.connect,
-          lockMs: timeouts.lock,
-          stallMs: timeouts.stall,
-          statementMs: timeouts.statement,
-        },
-        beforeCommit: async (client, result) => {
-          this.emit('table.progress', {
-            table: base.table,
-            bytes: result.bytes,
-            estimatedBytes: plan.estimatedBytes,
-            finishing: true,
-          })
-          warnings = await context.afterData.afterCopy(plan, client)
-          await context.history.recordCopy(client, plan.target, result)
-        },
-        onProgress: (moved, rows) => {
-          bytes = moved
-          this.emit('table.progress', {
-            table: base.table,
-            bytes: moved,
-            rows,
-            estimatedBytes: plan.estimatedBytes,
-          })
-        },
-      })
       try {
-        const result = await this.copyOnce(copier, plan, context, warnings)
-        if (result.dropped) warnings.unshift(...result.dropped)
-        await context.target
-          .query(`ANALYZE ${plan.target.sql}`)
-          .catch((error: unknown) => warnings.push(`ANALYZE failed: ${messageOf(error)}`))
-        return finish({
-          ...base,
-          format,
-          status: 'copied',
-          rows: result.rows,
-          bytes: result.bytes,
-          sync: result.sync,
-          verified: result.verified,
-          durationMs: Date.now() - startedAt.getTime(),
-          attempts: attempt,
-          warnings: warnings.length ? warnings : undefined,
-        })
+        const result = await this.copyOnce(plan, context, attempt)
+        return {
+          kind: 'copied',
+          result,
+          format: attempt.format,
+          attempts: attempt.number,
+          warnings: [...(result.dropped ?? []), ...attempt.afterCopy, ...attempt.notes],
+        }
       } catch (error) {
         const stopped = signal.aborted
-        if (!stopped && format === 'binary' && isBinaryFormatError(error)) {
-          // The catalog said binary COPY would carry these types; the target disagreed. Text always works.
-          format = 'text'
-          warnings.push(`binary COPY was refused (${messageOf(error)}); copied in text format`)
+        const format = stopped ? undefined : formatAfter(attempt.format, error)
+        if (format) {
+          attempt.format = format
+          attempt.notes.push(`binary COPY was refused (${messageOf(error)}); copied in text format`)
           continue
         }
-        if (!stopped && attempt < retry.attempts && isTransient(error)) {
-          const delayMs = retry.backoff * 2 ** (attempt - 1)
-          this.emit('table.retrying', { table: base.table, attempt, delayMs, error: errorInfo(error) })
-          await sleep(delayMs, undefined, { signal }).catch(() => {})
-          if (!signal.aborted) continue
+        if (!stopped && (await this.retryTransient(plan, attempt.number, error, signal))) continue
+        return {
+          kind: 'failed',
+          error: stopped ? this.stopError(signal, plan.target.display) : error,
+          format: attempt.format,
+          attempts: attempt.number,
+          bytes: attempt.bytes,
         }
-        const reason = stopped ? this.stopError(signal, base.table) : error
-        return finish({
-          ...base,
-          format,
-          status: 'failed',
-          rows: 0,
-          bytes,
-          durationMs: Date.now() - startedAt.getTime(),
-          attempts: attempt,
-          error: errorInfo(reason),
-        })
       }
     }
+  }
+
+  /**
+   * Whether a failed attempt is worth another: a transient failure (isTransient) while attempts remain.
+   * Waits out the backoff first (doubling from retry.backoff); a stop during the wait ends the retries.
+   */
+  private async retryTransient(
+    plan: TablePlan,
+    attempt: number,
+    error: unknown,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const { retry } = this.config
+    if (attempt >= retry.attempts || !isTransient(error)) return false
+    const delayMs = retry.backoff * 2 ** (attempt - 1)
+    this.emit('table.retrying', { table: plan.target.display, attempt, delayMs, error: errorInfo(error) })
+    await sleep(delayMs, undefined, { signal }).catch(() => {})
+    return !signal.aborted
+  }
+
+  /** The copier of one attempt: its progress goes to the run's events, its bookkeeping rides in its transaction. */
+  private copierFor(plan: TablePlan, context: TableContext, attempt: Attempt): TableCopier {
+    const { timeouts } = this.config
+    const table = plan.target.display
+    return new TableCopier({
+      plan: { ...plan, format: attempt.format },
+      source: context.source,
+      target: context.target,
+      snapshot: context.snapshot,
+      ddl: context.ddl,
+      bulkLoadSettings: context.bulkLoadSettings,
+      verify: this.config.verify,
+      timeouts: {
+        connectMs: timeouts.connect,
+        lockMs: timeouts.lock,
+        stallMs: timeouts.stall,
+        statementMs: timeouts.statement,
+      },
+      beforeCommit: async (client, result) => {
+        this.emit('table.progress', {
+          table,
+          bytes: result.bytes,
+          estimatedBytes: plan.estimatedBytes,
+          finishing: true,
+        })
+        attempt.afterCopy = await context.afterData.afterCopy(plan, client)
+        await context.history.recordCopy(client, plan.target, result)
+      },
+      onProgress: (moved, rows) => {
+        attempt.bytes = moved
+        this.emit('table.progress', { table, bytes: moved, rows, estimatedBytes: plan.estimatedBytes })
+      },
+    })
+  }
+
+  /** Fresh statistics for the planner; a failure is a warning, the data is in. */
+  private async analyze(plan: TablePlan, context: TableContext, warnings: string[]): Promise<void> {
+    await context.target
+      .query(`ANALYZE ${plan.target.sql}`)
+      .catch((error: unknown) => warnings.push(`ANALYZE failed: ${messageOf(error)}`))
   }
 
   /**
@@ -348,19 +390,14 @@ export class TransferJob extends RunLifecycle {
    * transaction) tells whether it committed: a committed table must be neither reported failed nor copied
    * again (in append mode that would add its rows twice).
    */
-  private async copyOnce(
-    copier: TableCopier,
-    plan: TablePlan,
-    context: TableContext,
-    warnings: string[],
-  ): Promise<CopyResult> {
+  private async copyOnce(plan: TablePlan, context: TableContext, attempt: Attempt): Promise<CopyResult> {
     try {
-      return await copier.copy(context.signal)
+      return await this.copierFor(plan, context, attempt).copy(context.signal)
     } catch (error) {
       if (!(error instanceof CommitOutcomeUnknown)) throw error
       const committed = await context.history.wasCommitted(plan.target)
       if (committed === true) {
-        warnings.push(
+        attempt.notes.push(
           `the reply to its COMMIT was lost (${messageOf(error.reason)}), but its record on the target shows it committed`,
         )
         return error.result
@@ -447,6 +484,114 @@ interface TableContext {
   readonly ddl: Ddl
   readonly signal: AbortSignal
   readonly afterData: PostDataBuilder
+}
+
+/** What one table's attempts have come to so far. */
+interface Attempt {
+  number: number
+  format: TablePlan['format']
+  /** Bytes the last attempt moved. */
+  bytes: number
+  /** Notes of what came after the data, from the attempt that committed. */
+  afterCopy: string[]
+  /** Notes of the attempts themselves (a format fallback, a COMMIT whose reply was lost). */
+  readonly notes: string[]
+}
+
+/** How a table ended: refused before it started, copied by an earlier run, copied now, or failed. */
+type TableOutcome =
+  | { readonly kind: 'refused'; readonly problem: TablehaulError }
+  | {
+      readonly kind: 'already-copied'
+      readonly rows: number
+      readonly bytes: number
+      readonly reason: string
+    }
+  | CopyOutcome
+
+type CopyOutcome =
+  | {
+      readonly kind: 'copied'
+      readonly result: CopyResult
+      readonly format: TablePlan['format']
+      readonly attempts: number
+      readonly warnings: string[]
+    }
+  | {
+      readonly kind: 'failed'
+      readonly error: unknown
+      readonly format: TablePlan['format']
+      readonly attempts: number
+      readonly bytes: number
+    }
+
+/** The table's result in the report. */
+function tableResultOf(plan: TablePlan, startedAt: number, outcome: TableOutcome): TableResult {
+  const base = {
+    table: plan.target.display,
+    source: plan.sourceLabel,
+    mode: plan.mode,
+    format: plan.format,
+    created: plan.targetState === 'missing',
+    startedAt: new Date(startedAt).toISOString(),
+  }
+  const durationMs = Date.now() - startedAt
+  switch (outcome.kind) {
+    case 'refused':
+      return {
+        ...base,
+        status: 'failed',
+        rows: 0,
+        bytes: 0,
+        durationMs: 0,
+        attempts: 0,
+        error: errorInfo(outcome.problem),
+      }
+    case 'already-copied':
+      return {
+        ...base,
+        created: false,
+        status: 'skipped',
+        skipped: 'already-copied',
+        rows: outcome.rows,
+        bytes: outcome.bytes,
+        durationMs: 0,
+        attempts: 0,
+        reason: outcome.reason,
+      }
+    case 'copied':
+      return {
+        ...base,
+        format: outcome.format,
+        status: 'copied',
+        rows: outcome.result.rows,
+        bytes: outcome.result.bytes,
+        sync: outcome.result.sync,
+        verified: outcome.result.verified,
+        durationMs,
+        attempts: outcome.attempts,
+        warnings: outcome.warnings.length ? outcome.warnings : undefined,
+      }
+    case 'failed':
+      return {
+        ...base,
+        format: outcome.format,
+        status: 'failed',
+        rows: 0,
+        bytes: outcome.bytes,
+        durationMs,
+        attempts: outcome.attempts,
+        error: errorInfo(outcome.error),
+      }
+  }
+}
+
+/**
+ * The format to try again in: text, when the target refused a binary COPY (the catalog said binary COPY
+ * would carry these types; the target disagreed, and text always works); undefined otherwise.
+ */
+function formatAfter(format: TablePlan['format'], error: unknown): TablePlan['format'] | undefined {
+  return format === 'binary' && isBinaryFormatError(error) ? 'text' : undefined
 }
 
 /** The advisory lock class that marks "a tablehaul run writes into this database" ('thal'). */
