@@ -282,3 +282,27 @@ test('a target table with a plain column the source generates is refused, not fi
     await db.drop()
   }
 })
+
+test("a source that was a tablehaul target keeps its bookkeeping to itself: tablehaul's schema is never copied", async () => {
+  const first = await databasePair(servers, 'bookkeeping')
+  const onward = await TestDatabase.create(servers.source, 'bookkeeping_onward')
+  try {
+    await first.source.sql(
+      `CREATE TABLE public.kept (id int PRIMARY KEY); INSERT INTO public.kept VALUES (1), (2);`,
+    )
+    assert.equal((await copy(first)).status, 'succeeded')
+    // The first target, now with tablehaul's own records, is the source of a second copy.
+    const report = await new TransferJob(testConfig({ source: first.target.url, target: onward.url }), {
+      notifier: null,
+    }).run()
+    assert.equal(report.status, 'succeeded')
+    assert.deepEqual(
+      report.tables.map((t) => t.table),
+      ['public.kept'],
+    )
+    const runs = await onward.sql<{ n: string }>(`SELECT count(*)::text AS n FROM tablehaul.runs`)
+    assert.deepEqual(runs, [{ n: '1' }], 'only its own run is recorded on the second target')
+  } finally {
+    await Promise.all([first.drop(), onward.drop()])
+  }
+})
