@@ -1,4 +1,12 @@
-import { appendFileSync, existsSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs'
+import {
+  appendFileSync,
+  readFileSync,
+  existsSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs'
 import { PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, makeDirectory, privateFileMode } from '../files.js'
 import path from 'node:path'
 import pino from 'pino'
@@ -273,4 +281,34 @@ function oneLine(text: string): string {
 export function localTimestamp(date: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0')
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+}
+
+/**
+ * How run `runId` ended, as its own NDJSON log in `dir` recorded it (the run.finished record), or undefined
+ * when that log is not there or the run never finished.
+ */
+export function recordedEnding(
+  dir: string,
+  runId: string,
+): { status: string; finishedAt: string } | undefined {
+  let text: string
+  try {
+    text = readFileSync(path.join(dir, `tablehaul-${runId}.ndjson`), 'utf8')
+  } catch {
+    return undefined
+  }
+  for (const line of text.trimEnd().split('\n').reverse()) {
+    try {
+      const record = JSON.parse(line) as { event?: string; status?: unknown; finishedAt?: unknown }
+      if (
+        record.event === 'run.finished' &&
+        typeof record.status === 'string' &&
+        typeof record.finishedAt === 'string'
+      )
+        return { status: record.status, finishedAt: record.finishedAt }
+    } catch {
+      // a line cut short by a crash
+    }
+  }
+  return undefined
 }

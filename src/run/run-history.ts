@@ -54,7 +54,13 @@ export class RunHistory implements LiftedKeyStore {
    * series already committed. Returns a warning instead of failing when the schema cannot be created.
    */
   async open(
-    info: { source: string; job: string; resume: boolean },
+    info: {
+      source: string
+      job: string
+      resume: boolean
+      /** How an earlier run ended, from its own log, for one that could not record it on the target. */
+      endingOf?: (runId: string) => { status: string; finishedAt: string } | undefined
+    },
     target: Database,
   ): Promise<{ resumeFrom?: ResumePoint; warning?: string }> {
     // Checked before anything is created or altered there, and again, in the same transaction, after the
@@ -88,8 +94,18 @@ export class RunHistory implements LiftedKeyStore {
     target: Database,
   ): Promise<{ resumeFrom?: ResumePoint; warning?: string }> {
     // This run holds the target's advisory lock (one run at a time), so a run still recorded as running
-    // is not: it was killed (kill -9, a lost machine) before it could record its end.
-    await target.query(`UPDATE tablehaul.runs SET status = 'killed' WHERE status = 'running'`)
+    // is not: it ended without recording its end there. Its own log may still say how it ended (it lost the
+    // target at the end); otherwise it was killed (kill -9, a lost machine).
+    const { rows: unfinished } = await target.query<{ run_id: string }>(
+      `SELECT run_id FROM tablehaul.runs WHERE status = 'running'`,
+    )
+    for (const { run_id: runId } of unfinished) {
+      const ending = info.endingOf?.(runId)
+      await target.query(
+        `UPDATE tablehaul.runs SET status = $2, finished_at = $3 WHERE run_id = $1 AND status = 'running'`,
+        [runId, ending?.status ?? 'killed', ending?.finishedAt ?? null],
+      )
+    }
     let resumeFrom: ResumePoint | undefined
     let warning: string | undefined
     if (info.resume) {

@@ -17,6 +17,7 @@ import { PostDataBuilder } from '../steps/after-data/post-data-builder.js'
 import { ForeignKeys } from '../steps/constraints/foreign-keys.js'
 import type { TablePlan } from '../steps/plan/planner.js'
 import { type ReportingOptions, RunLifecycle, type RunOptions } from './run-lifecycle.js'
+import { recordedEnding } from '../report/run-log.js'
 import { connectRunEndpoints, readPlan } from '../steps/connect.js'
 import { SchemaBuilder } from '../steps/schema/schema-builder.js'
 import { Snapshot } from '../steps/snapshot.js'
@@ -188,7 +189,12 @@ export class TransferJob extends RunLifecycle {
   ): Promise<ResumePoint | undefined> {
     const { config, history } = this
     const opened = await history.open(
-      { source: source.displayUrl, job: await jobKey(source, config), resume: options.resume ?? false },
+      {
+        source: source.displayUrl,
+        job: await jobKey(source, config),
+        resume: options.resume ?? false,
+        endingOf: (runId) => recordedEnding(config.log.dir, runId),
+      },
       target,
     )
     if (opened.warning) this.warn(opened.warning)

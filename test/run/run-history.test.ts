@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { RunReport } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
-import { testConfig } from '../helpers/config.js'
+import { tempDir, testConfig } from '../helpers/config.js'
 import { databasePair } from '../helpers/database-pair.js'
 import { type TestDatabase, testServers } from '../helpers/servers.js'
+import { TcpProxy } from '../helpers/tcp-proxy.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
 
@@ -133,5 +134,43 @@ test("tablehaul's own bookkeeping where another role may create objects or has a
   } finally {
     await db.drop()
     await dropRole(db.target, role)
+  }
+})
+
+test('a run that lost its target before recording its end is marked as its own log says by the next run, not as killed', async () => {
+  const db = await databasePair(servers, 'lost_end')
+  const proxy = await TcpProxy.start(db.target.url)
+  try {
+    await db.source.sql(`CREATE TABLE public.t (id int); INSERT INTO public.t VALUES (1)`)
+    const dir = tempDir()
+    const through = testConfig(
+      { source: db.source.url, target: proxy.urlFor(db.target.url), tables: ['public.t'] },
+      { dir },
+    )
+    const first = new TransferJob(through, { notifier: null })
+    // The target goes away once the work is done, when the run is about to record how it ended.
+    first.on('step.started', ({ step }) => {
+      if (step === 'report') void proxy.close()
+    })
+    const lost = await first.run()
+    assert.equal(lost.status, 'succeeded', JSON.stringify(lost.error))
+    const [stale] = await db.target.sql<{ status: string }>(
+      `SELECT status FROM tablehaul.runs WHERE run_id = $1`,
+      [lost.runId],
+    )
+    assert.equal(stale?.status, 'running', 'the end could not be recorded')
+
+    const direct = testConfig({ source: db.source.url, target: db.target.url, tables: ['public.t'] }, { dir })
+    const next = await new TransferJob(direct, { notifier: null }).run()
+    assert.equal(next.status, 'succeeded', JSON.stringify(next.error))
+    const [marked] = await db.target.sql<{ status: string; finished_at: Date | null }>(
+      `SELECT status, finished_at FROM tablehaul.runs WHERE run_id = $1`,
+      [lost.runId],
+    )
+    assert.equal(marked?.status, 'succeeded')
+    assert.equal(marked?.finished_at?.toISOString(), lost.finishedAt)
+  } finally {
+    await proxy.close().catch(() => {})
+    await db.drop()
   }
 })
