@@ -26,6 +26,15 @@ export interface ResumePoint {
   readonly committed: ReadonlyMap<string, CommittedTable>
 }
 
+/** What `RunHistory.open` records of a run. */
+interface RunInfo {
+  readonly source: string
+  readonly job: string
+  readonly resume: boolean
+  /** How an earlier run ended, from its own log, for one that could not record it on the target. */
+  readonly endingOf?: (runId: string) => { status: string; finishedAt: string } | undefined
+}
+
 /**
  * The run's records on the target, in the `tablehaul` schema: the run itself, each table's commit (written
  * inside that table's own transaction, so a table is recorded exactly when its data is there), and foreign
@@ -53,16 +62,7 @@ export class RunHistory implements LiftedKeyStore {
    * latest run on the target if it was the same job (`jobKey`) and did not succeed, and returns what that
    * series already committed. Returns a warning instead of failing when the schema cannot be created.
    */
-  async open(
-    info: {
-      source: string
-      job: string
-      resume: boolean
-      /** How an earlier run ended, from its own log, for one that could not record it on the target. */
-      endingOf?: (runId: string) => { status: string; finishedAt: string } | undefined
-    },
-    target: Database,
-  ): Promise<{ resumeFrom?: ResumePoint; warning?: string }> {
+  async open(info: RunInfo, target: Database): Promise<{ resumeFrom?: ResumePoint; warning?: string }> {
     // Checked before anything is created or altered there, and again, in the same transaction, after the
     // CREATEs: a schema someone else made in between is refused before any row is written.
     await refuseUntrusted(target)
@@ -90,7 +90,7 @@ export class RunHistory implements LiftedKeyStore {
 
   /** Marks runs left running as killed, finds what to resume, and records this run. */
   private async recordStart(
-    info: { source: string; job: string; resume: boolean },
+    info: RunInfo,
     target: Database,
   ): Promise<{ resumeFrom?: ResumePoint; warning?: string }> {
     // This run holds the target's advisory lock (one run at a time), so a run still recorded as running
