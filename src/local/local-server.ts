@@ -215,7 +215,18 @@ export class LocalServer {
    * upper(), sorting, LIKE) depends on that locale, so a copy in the server's C locale could differ.
    */
   async database(source: DatabaseSettings): Promise<{ url: string; note?: string }> {
-    await this.start()
+    // Under the same lock as start(): two first runs would both create (or drop and create) the database.
+    makeDirectory(this.dir)
+    const release = await this.lock()
+    try {
+      await this.startLocked()
+      return await this.createdLike(source)
+    } finally {
+      release()
+    }
+  }
+
+  private async createdLike(source: DatabaseSettings): Promise<{ url: string; note?: string }> {
     const state = this.readState()!
     // Administration from template1: the postgres database may itself be the one to create again.
     const admin = new pg.Client({ connectionString: this.urlOf(state, 'template1') })
