@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { TransferJob } from '../../src/run/transfer-job.js'
+import { waitFor } from '../helpers/cli.js'
 import { testConfig } from '../helpers/config.js'
 import { TestDatabase, testServers, withClient } from '../helpers/servers.js'
 
@@ -61,8 +62,15 @@ test('100 runs in one process leave no connections, file handles or memory behin
         }
       }
     }
-    // Pools close when a run ends: the servers see none of its sessions afterwards.
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // Pools close when a run ends: the servers see none of its sessions afterwards (a backend leaves
+    // pg_stat_activity a moment after its client said goodbye, so wait for that, not for a fixed time).
+    await waitFor(
+      async () =>
+        (await connectionsOf(servers.source.url, source.name)) === 0 &&
+        (await connectionsOf(servers.target.url, target.name)) === 0,
+      10_000,
+      'the sessions of the 100 runs to end',
+    )
     assert.equal(await connectionsOf(servers.source.url, source.name), 0)
     assert.equal(await connectionsOf(servers.target.url, target.name), 0)
   } finally {
