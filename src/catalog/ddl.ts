@@ -444,7 +444,10 @@ export class Ddl {
       const state = ENABLED_STATE[trigger.enabled]
       if (state)
         statements.push(on(what, `ALTER TABLE ${into.sql} ${state} TRIGGER ${quoteIdent(trigger.name)}`))
-      if (table.kind === 'p') statements.push(...this.partitionTriggerStates(table, trigger.name))
+      // Where every copy is enabled, as the parent, nothing needs setting (and before PostgreSQL 15 the
+      // copies are internal triggers that ALTER TABLE … TRIGGER refuses).
+      if (table.kind === 'p' && this.anyCloneDisabledOrSpecial(table, trigger.name, trigger.enabled))
+        statements.push(...this.partitionTriggerStates(table, trigger.name))
       statements.push(
         ...comments(what, `TRIGGER ${quoteIdent(trigger.name)} ON ${into.sql}`, trigger.comment),
       )
@@ -466,6 +469,18 @@ export class Ddl {
       if (child.kind === 'p') statements.push(...this.partitionTriggerStates(child, name))
     }
     return statements
+  }
+
+  private anyCloneDisabledOrSpecial(table: TableInfo, name: string, parentState: string): boolean {
+    if (parentState !== 'O') return true
+    return this.catalog
+      .children(table)
+      .some(
+        (child) =>
+          child.isPartition &&
+          (child.triggers.some((t) => t.isClone && t.name === name && t.enabled !== 'O') ||
+            (child.kind === 'p' && this.anyCloneDisabledOrSpecial(child, name, 'O'))),
+      )
   }
 
   private cloneTriggerState(partition: TableInfo, into: TableRef, name: string): Statement[] {
