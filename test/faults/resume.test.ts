@@ -201,6 +201,78 @@ describe('an interrupted or killed run is resumed: only what did not commit is c
     }
   })
 
+  test('in append mode, resume proves exactly-once by data: every table ends with its old rows plus the source rows once', async () => {
+    // No keys on the target: a table appended twice would show every source row twice instead of failing.
+    const [source, target] = await Promise.all([
+      TestDatabase.create(servers.source, 'resume_append_src'),
+      TestDatabase.create(servers.target, 'resume_append_tgt'),
+    ])
+    const proxy = await TcpProxy.start(source.url)
+    const dir = tempDir()
+    const logDir = path.join(dir, 'logs')
+    const args = ['--target', target.url, '--jobs', '2', '--log-dir', logDir, '--mode', 'append']
+    let first: ReturnType<typeof spawnCli> | undefined
+    try {
+      await source.sql(`
+        CREATE TABLE public.big (id int, pad text);
+        INSERT INTO public.big SELECT g, repeat('b', 120) FROM generate_series(1, 50000) g;
+        CREATE TABLE public.small_a (id int);
+        INSERT INTO public.small_a SELECT generate_series(1, 300);
+        CREATE TABLE public.small_b (id int);
+        INSERT INTO public.small_b SELECT generate_series(1, 200);
+        ANALYZE;
+      `)
+      await target.sql(`
+        CREATE TABLE public.big (id int, pad text);
+        INSERT INTO public.big SELECT -g, 'old' FROM generate_series(1, 77) g;
+        CREATE TABLE public.small_a (id int);
+        INSERT INTO public.small_a SELECT -g FROM generate_series(1, 5) g;
+        CREATE TABLE public.small_b (id int);
+      `)
+      proxy.throttle(1024 * 1024)
+      first = spawnCli(['run', '--source', proxy.urlFor(source.url), ...args], { cwd: dir })
+      await waitFor(
+        () => {
+          const records = recordsSoFar(logDir)
+          return (
+            records.filter((r) => r.event === 'table.copied').length === 2 &&
+            records.some((r) => r.event === 'table.started' && r.table === 'public.big')
+          )
+        },
+        60_000,
+        'the small tables to commit while public.big copies',
+      )
+      await waitFor(() => proxy.bytes > 512 * 1024, 30_000, 'public.big to be under way')
+      first.child.kill('SIGKILL')
+      assert.equal((await first.done).signal, 'SIGKILL')
+
+      const resumed = await runCli(['run', '--source', source.url, ...args, '--resume'], { cwd: dir })
+      assert.equal(resumed.code, 0, resumed.stderr)
+      assert.deepEqual(
+        readRunLog(logDir)
+          .filter((r) => r.event === 'table.skipped')
+          .map((r) => r.table)
+          .sort(),
+        ['public.small_a', 'public.small_b'],
+      )
+      const counts = `SELECT count(*) FILTER (WHERE id > 0)::text AS new, count(*) FILTER (WHERE id < 0)::text AS old,
+                             count(DISTINCT id) FILTER (WHERE id > 0)::text AS distinct_new`
+      assert.deepEqual(await target.sql(`${counts} FROM public.big`), [
+        { new: '50000', old: '77', distinct_new: '50000' },
+      ])
+      assert.deepEqual(await target.sql(`${counts} FROM public.small_a`), [
+        { new: '300', old: '5', distinct_new: '300' },
+      ])
+      assert.deepEqual(await target.sql(`${counts} FROM public.small_b`), [
+        { new: '200', old: '0', distinct_new: '200' },
+      ])
+    } finally {
+      first?.child.kill('SIGKILL')
+      await proxy.close()
+      await Promise.all([source.drop(), target.drop()])
+    }
+  })
+
   test('--resume after a run that succeeded copies everything again, and says so', async () => {
     const source = await TestDatabase.create(servers.source, 'resume_ok_src')
     const target = await TestDatabase.create(servers.target, 'resume_ok_tgt')
