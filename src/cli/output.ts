@@ -1,3 +1,5 @@
+import { visibleLength } from '../format.js'
+
 /** Where the CLI writes: stdout for results, stderr for progress and messages. Tests pass their own. */
 export interface Output {
   readonly stdout: Writer
@@ -23,38 +25,19 @@ export function paint(writer: Writer, color: Color, text: string): string {
   return `\u001b[${CODES[color]}m${text}\u001b[0m`
 }
 
-/** Lays out rows as aligned columns; columns listed in `right` are right-aligned. */
-export function columns(rows: readonly string[][], right: readonly number[] = []): string[] {
-  // eslint-disable-next-line no-control-regex -- ANSI colour codes start with ESC
-  const visible = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '').length
-  const widths: number[] = []
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(cell))))
-  return rows.map((row) =>
-    row
-      .map((cell, i) => {
-        const pad = ' '.repeat((widths[i] ?? 0) - visible(cell))
-        return right.includes(i) ? pad + cell : cell + pad
-      })
-      .join('  ')
-      .trimEnd(),
-  )
-}
-
 /**
  * Word-wraps `text` to the terminal's width, continuation lines indented by `indent` spaces; off a
  * terminal (logs, pipes) the text is left as one line, which is what grep wants.
  */
 export function wrap(writer: Writer, text: string, indent = 2): string {
   const width = writer.isTTY && writer.columns ? writer.columns - 1 : 0
-  // eslint-disable-next-line no-control-regex -- ANSI colour codes start with ESC
-  const visible = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '').length
-  if (width < 30 || visible(text) <= width) return text
+  if (width < 30 || visibleLength(text) <= width) return text
   const lead = /^ */.exec(text)![0]
   const lines: string[] = []
   let line = lead
   for (const word of text.slice(lead.length).split(' ')) {
     const candidate = line.trim() === '' ? `${line}${word}` : `${line} ${word}`
-    if (visible(candidate) > width && line.trim() !== '') {
+    if (visibleLength(candidate) > width && line.trim() !== '') {
       lines.push(line)
       line = `${' '.repeat(indent)}${word}`
     } else line = candidate

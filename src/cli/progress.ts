@@ -1,6 +1,6 @@
 import type cliProgress from 'cli-progress'
 import { createRequire } from 'node:module'
-import { formatBytes, formatCount, formatDuration } from '../config/units.js'
+import { formatBytes, formatCount, formatDuration, formatSpeed, plural, truncateEnd } from '../format.js'
 import { describeError } from '../errors.js'
 import { type RunReport, type TableResult } from '../report/run-report.js'
 import type { TransferEmitter, TransferEvents } from '../report/events.js'
@@ -149,7 +149,7 @@ export class ProgressDisplay {
       return `importing ${first?.source ?? 'the file'}${size} into ${first?.table ?? 'the table'}`
     }
     const missing = event.tables.filter((t) => t.targetState === 'missing').length
-    const tables = `${event.tables.length} table${event.tables.length === 1 ? '' : 's'}`
+    const tables = plural(event.tables.length, 'table')
     return `planned ${tables} (~${formatBytes(this.plannedBytes)}${missing ? `, ${missing} to create on the target` : ''})${event.snapshotTakenAt ? `, source snapshot ${event.snapshotTakenAt}` : ''}`
   }
 
@@ -264,7 +264,7 @@ export class ProgressDisplay {
           : formatBytes(table.bytes),
       keep: 80,
     })
-    if (rate > 0) parts.push({ text: `${formatBytes(rate)}/s`, keep: 60 })
+    if (rate > 0) parts.push({ text: formatSpeed(rate), keep: 60 })
     if (fraction !== undefined && fraction > 0 && elapsedMs >= ETA_AFTER_MS)
       parts.push({ text: `ETA ${formatDuration((elapsedMs * (1 - fraction)) / fraction)}`, keep: 70 })
     return parts
@@ -287,7 +287,7 @@ export class ProgressDisplay {
         keep: 85,
       })
     parts.push({ text: formatBytes(bytes), keep: 80 })
-    if (rate > 0) parts.push({ text: `${formatBytes(rate)}/s`, keep: 60 })
+    if (rate > 0) parts.push({ text: formatSpeed(rate), keep: 60 })
     if (fraction !== undefined && rate > 0 && copyMs >= ETA_AFTER_MS && this.plannedBytes > reached)
       parts.push({ text: `ETA ${formatDuration(((this.plannedBytes - reached) * 1000) / rate)}`, keep: 70 })
     parts.push({ text: `elapsed ${formatDuration(now - this.startedAt)}`, keep: 30 })
@@ -326,7 +326,7 @@ export class ProgressDisplay {
       kept.splice(kept.indexOf(least), 1)
     }
     const line = kept.map((p) => p.text).join('  ')
-    return line.length > width ? `${line.slice(0, width - 1)}…` : line
+    return truncateEnd(line, width)
   }
 }
 
@@ -376,7 +376,7 @@ function join(parts: readonly Part[]): string {
 }
 
 function fitName(name: string, width: number): string {
-  return name.length > width ? `${name.slice(0, width - 1)}…` : name.padEnd(width)
+  return truncateEnd(name, width).padEnd(width)
 }
 
 function percent(fraction: number): string {

@@ -1,4 +1,4 @@
-import { formatBytes, formatCount, formatDuration } from '../config/units.js'
+import { alignColumns, formatBytes, formatCount, formatDuration, plural, truncateMiddle } from '../format.js'
 import { describeError, withSqlState } from '../errors.js'
 import { type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
 import {
@@ -10,7 +10,7 @@ import {
   tableCells,
   tableCounts,
 } from '../report/wording.js'
-import { columns, paint, type Writer, wrap } from './output.js'
+import { paint, type Writer, wrap } from './output.js'
 
 const STATUS_COLOR = { copied: 'green', failed: 'red', skipped: 'yellow' } as const
 const OUTCOME_COLOR = { succeeded: 'green', failed: 'red', interrupted: 'yellow' } as const
@@ -27,14 +27,14 @@ export function renderSummary(report: RunReport, writer: Writer): string {
       const cells = tableCells(t)
       return [
         paint(writer, STATUS_COLOR[t.status], statusLabel(t)),
-        shorten(t.table, nameWidth),
+        truncateMiddle(t.table, nameWidth),
         cells.rows,
         cells.size,
         cells.time,
         cells.rate,
       ]
     })
-    lines.push(...columns([header, ...rows], [2, 3, 4, 5]).map((l) => `  ${l}`))
+    lines.push(...alignColumns([header, ...rows], [2, 3, 4, 5]).map((l) => `  ${l}`))
     const skipped = new Map<string, string[]>()
     const details = tables.flatMap((t) => {
       const notes: string[] = []
@@ -133,14 +133,4 @@ function tableNameWidth(tables: readonly TableResult[], writer: Writer): number 
   // STATUS, ROWS, SIZE, TIME and RATE take at most about 7+13+9+8+11 characters, plus separators.
   const others = 2 + 7 + 2 + 2 + 13 + 2 + 9 + 2 + 8 + 2 + 11
   return Math.max(16, Math.min(longest, writer.columns - 1 - others))
-}
-
-function shorten(name: string, width: number): string {
-  if (name.length <= width) return name
-  const head = Math.ceil((width - 1) / 2)
-  return `${name.slice(0, head)}…${name.slice(name.length - (width - 1 - head))}`
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`
 }

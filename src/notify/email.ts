@@ -1,6 +1,13 @@
 import os from 'node:os'
 import path from 'node:path'
-import { formatBytes, formatCount, formatDuration } from '../config/units.js'
+import {
+  alignColumns,
+  formatBytes,
+  formatCount,
+  formatDuration,
+  localTimestamp,
+  utcOffset,
+} from '../format.js'
 import { type ErrorCode, withoutSqlState } from '../errors.js'
 import { type ErrorInfo, type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
 import {
@@ -244,14 +251,7 @@ export function emailText(report: RunReport, context: RenderContext = {}): strin
       return [statusLabel(t), t.table, cells.rows, cells.size, cells.time, cells.rate]
     })
     const header = ['STATUS', 'TABLE', 'ROWS', 'SIZE', 'TIME', 'RATE']
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-    const format = (cells: string[]) =>
-      cells
-        .map((cell, i) => (i >= 2 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
-        .join('  ')
-        .trimEnd()
-    lines.push(`  ${format(header)}`)
-    for (const row of rows) lines.push(`  ${format(row)}`)
+    lines.push(...alignColumns([header, ...rows], [2, 3, 4, 5]).map((line) => `  ${line}`))
   }
   const notes = allNotes(report)
   if (notes.length > 0) {
@@ -484,8 +484,5 @@ ${blocks.join('\n')}
 /** `2026-11-27 02:00:13 +01:00`: the machine's local time with its offset, so nobody has to guess the zone. */
 export function readableTime(iso: string): string {
   const date = new Date(iso)
-  const pad = (n: number) => String(Math.abs(n)).padStart(2, '0')
-  const offset = -date.getTimezoneOffset()
-  const sign = offset >= 0 ? '+' : '-'
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ${sign}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`
+  return `${localTimestamp(date)} ${utcOffset(date)}`
 }

@@ -1,4 +1,4 @@
-import { formatDuration } from '../config/units.js'
+import { formatDuration } from '../format.js'
 import { TablehaulError } from '../errors.js'
 import { redactUrl } from '../db/database.js'
 import type { Delivery, EmailMessage, Notifier } from './notifier.js'

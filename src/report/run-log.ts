@@ -11,7 +11,7 @@ import { PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, makeDirectory, privateFileMode 
 import path from 'node:path'
 import pino from 'pino'
 import { escapeControl } from '../text.js'
-import { formatBytes, formatCount, formatDuration } from '../config/units.js'
+import { formatBytes, formatCount, formatDuration, localTimestamp } from '../format.js'
 import type { TransferEmitter, TransferEventName, TransferEvents } from './events.js'
 import { describeError, messageOf } from '../errors.js'
 import type { RunReport, TableResult } from './run-report.js'
@@ -275,12 +275,6 @@ export function humanRunLine(report: RunReport): string {
 /** One line per record, whatever the message holds (a config error lists its problems on several lines). */
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim()
-}
-
-/** `2026-11-27 02:00:13` in the machine's time zone: what someone reading the file at the machine expects. */
-export function localTimestamp(date: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0')
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
 }
 
 /**

@@ -1,4 +1,4 @@
-import { formatBytes, formatCount, formatDuration, formatRate } from '../config/units.js'
+import { formatBytes, formatCount, formatDuration, formatRate, plural } from '../format.js'
 import type { RunReport, RunStatus, TableResult } from './run-report.js'
 
 /**
@@ -65,7 +65,7 @@ export function alreadyCopied(report: RunReport): string | undefined {
   const tables = report.tables.filter((t) => t.skipped === 'already-copied')
   if (tables.length === 0) return undefined
   const rows = tables.reduce((sum, t) => sum + t.rows, 0)
-  return `${tables.length} table${tables.length === 1 ? '' : 's'}, ${formatCount(rows)} rows`
+  return `${plural(tables.length, 'table')}, ${formatCount(rows)} rows`
 }
 
 /**

@@ -1,3 +1,4 @@
+import { localTimestamp } from '../format.js'
 import { randomBytes } from 'node:crypto'
 import type { Config } from '../config/schema.js'
 import { TablehaulError, messageOf } from '../errors.js'
@@ -351,8 +352,7 @@ function isDeadline(stop: unknown): boolean {
 
 /** A run's id, sortable and readable: `20261127-020000-k3f9`. */
 export function newRunId(): string {
-  const now = new Date()
-  const pad = (n: number) => String(n).padStart(2, '0')
-  const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`
+  // 2026-11-27 02:00:00 → 20261127-020000
+  const stamp = localTimestamp(new Date()).replace(/[-:]/g, '').replace(' ', '-')
   return `${stamp}-${randomBytes(2).toString('hex')}`
 }

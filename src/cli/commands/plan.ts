@@ -1,17 +1,17 @@
 import type { Command } from 'commander'
-import { formatBytes, formatCount } from '../../config/units.js'
+import { alignColumns, formatBytes, formatCount, plural } from '../../format.js'
 import { describeError } from '../../errors.js'
 import { planTransfer, type PlanTable, type TransferPlan } from '../../steps/plan/plan-transfer.js'
 import { type CliContext, EXIT, loadFrom } from '../context.js'
 import { withLoadOptions, withConfigOptions } from '../options.js'
-import { columns, paint, type Writer } from '../output.js'
+import { paint, type Writer } from '../output.js'
 
 export function registerPlanCommand(program: Command, context: CliContext): void {
   const command = program
     .command('plan')
     .summary('show what a run would do, writing nothing (a pre-flight check)')
     .description(
-      `Resolve everything a run would do, against both servers, and write nothing: no table, schema, lock or bookkeeping on the target, no log, no e-mail. For each table: estimated rows and size, load mode, whether the target table is missing, compatible or incompatible (and why), COPY format, whether it is split into parts, and the order tables start in. Exits 1 when a table could not be copied, 2 when the configuration names a table that does not exist: use it in cron before \`tablehaul run\`.`,
+      `Resolve everything a run would do, against both servers, and write nothing: no table, schema, lock or bookkeeping on the target, no log, no e-mail. For each table: estimated rows and size, load mode, whether the target table is missing, compatible or incompatible (and why), COPY format, and the order tables start in. Exits 1 when a table could not be copied, 2 when the configuration names a table that does not exist: use it in cron before \`tablehaul run\`.`,
     )
   withLoadOptions(withConfigOptions(command))
     .optionsGroup('Output:')
@@ -64,7 +64,6 @@ export function renderPlan(plan: TransferPlan, writer: Writer): string {
       'TARGET',
       'ACTION',
       'FORMAT',
-      'SPLIT',
     ].map((h) => paint(writer, 'dim', h))
     const rows = plan.tables.map((t: PlanTable) => [
       String(t.order),
@@ -76,10 +75,9 @@ export function renderPlan(plan: TransferPlan, writer: Writer): string {
       paint(writer, STATE_COLOR[t.targetState], t.targetState),
       t.problem ? paint(writer, 'red', t.action) : t.action,
       t.format,
-      t.parts > 1 ? `${t.parts} parts` : 'no',
     ])
     const right = showSource ? [0, 3, 4] : [0, 2, 3]
-    lines.push(...columns([header, ...rows], right).map((l) => `  ${l}`))
+    lines.push(...alignColumns([header, ...rows], right).map((l) => `  ${l}`))
     const problems = plan.tables.filter((t) => t.problem)
     if (problems.length > 0) {
       lines.push('', paint(writer, 'bold', 'Tables a run would fail (they would be left untouched):'))
@@ -91,17 +89,16 @@ export function renderPlan(plan: TransferPlan, writer: Writer): string {
   lines.push('')
   const sizeOf = (tables: typeof plan.tables) =>
     `~${formatCount(tables.reduce((n, t) => n + (t.estimatedRows ?? 0), 0))} rows, ~${formatBytes(tables.reduce((n, t) => n + t.estimatedBytes, 0))}`
-  const tablesWord = (n: number) => `${n} table${n === 1 ? '' : 's'}`
   if (plan.runnable) {
     lines.push(
-      `${paint(writer, 'green', 'OK')}  a run would copy ${tablesWord(totals.tables)} (~${formatCount(totals.estimatedRows)} rows, ~${formatBytes(totals.estimatedBytes)}), ${plan.jobs} at a time, largest first. Nothing was written.`,
+      `${paint(writer, 'green', 'OK')}  a run would copy ${plural(totals.tables, 'table')} (~${formatCount(totals.estimatedRows)} rows, ~${formatBytes(totals.estimatedBytes)}), ${plan.jobs} at a time, largest first. Nothing was written.`,
     )
   } else {
     const copyable = plan.tables.filter((t) => !t.problem)
     const rest =
       copyable.length === 0 ? 'none could' : `the other ${copyable.length} could (${sizeOf(copyable)})`
     lines.push(
-      `${paint(writer, 'red', 'NOT READY')}  ${totals.problems} of ${tablesWord(totals.tables)} could not be copied; ${rest}. Nothing was written.`,
+      `${paint(writer, 'red', 'NOT READY')}  ${totals.problems} of ${plural(totals.tables, 'table')} could not be copied; ${rest}. Nothing was written.`,
       'What to do: fix what each table above says, or leave it out with --exclude (exclude: in the config), then plan again.',
     )
   }

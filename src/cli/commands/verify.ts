@@ -1,10 +1,10 @@
 import type { Command } from 'commander'
-import { formatCount, formatDuration } from '../../config/units.js'
+import { alignColumns, formatCount, formatDuration, plural } from '../../format.js'
 import { describeError } from '../../errors.js'
 import { type TableComparison, Verifier, type VerifyReport } from '../../steps/verify/verifier.js'
 import { type CliContext, EXIT, loadFrom } from '../context.js'
 import { withConfigOptions } from '../options.js'
-import { columns, paint, type Writer } from '../output.js'
+import { paint, type Writer } from '../output.js'
 
 export function registerVerifyCommand(program: Command, context: CliContext): void {
   const command = program
@@ -61,7 +61,7 @@ export function renderVerify(report: VerifyReport, writer: Writer, quiet = false
   ])
   if (rows.length > 0) {
     const header = ['STATUS', 'TABLE', 'SOURCE ROWS', 'TARGET ROWS', report.checksum ? 'CHECKSUM' : '', '']
-    lines.push(...columns([header.map((h) => paint(writer, 'dim', h)), ...rows], [2, 3]))
+    lines.push(...alignColumns([header.map((h) => paint(writer, 'dim', h)), ...rows], [2, 3]))
   }
   for (const warning of report.warnings) lines.push(`${paint(writer, 'yellow', 'note')}: ${warning}`)
   const { totals } = report
@@ -70,7 +70,7 @@ export function renderVerify(report: VerifyReport, writer: Writer, quiet = false
     if (lines.length > 0) lines.push('')
     if (report.status === 'same') {
       lines.push(
-        `${paint(writer, 'green', 'SAME')}  ${totals.tables} table${totals.tables === 1 ? '' : 's'}: ${what} match (${formatDuration(report.durationMs)})`,
+        `${paint(writer, 'green', 'SAME')}  ${plural(totals.tables, 'table')}: ${what} match (${formatDuration(report.durationMs)})`,
       )
     } else {
       const parts = [
