@@ -283,7 +283,8 @@ export class TransferJob extends RunLifecycle {
       )
     }
     const outcome = await this.copyWithRetries(plan, context)
-    if (outcome.kind === 'copied') await this.analyze(plan, context, outcome.warnings)
+    if (outcome.kind === 'copied' && needsAnalyze(outcome.result))
+      await this.analyze(plan, context, outcome.warnings)
     this.tableFinished(key, tableResultOf(plan, startedAt, outcome))
   }
 
@@ -610,6 +611,17 @@ const LOCK_CLASS = 0x7468616c
 function isBinaryFormatError(error: unknown): boolean {
   const state = sqlStateOf(error)
   return state === '22P03' || state === '42804'
+}
+
+/**
+ * A table loaded in full gets fresh statistics at once. A sync that changed under a tenth of the rows
+ * leaves them to autovacuum, as any writer would: its analyze threshold is that share
+ * (autovacuum_analyze_scale_factor 0.1), and an ANALYZE would cost a sample of the whole table.
+ */
+function needsAnalyze(result: CopyResult): boolean {
+  if (!result.sync) return true
+  const { inserted, updated, deleted } = result.sync
+  return (inserted + updated + deleted) * 10 >= Math.max(result.rows, 1)
 }
 
 /** Besides lost connections (isConnectionLost): serialization failure, deadlock, too many connections. */

@@ -16,6 +16,9 @@ export const ROWS_PER_BUCKET = 16
  */
 export const SWITCH_TO_REPLACE_SHARE = 0.9
 
+/** work_mem of a sync's transactions on both sides: a hash table of ~100 bytes per bucket fits up to ~600k buckets. */
+const WORK_MEM = '64MB'
+
 /** Keys fetched from the source per COPY: the statement carries them as array literals. */
 const KEYS_PER_FETCH = 5000
 
@@ -82,6 +85,12 @@ export class TableSyncer {
   async sync(): Promise<SyncOutcome> {
     const { stillGoing } = this.options
     const buckets = this.bucketCount()
+    // One group per bucket: with room for them, the servers hash-aggregate instead of sorting to disk.
+    const memory = `SET LOCAL work_mem = '${WORK_MEM}'`
+    await this.target(memory)
+    await this.options.sourceClient.query(memory).catch((error: unknown) => {
+      throw this.sideError('source', error)
+    })
     const { dirty, source } = await this.compareBuckets(buckets)
     stillGoing()
     const share = dirty.length / buckets
