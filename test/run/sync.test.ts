@@ -139,23 +139,28 @@ describe('a sync', () => {
       await db.source.sql(
         `UPDATE public.orders SET note = 'new' WHERE id % 100 = 0; DELETE FROM public.orders WHERE id = 5`,
       )
-      // The table's record (written just before COMMIT) waits for this lock: the sync's DELETE and INSERT
-      // are done but not committed while the reader looks.
+      // The table's record (written just before COMMIT) waits for this lock, taken once the run has
+      // opened its records: the sync's DELETE and INSERT are done but not committed while the reader looks.
       const holder = new pg.Client(db.target.url)
       await holder.connect()
-      await holder.query('BEGIN; LOCK TABLE tablehaul.copied_tables IN SHARE MODE')
+      let locked: Promise<unknown> | undefined
       let seen: Promise<string[]> | undefined
-      const report = await sync(db, {}, (job) =>
+      const report = await sync(db, {}, (job) => {
+        job.on('step.started', ({ step }) => {
+          if (step === 'copy')
+            locked = holder.query('BEGIN; LOCK TABLE tablehaul.copied_tables IN SHARE MODE')
+        })
         job.on('table.progress', (event) => {
           if (!event.finishing || seen) return
           seen = (async () => {
+            await locked
             // A reader blocked by the sync would fail here (lock_timeout) instead of waiting.
             const rows = await rowsOf(db.target, 'public.orders')
             await holder.query('COMMIT')
             return rows
           })()
-        }),
-      ).finally(() => holder.end())
+        })
+      }).finally(() => holder.end())
       assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
       assert.ok(seen, 'the sync reached its commit')
       assert.deepEqual(await seen, before, 'the reader saw the old rows while the sync was uncommitted')
@@ -175,19 +180,29 @@ describe('a sync', () => {
       const before = await rowsOf(db.target, 'public.orders')
       const holder = new pg.Client(db.target.url)
       await holder.connect()
-      await holder.query('BEGIN; LOCK TABLE tablehaul.copied_tables IN SHARE MODE')
       const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
+      let locked: Promise<unknown> | undefined
       let dropped: Promise<string[]> | undefined
-      const report = await sync(db, { retry: { attempts: 2, backoff: 0 } }, (job) =>
+      const report = await sync(db, { retry: { attempts: 2, backoff: 0 } }, (job) => {
+        job.on('step.started', ({ step }) => {
+          if (step === 'copy')
+            locked = holder.query('BEGIN; LOCK TABLE tablehaul.copied_tables IN SHARE MODE')
+        })
         job.on('table.progress', (event) => {
           if (!event.finishing || dropped) return
           dropped = (async () => {
+            await locked
+            const waiting = `SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`
+            await waitFor(async () => {
+              const [row] = await db.target.sql<{ n: number }>(
+                `SELECT count(*)::int AS n FROM (${waiting.replace('pg_terminate_backend(pid)', '1')}) AS w`,
+                [holderPid],
+              )
+              return row!.n > 0
+            })
             // The connection of the table's transaction, waiting on the lock: dropped mid-transaction.
-            const terminated = await db.target.sql<{ pid: number }>(
-              `SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity
-                WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`,
-              [holderPid],
-            )
+            const terminated = await db.target.sql<{ pid: number }>(waiting, [holderPid])
             assert.equal(terminated.length, 1, 'one transaction waited on the lock')
             await waitFor(async () => {
               const [row] = await db.target.sql<{ n: number }>(
@@ -200,8 +215,8 @@ describe('a sync', () => {
             await holder.query('COMMIT')
             return rows
           })()
-        }),
-      ).finally(() => holder.end())
+        })
+      }).finally(() => holder.end())
       assert.ok(dropped, 'the sync reached its commit')
       assert.deepEqual(await dropped, before, 'the dropped transaction left the old rows')
       const orders = result(report, 'public.orders')
