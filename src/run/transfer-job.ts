@@ -90,6 +90,7 @@ export class TransferJob extends RunLifecycle {
       ddl,
       plans: plan.tables,
       sequences: plan.sequences,
+      emptyPartitioned: plan.emptyPartitioned,
       schema,
       warn: (key, message) => (key ? this.addWarnings(key, [message]) : this.warn(message)),
     })
@@ -114,6 +115,8 @@ export class TransferJob extends RunLifecycle {
     } finally {
       // Lifted keys go back even when the run was stopped: the target keeps its constraints.
       this.emit('step.started', { step: 'constraints' })
+      // Partitioned tables without partitions get their keys before the foreign keys that may use them.
+      await afterData.buildEmptyPartitioned()
       await this.restoreConstraints(foreignKeys, afterData)
     }
   }
