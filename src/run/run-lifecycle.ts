@@ -16,7 +16,7 @@ import {
   totalsOf,
 } from '../report/run-report.js'
 import { Redactor } from '../report/secrets.js'
-import { escapeControlDeep } from '../text.js'
+import { escapeControlByLine, escapeControlDeep } from '../text.js'
 import {
   type PlannedTable,
   TransferEmitter,
@@ -156,7 +156,7 @@ export abstract class RunLifecycle extends TransferEmitter {
     if (notification.status === 'failed' && notification.error)
       this.emit('notify.failed', { error: notification.error })
     this.log?.close()
-    return escapeControlDeep(this.redactor.value({ ...report, notification }))
+    return shownToPeople(this.redactor.value({ ...report, notification }))
   }
 
   /**
@@ -186,7 +186,7 @@ export abstract class RunLifecycle extends TransferEmitter {
     // Progress comes often and holds only a table name and numbers.
     // Everything observers show people has its control characters escaped: a table name with a newline
     // must not start a line of its own.
-    super.emit(event, event === 'table.progress' ? payload : escapeControlDeep(this.redactor.value(payload)))
+    super.emit(event, event === 'table.progress' ? payload : shownToPeople(this.redactor.value(payload)))
   }
 
   /** Once connected: the endpoints as the servers were reached (the local server's URL, say). */
@@ -324,7 +324,7 @@ export abstract class RunLifecycle extends TransferEmitter {
       status = error || tables.some((t) => t.status === 'failed') ? 'failed' : 'succeeded'
     }
     const finishedAt = new Date()
-    return escapeControlDeep(
+    return shownToPeople(
       this.redactor.value({
         runId: this.runId,
         kind: this.kind,
@@ -355,4 +355,17 @@ export function newRunId(): string {
   // 2026-11-27 02:00:00 → 20261127-020000
   const stamp = localTimestamp(new Date()).replace(/[-:]/g, '').replace(' ', '-')
   return `${stamp}-${randomBytes(2).toString('hex')}`
+}
+
+/**
+ * A report or an event as people are shown it: every string with its control characters escaped (names and
+ * server messages are data), except the line breaks of a configuration error's list of problems, which
+ * tablehaul wrote itself from the user's own file, flags and environment.
+ */
+function shownToPeople<T>(value: T): T {
+  const escaped = escapeControlDeep(value)
+  const error = (value as { error?: { code?: string; message?: unknown } } | undefined)?.error
+  if (error?.code !== 'CONFIG_INVALID' || typeof error.message !== 'string') return escaped
+  const shown = escaped as T & { error: object }
+  return { ...shown, error: { ...shown.error, message: escapeControlByLine(error.message) } }
 }
