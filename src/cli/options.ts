@@ -23,6 +23,12 @@ export function withLoadOptions(command: Command): Command {
     .addOption(
       new Option('--schema <policy>', 'create-missing (default) or none').choices(['create-missing', 'none']),
     )
+    .addOption(
+      new Option(
+        '--objects <which>',
+        "tables (default) or all: also the functions, aggregates, types, domains, casts, extensions, comments of the tables' schemas and the large objects (env TABLEHAUL_OBJECTS)",
+      ).choices(['tables', 'all']),
+    )
     .option('-j, --jobs <n>', 'tables copied at once, largest first (default 4; env TABLEHAUL_JOBS)')
     .addOption(
       new Option('--format <format>', 'COPY format: auto (default), text or binary').choices([
@@ -120,6 +126,7 @@ export function flagsFrom(options: CommonOptions & Record<string, unknown>): Con
     mode: text('mode'),
     verify: text('verify'),
     schema: text('schema'),
+    objects: text('objects'),
     jobs: text('jobs'),
     format: text('format'),
     logDir: text('logDir'),

@@ -195,6 +195,12 @@ export const configSchema = z
       .describe(
         'create-missing: tables (and the schemas, types and sequences they need) missing on the target are created from the source; none: they must already exist. Default: create-missing.',
       ),
+    objects: z
+      .enum(['tables', 'all'])
+      .default('tables')
+      .describe(
+        "tables: the selected tables (and what they need: their schemas, types, functions, sequences). all: also the rest of what pg_dump would restore for the selected tables' schemas: functions and procedures, aggregates, types and domains no copied table uses, casts between user types, extensions, their comments, and the database's large objects (with their OIDs). An object that cannot be created fails alone, named in the report. Default: tables.",
+      ),
     jobs: z.coerce
       .number()
       .int('must be a whole number')
