@@ -20,6 +20,8 @@ import { type ReportingOptions, RunLifecycle, type RunOptions } from './run-life
 import { recordedEnding } from '../report/run-log.js'
 import { connectRunEndpoints, readPlan } from '../steps/connect.js'
 import { SchemaBuilder } from '../steps/schema/schema-builder.js'
+import { buildAllObjects } from '../steps/objects/all-objects.js'
+import { objectNotes } from '../steps/objects/object-builder.js'
 import { Snapshot } from '../steps/snapshot.js'
 import {
   CommitOutcomeUnknown,
@@ -80,6 +82,11 @@ export class TransferJob extends RunLifecycle {
     for (const table of plan.emptyPartitioned) {
       const failure = schema.failures.get(table.ref.key)
       if (failure) this.warn(failure.message)
+    }
+    // After the tables' own types and functions, before the data: none of these objects depend on rows.
+    if (this.config.objects === 'all') {
+      const outcomes = await buildAllObjects({ snapshot, source, target, plan, signal })
+      for (const note of objectNotes(outcomes)) this.warn(note)
     }
 
     const afterData = new PostDataBuilder({

@@ -1,0 +1,108 @@
+import type pg from 'pg'
+import { sqlFolder } from '../../db/sql-file.js'
+
+const sqlFile = sqlFolder(new URL('../sql/', import.meta.url))
+
+/** The kinds of object `objects: all` brings besides tables and views. */
+export type DumpObjectKind = 'extension' | 'function' | 'procedure' | 'aggregate' | 'type' | 'domain' | 'cast'
+
+/** One object as pg_dump would restore it: what it is, how to create it, and what it needs first. */
+export interface DumpObject {
+  readonly kind: DumpObjectKind
+  /** Its address in pg_depend: `pg_proc:16384`. Only meaningful on the server it was read from. */
+  readonly address: string
+  /** What names it after COMMENT ON: `FUNCTION sales.total(integer)`, `CAST (sales.money AS numeric)`. */
+  readonly identity: string
+  /** The statement that creates it, schema-qualified throughout. */
+  readonly definition: string
+  readonly comment: string | null
+  /** For an extension: its name. */
+  readonly extension: string | null
+  /** Addresses of the objects of the same list that must exist before it. */
+  readonly needs: readonly string[]
+}
+
+interface ObjectRow {
+  kind: DumpObjectKind
+  class: string
+  oid: string
+  identity: string
+  definition: string | null
+  comment: string | null
+  extension: string | null
+}
+
+interface DependencyRow {
+  class: string
+  oid: string
+  ref_class: string
+  ref_oid: string
+}
+
+/**
+ * Reads the objects of `schemas` that `objects: all` brings, in an order that creates each one after what
+ * it uses (pg_depend), kinds otherwise in pg_dump's order: extensions, types, functions, aggregates, casts.
+ * `client` should be inside a transaction (on the source: the run's snapshot).
+ */
+export async function readDumpObjects(
+  client: pg.ClientBase,
+  schemas: readonly string[],
+): Promise<DumpObject[]> {
+  // Every name the server prints (regprocedure, format_type, pg_get_functiondef) comes schema-qualified
+  // only when the search path does not reach it; an empty one makes the statements work on any target.
+  await client.query(`SET search_path = ''`)
+  const objects = await client.query<ObjectRow>(sqlFile('list_dump_objects'), [[...schemas]])
+  const dependencies = await client.query<DependencyRow>(sqlFile('list_dump_object_dependencies'))
+  await client.query(`SET search_path = public`)
+  const byAddress = new Map<string, ObjectRow>()
+  for (const row of objects.rows) if (row.definition !== null) byAddress.set(`${row.class}:${row.oid}`, row)
+  const needs = new Map<string, Set<string>>()
+  for (const d of dependencies.rows) {
+    const from = `${d.class}:${d.oid}`
+    const to = `${d.ref_class}:${d.ref_oid}`
+    if (from === to || !byAddress.has(from) || !byAddress.has(to)) continue
+    let set = needs.get(from)
+    if (!set) needs.set(from, (set = new Set()))
+    set.add(to)
+  }
+  const list = [...byAddress].map(([address, row]): DumpObject => ({
+    kind: row.kind,
+    address,
+    identity: row.identity,
+    definition: row.definition!,
+    comment: row.comment,
+    extension: row.extension,
+    needs: [...(needs.get(address) ?? [])],
+  }))
+  return dependencyOrder(list)
+}
+
+const KIND_RANK: Record<DumpObjectKind, number> = {
+  extension: 0,
+  type: 1,
+  domain: 1,
+  function: 2,
+  procedure: 2,
+  aggregate: 3,
+  cast: 4,
+}
+
+/**
+ * Orders objects so that each comes after those it needs; among those ready at once, by kind then name.
+ * Objects caught in a cycle (which pg_depend should never hold between these kinds) come last, in the same
+ * order, and fail with the server's own message if they really cannot be created.
+ */
+export function dependencyOrder(objects: readonly DumpObject[]): DumpObject[] {
+  const pending = [...objects].sort(
+    (a, b) => KIND_RANK[a.kind] - KIND_RANK[b.kind] || a.identity.localeCompare(b.identity),
+  )
+  const placed = new Set<string>()
+  const ordered: DumpObject[] = []
+  while (pending.length > 0) {
+    const index = pending.findIndex((o) => o.needs.every((n) => placed.has(n)))
+    const next = pending.splice(index === -1 ? 0 : index, 1)[0]!
+    placed.add(next.address)
+    ordered.push(next)
+  }
+  return ordered
+}

@@ -1,0 +1,31 @@
+-- What each object uses, from pg_depend (normal dependencies): (class, oid) needs (ref_class, ref_oid).
+-- A composite type's column types are recorded against its relation, and a domain's CHECK functions
+-- against its constraint: both are mapped back to the type. A member of an extension is mapped to that
+-- extension. Objects of other kinds are filtered out by the caller.
+WITH dependency AS (
+  SELECT CASE d.classid
+           WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN 'pg_type'
+           WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass THEN 'pg_type'
+           ELSE d.classid::pg_catalog.regclass::text END AS class,
+         CASE d.classid
+           WHEN 'pg_catalog.pg_class'::pg_catalog.regclass
+             THEN (SELECT t.oid FROM pg_catalog.pg_type t WHERE t.typrelid = d.objid)
+           WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass
+             THEN (SELECT c.contypid FROM pg_catalog.pg_constraint c WHERE c.oid = d.objid)
+           ELSE d.objid END AS oid,
+         d.refclassid,
+         d.refobjid
+    FROM pg_catalog.pg_depend d
+   WHERE d.deptype = 'n'
+     AND d.classid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass,
+                       'pg_catalog.pg_cast'::pg_catalog.regclass, 'pg_catalog.pg_class'::pg_catalog.regclass,
+                       'pg_catalog.pg_constraint'::pg_catalog.regclass)
+)
+SELECT d.class,
+       d.oid::int8 AS oid,
+       CASE WHEN x.refobjid IS NOT NULL THEN 'pg_extension' ELSE d.refclassid::pg_catalog.regclass::text END AS ref_class,
+       COALESCE(x.refobjid, d.refobjid)::int8 AS ref_oid
+  FROM dependency d
+  LEFT JOIN pg_catalog.pg_depend x
+         ON x.classid = d.refclassid AND x.objid = d.refobjid AND x.deptype = 'e'
+ WHERE d.oid IS NOT NULL AND d.oid <> 0;

@@ -1,0 +1,136 @@
+import type pg from 'pg'
+import { type DumpObject, type DumpObjectKind, readDumpObjects } from '../../catalog/objects/dump-objects.js'
+import { type Database, READ_ONLY_SNAPSHOT, isConnectionLost } from '../../db/database.js'
+import { quoteLiteral } from '../../db/table-ref.js'
+import { messageOf } from '../../errors.js'
+
+/**
+ * What became of one object. created: it was missing; replaced: it differed and CREATE OR REPLACE made it
+ * the source's; unchanged: the target had it already with the same definition; different: the target has
+ * it with another definition that PostgreSQL cannot replace in place, and it was left as it is; failed: it
+ * could not be created (`reason` says why).
+ */
+export interface ObjectOutcome {
+  readonly kind: DumpObjectKind | 'large object'
+  /** `FUNCTION sales.total(integer)`, `TYPE sales.mood`, `EXTENSION pgcrypto`. */
+  readonly identity: string
+  readonly status: 'created' | 'replaced' | 'unchanged' | 'different' | 'failed'
+  readonly reason?: string | undefined
+}
+
+export interface ObjectBuilderOptions {
+  readonly targetDb: Database
+  readonly signal?: AbortSignal | undefined
+}
+
+/**
+ * The `objects` part of the schema step with `objects: all`: creates on the target, in dependency order,
+ * the functions, procedures, aggregates, types, domains, casts and extensions of the copied tables'
+ * schemas, each under its own savepoint so that one that cannot be created fails alone (as do those that
+ * need it), with the server's reason.
+ */
+export class ObjectBuilder {
+  constructor(private readonly options: ObjectBuilderOptions) {}
+
+  async build(objects: readonly DumpObject[], schemas: readonly string[]): Promise<ObjectOutcome[]> {
+    const { targetDb, signal } = this.options
+    const existing = await targetDb.withTransaction(
+      async (client) => ({
+        objects: new Map((await readDumpObjects(client, schemas)).map((o) => [o.identity, o])),
+        available: new Set(
+          (
+            await client.query<{ name: string }>('SELECT name FROM pg_catalog.pg_available_extensions')
+          ).rows.map((r) => r.name),
+        ),
+      }),
+      { mode: READ_ONLY_SNAPSHOT, signal },
+    )
+    const outcomes: ObjectOutcome[] = []
+    const failed = new Map<string, string>()
+    // Function bodies are checked when called, not when created, as pg_dump restores them: a body may use
+    // an object that comes later in the order, or a table of a schema this run does not copy.
+    await targetDb.withTransaction(
+      async (client) => {
+        for (const object of objects) {
+          signal?.throwIfAborted()
+          const outcome = await this.buildOne(client, object, existing, failed)
+          if (outcome.status === 'failed') failed.set(object.address, object.identity)
+          outcomes.push(outcome)
+        }
+      },
+      { settings: ['check_function_bodies = false'], signal },
+    )
+    return outcomes
+  }
+
+  private async buildOne(
+    client: pg.ClientBase,
+    object: DumpObject,
+    existing: { objects: Map<string, DumpObject>; available: Set<string> },
+    failed: Map<string, string>,
+  ): Promise<ObjectOutcome> {
+    const outcome = (status: ObjectOutcome['status'], reason?: string): ObjectOutcome => ({
+      kind: object.kind,
+      identity: object.identity,
+      status,
+      reason,
+    })
+    const missing = object.needs.map((address) => failed.get(address)).filter((n) => n !== undefined)
+    if (missing.length > 0)
+      return outcome('failed', `it needs ${missing.join(', ')}, which could not be created`)
+    const there = existing.objects.get(object.identity)
+    if (object.kind === 'extension' && !there && !existing.available.has(object.extension!)) {
+      return outcome(
+        'failed',
+        `extension ${object.extension} is not available on the target (its files are not installed there): install the package that provides it on the target's server, then run again`,
+      )
+    }
+    let status: ObjectOutcome['status']
+    if (!there) status = 'created'
+    else if (there.definition === object.definition || object.kind === 'extension') status = 'unchanged'
+    // pg_get_functiondef writes CREATE OR REPLACE: PostgreSQL replaces a routine in place (same arguments
+    // and result type); no other kind here has an OR REPLACE form.
+    else if (object.kind === 'function' || object.kind === 'procedure') status = 'replaced'
+    else
+      return outcome(
+        'different',
+        'it exists on the target with a different definition and was left as it is (drop it there to get the source’s)',
+      )
+    try {
+      await this.options.targetDb.withSavepoint(client, 'tablehaul_object', async () => {
+        if (status !== 'unchanged') await client.query(object.definition)
+        if ((there?.comment ?? null) !== object.comment || status !== 'unchanged') {
+          if (object.comment !== null || there?.comment)
+            await client.query(
+              `COMMENT ON ${object.identity} IS ${object.comment === null ? 'NULL' : quoteLiteral(object.comment)}`,
+            )
+        }
+      })
+    } catch (error) {
+      if (isConnectionLost(error)) throw error
+      return outcome('failed', messageOf(error))
+    }
+    return outcome(status)
+  }
+}
+
+/** The report's words for objects that did not arrive as the source has them, one note each. */
+export function objectNotes(outcomes: readonly ObjectOutcome[]): string[] {
+  return outcomes
+    .filter((o) => o.status === 'failed' || o.status === 'different')
+    .map((o) =>
+      o.status === 'failed'
+        ? `${o.identity} was not created: ${o.reason}`
+        : `${o.identity} was not replaced: ${o.reason}`,
+    )
+}
+
+/** One line that counts the outcomes: `objects: 12 created, 3 unchanged, 1 failed`. */
+export function objectSummary(outcomes: readonly ObjectOutcome[]): string {
+  const counts = new Map<string, number>()
+  for (const o of outcomes) counts.set(o.status, (counts.get(o.status) ?? 0) + 1)
+  const parts = ['created', 'replaced', 'unchanged', 'different', 'failed']
+    .filter((s) => counts.has(s))
+    .map((s) => `${counts.get(s)} ${s}`)
+  return `objects: all: ${outcomes.length} object(s) of the copied tables' schemas${parts.length ? ` (${parts.join(', ')})` : ''}`
+}
