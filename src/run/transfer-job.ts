@@ -3,13 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit from 'p-limit'
 import type { Config } from '../config/schema.js'
 import { requireSource } from '../config/load.js'
-import {
-  type Database,
-  type HeldConnection,
-  isConnectionLost,
-  redactUrl,
-  shortEndpoint,
-} from '../db/database.js'
+import { type Database, isConnectionLost, redactUrl, shortEndpoint } from '../db/database.js'
 import { Ddl } from '../catalog/ddl.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 import { errorInfo, type RunStatus, type TableResult } from '../report/run-report.js'
@@ -30,6 +24,7 @@ import {
   bulkLoadSettings,
 } from '../steps/copy/table-copier.js'
 import { type ResumePoint, RunHistory, jobKey } from './run-history.js'
+import { TargetLock } from './target-lock.js'
 
 /** Collaborators of a `TransferJob`; each has a default built from the config. */
 export type TransferJobOptions = ReportingOptions
@@ -45,7 +40,7 @@ export class TransferJob extends RunLifecycle {
   private source: Database | undefined
   private target: Database | undefined
   private snapshot: Snapshot | undefined
-  private lock: HeldConnection | undefined
+  private lock: TargetLock | undefined
   private readonly history: RunHistory
 
   constructor(config: Config, options: TransferJobOptions = {}) {
@@ -111,6 +106,7 @@ export class TransferJob extends RunLifecycle {
       history: this.history,
       resumeFrom,
       afterData,
+      lock: this.lock!,
     }
     const foreignKeys = new ForeignKeys(target, targetCatalog, this.history)
     try {
@@ -141,7 +137,9 @@ export class TransferJob extends RunLifecycle {
       source: source.displayUrl,
       target: config.target ? target.displayUrl : `local ${target.displayUrl}`,
     })
-    this.lock = await this.lockTarget(target, signal)
+    signal.throwIfAborted()
+    this.lock = new TargetLock(target)
+    await this.lock.take()
     return { source, target }
   }
 
@@ -262,8 +260,7 @@ export class TransferJob extends RunLifecycle {
   /** The run's record gets its outcome; then the lock, the snapshot and the connections are let go. */
   protected override async release(status: RunStatus): Promise<void> {
     await this.history.finish(status).catch(() => {})
-    // The advisory lock is held by its session: closing the connection releases it, and cannot hang.
-    this.lock?.close()
+    this.lock?.release()
     await this.snapshot?.close()
     await Promise.all([this.source?.close(), this.target?.close()])
   }
@@ -386,6 +383,7 @@ export class TransferJob extends RunLifecycle {
           finishing: true,
         })
         attempt.afterCopy = await context.afterData.afterCopy(plan, client)
+        await context.lock.ensure()
         await context.history.recordCopy(client, plan.target, result)
       },
       onProgress: (moved, rows) => {
@@ -409,6 +407,8 @@ export class TransferJob extends RunLifecycle {
    */
   private async copyOnce(plan: TablePlan, context: TableContext, attempt: Attempt): Promise<CopyResult> {
     try {
+      // Nothing is written without the run's lock: after a target restart it is taken again, or the table fails.
+      await context.lock.ensure()
       return await this.copierFor(plan, context, attempt).copy(context.signal)
     } catch (error) {
       if (!(error instanceof CommitOutcomeUnknown)) throw error
@@ -431,40 +431,6 @@ export class TransferJob extends RunLifecycle {
         },
       )
     }
-  }
-
-  /** One run at a time per target: a session-level advisory lock held on its own connection for the whole run. */
-  private async lockTarget(target: Database, signal: AbortSignal): Promise<HeldConnection> {
-    signal.throwIfAborted()
-    const held = await target.hold()
-    const client = held.client
-    let holder: { pid: number; since: Date | null } | undefined
-    try {
-      const { rows } = await client.query<{ locked: boolean }>(
-        `SELECT pg_catalog.pg_try_advisory_lock(${LOCK_CLASS}, pg_catalog.hashtext(pg_catalog.current_database())) AS locked`,
-      )
-      if (rows[0]?.locked) return held
-      holder = await client
-        .query<{ pid: number; since: Date | null }>(
-          `SELECT a.pid, a.backend_start AS since
-             FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-            WHERE l.locktype = 'advisory' AND l.classid = ${LOCK_CLASS} AND l.granted
-              AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-            LIMIT 1`,
-        )
-        .then((r) => r.rows[0])
-        .catch(() => undefined)
-    } catch (error) {
-      held.close()
-      throw error
-    }
-    held.close()
-    const who = holder
-      ? ` (server pid ${holder.pid}${holder.since ? `, since ${holder.since.toISOString()}` : ''})`
-      : ''
-    throw new TablehaulError('RUN_LOCKED', `another tablehaul run is writing into this target${who}`, {
-      hint: "wait for it to finish; two runs into one target would truncate each other's tables",
-    })
   }
 
   /** The caller's signal, and the run's deadline (timeouts.run). */
@@ -501,6 +467,7 @@ interface TableContext {
   readonly ddl: Ddl
   readonly signal: AbortSignal
   readonly afterData: PostDataBuilder
+  readonly lock: TargetLock
 }
 
 /** What one table's attempts have come to so far. */
@@ -611,9 +578,6 @@ function formatAfter(format: TablePlan['format'], error: unknown): TablePlan['fo
   return format === 'binary' && isBinaryFormatError(error) ? 'text' : undefined
 }
 
-/** The advisory lock class that marks "a tablehaul run writes into this database" ('thal'). */
-const LOCK_CLASS = 0x7468616c
-
 /**
  * Errors a binary COPY raises when a value's binary form does not fit the target: invalid binary
  * representation (22P03) and a wrong element or column type inside arrays or records (42804).
@@ -640,7 +604,7 @@ const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '53300'])
 /** Failures worth another attempt: the connection dropped, the server restarted, a deadlock or serialization failure. */
 export function isTransient(error: unknown): boolean {
   if (error instanceof TablehaulError) {
-    if (error.code === 'COMMIT_OUTCOME_UNKNOWN') return false
+    if (error.code === 'COMMIT_OUTCOME_UNKNOWN' || error.code === 'RUN_LOCKED') return false
     if (
       error.code === 'COPY_STALLED' ||
       error.code === 'SOURCE_UNREACHABLE' ||
