@@ -125,3 +125,85 @@ describe('mode: sync writes only the rows that differ', () => {
     }
   })
 })
+
+describe('mode: sync, every shape of change', () => {
+  test('inserts before the first key, after the last and in gaps, deletes at both ends, key updates and an emptied table, on a multi-column key', async () => {
+    const db = await databasePair(servers, 'sync_shapes')
+    try {
+      // Keys (region, n) with a gap at n = 250 in every region: 1,497 rows.
+      await db.source.sql(`
+        CREATE TABLE public.pairs (region text, n int, v text, PRIMARY KEY (region, n));
+        INSERT INTO public.pairs SELECT r, g, r || g FROM unnest(ARRAY['ap', 'eu', 'us']) r, generate_series(1, 500) g WHERE g <> 250;
+        CREATE TABLE public.emptied (a int, b int, v text, PRIMARY KEY (a, b));
+        INSERT INTO public.emptied SELECT g % 7, g, 'v' FROM generate_series(1, 300) g;
+      `)
+      await run(db)
+      await db.source.sql(`
+        INSERT INTO public.pairs VALUES ('aa', 0, 'before the first'), ('zz', 999, 'after the last'),
+                                        ('eu', 250, 'in the gap'), ('eu', 250000, 'past the last of eu');
+        DELETE FROM public.pairs WHERE (region, n) IN (('ap', 1), ('us', 500));        -- the first and last keys
+        UPDATE public.pairs SET n = 100000 WHERE (region, n) = ('eu', 7);             -- one key column changes
+        UPDATE public.pairs SET region = 'us', n = 250 WHERE (region, n) = ('ap', 8); -- both change, into a gap
+        DELETE FROM public.pairs WHERE (region, n) = ('eu', 9);
+        UPDATE public.pairs SET region = 'eu', v = 'swapped' WHERE (region, n) = ('us', 9);
+        UPDATE public.pairs SET v = 'changed' WHERE (region, n) = ('us', 10);
+        DELETE FROM public.emptied;
+      `)
+      const report = await run(db)
+      // ('eu', 9) now holds what ('us', 9) had: an update of that key; ('us', 9) is gone.
+      assert.deepEqual(table(report, 'public.pairs').sync, {
+        inserted: 6,
+        updated: 2,
+        deleted: 5,
+        unchanged: 1490,
+      })
+      assert.deepEqual(table(report, 'public.emptied').sync, {
+        inserted: 0,
+        updated: 0,
+        deleted: 300,
+        unchanged: 0,
+      })
+      await assertSameRows(db, 'public.pairs')
+      await assertSameRows(db, 'public.emptied')
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test('a text key whose values sort differently under the two sides’ collations', async () => {
+    const db = await databasePair(servers, 'sync_collation')
+    try {
+      // The source sorts by bytes ("C"), the target by ICU's root collation: 'a' < 'B' < 'ä' < 'b' there,
+      // 'B' < 'a' < 'b' < 'ä' here. A decomposed 'ä' (a + U+0308) is another key than the composed one.
+      const keys = `ARRAY['a', 'B', 'ä', 'b', 'A', 'Ä', 'a' || U&'\\0308', 'ß', 'ss', '', ' ', 'z', 'Z']`
+      await db.source.sql(`
+        CREATE TABLE public.words (w text COLLATE "C" PRIMARY KEY, v int);
+        INSERT INTO public.words SELECT k, i FROM unnest(${keys}) WITH ORDINALITY AS u(k, i);
+        INSERT INTO public.words SELECT 'w' || g, g FROM generate_series(1, 2000) g;
+      `)
+      await db.target.sql(`CREATE TABLE public.words (w text COLLATE "und-x-icu" PRIMARY KEY, v int)`)
+      await run(db)
+      await assertSameRows(db, 'public.words')
+      await db.source.sql(`
+        DELETE FROM public.words WHERE w IN ('B', 'a' || U&'\\0308');
+        UPDATE public.words SET v = -1 WHERE w IN ('ä', 'ss');
+        UPDATE public.words SET w = 'Ä2' WHERE w = 'Ä';                                -- a key update
+        INSERT INTO public.words VALUES ('b2', 0), ('ä' || 'a', 0), ('AA', 0);
+      `)
+      const report = await run(db)
+      assert.deepEqual(table(report, 'public.words').sync, {
+        inserted: 4,
+        updated: 2,
+        deleted: 3,
+        unchanged: 2008,
+      })
+      await assertSameRows(db, 'public.words')
+      const [collation] = await db.target.sql<{ collation: string }>(
+        `SELECT collation_name AS collation FROM information_schema.columns WHERE table_name = 'words' AND column_name = 'w'`,
+      )
+      assert.equal(collation?.collation, 'und-x-icu', 'the target kept its own collation')
+    } finally {
+      await db.drop()
+    }
+  })
+})
