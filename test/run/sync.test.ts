@@ -411,6 +411,84 @@ describe('verify: checksum', () => {
   })
 })
 
+describe('tablehaul verify --checksum after a sync', () => {
+  test('says SAME for every table, and DIFFERENT for a value that = calls equal but whose text changed, as the sync does', async () => {
+    const db = await databasePair(servers, 'sync_verify')
+    try {
+      await db.source.sql(`${ORDERS}
+        CREATE TABLE public.prices (id int PRIMARY KEY, n numeric);
+        INSERT INTO public.prices SELECT g, (g || '.0')::numeric FROM generate_series(1, 400) g;
+        CREATE TABLE public.floats (id int PRIMARY KEY, f float8);
+        INSERT INTO public.floats SELECT g, g % 3 FROM generate_series(1, 400) g;
+        CREATE TABLE public.docs (id int PRIMARY KEY, j json, jb jsonb, at timestamptz, b bytea);
+        INSERT INTO public.docs SELECT g, json_build_object('a', g), jsonb_build_object('a', g),
+          '2024-03-01 12:00:00+02'::timestamptz + g * interval '1 second', decode(md5(g::text), 'hex')
+          FROM generate_series(1, 400) g;`)
+      const tables = ['public.docs', 'public.floats', 'public.orders', 'public.prices']
+      const urls = ['--source', db.source.url, '--target', db.target.url]
+      const run = (...args: string[]) =>
+        runCli(['run', ...urls, '--mode', 'sync', ...args], { cwd: tempDir() })
+      const verify = () => runCli(['verify', '--checksum', ...urls], { cwd: tempDir() })
+      const verdicts = (stdout: string) =>
+        Object.fromEntries(
+          [...stdout.matchAll(/^(SAME|DIFFERENT)\s+(public\.\w+)\s/gm)].map((m) => [m[2]!, m[1]!]),
+        )
+      const allSame = Object.fromEntries(tables.map((t) => [t, 'SAME']))
+
+      assert.equal((await run()).code, 0)
+      await db.source.sql(`
+        UPDATE public.orders SET note = 'changed' WHERE id % 97 = 0; DELETE FROM public.orders WHERE id = 3;
+        INSERT INTO public.orders VALUES (0, 'new', 1.5, NULL);
+        UPDATE public.prices SET n = 7.25 WHERE id = 7; UPDATE public.docs SET j = '{"a" :  2}' WHERE id = 2;
+      `)
+      const synced = await run()
+      assert.equal(synced.code, 0, synced.stderr)
+      assert.match(synced.stdout + synced.stderr, /public\.orders: synced: 1 inserted, 30 updated, 1 deleted/)
+      const after = await verify()
+      assert.equal(after.code, 0, after.stdout)
+      assert.deepEqual(verdicts(after.stdout), allSame)
+
+      // Each equal to the source's value by =, but written otherwise: 1.00 for 1.0, -0 for 0, other spacing.
+      await db.target.sql(`
+        UPDATE public.prices SET n = 1.00 WHERE id = 1;
+        UPDATE public.floats SET f = '-0' WHERE id = 3;
+        UPDATE public.docs SET j = '{"a":  4}' WHERE id = 4;
+        UPDATE public.orders SET note = 'edited on the target' WHERE id = 10;
+      `)
+      const [equal] = await db.target.sql<{ n: boolean; f: boolean }>(
+        `SELECT (SELECT n = 1.0 FROM public.prices WHERE id = 1) AS n, (SELECT f = 0 FROM public.floats WHERE id = 3) AS f`,
+      )
+      assert.deepEqual(equal, { n: true, f: true }, 'the changed values are equal by =')
+      const changed = await verify()
+      assert.equal(changed.code, 1, changed.stdout)
+      assert.deepEqual(verdicts(changed.stdout), {
+        'public.docs': 'DIFFERENT',
+        'public.floats': 'DIFFERENT',
+        'public.orders': 'DIFFERENT',
+        'public.prices': 'DIFFERENT',
+      })
+      assert.match(changed.stdout, /same row count, but the rows differ/)
+
+      // The sync's fingerprint finds the same four rows, and puts each back.
+      const again = await run('--log-dir', path.join(tempDir(), 'logs'))
+      assert.equal(again.code, 0, again.stderr)
+      for (const table of tables) {
+        assert.match(
+          again.stdout + again.stderr,
+          new RegExp(`${table.replace('.', '\\.')}: synced: 0 inserted, 1 updated, 0 deleted`),
+          table,
+        )
+      }
+      const back = await verify()
+      assert.equal(back.code, 0, back.stdout)
+      assert.deepEqual(verdicts(back.stdout), allSame)
+      for (const table of tables) await assertSameRows(db, table)
+    } finally {
+      await db.drop()
+    }
+  })
+})
+
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 600; i++) {
     if (await check()) return
