@@ -4,7 +4,17 @@ import { sqlFolder } from '../../db/sql-file.js'
 const sqlFile = sqlFolder(new URL('../sql/', import.meta.url))
 
 /** The kinds of object `objects: all` brings besides tables and views. */
-export type DumpObjectKind = 'extension' | 'function' | 'procedure' | 'aggregate' | 'type' | 'domain' | 'cast'
+export type DumpObjectKind =
+  | 'extension'
+  | 'function'
+  | 'procedure'
+  | 'aggregate'
+  | 'type'
+  | 'domain'
+  | 'operator'
+  | 'operator family'
+  | 'operator class'
+  | 'cast'
 
 /** One object as pg_dump would restore it: what it is, how to create it, and what it needs first. */
 export interface DumpObject {
@@ -41,7 +51,8 @@ interface DependencyRow {
 
 /**
  * Reads the objects of `schemas` that `objects: all` brings, in an order that creates each one after what
- * it uses (pg_depend), kinds otherwise in pg_dump's order: extensions, types, functions, aggregates, casts.
+ * it uses (pg_depend), kinds otherwise in pg_dump's order: extensions, types, functions, aggregates and
+ * operators, operator families, operator classes, casts.
  * `client` should be inside a transaction (on the source: the run's snapshot).
  */
 export async function readDumpObjects(
@@ -84,7 +95,10 @@ const KIND_RANK: Record<DumpObjectKind, number> = {
   function: 2,
   procedure: 2,
   aggregate: 3,
-  cast: 4,
+  operator: 3,
+  'operator family': 4,
+  'operator class': 5,
+  cast: 6,
 }
 
 /**

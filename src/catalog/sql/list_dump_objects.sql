@@ -1,6 +1,8 @@
 -- What pg_dump would restore for the schemas in $1 (text[]) besides tables and views: functions and
--- procedures, aggregates, enum/composite/range/domain types, casts that involve one of their types or
--- functions, and the extensions installed in them. One row per object: its kind, its pg_depend address
+-- procedures, aggregates, operators (shell operators, which only a commutator or negator link made, are
+-- left out: creating the operator that links to them makes them again, as pg_dump relies on), operator
+-- families with their loose members, operator classes with theirs, enum/composite/range/domain types,
+-- casts that involve one of their types or functions, and the extensions installed in them. One row per object: its kind, its pg_depend address
 -- (class, oid), the words that name it after COMMENT ON, the statement that creates it, and its comment.
 -- Objects an extension owns (pg_depend deptype 'e') come with their extension, and objects another one
 -- owns (deptype 'i': a range type's constructors, a table's row type) come with that one. Run it with
@@ -141,4 +143,101 @@ SELECT 'cast',
  WHERE (src.typnamespace IN (SELECT oid FROM selected) OR tgt.typnamespace IN (SELECT oid FROM selected)
         OR f.pronamespace IN (SELECT oid FROM selected))
    AND NOT EXISTS (SELECT 1 FROM owned o WHERE o.classid = 'pg_catalog.pg_cast'::pg_catalog.regclass AND o.objid = c.oid)
+UNION ALL
+SELECT 'operator',
+       'pg_operator',
+       o.oid::int8,
+       'OPERATOR ' || o.oid::pg_catalog.regoperator::text,
+       'CREATE OPERATOR ' || pg_catalog.quote_ident(s.nspname) || '.' || o.oprname || ' ('
+         || pg_catalog.concat_ws(', ',
+              'FUNCTION = ' || o.oprcode::pg_catalog.regproc::text,
+              CASE WHEN o.oprleft <> 0 THEN 'LEFTARG = ' || pg_catalog.format_type(o.oprleft, NULL) END,
+              CASE WHEN o.oprright <> 0 THEN 'RIGHTARG = ' || pg_catalog.format_type(o.oprright, NULL) END,
+              CASE WHEN o.oprcom <> 0 THEN 'COMMUTATOR = OPERATOR(' || (SELECT pg_catalog.quote_ident(ln.nspname) || '.' || l.oprname FROM pg_catalog.pg_operator l JOIN pg_catalog.pg_namespace ln ON ln.oid = l.oprnamespace WHERE l.oid = o.oprcom) || ')' END,
+              CASE WHEN o.oprnegate <> 0 THEN 'NEGATOR = OPERATOR(' || (SELECT pg_catalog.quote_ident(ln.nspname) || '.' || l.oprname FROM pg_catalog.pg_operator l JOIN pg_catalog.pg_namespace ln ON ln.oid = l.oprnamespace WHERE l.oid = o.oprnegate) || ')' END,
+              CASE WHEN o.oprrest <> 0 THEN 'RESTRICT = ' || o.oprrest::pg_catalog.regproc::text END,
+              CASE WHEN o.oprjoin <> 0 THEN 'JOIN = ' || o.oprjoin::pg_catalog.regproc::text END,
+              CASE WHEN o.oprcanhash THEN 'HASHES' END,
+              CASE WHEN o.oprcanmerge THEN 'MERGES' END)
+         || ')',
+       pg_catalog.obj_description(o.oid, 'pg_operator'),
+       NULL
+  FROM pg_catalog.pg_operator o
+  JOIN selected s ON s.oid = o.oprnamespace
+ WHERE o.oprcode <> 0
+   AND NOT EXISTS (SELECT 1 FROM owned o2 WHERE o2.classid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND o2.objid = o.oid)
+UNION ALL
+-- A family's loose members (pg_depend 'a' on the family; an operator class's own members are 'i' on the
+-- class) are added to it in the same definition.
+SELECT 'operator family',
+       'pg_opfamily',
+       f.oid::int8,
+       'OPERATOR FAMILY ' || pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(f.opfname)
+         || ' USING ' || pg_catalog.quote_ident(am.amname),
+       'CREATE OPERATOR FAMILY ' || pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(f.opfname)
+         || ' USING ' || pg_catalog.quote_ident(am.amname)
+         || COALESCE((SELECT '; ALTER OPERATOR FAMILY ' || pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(f.opfname)
+                       || ' USING ' || pg_catalog.quote_ident(am.amname) || ' ADD '
+                       || pg_catalog.string_agg(m.member, ', ' ORDER BY m.sort1, m.sort2, m.member)
+                        FROM (SELECT 1 AS sort1, ao.amopstrategy AS sort2,
+                                     'OPERATOR ' || ao.amopstrategy || ' ' || ao.amopopr::pg_catalog.regoperator::text
+                                       || CASE WHEN ao.amoppurpose = 'o' THEN ' FOR ORDER BY '
+                                            || (SELECT pg_catalog.quote_ident(sn.nspname) || '.' || pg_catalog.quote_ident(sf.opfname) FROM pg_catalog.pg_opfamily sf JOIN pg_catalog.pg_namespace sn ON sn.oid = sf.opfnamespace WHERE sf.oid = ao.amopsortfamily)
+                                          ELSE '' END AS member
+                                FROM pg_catalog.pg_amop ao
+                                JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_amop'::pg_catalog.regclass AND d.objid = ao.oid
+                                 AND d.refclassid = 'pg_catalog.pg_opfamily'::pg_catalog.regclass AND d.refobjid = f.oid AND d.deptype = 'a'
+                               WHERE ao.amopfamily = f.oid
+                              UNION ALL
+                              SELECT 2, ap.amprocnum,
+                                     'FUNCTION ' || ap.amprocnum || ' (' || pg_catalog.format_type(ap.amproclefttype, NULL) || ', '
+                                       || pg_catalog.format_type(ap.amprocrighttype, NULL) || ') ' || ap.amproc::pg_catalog.regprocedure::text
+                                FROM pg_catalog.pg_amproc ap
+                                JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_amproc'::pg_catalog.regclass AND d.objid = ap.oid
+                                 AND d.refclassid = 'pg_catalog.pg_opfamily'::pg_catalog.regclass AND d.refobjid = f.oid AND d.deptype = 'a'
+                               WHERE ap.amprocfamily = f.oid) m
+                      HAVING pg_catalog.count(*) > 0), ''),
+       pg_catalog.obj_description(f.oid, 'pg_opfamily'),
+       NULL
+  FROM pg_catalog.pg_opfamily f
+  JOIN selected s ON s.oid = f.opfnamespace
+  JOIN pg_catalog.pg_am am ON am.oid = f.opfmethod
+ WHERE NOT EXISTS (SELECT 1 FROM owned o WHERE o.classid = 'pg_catalog.pg_opfamily'::pg_catalog.regclass AND o.objid = f.oid)
+UNION ALL
+SELECT 'operator class',
+       'pg_opclass',
+       c.oid::int8,
+       'OPERATOR CLASS ' || pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(c.opcname)
+         || ' USING ' || pg_catalog.quote_ident(am.amname),
+       'CREATE OPERATOR CLASS ' || pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(c.opcname)
+         || CASE WHEN c.opcdefault THEN ' DEFAULT' ELSE '' END
+         || ' FOR TYPE ' || pg_catalog.format_type(c.opcintype, NULL)
+         || ' USING ' || pg_catalog.quote_ident(am.amname)
+         || ' FAMILY ' || pg_catalog.quote_ident(fn.nspname) || '.' || pg_catalog.quote_ident(f.opfname)
+         || ' AS '
+         || pg_catalog.concat_ws(', ',
+              (SELECT pg_catalog.string_agg('OPERATOR ' || ao.amopstrategy || ' ' || ao.amopopr::pg_catalog.regoperator::text
+                        || CASE WHEN ao.amoppurpose = 'o' THEN ' FOR ORDER BY '
+                             || (SELECT pg_catalog.quote_ident(sn.nspname) || '.' || pg_catalog.quote_ident(sf.opfname) FROM pg_catalog.pg_opfamily sf JOIN pg_catalog.pg_namespace sn ON sn.oid = sf.opfnamespace WHERE sf.oid = ao.amopsortfamily)
+                           ELSE '' END, ', ' ORDER BY ao.amopstrategy)
+                 FROM pg_catalog.pg_amop ao
+                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_amop'::pg_catalog.regclass AND d.objid = ao.oid
+                  AND d.refclassid = 'pg_catalog.pg_opclass'::pg_catalog.regclass AND d.refobjid = c.oid
+                WHERE ao.amopfamily = c.opcfamily),
+              (SELECT pg_catalog.string_agg('FUNCTION ' || ap.amprocnum || ' (' || pg_catalog.format_type(ap.amproclefttype, NULL) || ', '
+                        || pg_catalog.format_type(ap.amprocrighttype, NULL) || ') ' || ap.amproc::pg_catalog.regprocedure::text,
+                        ', ' ORDER BY ap.amprocnum)
+                 FROM pg_catalog.pg_amproc ap
+                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_amproc'::pg_catalog.regclass AND d.objid = ap.oid
+                  AND d.refclassid = 'pg_catalog.pg_opclass'::pg_catalog.regclass AND d.refobjid = c.oid
+                WHERE ap.amprocfamily = c.opcfamily),
+              CASE WHEN c.opckeytype <> 0 THEN 'STORAGE ' || pg_catalog.format_type(c.opckeytype, NULL) END),
+       pg_catalog.obj_description(c.oid, 'pg_opclass'),
+       NULL
+  FROM pg_catalog.pg_opclass c
+  JOIN selected s ON s.oid = c.opcnamespace
+  JOIN pg_catalog.pg_am am ON am.oid = c.opcmethod
+  JOIN pg_catalog.pg_opfamily f ON f.oid = c.opcfamily
+  JOIN pg_catalog.pg_namespace fn ON fn.oid = f.opfnamespace
+ WHERE NOT EXISTS (SELECT 1 FROM owned o WHERE o.classid = 'pg_catalog.pg_opclass'::pg_catalog.regclass AND o.objid = c.oid)
  ORDER BY 1, 4;

@@ -194,3 +194,165 @@ describe('objects: tables (the default)', () => {
     }
   })
 })
+
+/**
+ * A composite type with its own comparison operators (commutator and negator links, as pg_dump restores
+ * them through shell operators), a default btree class and a hash class for it, and a reverse-order btree
+ * class on int in a family of its own that also has a loose cross-type member; a copied table has indexes
+ * that use both btree classes.
+ */
+const OPERATOR_SCHEMA = `
+  CREATE SCHEMA ops;
+  CREATE TYPE ops.ver AS (major int, minor int);
+  CREATE FUNCTION ops.ver_cmp(a ops.ver, b ops.ver) RETURNS int LANGUAGE sql IMMUTABLE STRICT
+    AS $$ SELECT CASE WHEN a.major <> b.major THEN sign(a.major - b.major)::int ELSE sign(a.minor - b.minor)::int END $$;
+  CREATE FUNCTION ops.ver_lt(a ops.ver, b ops.ver) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS 'SELECT ops.ver_cmp(a, b) < 0';
+  CREATE FUNCTION ops.ver_le(a ops.ver, b ops.ver) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS 'SELECT ops.ver_cmp(a, b) <= 0';
+  CREATE FUNCTION ops.ver_eq(a ops.ver, b ops.ver) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS 'SELECT ops.ver_cmp(a, b) = 0';
+  CREATE FUNCTION ops.ver_ne(a ops.ver, b ops.ver) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS 'SELECT ops.ver_cmp(a, b) <> 0';
+  CREATE FUNCTION ops.ver_ge(a ops.ver, b ops.ver) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS 'SELECT ops.ver_cmp(a, b) >= 0';
+  CREATE FUNCTION ops.ver_gt(a ops.ver, b ops.ver) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS 'SELECT ops.ver_cmp(a, b) > 0';
+  CREATE FUNCTION ops.ver_hash(v ops.ver) RETURNS int LANGUAGE sql IMMUTABLE STRICT AS 'SELECT hashint8(v.major::int8 * 4294967296 + v.minor)';
+  CREATE OPERATOR ops.< (FUNCTION = ops.ver_lt, LEFTARG = ops.ver, RIGHTARG = ops.ver, COMMUTATOR = OPERATOR(ops.>),
+                         NEGATOR = OPERATOR(ops.>=), RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+  CREATE OPERATOR ops.<= (FUNCTION = ops.ver_le, LEFTARG = ops.ver, RIGHTARG = ops.ver, COMMUTATOR = OPERATOR(ops.>=),
+                          NEGATOR = OPERATOR(ops.>), RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+  CREATE OPERATOR ops.= (FUNCTION = ops.ver_eq, LEFTARG = ops.ver, RIGHTARG = ops.ver, COMMUTATOR = OPERATOR(ops.=),
+                         NEGATOR = OPERATOR(ops.<>), RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+  CREATE OPERATOR ops.<> (FUNCTION = ops.ver_ne, LEFTARG = ops.ver, RIGHTARG = ops.ver, COMMUTATOR = OPERATOR(ops.<>),
+                          NEGATOR = OPERATOR(ops.=), RESTRICT = neqsel, JOIN = neqjoinsel);
+  CREATE OPERATOR ops.>= (FUNCTION = ops.ver_ge, LEFTARG = ops.ver, RIGHTARG = ops.ver, COMMUTATOR = OPERATOR(ops.<=),
+                          NEGATOR = OPERATOR(ops.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
+  CREATE OPERATOR ops.> (FUNCTION = ops.ver_gt, LEFTARG = ops.ver, RIGHTARG = ops.ver, COMMUTATOR = OPERATOR(ops.<),
+                         NEGATOR = OPERATOR(ops.<=), RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+  CREATE OPERATOR CLASS ops.ver_ops DEFAULT FOR TYPE ops.ver USING btree AS
+    OPERATOR 1 ops.<, OPERATOR 2 ops.<=, OPERATOR 3 ops.=, OPERATOR 4 ops.>=, OPERATOR 5 ops.>,
+    FUNCTION 1 ops.ver_cmp(ops.ver, ops.ver);
+  CREATE OPERATOR CLASS ops.ver_hash_ops DEFAULT FOR TYPE ops.ver USING hash AS
+    OPERATOR 1 ops.=, FUNCTION 1 ops.ver_hash(ops.ver);
+  CREATE FUNCTION ops.int_rev_cmp(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE STRICT AS 'SELECT btint4cmp(b, a)';
+  CREATE FUNCTION ops.int48_rev_cmp(a int, b int8) RETURNS int LANGUAGE sql IMMUTABLE STRICT AS 'SELECT -btint48cmp(a, b)';
+  CREATE OPERATOR FAMILY ops.int_rev USING btree;
+  CREATE OPERATOR CLASS ops.int_rev_ops FOR TYPE int USING btree FAMILY ops.int_rev AS
+    OPERATOR 1 >, OPERATOR 2 >=, OPERATOR 3 =, OPERATOR 4 <=, OPERATOR 5 <, FUNCTION 1 ops.int_rev_cmp(int, int);
+  ALTER OPERATOR FAMILY ops.int_rev USING btree ADD
+    OPERATOR 1 > (int, int8), FUNCTION 1 (int, int8) ops.int48_rev_cmp(int, int8);
+  COMMENT ON OPERATOR ops.< (ops.ver, ops.ver) IS 'older';
+  COMMENT ON OPERATOR CLASS ops.ver_ops USING btree IS 'by version';
+  COMMENT ON OPERATOR FAMILY ops.int_rev USING btree IS 'backwards';
+  CREATE TABLE ops.releases (id int PRIMARY KEY, v ops.ver NOT NULL);
+  INSERT INTO ops.releases SELECT i, ROW(i % 7, (i * 37) % 11)::ops.ver FROM generate_series(1, 500) AS i;
+  CREATE INDEX releases_v ON ops.releases (v);
+  CREATE INDEX releases_id_rev ON ops.releases (id ops.int_rev_ops);
+`
+
+/** The operators, classes, families and their members in schema ops, and the indexes that use them. */
+const DESCRIBE_OPERATORS: Record<string, string> = {
+  operators: `SELECT o.oid::regoperator::text AS name, o.oprcode::regproc::text AS function,
+                     o.oprcom::regoperator::text AS commutator, o.oprnegate::regoperator::text AS negator,
+                     o.oprrest::regproc::text AS restrict, o.oprjoin::regproc::text AS join,
+                     o.oprcanhash, o.oprcanmerge, obj_description(o.oid, 'pg_operator') AS comment
+                FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE n.nspname = 'ops'`,
+  classes: `SELECT c.opcname, am.amname, c.opcdefault, c.opcintype::regtype::text AS type,
+                   f.opfname AS family, c.opckeytype::regtype::text AS storage,
+                   obj_description(c.oid, 'pg_opclass') AS comment
+              FROM pg_opclass c JOIN pg_am am ON am.oid = c.opcmethod JOIN pg_opfamily f ON f.oid = c.opcfamily
+              JOIN pg_namespace n ON n.oid = c.opcnamespace WHERE n.nspname = 'ops'`,
+  families: `SELECT f.opfname, am.amname, obj_description(f.oid, 'pg_opfamily') AS comment,
+                    (SELECT string_agg(m, ', ' ORDER BY m) FROM (
+                       SELECT ao.amopstrategy || ' ' || ao.amopopr::regoperator::text || ' ' || ao.amoppurpose::text
+                              || ' ' || d.refclassid::regclass::text || ' ' || d.deptype::text AS m
+                         FROM pg_amop ao JOIN pg_depend d ON d.classid = 'pg_amop'::regclass AND d.objid = ao.oid
+                          AND d.refclassid IN ('pg_opclass'::regclass, 'pg_opfamily'::regclass)
+                        WHERE ao.amopfamily = f.oid) AS members) AS operators,
+                    (SELECT string_agg(m, ', ' ORDER BY m) FROM (
+                       SELECT ap.amprocnum || ' ' || ap.amproclefttype::regtype::text || ' ' || ap.amprocrighttype::regtype::text
+                              || ' ' || ap.amproc::regprocedure::text || ' ' || d.refclassid::regclass::text || ' ' || d.deptype::text AS m
+                         FROM pg_amproc ap JOIN pg_depend d ON d.classid = 'pg_amproc'::regclass AND d.objid = ap.oid
+                          AND d.refclassid IN ('pg_opclass'::regclass, 'pg_opfamily'::regclass)
+                        WHERE ap.amprocfamily = f.oid) AS members) AS functions
+               FROM pg_opfamily f JOIN pg_am am ON am.oid = f.opfmethod
+               JOIN pg_namespace n ON n.oid = f.opfnamespace WHERE n.nspname = 'ops'`,
+  indexes: `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition, i.indisvalid,
+                   (SELECT string_agg(c.opcname, ',' ORDER BY k.n) FROM unnest(i.indclass) WITH ORDINALITY AS k(oid, n)
+                      JOIN pg_opclass c ON c.oid = k.oid) AS classes
+              FROM pg_index i WHERE i.indrelid = 'ops.releases'::regclass`,
+}
+
+async function describeOperators(db: TestDatabase, kind: string): Promise<string[]> {
+  const rows = await db.sql(`SET search_path = ''; ${DESCRIBE_OPERATORS[kind]}`)
+  return rows.map((row) => JSON.stringify(row)).sort()
+}
+
+/** The rows an index scan of each index returns, in its order (sequential scans off). */
+async function throughIndexes(db: TestDatabase): Promise<unknown> {
+  const rows = await db.sql<{ plan: unknown; ids: number[] }>(`
+    SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off;
+    SELECT (SELECT array_agg(id) FROM (SELECT id FROM ops.releases WHERE v < ROW(3, 5)::ops.ver ORDER BY v, id) s) AS ids
+    UNION ALL
+    SELECT (SELECT array_agg(id) FROM (SELECT id FROM ops.releases ORDER BY id USING OPERATOR(pg_catalog.>) LIMIT 20) s)`)
+  return rows.map((r) => r.ids)
+}
+
+describe('objects: all with operators, operator classes and families', () => {
+  let db: DatabasePair
+
+  before(async () => {
+    db = await databasePair(servers, 'objects_ops')
+    await db.source.sql(OPERATOR_SCHEMA)
+  })
+
+  after(async () => {
+    await db?.drop()
+  })
+
+  test('operators with their links, btree and hash classes and a family with a loose member arrive equal, and the indexes that use them arrive and work', async () => {
+    const report = await new TransferJob(
+      testConfig({ source: db.source.url, target: db.target.url, tables: ['ops.*'], objects: 'all' }),
+      { notifier: null },
+    ).run()
+    assert.equal(report.status, 'succeeded', JSON.stringify(report.error))
+    assert.deepEqual(report.warnings, [], 'no object failed')
+    assert.deepEqual(
+      report.tables.map((t) => [t.table, t.status, t.warnings ?? []]),
+      [['ops.releases', 'copied', []]],
+    )
+    for (const kind of Object.keys(DESCRIBE_OPERATORS)) {
+      const [expected, actual] = [
+        await describeOperators(db.source, kind),
+        await describeOperators(db.target, kind),
+      ]
+      assert.ok(expected.length > 0, `the source has ${kind}`)
+      assert.deepEqual(actual, expected, `${kind} differ`)
+    }
+    for (const [name, kind] of [
+      ['releases_v', 'ver_ops'],
+      ['releases_id_rev', 'int_rev_ops'],
+    ]) {
+      const [row] = await db.target.sql<{ classes: string }>(
+        `SELECT (SELECT string_agg(c.opcname, ',') FROM unnest(i.indclass) AS k(oid) JOIN pg_opclass c ON c.oid = k.oid) AS classes
+           FROM pg_index i WHERE i.indexrelid = 'ops.${name}'::regclass`,
+      )
+      assert.equal(row?.classes, kind, `${name} uses ${kind} on the target`)
+    }
+    const [expected, actual] = [await throughIndexes(db.source), await throughIndexes(db.target)]
+    assert.deepEqual(actual, expected)
+    assert.equal((expected as number[][])[1]![0], 500, 'the reverse class orders backwards')
+    const plan = await db.target.sql<{ plan: string }>(
+      `SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off;
+       EXPLAIN (COSTS OFF) SELECT id FROM ops.releases WHERE v < ROW(3, 5)::ops.ver ORDER BY v`,
+    )
+    assert.match(JSON.stringify(plan), /Index Scan using releases_v/)
+  })
+
+  test('a second run leaves them as they are and reports nothing', async () => {
+    const before = await describeOperators(db.target, 'families')
+    const report = await new TransferJob(
+      testConfig({ source: db.source.url, target: db.target.url, tables: ['ops.*'], objects: 'all' }),
+      { notifier: null },
+    ).run()
+    assert.equal(report.status, 'succeeded', JSON.stringify(report.error))
+    assert.deepEqual(report.warnings, [])
+    assert.deepEqual(await describeOperators(db.target, 'families'), before)
+  })
+})
