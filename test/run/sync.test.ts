@@ -5,10 +5,10 @@ import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import type { RunReport, TableResult } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
-import { runCli } from '../helpers/cli.js'
+import { runCli, spawnCli, waitFor } from '../helpers/cli.js'
 import { tempDir, testConfig } from '../helpers/config.js'
 import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
-import { readRunLog } from '../helpers/logs.js'
+import { readRunLog, recordsSoFar } from '../helpers/logs.js'
 import { outboxMessages } from '../helpers/outbox.js'
 import { type TestDatabase, testServers, withClient } from '../helpers/servers.js'
 
@@ -225,6 +225,90 @@ describe('a sync', () => {
       assert.equal(orders.sync?.updated, 60)
       await assertSameRows(db, 'public.orders')
     } finally {
+      await db.drop()
+    }
+  })
+
+  test('interrupted by SIGINT keeps the old rows, is reported interrupted, and run --resume completes it', async () => {
+    const db = await databasePair(servers, 'sync_sigint')
+    const dir = tempDir()
+    const logDir = path.join(dir, 'logs')
+    const args = ['run', '--source', db.source.url, '--target', db.target.url, '--mode', 'sync']
+    const common = ['--log-dir', logDir, '--outbox', path.join(dir, 'outbox')]
+    const holder = new pg.Client(db.target.url)
+    let first: ReturnType<typeof spawnCli> | undefined
+    try {
+      await db.source.sql(`${ORDERS} CREATE TABLE public.small (id int PRIMARY KEY, v text);
+        INSERT INTO public.small SELECT g, 'v' FROM generate_series(1, 100) g;`)
+      assert.equal((await runCli([...args, ...common], { cwd: dir })).code, 0)
+      await db.source.sql(`UPDATE public.orders SET note = 'changed' WHERE id % 40 = 0;
+        DELETE FROM public.orders WHERE id IN (1, 3000); INSERT INTO public.orders VALUES (0, 'new', 0, NULL);
+        UPDATE public.small SET v = 'w' WHERE id = 5;`)
+      const before = await rowsOf(db.target, 'public.orders')
+      // SHARE lets the sync read the target table but not write it: its DELETE waits, mid-sync, for this.
+      await holder.connect()
+      await holder.query('BEGIN; LOCK TABLE public.orders IN SHARE MODE')
+      first = spawnCli([...args, ...common], { cwd: dir })
+      const deleteWaiting = async () => {
+        const [row] = await db.target.sql<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'DELETE FROM ONLY "public"."orders"%'`,
+        )
+        return row!.n === 1
+      }
+      await waitFor(deleteWaiting, 60_000, "the sync's DELETE to wait for the lock")
+      await waitFor(
+        () => recordsSoFar(logDir).some((r) => r.event === 'table.copied' && r.table === 'public.small'),
+        60_000,
+        'public.small to commit',
+      )
+      first.child.kill('SIGINT')
+      const stopped = await first.done
+      assert.equal(stopped.code, 130, stopped.stderr)
+      // The process ended with its connections closed; the server notices a closed connection only when its
+      // backend next talks to it, so the abandoned DELETE goes on waiting until the lock is released, and
+      // then rolls back.
+      await holder.query('COMMIT')
+      await waitFor(
+        async () => {
+          const [row] = await db.target.sql<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'DELETE FROM ONLY "public"."orders"%'`,
+          )
+          return row!.n === 0
+        },
+        60_000,
+        "the interrupted sync's backend to end",
+      )
+      assert.deepEqual(await rowsOf(db.target, 'public.orders'), before, 'the old rows, exactly')
+      const [run] = await db.target.sql<{ status: string }>(
+        `SELECT status FROM tablehaul.runs ORDER BY started_at DESC LIMIT 1`,
+      )
+      assert.equal(run?.status, 'interrupted')
+      const log = readRunLog(logDir)
+      assert.equal(log.find((r) => r.event === 'run.finished')?.status, 'interrupted')
+      assert.ok(!log.some((r) => r.event === 'table.copied' && r.table === 'public.orders'))
+      assert.match(stopped.stdout + stopped.stderr, /interrupted/i)
+      assert.deepEqual(
+        await db.target.sql(`SELECT relname FROM pg_class WHERE relname LIKE 'tablehaul_sync%'`),
+        [],
+        'no temporary table left',
+      )
+
+      const resumed = await runCli([...args, ...common, '--resume'], { cwd: dir })
+      assert.equal(resumed.code, 0, resumed.stderr)
+      assert.match(resumed.stderr, /resuming run .*\(interrupted\)/)
+      const again = readRunLog(logDir)
+      assert.deepEqual(
+        again.filter((r) => r.event === 'table.skipped').map((r) => r.table),
+        ['public.small'],
+      )
+      const orders = again.find((r) => r.event === 'table.copied' && r.table === 'public.orders')
+      assert.deepEqual(orders?.sync, { inserted: 1, updated: 74, deleted: 2, unchanged: 2924 })
+      await assertSameRows(db, 'public.orders')
+      await assertSameRows(db, 'public.small')
+    } finally {
+      first?.child.kill('SIGKILL')
+      await holder.end().catch(() => {})
       await db.drop()
     }
   })
@@ -488,11 +572,3 @@ describe('tablehaul verify --checksum after a sync', () => {
     }
   })
 })
-
-async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (await check()) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error('the state waited for never came')
-}
