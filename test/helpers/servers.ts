@@ -145,12 +145,15 @@ export class TestDatabase {
     readonly url: string,
   ) {}
 
-  static async create(server: TestServer, prefix: string): Promise<TestDatabase> {
+  /** `locale` is the rest of CREATE DATABASE (`LOCALE_PROVIDER icu ICU_LOCALE 'de-DE'`); default the server's C. */
+  static async create(server: TestServer, prefix: string, locale = ''): Promise<TestDatabase> {
     const name = `${prefix}_${Math.random().toString(36).slice(2, 8)}`
       .toLowerCase()
       .replace(/[^a-z0-9_]/g, '_')
     await withClient(server.url, (client) =>
-      client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0 ENCODING 'UTF8'`),
+      client.query(
+        `CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0 ENCODING 'UTF8' ${locale}`,
+      ),
     )
     return new TestDatabase(server, name, server.urlFor(name))
   }
