@@ -239,6 +239,12 @@ export class TableCopier {
         watchdog.touch()
         this.options.onProgress?.(bytes, 0)
       },
+      // The changed rows stream as a COPY does, so silence there is a stall; the DELETE and INSERT that
+      // apply them are statements (their lock waits end at lock_timeout, on the server).
+      onPhase: (phase) =>
+        phase === 'fetching'
+          ? watchdog.phase('fetching the changed rows (no bytes moved)', timeouts.stallMs)
+          : watchdog.phase('applying the differences on the target', clientLimitMs(timeouts.statementMs)),
     }).sync()
     if (outcome.kind === 'synced') return { synced: outcome, switchBackOn }
     notes.push(`sync → replace: ${outcome.reason}`)

@@ -58,6 +58,8 @@ export interface TableSyncerOptions {
   readonly onActivity: (bytes: number) => void
   /** Throws when the copy was stopped or its watchdog fired. */
   readonly stillGoing: () => void
+  /** Called as the changed rows start to move, and as they are applied: each phase has its own bound. */
+  readonly onPhase?: ((phase: 'fetching' | 'applying') => void) | undefined
   /** @default SWITCH_TO_REPLACE_SHARE */
   readonly switchShare?: number | undefined
 }
@@ -115,8 +117,10 @@ export class TableSyncer {
     stillGoing()
     const { changed, updated } = await this.findChanges()
     stillGoing()
+    this.options.onPhase?.('fetching')
     await this.fetchChangedRows(changed)
     stillGoing()
+    this.options.onPhase?.('applying')
     const deleted = await this.apply(changed)
     return {
       kind: 'synced',

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import pg from 'pg'
+import type { RunReport, TableResult } from '../../src/report/run-report.js'
+import { TransferJob } from '../../src/run/transfer-job.js'
+import { waitFor } from '../helpers/cli.js'
+import { testConfig } from '../helpers/config.js'
+import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
+import { fingerprint } from '../helpers/fingerprint.js'
+import { testServers } from '../helpers/servers.js'
+import { TcpProxy } from '../helpers/tcp-proxy.js'
+
+let servers: Awaited<ReturnType<typeof testServers>>
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await servers?.stop()
+})
+
+/**
+ * public.orders (40,000 rows) synced once, then 2,000 of its rows given a 2 kB note on the source: about 4 MB
+ * of changed rows for the sync to fetch, in about half of its key buckets (below the switch to a reload).
+ * public.small has one changed row. Both tables are synced by a job of their own, one table at a time.
+ */
+async function scene(name: string): Promise<DatabasePair> {
+  const db = await databasePair(servers, name)
+  await db.source.sql(`
+    CREATE TABLE public.orders (id int PRIMARY KEY, note text);
+    INSERT INTO public.orders SELECT g, 'o' || g FROM generate_series(1, 40000) g;
+    CREATE TABLE public.small (id int PRIMARY KEY, v text);
+    INSERT INTO public.small SELECT g, 'v' FROM generate_series(1, 100) g;
+    ANALYZE;
+  `)
+  const first = await job(db, db.source.url).run()
+  assert.equal(first.status, 'succeeded', JSON.stringify(first.tables))
+  await db.source.sql(`
+    UPDATE public.orders SET note = repeat(md5(id::text), 64) WHERE id % 20 = 0;
+    UPDATE public.small SET v = 'w' WHERE id = 1;
+  `)
+  return db
+}
+
+function job(db: DatabasePair, sourceUrl: string, timeouts: Record<string, number> = {}): TransferJob {
+  const config = testConfig({ source: sourceUrl, target: db.target.url, mode: 'sync' })
+  config.jobs = 1
+  config.retry = { attempts: 1, backoff: 0 }
+  Object.assign(config.timeouts, timeouts)
+  return new TransferJob(config, { notifier: null })
+}
+
+function result(report: RunReport, name: string): TableResult {
+  const found = report.tables.find((t) => t.table === name)
+  assert.ok(found, `${name} is in the report: ${JSON.stringify(report.tables)}`)
+  return found
+}
+
+/** Whether a statement of the target's sessions that starts with `prefix` is running, and waiting on what. */
+async function running(db: DatabasePair, prefix: string, waitingOn?: 'Lock'): Promise<boolean> {
+  const [row] = await db.target.sql<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND state = 'active' AND starts_with(query, $1)
+        AND ($2::text IS NULL OR wait_event_type = $2)`,
+    [prefix, waitingOn ?? null],
+  )
+  return row!.n > 0
+}
+
+describe('a sync phase that hangs fails its table, keeping the old rows, and the run goes on', () => {
+  test('the source link freezes while the changed rows come: the stall timeout, not the statement timeout, ends it', async () => {
+    const db = await scene('sync_hang_fetch')
+    const proxy = await TcpProxy.start(db.source.url)
+    try {
+      const before = await fingerprint(db.target.url, 'public.orders')
+      // Slow enough that the 4 MB of changed rows take seconds; the hashing passes move a few hundred kB.
+      proxy.throttle(1024 * 1024)
+      const run = job(db, proxy.urlFor(db.source.url), { stall: 2000, statement: 3_600_000 })
+      let frozenAt = -1
+      let failedAt = -2
+      run.on('table.failed', () => {
+        failedAt = proxy.bytes
+        proxy.thaw()
+      })
+      const finished = run.run()
+      // The COPY of the changed rows into the sync's temporary table is under way on the target.
+      await waitFor(
+        () => running(db, 'COPY pg_temp.tablehaul_sync_rows'),
+        60_000,
+        'the changed rows to be fetched',
+      )
+      proxy.freeze()
+      frozenAt = proxy.bytes
+      const report = await finished
+      const orders = result(report, 'public.orders')
+      assert.equal(orders.status, 'failed', JSON.stringify(orders))
+      assert.equal(orders.error?.code, 'COPY_STALLED')
+      assert.match(orders.error?.message ?? '', /nothing moved for \ds while fetching the changed rows/)
+      // Not a byte moved between the freeze and the failure: the watchdog ended the wait (under the
+      // statement timeout of an hour it would have hung until the test runner's time limit).
+      assert.equal(failedAt, frozenAt, 'the table failed while its link was frozen')
+      assert.deepEqual(await fingerprint(db.target.url, 'public.orders'), before, 'the old rows, exactly')
+      assert.equal(result(report, 'public.small').status, 'copied', 'the run went on with the next table')
+      assert.deepEqual(
+        await fingerprint(db.target.url, 'public.small'),
+        await fingerprint(db.source.url, 'public.small'),
+      )
+    } finally {
+      proxy.thaw()
+      await proxy.close()
+      await db.drop()
+    }
+  })
+
+  test('the target table is locked by another session while the sync deletes: the lock timeout ends the wait', async () => {
+    const db = await scene('sync_hang_lock')
+    const holder = new pg.Client(db.target.url)
+    await holder.connect()
+    try {
+      const before = await fingerprint(db.target.url, 'public.orders')
+      // SHARE lets the sync read the table but not write it: its DELETE waits, after every pass found the
+      // differences. No timeout but the lock's is short.
+      await holder.query('BEGIN; LOCK TABLE public.orders IN SHARE MODE')
+      const run = job(db, db.source.url, { lock: 2000, stall: 3_600_000, statement: 3_600_000 })
+      let sawWait = false
+      run.on('table.failed', () => {
+        void holder.query('COMMIT')
+      })
+      const finished = run.run()
+      await waitFor(
+        async () => (sawWait = await running(db, 'DELETE FROM ONLY "public"."orders"', 'Lock')),
+        60_000,
+        "the sync's DELETE to wait for the lock",
+      ).catch(() => {})
+      const report = await finished
+      assert.ok(sawWait, 'the DELETE waited for the lock')
+      const orders = result(report, 'public.orders')
+      assert.equal(orders.status, 'failed', JSON.stringify(orders))
+      assert.match(orders.error?.message ?? '', /lock timeout/)
+      assert.deepEqual(await fingerprint(db.target.url, 'public.orders'), before, 'the old rows, exactly')
+      assert.equal(result(report, 'public.small').status, 'copied', 'the run went on with the next table')
+    } finally {
+      await holder.end().catch(() => {})
+      await db.drop()
+    }
+  })
+})
