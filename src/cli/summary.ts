@@ -5,6 +5,7 @@ import {
   OUTCOME_LABEL,
   nextStep,
   notMoved,
+  objectsFailed,
   statusLabel,
   syncCounts,
   tableCells,
@@ -65,6 +66,7 @@ export function renderSummary(report: RunReport, writer: Writer): string {
     lines.push(
       [
         `${outcome}  ${tableCounts(totals)} of ${plural(totals.tables, 'table')}`,
+        ...(objectsFailed(report) ? [objectsFailed(report)!] : []),
         `${formatCount(totals.rows)} rows`,
         ...(notMoved(totals) ? [notMoved(totals)] : []),
         formatBytes(totals.bytes),

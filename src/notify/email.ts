@@ -16,6 +16,7 @@ import {
   doneOfAll,
   nextStep,
   notMoved,
+  objectsFailed,
   statusLabel,
   syncCounts,
   tableCells,
@@ -90,6 +91,8 @@ function outcomePhrase(report: RunReport): string {
     const noted = notes ? `, ${notes} note${notes > 1 ? 's' : ''}` : ''
     return `${doneOfAll(totals)} tables${noted}`
   }
+  if (report.status === 'failed' && totals.failed === 0 && report.objectsFailed)
+    return `${doneOfAll(totals)} tables, ${objectsFailed(report)}`
   if (report.status === 'failed') return `${totals.failed} of ${totals.tables} tables failed`
   return `${totals.copied + totals.alreadyCopied} of ${totals.tables} tables copied`
 }
@@ -206,6 +209,9 @@ function headline(report: RunReport): string {
   }
   if (report.error && totals.tables === 0)
     return 'The run failed before copying anything; no table was changed.'
+  if (!report.error && totals.failed === 0 && report.objectsFailed) {
+    return `All ${totals.tables} tables were transferred, but ${report.objectsFailed === 1 ? 'a view or object' : `${report.objectsFailed} views or objects`} could not be created (see the notes).`
+  }
   if (report.error && totals.failed === 0) {
     return `The run failed: ${done} of ${totals.tables} tables were transferred; the others kept their previous contents.`
   }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { ErrorInfo, RunReport, TableResult } from './run-report.js'
 
 /** The steps of a run, in order. */
-export type RunStep = 'connect' | 'snapshot' | 'plan' | 'schema' | 'copy' | 'constraints' | 'report'
+export type RunStep = 'connect' | 'snapshot' | 'plan' | 'schema' | 'copy' | 'constraints' | 'views' | 'report'
 
 /** One table of the plan, as the `run.planned` event announces it. */
 export interface PlannedTable {
@@ -41,6 +41,8 @@ export interface TransferEvents {
   'table.skipped': TableResult
   /** A note on a table that came after its own event (a foreign key put back at the end of the run). */
   'table.note': { table: string; message: string }
+  /** A view (or an object of `objects: all`) that could not be created; the run ends failed. */
+  'object.failed': { object: string; message: string }
   'notify.sent': { to: readonly string[]; via: string }
   'notify.failed': { error: ErrorInfo }
   'run.finished': RunReport
@@ -86,6 +88,7 @@ const EVENT_NAMES: readonly TransferEventName[] = [
   'table.failed',
   'table.skipped',
   'table.note',
+  'object.failed',
   'notify.sent',
   'notify.failed',
   'run.finished',

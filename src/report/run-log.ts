@@ -15,7 +15,15 @@ import { formatBytes, formatCount, formatDuration, localTimestamp } from '../for
 import type { TransferEmitter, TransferEventName, TransferEvents } from './events.js'
 import { describeError, messageOf } from '../errors.js'
 import type { RunReport, TableResult } from './run-report.js'
-import { OUTCOME_LABEL, doneOfAll, notMoved, otherCounts, statusLabel, syncCounts } from './wording.js'
+import {
+  OUTCOME_LABEL,
+  doneOfAll,
+  notMoved,
+  objectsFailed,
+  otherCounts,
+  statusLabel,
+  syncCounts,
+} from './wording.js'
 import { Redactor } from './secrets.js'
 
 /** Where a `RunLog` writes and what it keeps. */
@@ -131,6 +139,12 @@ export class RunLog {
         const { table, message } = payload as TransferEvents['table.note']
         this.write('warn', { event, table, message })
         this.appendHuman([`${localTimestamp(new Date())} ${table} NOTE ${oneLine(message)}`])
+        return
+      }
+      case 'object.failed': {
+        const { object, message } = payload as TransferEvents['object.failed']
+        this.write('error', { event, object, message }, message)
+        this.appendHuman([`${localTimestamp(new Date())} ${object} FAILED ${oneLine(message)}`])
         return
       }
       case 'notify.failed': {
@@ -264,6 +278,7 @@ export function humanRunLine(report: RunReport): string {
   const counts = [
     `${doneOfAll(totals)} tables`,
     ...otherCounts(totals),
+    ...(objectsFailed(report) ? [objectsFailed(report)!] : []),
     `${formatCount(totals.rows)} rows`,
     ...(notMoved(totals) ? [notMoved(totals)!] : []),
     formatBytes(totals.bytes),

@@ -115,6 +115,11 @@ export interface RunReport {
   /** A failure of the run as a whole (before, or instead of, copying). */
   readonly error?: ErrorInfo | undefined
   readonly warnings: readonly string[]
+  /**
+   * Views and other objects around the tables (`objects: all`) that could not be created; each is named
+   * with its reason in `warnings`, and the run is failed. Absent when none failed.
+   */
+  readonly objectsFailed?: number | undefined
   /** The run's NDJSON log file. */
   readonly logFile?: string | undefined
   /** What this process used: its peak resident memory and CPU time (of the whole process so far). */

@@ -37,6 +37,12 @@ export function tableCounts(totals: RunReport['totals']): string {
   return [`${totals.copied} copied`, ...otherCounts(totals)].join(', ')
 }
 
+/** `1 view or object failed`: what failed around the tables, when anything did. */
+export function objectsFailed(report: RunReport): string | undefined {
+  if (!report.objectsFailed) return undefined
+  return `${report.objectsFailed} ${report.objectsFailed === 1 ? 'view or object' : 'views or objects'} failed`
+}
+
 /** The numbers of a row of the tables' table: rows, size, time and rate, as text. */
 export function tableCells(table: TableResult): { rows: string; size: string; time: string; rate: string } {
   return {
@@ -88,5 +94,7 @@ export function nextStep(report: RunReport): string | undefined {
     ? 'run the same command again with --resume to copy only the tables that did not finish'
     : 'run the same command again; every table is copied again, as this target keeps no record of what this run copied'
   if (report.status === 'interrupted') return `What to do: ${again}.`
+  if (report.totals.failed === 0 && report.objectsFailed)
+    return 'What to do: every table arrived, but the views or objects the notes name did not: fix what each note says, then run again (views are created again on every run).'
   return `What to do: fix what each failed table's error says, then ${again} (the failed tables kept their previous contents).`
 }

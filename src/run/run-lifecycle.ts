@@ -74,6 +74,7 @@ export abstract class RunLifecycle extends TransferEmitter {
   private readonly results = new Map<string, TableResult>()
   private readonly plannedTables = new Map<string, PlannedTable>()
   private readonly warnings: string[] = []
+  private objectsFailed = 0
   private sourceSnapshot: RunReport['snapshot'] = {}
   private resumable: boolean | undefined
   private signal: AbortSignal | undefined
@@ -278,6 +279,16 @@ export abstract class RunLifecycle extends TransferEmitter {
     this.emit('run.warning', { message })
   }
 
+  /**
+   * An object around the tables (a view, a function of `objects: all`) that could not be created: a note
+   * like a warning, but the run then ends failed, as it would for a table.
+   */
+  protected objectFailed(object: string, message: string): void {
+    this.objectsFailed++
+    this.warnings.push(message)
+    this.emit('object.failed', { object, message })
+  }
+
   /** The error a table stopped by the run's signal fails with: the signal's own reason when it gives one. */
   protected stopError(signal: AbortSignal, table: string): TablehaulError {
     const reason = signal.reason as unknown
@@ -321,7 +332,8 @@ export abstract class RunLifecycle extends TransferEmitter {
       // An export or an import is one table: its failure is the failure of the whole.
       const tableError = this.kind === 'run' ? undefined : tables.find((t) => t.status === 'failed')?.error
       error = failure !== undefined ? errorInfo(failure) : tableError
-      status = error || tables.some((t) => t.status === 'failed') ? 'failed' : 'succeeded'
+      const failed = error || tables.some((t) => t.status === 'failed') || this.objectsFailed > 0
+      status = failed ? 'failed' : 'succeeded'
     }
     const finishedAt = new Date()
     return shownToPeople(
@@ -339,6 +351,7 @@ export abstract class RunLifecycle extends TransferEmitter {
         totals: totalsOf(tables),
         error,
         warnings: this.warnings,
+        objectsFailed: this.objectsFailed || undefined,
         logFile: input.logFile,
         resources: processResources(),
       }),

@@ -15,7 +15,9 @@ import { recordedEnding } from '../report/run-log.js'
 import { connectRunEndpoints, readPlan } from '../steps/connect.js'
 import { SchemaBuilder } from '../steps/schema/schema-builder.js'
 import { buildAllObjects } from '../steps/objects/all-objects.js'
-import { objectNotes } from '../steps/objects/object-builder.js'
+import { type ObjectOutcome, objectNote } from '../steps/objects/object-builder.js'
+import { ViewBuilder } from '../steps/views/view-builder.js'
+import type { ViewPlan } from '../steps/views/view-plan.js'
 import { Snapshot } from '../steps/snapshot.js'
 import {
   CommitOutcomeUnknown,
@@ -61,7 +63,7 @@ export class TransferJob extends RunLifecycle {
   protected async work(signal: AbortSignal, options: RunOptions): Promise<void> {
     const { source, target } = await this.connect(signal)
     const snapshot = await this.openSnapshot(source)
-    const { sourceCatalog, targetCatalog, plan } = await this.readRunPlan(source, target, snapshot)
+    const { sourceCatalog, targetCatalog, plan, views } = await this.readRunPlan(source, target, snapshot)
     signal.throwIfAborted()
     const resumeFrom = await this.openHistory(source, target, snapshot, options)
 
@@ -80,8 +82,7 @@ export class TransferJob extends RunLifecycle {
     }
     // After the tables' own types and functions, before the data: none of these objects depend on rows.
     if (this.config.objects === 'all') {
-      const outcomes = await buildAllObjects({ snapshot, source, target, plan, signal })
-      for (const note of objectNotes(outcomes)) this.warn(note)
+      this.reportObjects(await buildAllObjects({ snapshot, source, target, plan, signal }))
     }
 
     const afterData = new PostDataBuilder({
@@ -121,6 +122,33 @@ export class TransferJob extends RunLifecycle {
       // Partitioned tables without partitions get their keys before the foreign keys that may use them.
       await afterData.buildEmptyPartitioned()
       await this.restoreConstraints(foreignKeys, afterData)
+    }
+    await this.buildViews(views, target, targetCatalog.serverVersion, signal)
+  }
+
+  /**
+   * The views and materialized views, once every table's data and keys are in (a materialized view is
+   * refreshed from them). Not after a stop: the run ends as soon as it can.
+   */
+  private async buildViews(
+    views: readonly ViewPlan[],
+    target: Database,
+    targetVersion: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (views.length === 0 || signal.aborted) return
+    this.emit('step.started', { step: 'views' })
+    await this.lock!.ensure()
+    this.reportObjects(await new ViewBuilder({ targetDb: target, targetVersion, signal }).build(views))
+  }
+
+  /** Objects that did not arrive as the source has them: a failure fails the run, the rest are notes. */
+  private reportObjects(outcomes: readonly ObjectOutcome[]): void {
+    for (const outcome of outcomes) {
+      const note = objectNote(outcome)
+      if (!note) continue
+      if (outcome.status === 'failed') this.objectFailed(outcome.identity, note)
+      else this.warn(note)
     }
   }
 

@@ -7,6 +7,7 @@ import { LocalServer, readDatabaseSettings } from '../local/local-server.js'
 import { embeddedServerVersion } from '../local/postgres-cluster.js'
 import { Planner, type RunPlan } from './plan/planner.js'
 import { Snapshot } from './snapshot.js'
+import { type ViewPlan, readViewPlans } from './views/view-plan.js'
 
 /**
  * What the commands share: the connect and plan steps of a run (`TransferJob`), a plan that writes nothing
@@ -87,6 +88,8 @@ export interface ReadingSession {
   /** Open: every read of the source goes through `snapshot.begin(client)`. */
   readonly snapshot: Snapshot
   readonly plan: RunPlan
+  /** The views and materialized views a run would bring, and what each waits for. */
+  readonly views: readonly ViewPlan[]
   /** Source URL without its password. */
   readonly sourceDisplay: string
   /** Target URL without its password, or why there is no target yet. */
@@ -138,8 +141,10 @@ export async function openForReading(config: Config): Promise<ReadingSession> {
     target = targetUrl ? openDatabase(config, 'target', targetUrl, config.target?.password) : undefined
     await target?.check()
     await snapshot.open()
-    const { plan } = await snapshot.read((sourceClient) => readPlan({ config, source, sourceClient, target }))
-    return { source, target, snapshot, plan, sourceDisplay: source.displayUrl, targetDisplay, close }
+    const { plan, views } = await snapshot.read((sourceClient) =>
+      readPlan({ config, source, sourceClient, target }),
+    )
+    return { source, target, snapshot, plan, views, sourceDisplay: source.displayUrl, targetDisplay, close }
   } catch (error) {
     await close()
     throw error
@@ -168,7 +173,7 @@ export async function readPlan(options: {
   readonly source: Database
   readonly sourceClient: pg.ClientBase
   readonly target: Database | undefined
-}): Promise<{ plan: RunPlan; sourceCatalog: Catalog; targetCatalog: Catalog }> {
+}): Promise<{ plan: RunPlan; views: ViewPlan[]; sourceCatalog: Catalog; targetCatalog: Catalog }> {
   const { config, source, sourceClient, target } = options
   const sourceCatalog = await Catalog.read(sourceClient)
   const targetCatalog = target ? await readCatalog(target) : Catalog.empty(await embeddedServerVersion())
@@ -178,7 +183,15 @@ export async function readPlan(options: {
     target: targetCatalog,
     probeQuery: (query) => probeQueryColumns(source, sourceClient, query),
   }).plan()
-  return { plan, sourceCatalog, targetCatalog }
+  const views = await readViewPlans({
+    config,
+    plan,
+    source: sourceCatalog,
+    target: targetCatalog,
+    sourceClient,
+    targetDb: target,
+  })
+  return { plan, views, sourceCatalog, targetCatalog }
 }
 
 /** Reads a catalog in one read-only transaction. */

@@ -3,12 +3,15 @@ import pg from 'pg'
 /**
  * Compares two databases the way a DBA would check a copy: every table's rows (count and an
  * order-independent hash of every row's text form, then the differing rows themselves), and the schema
- * object by object (tables, columns, constraints, indexes, triggers, rules, policies, sequences with their
- * state, types, functions, collations, extensions, statistics objects, comments). Written independently of
+ * object by object (tables, views and materialized views with their definitions, options and populated
+ * state, columns, constraints, indexes, triggers, rules, policies, sequences with their state, types,
+ * functions, collations, extensions, statistics objects, comments), and a populated materialized view's
+ * rows like a table's. Written independently of
  * tablehaul's own catalog code, so a mistake there cannot hide itself here.
  *
  * What legitimately differs between PostgreSQL versions is left out when the two servers' versions differ
- * (named NOT NULL constraints, which only 18 has; the text of a function's definition).
+ * (named NOT NULL constraints, which only 18 has; the text of a function's or a view's definition, which
+ * each version prints its own way).
  */
 export interface Comparison {
   /** One precise sentence per difference; empty when the databases are identical. */
@@ -66,6 +69,20 @@ function describeQueries(server: number, version: number, sameVersion: boolean):
        LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid
        LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
       WHERE c.relkind IN ('r', 'p') AND ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_catalog.pg_class', 'c.oid')}`,
+    // views and materialized views (their columns, indexes and rows are compared with the tables')
+    `SELECT CASE c.relkind WHEN 'v' THEN 'view ' ELSE 'materialized view ' END || ${tableName} AS object,
+            jsonb_build_object(
+              'definition', ${sameVersion ? `pg_catalog.pg_get_viewdef(c.oid, true)` : `NULL`},
+              'options', (SELECT jsonb_agg(o ORDER BY o) FROM unnest(c.reloptions) o),
+              'populated', c.relispopulated,
+              'reads', (SELECT string_agg(DISTINCT d.refobjid::pg_catalog.regclass::text, ', ')
+                          FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_depend d
+                            ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+                           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> c.oid
+                         WHERE r.ev_class = c.oid AND r.rulename = '_RETURN'),
+              'comment', pg_catalog.obj_description(c.oid, 'pg_class')) AS props
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('v', 'm') AND ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_catalog.pg_class', 'c.oid')}`,
     // columns
     `SELECT 'column ' || ${tableName} || '.' || pg_catalog.quote_ident(a.attname) AS object,
             jsonb_build_object(
@@ -81,7 +98,7 @@ function describeQueries(server: number, version: number, sameVersion: boolean):
        FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
        LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE c.relkind IN ('r', 'p', 'c') AND a.attnum > 0 AND NOT a.attisdropped AND ${USER_SCHEMA}
+      WHERE c.relkind IN ('r', 'p', 'c', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped AND ${USER_SCHEMA}
         AND ${NOT_EXTENSION('pg_catalog.pg_class', 'c.oid')}`,
     // constraints of tables and domains (NOT NULL ones only between servers that both name them)
     `SELECT 'constraint ' || coalesce(${tableName}, con.contypid::pg_catalog.regtype::text) || '.' || pg_catalog.quote_ident(con.conname) AS object,
@@ -218,12 +235,16 @@ interface TableData {
   readonly hash: string
 }
 
-/** Count and order-independent hash of each ordinary table's own rows (FROM ONLY: not its children's). */
+/**
+ * Count and order-independent hash of each ordinary table's own rows (FROM ONLY: not its children's), and
+ * of each populated materialized view's.
+ */
 async function tableData(client: pg.Client): Promise<Map<string, TableData>> {
   const { rows: tables } = await client.query<{ name: string }>(
     `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' AND ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_catalog.pg_class', 'c.oid')}
+      WHERE (c.relkind = 'r' OR (c.relkind = 'm' AND c.relispopulated))
+        AND ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_catalog.pg_class', 'c.oid')}
       ORDER BY 1`,
   )
   const data = new Map<string, TableData>()

@@ -440,5 +440,27 @@ export function fidelitySchema(version: number): string[] {
     }
     ANALYZE;
   `)
+
+  // Views and materialized views: on a join, on a view, with options, a column default and comments;
+  // one populated with a unique index and storage settings, one left unpopulated; an odd name.
+  scripts.push(`
+    CREATE VIEW fidelity.emp_with_dept WITH (security_barrier = true) AS
+      SELECT e.id, e.name, d.name AS dept, fidelity.double_it(e.id) AS doubled
+        FROM fidelity.emp e JOIN fidelity.dept d ON d.id = e.dept_id;
+    COMMENT ON VIEW fidelity.emp_with_dept IS 'a view over a join';
+    COMMENT ON COLUMN fidelity.emp_with_dept.dept IS 'the department''s name';
+    CREATE VIEW fidelity.ops_emp AS SELECT id, dept_id, name FROM fidelity.emp WHERE dept_id = 2 WITH LOCAL CHECK OPTION;
+    ALTER VIEW fidelity.ops_emp ALTER COLUMN dept_id SET DEFAULT 2;
+    CREATE VIEW fidelity.ops_names AS SELECT name FROM fidelity.ops_emp WHERE name <> 'nobody';
+    ${v15 ? `CREATE VIEW fidelity.invoker_depts WITH (security_invoker = true) AS SELECT id, name FROM fidelity.dept;` : ''}
+    CREATE MATERIALIZED VIEW fidelity.dept_sizes WITH (fillfactor = 70) AS
+      SELECT d.id, d.name, count(e.id) AS people FROM fidelity.dept d LEFT JOIN fidelity.emp e ON e.dept_id = d.id
+       GROUP BY d.id, d.name;
+    CREATE UNIQUE INDEX dept_sizes_id ON fidelity.dept_sizes (id);
+    COMMENT ON MATERIALIZED VIEW fidelity.dept_sizes IS 'people per department';
+    COMMENT ON INDEX fidelity.dept_sizes_id IS 'one row per department';
+    CREATE MATERIALIZED VIEW fidelity.emp_names_later AS SELECT id, name, dept FROM fidelity.emp_with_dept WITH NO DATA;
+    CREATE VIEW "Odd ""Schema""; DROP TABLE x;"."View ""odd""; DROP VIEW y;" AS SELECT 1 AS "Col ""x""", 'ñ'::text AS "Ünï";
+  `)
   return scripts
 }

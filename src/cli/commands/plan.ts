@@ -84,6 +84,17 @@ export function renderPlan(plan: TransferPlan, writer: Writer): string {
       for (const t of problems) lines.push(`  ${paint(writer, 'red', t.table)}: ${describeError(t.problem!)}`)
     }
   }
+  if (plan.views.length > 0) {
+    lines.push('', paint(writer, 'bold', 'Views and materialized views, after the data, in this order:'))
+    const rows = plan.views.map((v) => [
+      v.kind === 'view' ? 'view' : 'matview',
+      v.view,
+      v.action === 'wait'
+        ? paint(writer, 'yellow', `not created: waits for ${v.waitsFor.join(', ')}`)
+        : `${v.action}${v.refresh ? ', refresh' : ''}`,
+    ])
+    lines.push(...alignColumns(rows, []).map((l) => `  ${l}`))
+  }
   for (const warning of plan.warnings) lines.push(`${paint(writer, 'yellow', 'note')}: ${warning}`)
   const { totals } = plan
   lines.push('')

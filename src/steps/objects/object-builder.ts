@@ -5,16 +5,17 @@ import { quoteLiteral } from '../../db/table-ref.js'
 import { messageOf } from '../../errors.js'
 
 /**
- * What became of one object. created: it was missing; replaced: it differed and CREATE OR REPLACE made it
- * the source's; unchanged: the target had it already with the same definition; different: the target has
- * it with another definition that PostgreSQL cannot replace in place, and it was left as it is; failed: it
- * could not be created (`reason` says why).
+ * What became of one object. created: it was missing; replaced: it differed and was made the source's
+ * (CREATE OR REPLACE, or for a view DROP and CREATE); unchanged: the target had it already with the same
+ * definition; different: the target has it with another definition that PostgreSQL cannot replace in
+ * place, and it was left as it is; skipped: a view that waits for a relation or function the target will
+ * not have (`reason` names them); failed: it could not be created (`reason` says why).
  */
 export interface ObjectOutcome {
-  readonly kind: DumpObjectKind | 'large object'
-  /** `FUNCTION sales.total(integer)`, `TYPE sales.mood`, `EXTENSION pgcrypto`. */
+  readonly kind: DumpObjectKind | 'large object' | 'view' | 'materialized view'
+  /** `FUNCTION sales.total(integer)`, `TYPE sales.mood`, `EXTENSION pgcrypto`, `VIEW sales.totals`. */
   readonly identity: string
-  readonly status: 'created' | 'replaced' | 'unchanged' | 'different' | 'failed'
+  readonly status: 'created' | 'replaced' | 'unchanged' | 'different' | 'skipped' | 'failed'
   readonly reason?: string | undefined
 }
 
@@ -114,15 +115,15 @@ export class ObjectBuilder {
   }
 }
 
-/** The report's words for objects that did not arrive as the source has them, one note each. */
-export function objectNotes(outcomes: readonly ObjectOutcome[]): string[] {
-  return outcomes
-    .filter((o) => o.status === 'failed' || o.status === 'different')
-    .map((o) =>
-      o.status === 'failed'
-        ? `${o.identity} was not created: ${o.reason}`
-        : `${o.identity} was not replaced: ${o.reason}`,
-    )
+/**
+ * The report's words for an object that did not arrive as the source has it (failed, different, skipped),
+ * or nothing.
+ */
+export function objectNote(outcome: ObjectOutcome): string | undefined {
+  if (outcome.status === 'failed' || outcome.status === 'skipped')
+    return `${outcome.identity} was not created: ${outcome.reason}`
+  if (outcome.status === 'different') return `${outcome.identity} was not replaced: ${outcome.reason}`
+  return undefined
 }
 
 /** One line that counts the outcomes: `objects: 12 created, 3 unchanged, 1 failed`. */

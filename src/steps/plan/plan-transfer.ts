@@ -2,6 +2,23 @@ import type { Config, LoadMode } from '../../config/schema.js'
 import { type ErrorInfo, errorInfo } from '../../report/run-report.js'
 import type { TablePlan } from './planner.js'
 import { openForReading } from '../connect.js'
+import type { ViewPlan } from '../views/view-plan.js'
+
+/** What a run would do with one view or materialized view, in the order views are created. */
+export interface PlanView {
+  /** `sales.totals`. */
+  readonly view: string
+  readonly kind: 'view' | 'materialized view'
+  /**
+   * create; replace (the target's differs); keep (the target's is the same); wait (it is not created:
+   * `waitsFor` says why). A materialized view the source holds populated is also refreshed.
+   */
+  readonly action: 'create' | 'replace' | 'keep' | 'wait'
+  /** Materialized views: refreshed on the target (the source's is populated). */
+  readonly refresh?: boolean | undefined
+  /** What it waits for: `sales.x (not selected)`, `FUNCTION sales.f(integer) (not on the target)`. */
+  readonly waitsFor: readonly string[]
+}
 
 /** What a run would do to one target table. */
 export interface PlanTable {
@@ -40,6 +57,8 @@ export interface TransferPlan {
   readonly snapshot: { readonly exportable: boolean; readonly note?: string | undefined }
   readonly jobs: number
   readonly tables: readonly PlanTable[]
+  /** The views and materialized views a run would create after the data, in order, and those that wait. */
+  readonly views: readonly PlanView[]
   readonly warnings: readonly string[]
   readonly totals: {
     readonly tables: number
@@ -79,6 +98,7 @@ export async function planTransfer(config: Config, options: PlanTransferOptions 
       snapshot: { exportable: !snapshot.unavailable, note: snapshot.unavailable },
       jobs: config.jobs,
       tables,
+      views: session.views.map(describeView),
       warnings: [...session.plan.warnings],
       totals: {
         tables: tables.length,
@@ -108,6 +128,25 @@ function describeTable(plan: TablePlan, order: number): PlanTable {
     format: plan.format,
     parts: 1,
     problem: plan.problem ? errorInfo(plan.problem) : undefined,
+  }
+}
+
+function describeView(plan: ViewPlan): PlanView {
+  const { view } = plan
+  const action =
+    plan.waitsFor.length > 0
+      ? 'wait'
+      : plan.targetState === 'missing'
+        ? 'create'
+        : plan.targetState === 'same'
+          ? 'keep'
+          : 'replace'
+  return {
+    view: view.ref.display,
+    kind: view.kind,
+    action,
+    refresh: view.kind === 'materialized view' ? action !== 'wait' && view.populated : undefined,
+    waitsFor: plan.waitsFor,
   }
 }
 

@@ -1,0 +1,272 @@
+import type pg from 'pg'
+import { type ViewInfo, readDependents, readViews } from '../../catalog/views.js'
+import { type Database, isConnectionLost } from '../../db/database.js'
+import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
+import { messageOf } from '../../errors.js'
+import type { ObjectOutcome } from '../objects/object-builder.js'
+import { type ViewPlan, sameView } from './view-plan.js'
+
+export interface ViewBuilderOptions {
+  readonly targetDb: Database
+  /** server_version_num of the target: security_invoker needs 15. */
+  readonly targetVersion: number
+  readonly signal?: AbortSignal | undefined
+}
+
+/**
+ * The `views` step, after every table's data and keys: creates (or replaces) the run's views and
+ * materialized views on the target in dependency order, with their options, column defaults, comments and
+ * a materialized view's indexes, and refreshes a materialized view the source holds populated (one the
+ * source has not refreshed is left unpopulated). All in one target transaction, each view under its own
+ * savepoint: one that cannot be created fails alone, with the server's reason, and so do the views on it.
+ *
+ * A view on the target whose definition differs is made the source's: CREATE OR REPLACE VIEW where
+ * PostgreSQL can do it in place (same columns, maybe more at the end), else DROP and CREATE. A
+ * materialized view has no OR REPLACE: it is dropped and created. Views the target has on the one dropped
+ * are dropped with it only when this run creates them again; any other object on it (a view the source
+ * lacks, a rule, a function) fails the view instead, and the target keeps both as they were.
+ */
+export class ViewBuilder {
+  constructor(private readonly options: ViewBuilderOptions) {}
+
+  async build(plans: readonly ViewPlan[]): Promise<ObjectOutcome[]> {
+    const { targetDb, signal } = this.options
+    if (plans.length === 0) return []
+    return targetDb.withTransaction(
+      async (client) => {
+        const state: BuildState = {
+          existing: new Map((await readViews(client)).map((v) => [v.ref.key, v])),
+          creatable: new Set(plans.filter((p) => p.waitsFor.length === 0).map((p) => p.view.ref.key)),
+          failed: new Map(),
+          done: new Set(),
+          queue: [...plans],
+          plans: new Map(plans.map((p) => [p.view.ref.key, p])),
+        }
+        const outcomes = new Map<string, ObjectOutcome>()
+        for (let plan = state.queue.shift(); plan; plan = state.queue.shift()) {
+          signal?.throwIfAborted()
+          const outcome = await this.buildOne(client, plan, state)
+          if (outcome.status === 'failed') state.failed.set(plan.view.ref.key, outcome.identity)
+          state.done.add(plan.view.ref.key)
+          outcomes.set(plan.view.ref.key, outcome)
+        }
+        return [...outcomes.values()]
+      },
+      { signal },
+    )
+  }
+
+  private async buildOne(client: pg.ClientBase, plan: ViewPlan, state: BuildState): Promise<ObjectOutcome> {
+    const { view } = plan
+    const identity = identityOf(view)
+    const outcome = (status: ObjectOutcome['status'], reason?: string): ObjectOutcome => ({
+      kind: view.kind,
+      identity,
+      status,
+      reason,
+    })
+    if (plan.waitsFor.length > 0) return outcome('skipped', `it waits for ${plan.waitsFor.join(', ')}`)
+    const needs = view.dependencies.flatMap((d) =>
+      d.ref && state.failed.has(d.ref.key) ? [d.ref.display] : [],
+    )
+    if (needs.length > 0) return outcome('failed', `it reads ${needs.join(', ')}, which could not be created`)
+    const unsupported = this.unsupportedOption(view)
+    if (unsupported) return outcome('failed', unsupported)
+    try {
+      const status = await this.options.targetDb.withSavepoint(client, 'tablehaul_view', () =>
+        this.createOrReplace(client, view, state),
+      )
+      return outcome(status)
+    } catch (error) {
+      if (isConnectionLost(error)) throw error
+      return outcome('failed', messageOf(error))
+    }
+  }
+
+  /** Why the target cannot have this view as the source has it, when it cannot. */
+  private unsupportedOption(view: ViewInfo): string | undefined {
+    const version = this.options.targetVersion
+    if (version < 150000 && view.options.includes('security_invoker=true')) {
+      return `it runs with its caller's rights (security_invoker), which the target's PostgreSQL ${Math.floor(version / 10000)} lacks (15 or later has it); created there it would run with its owner's: upgrade the target, or leave the view out with exclude:`
+    }
+    return undefined
+  }
+
+  /** Makes the target's view the source's; says whether it was created, replaced or already the same. */
+  private async createOrReplace(
+    client: pg.ClientBase,
+    view: ViewInfo,
+    state: BuildState,
+  ): Promise<ObjectOutcome['status']> {
+    const there = state.existing.get(view.ref.key)
+    let status: ObjectOutcome['status']
+    let base: ViewInfo | undefined = there
+    if (there && sameView(view, there)) status = 'unchanged'
+    else if (!there) {
+      await this.create(client, view)
+      status = 'created'
+    } else {
+      status = 'replaced'
+      const inPlace =
+        view.kind === 'view' &&
+        there.kind === 'view' &&
+        (await this.options.targetDb
+          .withSavepoint(client, 'tablehaul_view_replace', async () => {
+            await execute(
+              client,
+              `CREATE OR REPLACE VIEW ${view.ref.sql}${withOptions(view, this.options.targetVersion)} AS ${query(view)}`,
+            )
+            // OR REPLACE keeps options the new statement does not name: those the source's lacks go.
+            const gone = optionNames(there.options).filter(
+              (name) => !optionNames(view.options).includes(name),
+            )
+            if (gone.length > 0)
+              await execute(client, `ALTER VIEW ${view.ref.sql} RESET (${gone.map(quoteIdent).join(', ')})`)
+            return true
+          })
+          .catch((error: unknown) => {
+            // 42P16, 0A000: the columns changed in a way only DROP and CREATE can make.
+            if (isConnectionLost(error)) throw error
+            return false
+          }))
+      if (!inPlace) {
+        await this.dropWithDependents(client, there, state)
+        await this.create(client, view)
+        base = undefined
+      }
+    }
+    await this.settle(client, view, base)
+    state.existing.set(view.ref.key, view)
+    return status
+  }
+
+  private async create(client: pg.ClientBase, view: ViewInfo): Promise<void> {
+    const options = withOptions(view, this.options.targetVersion)
+    await execute(
+      client,
+      view.kind === 'view'
+        ? `CREATE VIEW ${view.ref.sql}${options} AS ${query(view)}`
+        : `CREATE MATERIALIZED VIEW ${view.ref.sql}${options} AS ${query(view)} WITH NO DATA`,
+    )
+  }
+
+  /**
+   * Drops the target's view and the views on it, deepest first, when this run creates each of those again
+   * (they go back to the queue if their turn has passed); anything else on it fails the view.
+   */
+  private async dropWithDependents(client: pg.ClientBase, there: ViewInfo, state: BuildState): Promise<void> {
+    const dependents = await readDependents(client, there.ref)
+    const others = dependents.filter((d) => !state.creatable.has(d.ref.key) || d.kind === 'r')
+    if (others.length > 0) {
+      throw new Error(
+        `it differs from the target's, which only DROP and CREATE can change, and the target has ${others.map((d) => d.ref.display).join(', ')} on it, which this run does not create: drop ${others.length === 1 ? 'it' : 'them'} on the target (or leave this view out with exclude:)`,
+      )
+    }
+    for (const dependent of dependents) {
+      await execute(
+        client,
+        `DROP ${dependent.kind === 'm' ? 'MATERIALIZED VIEW' : 'VIEW'} ${dependent.ref.sql}`,
+      )
+      state.existing.delete(dependent.ref.key)
+      if (state.done.has(dependent.ref.key)) {
+        const plan = state.plans.get(dependent.ref.key)
+        if (plan && !state.queue.includes(plan)) state.queue.push(plan)
+      }
+    }
+    await execute(client, `DROP ${there.kind === 'view' ? 'VIEW' : 'MATERIALIZED VIEW'} ${there.ref.sql}`)
+    state.existing.delete(there.ref.key)
+  }
+
+  /**
+   * What surrounds the query: the comments, column defaults, a materialized view's indexes and its data.
+   * `base` is what the target had that the last statement kept (nothing after a CREATE).
+   */
+  private async settle(client: pg.ClientBase, view: ViewInfo, base: ViewInfo | undefined): Promise<void> {
+    const what = view.kind === 'view' ? 'VIEW' : 'MATERIALIZED VIEW'
+    const comment = (text: string | null) => (text === null ? 'NULL' : quoteLiteral(text))
+    if ((base?.comment ?? null) !== view.comment)
+      await execute(client, `COMMENT ON ${what} ${view.ref.sql} IS ${comment(view.comment)}`)
+    for (const column of view.columns) {
+      const old = base?.columns.find((c) => c.name === column.name)
+      const name = `${view.ref.sql}.${quoteIdent(column.name)}`
+      if ((old?.comment ?? null) !== column.comment)
+        await execute(client, `COMMENT ON COLUMN ${name} IS ${comment(column.comment)}`)
+      if (view.kind === 'view' && (old?.default ?? null) !== column.default) {
+        await execute(
+          client,
+          `ALTER VIEW ${view.ref.sql} ALTER COLUMN ${quoteIdent(column.name)} ${column.default === null ? 'DROP DEFAULT' : `SET DEFAULT ${column.default}`}`,
+        )
+      }
+    }
+    if (view.kind !== 'materialized view') return
+    for (const index of view.indexes) {
+      const old = base?.indexes.find((i) => i.name === index.name)
+      const indexName = `${quoteIdent(view.ref.schema)}.${quoteIdent(index.name)}`
+      if (old && old.definition !== index.definition) await execute(client, `DROP INDEX ${indexName}`)
+      if (!old || old.definition !== index.definition) await execute(client, index.definition)
+      if ((old?.comment ?? null) !== index.comment || (old && old.definition !== index.definition))
+        await execute(client, `COMMENT ON INDEX ${indexName} IS ${comment(index.comment)}`)
+      if (index.clustered && !old?.clustered)
+        await execute(client, `ALTER MATERIALIZED VIEW ${view.ref.sql} CLUSTER ON ${quoteIdent(index.name)}`)
+    }
+    // Refreshed from the tables this run copied: the rows a refresh on the source would give at the snapshot.
+    if (view.populated) await execute(client, `REFRESH MATERIALIZED VIEW ${view.ref.sql}`)
+    else if (base?.populated) await execute(client, `REFRESH MATERIALIZED VIEW ${view.ref.sql} WITH NO DATA`)
+  }
+}
+
+interface BuildState {
+  /** The target's views as they are now, by key. */
+  readonly existing: Map<string, ViewInfo>
+  /** Keys of the views this run creates (those that wait for nothing). */
+  readonly creatable: ReadonlySet<string>
+  /** Keys of the views that failed, with their identity. */
+  readonly failed: Map<string, string>
+  /** Keys of the views whose turn has come. */
+  readonly done: Set<string>
+  readonly queue: ViewPlan[]
+  readonly plans: ReadonlyMap<string, ViewPlan>
+}
+
+/** `VIEW sales.totals`, `MATERIALIZED VIEW sales.daily`: what names it in the report. */
+export function identityOf(view: ViewInfo): string {
+  return `${view.kind === 'view' ? 'VIEW' : 'MATERIALIZED VIEW'} ${view.ref.display}`
+}
+
+/** The query without the semicolon pg_get_viewdef ends it with. */
+function query(view: ViewInfo): string {
+  return view.definition.trim().replace(/;$/, '')
+}
+
+function optionNames(options: readonly string[]): string[] {
+  return options.map((option) => option.slice(0, option.indexOf('=')))
+}
+
+/**
+ * ` WITH (security_barrier = 'true', check_option = 'local')`, or nothing. An option's name is a plain
+ * word from pg_class.reloptions; one that is not is refused rather than written into a statement.
+ */
+function withOptions(view: ViewInfo, targetVersion: number): string {
+  const options = view.options
+    .map((option) => ({
+      name: option.slice(0, option.indexOf('=')),
+      value: option.slice(option.indexOf('=') + 1),
+    }))
+    // security_invoker=false is what a view without the option does; before 15 the option does not exist.
+    .filter((o) => !(o.name === 'security_invoker' && o.value === 'false' && targetVersion < 150000))
+  if (options.length === 0) return ''
+  for (const { name } of options) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(name))
+      throw new Error(`it has an option named ${JSON.stringify(name)}, which is not a plain option name`)
+  }
+  return ` WITH (${options.map((o) => `${o.name} = ${quoteLiteral(o.value)}`).join(', ')})`
+}
+
+/**
+ * One statement built from the source's catalog, sent with the extended protocol: it carries exactly one
+ * statement, so a definition crafted to end the statement and start another (a hostile source) is refused
+ * by the target instead of run.
+ */
+async function execute(client: pg.ClientBase, text: string): Promise<void> {
+  await client.query({ text, queryMode: 'extended' } as pg.QueryConfig)
+}
