@@ -2,6 +2,7 @@ import pg from 'pg'
 import { requireSource } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { Catalog } from '../catalog/catalog.js'
+import { readViews } from '../catalog/views.js'
 import { Database, READ_ONLY_SNAPSHOT, type Side, redactUrl } from '../db/database.js'
 import { LocalServer, readDatabaseSettings } from '../local/local-server.js'
 import { embeddedServerVersion } from '../local/postgres-cluster.js'
@@ -176,19 +177,21 @@ export async function readPlan(options: {
 }): Promise<{ plan: RunPlan; views: ViewPlan[]; sourceCatalog: Catalog; targetCatalog: Catalog }> {
   const { config, source, sourceClient, target } = options
   const sourceCatalog = await Catalog.read(sourceClient)
+  const sourceViews = await readViews(sourceClient)
   const targetCatalog = target ? await readCatalog(target) : Catalog.empty(await embeddedServerVersion())
   const plan = await new Planner({
     config,
     source: sourceCatalog,
     target: targetCatalog,
     probeQuery: (query) => probeQueryColumns(source, sourceClient, query),
+    views: sourceViews.map((view) => view.ref),
   }).plan()
   const views = await readViewPlans({
     config,
     plan,
     source: sourceCatalog,
     target: targetCatalog,
-    sourceClient,
+    views: sourceViews,
     targetDb: target,
   })
   return { plan, views, sourceCatalog, targetCatalog }

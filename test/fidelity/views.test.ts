@@ -212,4 +212,22 @@ describe('a view that reads a table the run does not copy', () => {
       ['c_not_yet', 'eu_customers', 'invoker_customers'],
     )
   })
+
+  test('a view named in tables: comes from another schema; one matched by exclude: does not', async () => {
+    await db.source.sql(`
+      CREATE SCHEMA reports;
+      CREATE VIEW reports.eu AS SELECT id, name FROM app.customers WHERE region = 'eu';
+      CREATE VIEW reports.us AS SELECT id, name FROM app.customers WHERE region = 'us';
+    `)
+    const yaml = { tables: ['app.customers', 'reports.eu', 'reports.us'], exclude: ['app.c_*', 'reports.us'] }
+    const plan = await planTransfer(config(db, yaml))
+    assert.deepEqual(plan.warnings, [])
+    const views = plan.views.map((v) => v.view)
+    assert.ok(views.includes('reports.eu'), views.join(', '))
+    assert.ok(!views.includes('reports.us') && !views.includes('app.c_not_yet'), views.join(', '))
+    const report = await run(db, yaml)
+    assert.equal(report.status, 'succeeded')
+    const [row] = await db.target.sql<{ n: number }>(`SELECT count(*)::int AS n FROM reports.eu`)
+    assert.equal(row!.n, 25)
+  })
 })

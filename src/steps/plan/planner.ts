@@ -62,6 +62,12 @@ export interface PlannerOptions {
   readonly source: Catalog
   readonly target: Catalog
   readonly probeQuery: QueryProbe
+  /**
+   * The source's views and materialized views: a `tables:` entry that names or matches only views selects
+   * them (they come after the data), and is not an unknown name.
+   * @default none
+   */
+  readonly views?: readonly TableRef[] | undefined
 }
 
 interface Selection {
@@ -110,6 +116,8 @@ export class Planner {
         (table) => pattern.matches(table.ref) && (pattern.isExact || !table.extension),
       )
       if (candidates.length === 0) {
+        const views = this.options.views ?? []
+        if (!into && views.some((view) => pattern.matches(view))) return
         // Without a tables: list, an empty source is not an error: there is just nothing to copy.
         if (config.tables !== undefined) notFound.push(describeNotFound(pattern, from, source))
         return
@@ -134,8 +142,12 @@ export class Planner {
 
     const excludes = config.exclude.map((text, index) => TablePattern.parse(text, `exclude.${index}`))
     for (const pattern of excludes) {
-      if (!source.tables.some((table) => pattern.matches(table.ref)))
-        warnings.push(`exclude "${pattern.text}" matches no source table`)
+      const views = this.options.views ?? []
+      if (
+        !source.tables.some((table) => pattern.matches(table.ref)) &&
+        !views.some((v) => pattern.matches(v))
+      )
+        warnings.push(`exclude "${pattern.text}" matches no source table or view`)
     }
 
     const chosen = this.resolveSelections(selections, excludes)

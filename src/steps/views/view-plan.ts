@@ -1,4 +1,3 @@
-import type pg from 'pg'
 import type { Catalog, TableInfo } from '../../catalog/catalog.js'
 import { type ViewInfo, missingFunctions, readViews } from '../../catalog/views.js'
 import type { Config } from '../../config/schema.js'
@@ -196,18 +195,18 @@ export function dependencyOrder(views: readonly ViewInfo[]): ViewInfo[] {
 }
 
 /**
- * Reads the source's views (on `sourceClient`, in the run's snapshot) and the target's, and plans them
- * (planViews). Without a target (a local server not created yet) the target has no view and no function.
+ * Reads the target's views and which of the functions the source's `views` use it lacks, and plans the
+ * views (planViews). Without a target (a local server not created yet) it has neither.
  */
 export async function readViewPlans(
-  options: Omit<ViewPlanOptions, 'views' | 'targetViews' | 'missingFunctions'> & {
-    readonly sourceClient: pg.ClientBase
+  options: Omit<ViewPlanOptions, 'targetViews' | 'missingFunctions'> & {
     readonly targetDb: Database | undefined
   },
 ): Promise<ViewPlan[]> {
-  const views = await readViews(options.sourceClient)
   const signatures = [
-    ...new Set(views.flatMap((v) => v.dependencies.flatMap((d) => (d.signature ? [d.signature] : [])))),
+    ...new Set(
+      options.views.flatMap((v) => v.dependencies.flatMap((d) => (d.signature ? [d.signature] : []))),
+    ),
   ]
   const onTarget = options.targetDb
     ? await options.targetDb.withTransaction(
@@ -218,5 +217,5 @@ export async function readViewPlans(
         { mode: READ_ONLY_SNAPSHOT },
       )
     : { views: [], missing: new Set(signatures) }
-  return planViews({ ...options, views, targetViews: onTarget.views, missingFunctions: onTarget.missing })
+  return planViews({ ...options, targetViews: onTarget.views, missingFunctions: onTarget.missing })
 }
