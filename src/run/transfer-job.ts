@@ -123,7 +123,7 @@ export class TransferJob extends RunLifecycle {
       await afterData.buildEmptyPartitioned()
       await this.restoreConstraints(foreignKeys, afterData)
     }
-    await this.buildViews(views, target, targetCatalog.serverVersion, signal)
+    await this.buildViews(views, { target, ddl, targetVersion: targetCatalog.serverVersion, signal })
   }
 
   /**
@@ -132,14 +132,13 @@ export class TransferJob extends RunLifecycle {
    */
   private async buildViews(
     views: readonly ViewPlan[],
-    target: Database,
-    targetVersion: number,
-    signal: AbortSignal,
+    options: { target: Database; ddl: Ddl; targetVersion: number; signal: AbortSignal },
   ): Promise<void> {
+    const { target, ddl, targetVersion, signal } = options
     if (views.length === 0 || signal.aborted) return
     this.emit('step.started', { step: 'views' })
     await this.lock!.ensure()
-    this.reportObjects(await new ViewBuilder({ targetDb: target, targetVersion, signal }).build(views))
+    this.reportObjects(await new ViewBuilder({ targetDb: target, ddl, targetVersion, signal }).build(views))
   }
 
   /** Objects that did not arrive as the source has them: a failure fails the run, the rest are notes. */

@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import type { Ddl } from '../../catalog/ddl.js'
 import { type ViewInfo, readDependents, readViews } from '../../catalog/views.js'
 import { type Database, isConnectionLost } from '../../db/database.js'
 import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
@@ -8,6 +9,8 @@ import { type ViewPlan, sameView } from './view-plan.js'
 
 export interface ViewBuilderOptions {
   readonly targetDb: Database
+  /** The source's DDL: a view's schema the target lacks is created as the source has it (comment too). */
+  readonly ddl: Ddl
   /** server_version_num of the target: security_invoker needs 15. */
   readonly targetVersion: number
   readonly signal?: AbortSignal | undefined
@@ -99,6 +102,7 @@ export class ViewBuilder {
     state: BuildState,
   ): Promise<ObjectOutcome['status']> {
     const there = state.existing.get(view.ref.key)
+    if (!there) await this.ensureSchema(client, view.ref.schema)
     let status: ObjectOutcome['status']
     let base: ViewInfo | undefined = there
     if (there && sameView(view, there)) status = 'unchanged'
@@ -138,6 +142,18 @@ export class ViewBuilder {
     await this.settle(client, view, base)
     state.existing.set(view.ref.key, view)
     return status
+  }
+
+  /** A view may live in a schema without any table of the run: the schema step did not create it. */
+  private async ensureSchema(client: pg.ClientBase, schema: string): Promise<void> {
+    const { rows } = await client.query<{ found: boolean }>(
+      'SELECT pg_catalog.to_regnamespace($1) IS NOT NULL AS found',
+      [quoteIdent(schema)],
+    )
+    if (rows[0]?.found) return
+    const { ddl } = this.options
+    for (const statement of [ddl.createSchema(schema), ...ddl.schemaComment(schema)])
+      await execute(client, statement)
   }
 
   private async create(client: pg.ClientBase, view: ViewInfo): Promise<void> {
