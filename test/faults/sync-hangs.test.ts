@@ -113,6 +113,47 @@ describe('a sync phase that hangs fails its table, keeping the old rows, and the
     }
   })
 
+  test('the source link freezes during the bucket comparison: the statement timeout ends it', async () => {
+    const db = await scene('sync_hang_buckets')
+    const proxy = await TcpProxy.start(db.source.url)
+    try {
+      const before = await fingerprint(db.target.url, 'public.orders')
+      // No byte moves until a server has hashed the whole table, so this pass is bounded as a statement is.
+      const run = job(db, proxy.urlFor(db.source.url), { stall: 3_600_000, statement: 5000 })
+      // Slow once the tables are copied, so that the bucket sums (~150 kB) take seconds to come.
+      run.on('step.started', ({ step }) => {
+        if (step === 'copy') proxy.throttle(32 * 1024)
+      })
+      let frozenAt = -1
+      let failedAt = -2
+      run.on('table.failed', () => {
+        failedAt = proxy.bytes
+        proxy.thaw()
+      })
+      const finished = run.run()
+      await waitFor(
+        () => running(db, 'COPY pg_temp.tablehaul_sync_buckets'),
+        60_000,
+        'the bucket sums to come',
+      )
+      proxy.freeze()
+      frozenAt = proxy.bytes
+      proxy.throttle(0)
+      const report = await finished
+      const orders = result(report, 'public.orders')
+      assert.equal(orders.status, 'failed', JSON.stringify(orders))
+      assert.equal(orders.error?.code, 'COPY_STALLED')
+      assert.match(orders.error?.message ?? '', /while finding the differences/)
+      assert.equal(failedAt, frozenAt, 'the table failed while its link was frozen')
+      assert.deepEqual(await fingerprint(db.target.url, 'public.orders'), before, 'the old rows, exactly')
+      assert.equal(result(report, 'public.small').status, 'copied', 'the run went on with the next table')
+    } finally {
+      proxy.thaw()
+      await proxy.close()
+      await db.drop()
+    }
+  })
+
   test('the target table is locked by another session while the sync deletes: the lock timeout ends the wait', async () => {
     const db = await scene('sync_hang_lock')
     const holder = new pg.Client(db.target.url)
