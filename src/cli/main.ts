@@ -128,12 +128,15 @@ function secretsInEnvironment(env: NodeJS.ProcessEnv): SecretSettings {
 
 /** The bin's entry: runs main() on the process and exits with its code. */
 export async function runCli(): Promise<void> {
-  // `tablehaul plan | head` closes the pipe early: that is the reader's choice, not an error to show.
+  // `tablehaul plan | head` closes the pipe early: that is the reader's choice, not an error to show. Not so
+  // while `export --file -` writes there: that export fails, and is logged and mailed (its pipe listens too).
   for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (error: NodeJS.ErrnoException) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      if (stream.listenerCount('error') > 1) return
       if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
       throw error
-    })
+    }
+    stream.on('error', onError)
   }
   const code = await main(process.argv.slice(2))
   process.exitCode = code

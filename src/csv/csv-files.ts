@@ -1,12 +1,4 @@
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  openSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from 'node:fs'
+import { createReadStream, statSync } from 'node:fs'
 import path from 'node:path'
 import type { Readable, Transform, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -19,12 +11,12 @@ import { type Database, READ_ONLY_SNAPSHOT, redactUrl, shortEndpoint } from '../
 import { adviceFor } from '../db/sql-state-advice.js'
 import { TableRef, displayIdentifier, quoteIdent } from '../db/table-ref.js'
 import { TablehaulError, cutText, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
-import { privateFileMode } from '../files.js'
 import { errorInfo, type RunReport, type TableResult } from '../report/run-report.js'
 import { Meter } from '../steps/copy/meter.js'
 import { type Endpoints, type ReportingOptions, RunLifecycle, type RunOptions } from '../run/run-lifecycle.js'
 import { openDatabase, readCatalog, resolveTargetUrl } from '../steps/connect.js'
 import { Watchdog } from '../steps/copy/watchdog.js'
+import { type ExportSink, STDOUT, findDestination, openSink } from './export-destination.js'
 
 /** What an export or import shares with a run: its log, its e-mail and its id. */
 export type CsvTransferOptions = ReportingOptions
@@ -33,8 +25,15 @@ export type CsvTransferOptions = ReportingOptions
 export interface CsvExportOptions extends CsvTransferOptions {
   /** A query run on the source (`select * from sales.orders where …`); its result becomes the file. */
   readonly query: string
-  /** The CSV file to write; a name ending in `.gz` is gzip-compressed. An existing file is replaced. */
+  /**
+   * Where the CSV goes; a name ending in `.gz` is gzip-compressed. A regular file there is replaced once the
+   * export is complete (keeping its mode), a new one is created `0600`, a character device or a FIFO is
+   * written through, `-` is standard output; a symbolic link is followed when it belongs to the user running
+   * tablehaul or to root. A folder, a socket or a block device is refused.
+   */
   readonly file: string
+  /** Where `file: '-'` writes; it is not ended. @default process.stdout */
+  readonly stdout?: Writable | undefined
 }
 
 /** What `CsvImport` reads: a file into an existing table. */
@@ -115,11 +114,13 @@ abstract class CsvTransfer extends RunLifecycle {
     stages: ReadonlyArray<Readable | Transform | Writable>,
     watchdog: StallWatch,
     signal: AbortSignal,
+    options: { end?: boolean } = {},
   ): Promise<void> {
     watchdog.phase('copying (no bytes moved)', this.config.timeouts.stall)
     try {
       await pipeline([...stages] as unknown as [Readable, Writable], {
         signal: AbortSignal.any([signal, watchdog.signal]),
+        end: options.end ?? true,
       })
     } catch (error) {
       if (watchdog.error) throw watchdog.error
@@ -167,15 +168,18 @@ class StallWatch extends Watchdog {
 
 /**
  * `COPY (query) TO STDOUT` on the source into a CSV file with a header line, streamed (constant memory),
- * gzip-compressed when the file name ends in `.gz`. The query runs in a read-only transaction; the file is
- * written under a temporary name and renamed into place only once complete, so a failed export never
- * leaves a truncated file where the old one was.
+ * gzip-compressed when the file name ends in `.gz`. The query runs in a read-only transaction. A regular file
+ * is written under a temporary name and renamed into place only once complete, so a failed export never
+ * leaves a truncated file where the old one was; a device, a FIFO and `-` (standard output) are written
+ * through. What is at `file` decides which (`findDestination`).
  */
 export class CsvExport extends CsvTransfer {
   private readonly query: string
+  private readonly stdout: Writable
 
   constructor(config: Config, options: CsvExportOptions) {
-    const file = path.resolve(options.file)
+    const file = options.file === STDOUT ? STDOUT : path.resolve(options.file)
+    const name = file === STDOUT ? 'stdout' : path.basename(file)
     const source = config.source
     super(
       config,
@@ -183,41 +187,46 @@ export class CsvExport extends CsvTransfer {
       file,
       {
         source: source ? redactUrl(source.url) : '(none)',
-        target: file,
+        target: file === STDOUT ? 'stdout' : file,
         sourceName: source ? shortEndpoint(source.url) : '(no source)',
-        targetName: path.basename(file),
+        targetName: name,
       },
       options,
     )
     this.query = withoutTrailingSemicolons(options.query)
+    this.stdout = options.stdout ?? process.stdout
   }
 
   protected async transfer(signal: AbortSignal): Promise<TableResult> {
-    const label = path.basename(this.file)
-    const folder = path.dirname(this.file)
-    if (!existsSync(folder) || !statSync(folder).isDirectory()) {
-      throw new TablehaulError('FILE_FAILED', `cannot write ${this.file}: folder ${folder} does not exist`, {
-        hint: 'create the folder first, or give --file a path in an existing folder',
-      })
-    }
+    const destination = findDestination(this.file)
     if (this.query === '') {
       throw new TablehaulError('USAGE_INVALID', 'the export query is empty', {
         hint: 'give --query "select … from …"',
       })
     }
-    this.emit('step.started', { step: 'connect' })
-    const endpoint = requireSource(this.config)
-    const source = openDatabase(this.config, 'source', endpoint.url, endpoint.password)
+    const sink = await openSink(destination, {
+      runId: this.runId,
+      stdout: this.stdout,
+      signal,
+      timeoutMs: this.config.timeouts.connect,
+    })
     try {
-      await source.check()
-      return await this.copyOut(source, label, signal)
+      this.emit('step.started', { step: 'connect' })
+      const endpoint = requireSource(this.config)
+      const source = openDatabase(this.config, 'source', endpoint.url, endpoint.password)
+      try {
+        await source.check()
+        return await this.copyOut(source, sink, signal)
+      } finally {
+        await source.close()
+      }
     } finally {
-      await source.close()
+      sink.close()
     }
   }
 
-  private async copyOut(source: Database, label: string, signal: AbortSignal): Promise<TableResult> {
-    const temporary = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${this.runId}.partial`)
+  private async copyOut(source: Database, sink: ExportSink, signal: AbortSignal): Promise<TableResult> {
+    const label = this.file === STDOUT ? 'stdout' : path.basename(this.file)
     const startedAt = Date.now()
     const watchdog = new StallWatch(label)
     const meter = new Meter({
@@ -228,7 +237,6 @@ export class CsvExport extends CsvTransfer {
       progressIntervalMs: 200,
     })
     let connected = false
-    let opened = false
     try {
       // timeouts.statement bounds statements other than COPY; a COPY is bounded by the stall watchdog.
       const rows = await source.withTransaction(
@@ -240,31 +248,26 @@ export class CsvExport extends CsvTransfer {
           this.planned(label, 'query', 0, null, takenAt)
           // Opened before the COPY is sent (a COPY stream that fails before it is piped has no listener for
           // its error), and not lazily by the stream: a failure must find the file there to remove it.
-          // Owner-only, or the mode of the file it replaces: an export can be a sensitive extract.
-          const fd = openSync(temporary, 'wx', privateFileMode(this.file))
-          opened = true
-          const file = createWriteStream(temporary, { fd })
+          const output = sink.writable()
           const copyOut = client.query(
             copyStreams.to(`COPY (${this.query}) TO STDOUT WITH (FORMAT csv, HEADER true)`),
           )
-          const stages = isGzip(this.file) ? [copyOut, meter, createGzip(), file] : [copyOut, meter, file]
+          const stages = isGzip(this.file) ? [copyOut, meter, createGzip(), output] : [copyOut, meter, output]
           try {
-            await this.stream(label, stages, watchdog, signal)
+            await this.stream(label, stages, watchdog, signal, { end: sink.endsStream })
           } catch (error) {
-            throw this.describe(error, copyOut)
+            throw this.describe(error, copyOut, sink)
           }
           return copyOut.rowCount
         },
         { mode: READ_ONLY_SNAPSHOT, statementTimeoutMs: 0 },
       )
-      renameSync(temporary, this.file)
+      sink.complete()
       return this.result(label, 'query', startedAt, { status: 'copied', rows, bytes: meter.bytes })
     } catch (error) {
       // No connection: nothing moved, the run's own error (see transfer).
       if (!connected) throw error
-      // Only a file this export created is removed (with 'wx', an existing one was never ours).
-      if (opened) rmSync(temporary, { force: true })
-      const failure = error instanceof TablehaulError ? error : this.describe(error, undefined)
+      const failure = error instanceof TablehaulError ? error : this.describe(error, undefined, sink)
       return this.result(label, 'query', startedAt, {
         status: 'failed',
         rows: 0,
@@ -274,12 +277,20 @@ export class CsvExport extends CsvTransfer {
     }
   }
 
-  private describe(error: unknown, copyOut: { rowCount: number } | undefined): TablehaulError {
+  private describe(
+    error: unknown,
+    copyOut: { rowCount: number } | undefined,
+    sink: ExportSink,
+  ): TablehaulError {
     if (error instanceof TablehaulError) return error
-    if (isFileError(error)) {
-      return new TablehaulError('FILE_FAILED', `writing ${this.file} failed: ${messageOf(error)}`, {
+    if (sink.failedWith(error)) {
+      const where = sink.name === 'stdout' ? 'to stdout' : sink.name
+      return new TablehaulError('FILE_FAILED', `writing ${where} failed: ${messageOf(error)}`, {
         cause: error,
-        hint: 'check the free space and the permissions of the folder',
+        hint:
+          sink.name === 'stdout'
+            ? 'the reader of the output stopped first; check the command it is piped into'
+            : 'check the free space and the permissions of the file and its folder',
       })
     }
     const rows = copyOut && copyOut.rowCount > 0 ? ` after ${copyOut.rowCount} rows` : ''

@@ -1,9 +1,13 @@
 import path from 'node:path'
+import { Writable } from 'node:stream'
+import { StringDecoder } from 'node:string_decoder'
 import { type Command, Option } from 'commander'
 import { TableRef } from '../../db/table-ref.js'
 import { TablehaulError } from '../../errors.js'
 import { CsvExport, CsvImport } from '../../csv/csv-files.js'
+import { STDOUT } from '../../csv/export-destination.js'
 import { type CliContext } from '../context.js'
+import type { Writer } from '../output.js'
 import { outputOptionsFrom, withOutputOptions, withReportOptions, withConfigOptions } from '../options.js'
 import { loadOrReport, runReported } from './run.js'
 
@@ -12,13 +16,13 @@ export function registerExportCommand(program: Command, context: CliContext): vo
     .command('export')
     .summary("write a query's result (or a table) from the source into a CSV file")
     .description(
-      `Write the result of a query on the source into a CSV file with a header line, streamed with constant memory; a file name ending in .gz is gzip-compressed. The query runs read-only, in one snapshot. The file appears only once complete (an existing one is replaced then). Logged and e-mailed like a run.`,
+      `Write the result of a query on the source into a CSV file with a header line, streamed with constant memory; a file name ending in .gz is gzip-compressed. The query runs read-only, in one snapshot. A regular file appears only once complete (an existing one is replaced then, keeping its mode; a new one is created 0600); a character device or a FIFO is written through, and --file - writes to stdout. A symbolic link is followed when it belongs to you or to root (the file it leads to is replaced, the link stays); a folder, a socket or a block device is refused. Logged and e-mailed like a run.`,
     )
   withConfigOptions(command, { tables: false })
     .optionsGroup('Export:')
     .option('--query <sql>', 'the SELECT whose result is written (your own SQL, run on the source)')
     .option('--table <schema.table>', 'shorthand for --query "select * from schema.table"')
-    .requiredOption('-f, --file <file>', 'the CSV file to write; .gz compresses it')
+    .requiredOption('-f, --file <file>', 'the CSV file to write (- for stdout); .gz compresses it')
   withOutputOptions(withReportOptions(command), 'the final report')
     .addHelpText(
       'after',
@@ -26,6 +30,7 @@ export function registerExportCommand(program: Command, context: CliContext): vo
 Examples:
   $ tablehaul export --query "select * from sales.stores_sales" --file sales_stores_sales.csv
   $ tablehaul export --table sales.orders --file orders.csv.gz
+  $ tablehaul export --table sales.orders --file - | gzip > orders.csv.gz
   $ tablehaul export -s postgres://reader@db.example.com/sales \\
       --query "select id, region, amount from sales.stores_sales where region = 'BR'" --file br.csv
 
@@ -38,7 +43,17 @@ Exit codes: 0 written and reported, 1 failed (no file was written), 2 bad usage 
       const query = exportQuery(options)
       const config = await loadOrReport(context, { ...options, table: undefined }, 'export')
       if (!config) return
-      const job = new CsvExport(config, { query, file: path.resolve(context.cwd, String(options.file)) })
+      const file = String(options.file)
+      if (file === STDOUT && options.json) {
+        throw new TablehaulError('USAGE_INVALID', '--json and --file - both write to stdout', {
+          hint: 'leave out --json (the summary goes to stderr), or give --file a file name',
+        })
+      }
+      const job = new CsvExport(config, {
+        query,
+        file: file === STDOUT ? STDOUT : path.resolve(context.cwd, file),
+        stdout: writableOf(context.out.stdout),
+      })
       const { code } = await runReported(job, context, outputOptionsFrom(options))
       context.exitCode = code
     })
@@ -84,6 +99,22 @@ configuration, 3 loaded but the e-mail could not be sent, 130 interrupted.`,
       const { code } = await runReported(job, context, outputOptionsFrom(options))
       context.exitCode = code
     })
+}
+
+/** The CLI's stdout as a stream: the process's own, or a test's text writer. */
+function writableOf(writer: Writer): Writable {
+  if (writer instanceof Writable) return writer
+  const decoder = new StringDecoder('utf8')
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      writer.write(decoder.write(chunk))
+      done()
+    },
+    final(done) {
+      writer.write(decoder.end())
+      done()
+    },
+  })
 }
 
 function exportQuery(options: Record<string, unknown>): string {
