@@ -288,6 +288,9 @@ describe('a sync', () => {
       assert.equal(log.find((r) => r.event === 'run.finished')?.status, 'interrupted')
       assert.ok(!log.some((r) => r.event === 'table.copied' && r.table === 'public.orders'))
       assert.match(stopped.stdout + stopped.stderr, /interrupted/i)
+      const mail = (await outboxMessages(path.join(dir, 'outbox'))).at(-1)!
+      assert.match(mail.subject ?? '', /^\[tablehaul\] INTERRUPTED · 1 of 2 tables copied/)
+      assert.match(mail.text ?? '', /the others kept their previous contents/)
       assert.deepEqual(
         await db.target.sql(`SELECT relname FROM pg_class WHERE relname LIKE 'tablehaul_sync%'`),
         [],
