@@ -29,6 +29,18 @@ export function withLoadOptions(command: Command): Command {
         "tables (default) or all: also the functions, aggregates, operators and operator classes, types, domains, casts, extensions, comments of the tables' schemas and the large objects (env TABLEHAUL_OBJECTS)",
       ).choices(['tables', 'all']),
     )
+    .addOption(
+      new Option(
+        '--owners <which>',
+        'ignore (default) or keep: give copied objects their source owners, roles that must exist on the target (env TABLEHAUL_OWNERS)',
+      ).choices(['ignore', 'keep']),
+    )
+    .addOption(
+      new Option(
+        '--privileges <which>',
+        "ignore (default) or keep: give copied objects exactly the source's privileges (GRANT/REVOKE; env TABLEHAUL_PRIVILEGES)",
+      ).choices(['ignore', 'keep']),
+    )
     .option('-j, --jobs <n>', 'tables copied at once, largest first (default 4; env TABLEHAUL_JOBS)')
     .addOption(
       new Option('--format <format>', 'COPY format: auto (default), text or binary').choices([
@@ -127,6 +139,8 @@ export function flagsFrom(options: CommonOptions & Record<string, unknown>): Con
     verify: text('verify'),
     schema: text('schema'),
     objects: text('objects'),
+    owners: text('owners'),
+    privileges: text('privileges'),
     jobs: text('jobs'),
     format: text('format'),
     logDir: text('logDir'),

@@ -16,6 +16,8 @@ export interface ConfigFlags {
   readonly verify?: string | undefined
   readonly schema?: string | undefined
   readonly objects?: string | undefined
+  readonly owners?: string | undefined
+  readonly privileges?: string | undefined
   readonly jobs?: string | number | undefined
   readonly format?: string | undefined
   readonly logDir?: string | undefined
@@ -73,6 +75,8 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; key: string; s
   { name: 'TABLEHAUL_MODE', key: 'mode', set: (raw, v) => setPath(raw, ['mode'], v) },
   { name: 'TABLEHAUL_VERIFY', key: 'verify', set: (raw, v) => setPath(raw, ['verify'], v) },
   { name: 'TABLEHAUL_OBJECTS', key: 'objects', set: (raw, v) => setPath(raw, ['objects'], v) },
+  { name: 'TABLEHAUL_OWNERS', key: 'owners', set: (raw, v) => setPath(raw, ['owners'], v) },
+  { name: 'TABLEHAUL_PRIVILEGES', key: 'privileges', set: (raw, v) => setPath(raw, ['privileges'], v) },
   { name: 'TABLEHAUL_JOBS', key: 'jobs', set: (raw, v) => setPath(raw, ['jobs'], v) },
   { name: 'TABLEHAUL_LOG_DIR', key: 'log.dir', set: (raw, v) => setPath(raw, ['log', 'dir'], v) },
   { name: 'TABLEHAUL_SMTP_URL', key: 'email.smtp', set: (raw, v) => setPath(raw, ['email', 'smtp'], v) },
@@ -328,6 +332,8 @@ function applyFlags(raw: Record<string, unknown>, flags: ConfigFlags, origins: M
   set(['verify'], '--verify', flags.verify)
   set(['schema'], '--schema', flags.schema)
   set(['objects'], '--objects', flags.objects)
+  set(['owners'], '--owners', flags.owners)
+  set(['privileges'], '--privileges', flags.privileges)
   set(['jobs'], '--jobs', flags.jobs)
   set(['copy', 'format'], '--format', flags.format)
   set(['log', 'dir'], '--log-dir', flags.logDir)

@@ -201,6 +201,18 @@ export const configSchema = z
       .describe(
         "tables: the selected tables (and what they need: their schemas, types, functions, sequences). all: also the rest of what pg_dump would restore for the selected tables' schemas: functions and procedures, aggregates, operators with their classes and families, types and domains no copied table uses, casts between user types, extensions, their comments, and the database's large objects (with their OIDs). An object that cannot be created fails alone, named in the report. Default: tables.",
       ),
+    owners: z
+      .enum(['ignore', 'keep'])
+      .default('ignore')
+      .describe(
+        "ignore: what the run creates belongs to the target user it connects as. keep: each copied table, sequence, view, schema, type, function, operator (and, with objects: all, large object) gets its source owner (ALTER … OWNER TO), once the data is in; every owner must exist as a role on the target, or the run stops at its plan, before any data moves, naming the missing roles. The target user must be able to become each owner (a member of it, or a superuser): PostgreSQL's own rule. Default: ignore.",
+      ),
+    privileges: z
+      .enum(['ignore', 'keep'])
+      .default('ignore')
+      .describe(
+        "ignore: the target's own privileges are left as they are (new objects get PostgreSQL's defaults). keep: the same objects get exactly the source's privileges (GRANT and REVOKE, column privileges and PUBLIC's included); every role granted to or by must exist on the target, or the run stops at its plan naming them. Default: ignore.",
+      ),
     jobs: z.coerce
       .number()
       .int('must be a whole number')

@@ -63,7 +63,11 @@ export class TransferJob extends RunLifecycle {
   protected async work(signal: AbortSignal, options: RunOptions): Promise<void> {
     const { source, target } = await this.connect(signal)
     const snapshot = await this.openSnapshot(source)
-    const { sourceCatalog, targetCatalog, plan, views } = await this.readRunPlan(source, target, snapshot)
+    const { sourceCatalog, targetCatalog, plan, views, owners } = await this.readRunPlan(
+      source,
+      target,
+      snapshot,
+    )
     signal.throwIfAborted()
     const resumeFrom = await this.openHistory(source, target, snapshot, options)
 
@@ -124,6 +128,12 @@ export class TransferJob extends RunLifecycle {
       await this.restoreConstraints(foreignKeys, afterData)
     }
     await this.buildViews(views, { target, ddl, targetVersion: targetCatalog.serverVersion, signal })
+    // Last of all: once an object belongs to another role, that role controls it, so nothing of the run
+    // writes to it afterwards (the run's own records are in its own schema, which is never handed on).
+    if (owners && !signal.aborted) {
+      await this.lock!.ensure()
+      this.reportObjects(await owners.apply(target, signal))
+    }
   }
 
   /**

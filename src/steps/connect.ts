@@ -9,6 +9,7 @@ import { embeddedServerVersion } from '../local/postgres-cluster.js'
 import { Planner, type RunPlan } from './plan/planner.js'
 import { Snapshot } from './snapshot.js'
 import { type ViewPlan, readViewPlans } from './views/view-plan.js'
+import { OwnersAndPrivileges } from './objects/owners-and-privileges.js'
 
 /**
  * What the commands share: the connect and plan steps of a run (`TransferJob`), a plan that writes nothing
@@ -174,12 +175,18 @@ export async function readPlan(options: {
   readonly source: Database
   readonly sourceClient: pg.ClientBase
   readonly target: Database | undefined
-}): Promise<{ plan: RunPlan; views: ViewPlan[]; sourceCatalog: Catalog; targetCatalog: Catalog }> {
+}): Promise<{
+  plan: RunPlan
+  views: ViewPlan[]
+  sourceCatalog: Catalog
+  targetCatalog: Catalog
+  owners: OwnersAndPrivileges | undefined
+}> {
   const { config, source, sourceClient, target } = options
   const sourceCatalog = await Catalog.read(sourceClient)
   const sourceViews = await readViews(sourceClient)
   const targetCatalog = target ? await readCatalog(target) : Catalog.empty(await embeddedServerVersion())
-  const plan = await new Planner({
+  let plan = await new Planner({
     config,
     source: sourceCatalog,
     target: targetCatalog,
@@ -194,7 +201,19 @@ export async function readPlan(options: {
     views: sourceViews,
     targetDb: target,
   })
-  return { plan, views, sourceCatalog, targetCatalog }
+  const owners = await OwnersAndPrivileges.read(config, plan, sourceClient)
+  if (owners && target) {
+    await target.withTransaction((client) => owners.checkRoles(client), { mode: READ_ONLY_SNAPSHOT })
+  } else if (owners) {
+    plan = {
+      ...plan,
+      warnings: [
+        ...plan.warnings,
+        'owners: keep / privileges: keep: the local target does not exist yet; the roles they need are checked when a run creates it',
+      ],
+    }
+  }
+  return { plan, views, sourceCatalog, targetCatalog, owners }
 }
 
 /** Reads a catalog in one read-only transaction. */

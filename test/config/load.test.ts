@@ -60,7 +60,7 @@ emial: {}
     .slice(1)
     .map((l) => l.trim())
   assert.deepEqual(lines.sort(), [
-    'emial: unknown key (did you mean "email"?); allowed here: source, target, tables, exclude, mode, verify, schema, objects, jobs, copy, timeouts, retry, log, email, local',
+    'emial: unknown key (did you mean "email"?); allowed here: source, target, tables, exclude, mode, verify, schema, objects, owners, privileges, jobs, copy, timeouts, retry, log, email, local',
     'jobs: must be at least 1',
     'mode: must be one of replace, append, recreate, sync',
     'source.url: must be a postgres:// or postgresql:// URL, e.g. postgres://user@host:5432/dbname',

@@ -12,7 +12,7 @@ import { messageOf } from '../../errors.js'
  * not have (`reason` names them); failed: it could not be created (`reason` says why).
  */
 export interface ObjectOutcome {
-  readonly kind: DumpObjectKind | 'large object' | 'view' | 'materialized view'
+  readonly kind: DumpObjectKind | 'large object' | 'view' | 'materialized view' | 'owner' | 'privileges'
   /** `FUNCTION sales.total(integer)`, `TYPE sales.mood`, `EXTENSION pgcrypto`, `VIEW sales.totals`. */
   readonly identity: string
   readonly status: 'created' | 'replaced' | 'unchanged' | 'different' | 'skipped' | 'failed'
@@ -121,7 +121,7 @@ export class ObjectBuilder {
  */
 export function objectNote(outcome: ObjectOutcome): string | undefined {
   if (outcome.status === 'failed' || outcome.status === 'skipped')
-    return `${outcome.identity} was not created: ${outcome.reason}`
+    return `${outcome.identity} ${outcome.kind === 'owner' || outcome.kind === 'privileges' ? 'could not be made the source’s' : 'was not created'}: ${outcome.reason}`
   if (outcome.status === 'different') return `${outcome.identity} was not replaced: ${outcome.reason}`
   return undefined
 }
