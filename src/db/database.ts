@@ -103,6 +103,25 @@ const SESSION_SQL = SESSION_SETTINGS.map(([name, value]) => `SET ${name} = ${pg.
   '; ',
 )
 
+/**
+ * A connection given up on (the stall watchdog fired, the run stopped) is closed, but its backend, busy in a
+ * statement that sends nothing (a slow CHECK or trigger function, a hung extension), only notices at its next
+ * read: it would work on, holding the ACCESS EXCLUSIVE lock of the copy's TRUNCATE, so the table's retry
+ * waited on its own earlier attempt and failed with a lock timeout, and the backend outlived the run.
+ * PostgreSQL 14+ checks the client's socket every client_connection_check_interval while a statement runs,
+ * and ends the backend once the socket is closed. Older servers lack the setting (the SELECT sets nothing).
+ */
+const CONNECTION_CHECK_SQL = `SELECT pg_catalog.set_config(name, '1s', false) FROM pg_catalog.pg_settings WHERE name = 'client_connection_check_interval'`
+
+/** 22023: a server on a platform that cannot watch a socket for its close (Windows) refuses any value but 0. */
+async function checkClientConnection(client: pg.ClientBase): Promise<void> {
+  try {
+    await client.query(CONNECTION_CHECK_SQL)
+  } catch (error) {
+    if (sqlStateOf(error) !== '22023') throw error
+  }
+}
+
 /** One PostgreSQL endpoint (source or target): a pool of connections with the session settings pinned. */
 export class Database {
   readonly side: Side
@@ -255,6 +274,7 @@ export class Database {
         await client.query(
           `${SESSION_SQL}; SET statement_timeout = ${this.statementTimeoutMs}; SET lock_timeout = ${this.lockTimeoutMs}`,
         )
+        await checkClientConnection(client)
       } catch (error) {
         discardClient(client)
         throw this.connectionError(error)
