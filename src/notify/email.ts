@@ -14,6 +14,8 @@ import {
   OUTCOME_LABEL,
   alreadyCopied,
   doneOfAll,
+  keptContents,
+  maybeCommitted,
   nextStep,
   notMoved,
   objectsFailed,
@@ -215,7 +217,10 @@ function headline(report: RunReport): string {
   if (report.error && totals.failed === 0) {
     return `The run failed: ${done} of ${totals.tables} tables were transferred; the others kept their previous contents.`
   }
-  return `${totals.failed} of ${totals.tables} tables failed and kept their previous contents; ${done} ${done === 1 ? 'was' : 'were'} transferred.`
+  const failedPart = maybeCommitted(report)
+    ? `${totals.failed} of ${totals.tables} tables failed (${keptContents(report)})`
+    : `${totals.failed} of ${totals.tables} tables failed and kept their previous contents`
+  return `${failedPart}; ${done} ${done === 1 ? 'was' : 'were'} transferred.`
 }
 
 /** What to do, unless the run's error box says it already (its hint). */

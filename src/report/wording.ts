@@ -96,5 +96,21 @@ export function nextStep(report: RunReport): string | undefined {
   if (report.status === 'interrupted') return `What to do: ${again}.`
   if (report.totals.failed === 0 && report.objectsFailed)
     return 'What to do: every table arrived, but the views or objects the notes name did not: fix what each note says, then run again (views are created again on every run).'
-  return `What to do: fix what each failed table's error says, then ${again} (the failed tables kept their previous contents).`
+  return `What to do: fix what each failed table's error says, then ${again} (${keptContents(report)}).`
+}
+
+/**
+ * Failed tables whose COMMIT may have taken effect: its reply was lost and the target could not be asked
+ * (COMMIT_OUTCOME_UNKNOWN). They hold either their previous rows or this run's copy.
+ */
+export function maybeCommitted(report: RunReport): number {
+  return report.tables.filter((t) => t.status === 'failed' && t.error?.code === 'COMMIT_OUTCOME_UNKNOWN')
+    .length
+}
+
+/** What the failed tables hold, in words: their previous contents, unless a COMMIT's outcome is unknown. */
+export function keptContents(report: RunReport): string {
+  const unsure = maybeCommitted(report)
+  if (unsure === 0) return 'the failed tables kept their previous contents'
+  return `${unsure} failed table${unsure > 1 ? 's' : ''} may hold this run's copy, as ${unsure > 1 ? 'their errors say' : 'its error says'}; the other failed tables kept their previous contents`
 }

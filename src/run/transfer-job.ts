@@ -365,9 +365,15 @@ export class TransferJob extends RunLifecycle {
           continue
         }
         if (!stopped && (await this.retryTransient(plan, attempt.number, error, signal))) continue
+        let failure = stopped ? this.stopError(signal, plan.target.display) : error
+        if (attempt.unsettledCommit) {
+          const settled = await this.settleCommit(plan, context, attempt, failure)
+          if (settled instanceof TablehaulError) failure = settled
+          else if (settled) return settled
+        }
         return {
           kind: 'failed',
-          error: stopped ? this.stopError(signal, plan.target.display) : error,
+          error: failure,
           format: attempt.format,
           attempts: attempt.number,
           bytes: attempt.bytes,
@@ -430,6 +436,44 @@ export class TransferJob extends RunLifecycle {
     })
   }
 
+  /**
+   * The table failed for good, but an earlier attempt's COMMIT lost its reply while the target could not be
+   * asked whether it committed (a restart: the server was still recovering). The attempts after it did not
+   * replace its rows, so the table holds either them or its previous contents: the record decides, asked
+   * once more now; if it still cannot be told, the failure says so instead of "previous contents kept".
+   */
+  private async settleCommit(
+    plan: TablePlan,
+    context: TableContext,
+    attempt: Attempt,
+    failure: unknown,
+  ): Promise<CopyOutcome | TablehaulError | undefined> {
+    const result = attempt.unsettledCommit!
+    const committed = await context.history.wasCommitted(plan.target)
+    if (committed === true) {
+      attempt.notes.push(
+        `the reply to its COMMIT was lost and later attempts failed (${messageOf(failure)}), but its record on the target shows that COMMIT took effect`,
+      )
+      return {
+        kind: 'copied',
+        result,
+        format: attempt.format,
+        attempts: attempt.number,
+        warnings: [...(result.dropped ?? []), ...attempt.afterCopy, ...attempt.notes],
+      }
+    }
+    if (committed === false) return undefined
+    return new TablehaulError(
+      'COMMIT_OUTCOME_UNKNOWN',
+      `the connection was lost while the table was committing, and whether it committed cannot be told (the target could not be asked); the later attempts failed: ${messageOf(failure)}`,
+      {
+        cause: failure,
+        table: plan.target.display,
+        hint: "the table holds either its previous rows or this run's copy; run again to replace it",
+      },
+    )
+  }
+
   /** Fresh statistics for the planner; a failure is a warning, the data is in. */
   private async analyze(plan: TablePlan, context: TableContext, warnings: string[]): Promise<void> {
     await context.target
@@ -456,7 +500,9 @@ export class TransferJob extends RunLifecycle {
         )
         return error.result
       }
-      // Not committed, or unknown in a mode where another attempt replaces whatever is there: retry-safe.
+      // Not committed, or unknown in a mode where another attempt replaces whatever is there: retry-safe
+      // (if no later attempt commits, settleCommit asks again before the table is reported).
+      attempt.unsettledCommit = committed === undefined ? error.result : undefined
       if (committed === false || plan.mode !== 'append') throw error.reason
       throw new TablehaulError(
         'COMMIT_OUTCOME_UNKNOWN',
@@ -517,6 +563,8 @@ interface Attempt {
   afterCopy: string[]
   /** Notes of the attempts themselves (a format fallback, a COMMIT whose reply was lost). */
   readonly notes: string[]
+  /** What an attempt whose COMMIT lost its reply had copied, when the target could not be asked whether it committed. */
+  unsettledCommit?: CopyResult
 }
 
 /** How a table ended: refused before it started, copied by an earlier run, copied now, or failed. */

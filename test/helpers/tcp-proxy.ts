@@ -5,7 +5,12 @@ interface Link {
   readonly upstream: net.Socket
   /** Bytes forwarded in both directions. */
   bytes: number
+  /** The server's replies are dropped (loseNextCommitReply). */
+  swallowReplies?: boolean
 }
+
+/** A simple-protocol Query message whose text ends with COMMIT. */
+const COMMIT_QUERY = Buffer.from('COMMIT\0')
 
 /**
  * A loopback TCP proxy in front of a server, for fault tests: it forwards connections, and on command cuts
@@ -70,6 +75,23 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * Forwards the next COMMIT a client sends and drops every reply of its connection from then on; every
+   * other connection is reset and new ones are refused until `accept()`: the server commits, and the
+   * client can neither hear it nor ask (a server that crashed just after a commit and stays down).
+   */
+  loseNextCommitReply(): Promise<void> {
+    return new Promise((resolve) => (this.commitTrap = resolve))
+  }
+
+  /** Takes new connections again after loseNextCommitReply. */
+  acceptAgain(): void {
+    this.refusing = false
+  }
+
+  private commitTrap: (() => void) | undefined
+  private refusing = false
+
   thaw(): void {
     this.frozen = false
     for (const link of this.links) {
@@ -99,6 +121,10 @@ export class TcpProxy {
   }
 
   private accept(client: net.Socket): void {
+    if (this.refusing) {
+      client.resetAndDestroy()
+      return
+    }
     const upstream = net.connect(this.upstreamPort, this.upstreamHost)
     const link: Link = { client, upstream, bytes: 0 }
     this.links.add(link)
@@ -119,6 +145,20 @@ export class TcpProxy {
 
   private forward(from: net.Socket, to: net.Socket, link: Link): void {
     from.on('data', (chunk: Buffer) => {
+      if (link.swallowReplies && from === link.upstream) return
+      if (this.commitTrap && from === link.client && chunk.includes(COMMIT_QUERY)) {
+        const sprung = this.commitTrap
+        this.commitTrap = undefined
+        to.write(chunk)
+        link.swallowReplies = true
+        this.refusing = true
+        for (const other of [...this.links].filter((l) => l !== link)) {
+          other.client.resetAndDestroy()
+          other.upstream.resetAndDestroy()
+        }
+        sprung()
+        return
+      }
       link.bytes += chunk.length
       for (const watcher of this.watchers.filter((w) => link.bytes >= w.bytes)) {
         this.watchers.splice(this.watchers.indexOf(watcher), 1)
