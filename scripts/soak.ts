@@ -29,8 +29,11 @@ import type { RunReport, TableResult } from '../src/report/run-report.js'
 const [runs = 100, tableCount = 300, faultEvery = 3] = process.argv.slice(2, 5).map(Number)
 const KEEP_RUNS = 10
 const STALL_MS = 3_000
-/** Longer than timeouts.stall, short enough that the sleeping backend ends soon after the watchdog fired. */
-const STALL_SLEEP_S = 5
+/**
+ * How long the stalled table's CHECK function sleeps (SOAK_STALL_SLEEP seconds): longer than timeouts.stall.
+ * A sleep far longer than the stall and retry times shows whether an abandoned backend outlives its attempt.
+ */
+const STALL_SLEEP_S = Number(process.env.SOAK_STALL_SLEEP ?? 5)
 const FAULT_KINDS = ['restart', 'lock', 'stall', 'signal'] as const
 type Fault = (typeof FAULT_KINDS)[number] | 'none'
 /** The faults to inject, in turn: all four, or those named by a fourth argument (`restart,stall`). */
@@ -215,7 +218,9 @@ async function oneRun(run: number, config: string, fault: Fault, problems: strin
   if (fault === 'stall') {
     // The stalled backend sleeps on after the watchdog closed its connection, holding the table's lock.
     await withClient(target.url, (c) =>
-      c.query(`SET lock_timeout = '30s'; ALTER TABLE public.${victim} DROP CONSTRAINT soak_stall`),
+      c.query(
+        `SET lock_timeout = '${STALL_SLEEP_S + 30}s'; ALTER TABLE public.${victim} DROP CONSTRAINT soak_stall`,
+      ),
     )
   }
   const records = readRecords()
