@@ -16,7 +16,7 @@
 // exactly the source's rows, every other one its previous rows; tablehaul.copied_tables holds this run's
 // copied tables; no client backend is left on either server; tablehaul.runs, copied_tables, the .ndjson
 // logs and the .eml files stay within log.keepRuns.
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { simpleParser } from 'mailparser'
@@ -129,6 +129,9 @@ try {
   )
 } finally {
   await Promise.all([source.destroy(), target.destroy()])
+  // The logs and e-mails are kept to look at when something was found.
+  if (exitCode === 0) rmSync(dir, { recursive: true, force: true })
+  else console.log(`logs and outbox kept in ${dir}`)
 }
 process.exit(exitCode)
 
@@ -139,8 +142,8 @@ interface Outcome {
   ms: number
   report: RunReport | undefined
   records: Record<string, unknown>[]
-  sourceRows: Map<string, number>
-  targetRowsBefore: Map<string, number>
+  sourceRows: Map<string, Contents>
+  targetRowsBefore: Map<string, Contents>
   retries: number
   /** What shows the fault took effect, for the output. */
   evidence: string
@@ -154,8 +157,8 @@ async function oneRun(run: number, config: string, fault: Fault, problems: strin
       EXECUTE format('DELETE FROM public.t%s WHERE id = ${run + 1}', i);
     END LOOP; END $$`),
   )
-  const sourceRows = await rowCounts(source.url)
-  const targetRowsBefore = await rowCounts(target.url)
+  const sourceRows = await contents(source.url)
+  const targetRowsBefore = await contents(target.url)
   const startedAt = Date.now()
   const victim = `t${1 + Math.floor(Math.random() * tableCount)}`
   let evidence = ''
@@ -302,27 +305,33 @@ async function check(outcome: Outcome, problems: string[]): Promise<void> {
   // One final record per table in the log (run.finished's totals were checked against them above).
   const names = new Set(report.tables.map((t) => t.table))
   if (names.size !== report.tables.length) problems.push(`a table has more than one final record in the log`)
-  // The truth on the target: copied tables hold the source's rows, the others their previous rows.
-  const after = await rowCounts(target.url)
+  // The truth on the target: copied tables hold the source's rows (count and sum of ids: every run changes
+  // both), the others their previous rows; a table failed with COMMIT_OUTCOME_UNKNOWN holds either.
+  const after = await contents(target.url)
   const wrong: string[] = []
+  const committedUnknown = new Set<string>()
   for (const table of report.tables) {
     const name = table.table.replace(/^public\./, '')
     const now = after.get(name)
+    const fromSource = outcome.sourceRows.get(name)
+    const before = outcome.targetRowsBefore.get(name)
+    const isSource = now !== undefined && now.fingerprint === fromSource?.fingerprint
+    const isBefore = before ? now?.fingerprint === before.fingerprint : !now || now.rows === 0
     if (table.status === 'copied') {
-      if (now !== outcome.sourceRows.get(name) || table.rows !== now)
+      if (!isSource || table.rows !== now.rows)
         wrong.push(
-          `${table.table} copied: ${now} rows on the target, ${outcome.sourceRows.get(name)} on the source, ${table.rows} reported`,
+          `${table.table} copied: ${now?.fingerprint} on the target, ${fromSource?.fingerprint} on the source, ${table.rows} rows reported`,
         )
-    } else if (
-      now !== outcome.targetRowsBefore.get(name) &&
-      !(now === 0 && !outcome.targetRowsBefore.has(name))
-    ) {
-      wrong.push(`${table.table} ${table.status}: ${now} rows, ${outcome.targetRowsBefore.get(name)} before`)
+    } else if (table.status === 'failed' && table.error?.code === 'COMMIT_OUTCOME_UNKNOWN') {
+      if (isSource) committedUnknown.add(table.table)
+      else if (!isBefore) wrong.push(`${table.table} unknown: ${now?.fingerprint}, neither source nor before`)
+    } else if (!isBefore) {
+      wrong.push(`${table.table} ${table.status}: ${now?.fingerprint}, ${before?.fingerprint} before`)
     }
   }
   if (wrong.length)
     problems.push(`rows: ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? ` (+${wrong.length - 3})` : ''}`)
-  // The run's record on the target: its status, and a copied_tables row for exactly its copied tables.
+  // The run's record on the target: its status, and a copied_tables row for exactly the tables it committed.
   const recorded = await withClient(target.url, async (c) => ({
     status: (
       await c.query<{ status: string }>(`SELECT status FROM tablehaul.runs WHERE run_id = $1`, [report.runId])
@@ -336,11 +345,17 @@ async function check(outcome: Outcome, problems: string[]): Promise<void> {
   }))
   if (recorded.status !== report.status)
     problems.push(`tablehaul.runs says ${recorded.status}, the log ${report.status}`)
-  const recordedSet = new Set(recorded.tables)
-  if (recordedSet.size !== copied.length || copied.some((t) => !recordedSet.has(t.table)))
+  const committed = new Set([...copied.map((t) => t.table), ...committedUnknown])
+  const unexpected = recorded.tables.filter((t) => !committed.has(t))
+  const missing = [...committed].filter((t) => !recorded.tables.includes(t))
+  if (unexpected.length || missing.length)
     problems.push(
-      `tablehaul.copied_tables holds ${recordedSet.size} tables of this run, the log ${copied.length}`,
+      `tablehaul.copied_tables of this run: ${unexpected.length} not reported copied (${unexpected.slice(0, 3).join(', ')}: ${unexpected
+        .slice(0, 3)
+        .map((t) => JSON.stringify(report.tables.find((r) => r.table === t)?.error?.code))
+        .join(', ')}), ${missing.length} reported copied missing`,
     )
+  if (committedUnknown.size) outcome.evidence += `; ${committedUnknown.size} COMMIT_OUTCOME_UNKNOWN committed`
   // The e-mail of this run: found by its run id, decoded by a MIME parser.
   await checkEmail(report, problems)
   // Nothing left behind, nothing unbounded.
@@ -423,17 +438,24 @@ async function checkEmail(report: RunReport, problems: string[]): Promise<void> 
     )
 }
 
-/** Row counts of public.t<N> tables that exist on a server. */
-async function rowCounts(url: string): Promise<Map<string, number>> {
+interface Contents {
+  readonly rows: number
+  /** Rows and the sum of their ids. */
+  readonly fingerprint: string
+}
+
+/** Rows and the sum of ids of every public.t<N> table that exists on a server. */
+async function contents(url: string): Promise<Map<string, Contents>> {
   const { rows } = await withClient(url, (c) =>
-    c.query<{ name: string; n: number }>(
-      `SELECT c.relname AS name,
-              (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM public.%I', c.relname), false, true, '')))[1]::text::int AS n
-       FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
-       WHERE s.nspname = 'public' AND c.relkind = 'r' AND c.relname ~ '^t[0-9]+$'`,
+    c.query<{ name: string; n: number; s: string }>(
+      `SELECT name, (xpath('/row/n/text()', x))[1]::text::int AS n, (xpath('/row/s/text()', x))[1]::text AS s
+       FROM (SELECT c.relname AS name,
+                    query_to_xml(format('SELECT count(*) AS n, coalesce(sum(id), 0) AS s FROM public.%I', c.relname), false, true, '') AS x
+             FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+             WHERE ns.nspname = 'public' AND c.relkind = 'r' AND c.relname ~ '^t[0-9]+$') t`,
     ),
   )
-  return new Map(rows.map((r) => [r.name, r.n]))
+  return new Map(rows.map((r) => [r.name, { rows: r.n, fingerprint: `${r.n} rows, ids sum ${r.s}` }]))
 }
 
 async function clientBackends(url: string): Promise<number> {
