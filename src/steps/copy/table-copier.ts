@@ -11,7 +11,13 @@ import { Watchdog } from './watchdog.js'
 import type { TablePlan } from '../plan/planner.js'
 import type { Snapshot } from '../snapshot.js'
 import type { SyncSummary } from '../../report/run-report.js'
-import { type Fingerprint, sameFingerprint, wholeFingerprintSql } from '../sync/fingerprint.js'
+import {
+  type Fingerprint,
+  type Hashing,
+  hashingOf,
+  sameFingerprint,
+  wholeFingerprintSql,
+} from '../sync/fingerprint.js'
 import { type SyncOutcome, TableSyncer } from '../sync/table-syncer.js'
 
 /** How often a copy reports its progress. */
@@ -172,12 +178,7 @@ export class TableCopier {
           part = (await this.syncsRows(targetClient))
             ? await this.syncRows(sourceClient, targetClient, notes, watchdog, stop)
             : await this.loadRows(sourceClient, targetClient, notes, watchdog, stop)
-          part.checked = await this.checkFingerprint(
-            sourceClient,
-            targetClient,
-            part.synced?.source,
-            watchdog,
-          )
+          part.checked = await this.checkFingerprint(sourceClient, targetClient, part.synced, watchdog)
           watchdog.phase('ending the source transaction', clientLimitMs(timeouts.connectMs))
         },
         {
@@ -275,7 +276,7 @@ export class TableCopier {
   private async checkFingerprint(
     sourceClient: pg.ClientBase,
     targetClient: pg.ClientBase,
-    known: Fingerprint | undefined,
+    known: { readonly source: Fingerprint; readonly hashing: Hashing } | undefined,
     watchdog: Watchdog,
   ): Promise<boolean> {
     const { plan, timeouts } = this.options
@@ -289,9 +290,10 @@ export class TableCopier {
     const sourceRelation =
       plan.source.kind === 'query' ? `(${plan.source.query})` : `ONLY ${plan.source.table.ref.sql}`
     const where = plan.source.kind === 'table' ? plan.source.where : undefined
+    const hashing = known?.hashing ?? (await hashingOf(sourceClient, targetClient))
     const [source, target] = await Promise.all([
-      known ?? read(sourceClient, wholeFingerprintSql(sourceRelation, columns, where)),
-      read(targetClient, wholeFingerprintSql(`ONLY ${plan.target.sql}`, columns)),
+      known?.source ?? read(sourceClient, wholeFingerprintSql(sourceRelation, columns, hashing, where)),
+      read(targetClient, wholeFingerprintSql(`ONLY ${plan.target.sql}`, columns, hashing)),
     ])
     if (!sameFingerprint(source, target)) {
       throw new TablehaulError(

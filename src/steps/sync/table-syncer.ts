@@ -1,11 +1,14 @@
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
+import copyStreams from 'pg-copy-streams'
 import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
 import { TablehaulError, messageOf } from '../../errors.js'
 import { copyIn } from '../copy/copy-in.js'
 import { copyOut } from '../copy/copy-out.js'
 import type { TablePlan } from '../plan/planner.js'
-import { type Fingerprint, bucketOf, hashHalves, rowHash } from './fingerprint.js'
+import { BucketReader } from './bucket-reader.js'
+import { type Fingerprint, type Hashing, bucketOf, hashHalves, hashingOf, rowHash } from './fingerprint.js'
 
 /** How many rows a bucket holds on average: 1 % of rows changed at random then touches ~15 % of buckets. */
 export const ROWS_PER_BUCKET = 16
@@ -40,6 +43,8 @@ export type SyncOutcome =
       readonly counts: SyncCounts
       /** The source table's whole fingerprint, from the same pass (verify: checksum compares it). */
       readonly source: Fingerprint
+      /** How its rows were hashed (the target's fingerprint must be taken the same way). */
+      readonly hashing: Hashing
     }
   | {
       /** Finding the differences would cost more than a reload: the caller replaces the table instead. */
@@ -75,6 +80,7 @@ export class TableSyncer {
   private bytes = 0
   private readonly key: readonly string[]
   private readonly columns: readonly string[]
+  private hashing: Hashing = 'md5'
 
   constructor(private readonly options: TableSyncerOptions) {
     const { plan } = options
@@ -93,9 +99,10 @@ export class TableSyncer {
     await this.options.sourceClient.query(memory).catch((error: unknown) => {
       throw this.sideError('source', error)
     })
-    const { dirty, source } = await this.compareBuckets(buckets)
+    this.hashing = await hashingOf(this.options.sourceClient, this.options.targetClient)
+    const { dirty, dirtyCount, source } = await this.compareBuckets(buckets)
     stillGoing()
-    const share = dirty.length / buckets
+    const share = dirtyCount / buckets
     if (share > (this.options.switchShare ?? SWITCH_TO_REPLACE_SHARE) && source.rows > 0) {
       return {
         kind: 'replace',
@@ -103,17 +110,17 @@ export class TableSyncer {
         bytes: this.bytes,
       }
     }
-    if (dirty.length === 0) {
+    if (dirtyCount === 0) {
       return {
         kind: 'synced',
         rows: source.rows,
         bytes: this.bytes,
         counts: { inserted: 0, updated: 0, deleted: 0, unchanged: source.rows },
         source,
+        hashing: this.hashing,
       }
     }
-    const bitmap = bucketBitmap(dirty, buckets)
-    await this.compareRows(bitmap, buckets)
+    await this.compareRows(bucketBitmap(dirty), buckets)
     stillGoing()
     const { changed, updated } = await this.findChanges()
     stillGoing()
@@ -133,6 +140,7 @@ export class TableSyncer {
         unchanged: source.rows - changed,
       },
       source,
+      hashing: this.hashing,
     }
   }
 
@@ -146,37 +154,74 @@ export class TableSyncer {
     return Math.min(Math.max(Math.ceil(estimate / ROWS_PER_BUCKET), 1), 1 << 26)
   }
 
-  /** Pass 1: per bucket, row count and hash sums on each side; returns the buckets that differ. */
-  private async compareBuckets(buckets: number): Promise<{ dirty: number[]; source: Fingerprint }> {
-    const { targetClient } = this.options
+  /**
+   * Pass 1: per bucket, row count and hash sums, computed by both servers at once and streamed to the
+   * client in bucket order, which compares them as they come (memory stays flat whatever the table's
+   * size). Returns the differing buckets and the source's whole fingerprint (the sums of its buckets).
+   */
+  private async compareBuckets(
+    buckets: number,
+  ): Promise<{ dirty: Uint8Array; dirtyCount: number; source: Fingerprint }> {
+    const { plan, sourceClient, targetClient } = this.options
     const halves = hashHalves('h')
+    // OFFSET 0 keeps the planner from estimating one group per key (it would size its hash table for
+    // every row of the table and sort to disk instead); with its default guess the table grows as needed.
     const perBucket = (relation: string, where: string | undefined) =>
-      `SELECT b, count(*) AS n, sum(${halves.first}) AS s1, sum(${halves.second}) AS s2
-         FROM (SELECT ${bucketOf('t', this.key, buckets)} AS b, ${rowHash('t', this.columns)} AS h
-                 FROM ${relation} AS t${where ? ` WHERE (${where})` : ''}) AS hashed
-        GROUP BY b`
-    await this.target(
-      `CREATE TEMP TABLE ${TEMP.buckets} (b int4 NOT NULL, n int8 NOT NULL, s1 numeric NOT NULL, s2 numeric NOT NULL) ON COMMIT DROP`,
+      `COPY (SELECT b, count(*), sum(${halves.high}), sum(${halves.low})
+         FROM (SELECT ${bucketOf('t', this.key, buckets, this.hashing)} AS b, ${rowHash('t', this.columns, this.hashing)} AS h
+                 FROM ${relation} AS t${where ? ` WHERE (${where})` : ''} OFFSET 0) AS hashed
+        GROUP BY b ORDER BY b) TO STDOUT`
+    const sourceRows = new BucketReader(
+      this.side('source', () =>
+        sourceClient.query(copyTo(perBucket(`ONLY ${this.sourceTable}`, this.sourceWhere))),
+      ),
     )
-    await this.move(
-      `COPY (${perBucket(`ONLY ${this.sourceTable}`, this.sourceWhere)}) TO STDOUT`,
-      `COPY ${TEMP.buckets} (b, n, s1, s2) FROM STDIN`,
+    const targetRows = new BucketReader(
+      this.side('target', () => targetClient.query(copyTo(perBucket(`ONLY ${plan.target.sql}`, undefined)))),
     )
-    const totals = await this.target<{ rows: string; first: string; second: string }>(
-      `SELECT coalesce(sum(n), 0)::text AS rows, coalesce(sum(s1), 0)::text AS first, coalesce(sum(s2), 0)::text AS second FROM ${TEMP.buckets}`,
-    )
-    const total = totals.rows[0]!
-    const { rows } = await targetClient.query<{ b: number }>(
-      `SELECT coalesce(s.b, t.b) AS b
-         FROM ${TEMP.buckets} AS s
-         FULL JOIN (${perBucket(`ONLY ${this.options.plan.target.sql}`, undefined)}) AS t ON t.b = s.b
-        WHERE s.n IS DISTINCT FROM t.n OR s.s1 IS DISTINCT FROM t.s1 OR s.s2 IS DISTINCT FROM t.s2`,
-    )
-    this.options.onActivity(this.bytes)
-    return {
-      dirty: rows.map((row) => row.b),
-      source: { rows: Number(total.rows), first: total.first, second: total.second },
+    const dirty = new Uint8Array(Math.ceil(buckets / 8))
+    let dirtyCount = 0
+    let rows = 0
+    let first = 0n
+    let second = 0n
+    try {
+      let s = await sourceRows.next()
+      let t = await targetRows.next()
+      while (s || t) {
+        let bucket: number
+        if (s && (!t || s.bucket < t.bucket)) bucket = s.bucket
+        else bucket = t!.bucket
+        const fromSource = s?.bucket === bucket ? s : undefined
+        const fromTarget = t?.bucket === bucket ? t : undefined
+        if (fromSource) {
+          rows += fromSource.rows
+          first += fromSource.high
+          second += fromSource.low
+        }
+        if (
+          !fromSource ||
+          !fromTarget ||
+          fromSource.rows !== fromTarget.rows ||
+          fromSource.high !== fromTarget.high ||
+          fromSource.low !== fromTarget.low
+        ) {
+          dirty[bucket >> 3]! |= 1 << (bucket & 7)
+          dirtyCount++
+        }
+        if (fromSource) s = await sourceRows.next()
+        if (fromTarget) t = await targetRows.next()
+        this.options.onActivity(this.bytes + sourceRows.bytes + targetRows.bytes)
+      }
+    } catch (error) {
+      sourceRows.destroy()
+      targetRows.destroy()
+      await Promise.allSettled([sourceRows.finished, targetRows.finished])
+      throw error
     }
+    await Promise.all([sourceRows.finished, targetRows.finished])
+    this.bytes += sourceRows.bytes + targetRows.bytes
+    this.options.onActivity(this.bytes)
+    return { dirty, dirtyCount, source: { rows, first: first.toString(), second: second.toString() } }
   }
 
   /**
@@ -185,20 +230,20 @@ export class TableSyncer {
    */
   private async compareRows(bitmap: string, buckets: number): Promise<void> {
     const keyList = this.key.map(quoteIdent).join(', ')
-    const inDirty = `pg_catalog.get_bit(${bitmap}::bytea, ${bucketOf('t', this.key, buckets)}) = 1`
+    const inDirty = `pg_catalog.get_bit(${bitmap}::bytea, ${bucketOf('t', this.key, buckets, this.hashing)}) = 1`
     const keyColumns = this.key.map((name) => `t.${quoteIdent(name)}`).join(', ')
     await this.target(
       `CREATE TEMP TABLE ${TEMP.sourceRows} ON COMMIT DROP AS SELECT ${keyList} FROM ONLY ${this.options.plan.target.sql} WITH NO DATA`,
     )
-    await this.target(`ALTER TABLE ${TEMP.sourceRows} ADD COLUMN ${HASH} text`)
+    await this.target(`ALTER TABLE ${TEMP.sourceRows} ADD COLUMN ${HASH} int8`)
     const where = this.sourceWhere ? `(${this.sourceWhere}) AND ` : ''
     await this.move(
-      `COPY (SELECT ${keyColumns}, ${rowHash('t', this.columns)} FROM ONLY ${this.sourceTable} AS t WHERE ${where}${inDirty}) TO STDOUT`,
+      `COPY (SELECT ${keyColumns}, ${rowHash('t', this.columns, this.hashing)} FROM ONLY ${this.sourceTable} AS t WHERE ${where}${inDirty}) TO STDOUT`,
       `COPY ${TEMP.sourceRows} (${keyList}, ${HASH}) FROM STDIN`,
     )
     await this.target(
       `CREATE TEMP TABLE ${TEMP.targetRows} ON COMMIT DROP AS
-       SELECT ${keyColumns}, ${rowHash('t', this.columns)} AS ${HASH} FROM ONLY ${this.options.plan.target.sql} AS t WHERE ${inDirty}`,
+       SELECT ${keyColumns}, ${rowHash('t', this.columns, this.hashing)} AS ${HASH} FROM ONLY ${this.options.plan.target.sql} AS t WHERE ${inDirty}`,
     )
     // The planner joins the temporary tables better once it knows their sizes.
     await this.target(`ANALYZE ${TEMP.sourceRows}; ANALYZE ${TEMP.targetRows}`)
@@ -359,6 +404,14 @@ export class TableSyncer {
     return counted
   }
 
+  /** A pass 1 stream of one side, its errors labelled with the side. */
+  private side(
+    side: 'source' | 'target',
+    start: () => Readable,
+  ): { stream: Readable; failure: (error: unknown) => Error } {
+    return { stream: start(), failure: (error) => this.sideError(side, error) }
+  }
+
   private sideError(side: 'source' | 'target', error: unknown): TablehaulError {
     if (error instanceof TablehaulError) return error
     const cause = error as { where?: string } | undefined
@@ -372,6 +425,10 @@ export class TableSyncer {
       },
     )
   }
+}
+
+function copyTo(sql: string): Readable & pg.Submittable {
+  return copyStreams.to(sql) as unknown as Readable & pg.Submittable
 }
 
 /** Temporary tables of a sync; ON COMMIT DROP, and a rolled-back transaction drops them too. */
@@ -390,10 +447,8 @@ const HASH = quoteIdent('tablehaul row hash')
  * The set of differing buckets as a bytea literal, one bit per bucket, in get_bit's order: bit n is bit
  * n % 8 (from the least significant) of byte n / 8.
  */
-function bucketBitmap(dirty: readonly number[], buckets: number): string {
-  const bits = Buffer.alloc(Math.ceil(buckets / 8))
-  for (const bucket of dirty) bits[bucket >> 3]! |= 1 << (bucket & 7)
-  return `'\\x${bits.toString('hex')}'`
+function bucketBitmap(dirty: Uint8Array): string {
+  return `'\\x${Buffer.from(dirty.buffer, dirty.byteOffset, dirty.byteLength).toString('hex')}'`
 }
 
 /** A text[] literal of `values` (never NULL: key columns are NOT NULL). */

@@ -3,11 +3,11 @@ import pLimit from 'p-limit'
 import type pg from 'pg'
 import type { Config } from '../../config/schema.js'
 import { type Database, READ_ONLY_SNAPSHOT } from '../../db/database.js'
-import { quoteIdent } from '../../db/table-ref.js'
 import { type ErrorInfo, errorInfo } from '../../report/run-report.js'
 import type { TablePlan } from '../plan/planner.js'
 import { openForReading } from '../connect.js'
 import type { Snapshot } from '../snapshot.js'
+import { type Hashing, hashProbe, hashingFor, wholeFingerprintSql } from '../sync/fingerprint.js'
 
 /** How one table compares. */
 export interface TableComparison {
@@ -81,11 +81,15 @@ export class Verifier {
       if (snapshot.unavailable) warnings.push(snapshot.unavailable)
       const limit = pLimit(this.config.jobs)
       const checksum = options.checksum ?? false
+      const hashing =
+        checksum && target
+          ? hashingFor(await source.withClient(hashProbe), await target.withClient(hashProbe))
+          : 'md5'
       const tables = await Promise.all(
         plan.tables.map((table) =>
           limit(async () => {
             options.signal?.throwIfAborted()
-            const comparison = await compareTable(table, { source, target, snapshot, checksum })
+            const comparison = await compareTable(table, { source, target, snapshot, checksum, hashing })
             options.onTable?.(comparison)
             return comparison
           }),
@@ -121,6 +125,7 @@ interface Sides {
   readonly target: Database | undefined
   readonly snapshot: Snapshot
   readonly checksum: boolean
+  readonly hashing: Hashing
 }
 
 interface Measure {
@@ -136,14 +141,18 @@ async function compareTable(plan: TablePlan, sides: Sides): Promise<TableCompari
     ...fields,
     durationMs: Date.now() - started,
   })
-  const query = measureQuery(plan, sides.checksum)
+  const query = measureQuery(plan, sides.checksum, sides.hashing)
+  // Both sides count (and hash) at once; the target's answer is only looked at after the source's.
+  const targetRead =
+    plan.targetState === 'missing' || !sides.target ? undefined : measureTarget(query.target, sides.target)
+  targetRead?.catch(() => {})
   let sourceMeasure: Measure
   try {
     sourceMeasure = await measureSource(query.source, sides)
   } catch (error) {
     return done({ status: 'failed', sourceRows: null, targetRows: null, error: describe('source', error) })
   }
-  if (plan.targetState === 'missing' || !sides.target) {
+  if (!targetRead) {
     return done({
       status: 'missing',
       sourceRows: sourceMeasure.rows,
@@ -154,7 +163,7 @@ async function compareTable(plan: TablePlan, sides: Sides): Promise<TableCompari
   }
   let targetMeasure: Measure
   try {
-    targetMeasure = await measureTarget(query.target, sides.target)
+    targetMeasure = await targetRead
   } catch (error) {
     return done({
       status: 'failed',
@@ -187,26 +196,27 @@ async function compareTable(plan: TablePlan, sides: Sides): Promise<TableCompari
 }
 
 /**
- * The count (and checksum) query for each side. A row's text form is `ROW(c1, c2, …)::text` over the
- * copied columns in the source's order, so a target whose physical column order differs still compares
- * equal. Each row's md5 is split into two 60-bit numbers that are summed: the sum does not depend on row
- * order and, unlike XOR, two equal rows do not cancel out.
+ * The count (and checksum) query for each side. The checksum is the fingerprint `mode: sync` and
+ * `verify: checksum` compare (src/steps/sync/fingerprint.ts): a hash of each row's text form
+ * `ROW(c1, c2, …)::text` over the copied columns in the source's order (so a target whose physical column
+ * order differs still compares equal), summed so that row order does not matter.
  */
-function measureQuery(plan: TablePlan, checksum: boolean): { source: string; target: string } {
-  const select = (relation: string, alias: string, where?: string) => {
-    const row = `ROW(${plan.columns.map((c) => `${alias}.${quoteIdent(c.name)}`).join(', ')})::text`
+function measureQuery(
+  plan: TablePlan,
+  checksum: boolean,
+  hashing: Hashing,
+): { source: string; target: string } {
+  const columns = plan.columns.map((column) => column.name)
+  const select = (relation: string, where?: string) => {
     const filter = where ? ` WHERE (${where})` : ''
-    if (!checksum) return `SELECT count(*)::text AS rows FROM ${relation} AS ${alias}${filter}`
-    return `SELECT count(*)::text AS rows,
-        coalesce(sum(('x' || substr(h, 1, 15))::bit(60)::bigint::numeric), 0)::text || ':' ||
-        coalesce(sum(('x' || substr(h, 16, 15))::bit(60)::bigint::numeric), 0)::text AS checksum
-   FROM (SELECT pg_catalog.md5(${row}) AS h FROM ${relation} AS ${alias}${filter}) AS hashed`
+    if (!checksum) return `SELECT count(*)::text AS rows FROM ${relation} AS t${filter}`
+    return `SELECT rows, first || ':' || second AS checksum FROM (${wholeFingerprintSql(relation, columns, hashing, where)}) AS fingerprint`
   }
   const source =
     plan.source.kind === 'query'
-      ? select(`(${plan.source.query})`, 'q')
-      : select(`ONLY ${plan.source.table.ref.sql}`, 't', plan.source.where)
-  return { source, target: select(`ONLY ${plan.target.sql}`, 't') }
+      ? select(`(${plan.source.query})`)
+      : select(`ONLY ${plan.source.table.ref.sql}`, plan.source.where)
+  return { source, target: select(`ONLY ${plan.target.sql}`) }
 }
 
 function measureSource(sql: string, sides: Sides): Promise<Measure> {
