@@ -156,6 +156,14 @@ export const tableEntrySchema = z.union([
         .optional()
         .describe('Target table `schema.table` when it differs from the source name.'),
       mode: loadMode.optional().describe("How this table is loaded, when it differs from the run's mode."),
+      changed: z
+        .string()
+        .trim()
+        .min(1)
+        .optional()
+        .describe(
+          'mode sync: a column every writer sets when it inserts or updates a row (such as updated_at). Rows whose value is past the greatest one the last sync saw are written first; the fingerprints still compare the whole table afterwards, so rows a writer changed without setting it are found too, and the log says so.',
+        ),
     })
     .describe('One table (or pattern) with options.'),
   z

@@ -6,6 +6,7 @@ import { sqlFolder } from '../db/sql-file.js'
 import { TableRef } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 import type { ForeignKey, LiftedKeyStore } from '../steps/constraints/foreign-keys.js'
+import type { SyncMark } from '../steps/sync/sync-mark.js'
 
 const sqlFile = sqlFolder(new URL('./sql/', import.meta.url))
 
@@ -193,6 +194,51 @@ export class RunHistory implements LiftedKeyStore {
        ON CONFLICT (series_id, table_schema, table_name)
        DO UPDATE SET run_id = EXCLUDED.run_id, rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, committed_at = now()`,
       [this.seriesId, table.schema, table.name, this.runId, result.rows, result.bytes],
+    )
+  }
+
+  /** What earlier syncs remembered of each table, by TableRef key. */
+  async syncMarks(): Promise<Map<string, SyncMark>> {
+    const marks = new Map<string, SyncMark>()
+    if (!this.target) return marks
+    const { rows } = await this.target.query<{
+      table_schema: string
+      table_name: string
+      source_changes: string | null
+      source_stats_since: string | null
+      changed_column: string | null
+      high_water: string | null
+    }>(
+      `SELECT table_schema, table_name, source_changes::text, source_stats_since, changed_column, high_water FROM tablehaul.sync_marks`,
+    )
+    for (const row of rows) {
+      marks.set(new TableRef(row.table_schema, row.table_name).key, {
+        sourceChanges: row.source_changes ?? undefined,
+        sourceStatsSince: row.source_stats_since ?? undefined,
+        changedColumn: row.changed_column ?? undefined,
+        highWater: row.high_water ?? undefined,
+      })
+    }
+    return marks
+  }
+
+  /** Records what a sync of `table` leaves for the next; runs inside that table's copy transaction. */
+  async recordSyncMark(client: pg.ClientBase, table: TableRef, mark: SyncMark): Promise<void> {
+    if (!this.target) return
+    await client.query(
+      `INSERT INTO tablehaul.sync_marks (table_schema, table_name, source_changes, source_stats_since, changed_column, high_water)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (table_schema, table_name)
+       DO UPDATE SET source_changes = EXCLUDED.source_changes, source_stats_since = EXCLUDED.source_stats_since,
+                     changed_column = EXCLUDED.changed_column, high_water = EXCLUDED.high_water, synced_at = now()`,
+      [
+        table.schema,
+        table.name,
+        mark.sourceChanges ?? null,
+        mark.sourceStatsSince ?? null,
+        mark.changedColumn ?? null,
+        mark.highWater ?? null,
+      ],
     )
   }
 

@@ -26,6 +26,7 @@ import {
   bulkLoadSettings,
 } from '../steps/copy/table-copier.js'
 import { type ResumePoint, RunHistory, jobKey } from './run-history.js'
+import type { SyncMark } from '../steps/sync/sync-mark.js'
 import { TargetLock } from './target-lock.js'
 
 /** Collaborators of a `TransferJob`; each has a default built from the config. */
@@ -109,6 +110,14 @@ export class TransferJob extends RunLifecycle {
       ddl,
       signal,
       history: this.history,
+      syncMarks: plan.tables.some((table) => table.syncKey)
+        ? await this.history.syncMarks().catch((error: unknown) => {
+            this.warn(
+              `the marks of earlier syncs could not be read (${messageOf(error)}); each sync compares in full`,
+            )
+            return new Map<string, SyncMark>()
+          })
+        : new Map<string, SyncMark>(),
       resumeFrom,
       afterData,
       lock: this.lock!,
@@ -412,6 +421,7 @@ export class TransferJob extends RunLifecycle {
       ddl: context.ddl,
       bulkLoadSettings: context.bulkLoadSettings,
       verify: this.config.verify,
+      syncMark: context.syncMarks.get(plan.target.key),
       timeouts: {
         connectMs: timeouts.connect,
         lockMs: timeouts.lock,
@@ -428,6 +438,7 @@ export class TransferJob extends RunLifecycle {
         attempt.afterCopy = await context.afterData.afterCopy(plan, client)
         await context.lock.ensure()
         await context.history.recordCopy(client, plan.target, result)
+        if (result.mark) await context.history.recordSyncMark(client, plan.target, result.mark)
       },
       onProgress: (moved, rows) => {
         attempt.bytes = moved
@@ -543,6 +554,8 @@ export class TransferJob extends RunLifecycle {
 interface TableContext {
   readonly bulkLoadSettings: readonly string[]
   readonly history: RunHistory
+  /** What earlier syncs remembered of each table, by TableRef key. */
+  readonly syncMarks: ReadonlyMap<string, SyncMark>
   readonly resumeFrom: ResumePoint | undefined
   readonly source: Database
   readonly target: Database

@@ -64,7 +64,7 @@ emial: {}
     'jobs: must be at least 1',
     'mode: must be one of replace, append, recreate, sync',
     'source.url: must be a postgres:// or postgresql:// URL, e.g. postgres://user@host:5432/dbname',
-    'tables.1.wher: unknown key (did you mean "where"?); allowed here: name, where, into, mode',
+    'tables.1.wher: unknown key (did you mean "where"?); allowed here: name, where, into, mode, changed',
     'tables.2.into: required',
     'timeouts.stall: "soon" is not a duration; write e.g. 30s, 5m or 1h',
   ])

@@ -117,12 +117,10 @@ describe('a sync', () => {
         deleted: 1,
         unchanged: 2999,
       })
-      assert.deepEqual(result(report, 'public.gone').sync, {
-        inserted: 0,
-        updated: 0,
-        deleted: 500,
-        unchanged: 0,
-      })
+      // Every row of gone went: the source's statistics may send it to a reload before any comparison.
+      const gone = result(report, 'public.gone')
+      if (gone.sync) assert.deepEqual(gone.sync, { inserted: 0, updated: 0, deleted: 500, unchanged: 0 })
+      else assert.match(gone.warnings?.join('\n') ?? '', /sync → replace: the source's statistics count/)
       await assertSameRows(db, 'public.orders')
       await assertSameRows(db, 'public.gone')
     } finally {
@@ -450,7 +448,11 @@ describe('a sync', () => {
       const orders = result(report, 'public.orders')
       assert.equal(orders.mode, 'sync')
       assert.equal(orders.sync, undefined, 'reloaded, not synced')
-      assert.match(orders.warnings?.join('\n') ?? '', /sync → replace: 100 % of the key buckets differ/)
+      // The source's statistics predict the reload, or the buckets show it.
+      assert.match(
+        orders.warnings?.join('\n') ?? '',
+        /sync → replace: (100 % of the key buckets differ|the source's statistics count changes to \d+ % of its rows)/,
+      )
       await assertSameRows(db, 'public.orders')
       await assertSameRows(db, 'public.loose')
     } finally {

@@ -36,3 +36,16 @@ CREATE TABLE IF NOT EXISTS tablehaul.pending_foreign_keys (
   lifted_by    text NOT NULL,
   PRIMARY KEY (table_schema, table_name, name)
 );
+
+-- What mode: sync remembers of each table between runs (src/steps/sync/sync-mark.ts): one row per target
+-- table, written in the table's own transaction.
+CREATE TABLE IF NOT EXISTS tablehaul.sync_marks (
+  table_schema       text NOT NULL,
+  table_name         text NOT NULL,
+  source_changes     bigint,
+  source_stats_since text,
+  changed_column     text,
+  high_water         text,
+  synced_at          timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (table_schema, table_name)
+);

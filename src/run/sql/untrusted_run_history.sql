@@ -13,7 +13,7 @@ schema AS (
 relations AS (
   SELECT c.oid, c.relname, c.relkind, c.relowner, c.relacl, c.relrowsecurity
     FROM pg_catalog.pg_class c JOIN schema s ON c.relnamespace = s.oid
-   WHERE c.relname IN ('runs', 'copied_tables', 'pending_foreign_keys')
+   WHERE c.relname IN ('runs', 'copied_tables', 'pending_foreign_keys', 'sync_marks')
 )
 SELECT pg_catalog.format('schema "tablehaul" is owned by role %I', pg_catalog.pg_get_userbyid(s.nspowner)) AS problem
   FROM schema s WHERE s.nspowner NOT IN (SELECT oid FROM trusted)

@@ -18,7 +18,8 @@ import {
   sameFingerprint,
   wholeFingerprintSql,
 } from '../sync/fingerprint.js'
-import { type SyncOutcome, TableSyncer } from '../sync/table-syncer.js'
+import { type SyncMark, predictedChangeShare, readSourceMark } from '../sync/sync-mark.js'
+import { PREDICTED_RELOAD_SHARE, type SyncOutcome, TableSyncer } from '../sync/table-syncer.js'
 
 /** How often a copy reports its progress. */
 const PROGRESS_INTERVAL_MS = 200
@@ -37,6 +38,8 @@ interface SourcePart {
   readonly switchBackOn: string[]
   /** verify: checksum compared the fingerprints (set once the rows are in). */
   checked?: boolean
+  /** mode: sync: what the next sync starts from. */
+  mark?: SyncMark
 }
 
 /** Throws if the watchdog fired or the run stopped while we were waiting. */
@@ -54,6 +57,8 @@ export interface CopyResult {
   readonly sync?: SyncSummary
   /** verify: checksum compared the table's fingerprint on both sides before COMMIT, and it was the same. */
   readonly verified?: boolean
+  /** mode: sync: what the next sync of this table starts from (recorded with the commit). */
+  readonly mark?: SyncMark
 }
 
 export interface TableCopierOptions {
@@ -82,6 +87,8 @@ export interface TableCopierOptions {
   readonly verify?: 'none' | 'checksum' | undefined
   /** mode sync: above this share of differing key buckets the table is reloaded instead. */
   readonly syncSwitchShare?: number | undefined
+  /** mode: sync: what the last sync of this table left (tablehaul.sync_marks), if any. */
+  readonly syncMark?: SyncMark | undefined
   /** Runs inside the target transaction just before COMMIT (the run's bookkeeping rides along atomically). */
   readonly beforeCommit?: ((client: pg.ClientBase, result: CopyResult) => Promise<void>) | undefined
 }
@@ -127,6 +134,7 @@ export class TableCopier {
             ...(notes.length ? { dropped: notes } : {}),
             ...(synced ? { sync: synced.counts } : {}),
             ...(read.checked ? { verified: true } : {}),
+            ...(read.mark ? { mark: read.mark } : {}),
           }
           if (this.options.beforeCommit) {
             watchdog.phase(
@@ -174,10 +182,21 @@ export class TableCopier {
     try {
       await source.withTransaction(
         async (sourceClient) => {
+          // A table that syncs remembers, with its commit, where the next sync starts from (a first full
+          // copy included).
+          watchdog.phase(
+            'reading the source statistics and high-water mark',
+            clientLimitMs(timeouts.statementMs),
+          )
+          const mark =
+            this.options.plan.mode === 'sync'
+              ? await readSourceMark(sourceClient, this.options.plan)
+              : undefined
           watchdog.phase('waiting for a lock on the target table', clientLimitMs(timeouts.lockMs))
           part = (await this.syncsRows(targetClient))
-            ? await this.syncRows(sourceClient, targetClient, notes, watchdog, stop)
+            ? await this.syncRows(sourceClient, targetClient, notes, watchdog, stop, mark!)
             : await this.loadRows(sourceClient, targetClient, notes, watchdog, stop)
+          if (mark) part.mark = mark
           part.checked = await this.checkFingerprint(sourceClient, targetClient, part.synced, watchdog)
           watchdog.phase('ending the source transaction', clientLimitMs(timeouts.connectMs))
         },
@@ -224,30 +243,54 @@ export class TableCopier {
     notes: string[],
     watchdog: Watchdog,
     stop: AbortSignal,
+    mark: SyncMark,
   ): Promise<SourcePart> {
-    const { plan, timeouts } = this.options
+    const { plan, timeouts, syncMark: previous } = this.options
     const switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
-    // Hashing a large table happens in the servers before any byte moves: bounded like a statement.
-    watchdog.phase('finding the differences (hashing rows)', clientLimitMs(timeouts.statementMs))
-    const outcome = await new TableSyncer({
-      plan,
-      sourceClient,
-      targetClient,
-      stillGoing: () => stillGoing(watchdog, stop),
-      // Without TRUNCATE rights a reload is not possible: the differences are applied however many.
-      switchShare: plan.targetTable?.canTruncate ? this.options.syncSwitchShare : Infinity,
-      onActivity: (bytes) => {
-        watchdog.touch()
-        this.options.onProgress?.(bytes, 0)
-      },
-      // The changed rows stream as a COPY does, so silence there is a stall; the DELETE and INSERT that
-      // apply them are statements (their lock waits end at lock_timeout, on the server).
-      onPhase: (phase) =>
-        phase === 'fetching'
-          ? watchdog.phase('fetching the changed rows (no bytes moved)', timeouts.stallMs)
-          : watchdog.phase('applying the differences on the target', clientLimitMs(timeouts.statementMs)),
-    }).sync()
-    if (outcome.kind === 'synced') return { synced: outcome, switchBackOn }
+    // Without TRUNCATE rights a reload is not possible: the differences are applied however many.
+    const canReload = plan.targetTable?.canTruncate === true
+    // The target's estimate is fresh from the copy that filled it; the source may never have been analysed.
+    const rows = Math.max(plan.estimatedRows ?? 0, plan.targetTable?.estimatedRows ?? 0)
+    const predicted = predictedChangeShare(previous, mark, rows)
+    let outcome: SyncOutcome
+    if (canReload && predicted !== undefined && predicted >= PREDICTED_RELOAD_SHARE) {
+      outcome = {
+        kind: 'replace',
+        reason: `the source's statistics count changes to ${Math.round(predicted * 100)} % of its rows since the last sync, so a reload costs less than the differences`,
+        bytes: 0,
+      }
+    } else {
+      // Hashing a large table happens in the servers before any byte moves: bounded like a statement.
+      watchdog.phase('finding the differences (hashing rows)', clientLimitMs(timeouts.statementMs))
+      const hint =
+        plan.changedColumn &&
+        previous?.changedColumn === plan.changedColumn &&
+        previous.highWater !== undefined
+          ? { column: plan.changedColumn, highWater: previous.highWater }
+          : undefined
+      outcome = await new TableSyncer({
+        plan,
+        sourceClient,
+        targetClient,
+        hint,
+        stillGoing: () => stillGoing(watchdog, stop),
+        switchShare: canReload ? this.options.syncSwitchShare : Infinity,
+        onActivity: (bytes) => {
+          watchdog.touch()
+          this.options.onProgress?.(bytes, 0)
+        },
+        // The changed rows stream as a COPY does, so silence there is a stall; the DELETE and INSERT that
+        // apply them are statements (their lock waits end at lock_timeout, on the server).
+        onPhase: (phase) =>
+          phase === 'fetching'
+            ? watchdog.phase('fetching the changed rows (no bytes moved)', timeouts.stallMs)
+            : watchdog.phase('applying the differences on the target', clientLimitMs(timeouts.statementMs)),
+      }).sync()
+    }
+    if (outcome.kind === 'synced') {
+      if (outcome.hintMissed) notes.push(outcome.hintMissed)
+      return { synced: outcome, switchBackOn }
+    }
     notes.push(`sync → replace: ${outcome.reason}`)
     await targetClient.query(`TRUNCATE ONLY ${plan.target.sql}`)
     watchdog.phase('copying (no bytes moved)', timeouts.stallMs)

@@ -28,6 +28,8 @@ export interface TablePlan {
    * or the table has no usable key) the table is copied in full.
    */
   readonly syncKey?: readonly string[] | undefined
+  /** mode sync: the entry's `changed:` column, whose values past the last sync's mark are written first. */
+  readonly changedColumn?: string | undefined
   /** Why the mode differs from the one asked for (`sync → replace: no key`). */
   readonly modeNote?: string | undefined
   /** The columns COPY moves, in the same order on both sides (generated columns left out). */
@@ -74,6 +76,8 @@ interface Selection {
   readonly table: TableInfo
   /** The entry's own mode, when it has one. */
   readonly mode: LoadMode | undefined
+  /** The entry's `changed:` column. */
+  readonly changed: string | undefined
   readonly where: string | undefined
   readonly into: TableRef | undefined
   /** The config entry, e.g. `tables.2`, for messages. */
@@ -109,6 +113,7 @@ export class Planner {
       if (!pattern.isExact && (typeof entry === 'string' || !entry.into)) patterns.push(pattern)
       const where = typeof entry === 'string' ? undefined : entry.where
       const mode = typeof entry === 'string' ? undefined : entry.mode
+      const changed = typeof entry === 'string' ? undefined : entry.changed
       const into =
         typeof entry === 'string' || !entry.into ? undefined : parseTarget(entry.into, `${from}.into`)
       const candidates = source.tables.filter(
@@ -132,7 +137,7 @@ export class Planner {
         )
       }
       for (const table of candidates)
-        selections.push({ table, mode, where, into, from, exact: pattern.isExact })
+        selections.push({ table, mode, changed, where, into, from, exact: pattern.isExact })
     })
     if (notFound.length > 0) {
       throw new TablehaulError('TABLE_NOT_FOUND', notFound.join('\n'), {
@@ -285,6 +290,7 @@ export class Planner {
       .filter((column) => !column.generated)
       .map(({ name, type }) => ({ name, type }))
     const asked = selection.mode ?? config.mode
+    const changedColumn = this.changedColumnOf(selection, asked)
     const base = {
       source: { kind: 'table' as const, table, where: selection.where },
       sourceLabel: table.ref.display,
@@ -324,6 +330,7 @@ export class Planner {
       problem ??= this.missingTargetProblem(targetRef)
       return {
         ...base,
+        changedColumn,
         targetState: 'missing',
         targetTable: undefined,
         format: this.format(sourceBinarySafe),
@@ -344,12 +351,36 @@ export class Planner {
       ...base,
       mode,
       syncKey,
+      changedColumn: mode === 'sync' ? changedColumn : undefined,
       modeNote: mode !== asked ? 'sync → replace: no key' : undefined,
       targetState: 'exists',
       targetTable: existing,
       format: this.format(sourceBinarySafe && (identical || mode === 'recreate')),
       problem,
     }
+  }
+
+  /** The entry's `changed:` column, checked: it names a column of the source table, and the table syncs. */
+  private changedColumnOf(selection: Selection, mode: LoadMode): string | undefined {
+    const column = selection.changed
+    if (column === undefined) return undefined
+    if (mode !== 'sync') {
+      throw new TablehaulError(
+        'CONFIG_INVALID',
+        `${selection.from}.changed: only mode sync uses a changed: column, but ${selection.table.ref.display} is loaded with mode ${mode}`,
+        { hint: `add mode: sync to the entry (or to the whole run), or remove changed:` },
+      )
+    }
+    if (!selection.table.columns.some((candidate) => candidate.name === column)) {
+      throw new TablehaulError(
+        'CONFIG_INVALID',
+        `${selection.from}.changed: ${selection.table.ref.display} has no column "${column}"`,
+        {
+          hint: `name the column that every writer sets when it inserts or updates a row (such as updated_at); the table's columns: ${selection.table.columns.map((c) => c.name).join(', ')}`,
+        },
+      )
+    }
+    return column
   }
 
   private async planQuery(query: string, into: TableRef, from: string): Promise<TablePlan> {

@@ -19,6 +19,13 @@ export const ROWS_PER_BUCKET = 16
  */
 export const SWITCH_TO_REPLACE_SHARE = 0.9
 
+/**
+ * When the source's statistics count changes to at least this share of its rows since the last sync
+ * (sync-mark.ts), the table is reloaded without comparing first: comparing would cost most of a reload
+ * and find most buckets differing anyway.
+ */
+export const PREDICTED_RELOAD_SHARE = 0.3
+
 /** work_mem of a sync's transactions on both sides: a hash table of ~100 bytes per bucket fits up to ~600k buckets. */
 const WORK_MEM = '64MB'
 
@@ -45,6 +52,8 @@ export type SyncOutcome =
       readonly source: Fingerprint
       /** How its rows were hashed (the target's fingerprint must be taken the same way). */
       readonly hashing: Hashing
+      /** What the `changed:` hint missed and the fingerprints found, for the table's notes. */
+      readonly hintMissed?: string | undefined
     }
   | {
       /** Finding the differences would cost more than a reload: the caller replaces the table instead. */
@@ -67,6 +76,13 @@ export interface TableSyncerOptions {
   readonly onPhase?: ((phase: 'fetching' | 'applying') => void) | undefined
   /** @default SWITCH_TO_REPLACE_SHARE */
   readonly switchShare?: number | undefined
+  /** The `changed:` column and the high-water mark the last sync recorded for it. */
+  readonly hint?: SyncHint | undefined
+}
+
+export interface SyncHint {
+  readonly column: string
+  readonly highWater: string
 }
 
 /**
@@ -91,7 +107,7 @@ export class TableSyncer {
   }
 
   async sync(): Promise<SyncOutcome> {
-    const { stillGoing } = this.options
+    const { stillGoing, hint } = this.options
     const buckets = this.bucketCount()
     // One group per bucket: with room for them, the servers hash-aggregate instead of sorting to disk.
     const memory = `SET LOCAL work_mem = '${WORK_MEM}'`
@@ -100,6 +116,8 @@ export class TableSyncer {
       throw this.sideError('source', error)
     })
     this.hashing = await hashingOf(this.options.sourceClient, this.options.targetClient)
+    const hinted = hint ? await this.applyHint(hint) : { rows: 0, replaced: 0 }
+    stillGoing()
     const { dirty, dirtyCount, source } = await this.compareBuckets(buckets)
     stillGoing()
     const share = dirtyCount / buckets
@@ -110,38 +128,66 @@ export class TableSyncer {
         bytes: this.bytes,
       }
     }
-    if (dirtyCount === 0) {
-      return {
-        kind: 'synced',
-        rows: source.rows,
-        bytes: this.bytes,
-        counts: { inserted: 0, updated: 0, deleted: 0, unchanged: source.rows },
-        source,
-        hashing: this.hashing,
-      }
+    let found = { changed: 0, updated: 0, deleted: 0 }
+    if (dirtyCount > 0) {
+      await this.compareRows(bucketBitmap(dirty), buckets)
+      stillGoing()
+      const { changed, updated } = await this.findChanges()
+      stillGoing()
+      this.options.onPhase?.('fetching')
+      await this.fetchChangedRows(changed)
+      stillGoing()
+      this.options.onPhase?.('applying')
+      found = { changed, updated, deleted: await this.apply(changed) }
     }
-    await this.compareRows(bucketBitmap(dirty), buckets)
-    stillGoing()
-    const { changed, updated } = await this.findChanges()
-    stillGoing()
-    this.options.onPhase?.('fetching')
-    await this.fetchChangedRows(changed)
-    stillGoing()
-    this.options.onPhase?.('applying')
-    const deleted = await this.apply(changed)
+    const inserted = hinted.rows - hinted.replaced + found.changed - found.updated
+    const updated = hinted.replaced + found.updated
     return {
       kind: 'synced',
       rows: source.rows,
       bytes: this.bytes,
       counts: {
-        inserted: changed - updated,
+        inserted,
         updated,
-        deleted: deleted - updated,
-        unchanged: source.rows - changed,
+        deleted: found.deleted - found.updated,
+        unchanged: source.rows - inserted - updated,
       },
       source,
       hashing: this.hashing,
+      hintMissed:
+        hint && found.changed > 0
+          ? `the changed: hint missed ${found.changed} new or changed row(s) whose ${hint.column} is not past ${hint.highWater} (a writer that does not set it?); the fingerprints found them`
+          : undefined,
     }
+  }
+
+  /**
+   * The `changed:` hint: the source rows whose column is past the high-water mark of the last sync are
+   * written first (their target rows with the same key deleted, then they are inserted), so that the
+   * fingerprints afterwards only have to find deletes, and whatever a writer changed without setting the
+   * column. Returns how many rows came and how many of them replaced a target row.
+   */
+  private async applyHint(hint: SyncHint): Promise<{ rows: number; replaced: number }> {
+    const { plan } = this.options
+    const columnList = this.columns.map(quoteIdent).join(', ')
+    const source = plan.source.kind === 'table' ? plan.source.table : undefined
+    const type = source?.columns.find((column) => column.name === hint.column)?.type ?? 'text'
+    const format = plan.format === 'binary' ? 'binary' : 'text'
+    await this.target(
+      `CREATE TEMP TABLE ${TEMP.hinted} ON COMMIT DROP AS SELECT ${columnList} FROM ONLY ${plan.target.sql} WITH NO DATA`,
+    )
+    const where = this.sourceWhere ? `(${this.sourceWhere}) AND ` : ''
+    const selected = this.columns.map((name) => `t.${quoteIdent(name)}`).join(', ')
+    const rows = await this.move(
+      `COPY (SELECT ${selected} FROM ONLY ${this.sourceTable} AS t WHERE ${where}t.${quoteIdent(hint.column)} > ${quoteLiteral(hint.highWater)}::${type}) TO STDOUT WITH (FORMAT ${format})`,
+      `COPY ${TEMP.hinted} (${columnList}) FROM STDIN WITH (FORMAT ${format})`,
+    )
+    if (rows === 0) return { rows, replaced: 0 }
+    const deleted = await this.target(
+      `DELETE FROM ONLY ${plan.target.sql} AS t USING ${TEMP.hinted} AS h WHERE ${this.sameKey('t', 'h')}`,
+    )
+    await this.insertFrom(TEMP.hinted, rows)
+    return { rows, replaced: deleted.rowCount ?? 0 }
   }
 
   /**
@@ -254,14 +300,15 @@ export class TableSyncer {
    * of them replace a target row with the same key.
    */
   private async findChanges(): Promise<{ changed: number; updated: number }> {
-    const sameKey = (a: string, b: string) =>
-      this.key.map((name) => `${a}.${quoteIdent(name)} = ${b}.${quoteIdent(name)}`).join(' AND ')
     const keyList = this.key.map((name) => `s.${quoteIdent(name)}`).join(', ')
+    const firstKey = quoteIdent(this.key[0]!)
+    // A join, not EXISTS in the select list: that is a subplan run once per row (quadratic), while the
+    // planner hashes a join. No target row: t.hash is NULL, which IS DISTINCT FROM any source hash.
     await this.target(
       `CREATE TEMP TABLE ${TEMP.changes} ON COMMIT DROP AS
-       SELECT ${keyList}, EXISTS (SELECT 1 FROM ${TEMP.targetRows} AS t WHERE ${sameKey('t', 's')}) AS replaces
-         FROM ${TEMP.sourceRows} AS s
-        WHERE NOT EXISTS (SELECT 1 FROM ${TEMP.targetRows} AS t WHERE ${sameKey('t', 's')} AND t.${HASH} = s.${HASH})`,
+       SELECT ${keyList}, t.${firstKey} IS NOT NULL AS replaces
+         FROM ${TEMP.sourceRows} AS s LEFT JOIN ${TEMP.targetRows} AS t ON ${this.sameKey('t', 's')}
+        WHERE t.${HASH} IS DISTINCT FROM s.${HASH}`,
     )
     const { rows } = await this.target<{ changed: string; updated: string }>(
       `SELECT count(*)::text AS changed, count(*) FILTER (WHERE replaces)::text AS updated FROM ${TEMP.changes}`,
@@ -331,33 +378,41 @@ export class TableSyncer {
    */
   private async apply(changed: number): Promise<number> {
     const { plan } = this.options
-    const sameKey = (a: string, b: string) =>
-      this.key.map((name) => `${a}.${quoteIdent(name)} = ${b}.${quoteIdent(name)}`).join(' AND ')
     const deleted = await this.target(
       `DELETE FROM ONLY ${plan.target.sql} AS t USING ${TEMP.targetRows} AS d
-        WHERE ${sameKey('t', 'd')}
-          AND NOT EXISTS (SELECT 1 FROM ${TEMP.sourceRows} AS s WHERE ${sameKey('s', 'd')} AND s.${HASH} = d.${HASH})`,
+        WHERE ${this.sameKey('t', 'd')}
+          AND NOT EXISTS (SELECT 1 FROM ${TEMP.sourceRows} AS s WHERE ${this.sameKey('s', 'd')} AND s.${HASH} = d.${HASH})`,
     )
     if (changed === 0) return deleted.rowCount ?? 0
+    await this.insertFrom(TEMP.rows, changed)
+    return deleted.rowCount ?? 0
+  }
+
+  /** One INSERT of a temporary table's rows into the target table, which must take all `expected`. */
+  private async insertFrom(temporary: string, expected: number): Promise<void> {
+    const { plan } = this.options
     const columnList = this.columns.map(quoteIdent).join(', ')
     // The source's values of identity columns are kept, as COPY keeps them.
     const overriding = plan.targetTable?.columns.some((column) => column.identity === 'a')
       ? ' OVERRIDING SYSTEM VALUE'
       : ''
     const inserted = await this.target(
-      `INSERT INTO ${plan.target.sql} (${columnList})${overriding} SELECT ${columnList} FROM ${TEMP.rows}`,
+      `INSERT INTO ${plan.target.sql} (${columnList})${overriding} SELECT ${columnList} FROM ${temporary}`,
     )
-    if (inserted.rowCount !== changed) {
+    if (inserted.rowCount !== expected) {
       throw new TablehaulError(
         'ROW_COUNT_MISMATCH',
-        `${changed} changed rows came from the source but ${inserted.rowCount ?? 0} were inserted`,
+        `${expected} changed rows came from the source but ${inserted.rowCount ?? 0} were inserted`,
         {
           hint: 'a trigger or rule on the target table may have dropped rows; the transaction was rolled back',
           table: plan.target.display,
         },
       )
     }
-    return deleted.rowCount ?? 0
+  }
+
+  private sameKey(a: string, b: string): string {
+    return this.key.map((name) => `${a}.${quoteIdent(name)} = ${b}.${quoteIdent(name)}`).join(' AND ')
   }
 
   private get sourceTable(): string {
@@ -438,6 +493,7 @@ const TEMP = {
   targetRows: 'pg_temp.tablehaul_sync_target',
   changes: 'pg_temp.tablehaul_sync_changes',
   rows: 'pg_temp.tablehaul_sync_rows',
+  hinted: 'pg_temp.tablehaul_sync_hinted',
 } as const
 
 /** The row hash column of the temporary tables: a name no key column of a user table is likely to have. */

@@ -1,0 +1,66 @@
+import type pg from 'pg'
+import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
+import type { TablePlan } from '../plan/planner.js'
+
+/**
+ * What a sync remembers of a table between runs, kept on the target (tablehaul.sync_marks, written in the
+ * table's own transaction, so it describes exactly the rows that committed).
+ */
+export interface SyncMark {
+  /**
+   * The source table's cumulative statistics counters (inserted + updated + deleted tuples,
+   * pg_stat_all_tables) when the rows were read, and since when its database counts them.
+   */
+  readonly sourceChanges?: string | undefined
+  readonly sourceStatsSince?: string | undefined
+  /** The `changed:` column of the table's entry, and the greatest value it had at the snapshot (text). */
+  readonly changedColumn?: string | undefined
+  readonly highWater?: string | undefined
+}
+
+/** The source's side of a new mark: its counters now, and the high-water mark of the `changed:` column. */
+export async function readSourceMark(client: pg.ClientBase, plan: TablePlan): Promise<SyncMark> {
+  if (plan.source.kind !== 'table') return {}
+  const table = plan.source.table.ref.sql
+  // The statistics are not part of any snapshot: they count what the server did up to now, aborted work
+  // included. They only ever predict (see predictedChangeShare); the fingerprints decide.
+  const { rows } = await client.query<{ changes: string | null; since: string | null }>(
+    `SELECT (s.n_tup_ins + s.n_tup_upd + s.n_tup_del)::text AS changes,
+            (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d WHERE d.datname = pg_catalog.current_database()) AS since
+       FROM pg_catalog.pg_stat_all_tables s WHERE s.relid = ${quoteLiteral(table)}::pg_catalog.regclass`,
+  )
+  const counters = rows[0]
+  const column = plan.changedColumn
+  let highWater: string | undefined
+  if (column) {
+    const where = plan.source.where ? ` WHERE (${plan.source.where})` : ''
+    const { rows: top } = await client.query<{ top: string | null }>(
+      `SELECT max(t.${quoteIdent(column)})::text AS top FROM ONLY ${table} AS t${where}`,
+    )
+    highWater = top[0]?.top ?? undefined
+  }
+  return {
+    sourceChanges: counters?.changes ?? undefined,
+    sourceStatsSince: counters?.since ?? undefined,
+    changedColumn: column,
+    highWater,
+  }
+}
+
+/**
+ * The share of the source's rows that changed since the last sync, as its statistics counters tell:
+ * undefined when they cannot (no earlier mark, statistics reset or not kept, a standby whose counters do
+ * not move, no row estimate). It counts every update of a row, so it over-estimates: it only ever sends a table to a
+ * reload early, never skips a comparison.
+ */
+export function predictedChangeShare(
+  previous: SyncMark | undefined,
+  now: SyncMark,
+  rows: number,
+): number | undefined {
+  if (!previous?.sourceChanges || !now.sourceChanges) return undefined
+  if ((previous.sourceStatsSince ?? '') !== (now.sourceStatsSince ?? '')) return undefined
+  const changes = BigInt(now.sourceChanges) - BigInt(previous.sourceChanges)
+  if (changes < 0n || rows <= 0) return undefined
+  return Number(changes) / rows
+}
