@@ -132,7 +132,8 @@ describe('a sync phase that hangs fails its table, keeping the old rows, and the
       })
       const finished = run.run()
       await waitFor(
-        () => running(db, 'COPY pg_temp.tablehaul_sync_buckets'),
+        // The target's own pass 1 waits on the client, which waits on the source's bucket sums.
+        () => running(db, 'COPY (SELECT b, count(*)'),
         60_000,
         'the bucket sums to come',
       )

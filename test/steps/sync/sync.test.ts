@@ -157,12 +157,11 @@ describe('mode: sync, every shape of change', () => {
         deleted: 5,
         unchanged: 1490,
       })
-      assert.deepEqual(table(report, 'public.emptied').sync, {
-        inserted: 0,
-        updated: 0,
-        deleted: 300,
-        unchanged: 0,
-      })
+      // Every row went: the source's statistics may send it to a reload before any comparison.
+      const emptied = table(report, 'public.emptied')
+      if (emptied.sync)
+        assert.deepEqual(emptied.sync, { inserted: 0, updated: 0, deleted: 300, unchanged: 0 })
+      else assert.match(emptied.warnings?.join('\n') ?? '', /sync → replace: the source's statistics count/)
       await assertSameRows(db, 'public.pairs')
       await assertSameRows(db, 'public.emptied')
     } finally {
