@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { RunReport } from '../../../src/report/run-report.js'
 import { TransferJob } from '../../../src/run/transfer-job.js'
-import { testConfig } from '../../helpers/config.js'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { runCli } from '../../helpers/cli.js'
+import { tempDir, testConfig } from '../../helpers/config.js'
+import { readRunLog } from '../../helpers/logs.js'
+import { outboxMessages } from '../../helpers/outbox.js'
 import { type DatabasePair, databasePair } from '../../helpers/database-pair.js'
 import { type TestDatabase, testServers } from '../../helpers/servers.js'
 
@@ -158,6 +163,9 @@ describe('objects that cannot be created', () => {
   test('fail alone, each named with its reason, and what needs them names them; the rest arrives', async () => {
     const report = await run(db, 'all')
     assert.equal(report.tables.find((t) => t.table === 'app.readings')?.status, 'copied')
+    // Three could not be created (one left different is a note): the run is failed, as for a failed table.
+    assert.equal(report.status, 'failed')
+    assert.equal(report.objectsFailed, 3)
     const notes = report.warnings.join('\n')
     assert.match(notes, /TYPE app\.z_pair was not created: type "z_pair" already exists/)
     assert.match(
@@ -169,6 +177,60 @@ describe('objects that cannot be created', () => {
     assert.equal(report.warnings.length, 4, notes)
     assert.deepEqual(await describe_(db.target, 'aggregates'), await describe_(db.source, 'aggregates'))
     assert.deepEqual(await describe_(db.target, 'largeObjects'), await describe_(db.source, 'largeObjects'))
+  })
+})
+
+describe('a run whose object fails', () => {
+  let db: DatabasePair
+
+  before(async () => {
+    db = await databasePair(servers, 'objects_fail_run')
+    await db.source.sql(SOURCE_SCHEMA)
+    await db.target.sql(`CREATE SCHEMA app; CREATE TABLE app.z_pair (x int)`)
+  })
+
+  after(async () => {
+    await db?.drop()
+  })
+
+  test('is failed like a run whose table fails: exit 1, and the summary, both logs and the e-mail name the object', async () => {
+    const dir = tempDir()
+    const result = await runCli(
+      [
+        'run',
+        '--source',
+        db.source.url,
+        '--target',
+        db.target.url,
+        '--table',
+        'app.*',
+        '--objects',
+        'all',
+        '--log-dir',
+        path.join(dir, 'logs'),
+        '--outbox',
+        path.join(dir, 'outbox'),
+        '--email-to',
+        'dba@example.com',
+      ],
+      { cwd: dir },
+    )
+    assert.equal(result.code, 1, result.stdout + result.stderr)
+    const shown = result.stdout + result.stderr
+    assert.match(shown, /TYPE app\.z_pair was not created: type "z_pair" already exists/)
+    assert.match(shown, /3 views or objects failed/)
+    const log = readRunLog(path.join(dir, 'logs'))
+    assert.equal(log.find((r) => r.event === 'run.finished')?.status, 'failed')
+    assert.deepEqual(
+      log.filter((r) => r.event === 'object.failed').map((r) => r.object),
+      ['TYPE app.z_pair', 'FUNCTION app.a_pair_text(app.z_pair)', 'CAST (app.z_pair AS text)'],
+    )
+    assert.equal(log.find((r) => r.event === 'table.copied')?.table, 'app.readings')
+    const human = readFileSync(path.join(dir, 'logs', 'tablehaul.log'), 'utf8')
+    assert.match(human, /TYPE app\.z_pair FAILED TYPE app\.z_pair was not created/)
+    const [mail] = await outboxMessages(path.join(dir, 'outbox'))
+    assert.match(mail?.subject ?? '', /^\[tablehaul\] FAILED · 1\/1 tables, 3 views or objects failed/)
+    assert.match(mail?.text ?? '', /TYPE app\.z_pair was not created/)
   })
 })
 
