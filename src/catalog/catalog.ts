@@ -61,6 +61,10 @@ export interface ConstraintInfo {
   /** The partitioned parent's constraint this one was cloned from, 0 for none. */
   readonly parentConstraintOid: number
   readonly comment: string | null
+  /** A temporal key (WITHOUT OVERLAPS) or foreign key (PERIOD), PostgreSQL 18. */
+  readonly period: boolean
+  /** False for a NOT ENFORCED constraint (PostgreSQL 18). */
+  readonly enforced: boolean
 }
 
 export interface IndexInfo {
@@ -712,6 +716,8 @@ function constraintOf(r: Row): ConstraintInfo {
     referencedTableOid: num(r.referenced_table_oid),
     parentConstraintOid: num(r.parent_constraint_oid),
     comment: strOrNull(r.comment),
+    period: r.period === true,
+    enforced: r.enforced !== false,
   }
 }
 

@@ -20,6 +20,8 @@ export interface DdlOptions {
 export interface Statement {
   readonly sql: string
   readonly what: string
+  /** Why the target cannot take it (a feature newer than its version): not run, reported with this reason. */
+  readonly refused?: string
 }
 
 /** How a table is tied to its parents on the target. */
@@ -69,6 +71,13 @@ export class Ddl {
   createCollation(collation: CollationInfo): string[] {
     const options: string[] = []
     const locale = collation.locale ?? collation.lcCollate
+    const refused =
+      collation.provider === 'b'
+        ? this.needs('the builtin collation provider', 170000)
+        : collation.provider === 'i' && collation.rules !== null
+          ? this.needs('an ICU collation with rules', 160000)
+          : undefined
+    if (refused !== undefined) throw new Error(refused)
     if (collation.provider === 'i') {
       options.push(`provider = icu`, `locale = ${quoteLiteral(locale ?? '')}`)
       if (collation.rules !== null) options.push(`rules = ${quoteLiteral(collation.rules)}`)
@@ -246,7 +255,7 @@ export class Ddl {
         if (plainIn)
           throw new Error(
             `column ${displayIdentifier(column.name)} is generated here but plain in its parent ${plainIn.ref.display}, ` +
-              `which PostgreSQL 16 and later refuse (the target runs ${Math.floor(this.targetVersion / 10000)}); ` +
+              `which PostgreSQL 16 and later refuse (the target runs ${this.targetMajor}); ` +
               `copied as a plain column its values would be lost`,
           )
       }
@@ -365,6 +374,50 @@ export class Ddl {
     return statements
   }
 
+  /**
+   * What the target's version cannot give a table it still creates, one sentence each. Before PostgreSQL 17
+   * a partition does not share its partitioned table's identity column: ATTACH PARTITION leaves the
+   * partition's column plain, so only rows inserted through the partitioned table get values from it.
+   */
+  shortfalls(table: TableInfo): string[] {
+    if (this.targetVersion >= 170000 || !table.isPartition || table.parentOid === null) return []
+    const parent = this.catalog.tableByOid(table.parentOid)
+    if (!parent) return []
+    return parent.columns
+      .filter((column) => column.identity && table.columns.some((c) => c.name === column.name && c.identity))
+      .map(
+        (column) =>
+          `column ${displayIdentifier(column.name)} is not an identity column here: a partition shares its partitioned table's identity (${parent.ref.display}) only from PostgreSQL 17 (the target runs ${this.targetMajor}); rows inserted into the partition directly get no value from it`,
+      )
+  }
+
+  /**
+   * Why the target cannot take a constraint of the source, or undefined when it can: temporal keys and
+   * foreign keys, and NOT ENFORCED constraints, are new in PostgreSQL 18.
+   */
+  constraintShortfall(constraint: ConstraintInfo): string | undefined {
+    if (constraint.period)
+      return this.needs(
+        constraint.type === 'f'
+          ? 'a temporal foreign key (PERIOD)'
+          : `a temporal ${constraint.type === 'p' ? 'primary key' : 'unique constraint'} (WITHOUT OVERLAPS)`,
+        180000,
+      )
+    if (!constraint.enforced) return this.needs('a NOT ENFORCED constraint', 180000)
+    return undefined
+  }
+
+  /** Why a feature of PostgreSQL `version` is refused on this target, or undefined when the target has it. */
+  private needs(feature: string, version: number): string | undefined {
+    return this.targetVersion < version
+      ? `${feature} needs PostgreSQL ${Math.floor(version / 10000)} (the target runs ${this.targetMajor})`
+      : undefined
+  }
+
+  private get targetMajor(): number {
+    return Math.floor(this.targetVersion / 10000)
+  }
+
   /** The table access method a table uses, made as on the source (its handler must exist on the target). */
   createAccessMethod(table: TableInfo): string | null {
     if (!table.accessMethod || !table.accessMethodHandler) return null
@@ -409,10 +462,11 @@ export class Ddl {
    * keys and checks, which attaching gave the partition.
    */
   afterData(table: TableInfo, into: TableRef = table.ref, options: AfterDataOptions = {}): Statement[] {
+    const shortfall = (constraint: ConstraintInfo) => this.constraintShortfall(constraint)
     return [
-      ...keyConstraints(table, into, options),
-      ...checkConstraints(table, into, options),
-      ...notValidNotNulls(table, into),
+      ...keyConstraints(table, into, options, shortfall),
+      ...checkConstraints(table, into, options, shortfall),
+      ...notValidNotNulls(table, into, this.needs('a NOT NULL constraint that is NOT VALID', 180000)),
       ...indexes(table, into, options),
       ...(table.kind === 'p' ? this.attachIndexes(table) : []),
       ...indexSettings(table, into),
@@ -530,7 +584,7 @@ export class Ddl {
     if (column.generated && column.defaultExpr) {
       if (column.generated === 'v' && this.targetVersion < 180000)
         throw new Error(
-          `column ${quoteIdent(column.name)} is a virtual generated column, which needs PostgreSQL 18`,
+          `column ${quoteIdent(column.name)} is a virtual generated column, which needs PostgreSQL 18 (the target runs ${this.targetMajor})`,
         )
       // A merged column takes the generation expression of the column it inherits.
       if (!options.inherited || !options.parentGenerates)
@@ -573,8 +627,16 @@ function comments(what: string, object: string, text: string | null): Statement[
   return comment(object, text).map((sql) => ({ sql, what }))
 }
 
+/** Why the target cannot take a constraint, or undefined when it can. */
+type Shortfall = (constraint: ConstraintInfo) => string | undefined
+
 /** Primary keys, unique and exclusion constraints: a key's index built first, then taken over by it. */
-function keyConstraints(table: TableInfo, into: TableRef, options: AfterDataOptions): Statement[] {
+function keyConstraints(
+  table: TableInfo,
+  into: TableRef,
+  options: AfterDataOptions,
+  shortfall: Shortfall,
+): Statement[] {
   const statements: Statement[] = []
   const only = `ALTER TABLE ONLY ${into.sql}`
   const partitioned = table.kind === 'p'
@@ -583,10 +645,17 @@ function keyConstraints(table: TableInfo, into: TableRef, options: AfterDataOpti
     if (!constraint.isLocal && constraint.parentConstraintOid === 0) continue
     if (options.attached && constraint.parentConstraintOid !== 0) continue
     const what = `constraint ${quoteIdent(constraint.name)} of ${into.display}`
+    const refused = shortfall(constraint)
+    if (refused !== undefined) {
+      statements.push({ sql: '', what, refused })
+      continue
+    }
     // A partition's key is added as such, not USING INDEX: that would make its inherited NOT NULL
-    // constraints (PostgreSQL 18) its own.
+    // constraints (PostgreSQL 18) its own. So is a temporal key (WITHOUT OVERLAPS): its index is a GiST
+    // one, which CREATE UNIQUE INDEX refuses ("access method gist does not support unique indexes").
     if (
       (constraint.type === 'p' || constraint.type === 'u') &&
+      !constraint.period &&
       !partitioned &&
       !table.isPartition &&
       constraint.indexDefinition
@@ -608,34 +677,55 @@ function keyConstraints(table: TableInfo, into: TableRef, options: AfterDataOpti
   return statements
 }
 
-/** The table's check constraints, in one ALTER TABLE. */
-function checkConstraints(table: TableInfo, into: TableRef, options: AfterDataOptions): Statement[] {
+/** The table's check constraints, in one ALTER TABLE; those the target cannot take, each refused alone. */
+function checkConstraints(
+  table: TableInfo,
+  into: TableRef,
+  options: AfterDataOptions,
+  shortfall: Shortfall,
+): Statement[] {
   const checks = table.constraints.filter(
     (c) => c.type === 'c' && (c.isLocal || (table.isPartition && !options.attached) || options.standalone),
   )
-  if (checks.length === 0) return []
+  const statements: Statement[] = []
+  const taken: ConstraintInfo[] = []
+  for (const check of checks) {
+    const refused = shortfall(check)
+    if (refused === undefined) taken.push(check)
+    else
+      statements.push({ sql: '', what: `constraint ${quoteIdent(check.name)} of ${into.display}`, refused })
+  }
+  if (taken.length === 0) return statements
   // One ALTER TABLE validates all its new constraints in a single scan of the table. Without ONLY it
   // reaches the children, whose copies of the checks are then inherited ones, as on the source.
   return [
     on(
       `check constraints of ${into.display}`,
-      `ALTER TABLE ${into.sql} ${checks.map((c) => `ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`).join(', ')}`,
+      `ALTER TABLE ${into.sql} ${taken.map((c) => `ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`).join(', ')}`,
     ),
+    ...statements,
   ]
 }
 
-/** NOT NULL constraints that are NOT VALID on the source (PostgreSQL 18) stay so. */
-function notValidNotNulls(table: TableInfo, into: TableRef): Statement[] {
-  return table.columns.flatMap((column) =>
-    column.notNull && !column.notNullValidated && column.notNullName
-      ? [
-          on(
-            `constraint ${quoteIdent(column.notNullName)} of ${into.display}`,
-            `ALTER TABLE ONLY ${into.sql} ADD CONSTRAINT ${quoteIdent(column.notNullName)} NOT NULL ${quoteIdent(column.name)} NOT VALID`,
-          ),
-        ]
-      : [],
-  )
+/**
+ * NOT NULL constraints that are NOT VALID on the source (PostgreSQL 18) stay so; before 18 (`refused`) the
+ * column stays nullable, as the rows it holds may need.
+ */
+function notValidNotNulls(table: TableInfo, into: TableRef, refused: string | undefined): Statement[] {
+  return table.columns.flatMap((column) => {
+    if (!column.notNull || column.notNullValidated || !column.notNullName) return []
+    const what = `constraint ${quoteIdent(column.notNullName)} of ${into.display}`
+    if (refused !== undefined)
+      return [
+        { sql: '', what, refused: `${refused}; column ${displayIdentifier(column.name)} stays nullable` },
+      ]
+    return [
+      on(
+        what,
+        `ALTER TABLE ONLY ${into.sql} ADD CONSTRAINT ${quoteIdent(column.notNullName)} NOT NULL ${quoteIdent(column.name)} NOT VALID`,
+      ),
+    ]
+  })
 }
 
 /** The indexes no constraint owns (an invalid one only on a partitioned table, where it awaits its partitions). */

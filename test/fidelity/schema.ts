@@ -438,6 +438,29 @@ export function fidelitySchema(version: number): string[] {
              INSERT INTO fidelity.ident_parts (k) SELECT g FROM generate_series(1, 50) g;`
         : ''
     }
+    ${
+      v17
+        ? `-- the builtin locale provider (17)
+           CREATE COLLATION fidelity.builtin_utf8 (provider = builtin, locale = 'C.UTF-8');
+           CREATE TABLE fidelity.builtin_collated (id int, t text COLLATE fidelity.builtin_utf8);
+           INSERT INTO fidelity.builtin_collated VALUES (1, 'ǅ ß'), (2, 'Σ');`
+        : ''
+    }
+    ${
+      v18
+        ? `-- a temporal key and a temporal foreign key, a NOT NULL constraint and a check that are NOT VALID or
+           -- NOT ENFORCED, with rows that break them (18)
+           CREATE TABLE fidelity.rooms (room int, during daterange, PRIMARY KEY (room, during WITHOUT OVERLAPS));
+           INSERT INTO fidelity.rooms VALUES (1, '[2024-01-01,2025-01-01)'), (1, '[2025-01-01,2026-01-01)'), (2, '[2024-01-01,)');
+           CREATE TABLE fidelity.stays (id int, room int, during daterange,
+             FOREIGN KEY (room, PERIOD during) REFERENCES fidelity.rooms (room, PERIOD during));
+           INSERT INTO fidelity.stays VALUES (1, 1, '[2024-06-01,2025-06-01)'), (2, 2, '[2030-01-01,2030-01-02)');
+           CREATE TABLE fidelity.lax (id int, v text);
+           INSERT INTO fidelity.lax VALUES (1, NULL), (2, 'x');
+           ALTER TABLE fidelity.lax ADD CONSTRAINT lax_v_not_null NOT NULL v NOT VALID;
+           ALTER TABLE fidelity.lax ADD CONSTRAINT lax_id_negative CHECK (id < 0) NOT ENFORCED;`
+        : ''
+    }
     ANALYZE;
   `)
 

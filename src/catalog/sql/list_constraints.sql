@@ -15,6 +15,9 @@ SELECT con.conrelid::int8                                   AS table_oid,
        con.confrelid::int8                                  AS referenced_table_oid,
        con.conparentid::int8                                AS parent_constraint_oid,
        con.oid::int8                                        AS oid,
+       -- PostgreSQL 18: temporal keys (WITHOUT OVERLAPS) and foreign keys (PERIOD), NOT ENFORCED ones
+       coalesce((to_jsonb(con) ->> 'conperiod')::boolean, false) AS period,
+       coalesce((to_jsonb(con) ->> 'conenforced')::boolean, true) AS enforced,
        pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
   FROM pg_catalog.pg_constraint con
   JOIN pg_catalog.pg_class c ON c.oid = con.conrelid

@@ -128,6 +128,11 @@ export class PostDataBuilder {
       const into = plan?.target ?? table.ref
       if (plan && !finished(into.key)) continue
       for (const constraint of ddl.foreignKeys(table)) {
+        const refused = ddl.constraintShortfall(constraint)
+        if (refused !== undefined) {
+          notes.push([into.key, `foreign key ${constraint.name} was not created: ${refused}`])
+          continue
+        }
         const referenced = source.tableByOid(constraint.referencedTableOid)
         const present =
           referenced && (schema.created.has(referenced.oid) || target.table(referenced.ref) !== undefined)
@@ -216,6 +221,11 @@ export class PostDataBuilder {
     for (const statement of ddl.afterData(table, into, options)) {
       // The rest of an object (its comment, its enabled state) is pointless once the object failed.
       if (failed.has(statement.what)) continue
+      if (statement.refused !== undefined) {
+        failed.add(statement.what)
+        notes.push(`${statement.what} could not be created: ${statement.refused}`)
+        continue
+      }
       try {
         await this.execute(client, statement.sql)
       } catch (error) {

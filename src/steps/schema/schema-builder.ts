@@ -188,6 +188,7 @@ export class SchemaBuilder {
     if (error !== undefined) return fail(schemaError(into, messageOf(error), error))
     result.created.add(table.oid)
     if (partitionParent && !result.created.has(partitionParent.oid)) result.attachedToExisting.add(table.oid)
+    for (const note of this.options.ddl.shortfalls(table)) addWarning(result, into.key, note)
     for (const setting of this.options.ddl.tableSettings(table, into)) {
       const settingError = await pass.step.run(setting.sql)
       if (settingError !== undefined)
