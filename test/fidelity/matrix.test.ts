@@ -72,42 +72,6 @@ const OLDER_SOURCES = [
   },
 ]
 
-describe(
-  'a run from an older PostgreSQL into the default local PostgreSQL 18 makes an identical database',
-  {
-    concurrency: 3,
-  },
-  () => {
-    for (const { major, locale, upper } of OLDER_SOURCES) {
-      test(`from PostgreSQL ${major}, a database with ${locale}`, { skip }, async () => {
-        const server = await olderServer(major)
-        const source = await fidelitySource(server, `fidelity_pg${major}`, locale)
-        try {
-          assert.equal(Math.floor((await serverVersion(source)) / 10000), major)
-          const [computed] = await source.sql<{ upper: string }>(
-            `SELECT upper('ünïcödé Ünïcödé straße') AS upper`,
-          )
-          assert.equal(computed!.upper, upper, 'the source computes in its locale')
-
-          const report = await new TransferJob(testConfig({ source: source.url, localDir }, { dir }), {
-            notifier: null,
-          }).run()
-          assertClean(report)
-          const localUrl = new LocalServer({ dir: localDir }).urlFor(source.name)!
-          assert.deepEqual(
-            await localeOf(localUrl),
-            await localeOf(source.url),
-            'the local copy has the source locale',
-          )
-          await assertIdentical(source, { url: localUrl })
-        } finally {
-          await source.drop()
-        }
-      })
-    }
-  },
-)
-
 /**
  * What PostgreSQL 15 and 16 cannot hold of the fidelity schema made on 18, by object: the reason each gets
  * (`needs` the version that brought it), and the differences the checker then finds, all of them about
@@ -152,62 +116,101 @@ function expectedShortfalls(target: number) {
   }
 }
 
-describe(
-  'a run from PostgreSQL 18 into an older PostgreSQL copies what the older server can hold and names what it cannot',
-  {
-    concurrency: true,
-  },
-  () => {
-    let source: TestDatabase
-    before(async () => {
-      source = await fidelitySource(servers.source, 'fidelity_18')
-    })
-    after(async () => {
-      await source?.drop()
-    })
-
-    for (const major of [15, 16]) {
-      test(
-        `into PostgreSQL ${major}: every other table identical, each object it cannot create named with what it lacks`,
-        { skip },
-        async () => {
-          const target = await TestDatabase.create(await olderServer(major), 'fidelity_into')
+// Both directions at once: much of each case is waiting on the servers' disks, not on the two cores.
+describe('the fidelity suite across PostgreSQL versions', { concurrency: true }, () => {
+  describe(
+    'a run from an older PostgreSQL into the default local PostgreSQL 18 makes an identical database',
+    {
+      concurrency: 3,
+    },
+    () => {
+      for (const { major, locale, upper } of OLDER_SOURCES) {
+        test(`from PostgreSQL ${major}, a database with ${locale}`, { skip }, async () => {
+          const server = await olderServer(major)
+          const source = await fidelitySource(server, `fidelity_pg${major}`, locale)
           try {
-            const report = await transfer(source, target)
-            const expected = expectedShortfalls(major)
-            assert.equal(report.status, 'failed')
-            assert.deepEqual(report.warnings, [])
-            const failed = report.tables.filter((t) => t.status !== 'copied')
-            assert.deepEqual(
-              Object.fromEntries(failed.map((t) => [t.table, t.error?.message])),
-              expected.failed,
+            assert.equal(Math.floor((await serverVersion(source)) / 10000), major)
+            const [computed] = await source.sql<{ upper: string }>(
+              `SELECT upper('ünïcödé Ünïcödé straße') AS upper`,
             )
-            assert.ok(failed.every((t) => t.error?.code === 'SCHEMA_FAILED'))
-            assert.deepEqual(
-              Object.fromEntries(
-                report.tables
-                  .filter((t) => t.warnings?.length)
-                  .map((t) => [t.table, [...t.warnings!].sort()]),
-              ),
-              expected.warnings,
-            )
-            // The source is newer: text COPY, which every server reads whatever the version that wrote it.
-            assert.deepEqual([...new Set(report.tables.map((t) => t.format))], ['text'])
+            assert.equal(computed!.upper, upper, 'the source computes in its locale')
 
-            const comparison = await compareDatabases(source.url, target.url)
-            const unexplained = comparison.differences.filter(
-              (d) => !expected.differences.includes(d) && !expected.missingWithTable.test(d),
+            const report = await new TransferJob(testConfig({ source: source.url, localDir }, { dir }), {
+              notifier: null,
+            }).run()
+            assertClean(report)
+            const localUrl = new LocalServer({ dir: localDir }).urlFor(source.name)!
+            assert.deepEqual(
+              await localeOf(localUrl),
+              await localeOf(source.url),
+              'the local copy has the source locale',
             )
-            assert.deepEqual(unexplained, [], 'every difference is one the run named')
-            for (const difference of expected.differences)
-              assert.ok(comparison.differences.includes(difference), difference)
-            assert.ok(comparison.tables >= 40, `${comparison.tables} tables compared`)
-            assert.ok(comparison.rows > 16000, `${comparison.rows} rows compared`)
+            await assertIdentical(source, { url: localUrl })
           } finally {
-            await target.drop()
+            await source.drop()
           }
-        },
-      )
-    }
-  },
-)
+        })
+      }
+    },
+  )
+
+  describe(
+    'a run from PostgreSQL 18 into an older PostgreSQL copies what the older server can hold and names what it cannot',
+    {
+      concurrency: true,
+    },
+    () => {
+      let source: TestDatabase
+      before(async () => {
+        source = await fidelitySource(servers.source, 'fidelity_18')
+      })
+      after(async () => {
+        await source?.drop()
+      })
+
+      for (const major of [15, 16]) {
+        test(
+          `into PostgreSQL ${major}: every other table identical, each object it cannot create named with what it lacks`,
+          { skip },
+          async () => {
+            const target = await TestDatabase.create(await olderServer(major), 'fidelity_into')
+            try {
+              const report = await transfer(source, target)
+              const expected = expectedShortfalls(major)
+              assert.equal(report.status, 'failed')
+              assert.deepEqual(report.warnings, [])
+              const failed = report.tables.filter((t) => t.status !== 'copied')
+              assert.deepEqual(
+                Object.fromEntries(failed.map((t) => [t.table, t.error?.message])),
+                expected.failed,
+              )
+              assert.ok(failed.every((t) => t.error?.code === 'SCHEMA_FAILED'))
+              assert.deepEqual(
+                Object.fromEntries(
+                  report.tables
+                    .filter((t) => t.warnings?.length)
+                    .map((t) => [t.table, [...t.warnings!].sort()]),
+                ),
+                expected.warnings,
+              )
+              // The source is newer: text COPY, which every server reads whatever the version that wrote it.
+              assert.deepEqual([...new Set(report.tables.map((t) => t.format))], ['text'])
+
+              const comparison = await compareDatabases(source.url, target.url)
+              const unexplained = comparison.differences.filter(
+                (d) => !expected.differences.includes(d) && !expected.missingWithTable.test(d),
+              )
+              assert.deepEqual(unexplained, [], 'every difference is one the run named')
+              for (const difference of expected.differences)
+                assert.ok(comparison.differences.includes(difference), difference)
+              assert.ok(comparison.tables >= 40, `${comparison.tables} tables compared`)
+              assert.ok(comparison.rows > 16000, `${comparison.rows} rows compared`)
+            } finally {
+              await target.drop()
+            }
+          },
+        )
+      }
+    },
+  )
+})
