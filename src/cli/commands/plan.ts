@@ -1,7 +1,13 @@
 import type { Command } from 'commander'
 import { alignColumns, formatBytes, formatCount, plural } from '../../format.js'
 import { describeError } from '../../errors.js'
-import { planTransfer, type PlanTable, type TransferPlan } from '../../steps/plan/plan-transfer.js'
+import { escapeControl } from '../../text.js'
+import {
+  planTransfer,
+  type PlanObjects,
+  type PlanTable,
+  type TransferPlan,
+} from '../../steps/plan/plan-transfer.js'
 import { type CliContext, EXIT, loadFrom } from '../context.js'
 import { withLoadOptions, withConfigOptions } from '../options.js'
 import { paint, type Writer } from '../output.js'
@@ -11,12 +17,13 @@ export function registerPlanCommand(program: Command, context: CliContext): void
     .command('plan')
     .summary('show what a run would do, writing nothing (a pre-flight check)')
     .description(
-      `Resolve everything a run would do, against both servers, and write nothing: no table, schema, lock or bookkeeping on the target, no log, no e-mail. For each table: estimated rows and size, load mode, whether the target table is missing, compatible or incompatible (and why), COPY format, and the order tables start in. Exits 1 when a table could not be copied, 2 when the configuration names a table that does not exist: use it in cron before \`tablehaul run\`.`,
+      `Resolve everything a run would do, against both servers, and write nothing: no table, schema, lock or bookkeeping on the target, no log, no e-mail. For each table: estimated rows and size, load mode, whether the target table is missing, compatible or incompatible (and why), COPY format, and the order tables start in; then the views, and with objects: all what it adds besides them (per kind: how many a run would create, keep, replace or leave different; each one with --verbose). With owners: keep or privileges: keep, a role missing on the target is an error here too. Exits 1 when a table could not be copied, 2 when the configuration names a table that does not exist: use it in cron before \`tablehaul run\`.`,
     )
   withLoadOptions(withConfigOptions(command))
     .optionsGroup('Output:')
     .option('--json', 'print the plan as JSON on stdout')
     .option('-q, --quiet', 'print nothing when every table can be copied (problems are still printed)')
+    .option('-v, --verbose', 'with objects: all, also name each object it would add (--json always does)')
     .addHelpText(
       'after',
       `
@@ -34,7 +41,7 @@ configuration, or a table name that matches nothing on the source.`,
       const plan = await planTransfer(config)
       if (options.json) context.out.stdout.write(`${JSON.stringify(plan, null, 2)}\n`)
       else if (!(options.quiet && plan.runnable))
-        context.out.stdout.write(renderPlan(plan, context.out.stdout))
+        context.out.stdout.write(renderPlan(plan, context.out.stdout, { verbose: Boolean(options.verbose) }))
       context.exitCode = plan.runnable ? EXIT.OK : EXIT.FAILED
     })
 }
@@ -42,7 +49,11 @@ configuration, or a table name that matches nothing on the source.`,
 const STATE_COLOR = { missing: 'cyan', compatible: 'green', incompatible: 'red' } as const
 
 /** The plan as people read it: one line per table in start order, the problems, then the verdict. */
-export function renderPlan(plan: TransferPlan, writer: Writer): string {
+export function renderPlan(
+  plan: TransferPlan,
+  writer: Writer,
+  options: { readonly verbose?: boolean } = {},
+): string {
   const lines: string[] = [`source    ${plan.source}`, `target    ${plan.target}`]
   lines.push(
     plan.snapshot.exportable
@@ -95,6 +106,7 @@ export function renderPlan(plan: TransferPlan, writer: Writer): string {
     ])
     lines.push(...alignColumns(rows, []).map((l) => `  ${l}`))
   }
+  if (plan.objects) lines.push(...renderObjects(plan.objects, writer, options.verbose ?? false))
   for (const warning of plan.warnings) lines.push(`${paint(writer, 'yellow', 'note')}: ${warning}`)
   const { totals } = plan
   lines.push('')
@@ -114,4 +126,36 @@ export function renderPlan(plan: TransferPlan, writer: Writer): string {
     )
   }
   return `${lines.join('\n')}\n`
+}
+
+/**
+ * What `objects: all` adds: one line per kind with how many of them a run would create, keep, replace or
+ * leave different; with `verbose`, each object under its kind.
+ */
+function renderObjects(objects: PlanObjects, writer: Writer, verbose: boolean): string[] {
+  const lines = [
+    '',
+    paint(
+      writer,
+      'bold',
+      `objects: all adds, from ${plural(objects.schemas.length, 'schema')} (${objects.schemas.map(escapeControl).join(', ')}), before the data:`,
+    ),
+  ]
+  const kinds = [...new Set(objects.objects.map((o) => o.kind))]
+  if (kinds.length === 0 && objects.largeObjects === 0) lines.push('  nothing besides the tables')
+  const rows: string[][] = []
+  for (const kind of kinds) {
+    const ofKind = objects.objects.filter((o) => o.kind === kind)
+    const actions = (['create', 'keep', 'replace', 'left different'] as const)
+      .map((action) => [action, ofKind.filter((o) => o.action === action).length] as const)
+      .filter(([, n]) => n > 0)
+      .map(([action, n]) =>
+        action === 'left different' ? paint(writer, 'yellow', `${n} ${action}`) : `${n} ${action}`,
+      )
+    rows.push([kind, String(ofKind.length), actions.join(', ')])
+    if (verbose) for (const o of ofKind) rows.push(['', '', `${escapeControl(o.identity)}: ${o.action}`])
+  }
+  if (objects.largeObjects > 0) rows.push(['large object', formatCount(objects.largeObjects), 'copy by OID'])
+  lines.push(...alignColumns(rows, [1]).map((l) => `  ${l}`))
+  return lines
 }

@@ -1,8 +1,32 @@
 import type { Config, LoadMode } from '../../config/schema.js'
 import { type ErrorInfo, errorInfo } from '../../report/run-report.js'
 import type { TablePlan } from './planner.js'
-import { openForReading } from '../connect.js'
+import { type ReadingSession, openForReading } from '../connect.js'
 import type { ViewPlan } from '../views/view-plan.js'
+import { type DumpObject, readDumpObjects } from '../../catalog/objects/dump-objects.js'
+import { READ_ONLY_SNAPSHOT } from '../../db/database.js'
+import { copiedSchemas, readAllObjects } from '../objects/all-objects.js'
+
+/** One object `objects: all` would bring besides the tables, in the order it would be created. */
+export interface PlanObject {
+  /** function, procedure, aggregate, type, domain, operator, operator family, operator class, cast, extension. */
+  readonly kind: string
+  /** `FUNCTION sales.total(integer)`, `OPERATOR CLASS sales.ver_ops USING btree`. */
+  readonly identity: string
+  /**
+   * create: the target lacks it; keep: the target has it the same; replace: a routine the target has
+   * otherwise (CREATE OR REPLACE); left different: the target has it otherwise and PostgreSQL cannot replace it.
+   */
+  readonly action: 'create' | 'keep' | 'replace' | 'left different'
+}
+
+/** What `objects: all` would add: the objects of the copied tables' schemas, and the database's large objects. */
+export interface PlanObjects {
+  readonly schemas: readonly string[]
+  readonly objects: readonly PlanObject[]
+  /** Large objects are copied by OID with their contents; only their number is listed. */
+  readonly largeObjects: number
+}
 
 /** What a run would do with one view or materialized view, in the order views are created. */
 export interface PlanView {
@@ -59,6 +83,8 @@ export interface TransferPlan {
   readonly tables: readonly PlanTable[]
   /** The views and materialized views a run would create after the data, in order, and those that wait. */
   readonly views: readonly PlanView[]
+  /** With `objects: all`: what it would add besides tables and views; absent with `objects: tables`. */
+  readonly objects?: PlanObjects | undefined
   readonly warnings: readonly string[]
   readonly totals: {
     readonly tables: number
@@ -99,6 +125,7 @@ export async function planTransfer(config: Config, options: PlanTransferOptions 
       jobs: config.jobs,
       tables,
       views: session.views.map(describeView),
+      objects: config.objects === 'all' ? await planObjects(session) : undefined,
       warnings: [...session.plan.warnings],
       totals: {
         tables: tables.length,
@@ -129,6 +156,40 @@ function describeTable(plan: TablePlan, order: number): PlanTable {
     parts: 1,
     problem: plan.problem ? errorInfo(plan.problem) : undefined,
   }
+}
+
+/** What `objects: all` would bring, read in the plan's snapshot, each compared with the target's. */
+async function planObjects(session: ReadingSession): Promise<PlanObjects> {
+  const schemas = copiedSchemas(session.plan)
+  const objects = await readAllObjects(session.snapshot, session.plan)
+  const there = session.target
+    ? await session.target.withTransaction((client) => readDumpObjects(client, schemas), {
+        mode: READ_ONLY_SNAPSHOT,
+      })
+    : []
+  const existing = new Map(there.map((o) => [o.identity, o]))
+  const largeObjects = await session.snapshot.read(async (client) => {
+    const { rows } = await client.query<{ n: string }>(
+      'SELECT count(*) AS n FROM pg_catalog.pg_largeobject_metadata',
+    )
+    return Number(rows[0]!.n)
+  })
+  return {
+    schemas,
+    objects: objects.map((object) => ({
+      kind: object.kind,
+      identity: object.identity,
+      action: objectAction(object, existing.get(object.identity)),
+    })),
+    largeObjects,
+  }
+}
+
+/** What a run would do with one object, as `ObjectBuilder` decides it. */
+function objectAction(object: DumpObject, there: DumpObject | undefined): PlanObject['action'] {
+  if (!there) return 'create'
+  if (there.definition === object.definition || object.kind === 'extension') return 'keep'
+  return object.kind === 'function' || object.kind === 'procedure' ? 'replace' : 'left different'
 }
 
 function describeView(plan: ViewPlan): PlanView {

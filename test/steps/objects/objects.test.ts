@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { RunReport } from '../../../src/report/run-report.js'
+import type { TransferPlan } from '../../../src/steps/plan/plan-transfer.js'
 import { TransferJob } from '../../../src/run/transfer-job.js'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -8,7 +9,7 @@ import { runCli } from '../../helpers/cli.js'
 import { tempDir, testConfig } from '../../helpers/config.js'
 import { readRunLog } from '../../helpers/logs.js'
 import { outboxMessages } from '../../helpers/outbox.js'
-import { type DatabasePair, databasePair } from '../../helpers/database-pair.js'
+import { type DatabasePair, catalogState, databasePair } from '../../helpers/database-pair.js'
 import { type TestDatabase, testServers } from '../../helpers/servers.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
@@ -231,6 +232,67 @@ describe('a run whose object fails', () => {
     const [mail] = await outboxMessages(path.join(dir, 'outbox'))
     assert.match(mail?.subject ?? '', /^\[tablehaul\] FAILED · 1\/1 tables, 3 views or objects failed/)
     assert.match(mail?.text ?? '', /TYPE app\.z_pair was not created/)
+  })
+})
+
+describe('tablehaul plan with objects: all', () => {
+  let db: DatabasePair
+
+  before(async () => {
+    db = await databasePair(servers, 'objects_plan')
+    await db.source.sql(SOURCE_SCHEMA)
+    // The target has one function otherwise (a run replaces it) and the enum otherwise (a run leaves it).
+    await db.target.sql(`
+      CREATE SCHEMA app;
+      CREATE TYPE app.z_mood AS ENUM ('no');
+      CREATE FUNCTION app.a_add(a int, b int) RETURNS int LANGUAGE sql AS 'SELECT a - b';
+    `)
+  })
+
+  after(async () => {
+    await db?.drop()
+  })
+
+  test('lists what it adds: counts per kind with what a run would do, each object with --verbose and in --json; nothing is written', async () => {
+    const dir = tempDir()
+    const args = ['plan', '--source', db.source.url, '--target', db.target.url, '--table', 'app.*']
+    const before = await catalogState(db.target)
+    const text = await runCli([...args, '--objects', 'all'], { cwd: dir })
+    assert.equal(text.code, 0, text.stderr)
+    const lines = text.stdout.split('\n')
+    const line = (kind: string) => lines.find((l) => l.trimStart().startsWith(`${kind} `))?.trim()
+    assert.match(text.stdout, /objects: all adds, from 1 schema \(app\), before the data:/)
+    assert.match(line('function') ?? '', /^function\s+4\s+3 create, 1 replace$/)
+    assert.match(line('type') ?? '', /^type\s+3\s+2 create, 1 left different$/)
+    assert.match(line('aggregate') ?? '', /^aggregate\s+1\s+1 create$/)
+    assert.match(line('large object') ?? '', /^large object\s+2\s+copy by OID$/)
+    assert.doesNotMatch(text.stdout, /TYPE app\.z_mood/, 'names only with --verbose')
+
+    const verbose = await runCli([...args, '--objects', 'all', '--verbose'], { cwd: dir })
+    assert.match(verbose.stdout, /TYPE app\.z_mood: left different/)
+    assert.match(verbose.stdout, /FUNCTION app\.a_add\(integer,integer\): replace/)
+    assert.match(verbose.stdout, /EXTENSION citext: create/)
+
+    const json = await runCli([...args, '--objects', 'all', '--json'], { cwd: dir })
+    const plan = JSON.parse(json.stdout) as TransferPlan
+    assert.deepEqual(plan.objects?.schemas, ['app'])
+    assert.equal(plan.objects?.largeObjects, 2)
+    assert.deepEqual(
+      plan.objects?.objects.filter((o) => o.action !== 'create'),
+      [
+        { kind: 'type', identity: 'TYPE app.z_mood', action: 'left different' },
+        { kind: 'function', identity: 'FUNCTION app.a_add(integer,integer)', action: 'replace' },
+      ],
+    )
+    assert.ok(
+      plan.objects!.objects.findIndex((o) => o.identity === 'TYPE app.z_pair') <
+        plan.objects!.objects.findIndex((o) => o.identity.startsWith('FUNCTION app.a_pair_text')),
+      'in the order a run creates them',
+    )
+
+    const tablesOnly = await runCli([...args, '--json'], { cwd: dir })
+    assert.equal((JSON.parse(tablesOnly.stdout) as TransferPlan).objects, undefined)
+    assert.deepEqual(await catalogState(db.target), before, 'nothing was written')
   })
 })
 
