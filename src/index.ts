@@ -21,6 +21,7 @@ export {
   planTransfer,
   type TransferPlan,
   type PlanTable,
+  type PlanView,
   type PlanTransferOptions,
 } from './steps/plan/plan-transfer.js'
 export {

@@ -12,6 +12,7 @@ import { embeddedBinaries } from '../../src/local/postgres-cluster.js'
 import { emailSubject, emailText } from '../../src/notify/email.js'
 import type { RunReport } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
+import { renderPlan } from '../../src/cli/commands/plan.js'
 import { planTransfer } from '../../src/steps/plan/plan-transfer.js'
 import { ViewBuilder } from '../../src/steps/views/view-builder.js'
 import { testConfig } from '../helpers/config.js'
@@ -203,6 +204,13 @@ describe('a view that reads a table the run does not copy', () => {
         ['app.a_eu_lines', 'wait', 'app.z_order_lines (it waits itself)'],
         ['app.b_totals', 'wait', 'app.a_eu_lines (it waits itself)'],
       ],
+    )
+    const text = renderPlan(plan, { write: () => true })
+    assert.match(text, /Views and materialized views, after the data, in this order:/)
+    assert.match(text, /\n {2}matview +app\.c_not_yet +create\n/)
+    assert.match(
+      text,
+      /\n {2}view +app\.z_order_lines +not created: waits for FUNCTION app\.with_tax\(numeric\) \(not on the target\), app\.orders \(not selected\)\n/,
     )
     const report = await run(db, yaml)
     assert.equal(report.status, 'succeeded')
