@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { reachableByServer } from '../src/local/postgres-cluster.js'
-import { Batch } from './lib/batch.js'
+import { Batch, benchEnvironment } from './lib/batch.js'
 import { BenchServer, findPostgres } from './lib/clusters.js'
 import { describeMachine } from './lib/machine.js'
 import { TIME_BINARY } from './lib/measure.js'
@@ -11,6 +11,7 @@ import { BASELINE, METHODS, METHOD_NAMES, PROJECT_ROOT, findTools } from './lib/
 import { HELP, parseOptions } from './lib/options.js'
 import { cpuCount } from './lib/proc.js'
 import { readRows, summarize } from './lib/report.js'
+import { SyncBench } from './lib/sync.js'
 
 const say = (line: string) => console.log(line)
 
@@ -109,6 +110,26 @@ async function main(argv: string[]): Promise<number> {
     resultsFile,
     say,
   })
+  const syncBenches = options.sync
+    ? options.scales.map(
+        (scale) =>
+          new SyncBench({
+            id,
+            dir,
+            source,
+            target,
+            scale,
+            rounds: options.reps,
+            jobs,
+            verify: options.verify,
+            timeoutS: options.timeoutS,
+            env: benchEnvironment(tools.clientDir),
+            resultsFile: path.join(resultsDir, `${date}-sync-results.tsv`),
+            commit: machine.commit,
+            say,
+          }),
+      )
+    : []
   const controller = new AbortController()
   const onSignal = () => {
     say('interrupted: stopping the run in progress and the servers')
@@ -124,6 +145,7 @@ async function main(argv: string[]): Promise<number> {
       `servers: source on port ${source.port}, target on port ${target.port} (wal_level=${walLevel}); jobs ${jobs}`,
     )
     await batch.run(controller.signal)
+    for (const sync of syncBenches) await sync.run(controller.signal)
   } catch (error) {
     failure = error // the runs done so far are still summarised
   } finally {
@@ -133,15 +155,22 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const rows = batch.rows
-  if (rows.length) {
+  const syncRows = syncBenches.flatMap((s) => s.rows)
+  if (rows.length || syncRows.length) {
     const summaryFile = path.join(resultsDir, `${date}-${id}.md`)
-    const text = `${batch.header(command)}\n${summarize(rows, SUMMARY)}\nLoad average at the end: ${describeMachine().load}.\n`
+    const sections = [
+      rows.length ? summarize(rows, SUMMARY) : '',
+      ...syncBenches.filter((s) => s.rows.length).map((s) => s.summary()),
+    ]
+    const text = `${batch.header(command)}\n${sections.filter(Boolean).join('\n')}\nLoad average at the end: ${describeMachine().load}.\n`
     writeFileSync(summaryFile, text)
     say(`\n${text}`)
     say(`(summary written to ${path.relative(cwd, summaryFile)})`)
   }
   if (failure) throw failure
-  const allGood = rows.every((r) => r.exit === '0' && !r.verify.startsWith('FAIL'))
+  const allGood =
+    rows.every((r) => r.exit === '0' && !r.verify.startsWith('FAIL')) &&
+    syncRows.every((r) => r.exit === 0 && !r.verify.startsWith('FAIL'))
   return controller.signal.aborted ? 130 : allGood ? 0 : 1
 }
 

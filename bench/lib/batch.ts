@@ -173,17 +173,8 @@ export class Batch {
     }
   }
 
-  /** The environment of every method: no stray PG* or TABLEHAUL_* settings, the password, the right tools first. */
   private environment(): Record<string, string> {
-    const env: Record<string, string> = {}
-    for (const [key, value] of Object.entries(process.env)) {
-      if (value === undefined || /^(PG|TABLEHAUL_)/.test(key) || key.startsWith('npm_')) continue
-      env[key] = value
-    }
-    env.PGPASSWORD = BENCH_PASSWORD
-    const { clientDir } = this.options.tools
-    if (clientDir) env.PATH = `${clientDir}:${env.PATH ?? ''}`
-    return env
+    return benchEnvironment(this.options.tools.clientDir)
   }
 
   private async waitQuiet(): Promise<void> {
@@ -216,4 +207,16 @@ export class Batch {
       '',
     ].join('\n')
   }
+}
+
+/** The environment of every method: no stray PG* or TABLEHAUL_* settings, the password, the right tools first. */
+export function benchEnvironment(clientDir: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value === undefined || /^(PG|TABLEHAUL_)/.test(key) || key.startsWith('npm_')) continue
+    env[key] = value
+  }
+  env.PGPASSWORD = BENCH_PASSWORD
+  if (clientDir) env.PATH = `${clientDir}:${env.PATH ?? ''}`
+  return env
 }

@@ -10,6 +10,8 @@ export interface BenchOptions {
   /** Asked for explicitly (else: every method installed). */
   readonly methods: readonly MethodName[] | undefined
   readonly cases: readonly CaseName[]
+  /** The `sync` case: asked for by name only (not part of `all`). */
+  readonly sync: boolean
   readonly jobs: number | undefined
   readonly wal: WalLevel
   readonly dir: string
@@ -38,11 +40,16 @@ appends one row per run to bench/results/<date>-results.tsv. See bench/README.md
 Datasets and repetitions
   --scale S         dataset scale; 1 ≈ 1 GB of table data in the standard case (default 1)
   --scales A,B,…    several scales, one after the other (memory mode default: 0.1,1,5)
-  --cases LIST      standard, many-tables, huge-values, or all (default all; memory mode: standard)
+  --cases LIST      standard, many-tables, huge-values, sync, or all (default all = the first three;
+                    memory mode: standard)
                       standard     the reference dataset: 6 tables (4M narrow rows, 1M wide rows, TOASTed
                                    documents, small tables), keys, FKs, a check, indexes, a sequence
                       many-tables  1,000 small tables (1,000 rows each at scale 1), key + FK + index each
                       huge-values  a few rows of 100+ MB each (3 × 128 MiB bytea at scale 1, 1 × 100 MiB text)
+                      sync         mode: sync against replace on the standard dataset, after a full copy:
+                                   rounds of 1 % (--reps of them), then 10 % and 50 % of the rows changed;
+                                   sync, sync with nothing changed, sync with changed:, replace (tablehaul
+                                   only; not part of all)
   --reps N          repetitions (default 3; memory mode: 1); in each, every method runs once, psql_pipe first
 
 Methods
@@ -82,6 +89,7 @@ Examples
   npm run bench -- --scale 0.1 --reps 1                      smoke test, every case and method
   npm run bench -- --scale 1 --reps 3 --cases standard        the headline figures
   npm run bench -- --memory --scales 0.1,5                    peak RSS stays flat
+  npm run bench -- --cases sync --scale 1 --reps 2            sync against replace
   npm run bench -- --report bench/results/2026-11-27-results.tsv --batch 20261127T140000Z`
 
 function list<T extends string>(
@@ -145,6 +153,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const wal = values.wal ?? 'replica'
   if (wal !== 'replica' && wal !== 'minimal')
     throw new Error(`--wal must be replica or minimal, not "${wal}"`)
+  const asked = list(values.cases, [...CASE_NAMES, 'sync'] as const, 'case')
+  const sync = values.cases !== 'all' && (asked?.includes('sync') ?? false)
   const reps = positive(values.reps, '--reps', memory ? 1 : 3)
   const jobs = values.jobs === undefined ? undefined : positive(values.jobs, '--jobs', 2)
   if (!Number.isInteger(reps) || (jobs !== undefined && !Number.isInteger(jobs)))
@@ -153,7 +163,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     scales,
     reps,
     methods: memory ? ['tablehaul'] : list(values.methods, METHOD_NAMES, 'method'),
-    cases: list(values.cases, CASE_NAMES, 'case') ?? (memory ? ['standard'] : [...CASE_NAMES]),
+    cases:
+      values.cases === 'all'
+        ? [...CASE_NAMES]
+        : (asked?.filter((c): c is CaseName => c !== 'sync') ?? (memory ? ['standard'] : [...CASE_NAMES])),
+    sync: sync && !memory,
     jobs,
     wal,
     dir: values.dir ?? '/tmp/tablehaul-bench',
