@@ -1,6 +1,8 @@
 /**
  * SIGINT and SIGTERM end a run gracefully: the first one aborts the returned signal (no new tables start,
- * copies in flight roll back, the log is written and the e-mail sent); a second one exits at once.
+ * copies in flight roll back, a connection attempt ends at once, the log is written and the e-mail sent); a
+ * second one exits at once, and the log's exit hook records what was left undone (a run not finished, an
+ * e-mail not sent).
  */
 export function installSignalHandlers(onFirst: (name: NodeJS.Signals) => void): {
   signal: AbortSignal

@@ -215,7 +215,7 @@ export class CsvExport extends CsvTransfer {
       const endpoint = requireSource(this.config)
       const source = openDatabase(this.config, 'source', endpoint.url, endpoint.password)
       try {
-        await source.check()
+        await source.check({ signal })
         return await this.copyOut(source, sink, signal)
       } finally {
         await source.close()
@@ -349,7 +349,7 @@ export class CsvImport extends CsvTransfer {
     const target = openDatabase(this.config, 'target', targetUrl, this.config.target?.password)
     if (!this.config.target) this.connectedTo({ target: `local ${target.displayUrl}` })
     try {
-      await target.check()
+      await target.check({ signal })
       this.emit('step.started', { step: 'plan' })
       const table = (await readCatalog(target)).table(this.ref)
       if (!table) {

@@ -131,6 +131,8 @@ export class Database {
   private readonly statementTimeoutMs: number
   private readonly lockTimeoutMs: number
   private readonly connectTimeoutMs: number
+  /** Where the pool's socket factory puts the sockets it opens during one `pool.connect()` call. */
+  private socketsOpening: net.Socket[] | undefined
 
   constructor(options: DatabaseOptions) {
     this.side = options.side
@@ -147,7 +149,11 @@ export class Database {
       keepAliveInitialDelayMillis: 10_000,
       max: options.maxConnections ?? 10,
       idleTimeoutMillis: 10_000,
-      stream: () => postgresOnlySocket(),
+      stream: () => {
+        const socket = postgresOnlySocket()
+        this.socketsOpening?.push(socket)
+        return socket
+      },
     })
     // A connection that dies while idle in the pool must not crash the process; the pool drops it.
     this.pool.on('error', () => {})
@@ -162,7 +168,7 @@ export class Database {
   async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>, options: ClientOptions = {}): Promise<T> {
     const { signal } = options
     signal?.throwIfAborted()
-    const client = await this.connect()
+    const client = await this.connect(signal)
     const abandon = () => discardClient(client)
     signal?.addEventListener('abort', abandon, { once: true })
     try {
@@ -260,26 +266,49 @@ export class Database {
     }
   }
 
-  /** A connection with the session settings applied. */
-  private async connect(): Promise<pg.PoolClient> {
+  /**
+   * A connection with the session settings applied. Aborting `signal` ends the attempt at once: its socket
+   * is closed (a server that accepted the connection and never answers would otherwise hold the run for
+   * timeouts.connect) and the signal's reason is thrown.
+   */
+  private async connect(signal?: AbortSignal): Promise<pg.PoolClient> {
+    const opening: net.Socket[] = []
+    this.socketsOpening = opening
+    let connecting: Promise<pg.PoolClient>
+    try {
+      // pg-pool creates the client, and so the socket, within this call, or hands out an idle one.
+      connecting = this.pool.connect()
+    } finally {
+      this.socketsOpening = undefined
+    }
     let client: pg.PoolClient
     try {
-      client = await this.pool.connect()
+      client = await untilAborted(connecting, signal, () => {
+        for (const socket of opening) socket.destroy()
+        // A client the pool hands out after all (an idle one, a queued request) is not wanted any more.
+        connecting.then(discardClient, () => {})
+      })
     } catch (error) {
+      if (signal?.aborted) throw signal.reason
       throw this.connectionError(error)
     }
     if (!this.prepared.has(client)) {
       const timer = setTimeout(() => discardClient(client), clientLimitMs(this.connectTimeoutMs))
+      const abandon = () => discardClient(client)
+      signal?.addEventListener('abort', abandon, { once: true })
       try {
+        signal?.throwIfAborted()
         await client.query(
           `${SESSION_SQL}; SET statement_timeout = ${this.statementTimeoutMs}; SET lock_timeout = ${this.lockTimeoutMs}`,
         )
         await checkClientConnection(client)
       } catch (error) {
         discardClient(client)
+        if (signal?.aborted) throw signal.reason
         throw this.connectionError(error)
       } finally {
         clearTimeout(timer)
+        signal?.removeEventListener('abort', abandon)
       }
       // A connection dropped while checked out emits 'error' on the client; the failing query reports it.
       client.on('error', () => {})
@@ -304,9 +333,12 @@ export class Database {
     )
   }
 
-  /** Opens one connection to prove the endpoint is reachable and the login works. */
-  async check(): Promise<void> {
-    await this.withClient(async () => {})
+  /**
+   * Opens one connection to prove the endpoint is reachable and the login works; aborting `signal` ends the
+   * attempt at once.
+   */
+  async check(options: ClientOptions = {}): Promise<void> {
+    await this.withClient(async () => {}, options)
   }
 
   /** Closes every connection; bounded, because a connection to a frozen peer never acknowledges its close. */
@@ -440,6 +472,24 @@ export function isConnectionLost(error: unknown): boolean {
   return /Connection terminated|connection.*(closed|ended)|Client has encountered a connection error|not queryable/i.test(
     message,
   )
+}
+
+/** `promise`, or the abort of `signal`: then `onAbort` runs and the signal's reason is thrown at once. */
+function untilAborted<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  onAbort: () => void,
+): Promise<T> {
+  if (!signal) return promise
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => {
+      onAbort()
+      reject(signal.reason)
+    }
+    if (signal.aborted) return abort()
+    signal.addEventListener('abort', abort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort))
+  })
 }
 
 /** A connection a step keeps for the whole run; `close()` takes it out of use for good. */

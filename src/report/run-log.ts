@@ -54,6 +54,8 @@ export class RunLog {
   private filePath: string | undefined
   private runId: string | undefined
   private finished = false
+  /** Whether the e-mail's fate (sent, or not and why) is recorded. */
+  private notified = false
   private readonly redactor: Redactor
   private humanMode = PRIVATE_FILE_MODE
   private readonly onExit = (code: number) => this.abandoned(code)
@@ -79,6 +81,7 @@ export class RunLog {
     this.rotateHumanLog(this.humanFile)
     this.runId = runId
     this.finished = false
+    this.notified = false
     this.filePath = path.join(this.options.dir, `tablehaul-${runId}.ndjson`)
     this.destination = pino.destination({
       dest: this.filePath,
@@ -147,7 +150,12 @@ export class RunLog {
         this.appendHuman([`${localTimestamp(new Date())} ${object} FAILED ${oneLine(message)}`])
         return
       }
+      case 'notify.sent':
+        this.notified = true
+        this.write('info', { event, ...(payload as object) })
+        return
       case 'notify.failed': {
+        this.notified = true
         const { error } = payload as TransferEvents['notify.failed']
         this.write('error', { event, error }, `the e-mail was not sent: ${describeError(error)}`)
         this.appendHuman([
@@ -212,9 +220,25 @@ export class RunLog {
     }
   }
 
-  /** The process is exiting before the run finished (a second SIGINT, process.exit): say so in both logs. */
+  /**
+   * The process is exiting before the run finished (a second SIGINT, process.exit): say so in both logs. Once
+   * it finished, the log stays open only while the e-mail is being sent: exiting then means it was not.
+   */
   private abandoned(code: number): void {
-    if (this.finished || !this.logger) return
+    if (!this.logger) return
+    if (this.finished) {
+      if (!this.notified) {
+        this.record('notify.failed', {
+          error: {
+            code: 'RUN_ABORTED',
+            message: `interrupted while it was being sent: the process exited (code ${code}) before the mail server accepted it`,
+            hint: 'the run is recorded in this log; its e-mail was not sent',
+          },
+        })
+      }
+      this.close()
+      return
+    }
     this.write(
       'error',
       { event: 'run.abandoned', exitCode: code },

@@ -175,7 +175,7 @@ export class TransferJob extends RunLifecycle {
     const config = this.config
     this.emit('step.started', { step: 'connect' })
     requireSource(config)
-    const endpoints = await connectRunEndpoints(config)
+    const endpoints = await connectRunEndpoints(config, signal)
     if (endpoints.note) this.warn(endpoints.note)
     const source = (this.source = endpoints.source)
     const target = (this.target = endpoints.target)

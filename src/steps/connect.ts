@@ -43,17 +43,18 @@ export async function resolveTargetUrl(config: Config): Promise<string> {
  */
 export async function connectRunEndpoints(
   config: Config,
+  signal?: AbortSignal,
 ): Promise<{ source: Database; target: Database; note?: string | undefined }> {
-  if (config.target) return connectEndpoints(config, config.target.url)
+  if (config.target) return connectEndpoints(config, config.target.url, signal)
   const sourceEndpoint = requireSource(config)
   const source = openDatabase(config, 'source', sourceEndpoint.url, sourceEndpoint.password)
   try {
-    await source.check()
+    await source.check({ signal })
     const settings = await readDatabaseSettings((sql) => source.query(sql))
     const local = await new LocalServer({ dir: config.local.dir, port: config.local.port }).database(settings)
     const target = openDatabase(config, 'target', local.url)
     try {
-      await target.check()
+      await target.check({ signal })
     } catch (error) {
       await target.close()
       throw error
@@ -65,16 +66,20 @@ export async function connectRunEndpoints(
   }
 }
 
-/** Connects to the source and the target and proves both logins work; on failure both pools are closed. */
+/**
+ * Connects to the source and the target and proves both logins work; on failure both pools are closed.
+ * Aborting `signal` ends both attempts at once.
+ */
 export async function connectEndpoints(
   config: Config,
   targetUrl: string,
+  signal?: AbortSignal,
 ): Promise<{ source: Database; target: Database }> {
   const sourceEndpoint = requireSource(config)
   const source = openDatabase(config, 'source', sourceEndpoint.url, sourceEndpoint.password)
   const target = openDatabase(config, 'target', targetUrl, config.target?.password)
   try {
-    await Promise.all([source.check(), target.check()])
+    await Promise.all([source.check({ signal }), target.check({ signal })])
   } catch (error) {
     await Promise.all([source.close(), target.close()])
     throw error
