@@ -102,8 +102,10 @@ export class TransferJob extends RunLifecycle {
       schema,
       warn: (key, message) => (key ? this.addWarnings(key, [message]) : this.warn(message)),
     })
+    const foreignKeys = new ForeignKeys(target, targetCatalog, this.history)
     const context: TableContext = {
       bulkLoadSettings: await bulkLoadSettings(target),
+      foreignKeys,
       source,
       target,
       snapshot,
@@ -122,7 +124,6 @@ export class TransferJob extends RunLifecycle {
       afterData,
       lock: this.lock!,
     }
-    const foreignKeys = new ForeignKeys(target, targetCatalog, this.history)
     try {
       // Every planned table counts as written, those a resumed run skips included: a key from one of
       // them to a table copied now must be lifted too, or that table's TRUNCATE is refused.
@@ -422,6 +423,7 @@ export class TransferJob extends RunLifecycle {
       bulkLoadSettings: context.bulkLoadSettings,
       verify: this.config.verify,
       syncMark: context.syncMarks.get(plan.target.key),
+      liftKeys: (client) => context.foreignKeys.liftWithin(client, plan.target),
       timeouts: {
         connectMs: timeouts.connect,
         lockMs: timeouts.lock,
@@ -553,6 +555,7 @@ export class TransferJob extends RunLifecycle {
 
 interface TableContext {
   readonly bulkLoadSettings: readonly string[]
+  readonly foreignKeys: ForeignKeys
   readonly history: RunHistory
   /** What earlier syncs remembered of each table, by TableRef key. */
   readonly syncMarks: ReadonlyMap<string, SyncMark>

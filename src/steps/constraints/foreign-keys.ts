@@ -34,6 +34,8 @@ export interface LiftedKeyStore {
  */
 export class ForeignKeys {
   private readonly lifted: ForeignKey[] = []
+  /** Keys between two tables that sync in place: left on, unless a sync has to lift them (liftWithin). */
+  private readonly kept: ForeignKey[] = []
 
   constructor(
     private readonly target: Database,
@@ -52,9 +54,15 @@ export class ForeignKeys {
       written.add(table.ref.key)
       for (const parent of this.targetCatalog.parents(table)) if (table.isPartition) mark(parent)
     }
+    // A sync changes rows in place, key by key, and a key checks each change as it is made: usually
+    // nothing breaks, and then there is nothing to check again at the end (a validation reads both
+    // tables in full). A sync that would break one lifts it then (liftWithin).
+    const syncing = new Set<string>()
     for (const plan of plans) {
       const table = plan.targetTable
       if (!plan.problem && plan.targetState === 'exists' && table) mark(table)
+      if (!plan.problem && plan.targetState === 'exists' && table && plan.mode === 'sync' && plan.syncKey)
+        syncing.add(table.ref.key)
     }
     const keys: ForeignKey[] = []
     for (const table of this.targetCatalog.tables) {
@@ -64,12 +72,14 @@ export class ForeignKeys {
         if (constraint.type !== 'f' || !constraint.isLocal || constraint.parentConstraintOid !== 0) continue
         const referenced = this.targetCatalog.tableByOid(constraint.referencedTableOid)
         if (referenced && written.has(referenced.ref.key)) {
-          keys.push({
+          const key = {
             table: table.ref,
             name: constraint.name,
             definition: constraint.definition,
             comment: constraint.comment,
-          })
+          }
+          if (syncing.has(table.ref.key) && syncing.has(referenced.ref.key)) this.kept.push(key)
+          else keys.push(key)
         }
       }
     }
@@ -82,6 +92,20 @@ export class ForeignKeys {
       await this.history.recordLiftedKeys(client, keys)
     })
     this.lifted.push(...keys)
+  }
+
+  /**
+   * Lifts, in the transaction of `table`'s sync, the kept keys that reference it or that it holds, and
+   * records them as pending in the same transaction: committed, they are put back validated by `restore`
+   * (as pending keys); rolled back, they never went. Returns how many it lifted.
+   */
+  async liftWithin(client: pg.ClientBase, table: TableRef): Promise<number> {
+    const keys = this.kept.filter((key) => key.table.equals(table) || referencedKey(key) === table.key)
+    if (keys.length === 0) return 0
+    for (const key of keys)
+      await client.query(`ALTER TABLE ${key.table.sql} DROP CONSTRAINT IF EXISTS ${quoteIdent(key.name)}`)
+    await this.history.recordLiftedKeys(client, keys)
+    return keys.length
   }
 
   /**
@@ -106,8 +130,13 @@ export class ForeignKeys {
     }
     const lifted = [...this.lifted]
     const pending: ForeignKey[] = []
+    const same = (a: ForeignKey) => (b: ForeignKey) => a.table.equals(b.table) && a.name === b.name
     for (const key of await this.history.pendingForeignKeys()) {
-      if (!lifted.some((k) => k.table.equals(key.table) && k.name === key.name)) pending.push(key)
+      if (!lifted.some(same(key))) pending.push(key)
+    }
+    // Kept keys a sync lifted in its committed transaction (without bookkeeping they are not pending).
+    for (const key of await this.keptButGone()) {
+      if (!lifted.some(same(key)) && !pending.some(same(key))) pending.push(key)
     }
     const waiting = (key: ForeignKey): TableRef | undefined =>
       this.history.keepsRecords
@@ -130,6 +159,21 @@ export class ForeignKeys {
       if (text) note(key, text)
     })
     return notes
+  }
+
+  private async keptButGone(): Promise<ForeignKey[]> {
+    if (this.kept.length === 0) return []
+    const { rows } = await this.target.query<{ table_schema: string; table_name: string; name: string }>(
+      `SELECT n.nspname AS table_schema, c.relname AS table_name, k.conname AS name
+         FROM pg_catalog.pg_constraint k
+         JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE k.contype = 'f'`,
+    )
+    const present = new Set(
+      rows.map((row) => `${new TableRef(row.table_schema, row.table_name).key}\u0000${row.name}`),
+    )
+    return this.kept.filter((key) => !present.has(`${key.table.key}\u0000${key.name}`))
   }
 
   private async keepPending(keys: readonly ForeignKey[]): Promise<void> {

@@ -87,6 +87,11 @@ export interface TableCopierOptions {
   readonly verify?: 'none' | 'checksum' | undefined
   /** mode sync: above this share of differing key buckets the table is reloaded instead. */
   readonly syncSwitchShare?: number | undefined
+  /**
+   * mode: sync: lifts, in the table's transaction, the foreign keys kept between it and other synced tables
+   * (before a reload, or when a change breaks one); returns how many.
+   */
+  readonly liftKeys?: ((client: pg.ClientBase) => Promise<number>) | undefined
   /** mode: sync: what the last sync of this table left (tablehaul.sync_marks), if any. */
   readonly syncMark?: SyncMark | undefined
   /** Runs inside the target transaction just before COMMIT (the run's bookkeeping rides along atomically). */
@@ -273,6 +278,7 @@ export class TableCopier {
         sourceClient,
         targetClient,
         hint,
+        liftKeys: this.options.liftKeys,
         stillGoing: () => stillGoing(watchdog, stop),
         switchShare: canReload ? this.options.syncSwitchShare : Infinity,
         onActivity: (bytes) => {
@@ -292,6 +298,8 @@ export class TableCopier {
       return { synced: outcome, switchBackOn }
     }
     notes.push(`sync → replace: ${outcome.reason}`)
+    // TRUNCATE refuses a table that a kept key references, and a reload checks no key row by row.
+    await this.options.liftKeys?.(targetClient)
     await targetClient.query(`TRUNCATE ONLY ${plan.target.sql}`)
     watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
     const streamed = await this.stream(sourceClient, targetClient, true, watchdog)

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
 import copyStreams from 'pg-copy-streams'
 import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
-import { TablehaulError, messageOf } from '../../errors.js'
+import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
 import { copyIn } from '../copy/copy-in.js'
 import { copyOut } from '../copy/copy-out.js'
 import type { TablePlan } from '../plan/planner.js'
@@ -78,6 +78,11 @@ export interface TableSyncerOptions {
   readonly switchShare?: number | undefined
   /** The `changed:` column and the high-water mark the last sync recorded for it. */
   readonly hint?: SyncHint | undefined
+  /**
+   * Lifts, inside the table's transaction, the foreign keys between this table and other tables of the
+   * run that were kept for the sync; returns how many it lifted (0: none to lift).
+   */
+  readonly liftKeys?: ((client: pg.ClientBase) => Promise<number>) | undefined
 }
 
 export interface SyncHint {
@@ -116,7 +121,7 @@ export class TableSyncer {
       throw this.sideError('source', error)
     })
     this.hashing = await hashingOf(this.options.sourceClient, this.options.targetClient)
-    const hinted = hint ? await this.applyHint(hint) : { rows: 0, replaced: 0 }
+    const hinted = hint ? await this.applyHint(hint) : { inserted: 0, updated: 0 }
     stillGoing()
     const { dirty, dirtyCount, source } = await this.compareBuckets(buckets)
     stillGoing()
@@ -128,20 +133,20 @@ export class TableSyncer {
         bytes: this.bytes,
       }
     }
-    let found = { changed: 0, updated: 0, deleted: 0 }
+    let found = { changed: 0, inserted: 0, updated: 0, deleted: 0 }
     if (dirtyCount > 0) {
       await this.compareRows(bucketBitmap(dirty), buckets)
       stillGoing()
-      const { changed, updated } = await this.findChanges()
+      const changed = await this.findChanges()
       stillGoing()
       this.options.onPhase?.('fetching')
       await this.fetchChangedRows(changed)
       stillGoing()
       this.options.onPhase?.('applying')
-      found = { changed, updated, deleted: await this.apply(changed) }
+      found = { changed, ...(await this.apply(changed)) }
     }
-    const inserted = hinted.rows - hinted.replaced + found.changed - found.updated
-    const updated = hinted.replaced + found.updated
+    const inserted = hinted.inserted + found.inserted
+    const updated = hinted.updated + found.updated
     return {
       kind: 'synced',
       rows: source.rows,
@@ -149,7 +154,7 @@ export class TableSyncer {
       counts: {
         inserted,
         updated,
-        deleted: found.deleted - found.updated,
+        deleted: found.deleted,
         unchanged: source.rows - inserted - updated,
       },
       source,
@@ -167,7 +172,7 @@ export class TableSyncer {
    * fingerprints afterwards only have to find deletes, and whatever a writer changed without setting the
    * column. Returns how many rows came and how many of them replaced a target row.
    */
-  private async applyHint(hint: SyncHint): Promise<{ rows: number; replaced: number }> {
+  private async applyHint(hint: SyncHint): Promise<{ inserted: number; updated: number }> {
     const { plan } = this.options
     const columnList = this.columns.map(quoteIdent).join(', ')
     const source = plan.source.kind === 'table' ? plan.source.table : undefined
@@ -182,12 +187,8 @@ export class TableSyncer {
       `COPY (SELECT ${selected} FROM ONLY ${this.sourceTable} AS t WHERE ${where}t.${quoteIdent(hint.column)} > ${quoteLiteral(hint.highWater)}::${type}) TO STDOUT WITH (FORMAT ${format})`,
       `COPY ${TEMP.hinted} (${columnList}) FROM STDIN WITH (FORMAT ${format})`,
     )
-    if (rows === 0) return { rows, replaced: 0 }
-    const deleted = await this.target(
-      `DELETE FROM ONLY ${plan.target.sql} AS t USING ${TEMP.hinted} AS h WHERE ${this.sameKey('t', 'h')}`,
-    )
-    await this.insertFrom(TEMP.hinted, rows)
-    return { rows, replaced: deleted.rowCount ?? 0 }
+    if (rows === 0) return { inserted: 0, updated: 0 }
+    return this.liftingKeysIfNeeded(() => this.write(TEMP.hinted, rows))
   }
 
   /**
@@ -299,21 +300,20 @@ export class TableSyncer {
    * The source rows the target lacks exactly (new, or changed: same key by `=`, other text), and how many
    * of them replace a target row with the same key.
    */
-  private async findChanges(): Promise<{ changed: number; updated: number }> {
+  private async findChanges(): Promise<number> {
     const keyList = this.key.map((name) => `s.${quoteIdent(name)}`).join(', ')
-    const firstKey = quoteIdent(this.key[0]!)
     // A join, not EXISTS in the select list: that is a subplan run once per row (quadratic), while the
     // planner hashes a join. No target row: t.hash is NULL, which IS DISTINCT FROM any source hash.
     await this.target(
       `CREATE TEMP TABLE ${TEMP.changes} ON COMMIT DROP AS
-       SELECT ${keyList}, t.${firstKey} IS NOT NULL AS replaces
+       SELECT ${keyList}
          FROM ${TEMP.sourceRows} AS s LEFT JOIN ${TEMP.targetRows} AS t ON ${this.sameKey('t', 's')}
         WHERE t.${HASH} IS DISTINCT FROM s.${HASH}`,
     )
-    const { rows } = await this.target<{ changed: string; updated: string }>(
-      `SELECT count(*)::text AS changed, count(*) FILTER (WHERE replaces)::text AS updated FROM ${TEMP.changes}`,
+    const { rows } = await this.target<{ changed: string }>(
+      `SELECT count(*)::text AS changed FROM ${TEMP.changes}`,
     )
-    return { changed: Number(rows[0]!.changed), updated: Number(rows[0]!.updated) }
+    return Number(rows[0]!.changed)
   }
 
   /**
@@ -372,32 +372,98 @@ export class TableSyncer {
   }
 
   /**
-   * One DELETE of every target row in a differing bucket that the source does not have exactly (vanished,
-   * or changed), then one INSERT of the changed source rows. A row whose key changed is one of each.
-   * Returns how many rows the DELETE removed.
+   * One DELETE of the target rows of the differing buckets whose key the source no longer has, then the
+   * changed source rows: an UPDATE of those whose key the target has, an INSERT of the others. Updating
+   * in place (not deleting and inserting again) leaves foreign keys that reference the row alone and lets
+   * PostgreSQL update it within its page (HOT) when no indexed column changed.
    */
-  private async apply(changed: number): Promise<number> {
+  private async apply(changed: number): Promise<{ inserted: number; updated: number; deleted: number }> {
     const { plan } = this.options
-    const deleted = await this.target(
-      `DELETE FROM ONLY ${plan.target.sql} AS t USING ${TEMP.targetRows} AS d
-        WHERE ${this.sameKey('t', 'd')}
-          AND NOT EXISTS (SELECT 1 FROM ${TEMP.sourceRows} AS s WHERE ${this.sameKey('s', 'd')} AND s.${HASH} = d.${HASH})`,
-    )
-    if (changed === 0) return deleted.rowCount ?? 0
-    await this.insertFrom(TEMP.rows, changed)
-    return deleted.rowCount ?? 0
+    return this.liftingKeysIfNeeded(async () => {
+      const deleted = await this.target(
+        `DELETE FROM ONLY ${plan.target.sql} AS t USING ${TEMP.targetRows} AS d
+          WHERE ${this.sameKey('t', 'd')}
+            AND NOT EXISTS (SELECT 1 FROM ${TEMP.sourceRows} AS s WHERE ${this.sameKey('s', 'd')})`,
+      )
+      const written = changed === 0 ? { inserted: 0, updated: 0 } : await this.write(TEMP.rows, changed)
+      return { ...written, deleted: deleted.rowCount ?? 0 }
+    })
   }
 
-  /** One INSERT of a temporary table's rows into the target table, which must take all `expected`. */
-  private async insertFrom(temporary: string, expected: number): Promise<void> {
+  /**
+   * The rows of a temporary table written into the target table: UPDATE where the key is there (every
+   * column set, the key's too: a key equal by `=` may still be written differently), INSERT where it is
+   * not. A table with a GENERATED ALWAYS identity column outside its key cannot have that column set by
+   * an UPDATE: its rows are deleted and inserted again instead.
+   */
+  private async write(temporary: string, expected: number): Promise<{ inserted: number; updated: number }> {
     const { plan } = this.options
-    const columnList = this.columns.map(quoteIdent).join(', ')
+    const target = plan.target.sql
+    const alwaysIdentity = plan.targetTable?.columns.some(
+      (column) =>
+        column.identity === 'a' && !this.key.includes(column.name) && this.columns.includes(column.name),
+    )
+    let updated: number
+    if (alwaysIdentity) {
+      const removed = await this.target(
+        `DELETE FROM ONLY ${target} AS t USING ${temporary} AS r WHERE ${this.sameKey('t', 'r')}`,
+      )
+      updated = removed.rowCount ?? 0
+      await this.insertFrom(`${temporary}`, expected, undefined)
+      return { inserted: expected - updated, updated }
+    }
+    const list = (prefix: string) => this.columns.map((name) => `${prefix}${quoteIdent(name)}`).join(', ')
+    const set =
+      this.columns.length === 1
+        ? `${list('')} = r.${quoteIdent(this.columns[0]!)}`
+        : `(${list('')}) = (${list('r.')})`
+    const result = await this.target(
+      `UPDATE ONLY ${target} AS t SET ${set} FROM ${temporary} AS r WHERE ${this.sameKey('t', 'r')}`,
+    )
+    updated = result.rowCount ?? 0
+    await this.insertFrom(
+      temporary,
+      expected - updated,
+      `NOT EXISTS (SELECT 1 FROM ONLY ${target} AS t WHERE ${this.sameKey('t', 'r')})`,
+    )
+    return { inserted: expected - updated, updated }
+  }
+
+  /**
+   * Runs `write` in a savepoint. A foreign key between two tables of the run is kept during a sync (its
+   * rows are checked as they change, not all again at the end); when the changes break one on the way (a
+   * row referencing a key the other table gets later, a referenced row deleted before the rows that
+   * reference it), the keys of this table are lifted, in this transaction, and put back validated at
+   * the end of the run, as for a reload; then the changes are written again.
+   */
+  private async liftingKeysIfNeeded<T>(write: () => Promise<T>): Promise<T> {
+    const { liftKeys } = this.options
+    if (!liftKeys) return write()
+    await this.target('SAVEPOINT tablehaul_sync_write')
+    try {
+      const result = await write()
+      await this.target('RELEASE SAVEPOINT tablehaul_sync_write')
+      return result
+    } catch (error) {
+      const cause = error instanceof TablehaulError ? error.cause : error
+      if (sqlStateOf(cause) !== '23503') throw error
+      await this.target('ROLLBACK TO SAVEPOINT tablehaul_sync_write')
+      if ((await liftKeys(this.options.targetClient)) === 0) throw error
+      await this.target('RELEASE SAVEPOINT tablehaul_sync_write')
+      return write()
+    }
+  }
+
+  /** One INSERT of a temporary table's rows (those `filter` keeps) into the target table: `expected` rows. */
+  private async insertFrom(temporary: string, expected: number, filter: string | undefined): Promise<void> {
+    const { plan } = this.options
+    const columnList = this.columns.map((name) => `r.${quoteIdent(name)}`).join(', ')
     // The source's values of identity columns are kept, as COPY keeps them.
     const overriding = plan.targetTable?.columns.some((column) => column.identity === 'a')
       ? ' OVERRIDING SYSTEM VALUE'
       : ''
     const inserted = await this.target(
-      `INSERT INTO ${plan.target.sql} (${columnList})${overriding} SELECT ${columnList} FROM ${temporary}`,
+      `INSERT INTO ${plan.target.sql} (${this.columns.map(quoteIdent).join(', ')})${overriding} SELECT ${columnList} FROM ${temporary} AS r${filter ? ` WHERE ${filter}` : ''}`,
     )
     if (inserted.rowCount !== expected) {
       throw new TablehaulError(
