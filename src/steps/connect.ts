@@ -206,7 +206,7 @@ export async function readPlan(options: {
     views: sourceViews,
     targetDb: target,
   })
-  const owners = await OwnersAndPrivileges.read(config, plan, sourceClient)
+  const owners = await OwnersAndPrivileges.read(config, plan, sourceClient, sourceCatalog)
   if (owners && target) {
     await target.withTransaction((client) => owners.checkRoles(client), { mode: READ_ONLY_SNAPSHOT })
   } else if (owners) {

@@ -27,6 +27,8 @@ export type Grant = readonly [grantor: string, grantee: string | null, privilege
 /** One object with its owner and its privileges, as one server has them. */
 export interface OwnedObject {
   readonly kind: OwnedObjectKind
+  /** Only meaningful on the server it was read from. */
+  readonly oid: number
   /** The schema (null for a large object) and name, which relations are matched to the run's tables by. */
   readonly schema: string | null
   readonly name: string
@@ -43,6 +45,7 @@ export interface OwnedObject {
 
 interface OwnedObjectRow {
   kind: OwnedObjectKind
+  oid: string
   schema_name: string | null
   name: string
   identity: string
@@ -71,6 +74,7 @@ export async function readOwnedObjects(
     ])
     return rows.map((row) => ({
       kind: row.kind,
+      oid: Number(row.oid),
       schema: row.schema_name,
       name: row.name,
       identity: row.identity,

@@ -3,7 +3,7 @@
 -- functions, procedures and aggregates, operators, operator classes and families; with $2 (boolean) also the
 -- database's large objects. Objects an extension owns (pg_depend 'e') and those another object owns ('i':
 -- array types, a table's row type, a multirange) follow their owner and are left out.
--- One row per object: its kind, its schema and name (relations are matched to the run's tables by these),
+-- One row per object: its kind, its OID, its schema and name (relations are matched to the run's tables by these),
 -- the words that name it after ALTER … / GRANT … ON, its owner, and its privileges as (grantor, grantee,
 -- privilege, grantable) rows, NULL grantee meaning PUBLIC; a NULL ACL is PostgreSQL's default for the
 -- kind (acldefault), so both sides compare by what is allowed, not by how it is stored. Column privileges
@@ -84,7 +84,7 @@ WITH selected AS (
     FROM pg_catalog.pg_largeobject_metadata m
    WHERE $2::boolean
 )
-SELECT o.kind, o.schema_name, o.name, o.identity, pg_catalog.pg_get_userbyid(o.owner) AS owner, o.columns, o.linked,
+SELECT o.kind, o.oid, o.schema_name, o.name, o.identity, pg_catalog.pg_get_userbyid(o.owner) AS owner, o.columns, o.linked,
        CASE WHEN o.kind IN ('operator', 'operator class', 'operator family') THEN NULL
             ELSE COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
                                     pg_catalog.pg_get_userbyid(x.grantor),

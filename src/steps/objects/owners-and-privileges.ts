@@ -1,4 +1,6 @@
 import type pg from 'pg'
+import type { Catalog } from '../../catalog/catalog.js'
+import { creationOrder } from '../../catalog/creation-order.js'
 import type { Config } from '../../config/schema.js'
 import {
   type Grant,
@@ -50,8 +52,9 @@ interface ScopedObject {
  *
  * In scope: the schemas of the copied tables (not `public`, whose owner and privileges are the target
  * database's own, as pg_dump leaves them, nor tablehaul's own), the copied tables, and the partitioned
- * tables, sequences, views and materialized views of those schemas; with `objects: all` also their types,
- * domains, routines, operators, operator classes and families, and the database's large objects.
+ * tables, sequences, views and materialized views of those schemas; the types and routines the copied
+ * tables need (what the schema step brings); with `objects: all` every type, domain, routine, operator,
+ * operator class and family of those schemas, and the database's large objects.
  */
 export class OwnersAndPrivileges {
   private constructor(
@@ -66,11 +69,16 @@ export class OwnersAndPrivileges {
     config: Pick<Config, 'owners' | 'privileges' | 'objects'>,
     plan: RunPlan,
     sourceClient: pg.ClientBase,
+    sourceCatalog: Catalog,
   ): Promise<OwnersAndPrivileges | undefined> {
     const keep = { owners: config.owners === 'keep', privileges: config.privileges === 'keep' }
     if (!keep.owners && !keep.privileges) return undefined
     const all = config.objects === 'all'
-    const schemas = copiedSchemas(plan).filter((s) => s !== OWN_SCHEMA)
+    // With objects: tables, the types and routines the run brings are those the tables need, wherever they are.
+    const used = all ? undefined : usedByTables(sourceCatalog, plan)
+    const schemas = [...new Set([...copiedSchemas(plan), ...(used?.schemas ?? [])])]
+      .filter((s) => s !== OWN_SCHEMA)
+      .sort()
     const renamed = new Map<string, TableRef>()
     for (const table of plan.tables) {
       if (table.source.kind === 'table') renamed.set(table.source.table.ref.key, table.target)
@@ -78,7 +86,7 @@ export class OwnersAndPrivileges {
     for (const table of plan.emptyPartitioned) renamed.set(table.ref.key, table.ref)
     const objects: ScopedObject[] = []
     for (const object of await readOwnedObjects(sourceClient, schemas, { largeObjects: all })) {
-      const scoped = scope(object, renamed, all)
+      const scoped = scope(object, renamed, all || used!.oids.has(object.oid))
       if (scoped) objects.push(scoped)
     }
     const targetSchemas = [
@@ -219,8 +227,31 @@ export class OwnersAndPrivileges {
   }
 }
 
-/** The source object with its target name, or undefined when the run does not bring it. */
-function scope(object: OwnedObject, renamed: Map<string, TableRef>, all: boolean): ScopedObject | undefined {
+/** The types and routines the copied tables need (what the schema step creates), by OID, and their schemas. */
+function usedByTables(catalog: Catalog, plan: RunPlan): { oids: Set<number>; schemas: string[] } {
+  const tables = [
+    ...plan.tables.flatMap((t) => (t.source.kind === 'table' ? [t.source.table] : [])),
+    ...plan.emptyPartitioned,
+  ]
+  const oids = new Set<number>()
+  const schemas = new Set<string>()
+  for (const object of creationOrder(catalog, tables, [], plan.sequences).objects) {
+    if (object.kind !== 'type' && object.kind !== 'function') continue
+    oids.add(object.info.oid)
+    schemas.add(object.info.ref.schema)
+  }
+  return { oids, schemas: [...schemas] }
+}
+
+/**
+ * The source object with its target name, or undefined when the run does not bring it. `brought`: for a
+ * type or routine, whether the run brings it (objects: all, or a copied table needs it).
+ */
+function scope(
+  object: OwnedObject,
+  renamed: Map<string, TableRef>,
+  brought: boolean,
+): ScopedObject | undefined {
   const same = { source: object, targetKey: keyOf(object.kind, object.schema, object.name) }
   switch (object.kind) {
     case 'schema':
@@ -245,7 +276,7 @@ function scope(object: OwnedObject, renamed: Map<string, TableRef>, all: boolean
     case 'materialized view':
       return { ...same, targetIdentity: new TableRef(object.schema!, object.name).sql }
     default:
-      return all ? { ...same, targetIdentity: object.identity } : undefined
+      return brought ? { ...same, targetIdentity: object.identity } : undefined
   }
 }
 

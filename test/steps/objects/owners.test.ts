@@ -216,6 +216,43 @@ describe('privileges: keep alone', () => {
   })
 })
 
+describe('owners: keep with objects: tables', () => {
+  let db: DatabasePair
+
+  before(async () => {
+    db = await databasePair(servers, 'owners_tables')
+    await db.source.sql(`${createRoles(ROLES)} ${SOURCE_SCHEMA}`)
+    await db.target.sql(createRoles(ROLES))
+  })
+
+  after(async () => {
+    await db?.drop()
+  })
+
+  test('the copied table, its schema and the type it uses get their source owners; a function no table uses is not brought', async () => {
+    const report = await new TransferJob(
+      testConfig({ source: db.source.url, target: db.target.url, tables: ['shop.orders'], owners: 'keep' }),
+      { notifier: null },
+    ).run()
+    assert.equal(report.status, 'succeeded', JSON.stringify(report.error))
+    assert.deepEqual(report.warnings, [])
+    const owners = await db.target.sql<{ object: string; owner: string }>(
+      `SELECT 'schema' AS object, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'shop'
+       UNION ALL SELECT 'orders', pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'shop.orders'::regclass
+       UNION ALL SELECT 'orders_id_seq', pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'shop.orders_id_seq'::regclass
+       UNION ALL SELECT 'state', pg_get_userbyid(typowner) FROM pg_type WHERE oid = 'shop.state'::regtype
+       UNION ALL SELECT 'price', count(*)::text FROM pg_proc WHERE proname = 'price'`,
+    )
+    assert.deepEqual(owners, [
+      { object: 'schema', owner: 'th_alice' },
+      { object: 'orders', owner: 'th_alice' },
+      { object: 'orders_id_seq', owner: 'th_alice' },
+      { object: 'state', owner: 'th_carol' },
+      { object: 'price', owner: '0' },
+    ])
+  })
+})
+
 describe('roles missing on the target', () => {
   let db: DatabasePair
 
