@@ -287,6 +287,37 @@ describe('views into an older target, and what the target refuses', () => {
     )
   })
 
+  test('from PostgreSQL 14, a second run keeps the views it made, though 14 prints their queries otherwise', async () => {
+    const older = await TestDatabase.create(pg14!, 'views_old_as_src')
+    const newer = await TestDatabase.create(servers.target, 'views_new_tgt')
+    try {
+      await older.sql(SOURCE_SCHEMA.replace(/^.*security_invoker.*$/m, ''))
+      const copy = () =>
+        new TransferJob(testConfig({ source: older.url, target: newer.url }), { notifier: null }).run()
+      const oids = () =>
+        newer.sql<{ name: string; oid: number }>(
+          `SELECT relname AS name, oid::int AS oid FROM pg_class WHERE relkind IN ('v', 'm') ORDER BY 1`,
+        )
+      const first = await copy()
+      assert.equal(first.status, 'succeeded', first.warnings.join('\n'))
+      const [printed] = await older.sql<{ d: string }>(
+        `SELECT pg_get_viewdef('app.b_totals'::regclass, true) AS d`,
+      )
+      const [there] = await newer.sql<{ d: string }>(
+        `SELECT pg_get_viewdef('app.b_totals'::regclass, true) AS d`,
+      )
+      assert.notEqual(printed!.d, there!.d, 'the two versions print the query differently')
+      const before = await oids()
+      const second = await copy()
+      assert.equal(second.status, 'succeeded', second.warnings.join('\n'))
+      assert.deepEqual(await oids(), before, 'no view or materialized view was dropped and made again')
+      const [row] = await newer.sql<{ n: number }>(`SELECT count(*)::int AS n FROM app.b_totals`)
+      assert.equal(row!.n, 25)
+    } finally {
+      await Promise.all([older.drop(), newer.drop()])
+    }
+  })
+
   test('a definition that holds a second statement is refused by the target, not run', async () => {
     await target.sql(`CREATE TABLE public.precious (x int); INSERT INTO public.precious VALUES (1)`)
     const targetDb = new Database({ side: 'target', url: target.url })

@@ -34,7 +34,9 @@ export interface PlanView {
   readonly view: string
   readonly kind: 'view' | 'materialized view'
   /**
-   * create; replace (the target's differs); keep (the target's is the same); wait (it is not created:
+   * create; replace (the target's differs; from a source of another PostgreSQL version, whose text differs,
+   * the run keeps it when the target prints the source's query the same); keep (the target's is the same);
+   * wait (it is not created:
    * `waitsFor` says why). A materialized view the source holds populated is also refreshed.
    */
   readonly action: 'create' | 'replace' | 'keep' | 'wait'

@@ -105,7 +105,7 @@ export class ViewBuilder {
     if (!there) await this.ensureSchema(client, view.ref.schema)
     let status: ObjectOutcome['status']
     let base: ViewInfo | undefined = there
-    if (there && sameView(view, there)) status = 'unchanged'
+    if (there && (await this.sameOnTarget(client, view, there))) status = 'unchanged'
     else if (!there) {
       await this.create(client, view)
       status = 'created'
@@ -142,6 +142,32 @@ export class ViewBuilder {
     await this.settle(client, view, base)
     state.existing.set(view.ref.key, view)
     return status
+  }
+
+  /**
+   * Whether the target's view is the source's. Each PostgreSQL version prints a query its own way: when the
+   * texts differ (a source of another version), the source's query is made a temporary view on the target
+   * and printed there, so a view that is the same is kept instead of replaced on every run.
+   */
+  private async sameOnTarget(client: pg.ClientBase, view: ViewInfo, there: ViewInfo): Promise<boolean> {
+    if (sameView(view, there)) return true
+    if (!sameView({ ...view, definition: there.definition }, there)) return false
+    const probe = await this.options.targetDb
+      .withSavepoint(client, 'tablehaul_view_probe', async () => {
+        await execute(client, `CREATE TEMPORARY VIEW tablehaul_view_probe AS ${query(view)}`)
+        const { rows } = await client.query<{ definition: string }>(
+          `SELECT pg_catalog.set_config('search_path', '', true),
+                  pg_catalog.pg_get_viewdef('pg_temp.tablehaul_view_probe'::pg_catalog.regclass, true) AS definition`,
+        )
+        // Rolled back whatever it found: the temporary view and the search path go with the savepoint.
+        throw new ProbeResult(rows[0]?.definition === there.definition)
+      })
+      .catch((error: unknown) => {
+        if (error instanceof ProbeResult) return error.same
+        if (isConnectionLost(error)) throw error
+        return false
+      })
+    return probe
   }
 
   /** A view may live in a schema without any table of the run: the schema step did not create it. */
@@ -228,6 +254,13 @@ export class ViewBuilder {
     // Refreshed from the tables this run copied: the rows a refresh on the source would give at the snapshot.
     if (view.populated) await execute(client, `REFRESH MATERIALIZED VIEW ${view.ref.sql}`)
     else if (base?.populated) await execute(client, `REFRESH MATERIALIZED VIEW ${view.ref.sql} WITH NO DATA`)
+  }
+}
+
+/** What the probe of a definition found, thrown to roll its savepoint back. */
+class ProbeResult extends Error {
+  constructor(readonly same: boolean) {
+    super('probe')
   }
 }
 
