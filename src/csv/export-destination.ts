@@ -223,13 +223,14 @@ async function openFifo(file: string, signal: AbortSignal, timeoutMs: number): P
 /** A device, a FIFO or standard output: written as the bytes come, never replaced or removed. */
 class WriteThrough implements ExportSink {
   private readonly errors = new Set<unknown>()
+  private readonly onError = (error: unknown) => this.errors.add(error)
 
   constructor(
     readonly name: string,
     private readonly stream: Writable,
     readonly endsStream: boolean,
   ) {
-    stream.on('error', (error) => this.errors.add(error))
+    stream.on('error', this.onError)
   }
 
   writable(): Writable {
@@ -240,6 +241,8 @@ class WriteThrough implements ExportSink {
 
   close(): void {
     if (this.endsStream) this.stream.destroy()
+    // Standard output outlives the export: its own error handling (main's EPIPE exit) takes over again.
+    else this.stream.off('error', this.onError)
   }
 
   failedWith(error: unknown): boolean {
