@@ -58,8 +58,13 @@ function result(report: RunReport, name: string): TableResult {
 }
 
 /** Whether a statement of the target's sessions that starts with `prefix` is running, and waiting on what. */
-async function running(db: DatabasePair, prefix: string, waitingOn?: 'Lock'): Promise<boolean> {
-  const [row] = await db.target.sql<{ n: number }>(
+async function running(
+  db: DatabasePair,
+  prefix: string,
+  waitingOn?: 'Lock',
+  side: 'source' | 'target' = 'target',
+): Promise<boolean> {
+  const [row] = await db[side].sql<{ n: number }>(
     `SELECT count(*)::int AS n FROM pg_stat_activity
       WHERE datname = current_database() AND state = 'active' AND starts_with(query, $1)
         AND ($2::text IS NULL OR wait_event_type = $2)`,
@@ -132,8 +137,8 @@ describe('a sync phase that hangs fails its table, keeping the old rows, and the
       })
       const finished = run.run()
       await waitFor(
-        // The target's own pass 1 waits on the client, which waits on the source's bucket sums.
-        () => running(db, 'COPY (SELECT b, count(*)'),
+        // The source's bucket sums squeeze through the throttled link: its COPY stays active meanwhile.
+        () => running(db, 'COPY (SELECT b, count(*)', undefined, 'source'),
         60_000,
         'the bucket sums to come',
       )

@@ -14,6 +14,7 @@ import type { SyncSummary } from '../../report/run-report.js'
 import {
   type Fingerprint,
   type Hashing,
+  hashedColumns,
   hashingOf,
   sameFingerprint,
   wholeFingerprintSql,
@@ -333,7 +334,7 @@ export class TableCopier {
     const { plan, timeouts } = this.options
     if (this.options.verify !== 'checksum' || (plan.mode !== 'replace' && plan.mode !== 'sync')) return false
     watchdog.phase('comparing fingerprints (verify: checksum)', clientLimitMs(timeouts.statementMs))
-    const columns = plan.columns.map((column) => column.name)
+    const columns = hashedColumns(plan)
     const read = async (client: pg.ClientBase, sql: string): Promise<Fingerprint> => {
       const { rows } = await client.query<{ rows: string; first: string; second: string }>(sql)
       return { rows: Number(rows[0]!.rows), first: rows[0]!.first, second: rows[0]!.second }

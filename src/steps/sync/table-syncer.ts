@@ -8,7 +8,16 @@ import { copyIn } from '../copy/copy-in.js'
 import { copyOut } from '../copy/copy-out.js'
 import type { TablePlan } from '../plan/planner.js'
 import { BucketReader } from './bucket-reader.js'
-import { type Fingerprint, type Hashing, bucketOf, hashHalves, hashingOf, rowHash } from './fingerprint.js'
+import {
+  type Fingerprint,
+  type HashedColumn,
+  type Hashing,
+  bucketOf,
+  hashHalves,
+  hashedColumns,
+  hashingOf,
+  rowHash,
+} from './fingerprint.js'
 
 /** How many rows a bucket holds on average: 1 % of rows changed at random then touches ~15 % of buckets. */
 export const ROWS_PER_BUCKET = 16
@@ -101,6 +110,7 @@ export class TableSyncer {
   private bytes = 0
   private readonly key: readonly string[]
   private readonly columns: readonly string[]
+  private readonly hashed: readonly HashedColumn[]
   private hashing: Hashing = 'md5'
 
   constructor(private readonly options: TableSyncerOptions) {
@@ -109,6 +119,7 @@ export class TableSyncer {
       throw new Error(`${plan.target.display} has no key to sync by`)
     this.key = plan.syncKey
     this.columns = plan.columns.map((column) => column.name)
+    this.hashed = hashedColumns(plan)
   }
 
   async sync(): Promise<SyncOutcome> {
@@ -215,7 +226,7 @@ export class TableSyncer {
     // every row of the table and sort to disk instead); with its default guess the table grows as needed.
     const perBucket = (relation: string, where: string | undefined) =>
       `COPY (SELECT b, count(*), sum(${halves.high}), sum(${halves.low})
-         FROM (SELECT ${bucketOf('t', this.key, buckets, this.hashing)} AS b, ${rowHash('t', this.columns, this.hashing)} AS h
+         FROM (SELECT ${bucketOf('t', this.key, buckets, this.hashing)} AS b, ${rowHash('t', this.hashed, this.hashing)} AS h
                  FROM ${relation} AS t${where ? ` WHERE (${where})` : ''} OFFSET 0) AS hashed
         GROUP BY b ORDER BY b) TO STDOUT`
     const sourceRows = new BucketReader(
@@ -285,12 +296,12 @@ export class TableSyncer {
     await this.target(`ALTER TABLE ${TEMP.sourceRows} ADD COLUMN ${HASH} int8`)
     const where = this.sourceWhere ? `(${this.sourceWhere}) AND ` : ''
     await this.move(
-      `COPY (SELECT ${keyColumns}, ${rowHash('t', this.columns, this.hashing)} FROM ONLY ${this.sourceTable} AS t WHERE ${where}${inDirty}) TO STDOUT`,
+      `COPY (SELECT ${keyColumns}, ${rowHash('t', this.hashed, this.hashing)} FROM ONLY ${this.sourceTable} AS t WHERE ${where}${inDirty}) TO STDOUT`,
       `COPY ${TEMP.sourceRows} (${keyList}, ${HASH}) FROM STDIN`,
     )
     await this.target(
       `CREATE TEMP TABLE ${TEMP.targetRows} ON COMMIT DROP AS
-       SELECT ${keyColumns}, ${rowHash('t', this.columns, this.hashing)} AS ${HASH} FROM ONLY ${this.options.plan.target.sql} AS t WHERE ${inDirty}`,
+       SELECT ${keyColumns}, ${rowHash('t', this.hashed, this.hashing)} AS ${HASH} FROM ONLY ${this.options.plan.target.sql} AS t WHERE ${inDirty}`,
     )
     // The planner joins the temporary tables better once it knows their sizes.
     await this.target(`ANALYZE ${TEMP.sourceRows}; ANALYZE ${TEMP.targetRows}`)

@@ -7,7 +7,13 @@ import { type ErrorInfo, errorInfo } from '../../report/run-report.js'
 import type { TablePlan } from '../plan/planner.js'
 import { openForReading } from '../connect.js'
 import type { Snapshot } from '../snapshot.js'
-import { type Hashing, hashProbe, hashingFor, wholeFingerprintSql } from '../sync/fingerprint.js'
+import {
+  type Hashing,
+  hashProbe,
+  hashedColumns,
+  hashingFor,
+  wholeFingerprintSql,
+} from '../sync/fingerprint.js'
 
 /** How one table compares. */
 export interface TableComparison {
@@ -206,7 +212,7 @@ function measureQuery(
   checksum: boolean,
   hashing: Hashing,
 ): { source: string; target: string } {
-  const columns = plan.columns.map((column) => column.name)
+  const columns = hashedColumns(plan)
   const select = (relation: string, where?: string) => {
     const filter = where ? ` WHERE (${where})` : ''
     if (!checksum) return `SELECT count(*)::text AS rows FROM ${relation} AS t${filter}`
