@@ -97,6 +97,8 @@ export interface ReadingSession {
   readonly plan: RunPlan
   /** The views and materialized views a run would bring, and what each waits for. */
   readonly views: readonly ViewPlan[]
+  /** With `owners: keep` or `privileges: keep`: what they would apply (its roles already checked). */
+  readonly owners: OwnersAndPrivileges | undefined
   /** Source URL without its password. */
   readonly sourceDisplay: string
   /** Target URL without its password, or why there is no target yet. */
@@ -148,10 +150,20 @@ export async function openForReading(config: Config): Promise<ReadingSession> {
     target = targetUrl ? openDatabase(config, 'target', targetUrl, config.target?.password) : undefined
     await target?.check()
     await snapshot.open()
-    const { plan, views } = await snapshot.read((sourceClient) =>
+    const { plan, views, owners } = await snapshot.read((sourceClient) =>
       readPlan({ config, source, sourceClient, target }),
     )
-    return { source, target, snapshot, plan, views, sourceDisplay: source.displayUrl, targetDisplay, close }
+    return {
+      source,
+      target,
+      snapshot,
+      plan,
+      views,
+      owners,
+      sourceDisplay: source.displayUrl,
+      targetDisplay,
+      close,
+    }
   } catch (error) {
     await close()
     throw error
@@ -206,7 +218,13 @@ export async function readPlan(options: {
     views: sourceViews,
     targetDb: target,
   })
-  const owners = await OwnersAndPrivileges.read(config, plan, sourceClient, sourceCatalog)
+  const owners = await OwnersAndPrivileges.read(
+    config,
+    plan,
+    sourceClient,
+    sourceCatalog,
+    views.filter((v) => v.waitsFor.length === 0).map((v) => v.view.ref),
+  )
   if (owners && target) {
     await target.withTransaction((client) => owners.checkRoles(client), { mode: READ_ONLY_SNAPSHOT })
   } else if (owners) {

@@ -107,6 +107,14 @@ export function renderPlan(
     lines.push(...alignColumns(rows, []).map((l) => `  ${l}`))
   }
   if (plan.objects) lines.push(...renderObjects(plan.objects, writer, options.verbose ?? false))
+  if (plan.ownership) {
+    const { owners, privileges, objects, roles } = plan.ownership
+    const what = [owners ? 'owners' : undefined, privileges ? 'privileges' : undefined].filter(Boolean)
+    lines.push(
+      '',
+      `${what.join(' and ')}: the source's, last of all, for ${plural(objects, 'object')}${roles.length ? `, with the target's roles ${roles.map(escapeControl).join(', ')}` : ''}`,
+    )
+  }
   for (const warning of plan.warnings) lines.push(`${paint(writer, 'yellow', 'note')}: ${warning}`)
   const { totals } = plan
   lines.push('')

@@ -51,8 +51,9 @@ interface ScopedObject {
  * make the target's owners and privileges the source's.
  *
  * In scope: the schemas of the copied tables (not `public`, whose owner and privileges are the target
- * database's own, as pg_dump leaves them, nor tablehaul's own), the copied tables, and the partitioned
- * tables, sequences, views and materialized views of those schemas; the types and routines the copied
+ * database's own, as pg_dump leaves them, nor tablehaul's own), the copied tables and the partitioned
+ * tables above them, their sequences and those a pattern selects, the views and materialized views the run
+ * creates; the types and routines the copied
  * tables need (what the schema step brings); with `objects: all` every type, domain, routine, operator,
  * operator class and family of those schemas, and the database's large objects.
  */
@@ -70,6 +71,7 @@ export class OwnersAndPrivileges {
     plan: RunPlan,
     sourceClient: pg.ClientBase,
     sourceCatalog: Catalog,
+    views: readonly TableRef[],
   ): Promise<OwnersAndPrivileges | undefined> {
     const keep = { owners: config.owners === 'keep', privileges: config.privileges === 'keep' }
     if (!keep.owners && !keep.privileges) return undefined
@@ -84,15 +86,33 @@ export class OwnersAndPrivileges {
       if (table.source.kind === 'table') renamed.set(table.source.table.ref.key, table.target)
     }
     for (const table of plan.emptyPartitioned) renamed.set(table.ref.key, table.ref)
+    // The relations the run brings besides its tables: their sequences, the sequences a pattern selects,
+    // and the views it creates.
+    const brought = new Set<string>([
+      ...plan.sequences.map((sequence) => sequence.ref.key),
+      ...plan.tables.flatMap((t) =>
+        t.source.kind === 'table' ? sourceCatalog.ownedSequences(t.source.table).map((q) => q.ref.key) : [],
+      ),
+      ...views.map((view) => view.key),
+    ])
     const objects: ScopedObject[] = []
     for (const object of await readOwnedObjects(sourceClient, schemas, { largeObjects: all })) {
-      const scoped = scope(object, renamed, all || used!.oids.has(object.oid))
+      const scoped = scope(object, { renamed, brought }, all || used!.oids.has(object.oid))
       if (scoped) objects.push(scoped)
     }
     const targetSchemas = [
       ...new Set([...schemas, ...[...renamed.values()].map((ref) => ref.schema)]),
     ].filter((s) => s !== OWN_SCHEMA)
     return new OwnersAndPrivileges(keep, objects, targetSchemas, all)
+  }
+
+  /** What `plan` shows: which options, how many objects they cover, and the roles they name. */
+  describe(): { owners: boolean; privileges: boolean; objects: number; roles: string[] } {
+    return {
+      ...this.keep,
+      objects: this.objects.length,
+      roles: [...this.rolesNeeded().keys()].sort(),
+    }
   }
 
   /** The roles the target must have, each with the objects that need it. */
@@ -249,9 +269,10 @@ function usedByTables(catalog: Catalog, plan: RunPlan): { oids: Set<number>; sch
  */
 function scope(
   object: OwnedObject,
-  renamed: Map<string, TableRef>,
+  relations: { readonly renamed: Map<string, TableRef>; readonly brought: Set<string> },
   brought: boolean,
 ): ScopedObject | undefined {
+  const { renamed } = relations
   const same = { source: object, targetKey: keyOf(object.kind, object.schema, object.name) }
   switch (object.kind) {
     case 'schema':
@@ -273,8 +294,10 @@ function scope(
     }
     case 'sequence':
     case 'view':
-    case 'materialized view':
-      return { ...same, targetIdentity: new TableRef(object.schema!, object.name).sql }
+    case 'materialized view': {
+      const ref = new TableRef(object.schema!, object.name)
+      return relations.brought.has(ref.key) ? { ...same, targetIdentity: ref.sql } : undefined
+    }
     default:
       return brought ? { ...same, targetIdentity: object.identity } : undefined
   }

@@ -87,6 +87,18 @@ export interface TransferPlan {
   readonly views: readonly PlanView[]
   /** With `objects: all`: what it would add besides tables and views; absent with `objects: tables`. */
   readonly objects?: PlanObjects | undefined
+  /**
+   * With `owners: keep` or `privileges: keep`: which, over how many objects, and the target roles they
+   * name (all present: a missing one makes the plan fail with ROLE_MISSING instead).
+   */
+  readonly ownership?:
+    | {
+        readonly owners: boolean
+        readonly privileges: boolean
+        readonly objects: number
+        readonly roles: readonly string[]
+      }
+    | undefined
   readonly warnings: readonly string[]
   readonly totals: {
     readonly tables: number
@@ -128,6 +140,7 @@ export async function planTransfer(config: Config, options: PlanTransferOptions 
       tables,
       views: session.views.map(describeView),
       objects: config.objects === 'all' ? await planObjects(session) : undefined,
+      ownership: session.owners?.describe(),
       warnings: [...session.plan.warnings],
       totals: {
         tables: tables.length,

@@ -229,6 +229,20 @@ describe('owners: keep with objects: tables', () => {
     await db?.drop()
   })
 
+  test('plan says which objects get their owners and with which roles', async () => {
+    const plan = await planTransfer(
+      testConfig({ source: db.source.url, target: db.target.url, tables: ['shop.orders'], owners: 'keep' }),
+    )
+    assert.equal(plan.runnable, true)
+    // The schema shop, the table, its sequence (which follows the table) and the type shop.state.
+    assert.deepEqual(plan.ownership, {
+      owners: true,
+      privileges: false,
+      objects: 4,
+      roles: ['th_alice', 'th_carol'],
+    })
+  })
+
   test('the copied table, its schema and the type it uses get their source owners; a function no table uses is not brought', async () => {
     const report = await new TransferJob(
       testConfig({ source: db.source.url, target: db.target.url, tables: ['shop.orders'], owners: 'keep' }),
