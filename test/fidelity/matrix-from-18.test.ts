@@ -32,6 +32,11 @@ function expectedShortfalls(target: number) {
     failed: {
       'fidelity.builtin_collated': `cannot create fidelity.builtin_collated on the target: it needs collation fidelity.builtin_utf8, which could not be created: ${needs('the builtin collation provider', 17)}`,
       'fidelity.gen_ident': `cannot create fidelity.gen_ident on the target: column "tripled" is a virtual generated column, which needs PostgreSQL 18 (the target runs ${target})`,
+      ...(target < 16
+        ? {
+            'fidelity.ruled_text': `cannot create fidelity.ruled_text on the target: it needs collation fidelity.ruled, which could not be created: ${needs('an ICU collation with rules', 16)}`,
+          }
+        : {}),
     },
     warnings: {
       'fidelity.ident_parts_1': [
@@ -57,9 +62,16 @@ function expectedShortfalls(target: number) {
       'table fidelity.gen_ident: missing on the target',
       'table fidelity.builtin_collated: missing on the target',
       'collation fidelity.builtin_utf8: missing on the target',
+      ...(target < 16
+        ? [
+            'table fidelity.ruled_text: missing on the target',
+            'collation fidelity.ruled: missing on the target',
+          ]
+        : []),
     ],
     /** Every object of the two tables that could not be created (columns, index, trigger, sequence, …). */
-    missingWithTable: /^[a-z ]+ fidelity\.(gen_ident|builtin_collated)[._ ].*: missing on the target$/,
+    missingWithTable:
+      /^[a-z ]+ fidelity\.(gen_ident|builtin_collated|ruled_text)[._ ].*: missing on the target$/,
   }
 }
 
