@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict'
 import { withClient } from './servers.js'
 
 /** Pinned like tablehaul's own sessions, so both servers render every value's text form the same way. */
@@ -24,4 +25,27 @@ export async function fingerprint(url: string, table: string): Promise<Fingerpri
     )
     return { rows: Number(rows[0]!.rows), hash: rows[0]!.hash ?? '' }
   })
+}
+
+/**
+ * Every row's text form, ordered by its own bytes, for a row-by-row comparison (a difference names the
+ * row). A read that a lock would block fails after 10 s instead of waiting.
+ */
+export async function rowsOf(db: { readonly url: string }, table: string): Promise<string[]> {
+  return withClient(db.url, async (client) => {
+    await client.query(`${SETTINGS}; SET lock_timeout = '10s'`)
+    const { rows } = await client.query<{ row: string }>(
+      `SELECT row FROM (SELECT ROW(t.*)::text AS row FROM ${table} AS t) AS r ORDER BY row COLLATE "C"`,
+    )
+    return rows.map((r) => r.row)
+  })
+}
+
+/** The target's table holds exactly the source's rows. */
+export async function assertSameRows(
+  db: { readonly source: { readonly url: string }; readonly target: { readonly url: string } },
+  table: string,
+): Promise<void> {
+  const [expected, actual] = await Promise.all([rowsOf(db.source, table), rowsOf(db.target, table)])
+  assert.deepEqual(actual, expected, `${table}: the target's rows differ from the source's`)
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import pg from 'pg'
 import type { RunReport, TableResult } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
 import { testConfig } from '../helpers/config.js'
 import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
-import { type TestDatabase, testServers, withClient } from '../helpers/servers.js'
+import { type TestDatabase, testServers } from '../helpers/servers.js'
+import { assertSameRows } from '../helpers/fingerprint.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
 
@@ -16,20 +16,6 @@ before(async () => {
 after(async () => {
   await servers?.stop()
 })
-
-const PINNED = `SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = 'hex';`
-
-async function rowsOf(db: TestDatabase, table: string): Promise<string[]> {
-  const sql = `${PINNED} SELECT row FROM (SELECT ROW(t.*)::text AS row FROM ${table} AS t) AS r ORDER BY row COLLATE "C"`
-  return withClient(db.url, async (client) => {
-    const results = (await client.query(sql)) as unknown as pg.QueryResult<{ row: string }>[]
-    return results.at(-1)!.rows.map((r) => r.row)
-  })
-}
-
-async function assertSameRows(db: DatabasePair, table: string): Promise<void> {
-  assert.deepEqual(await rowsOf(db.target, table), await rowsOf(db.source, table), `${table} differs`)
-}
 
 function sync(db: DatabasePair, yaml: Record<string, unknown> = {}): Promise<RunReport> {
   return new TransferJob(

@@ -10,7 +10,8 @@ import { tempDir, testConfig } from '../helpers/config.js'
 import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
 import { readRunLog, recordsSoFar } from '../helpers/logs.js'
 import { outboxMessages } from '../helpers/outbox.js'
-import { type TestDatabase, testServers, withClient } from '../helpers/servers.js'
+import { testServers } from '../helpers/servers.js'
+import { assertSameRows, rowsOf } from '../helpers/fingerprint.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
 
@@ -21,23 +22,6 @@ before(async () => {
 after(async () => {
   await servers?.stop()
 })
-
-/** Pinned like tablehaul's sessions; a read that a lock would block fails instead of waiting. */
-const PINNED = `SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = 'hex'; SET lock_timeout = '10s';`
-
-/** Every row's text form, in one order on both servers: tables compare row by row. */
-async function rowsOf(db: TestDatabase | string, table: string): Promise<string[]> {
-  const sql = `${PINNED} SELECT row FROM (SELECT ROW(t.*)::text AS row FROM ${table} AS t) AS r ORDER BY row COLLATE "C"`
-  const url = typeof db === 'string' ? db : db.url
-  return withClient(url, async (client) => {
-    const results = (await client.query(sql)) as unknown as pg.QueryResult<{ row: string }>[]
-    return results.at(-1)!.rows.map((r) => r.row)
-  })
-}
-
-async function assertSameRows(db: DatabasePair, table: string): Promise<void> {
-  assert.deepEqual(await rowsOf(db.target, table), await rowsOf(db.source, table), `${table} differs`)
-}
 
 async function sync(
   db: DatabasePair,

@@ -4,7 +4,8 @@ import type { RunReport, TableResult } from '../../../src/report/run-report.js'
 import { TransferJob } from '../../../src/run/transfer-job.js'
 import { testConfig } from '../../helpers/config.js'
 import { type DatabasePair, databasePair } from '../../helpers/database-pair.js'
-import { type TestDatabase, testServers } from '../../helpers/servers.js'
+import { testServers } from '../../helpers/servers.js'
+import { assertSameRows } from '../../helpers/fingerprint.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
 
@@ -15,22 +16,6 @@ before(async () => {
 after(async () => {
   await servers?.stop()
 })
-
-/** Pinned like tablehaul's sessions, so each row's text form reads the same on both servers. */
-const PINNED = `SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = 'hex'; SET lc_monetary = 'C';`
-
-/** Every row's text form, ordered by its own text: two tables compare row by row. */
-async function rowsOf(db: TestDatabase, table: string): Promise<string[]> {
-  const rows = await db.sql<{ row: string }>(
-    `${PINNED} SELECT row FROM (SELECT ROW(t.*)::text AS row FROM ${table} AS t) AS r ORDER BY row COLLATE "C"`,
-  )
-  return rows.map((r) => r.row)
-}
-
-async function assertSameRows(db: DatabasePair, table: string): Promise<void> {
-  const [expected, actual] = await Promise.all([rowsOf(db.source, table), rowsOf(db.target, table)])
-  assert.deepEqual(actual, expected, `${table}: the target's rows differ from the source's`)
-}
 
 async function run(db: DatabasePair, extra: Record<string, unknown> = {}): Promise<RunReport> {
   const report = await new TransferJob(
