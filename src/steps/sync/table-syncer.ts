@@ -188,8 +188,7 @@ export class TableSyncer {
   private async applyHint(hint: SyncHint): Promise<{ inserted: number; updated: number }> {
     const { plan } = this.options
     const columnList = this.columns.map(quoteIdent).join(', ')
-    const source = plan.source.kind === 'table' ? plan.source.table : undefined
-    const type = source?.columns.find((column) => column.name === hint.column)?.type ?? 'text'
+    const type = this.sourceType(hint.column)
     const format = plan.format === 'binary' ? 'binary' : 'text'
     await this.target(
       `CREATE TEMP TABLE ${TEMP.hinted} ON COMMIT DROP AS SELECT ${columnList} FROM ONLY ${plan.target.sql} WITH NO DATA`,
@@ -341,8 +340,6 @@ export class TableSyncer {
       `CREATE TEMP TABLE ${TEMP.rows} ON COMMIT DROP AS SELECT ${columnList} FROM ONLY ${plan.target.sql} WITH NO DATA`,
     )
     if (expected === 0) return
-    const source = plan.source.kind === 'table' ? plan.source.table : undefined
-    const typeOf = (name: string) => source?.columns.find((column) => column.name === name)?.type ?? 'text'
     const format = plan.format === 'binary' ? 'binary' : 'text'
     await this.target(
       `DECLARE tablehaul_sync_keys NO SCROLL CURSOR FOR SELECT ${this.key.map((name) => `${quoteIdent(name)}::text`).join(', ')} FROM ${TEMP.changes}`,
@@ -361,7 +358,7 @@ export class TableSyncer {
           `pg_catalog.unnest(${quoteLiteral(arrayLiteral(rows.map((row) => row[index]!)))}::text[])`,
       )
       const names = this.key.map((_, index) => `k${index}`)
-      const casts = this.key.map((name, index) => `u.${names[index]}::${typeOf(name)}`)
+      const casts = this.key.map((name, index) => `u.${names[index]}::${this.sourceType(name)}`)
       const tuple = (items: string[]) => (items.length === 1 ? items[0]! : `(${items.join(', ')})`)
       const matches = `${tuple(this.key.map((name) => `t.${quoteIdent(name)}`))} IN (SELECT ${casts.join(', ')} FROM ROWS FROM (${arrays.join(', ')}) AS u(${names.join(', ')}))`
       const where = this.sourceWhere ? `(${this.sourceWhere}) AND ` : ''
@@ -492,6 +489,12 @@ export class TableSyncer {
 
   private sameKey(a: string, b: string): string {
     return this.key.map((name) => `${a}.${quoteIdent(name)} = ${b}.${quoteIdent(name)}`).join(' AND ')
+  }
+
+  /** A source column's type, as the source names it: what a text value of the column is cast to. */
+  private sourceType(column: string): string {
+    const { source } = this.options.plan
+    return (source.kind === 'table' && source.table.columns.find((c) => c.name === column)?.type) || 'text'
   }
 
   private get sourceTable(): string {
