@@ -14,7 +14,7 @@ import { type ReportingOptions, RunLifecycle, type RunOptions } from './run-life
 import { recordedEnding } from '../report/run-log.js'
 import { connectRunEndpoints, readPlan } from '../steps/connect.js'
 import { SchemaBuilder } from '../steps/schema/schema-builder.js'
-import { buildAllObjects } from '../steps/objects/all-objects.js'
+import { AllObjectsBuilder } from '../steps/objects/all-objects.js'
 import { type ObjectOutcome, objectNote } from '../steps/objects/object-builder.js'
 import { ViewBuilder } from '../steps/views/view-builder.js'
 import type { ViewPlan } from '../steps/views/view-plan.js'
@@ -73,6 +73,12 @@ export class TransferJob extends RunLifecycle {
     const resumeFrom = await this.openHistory(source, target, snapshot, options)
 
     this.emit('step.started', { step: 'schema' })
+    const allObjects =
+      this.config.objects === 'all'
+        ? await AllObjectsBuilder.read({ snapshot, source, target, plan, signal })
+        : undefined
+    // Text search objects before the tables, whose defaults and generated columns may name them.
+    if (allObjects) this.reportObjects(await allObjects.beforeTables())
     const ddl = new Ddl(sourceCatalog, { targetVersion: targetCatalog.serverVersion })
     const toCopy = plan.tables.filter((table) => !resumeFrom?.committed.has(table.target.key))
     const schema = await new SchemaBuilder({
@@ -86,9 +92,7 @@ export class TransferJob extends RunLifecycle {
       if (failure) this.warn(failure.message)
     }
     // After the tables' own types and functions, before the data: none of these objects depend on rows.
-    if (this.config.objects === 'all') {
-      this.reportObjects(await buildAllObjects({ snapshot, source, target, plan, signal }))
-    }
+    if (allObjects) this.reportObjects(await allObjects.afterTables())
 
     const afterData = new PostDataBuilder({
       source: sourceCatalog,

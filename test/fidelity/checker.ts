@@ -5,7 +5,8 @@ import pg from 'pg'
  * order-independent hash of every row's text form, then the differing rows themselves), and the schema
  * object by object (tables, views and materialized views with their definitions, options and populated
  * state, columns, constraints, indexes, triggers, rules, policies, sequences with their state, types,
- * functions, collations, extensions, statistics objects, comments), and a populated materialized view's
+ * functions, collations, text search configurations (with their mappings), dictionaries, templates and
+ * parsers, extensions, statistics objects, comments), and a populated materialized view's
  * rows like a table's. Written independently of
  * tablehaul's own catalog code, so a mistake there cannot hide itself here.
  *
@@ -41,6 +42,9 @@ const USER_SCHEMA = `nspname NOT IN ('pg_catalog', 'information_schema', 'tableh
 const COLLATION = (oid: string) =>
   `(SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co
       JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = ${oid})`
+/** `schema.name` of an object of `namespace` alias, quoted as needed. */
+const TS_NAME = (namespace: string, name: string) =>
+  `pg_catalog.quote_ident(${namespace}.nspname) || '.' || pg_catalog.quote_ident(${name})`
 const NOT_EXTENSION = (classid: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend xd WHERE xd.classid = '${classid}'::pg_catalog.regclass AND xd.objid = ${oid} AND xd.deptype = 'e')`
 
@@ -192,9 +196,45 @@ function describeQueries(server: number, version: number, sameVersion: boolean):
     `SELECT 'collation ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(co.collname) AS object,
             jsonb_build_object('provider', co.collprovider, 'deterministic', co.collisdeterministic,
               'locale', coalesce(to_jsonb(co) ->> 'colllocale', to_jsonb(co) ->> 'colliculocale', CASE WHEN co.collprovider = 'i' THEN co.collcollate END),
+              'lc_collate', CASE WHEN co.collprovider = 'c' THEN co.collcollate::text END,
+              'lc_ctype', CASE WHEN co.collprovider = 'c' THEN co.collctype::text END,
+              'rules', to_jsonb(co) ->> 'collicurules',
               'comment', pg_catalog.obj_description(co.oid, 'pg_collation')) AS props
        FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace n ON n.oid = co.collnamespace
       WHERE ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_catalog.pg_collation', 'co.oid')}`,
+    // text search configurations with their mappings (token type: dictionaries in order), dictionaries,
+    // templates and parsers
+    `SELECT 'text search configuration ' || ${TS_NAME('n', 'cfg.cfgname')} AS object,
+            jsonb_build_object('parser', (SELECT ${TS_NAME('pn', 'p.prsname')} FROM pg_catalog.pg_ts_parser p
+                                            JOIN pg_catalog.pg_namespace pn ON pn.oid = p.prsnamespace WHERE p.oid = cfg.cfgparser),
+              'mappings', (SELECT jsonb_object_agg(tt.alias, m.dictionaries)
+                             FROM (SELECT cm.maptokentype, jsonb_agg(${TS_NAME('dn', 'd.dictname')} ORDER BY cm.mapseqno) AS dictionaries
+                                     FROM pg_catalog.pg_ts_config_map cm JOIN pg_catalog.pg_ts_dict d ON d.oid = cm.mapdict
+                                     JOIN pg_catalog.pg_namespace dn ON dn.oid = d.dictnamespace
+                                    WHERE cm.mapcfg = cfg.oid GROUP BY cm.maptokentype) m
+                             JOIN pg_catalog.ts_token_type(cfg.cfgparser) tt ON tt.tokid = m.maptokentype),
+              'comment', pg_catalog.obj_description(cfg.oid, 'pg_ts_config')) AS props
+       FROM pg_catalog.pg_ts_config cfg JOIN pg_catalog.pg_namespace n ON n.oid = cfg.cfgnamespace
+      WHERE ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_catalog.pg_ts_config', 'cfg.oid')}`,
+    `SELECT 'text search dictionary ' || ${TS_NAME('n', 'd.dictname')} AS object,
+            jsonb_build_object('template', (SELECT ${TS_NAME('tn', 't.tmplname')} FROM pg_catalog.pg_ts_template t
+                                              JOIN pg_catalog.pg_namespace tn ON tn.oid = t.tmplnamespace WHERE t.oid = d.dicttemplate),
+              'options', d.dictinitoption, 'comment', pg_catalog.obj_description(d.oid, 'pg_ts_dict')) AS props
+       FROM pg_catalog.pg_ts_dict d JOIN pg_catalog.pg_namespace n ON n.oid = d.dictnamespace
+      WHERE ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_catalog.pg_ts_dict', 'd.oid')}`,
+    `SELECT 'text search template ' || ${TS_NAME('n', 't.tmplname')} AS object,
+            jsonb_build_object('init', nullif(t.tmplinit, 0)::pg_catalog.regprocedure::text,
+              'lexize', t.tmpllexize::pg_catalog.regprocedure::text,
+              'comment', pg_catalog.obj_description(t.oid, 'pg_ts_template')) AS props
+       FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace
+      WHERE ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_catalog.pg_ts_template', 't.oid')}`,
+    `SELECT 'text search parser ' || ${TS_NAME('n', 'p.prsname')} AS object,
+            jsonb_build_object('start', p.prsstart::pg_catalog.regprocedure::text, 'gettoken', p.prstoken::pg_catalog.regprocedure::text,
+              'end', p.prsend::pg_catalog.regprocedure::text, 'headline', nullif(p.prsheadline, 0)::pg_catalog.regprocedure::text,
+              'lextypes', p.prslextype::pg_catalog.regprocedure::text,
+              'comment', pg_catalog.obj_description(p.oid, 'pg_ts_parser')) AS props
+       FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace
+      WHERE ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_catalog.pg_ts_parser', 'p.oid')}`,
     // schemas
     `SELECT 'schema ' || pg_catalog.quote_ident(n.nspname) AS object,
             jsonb_build_object('comment', pg_catalog.obj_description(n.oid, 'pg_namespace')) AS props

@@ -15,7 +15,20 @@ export type DumpObjectKind =
   | 'operator family'
   | 'operator class'
   | 'cast'
+  | 'collation'
+  | 'text search parser'
+  | 'text search template'
+  | 'text search dictionary'
+  | 'text search configuration'
 
+/** A function a text search parser or template is made of: it must exist before them. */
+export interface SupportFunction {
+  /** `pg_catalog.dsimple_init(internal)` (unqualified in pg_catalog), as regprocedure writes it. */
+  readonly signature: string
+  readonly language: string
+  /** For a function written in C: the library it lives in (`$libdir/dict_snowball`). */
+  readonly library: string | null
+}
 /** One object as pg_dump would restore it: what it is, how to create it, and what it needs first. */
 export interface DumpObject {
   readonly kind: DumpObjectKind
@@ -30,6 +43,10 @@ export interface DumpObject {
   readonly extension: string | null
   /** Addresses of the objects of the same list that must exist before it. */
   readonly needs: readonly string[]
+  /** The first PostgreSQL (server_version_num) that accepts the definition, and what needs it. */
+  readonly needsVersion?: { readonly version: number; readonly feature: string } | undefined
+  /** For a text search parser or template: the functions it is made of. */
+  readonly supportFunctions?: readonly SupportFunction[] | undefined
 }
 
 interface ObjectRow {
@@ -40,6 +57,9 @@ interface ObjectRow {
   definition: string | null
   comment: string | null
   extension: string | null
+  needs_version?: number | null
+  needs_feature?: string | null
+  support_functions?: [signature: string, language: string, library: string | null][] | null
 }
 
 interface DependencyRow {
@@ -51,8 +71,9 @@ interface DependencyRow {
 
 /**
  * Reads the objects of `schemas` that `objects: all` brings, in an order that creates each one after what
- * it uses (pg_depend), kinds otherwise in pg_dump's order: extensions, types, functions, aggregates and
- * operators, operator families, operator classes, casts.
+ * it uses (pg_depend), kinds otherwise in pg_dump's order: extensions, collations, types, functions,
+ * aggregates, operators, text search parsers and templates, dictionaries, operator families,
+ * configurations and operator classes, casts.
  * `client` should be inside a transaction (on the source: the run's snapshot).
  */
 export async function readDumpObjects(
@@ -63,10 +84,15 @@ export async function readDumpObjects(
   // only when the search path does not reach it; an empty one makes the statements work on any target.
   await client.query(`SET search_path = ''`)
   const objects = await client.query<ObjectRow>(sqlFile('list_dump_objects'), [[...schemas]])
+  const collationsAndTextSearch = await client.query<ObjectRow>(
+    sqlFile('list_dump_collations_and_text_search'),
+    [[...schemas]],
+  )
   const dependencies = await client.query<DependencyRow>(sqlFile('list_dump_object_dependencies'))
   await client.query(`SET search_path = public`)
   const byAddress = new Map<string, ObjectRow>()
-  for (const row of objects.rows) if (row.definition !== null) byAddress.set(`${row.class}:${row.oid}`, row)
+  for (const row of [...objects.rows, ...collationsAndTextSearch.rows])
+    if (row.definition !== null) byAddress.set(`${row.class}:${row.oid}`, row)
   const needs = new Map<string, Set<string>>()
   for (const d of dependencies.rows) {
     const from = `${d.class}:${d.oid}`
@@ -84,18 +110,32 @@ export async function readDumpObjects(
     comment: row.comment,
     extension: row.extension,
     needs: [...(needs.get(address) ?? [])],
+    needsVersion:
+      row.needs_version && row.needs_feature
+        ? { version: Number(row.needs_version), feature: row.needs_feature }
+        : undefined,
+    supportFunctions: row.support_functions?.map(([signature, language, library]) => ({
+      signature,
+      language,
+      library,
+    })),
   }))
   return dependencyOrder(list)
 }
 
 const KIND_RANK: Record<DumpObjectKind, number> = {
   extension: 0,
+  collation: 1,
   type: 1,
   domain: 1,
   function: 2,
   procedure: 2,
   aggregate: 3,
   operator: 3,
+  'text search parser': 3,
+  'text search template': 3,
+  'text search dictionary': 4,
+  'text search configuration': 5,
   'operator family': 4,
   'operator class': 5,
   cast: 6,

@@ -3,6 +3,8 @@
 -- recorded against its relation, and a domain's CHECK functions against its constraint: both are mapped
 -- back to the type. An operator or support function of an operator class or family (pg_amop, pg_amproc)
 -- is mapped to the class or family it belongs to. A member of an extension is mapped to that extension.
+-- A text search configuration needs its parser and the dictionaries of its mappings (recorded against the
+-- configuration itself), a dictionary its template, a parser or template its functions.
 -- Objects of other kinds are filtered out by the caller.
 WITH member_of AS (
   SELECT m.classid, m.objid, m.refclassid, m.refobjid
@@ -34,7 +36,10 @@ WITH member_of AS (
                        'pg_catalog.pg_cast'::pg_catalog.regclass, 'pg_catalog.pg_class'::pg_catalog.regclass,
                        'pg_catalog.pg_constraint'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass,
                        'pg_catalog.pg_opfamily'::pg_catalog.regclass, 'pg_catalog.pg_opclass'::pg_catalog.regclass,
-                       'pg_catalog.pg_amop'::pg_catalog.regclass, 'pg_catalog.pg_amproc'::pg_catalog.regclass)
+                       'pg_catalog.pg_amop'::pg_catalog.regclass, 'pg_catalog.pg_amproc'::pg_catalog.regclass,
+                       'pg_catalog.pg_collation'::pg_catalog.regclass, 'pg_catalog.pg_ts_parser'::pg_catalog.regclass,
+                       'pg_catalog.pg_ts_template'::pg_catalog.regclass, 'pg_catalog.pg_ts_dict'::pg_catalog.regclass,
+                       'pg_catalog.pg_ts_config'::pg_catalog.regclass)
 )
 SELECT d.class,
        d.oid::int8 AS oid,

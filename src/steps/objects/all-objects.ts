@@ -1,5 +1,6 @@
-import { type DumpObject, readDumpObjects } from '../../catalog/objects/dump-objects.js'
+import { type DumpObject, type DumpObjectKind, readDumpObjects } from '../../catalog/objects/dump-objects.js'
 import type { Database } from '../../db/database.js'
+import { quoteIdent } from '../../db/table-ref.js'
 import type { RunPlan } from '../plan/planner.js'
 import type { Snapshot } from '../snapshot.js'
 import { LargeObjectCopier } from './large-objects.js'
@@ -21,24 +22,96 @@ export function readAllObjects(snapshot: Snapshot, plan: RunPlan): Promise<DumpO
 }
 
 /**
- * `objects: all`: the copied tables' schemas' functions, procedures, aggregates, types, domains, casts and
- * extensions, then the database's large objects. Every object has its own outcome; none ends the run.
+ * Kinds a table can use that the schema step does not make for it: a column default, generated column or
+ * index that calls `to_tsvector('app.english_cfg', …)` names a text search configuration, which needs its
+ * parser and dictionaries, which need their templates. pg_dump restores them before the tables; so does
+ * `objects: all`, with what they need.
  */
-export async function buildAllObjects(options: {
+const BEFORE_TABLES: ReadonlySet<DumpObjectKind> = new Set<DumpObjectKind>([
+  'text search parser',
+  'text search template',
+  'text search dictionary',
+  'text search configuration',
+])
+
+/**
+ * `objects: all`: the copied tables' schemas' functions, procedures, aggregates, types, domains, casts,
+ * extensions, collations and text search objects, then the database's large objects. Every object has
+ * its own outcome; none ends the run. Text search objects (and what they need) come before the schema step
+ * creates the tables (`beforeTables`), the rest after it (`afterTables`), once the tables' own types and
+ * functions (and collations) exist: an object a table needs is then found there and left as it is.
+ */
+export class AllObjectsBuilder {
+  private constructor(
+    private readonly options: AllObjectsOptions,
+    private readonly schemas: readonly string[],
+    private readonly first: readonly DumpObject[],
+    private readonly rest: readonly DumpObject[],
+    private readonly builder: ObjectBuilder,
+  ) {}
+
+  /** Reads what the run brings, in the run's snapshot. */
+  static async read(options: AllObjectsOptions): Promise<AllObjectsBuilder> {
+    const { snapshot, target, plan, signal } = options
+    const objects = await readAllObjects(snapshot, plan)
+    const first = neededBeforeTables(objects)
+    return new AllObjectsBuilder(
+      options,
+      copiedSchemas(plan),
+      objects.filter((o) => first.has(o.address)),
+      objects.filter((o) => !first.has(o.address)),
+      new ObjectBuilder({ targetDb: target, signal }),
+    )
+  }
+
+  /** The objects tables may use that the schema step does not make, in their schemas (created if missing). */
+  async beforeTables(): Promise<ObjectOutcome[]> {
+    if (this.first.length === 0) return []
+    const { target, signal } = this.options
+    await target.withTransaction(
+      async (client) => {
+        for (const schema of this.schemas)
+          await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`)
+      },
+      { signal },
+    )
+    return this.builder.build(this.first, this.schemas)
+  }
+
+  /** Everything else, and the large objects. */
+  async afterTables(): Promise<ObjectOutcome[]> {
+    const { snapshot, source, target, signal } = this.options
+    const built = await this.builder.build(this.rest, this.schemas)
+    const large = await new LargeObjectCopier({
+      sourceDb: source,
+      targetDb: target,
+      beginSource: (client) => snapshot.begin(client),
+      signal,
+    }).copyAll()
+    return [...built, ...large]
+  }
+}
+
+export interface AllObjectsOptions {
   readonly snapshot: Snapshot
   readonly source: Database
   readonly target: Database
   readonly plan: RunPlan
   readonly signal?: AbortSignal | undefined
-}): Promise<ObjectOutcome[]> {
-  const { snapshot, source, target, plan, signal } = options
-  const objects = await readAllObjects(snapshot, plan)
-  const built = await new ObjectBuilder({ targetDb: target, signal }).build(objects, copiedSchemas(plan))
-  const large = await new LargeObjectCopier({
-    sourceDb: source,
-    targetDb: target,
-    beginSource: (client) => snapshot.begin(client),
-    signal,
-  }).copyAll()
-  return [...built, ...large]
+}
+
+/** Addresses of the objects of the `BEFORE_TABLES` kinds and of every object they need, transitively. */
+function neededBeforeTables(objects: readonly DumpObject[]): Set<string> {
+  const byAddress = new Map(objects.map((o) => [o.address, o]))
+  const addresses = new Set<string>()
+  const add = (object: DumpObject) => {
+    if (addresses.has(object.address)) return
+    addresses.add(object.address)
+    for (const need of object.needs) {
+      const needed = byAddress.get(need)
+      if (needed) add(needed)
+    }
+  }
+  for (const object of objects) if (BEFORE_TABLES.has(object.kind)) add(object)
+  return addresses
 }

@@ -26,13 +26,21 @@ export interface ObjectBuilderOptions {
 
 /**
  * The `objects` part of the schema step with `objects: all`: creates on the target, in dependency order,
- * the functions, procedures, aggregates, types, domains, casts and extensions of the copied tables'
- * schemas, each under its own savepoint so that one that cannot be created fails alone (as do those that
+ * the functions, procedures, aggregates, types, domains, casts, extensions, collations and text search
+ * objects of the copied tables' schemas, each under its own savepoint so that one that cannot be created fails alone (as do those that
  * need it), with the server's reason.
  */
 export class ObjectBuilder {
+  /** Objects that could not be created so far (by address, with their identity), over every `build`. */
+  private readonly failed = new Map<string, string>()
+
   constructor(private readonly options: ObjectBuilderOptions) {}
 
+  /**
+   * Creates `objects` (in the order given) where the target lacks them. Called more than once (objects
+   * that tables need before they can be created, then the rest), an object whose prerequisite failed in an
+   * earlier call fails too.
+   */
   async build(objects: readonly DumpObject[], schemas: readonly string[]): Promise<ObjectOutcome[]> {
     const { targetDb, signal } = this.options
     const existing = await targetDb.withTransaction(
@@ -43,11 +51,14 @@ export class ObjectBuilder {
             await client.query<{ name: string }>('SELECT name FROM pg_catalog.pg_available_extensions')
           ).rows.map((r) => r.name),
         ),
+        version: Number(
+          (await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v,
+        ),
       }),
       { mode: READ_ONLY_SNAPSHOT, signal },
     )
     const outcomes: ObjectOutcome[] = []
-    const failed = new Map<string, string>()
+    const failed = this.failed
     // Function bodies are checked when called, not when created, as pg_dump restores them: a body may use
     // an object that comes later in the order, or a table of a schema this run does not copy.
     await targetDb.withTransaction(
@@ -67,7 +78,7 @@ export class ObjectBuilder {
   private async buildOne(
     client: pg.ClientBase,
     object: DumpObject,
-    existing: { objects: Map<string, DumpObject>; available: Set<string> },
+    existing: { objects: Map<string, DumpObject>; available: Set<string>; version: number },
     failed: Map<string, string>,
   ): Promise<ObjectOutcome> {
     const outcome = (status: ObjectOutcome['status'], reason?: string): ObjectOutcome => ({
@@ -85,6 +96,17 @@ export class ObjectBuilder {
         'failed',
         `extension ${object.extension} is not available on the target (its files are not installed there): install the package that provides it on the target's server, then run again`,
       )
+    }
+    if (!there && object.needsVersion && existing.version < object.needsVersion.version) {
+      const { feature, version } = object.needsVersion
+      return outcome(
+        'failed',
+        `${feature} needs PostgreSQL ${Math.floor(version / 10000)} (the target runs ${Math.floor(existing.version / 10000)})`,
+      )
+    }
+    if (!there) {
+      const absent = await this.absentSupportFunction(client, object)
+      if (absent) return outcome('failed', absent)
     }
     let status: ObjectOutcome['status']
     if (!there) status = 'created'
@@ -112,6 +134,42 @@ export class ObjectBuilder {
       return outcome('failed', messageOf(error))
     }
     return outcome(status)
+  }
+
+  /**
+   * Why a text search parser or template cannot be made: CREATE TEXT SEARCH PARSER / TEMPLATE takes
+   * functions that must exist already, and they are written in C (in the server, or in a library of the
+   * source's server, which the target's may lack). Those of the copied schemas were made (or failed)
+   * before it, in dependency order; the others must be on the target.
+   */
+  private async absentSupportFunction(
+    client: pg.ClientBase,
+    object: DumpObject,
+  ): Promise<string | undefined> {
+    for (const fn of object.supportFunctions ?? []) {
+      // Before 16, to_regprocedure raises an error (rather than giving NULL) for a type or schema that does not exist.
+      const found = await this.options.targetDb
+        .withSavepoint(client, 'tablehaul_support_function', async () => {
+          const { rows } = await client.query<{ found: boolean }>(
+            'SELECT pg_catalog.to_regprocedure($1) IS NOT NULL AS found',
+            [fn.signature],
+          )
+          return rows[0]!.found
+        })
+        .catch((error: unknown) => {
+          if (isConnectionLost(error)) throw error
+          return false
+        })
+      if (found) continue
+      const what =
+        fn.language === 'c'
+          ? `written in C, in the library ${fn.library ?? '(unknown)'} of the source's server`
+          : fn.language === 'internal'
+            ? `built into the source's server`
+            : `written in ${fn.language}`
+      return `it is made of the function ${fn.signature} (${what}), which the target does not have: install or create that function on the target (for a C function, the package or extension that provides its library), then run again`
+    }
+    return undefined
   }
 }
 

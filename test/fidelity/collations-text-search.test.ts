@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import type { RunReport } from '../../src/report/run-report.js'
+import { TransferJob } from '../../src/run/transfer-job.js'
+import { testConfig } from '../helpers/config.js'
+import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
+import { type TestDatabase, testServers } from '../helpers/servers.js'
+import { compareDatabases } from './checker.js'
+
+// objects: all brings the collations and text search objects of the copied tables' schemas, as pg_dump
+// would restore them, and a table whose generated column, default or index names a text search
+// configuration of its schema arrives with it.
+
+let servers: Awaited<ReturnType<typeof testServers>>
+let db: DatabasePair
+
+/**
+ * Schema app: a collation of every provider and option, none used by a table but one (which the schema
+ * step makes for its table, so both paths meet on it); a text search parser and template made of the
+ * server's own functions, dictionaries with options, configurations with ordered mappings; a table whose
+ * generated column, default and index use them. Comments on each kind. Names are chosen so that name
+ * order is not dependency order.
+ */
+const SOURCE_SCHEMA = `
+  CREATE SCHEMA app;
+  CREATE COLLATION app.a_libc (provider = libc, locale = 'C.UTF-8');
+  CREATE COLLATION app.b_libc_split (provider = libc, lc_collate = 'C', lc_ctype = 'C.UTF-8');
+  CREATE COLLATION app.c_icu_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+  CREATE COLLATION app.d_icu_de (provider = icu, locale = 'de-DE');
+  CREATE COLLATION app.e_icu_rules (provider = icu, locale = 'und', rules = '&a < g');
+  CREATE COLLATION app.f_builtin (provider = builtin, locale = 'C.UTF-8');
+  COMMENT ON COLLATION app.c_icu_ci IS 'case-insensitive';
+  COMMENT ON COLLATION app.e_icu_rules IS 'g sorts right after a';
+
+  CREATE TEXT SEARCH PARSER app.z_parser (START = prsd_start, GETTOKEN = prsd_nexttoken, END = prsd_end,
+    LEXTYPES = prsd_lextype, HEADLINE = prsd_headline);
+  CREATE TEXT SEARCH TEMPLATE app.z_simple (INIT = dsimple_init, LEXIZE = dsimple_lexize);
+  CREATE TEXT SEARCH DICTIONARY app.m_stop (TEMPLATE = app.z_simple, STOPWORDS = english, ACCEPT = false);
+  CREATE TEXT SEARCH DICTIONARY app.n_stem (TEMPLATE = snowball, LANGUAGE = english);
+  CREATE TEXT SEARCH CONFIGURATION app.a_english (PARSER = app.z_parser);
+  ALTER TEXT SEARCH CONFIGURATION app.a_english ADD MAPPING FOR asciiword, word WITH app.m_stop, app.n_stem;
+  ALTER TEXT SEARCH CONFIGURATION app.a_english ADD MAPPING FOR int, uint WITH simple;
+  CREATE TEXT SEARCH CONFIGURATION app.b_plain (COPY = pg_catalog.simple);
+  ALTER TEXT SEARCH CONFIGURATION app.b_plain DROP MAPPING FOR email, url;
+  COMMENT ON TEXT SEARCH CONFIGURATION app.a_english IS 'stop words, then stems';
+  COMMENT ON TEXT SEARCH DICTIONARY app.m_stop IS 'stop words only';
+  COMMENT ON TEXT SEARCH TEMPLATE app.z_simple IS 'the simple template again';
+  COMMENT ON TEXT SEARCH PARSER app.z_parser IS 'the default parser again';
+
+  CREATE TABLE app.docs (
+    id int PRIMARY KEY,
+    author text COLLATE app.c_icu_ci,
+    body text,
+    body_tsv tsvector GENERATED ALWAYS AS (to_tsvector('app.a_english', body)) STORED,
+    tags tsvector DEFAULT to_tsvector('app.b_plain', 'untagged mail@example.com')
+  );
+  CREATE INDEX docs_body ON app.docs USING gin (to_tsvector('app.a_english', body));
+  INSERT INTO app.docs (id, author, body)
+    SELECT i, CASE i % 3 WHEN 0 THEN 'Ann' WHEN 1 THEN 'ANN' ELSE 'bob' END,
+           'The quick brown foxes jumped over ' || i || ' lazy dogs'
+      FROM generate_series(1, 200) AS i;
+`
+
+/**
+ * Schema broken, copied by a run of its own: a collation made for a locale the target's operating system
+ * lacks, and a template made of C functions of a schema the run does not copy, with the dictionary and
+ * configuration on it. No locale this machine lacks can be made on a real server here, so the source's
+ * catalog is told the collation was made for one (as on a server whose operating system has it).
+ */
+const BROKEN_SCHEMA = `
+  CREATE SCHEMA broken;
+  CREATE SCHEMA lib;
+  CREATE TABLE broken.t (id int PRIMARY KEY);
+  INSERT INTO broken.t VALUES (1), (2);
+  CREATE COLLATION broken.fine (provider = libc, locale = 'C.UTF-8');
+  CREATE COLLATION broken.gone (provider = libc, locale = 'C.UTF-8');
+  UPDATE pg_catalog.pg_collation SET collcollate = 'xx_TABLEHAUL.UTF-8', collctype = 'xx_TABLEHAUL.UTF-8'
+   WHERE oid = 'broken.gone'::regcollation;
+  CREATE FUNCTION lib.stem_init(internal) RETURNS internal LANGUAGE c STRICT
+    AS '$libdir/dict_snowball', 'dsnowball_init';
+  CREATE FUNCTION lib.stem_lexize(internal, internal, internal, internal) RETURNS internal LANGUAGE c STRICT
+    AS '$libdir/dict_snowball', 'dsnowball_lexize';
+  CREATE TEXT SEARCH TEMPLATE broken.stems (INIT = lib.stem_init, LEXIZE = lib.stem_lexize);
+  CREATE TEXT SEARCH DICTIONARY broken.dutch (TEMPLATE = broken.stems, LANGUAGE = dutch);
+  CREATE TEXT SEARCH CONFIGURATION broken.dutch_cfg (PARSER = default);
+  ALTER TEXT SEARCH CONFIGURATION broken.dutch_cfg ADD MAPPING FOR asciiword WITH broken.dutch;
+`
+
+before(async () => {
+  servers = await testServers()
+  db = await databasePair(servers, 'collations_ts')
+  await db.source.sql(SOURCE_SCHEMA)
+  await db.source.sql(BROKEN_SCHEMA)
+})
+
+after(async () => {
+  await db?.drop()
+  await servers?.stop()
+})
+
+function run(schema: string, objects: 'all' | 'tables' = 'all'): Promise<RunReport> {
+  return new TransferJob(
+    testConfig({ source: db.source.url, target: db.target.url, tables: [`${schema}.*`], objects }),
+    { notifier: null },
+  ).run()
+}
+
+/** What the query gives on the source and on the target. */
+async function onBoth(query: string): Promise<[unknown, unknown]> {
+  const ask = async (database: TestDatabase) => JSON.stringify(await database.sql(query))
+  return [await ask(db.source), await ask(db.target)]
+}
+
+describe('collations and text search objects with objects: all', () => {
+  test('each collation and text search object arrives equal, with its comment, and works as on the source', async () => {
+    const report = await run('app')
+    assert.deepEqual(report.warnings, [], 'no object failed or was left different')
+    assert.equal(report.status, 'succeeded', JSON.stringify(report.error))
+    assert.equal(report.tables.find((t) => t.table === 'app.docs')?.status, 'copied')
+
+    const comparison = await compareDatabases(db.source.url, db.target.url)
+    const ours = comparison.differences.filter((d) => !/ (broken|lib)\b/.test(d))
+    assert.deepEqual(ours, [], 'the checker finds no difference in schema app')
+    const [counts] = await db.target.sql<{ collations: string; ts: string }>(
+      `SELECT (SELECT count(*) FROM pg_collation WHERE collnamespace = 'app'::regnamespace) AS collations,
+              (SELECT count(*) FROM pg_ts_config WHERE cfgnamespace = 'app'::regnamespace)
+              + (SELECT count(*) FROM pg_ts_dict WHERE dictnamespace = 'app'::regnamespace)
+              + (SELECT count(*) FROM pg_ts_template WHERE tmplnamespace = 'app'::regnamespace)
+              + (SELECT count(*) FROM pg_ts_parser WHERE prsnamespace = 'app'::regnamespace) AS ts`,
+    )
+    assert.deepEqual(counts, { collations: '6', ts: '6' }, 'the checker had them to compare')
+
+    // Each one gives the same answers on the target as on the source.
+    const queries = [
+      `SELECT string_agg(x, ',' ORDER BY x COLLATE app.d_icu_de) FROM unnest(ARRAY['Äpfel', 'Zebra', 'apfel', 'Bär']) AS x`,
+      `SELECT string_agg(x, ',' ORDER BY x COLLATE app.e_icu_rules) FROM unnest(ARRAY['h', 'g', 'b', 'a']) AS x`,
+      `SELECT string_agg(x, ',' ORDER BY x COLLATE app.a_libc, x COLLATE app.b_libc_split) FROM unnest(ARRAY['b', 'B', 'a', 'é']) AS x`,
+      `SELECT upper('ǅ straße' COLLATE app.f_builtin), lower('ÀÉ' COLLATE app.b_libc_split)`,
+      `SELECT count(*) FROM app.docs WHERE author = 'ann'`,
+      `SELECT 'ANN' = 'ann' COLLATE app.c_icu_ci AS equal`,
+      `SELECT to_tsvector('app.a_english', 'The quick brown foxes jumped 42 times')::text,
+              to_tsvector('app.b_plain', 'Mail me@example.com at https://example.com/a')::text,
+              ts_headline('app.a_english', 'The quick brown foxes', to_tsquery('app.a_english', 'fox'))`,
+      `SELECT count(*) FROM app.docs WHERE to_tsvector('app.a_english', body) @@ to_tsquery('app.a_english', 'jump & dog')`,
+      `SELECT count(*) FROM app.docs WHERE body_tsv @@ to_tsquery('app.a_english', 'fox & 7')`,
+    ]
+    for (const query of queries) {
+      const [source, target] = await onBoth(query)
+      assert.equal(target, source, query)
+    }
+    // The generated column and the default compute on the target as on the source.
+    await db.target.sql(`INSERT INTO app.docs (id, body) VALUES (1000, 'Running dogs and a cat')`)
+    await db.source.sql(`INSERT INTO app.docs (id, body) VALUES (1000, 'Running dogs and a cat')`)
+    const [source, target] = await onBoth(`SELECT body_tsv::text, tags::text FROM app.docs WHERE id = 1000`)
+    assert.equal(target, source)
+    assert.match(String(target), /'dog':2.*'run':1/)
+    await db.source.sql(`DELETE FROM app.docs WHERE id = 1000`)
+  })
+
+  test('a second run finds every one there as it is and leaves it, the collation its table made included', async () => {
+    const report = await run('app')
+    assert.deepEqual(report.warnings, [])
+    assert.equal(report.status, 'succeeded')
+  })
+
+  test('a collation whose locale the target lacks, and a template whose functions it lacks, fail alone with their reasons; the rest arrives', async () => {
+    const report = await run('broken')
+    assert.equal(report.tables.find((t) => t.table === 'broken.t')?.status, 'copied')
+    assert.equal(report.status, 'failed', 'an object that fails fails the run')
+    assert.equal(report.objectsFailed, 4, report.warnings.join('\n'))
+    const notes = report.warnings.join('\n')
+    assert.match(
+      notes,
+      /COLLATION broken\.gone was not created: could not create locale "xx_TABLEHAUL\.UTF-8"/,
+    )
+    assert.match(
+      notes,
+      /TEXT SEARCH TEMPLATE broken\.stems was not created: it is made of the function lib\.stem_init\(internal\) \(written in C, in the library \$libdir\/dict_snowball of the source's server\), which the target does not have/,
+    )
+    assert.match(
+      notes,
+      /TEXT SEARCH DICTIONARY broken\.dutch was not created: it needs TEXT SEARCH TEMPLATE broken\.stems, which could not be created/,
+    )
+    assert.match(
+      notes,
+      /TEXT SEARCH CONFIGURATION broken\.dutch_cfg was not created: it needs TEXT SEARCH DICTIONARY broken\.dutch, which could not be created/,
+    )
+    const [fine] = await db.target.sql(
+      `SELECT collname FROM pg_collation WHERE collnamespace = 'broken'::regnamespace`,
+    )
+    assert.deepEqual(fine, { collname: 'fine' }, 'the other collation arrived')
+  })
+})
