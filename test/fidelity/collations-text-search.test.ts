@@ -86,11 +86,27 @@ const BROKEN_SCHEMA = `
   ALTER TEXT SEARCH CONFIGURATION broken.dutch_cfg ADD MAPPING FOR asciiword WITH broken.dutch;
 `
 
+/** Roles belong to the server, not to a database: made once, whatever ran before. */
+const OWNER_ROLE = `DO $$ BEGIN CREATE ROLE th_ts_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`
+
+/** Schema owned, copied by a run of its own with owners: keep: a collation, dictionary and configuration of another role. */
+const OWNED_SCHEMA = `
+  CREATE SCHEMA owned;
+  CREATE TABLE owned.t (id int PRIMARY KEY);
+  CREATE COLLATION owned.coll (provider = icu, locale = 'fr-FR');
+  CREATE TEXT SEARCH DICTIONARY owned.dict (TEMPLATE = simple, STOPWORDS = french);
+  CREATE TEXT SEARCH CONFIGURATION owned.cfg (PARSER = default);
+  ALTER TEXT SEARCH CONFIGURATION owned.cfg ADD MAPPING FOR asciiword WITH owned.dict;
+  ALTER COLLATION owned.coll OWNER TO th_ts_owner;
+  ALTER TEXT SEARCH DICTIONARY owned.dict OWNER TO th_ts_owner;
+  ALTER TEXT SEARCH CONFIGURATION owned.cfg OWNER TO th_ts_owner;
+`
+
 before(async () => {
   servers = await testServers()
   db = await databasePair(servers, 'collations_ts')
-  await db.source.sql(SOURCE_SCHEMA)
-  await db.source.sql(BROKEN_SCHEMA)
+  await db.target.sql(OWNER_ROLE)
+  await db.source.sql(`${OWNER_ROLE}; ${SOURCE_SCHEMA} ${BROKEN_SCHEMA} ${OWNED_SCHEMA}`)
 })
 
 after(async () => {
@@ -98,9 +114,15 @@ after(async () => {
   await servers?.stop()
 })
 
-function run(schema: string, objects: 'all' | 'tables' = 'all'): Promise<RunReport> {
+function run(schema: string, owners: 'keep' | 'ignore' = 'ignore'): Promise<RunReport> {
   return new TransferJob(
-    testConfig({ source: db.source.url, target: db.target.url, tables: [`${schema}.*`], objects }),
+    testConfig({
+      source: db.source.url,
+      target: db.target.url,
+      tables: [`${schema}.*`],
+      objects: 'all',
+      owners,
+    }),
     { notifier: null },
   ).run()
 }
@@ -119,7 +141,7 @@ describe('collations and text search objects with objects: all', () => {
     assert.equal(report.tables.find((t) => t.table === 'app.docs')?.status, 'copied')
 
     const comparison = await compareDatabases(db.source.url, db.target.url)
-    const ours = comparison.differences.filter((d) => !/ (broken|lib)\b/.test(d))
+    const ours = comparison.differences.filter((d) => !/ (broken|lib|owned)\b/.test(d))
     assert.deepEqual(ours, [], 'the checker finds no difference in schema app')
     const [counts] = await db.target.sql<{ collations: string; ts: string }>(
       `SELECT (SELECT count(*) FROM pg_collation WHERE collnamespace = 'app'::regnamespace) AS collations,
@@ -189,5 +211,20 @@ describe('collations and text search objects with objects: all', () => {
       `SELECT collname FROM pg_collation WHERE collnamespace = 'broken'::regnamespace`,
     )
     assert.deepEqual(fine, { collname: 'fine' }, 'the other collation arrived')
+  })
+
+  test('with owners: keep, each collation, dictionary and configuration gets its source owner', async () => {
+    const report = await run('owned', 'keep')
+    assert.deepEqual(report.warnings, [])
+    assert.equal(report.status, 'succeeded')
+    const owners = `SELECT (SELECT collowner::regrole::text FROM pg_collation WHERE oid = 'owned.coll'::regcollation) AS collation,
+                           (SELECT dictowner::regrole::text FROM pg_ts_dict WHERE oid = 'owned.dict'::regdictionary) AS dictionary,
+                           (SELECT cfgowner::regrole::text FROM pg_ts_config WHERE oid = 'owned.cfg'::regconfig) AS configuration`
+    const [source, target] = await onBoth(owners)
+    assert.equal(target, source)
+    assert.match(
+      String(target),
+      /"collation":"th_ts_owner","dictionary":"th_ts_owner","configuration":"th_ts_owner"/,
+    )
   })
 })

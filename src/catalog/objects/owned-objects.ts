@@ -19,6 +19,9 @@ export type OwnedObjectKind =
   | 'operator'
   | 'operator class'
   | 'operator family'
+  | 'collation'
+  | 'text search configuration'
+  | 'text search dictionary'
   | 'large object'
 
 /** One privilege as `aclexplode` gives it: who granted what to whom (null: PUBLIC), with grant option or not. */

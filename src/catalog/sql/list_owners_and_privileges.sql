@@ -1,6 +1,7 @@
 -- Who owns each object of the schemas in $1 (text[]) that a copy can bring, and who may use it: the
 -- schemas themselves, tables, partitioned tables, views, materialized views, sequences, types and domains,
--- functions, procedures and aggregates, operators, operator classes and families; with $2 (boolean) also the
+-- functions, procedures and aggregates, operators, operator classes and families, collations, text search
+-- configurations and dictionaries (none of these last five has privileges); with $2 (boolean) also the
 -- database's large objects. Objects an extension owns (pg_depend 'e') and those another object owns ('i':
 -- array types, a table's row type, a multirange) follow their owner and are left out.
 -- One row per object: its kind, its OID, its schema and name (relations are matched to the run's tables by these),
@@ -78,6 +79,25 @@ WITH selected AS (
     FROM pg_catalog.pg_opfamily f JOIN selected s ON s.oid = f.opfnamespace JOIN pg_catalog.pg_am am ON am.oid = f.opfmethod
    WHERE NOT EXISTS (SELECT 1 FROM owned o WHERE o.classid = 'pg_catalog.pg_opfamily'::pg_catalog.regclass AND o.objid = f.oid)
   UNION ALL
+  SELECT 'collation', s.nspname, c.collname,
+         pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(c.collname),
+         c.collowner, NULL, NULL, false, c.oid::int8
+    FROM pg_catalog.pg_collation c JOIN selected s ON s.oid = c.collnamespace
+   WHERE NOT EXISTS (SELECT 1 FROM owned o WHERE o.classid = 'pg_catalog.pg_collation'::pg_catalog.regclass AND o.objid = c.oid)
+  UNION ALL
+  -- Text search parsers and templates have no owner (only superusers make them).
+  SELECT 'text search configuration', s.nspname, c.cfgname,
+         pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(c.cfgname),
+         c.cfgowner, NULL, NULL, false, c.oid::int8
+    FROM pg_catalog.pg_ts_config c JOIN selected s ON s.oid = c.cfgnamespace
+   WHERE NOT EXISTS (SELECT 1 FROM owned o WHERE o.classid = 'pg_catalog.pg_ts_config'::pg_catalog.regclass AND o.objid = c.oid)
+  UNION ALL
+  SELECT 'text search dictionary', s.nspname, d.dictname,
+         pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(d.dictname),
+         d.dictowner, NULL, NULL, false, d.oid::int8
+    FROM pg_catalog.pg_ts_dict d JOIN selected s ON s.oid = d.dictnamespace
+   WHERE NOT EXISTS (SELECT 1 FROM owned o WHERE o.classid = 'pg_catalog.pg_ts_dict'::pg_catalog.regclass AND o.objid = d.oid)
+  UNION ALL
   SELECT 'large object', NULL, m.oid::text, m.oid::text, m.lomowner,
          COALESCE(m.lomacl, pg_catalog.acldefault('L'::"char", m.lomowner)),
          NULL, false, m.oid::int8
@@ -85,7 +105,8 @@ WITH selected AS (
    WHERE $2::boolean
 )
 SELECT o.kind, o.oid, o.schema_name, o.name, o.identity, pg_catalog.pg_get_userbyid(o.owner) AS owner, o.columns, o.linked,
-       CASE WHEN o.kind IN ('operator', 'operator class', 'operator family') THEN NULL
+       CASE WHEN o.kind IN ('operator', 'operator class', 'operator family', 'collation',
+                            'text search configuration', 'text search dictionary') THEN NULL
             ELSE COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
                                     pg_catalog.pg_get_userbyid(x.grantor),
                                     CASE WHEN x.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(x.grantee) END,

@@ -247,7 +247,7 @@ export class OwnersAndPrivileges {
   }
 }
 
-/** The types and routines the copied tables need (what the schema step creates), by OID, and their schemas. */
+/** The types, routines and collations the copied tables need (what the schema step creates), by OID, and their schemas. */
 function usedByTables(catalog: Catalog, plan: RunPlan): { oids: Set<number>; schemas: string[] } {
   const tables = [
     ...plan.tables.flatMap((t) => (t.source.kind === 'table' ? [t.source.table] : [])),
@@ -256,7 +256,7 @@ function usedByTables(catalog: Catalog, plan: RunPlan): { oids: Set<number>; sch
   const oids = new Set<number>()
   const schemas = new Set<string>()
   for (const object of creationOrder(catalog, tables, [], plan.sequences).objects) {
-    if (object.kind !== 'type' && object.kind !== 'function') continue
+    if (object.kind !== 'type' && object.kind !== 'function' && object.kind !== 'collation') continue
     oids.add(object.info.oid)
     schemas.add(object.info.ref.schema)
   }
@@ -330,6 +330,9 @@ function alterWords(object: OwnedObject): string {
     case 'operator':
     case 'operator class':
     case 'operator family':
+    case 'collation':
+    case 'text search configuration':
+    case 'text search dictionary':
     case 'large object':
       return object.kind.toUpperCase()
   }
@@ -348,6 +351,9 @@ function grantWords(object: OwnedObject): string | undefined {
     case 'operator':
     case 'operator class':
     case 'operator family':
+    case 'collation':
+    case 'text search configuration':
+    case 'text search dictionary':
       return undefined
     default:
       return object.kind.toUpperCase()
