@@ -2,10 +2,12 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { RunReport } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
-import { testConfig } from '../helpers/config.js'
+import { runCli } from '../helpers/cli.js'
+import { tempDir, testConfig } from '../helpers/config.js'
 import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
-import { type TestDatabase, testServers } from '../helpers/servers.js'
+import { TestDatabase, testServers } from '../helpers/servers.js'
 import { compareDatabases } from './checker.js'
+import { OlderServers } from './fidelity-run.js'
 
 // objects: all brings the collations and text search objects of the copied tables' schemas, as pg_dump
 // would restore them, and a table whose generated column, default or index names a text search
@@ -13,6 +15,7 @@ import { compareDatabases } from './checker.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
 let db: DatabasePair
+const older = new OlderServers()
 
 /**
  * Schema app: a collation of every provider and option, none used by a table but one (which the schema
@@ -111,6 +114,7 @@ before(async () => {
 
 after(async () => {
   await db?.drop()
+  await older.destroy()
   await servers?.stop()
 })
 
@@ -134,6 +138,24 @@ async function onBoth(query: string): Promise<[unknown, unknown]> {
 }
 
 describe('collations and text search objects with objects: all', () => {
+  test('plan lists them per kind, and each one with --verbose', async () => {
+    const args = ['plan', '--source', db.source.url, '--target', db.target.url, '--table', 'app.*']
+    const text = await runCli([...args, '--objects', 'all', '--verbose'], { cwd: tempDir() })
+    assert.equal(text.code, 0, text.stderr)
+    const line = (kind: string) =>
+      text.stdout
+        .split('\n')
+        .find((l) => l.trimStart().startsWith(`${kind} `))
+        ?.trim()
+    assert.match(line('collation') ?? '', /^collation\s+6\s+6 create$/)
+    assert.match(line('text search parser') ?? '', /^text search parser\s+1\s+1 create$/)
+    assert.match(line('text search template') ?? '', /^text search template\s+1\s+1 create$/)
+    assert.match(line('text search dictionary') ?? '', /^text search dictionary\s+2\s+2 create$/)
+    assert.match(line('text search configuration') ?? '', /^text search configuration\s+2\s+2 create$/)
+    assert.match(text.stdout, /TEXT SEARCH CONFIGURATION app\.a_english: create/)
+    assert.match(text.stdout, /COLLATION app\.c_icu_ci: create/)
+  })
+
   test('each collation and text search object arrives equal, with its comment, and works as on the source', async () => {
     const report = await run('app')
     assert.deepEqual(report.warnings, [], 'no object failed or was left different')
@@ -227,4 +249,40 @@ describe('collations and text search objects with objects: all', () => {
       /"collation":"th_ts_owner","dictionary":"th_ts_owner","configuration":"th_ts_owner"/,
     )
   })
+})
+
+describe('into an older PostgreSQL', () => {
+  test(
+    'from 18 into 15: what 15 cannot make is named with the version it needs; every other collation and text search object arrives and works',
+    { skip: OlderServers.skip },
+    async () => {
+      const target = await TestDatabase.create(await older.of(15), 'collations_ts_15')
+      try {
+        const report = await new TransferJob(
+          testConfig({ source: db.source.url, target: target.url, tables: ['app.*'], objects: 'all' }),
+          { notifier: null },
+        ).run()
+        assert.equal(report.tables.find((t) => t.table === 'app.docs')?.status, 'copied')
+        assert.equal(report.status, 'failed')
+        assert.deepEqual([...report.warnings].sort(), [
+          'COLLATION app.e_icu_rules was not created: an ICU collation with rules needs PostgreSQL 16 (the target runs 15)',
+          'COLLATION app.f_builtin was not created: the builtin collation provider needs PostgreSQL 17 (the target runs 15)',
+        ])
+        const comparison = await compareDatabases(db.source.url, target.url)
+        assert.deepEqual(
+          comparison.differences.filter((d) => !/ (broken|lib|owned)\b/.test(d)),
+          [
+            'collation app.e_icu_rules: missing on the target',
+            'collation app.f_builtin: missing on the target',
+          ],
+        )
+        const query = `SELECT to_tsvector('app.a_english', 'The quick brown foxes jumped 42 times')::text AS v,
+                              string_agg(x, ',' ORDER BY x COLLATE app.d_icu_de) AS sorted
+                         FROM unnest(ARRAY['Äpfel', 'Zebra', 'apfel', 'Bär']) AS x`
+        assert.deepEqual(await target.sql(query), await db.source.sql(query))
+      } finally {
+        await target.drop()
+      }
+    },
+  )
 })

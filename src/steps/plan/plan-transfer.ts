@@ -9,7 +9,7 @@ import { copiedSchemas, readAllObjects } from '../objects/all-objects.js'
 
 /** One object `objects: all` would bring besides the tables, in the order it would be created. */
 export interface PlanObject {
-  /** function, procedure, aggregate, type, domain, operator, operator family, operator class, cast, extension. */
+  /** function, procedure, aggregate, type, domain, operator, operator family, operator class, cast, extension, collation, text search parser / template / dictionary / configuration. */
   readonly kind: string
   /** `FUNCTION sales.total(integer)`, `OPERATOR CLASS sales.ver_ops USING btree`. */
   readonly identity: string
