@@ -6,6 +6,7 @@ import { sqlFolder } from '../db/sql-file.js'
 import { TableRef } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 import type { ForeignKey, LiftedKeyStore } from '../steps/constraints/foreign-keys.js'
+import type { SyncSince } from '../steps/sync/since.js'
 import type { SyncMark } from '../steps/sync/sync-mark.js'
 
 const sqlFile = sqlFolder(new URL('./sql/', import.meta.url))
@@ -208,8 +209,9 @@ export class RunHistory implements LiftedKeyStore {
       source_stats_since: string | null
       changed_column: string | null
       high_water: string | null
+      since: SyncSince | null
     }>(
-      `SELECT table_schema, table_name, source_changes::text, source_stats_since, changed_column, high_water FROM tablehaul.sync_marks`,
+      `SELECT table_schema, table_name, source_changes::text, source_stats_since, changed_column, high_water, since FROM tablehaul.sync_marks`,
     )
     for (const row of rows) {
       marks.set(new TableRef(row.table_schema, row.table_name).key, {
@@ -217,6 +219,7 @@ export class RunHistory implements LiftedKeyStore {
         sourceStatsSince: row.source_stats_since ?? undefined,
         changedColumn: row.changed_column ?? undefined,
         highWater: row.high_water ?? undefined,
+        since: row.since ?? undefined,
       })
     }
     return marks
@@ -226,11 +229,12 @@ export class RunHistory implements LiftedKeyStore {
   async recordSyncMark(client: pg.ClientBase, table: TableRef, mark: SyncMark): Promise<void> {
     if (!this.target) return
     await client.query(
-      `INSERT INTO tablehaul.sync_marks (table_schema, table_name, source_changes, source_stats_since, changed_column, high_water)
-       VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO tablehaul.sync_marks (table_schema, table_name, source_changes, source_stats_since, changed_column, high_water, since)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (table_schema, table_name)
        DO UPDATE SET source_changes = EXCLUDED.source_changes, source_stats_since = EXCLUDED.source_stats_since,
-                     changed_column = EXCLUDED.changed_column, high_water = EXCLUDED.high_water, synced_at = now()`,
+                     changed_column = EXCLUDED.changed_column, high_water = EXCLUDED.high_water,
+                     since = EXCLUDED.since, synced_at = now()`,
       [
         table.schema,
         table.name,
@@ -238,6 +242,7 @@ export class RunHistory implements LiftedKeyStore {
         mark.sourceStatsSince ?? null,
         mark.changedColumn ?? null,
         mark.highWater ?? null,
+        mark.since ? JSON.stringify(mark.since) : null,
       ],
     )
   }

@@ -227,9 +227,10 @@ describe('a sync', () => {
         DELETE FROM public.orders WHERE id IN (1, 3000); INSERT INTO public.orders VALUES (0, 'new', 0, NULL);
         UPDATE public.small SET v = 'w' WHERE id = 5;`)
       const before = await rowsOf(db.target, 'public.orders')
-      // SHARE lets the sync read the target table but not write it: its DELETE waits, mid-sync, for this.
+      // Row locks on two rows the source deleted: the sync locks the table against other writers and finds
+      // its changes, but its DELETE waits, mid-sync, for these rows.
       await holder.connect()
-      await holder.query('BEGIN; LOCK TABLE public.orders IN SHARE MODE')
+      await holder.query('BEGIN; SELECT id FROM public.orders WHERE id IN (1, 3000) FOR UPDATE')
       first = spawnCli([...args, ...common], { cwd: dir })
       const deleteWaiting = async () => {
         const [row] = await db.target.sql<{ n: number }>(
@@ -485,10 +486,10 @@ describe('a sync', () => {
       const orders = result(report, 'public.orders')
       assert.equal(orders.mode, 'sync')
       assert.equal(orders.sync, undefined, 'reloaded, not synced')
-      // The source's statistics predict the reload, or the buckets show it.
+      // The rows written since the last copy, the source's statistics or the buckets show it.
       assert.match(
         orders.warnings?.join('\n') ?? '',
-        /sync → replace: (100 % of the key buckets differ|the source's statistics count changes to \d+ % of its rows)/,
+        /sync → replace: (100 % of the key buckets differ|the source's statistics count changes to \d+ % of its rows|\d+ % of the source's rows were written since the last copy)/,
       )
       await assertSameRows(db, 'public.orders')
       await assertSameRows(db, 'public.loose')

@@ -49,3 +49,13 @@ CREATE TABLE IF NOT EXISTS tablehaul.sync_marks (
   synced_at          timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (table_schema, table_name)
 );
+-- Where the last copy stopped on both sides (src/steps/sync/since.ts); added after the first release. Only
+-- altered when missing: ALTER TABLE takes an exclusive lock and needs ownership even with IF NOT EXISTS.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                  WHERE attrelid = 'tablehaul.sync_marks'::pg_catalog.regclass AND attname = 'since' AND NOT attisdropped) THEN
+    ALTER TABLE tablehaul.sync_marks ADD COLUMN since jsonb;
+  END IF;
+END
+$$;

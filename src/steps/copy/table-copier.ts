@@ -19,6 +19,13 @@ import {
   sameFingerprint,
   wholeFingerprintSql,
 } from '../sync/fingerprint.js'
+import {
+  type SourceSince,
+  readSourceSince,
+  readTargetSince,
+  sinceConditions,
+  targetSinceProblem,
+} from '../sync/since.js'
 import { type SyncMark, predictedChangeShare, readSourceMark } from '../sync/sync-mark.js'
 import { PREDICTED_RELOAD_SHARE, type SyncOutcome, TableSyncer } from '../sync/table-syncer.js'
 
@@ -41,6 +48,8 @@ interface SourcePart {
   checked?: boolean
   /** mode: sync: what the next sync starts from. */
   mark?: SyncMark
+  /** mode replace and sync: where the source stood (the next sync reads only what was written since). */
+  sourceSince?: SourceSince
 }
 
 /** Throws if the watchdog fired or the run stopped while we were waiting. */
@@ -134,13 +143,14 @@ export class TableCopier {
             )
           }
           for (const statement of read.switchBackOn) await targetClient.query(statement)
+          const mark = await this.finishMark(targetClient, read, synced ? synced.rows : streamed!.rows)
           const result: CopyResult = {
             rows: synced ? synced.rows : streamed!.rows,
             bytes: synced ? synced.bytes : streamed!.bytes,
             ...(notes.length ? { dropped: notes } : {}),
             ...(synced ? { sync: synced.counts } : {}),
             ...(read.checked ? { verified: true } : {}),
-            ...(read.mark ? { mark: read.mark } : {}),
+            ...(mark ? { mark } : {}),
           }
           if (this.options.beforeCommit) {
             watchdog.phase(
@@ -194,15 +204,18 @@ export class TableCopier {
             'reading the source statistics and high-water mark',
             clientLimitMs(timeouts.statementMs),
           )
-          const mark =
-            this.options.plan.mode === 'sync'
-              ? await readSourceMark(sourceClient, this.options.plan)
+          const { mode } = this.options.plan
+          const mark = mode === 'sync' ? await readSourceMark(sourceClient, this.options.plan) : undefined
+          const sourceSince =
+            mode === 'sync' || mode === 'replace'
+              ? await readSourceSince(sourceClient, this.options.plan)
               : undefined
           watchdog.phase('waiting for a lock on the target table', clientLimitMs(timeouts.lockMs))
           part = (await this.syncsRows(targetClient))
-            ? await this.syncRows(sourceClient, targetClient, notes, watchdog, stop, mark!)
+            ? await this.syncRows(sourceClient, targetClient, notes, watchdog, stop, mark!, sourceSince)
             : await this.loadRows(sourceClient, targetClient, notes, watchdog, stop)
           if (mark) part.mark = mark
+          if (sourceSince) part.sourceSince = sourceSince
           part.checked = await this.checkFingerprint(sourceClient, targetClient, part.synced, watchdog)
           watchdog.phase('ending the source transaction', clientLimitMs(timeouts.connectMs))
         },
@@ -250,49 +263,67 @@ export class TableCopier {
     watchdog: Watchdog,
     stop: AbortSignal,
     mark: SyncMark,
+    sourceSince: SourceSince | undefined,
   ): Promise<SourcePart> {
     const { plan, timeouts, syncMark: previous } = this.options
+    // Other writers wait until COMMIT (readers do not: SHARE ROW EXCLUSIVE conflicts with ROW EXCLUSIVE,
+    // not with ACCESS SHARE), so that what the sync compares is what it commits, and what it records as
+    // the table's state (since.ts) is exact.
+    await targetClient.query(`LOCK TABLE ONLY ${plan.target.sql} IN SHARE ROW EXCLUSIVE MODE`)
     const switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
     // Without TRUNCATE rights a reload is not possible: the differences are applied however many.
     const canReload = plan.targetTable?.canTruncate === true
-    // The target's estimate is fresh from the copy that filled it; the source may never have been analysed.
-    const rows = Math.max(plan.estimatedRows ?? 0, plan.targetTable?.estimatedRows ?? 0)
-    const predicted = predictedChangeShare(previous, mark, rows)
-    let outcome: SyncOutcome
-    if (canReload && predicted !== undefined && predicted >= PREDICTED_RELOAD_SHARE) {
-      outcome = {
-        kind: 'replace',
-        reason: `the source's statistics count changes to ${Math.round(predicted * 100)} % of its rows since the last sync, so a reload costs less than the differences`,
-        bytes: 0,
-      }
-    } else {
-      // Hashing a large table happens in the servers before any byte moves: bounded like a statement.
-      watchdog.phase('finding the differences (hashing rows)', clientLimitMs(timeouts.statementMs))
-      const hint =
+    const syncer = new TableSyncer({
+      plan,
+      sourceClient,
+      targetClient,
+      hint:
         plan.changedColumn &&
         previous?.changedColumn === plan.changedColumn &&
         previous.highWater !== undefined
           ? { column: plan.changedColumn, highWater: previous.highWater }
-          : undefined
-      outcome = await new TableSyncer({
-        plan,
-        sourceClient,
-        targetClient,
-        hint,
-        liftKeys: this.options.liftKeys,
-        stillGoing: () => stillGoing(watchdog, stop),
-        switchShare: canReload ? this.options.syncSwitchShare : Infinity,
-        onActivity: (bytes) => {
-          watchdog.touch()
-          this.options.onProgress?.(bytes, 0)
-        },
-        // The changed rows stream as a COPY does, so silence there is a stall; the DELETE and INSERT that
-        // apply them are statements (their lock waits end at lock_timeout, on the server).
-        onPhase: (phase) =>
-          phase === 'fetching'
-            ? watchdog.phase('fetching the changed rows (no bytes moved)', timeouts.stallMs)
-            : watchdog.phase('applying the differences on the target', clientLimitMs(timeouts.statementMs)),
-      }).sync()
+          : undefined,
+      liftKeys: this.options.liftKeys,
+      stillGoing: () => stillGoing(watchdog, stop),
+      switchShare: canReload ? this.options.syncSwitchShare : Infinity,
+      onActivity: (bytes) => {
+        watchdog.touch()
+        this.options.onProgress?.(bytes, 0)
+      },
+      // The changed rows stream as a COPY does, so silence there is a stall; the DELETE and INSERT that
+      // apply them are statements (their lock waits end at lock_timeout, on the server).
+      onPhase: (phase) =>
+        phase === 'fetching'
+          ? watchdog.phase('fetching the changed rows (no bytes moved)', timeouts.stallMs)
+          : watchdog.phase('applying the differences on the target', clientLimitMs(timeouts.statementMs)),
+    })
+    let outcome: SyncOutcome | undefined
+    const since = sinceConditions(previous?.since, sourceSince)
+    if (typeof since !== 'string') {
+      const problem = await targetSinceProblem(targetClient, plan, previous!.since!.target)
+      if (problem) notes.push(`compared every row: ${problem}`)
+      else {
+        watchdog.phase('finding the rows written since the last copy', clientLimitMs(timeouts.statementMs))
+        const since1 = await syncer.syncSince(since, previous!.since!.target.rows)
+        if (typeof since1 === 'string') notes.push(`compared every row: ${since1}`)
+        else outcome = since1
+      }
+    } else if (previous?.since) notes.push(`compared every row: ${since}`)
+    if (!outcome) {
+      // The target's estimate is fresh from the copy that filled it; the source may never have been analysed.
+      const rows = Math.max(plan.estimatedRows ?? 0, plan.targetTable?.estimatedRows ?? 0)
+      const predicted = predictedChangeShare(previous, mark, rows)
+      if (canReload && predicted !== undefined && predicted >= PREDICTED_RELOAD_SHARE) {
+        outcome = {
+          kind: 'replace',
+          reason: `the source's statistics count changes to ${Math.round(predicted * 100)} % of its rows since the last sync, so a reload costs less than the differences`,
+          bytes: 0,
+        }
+      } else {
+        // Hashing a large table happens in the servers before any byte moves: bounded like a statement.
+        watchdog.phase('finding the differences (hashing rows)', clientLimitMs(timeouts.statementMs))
+        outcome = await syncer.sync()
+      }
     }
     if (outcome.kind === 'synced') {
       if (outcome.hintMissed) notes.push(outcome.hintMissed)
@@ -305,6 +336,25 @@ export class TableCopier {
     watchdog.phase('copying (no bytes moved)', timeouts.stallMs)
     const streamed = await this.stream(sourceClient, targetClient, true, watchdog)
     return { streamed, switchBackOn }
+  }
+
+  /**
+   * What the next sync of this table starts from, read just before COMMIT: the statistics and high-water
+   * mark (mode sync), and where both sides stood (since.ts). A table that was synced keeps the rows earlier
+   * copies wrote, and with them their transaction ids; a reloaded one holds only this transaction's rows.
+   */
+  private async finishMark(
+    targetClient: pg.ClientBase,
+    read: SourcePart,
+    rows: number,
+  ): Promise<SyncMark | undefined> {
+    if (!read.sourceSince) return read.mark
+    const target = await readTargetSince(targetClient, this.options.plan, {
+      xids: read.synced?.writers ?? [],
+      rows,
+      kept: read.synced ? this.options.syncMark?.since?.target.own : undefined,
+    })
+    return { ...read.mark, since: { source: read.sourceSince, target } }
   }
 
   /**
@@ -328,7 +378,7 @@ export class TableCopier {
   private async checkFingerprint(
     sourceClient: pg.ClientBase,
     targetClient: pg.ClientBase,
-    known: { readonly source: Fingerprint; readonly hashing: Hashing } | undefined,
+    known: { readonly source?: Fingerprint | undefined; readonly hashing: Hashing } | undefined,
     watchdog: Watchdog,
   ): Promise<boolean> {
     const { plan, timeouts } = this.options

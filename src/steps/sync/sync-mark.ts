@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
 import type { TablePlan } from '../plan/planner.js'
+import type { SyncSince } from './since.js'
 
 /**
  * What a sync remembers of a table between runs, kept on the target (tablehaul.sync_marks, written in the
@@ -16,6 +17,8 @@ export interface SyncMark {
   /** The `changed:` column of the table's entry, and the greatest value it had at the snapshot (text). */
   readonly changedColumn?: string | undefined
   readonly highWater?: string | undefined
+  /** Where the copy stopped on both sides, so that the next sync reads only what was written since. */
+  readonly since?: SyncSince | undefined
 }
 
 /** The source's side of a new mark: its counters now, and the high-water mark of the `changed:` column. */

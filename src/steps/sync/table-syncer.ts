@@ -17,7 +17,9 @@ import {
   hashedColumns,
   hashingOf,
   rowHash,
+  rowText,
 } from './fingerprint.js'
+import type { SinceConditions } from './since.js'
 
 /** How many rows a bucket holds on average: 1 % of rows changed at random then touches ~15 % of buckets. */
 export const ROWS_PER_BUCKET = 16
@@ -59,12 +61,17 @@ export type SyncOutcome =
       /** Bytes of COPY data that moved: bucket fingerprints, key hashes and the differing rows. */
       readonly bytes: number
       readonly counts: SyncCounts
-      /** The source table's whole fingerprint, from the same pass (verify: checksum compares it). */
-      readonly source: Fingerprint
+      /**
+       * The source table's whole fingerprint, from the same pass (verify: checksum compares it); a sync
+       * that read only the rows written since the last copy has none.
+       */
+      readonly source?: Fingerprint | undefined
       /** How its rows were hashed (the target's fingerprint must be taken the same way). */
       readonly hashing: Hashing
       /** What the `changed:` hint missed and the fingerprints found, for the table's notes. */
       readonly hintMissed?: string | undefined
+      /** The (sub)transaction ids, 32-bit, under which rows were written (see since.ts). */
+      readonly writers: readonly string[]
     }
   | {
       /** Finding the differences would cost more than a reload: the caller replaces the table instead. */
@@ -113,7 +120,9 @@ export class TableSyncer {
   private readonly key: readonly string[]
   private readonly columns: readonly string[]
   private readonly hashed: readonly HashedColumn[]
-  private hashing: Hashing = 'md5'
+  private hashing: Hashing | undefined
+  private readonly writers = new Set<string>()
+  private prepared = false
 
   constructor(private readonly options: TableSyncerOptions) {
     const { plan } = options
@@ -127,13 +136,8 @@ export class TableSyncer {
   async sync(): Promise<SyncOutcome> {
     const { stillGoing, hint } = this.options
     const buckets = this.bucketCount()
-    // One group per bucket: with room for them, the servers hash-aggregate instead of sorting to disk.
-    const memory = `SET LOCAL work_mem = '${WORK_MEM}'`
-    await this.target(memory)
-    await this.options.sourceClient.query(memory).catch((error: unknown) => {
-      throw this.sideError('source', error)
-    })
-    this.hashing = await hashingOf(this.options.sourceClient, this.options.targetClient)
+    await this.prepare()
+    await this.decideHashing()
     const hinted = hint ? await this.applyHint(hint) : { inserted: 0, updated: 0 }
     stillGoing()
     const { dirty, dirtyCount, source } = await this.compareBuckets(buckets)
@@ -171,12 +175,182 @@ export class TableSyncer {
         unchanged: source.rows - inserted - updated,
       },
       source,
-      hashing: this.hashing,
+      hashing: this.hashing!,
+      writers: [...this.writers],
       hintMissed:
         hint && found.changed > 0
           ? `the changed: hint missed ${found.changed} new or changed row(s) whose ${hint.column} is not past ${hint.highWater} (a writer that does not set it?); the fingerprints found them`
           : undefined,
     }
+  }
+
+  /**
+   * The rows written since the last copy, and only those (see since.ts): the source's rows whose version
+   * the last copy's snapshot may not have seen travel into a temporary table, those equal to their target
+   * row (by text) are dropped, the rest updated or inserted. The target must hold exactly what the last copy
+   * left (no row written since by anyone else, as many rows): then it holds every key the source has, and
+   * the rows it has in excess are the source's deletes, found by counting keys per bucket on both sides.
+   * Returns why the table must be compared in full instead (the caller then runs `sync()` in the same
+   * transaction; whatever this wrote is correct and stays).
+   */
+  async syncSince(since: SinceConditions, rowsLeft: number): Promise<SyncOutcome | string> {
+    const { plan } = this.options
+    await this.prepare()
+    const count = (relation: string, written: string) =>
+      `SELECT count(*)::text AS rows, count(*) FILTER (WHERE ${written})::text AS written FROM ${relation} AS t`
+    const [source, target] = await Promise.all([
+      this.source<{ rows: string; written: string }>(
+        count(`ONLY ${this.sourceTable}`, since.sourceWritten('t')),
+      ),
+      this.target<{ rows: string; written: string }>(
+        count(`ONLY ${plan.target.sql}`, since.targetWritten('t')),
+      ),
+    ])
+    const sourceRows = Number(source.rows[0]!.rows)
+    const written = Number(source.rows[0]!.written)
+    const targetRows = Number(target.rows[0]!.rows)
+    const targetWritten = Number(target.rows[0]!.written)
+    if (targetWritten > 0)
+      return `${targetWritten} row(s) of the target table were written by someone else since the last copy`
+    if (targetRows !== rowsLeft)
+      return `the target table has ${targetRows} rows where the last copy left ${rowsLeft}`
+    this.options.stillGoing()
+    const reloadShare = this.options.switchShare === Infinity ? Infinity : PREDICTED_RELOAD_SHARE
+    if (sourceRows > 0 && written / sourceRows >= reloadShare) {
+      return {
+        kind: 'replace',
+        reason: `${Math.round((written / sourceRows) * 100)} % of the source's rows were written since the last copy, so a reload costs less than the differences`,
+        bytes: this.bytes,
+      }
+    }
+    let changes = { inserted: 0, updated: 0 }
+    if (written > 0) {
+      this.options.onPhase?.('fetching')
+      const changed = await this.fetchWritten(since, written)
+      this.options.stillGoing()
+      this.options.onPhase?.('applying')
+      if (changed > 0) changes = await this.liftingKeysIfNeeded(() => this.write(TEMP.rows, changed))
+    }
+    const excess = targetRows + changes.inserted - sourceRows
+    if (excess < 0)
+      return `the source has ${-excess} key(s) the target lacks although no row was written since the last copy`
+    const deleted = excess > 0 ? await this.deleteVanished(excess) : 0
+    if (deleted !== excess)
+      return `${excess} target row(s) had no source row by count, but ${deleted} were found by key`
+    return {
+      kind: 'synced',
+      rows: sourceRows,
+      bytes: this.bytes,
+      counts: {
+        inserted: changes.inserted,
+        updated: changes.updated,
+        deleted,
+        unchanged: sourceRows - changes.inserted - changes.updated,
+      },
+      hashing: this.hashing ?? 'md5',
+      writers: [...this.writers],
+    }
+  }
+
+  /**
+   * The source rows written since the last copy into a temporary table, less those whose text equals
+   * their target row's; returns how many are left to write.
+   */
+  private async fetchWritten(since: SinceConditions, expected: number): Promise<number> {
+    const { plan } = this.options
+    const columnList = this.columns.map(quoteIdent).join(', ')
+    const format = plan.format === 'binary' ? 'binary' : 'text'
+    await this.target(
+      `CREATE TEMP TABLE ${TEMP.rows} ON COMMIT DROP AS SELECT ${columnList} FROM ONLY ${plan.target.sql} WITH NO DATA`,
+    )
+    const selected = this.columns.map((name) => `t.${quoteIdent(name)}`).join(', ')
+    const fetched = await this.move(
+      `COPY (SELECT ${selected} FROM ONLY ${this.sourceTable} AS t WHERE ${since.sourceWritten('t')}) TO STDOUT WITH (FORMAT ${format})`,
+      `COPY ${TEMP.rows} (${columnList}) FROM STDIN WITH (FORMAT ${format})`,
+    )
+    if (fetched !== expected) {
+      throw new TablehaulError(
+        'ROW_COUNT_MISMATCH',
+        `the source counted ${expected} rows written since the last copy but sent ${fetched}`,
+        {
+          hint: 'the transaction was rolled back; run again, and report it if it repeats',
+          table: plan.target.display,
+        },
+      )
+    }
+    await this.target(`ANALYZE ${TEMP.rows}`)
+    // Equal text forms, not `=`: a value written differently is a change even when `=` calls it equal.
+    const same = await this.target(
+      `DELETE FROM ${TEMP.rows} AS r USING ONLY ${plan.target.sql} AS t
+        WHERE ${this.sameKey('t', 'r')} AND ${rowText('t', this.columns)} = ${rowText('r', this.columns)}`,
+    )
+    return fetched - (same.rowCount ?? 0)
+  }
+
+  /**
+   * The target rows whose key the source no longer has, `excess` of them: both sides count their keys per
+   * bucket (about ROWS_PER_BUCKET deleted rows' worth of buckets), and only in the buckets where the
+   * target counts more are the source's keys fetched and the target's others deleted. Returns how many.
+   */
+  private async deleteVanished(excess: number): Promise<number> {
+    const { plan } = this.options
+    await this.decideHashing()
+    const buckets = Math.min(Math.max(excess * ROWS_PER_BUCKET, 1), 1 << 26)
+    const keyColumns = this.hashed.filter((column) => this.key.includes(column.name))
+    const bucket = `((${rowHash('t', keyColumns, this.hashing!)} & 9223372036854775807) % ${buckets})::int4`
+    const { dirty, dirtyCount } = await this.differingBuckets(
+      buckets,
+      (relation, where) =>
+        `COPY (SELECT b, count(*), 0, 0 FROM (SELECT ${bucket} AS b FROM ${relation} AS t${where ? ` WHERE (${where})` : ''} OFFSET 0) AS keyed
+          GROUP BY b ORDER BY b) TO STDOUT`,
+    )
+    if (dirtyCount === 0) return 0
+    const inDirty = `pg_catalog.get_bit(${bucketBitmap(dirty)}::bytea, ${bucket}) = 1`
+    const keyList = this.key.map(quoteIdent).join(', ')
+    await this.target(
+      `CREATE TEMP TABLE ${TEMP.sourceRows} ON COMMIT DROP AS SELECT ${keyList} FROM ONLY ${plan.target.sql} WITH NO DATA`,
+    )
+    await this.move(
+      `COPY (SELECT ${this.key.map((name) => `t.${quoteIdent(name)}`).join(', ')} FROM ONLY ${this.sourceTable} AS t WHERE ${inDirty}) TO STDOUT`,
+      `COPY ${TEMP.sourceRows} (${keyList}) FROM STDIN`,
+    )
+    await this.target(`ANALYZE ${TEMP.sourceRows}`)
+    const deleted = await this.liftingKeysIfNeeded(() =>
+      this.target(
+        `DELETE FROM ONLY ${plan.target.sql} AS t
+          WHERE ${inDirty} AND NOT EXISTS (SELECT 1 FROM ${TEMP.sourceRows} AS s WHERE ${this.sameKey('s', 't')})`,
+      ),
+    )
+    return deleted.rowCount ?? 0
+  }
+
+  /**
+   * Once per transaction: work_mem for one group per bucket on both sides (with room for them the servers
+   * hash-aggregate instead of sorting to disk), and the table that tells which subtransaction writes.
+   */
+  private async prepare(): Promise<void> {
+    if (this.prepared) return
+    const memory = `SET LOCAL work_mem = '${WORK_MEM}'`
+    await this.target(memory)
+    await this.source(memory)
+    await this.target(`CREATE TEMP TABLE ${TEMP.writer} (x int4) ON COMMIT DROP`)
+    this.prepared = true
+  }
+
+  private async decideHashing(): Promise<void> {
+    this.hashing ??= await hashingOf(this.options.sourceClient, this.options.targetClient)
+  }
+
+  /**
+   * Notes the id of the (sub)transaction that just wrote rows: a row written here has it as its xmin, and
+   * the next sync must know that row as this copy's (see since.ts). PostgreSQL has no function for a
+   * subtransaction's id; a row written into a temporary table carries it.
+   */
+  private async noteWriter(): Promise<void> {
+    const { rows } = await this.target<{ xid: string }>(
+      `INSERT INTO ${TEMP.writer} VALUES (0) RETURNING xmin::text AS xid`,
+    )
+    this.writers.add(rows[0]!.xid)
   }
 
   /**
@@ -221,15 +395,29 @@ export class TableSyncer {
   private async compareBuckets(
     buckets: number,
   ): Promise<{ dirty: Uint8Array; dirtyCount: number; source: Fingerprint }> {
-    const { plan, sourceClient, targetClient } = this.options
     const halves = hashHalves('h')
     // OFFSET 0 keeps the planner from estimating one group per key (it would size its hash table for
     // every row of the table and sort to disk instead); with its default guess the table grows as needed.
-    const perBucket = (relation: string, where: string | undefined) =>
-      `COPY (SELECT b, count(*), sum(${halves.high}), sum(${halves.low})
-         FROM (SELECT ${bucketOf('t', this.key, buckets, this.hashing)} AS b, ${rowHash('t', this.hashed, this.hashing)} AS h
+    const { dirty, dirtyCount, source } = await this.differingBuckets(
+      buckets,
+      (relation, where) =>
+        `COPY (SELECT b, count(*), sum(${halves.high}), sum(${halves.low})
+         FROM (SELECT ${bucketOf('t', this.key, buckets, this.hashing!)} AS b, ${rowHash('t', this.hashed, this.hashing!)} AS h
                  FROM ${relation} AS t${where ? ` WHERE (${where})` : ''} OFFSET 0) AS hashed
-        GROUP BY b ORDER BY b) TO STDOUT`
+        GROUP BY b ORDER BY b) TO STDOUT`,
+    )
+    return { dirty, dirtyCount, source }
+  }
+
+  /**
+   * Runs `perBucket` (a COPY of `bucket, rows, sum, sum` lines in bucket order, buckets 0 … buckets-1) on both servers at once and
+   * compares the lines as they come; returns the buckets whose lines differ, and the sums of the source's.
+   */
+  private async differingBuckets(
+    buckets: number,
+    perBucket: (relation: string, where: string | undefined) => string,
+  ): Promise<{ dirty: Uint8Array; dirtyCount: number; source: Fingerprint }> {
+    const { plan, sourceClient, targetClient } = this.options
     const sourceRows = new BucketReader(
       this.side('source', () =>
         sourceClient.query(copyTo(perBucket(`ONLY ${this.sourceTable}`, this.sourceWhere))),
@@ -289,7 +477,7 @@ export class TableSyncer {
    */
   private async compareRows(bitmap: string, buckets: number): Promise<void> {
     const keyList = this.key.map(quoteIdent).join(', ')
-    const inDirty = `pg_catalog.get_bit(${bitmap}::bytea, ${bucketOf('t', this.key, buckets, this.hashing)}) = 1`
+    const inDirty = `pg_catalog.get_bit(${bitmap}::bytea, ${bucketOf('t', this.key, buckets, this.hashing!)}) = 1`
     const keyColumns = this.key.map((name) => `t.${quoteIdent(name)}`).join(', ')
     await this.target(
       `CREATE TEMP TABLE ${TEMP.sourceRows} ON COMMIT DROP AS SELECT ${keyList} FROM ONLY ${this.options.plan.target.sql} WITH NO DATA`,
@@ -297,12 +485,12 @@ export class TableSyncer {
     await this.target(`ALTER TABLE ${TEMP.sourceRows} ADD COLUMN ${HASH} int8`)
     const where = this.sourceWhere ? `(${this.sourceWhere}) AND ` : ''
     await this.move(
-      `COPY (SELECT ${keyColumns}, ${rowHash('t', this.hashed, this.hashing)} FROM ONLY ${this.sourceTable} AS t WHERE ${where}${inDirty}) TO STDOUT`,
+      `COPY (SELECT ${keyColumns}, ${rowHash('t', this.hashed, this.hashing!)} FROM ONLY ${this.sourceTable} AS t WHERE ${where}${inDirty}) TO STDOUT`,
       `COPY ${TEMP.sourceRows} (${keyList}, ${HASH}) FROM STDIN`,
     )
     await this.target(
       `CREATE TEMP TABLE ${TEMP.targetRows} ON COMMIT DROP AS
-       SELECT ${keyColumns}, ${rowHash('t', this.hashed, this.hashing)} AS ${HASH} FROM ONLY ${this.options.plan.target.sql} AS t WHERE ${inDirty}`,
+       SELECT ${keyColumns}, ${rowHash('t', this.hashed, this.hashing!)} AS ${HASH} FROM ONLY ${this.options.plan.target.sql} AS t WHERE ${inDirty}`,
     )
     // The planner joins the temporary tables better once it knows their sizes.
     await this.target(`ANALYZE ${TEMP.sourceRows}; ANALYZE ${TEMP.targetRows}`)
@@ -419,7 +607,7 @@ export class TableSyncer {
         `DELETE FROM ONLY ${target} AS t USING ${temporary} AS r WHERE ${this.sameKey('t', 'r')}`,
       )
       updated = removed.rowCount ?? 0
-      await this.insertFrom(`${temporary}`, expected, undefined)
+      await this.insertFrom(temporary, expected, undefined)
       return { inserted: expected - updated, updated }
     }
     const list = (prefix: string) => this.columns.map((name) => `${prefix}${quoteIdent(name)}`).join(', ')
@@ -431,6 +619,7 @@ export class TableSyncer {
       `UPDATE ONLY ${target} AS t SET ${set} FROM ${temporary} AS r WHERE ${this.sameKey('t', 'r')}`,
     )
     updated = result.rowCount ?? 0
+    if (updated > 0) await this.noteWriter()
     await this.insertFrom(
       temporary,
       expected - updated,
@@ -475,6 +664,7 @@ export class TableSyncer {
     const inserted = await this.target(
       `INSERT INTO ${plan.target.sql} (${this.columns.map(quoteIdent).join(', ')})${overriding} SELECT ${columnList} FROM ${temporary} AS r${filter ? ` WHERE ${filter}` : ''}`,
     )
+    if (expected > 0) await this.noteWriter()
     if (inserted.rowCount !== expected) {
       throw new TablehaulError(
         'ROW_COUNT_MISMATCH',
@@ -514,6 +704,16 @@ export class TableSyncer {
       return result
     } catch (error) {
       throw this.sideError('target', error)
+    }
+  }
+
+  private async source<R extends pg.QueryResultRow>(sql: string): Promise<pg.QueryResult<R>> {
+    try {
+      const result = await this.options.sourceClient.query<R>(sql)
+      this.options.onActivity(this.bytes)
+      return result
+    } catch (error) {
+      throw this.sideError('source', error)
     }
   }
 
@@ -576,6 +776,7 @@ const TEMP = {
   changes: 'pg_temp.tablehaul_sync_changes',
   rows: 'pg_temp.tablehaul_sync_rows',
   hinted: 'pg_temp.tablehaul_sync_hinted',
+  writer: 'pg_temp.tablehaul_sync_writer',
 } as const
 
 /** The row hash column of the temporary tables: a name no key column of a user table is likely to have. */

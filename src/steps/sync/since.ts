@@ -1,0 +1,247 @@
+import type pg from 'pg'
+import { quoteLiteral } from '../../db/table-ref.js'
+import type { TablePlan } from '../plan/planner.js'
+
+/**
+ * What lets the next sync of a table read only the rows written since the last copy, instead of hashing
+ * every row on both servers.
+ *
+ * Every row version carries the id of the transaction that wrote it (xmin); an UPDATE writes a new version,
+ * so a row that nobody wrote since a snapshot was taken still has an xmin that the snapshot saw committed.
+ * PostgreSQL keeps the raw xmin when it freezes a row, and compares 32-bit ids modulo 2^32 (`age()`), which
+ * is exact while fewer than 2^31 transactions lie between the two. Every id below a snapshot's xmin had ended
+ * when it was taken; ids between its xmin and xmax may have, which only ever makes a row a candidate
+ * again (it is compared, and left alone when equal): the rule never misses a row. Rows deleted leave no
+ * version, so deletes are found by counting (see TableSyncer.syncSince).
+ *
+ * What makes a mark unusable, so that the sync compares every row instead: another server, a timeline
+ * switch (a restore to an earlier point reuses ids), the table rewritten or truncated on either side (a new
+ * relfilenode), a change of the columns' names, types, collations, enum labels or the extensions behind
+ * their types (any of which changes a row's text without writing it), a `where:` on the table, row level
+ * security on the source, and more than 2^30 transactions since.
+ */
+export interface SourceSince {
+  /** pg_control_system().system_identifier, where the role may read it. */
+  readonly system?: string | undefined
+  /** The timeline of the last checkpoint, where the role may read it. */
+  readonly timeline?: string | undefined
+  /** `oid:relfilenode` of the source table. */
+  readonly relation: string
+  readonly signature: string
+  /** The run's snapshot, as 64-bit transaction ids: every id below xmin had ended. */
+  readonly xmin: string
+  readonly xmax: string
+  /** Row level security applies to the source table: the rows a role sees may change without being written. */
+  readonly rowSecurity: boolean
+}
+
+export interface TargetSince {
+  /** `oid:relfilenode` of the target table when the copy committed. */
+  readonly relation: string
+  readonly signature: string
+  /** Every transaction id below this one (64-bit) had ended when the copy committed, except the copy's own. */
+  readonly below: string
+  /** The ids (32-bit) of the copy's transaction and subtransactions that wrote rows. */
+  readonly own: readonly string[]
+  /** The table's rows when the copy committed. */
+  readonly rows: number
+}
+
+export interface SyncSince {
+  readonly source: SourceSince
+  readonly target: TargetSince
+}
+
+/** Transactions between the last copy and now beyond which 32-bit ids are no longer compared. */
+const MAX_DISTANCE = 1n << 30n
+
+/**
+ * The signature of a table's rows' text forms, apart from their values: columns with their types, typmods
+ * and collations, the labels of every enum any column's type reaches (through arrays, domains, ranges and
+ * composites), and the versions of the extensions that define those types (an extension update may change
+ * how a type prints).
+ */
+function signatureSql(table: string): string {
+  const relation = `${quoteLiteral(table)}::pg_catalog.regclass`
+  return `WITH RECURSIVE types(oid) AS (
+    SELECT a.atttypid FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = ${relation} AND a.attnum > 0 AND NOT a.attisdropped
+    UNION
+    SELECT n.oid FROM types tt JOIN pg_catalog.pg_type t ON t.oid = tt.oid
+     CROSS JOIN LATERAL (
+       SELECT t.typelem UNION ALL SELECT t.typbasetype
+       UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+       UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid) AS n(oid)
+     WHERE n.oid <> 0)
+  SELECT pg_catalog.md5(pg_catalog.concat_ws(' | ',
+    (SELECT pg_catalog.string_agg(pg_catalog.format('%s %s %s %s %s', a.attname, a.atttypid, a.atttypmod, a.attcollation, a.attgenerated), ', ' ORDER BY a.attnum)
+       FROM pg_catalog.pg_attribute a WHERE a.attrelid = ${relation} AND a.attnum > 0 AND NOT a.attisdropped),
+    (SELECT pg_catalog.string_agg(pg_catalog.format('%s=%s', e.enumtypid, e.enumlabel), ', ' ORDER BY e.enumtypid, e.enumsortorder)
+       FROM pg_catalog.pg_enum e WHERE e.enumtypid IN (SELECT oid FROM types)),
+    (SELECT pg_catalog.string_agg(pg_catalog.format('%s@%s', x.extname, x.extversion), ', ' ORDER BY x.extname)
+       FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
+      WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objid IN (SELECT oid FROM types) AND d.deptype = 'e')
+  )) AS signature`
+}
+
+/** `oid:relfilenode` of a table: a new relfilenode means TRUNCATE, VACUUM FULL, CLUSTER or a rewrite. */
+function relationSql(table: string): string {
+  const relation = `${quoteLiteral(table)}::pg_catalog.regclass`
+  return `${relation}::pg_catalog.oid::text || ':' || pg_catalog.pg_relation_filenode(${relation})::text`
+}
+
+/**
+ * The source's part, read in the run's snapshot (txid_current_snapshot() is the imported snapshot there).
+ * The txid_* functions exist in every supported version (pg_current_snapshot only from 13). Undefined for
+ * a query or a `where:`, whose rows may change without being written.
+ */
+export async function readSourceSince(
+  client: pg.ClientBase,
+  plan: TablePlan,
+): Promise<SourceSince | undefined> {
+  if (plan.source.kind !== 'table' || plan.source.where) return undefined
+  const table = plan.source.table.ref.sql
+  const readable = (fn: string) => `pg_catalog.has_function_privilege(${quoteLiteral(fn)}, 'EXECUTE')`
+  // A CASE evaluates a sub-select only in the branch taken: a role without the right gets NULL, not an error
+  // that would end the run's snapshot transaction.
+  const { rows } = await client.query<{
+    system: string | null
+    timeline: string | null
+    relation: string
+    xmin: string
+    xmax: string
+    row_security: boolean
+  }>(
+    `SELECT CASE WHEN ${readable('pg_catalog.pg_control_system()')}
+                 THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS system,
+            CASE WHEN ${readable('pg_catalog.pg_control_checkpoint()')}
+                 THEN (SELECT timeline_id::text FROM pg_catalog.pg_control_checkpoint()) END AS timeline,
+            ${relationSql(table)} AS relation,
+            pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text AS xmin,
+            pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax,
+            (SELECT c.relrowsecurity FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table)}::pg_catalog.regclass) AS row_security`,
+  )
+  const { rows: signed } = await client.query<{ signature: string }>(signatureSql(table))
+  const row = rows[0]!
+  return {
+    system: row.system ?? undefined,
+    timeline: row.timeline ?? undefined,
+    relation: row.relation,
+    signature: signed[0]!.signature,
+    xmin: row.xmin,
+    xmax: row.xmax,
+    rowSecurity: row.row_security,
+  }
+}
+
+/**
+ * The target's part, read in the table's transaction just before its COMMIT (the table is locked against
+ * other writers: TRUNCATE's ACCESS EXCLUSIVE, or a sync's SHARE ROW EXCLUSIVE). `written` are the ids of
+ * the subtransactions that wrote rows; the transaction's own id is added here. The ids of an earlier copy
+ * whose rows this one kept are carried on while they are not yet below the new `below`.
+ */
+export async function readTargetSince(
+  client: pg.ClientBase,
+  plan: TablePlan,
+  written: { readonly xids: readonly string[]; readonly rows: number; readonly kept?: readonly string[] },
+): Promise<TargetSince> {
+  const table = plan.target.sql
+  const { rows } = await client.query<{ relation: string; own: string; snapshot: string }>(
+    `SELECT ${relationSql(table)} AS relation, pg_catalog.txid_current()::text AS own,
+            pg_catalog.txid_current_snapshot()::text AS snapshot`,
+  )
+  const { rows: signed } = await client.query<{ signature: string }>(signatureSql(table))
+  const row = rows[0]!
+  // The snapshot's in-progress list leaves out the transaction itself; the oldest other one still running
+  // may write later, under an id (or a subtransaction's) above its own.
+  const [, xmax, list] = row.snapshot.split(':') as [string, string, string]
+  const running = list ? list.split(',').map(BigInt) : []
+  const below = running.length ? running.reduce((a, b) => (a < b ? a : b)) : BigInt(xmax)
+  const own = new Set([xid32(BigInt(row.own)), ...written.xids])
+  for (const xid of written.kept ?? []) if (!precedes(BigInt(xid), xid32(below))) own.add(xid)
+  return {
+    relation: row.relation,
+    signature: signed[0]!.signature,
+    below: below.toString(),
+    own: [...own].sort(),
+    rows: written.rows,
+  }
+}
+
+/** Whether the 32-bit id `a` comes before `b`, modulo 2^32 as PostgreSQL compares them. */
+function precedes(a: bigint, b: string): boolean {
+  const difference = (a - BigInt(b)) & 0xffffffffn
+  return difference >= 1n << 31n
+}
+
+function xid32(xid: bigint): string {
+  return (xid & 0xffffffffn).toString()
+}
+
+/** The conditions the next sync applies, in SQL over a row alias: rows written since the last copy. */
+export interface SinceConditions {
+  /** On the source: a row version the last copy's snapshot may not have seen. */
+  readonly sourceWritten: (alias: string) => string
+  /** On the target: a row version neither the last copy nor an earlier one it kept wrote. */
+  readonly targetWritten: (alias: string) => string
+}
+
+/**
+ * Whether the last copy's mark lets this run read only what was written since; the reason it does not
+ * otherwise (for the table's notes). `target` is checked later, inside the table's transaction.
+ */
+export function sinceConditions(
+  previous: SyncSince | undefined,
+  now: SourceSince | undefined,
+): SinceConditions | string {
+  if (!previous) return 'no earlier copy recorded where it stopped'
+  if (!now) return 'the table is read with a where: filter'
+  const before = previous.source
+  if (now.rowSecurity) return 'row level security applies to the source table'
+  if ((before.system ?? '') !== (now.system ?? ''))
+    return 'the source is another server than at the last copy'
+  if ((before.timeline ?? '') !== (now.timeline ?? ''))
+    return 'the source switched timelines since the last copy (a restore or a promotion)'
+  if (before.relation !== now.relation)
+    return 'the source table was re-created, truncated or rewritten since the last copy'
+  if (before.signature !== now.signature)
+    return "the source table's columns, types or enum labels changed since the last copy"
+  if (BigInt(now.xmax) < BigInt(before.xmax))
+    return "the source's transaction ids went back since the last copy (a restore?)"
+  if (BigInt(now.xmax) - BigInt(before.xmin) >= MAX_DISTANCE)
+    return 'over a billion transactions ran on the source since the last copy'
+  const sourceMark = `${quoteLiteral(xid32(BigInt(before.xmin)))}::pg_catalog.xid`
+  const targetMark = `${quoteLiteral(xid32(BigInt(previous.target.below)))}::pg_catalog.xid`
+  const own = `${quoteLiteral(`{${previous.target.own.join(',')}}`)}::pg_catalog.xid[]`
+  return {
+    // age() counts back from one id fixed for the whole transaction, so comparing two ages compares the ids.
+    sourceWritten: (alias) => `pg_catalog.age(${alias}.xmin) <= pg_catalog.age(${sourceMark})`,
+    targetWritten: (alias) =>
+      `(pg_catalog.age(${alias}.xmin) <= pg_catalog.age(${targetMark}) AND NOT ${alias}.xmin = ANY (${own}))`,
+  }
+}
+
+/**
+ * The target's side of the check, inside the table's transaction: the same table, signature and ids still
+ * comparable. Returns the reason it is not usable, or undefined.
+ */
+export async function targetSinceProblem(
+  client: pg.ClientBase,
+  plan: TablePlan,
+  previous: TargetSince,
+): Promise<string | undefined> {
+  const table = plan.target.sql
+  const { rows } = await client.query<{ relation: string; next: string }>(
+    `SELECT ${relationSql(table)} AS relation, pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS next`,
+  )
+  const { rows: signed } = await client.query<{ signature: string }>(signatureSql(table))
+  if (rows[0]!.relation !== previous.relation)
+    return 'the target table was re-created, truncated or rewritten since the last copy'
+  if (signed[0]!.signature !== previous.signature)
+    return "the target table's columns, types or enum labels changed since the last copy"
+  const distance = BigInt(rows[0]!.next) - BigInt(previous.below)
+  if (distance < 0n) return "the target's transaction ids went back since the last copy (a restore?)"
+  if (distance >= MAX_DISTANCE) return 'over a billion transactions ran on the target since the last copy'
+  return undefined
+}
