@@ -37,6 +37,11 @@ export interface TableResult {
   readonly mode: 'replace' | 'append' | 'recreate' | 'sync'
   /** mode sync: the rows it wrote and the rows it left alone (absent when the table was copied in full). */
   readonly sync?: SyncSummary | undefined
+  /**
+   * mode: sync: which rows it compared: `written`, only those written since the last copy (the position
+   * that copy recorded was usable), or `all`, by the fingerprints of every row.
+   */
+  readonly syncCompared?: 'written' | 'all' | undefined
   /** verify: checksum found the table's fingerprint the same on both sides before its COMMIT. */
   readonly verified?: boolean | undefined
   /** The COPY format used. */

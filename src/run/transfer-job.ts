@@ -656,6 +656,7 @@ function tableResultOf(plan: TablePlan, startedAt: number, outcome: TableOutcome
         rows: outcome.result.rows,
         bytes: outcome.result.bytes,
         sync: outcome.result.sync,
+        syncCompared: outcome.result.syncCompared,
         verified: outcome.result.verified,
         durationMs,
         attempts: outcome.attempts,

@@ -65,6 +65,8 @@ export interface CopyResult {
   readonly dropped?: string[]
   /** mode: sync: what it wrote and left alone; absent when the table was loaded in full. */
   readonly sync?: SyncSummary
+  /** mode: sync: which rows it compared (see TableResult.syncCompared). */
+  readonly syncCompared?: 'written' | 'all'
   /** verify: checksum compared the table's fingerprint on both sides before COMMIT, and it was the same. */
   readonly verified?: boolean
   /** mode: sync: what the next sync of this table starts from (recorded with the commit). */
@@ -148,7 +150,7 @@ export class TableCopier {
             rows: synced ? synced.rows : streamed!.rows,
             bytes: synced ? synced.bytes : streamed!.bytes,
             ...(notes.length ? { dropped: notes } : {}),
-            ...(synced ? { sync: synced.counts } : {}),
+            ...(synced ? { sync: synced.counts, syncCompared: synced.compared } : {}),
             ...(read.checked ? { verified: true } : {}),
             ...(mark ? { mark } : {}),
           }

@@ -72,6 +72,8 @@ export type SyncOutcome =
       readonly hintMissed?: string | undefined
       /** The (sub)transaction ids, 32-bit, under which rows were written (see since.ts). */
       readonly writers: readonly string[]
+      /** Which rows were compared: only those written since the last copy, or all. */
+      readonly compared: 'written' | 'all'
     }
   | {
       /** Finding the differences would cost more than a reload: the caller replaces the table instead. */
@@ -177,6 +179,7 @@ export class TableSyncer {
       source,
       hashing: this.hashing!,
       writers: [...this.writers],
+      compared: 'all',
       hintMissed:
         hint && found.changed > 0
           ? `the changed: hint missed ${found.changed} new or changed row(s) whose ${hint.column} is not past ${hint.highWater} (a writer that does not set it?); the fingerprints found them`
@@ -249,6 +252,7 @@ export class TableSyncer {
       },
       hashing: this.hashing ?? 'md5',
       writers: [...this.writers],
+      compared: 'written',
     }
   }
 
