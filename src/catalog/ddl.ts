@@ -10,6 +10,7 @@ import type {
   TypeInfo,
 } from './catalog.js'
 import { displayIdentifier, quoteIdent, quoteLiteral, type TableRef } from '../db/table-ref.js'
+import { baseTypeProblem, baseTypeStatements } from './base-type.js'
 
 export interface DdlOptions {
   /** The target's `server_version_num`: syntax newer than the target is left out or refused. @default 180000 */
@@ -158,45 +159,13 @@ export class Ddl {
     return statements
   }
 
-  /**
-   * A base type made by hand, as pg_dump makes it: a shell type, its I/O functions (which take or return
-   * it), then the type itself. Functions in LANGUAGE internal name a function the server has built in
-   * (int8in, say), so any server of the same major can make them; a C function needs its library.
-   */
+  /** A base type made by hand, as pg_dump makes it (base-type.ts); one written in C fails, naming its library. */
   private createBaseType(type: TypeInfo): string[] {
     const base = type.baseDefinition
     if (!base) throw new Error(`${type.ref.display} is a base type whose definition could not be read`)
-    const compiled = base.functions.filter((fn) => fn.language !== 'internal')
-    if (compiled.length > 0) {
-      const libraries = [...new Set(compiled.map((fn) => fn.library ?? fn.language))]
-      throw new Error(
-        `${type.ref.display} is a base type written in C outside any extension: its functions ` +
-          `${compiled.map((fn) => fn.signature).join(', ')} need the library ${libraries.join(', ')} on the target's server; ` +
-          `install it there and create the type, then run again`,
-      )
-    }
-    const options = [`INPUT = ${base.input}`, `OUTPUT = ${base.output}`]
-    if (base.receive) options.push(`RECEIVE = ${base.receive}`)
-    if (base.send) options.push(`SEND = ${base.send}`)
-    if (base.typmod_in) options.push(`TYPMOD_IN = ${base.typmod_in}`)
-    if (base.typmod_out) options.push(`TYPMOD_OUT = ${base.typmod_out}`)
-    if (base.analyze) options.push(`ANALYZE = ${base.analyze}`)
-    if (base.subscript && this.targetVersion >= 140000) options.push(`SUBSCRIPT = ${base.subscript}`)
-    options.push(`INTERNALLENGTH = ${base.internal_length < 0 ? 'VARIABLE' : base.internal_length}`)
-    if (base.passed_by_value) options.push('PASSEDBYVALUE')
-    options.push(`ALIGNMENT = ${ALIGNMENT[base.alignment] ?? 'int4'}`)
-    options.push(`STORAGE = ${(STORAGE[base.storage] ?? 'PLAIN').toLowerCase()}`)
-    options.push(`CATEGORY = ${quoteLiteral(base.category)}`)
-    if (base.preferred) options.push('PREFERRED = true')
-    if (base.default !== null) options.push(`DEFAULT = ${quoteLiteral(base.default)}`)
-    if (base.element) options.push(`ELEMENT = ${base.element}`)
-    if (base.delimiter !== ',') options.push(`DELIMITER = ${quoteLiteral(base.delimiter)}`)
-    if (base.collatable) options.push('COLLATABLE = true')
-    return [
-      `CREATE TYPE ${type.ref.sql}`,
-      ...base.functions.map((fn) => fn.definition),
-      `CREATE TYPE ${type.ref.sql} (${options.join(', ')})`,
-    ]
+    const problem = baseTypeProblem(type.ref.display, base)
+    if (problem) throw new Error(problem)
+    return baseTypeStatements(type.ref.sql, base, this.targetVersion)
   }
 
   /** Domain checks that are NOT VALID on the source: added once every table's rows are in, still NOT VALID. */
@@ -845,7 +814,6 @@ function inheritsKeepsOrder(table: TableInfo, parents: readonly TableInfo[]): bo
   return expected.length === actual.length && expected.every((name, i) => name === actual[i])
 }
 
-const ALIGNMENT: Record<string, string> = { c: 'char', s: 'int2', i: 'int4', d: 'double' }
 const STORAGE: Record<string, string> = { p: 'PLAIN', e: 'EXTERNAL', m: 'MAIN', x: 'EXTENDED' }
 const ENABLED_STATE: Record<string, string> = { D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }
 const POLICY_COMMAND: Record<string, string> = {

@@ -4,9 +4,10 @@ import pg from 'pg'
  * Compares two databases the way a DBA would check a copy: every table's rows (count and an
  * order-independent hash of every row's text form, then the differing rows themselves), and the schema
  * object by object (tables, views and materialized views with their definitions, options and populated
- * state, columns, constraints, indexes, triggers, rules, policies, sequences with their state, types,
- * functions, collations, text search configurations (with their mappings), dictionaries, templates and
- * parsers, extensions, statistics objects, comments), and a populated materialized view's
+ * state, columns, constraints, indexes with their operator classes, triggers, rules, policies, sequences
+ * with their state, types (a base type with every CREATE TYPE option), functions, collations, text search
+ * configurations (with their mappings), dictionaries, templates and parsers, extensions, access methods,
+ * statistics objects, comments), and a populated materialized view's
  * rows like a table's. Written independently of
  * tablehaul's own catalog code, so a mistake there cannot hide itself here.
  *
@@ -124,6 +125,11 @@ function describeQueries(server: number, version: number, sameVersion: boolean):
     // indexes
     `SELECT 'index ' || ${tableName} AS object,
             jsonb_build_object('definition', pg_catalog.pg_get_indexdef(c.oid), 'valid', i.indisvalid,
+              -- pg_get_indexdef leaves out a column's operator class when it is its type's default: which
+              -- class that is depends on what the server holds
+              'operator classes', (SELECT string_agg(pg_catalog.quote_ident(ocn.nspname) || '.' || pg_catalog.quote_ident(oc.opcname), ',' ORDER BY k)
+                                     FROM generate_subscripts(i.indclass, 1) k JOIN pg_catalog.pg_opclass oc ON oc.oid = i.indclass[k]
+                                     JOIN pg_catalog.pg_namespace ocn ON ocn.oid = oc.opcnamespace),
               'clustered', i.indisclustered, 'replica identity', i.indisreplident,
               'attached to', (SELECT inh.inhparent::pg_catalog.regclass::text FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = c.oid),
               'statistics', (SELECT string_agg(a.attnum || '=' || a.attstattarget, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
@@ -178,6 +184,15 @@ function describeQueries(server: number, version: number, sameVersion: boolean):
                           'collation', ${COLLATION('r.rngcollation')}, 'subdiff', r.rngsubdiff::pg_catalog.regproc::text
                           ${v14 ? `, 'multirange', r.rngmultitypid::pg_catalog.regtype::text` : ''})
                           FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid),
+              'base', CASE WHEN t.typtype = 'b' THEN jsonb_build_object(
+                        'input', t.typinput::pg_catalog.regproc::text, 'output', t.typoutput::pg_catalog.regproc::text,
+                        'receive', t.typreceive::pg_catalog.regproc::text, 'send', t.typsend::pg_catalog.regproc::text,
+                        'typmod in', t.typmodin::pg_catalog.regproc::text, 'typmod out', t.typmodout::pg_catalog.regproc::text,
+                        'analyze', t.typanalyze::pg_catalog.regproc::text,
+                        ${v14 ? `'subscript', to_jsonb(t) ->> 'typsubscript',` : ''}
+                        'length', t.typlen, 'by value', t.typbyval, 'alignment', t.typalign, 'storage', t.typstorage,
+                        'category', t.typcategory, 'preferred', t.typispreferred, 'delimiter', t.typdelim,
+                        'element', nullif(t.typelem, 0)::pg_catalog.regtype::text, 'collatable', t.typcollation <> 0) END,
               'comment', pg_catalog.obj_description(t.oid, 'pg_type')) AS props
        FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
        LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
@@ -243,6 +258,11 @@ function describeQueries(server: number, version: number, sameVersion: boolean):
     `SELECT 'extension ' || pg_catalog.quote_ident(x.extname) AS object,
             jsonb_build_object('schema', n.nspname) AS props
        FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql'`,
+    // access methods made with CREATE ACCESS METHOD (they belong to the database, not to a schema)
+    `SELECT 'access method ' || pg_catalog.quote_ident(am.amname) AS object,
+            jsonb_build_object('type', am.amtype, 'handler', am.amhandler::pg_catalog.regproc::text,
+              'comment', pg_catalog.obj_description(am.oid, 'pg_am')) AS props
+       FROM pg_catalog.pg_am am WHERE am.oid >= 16384 AND ${NOT_EXTENSION('pg_catalog.pg_am', 'am.oid')}`,
     // extended statistics
     `SELECT 'statistics ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(s.stxname) AS object,
             jsonb_build_object('definition', pg_catalog.pg_get_statisticsobjdef(s.oid),

@@ -1,5 +1,7 @@
 import type pg from 'pg'
 import { sqlFolder } from '../../db/sql-file.js'
+import { baseTypeProblem, baseTypeStatements } from '../base-type.js'
+import type { BaseTypeDefinition } from '../catalog.js'
 
 const sqlFile = sqlFolder(new URL('../sql/', import.meta.url))
 
@@ -20,6 +22,7 @@ export type DumpObjectKind =
   | 'text search template'
   | 'text search dictionary'
   | 'text search configuration'
+  | 'access method'
 
 /** A function a text search parser or template is made of: it must exist before them. */
 export interface SupportFunction {
@@ -41,6 +44,11 @@ export interface DumpObject {
   readonly comment: string | null
   /** For an extension: its name. */
   readonly extension: string | null
+  /**
+   * Why it cannot be created on another server whatever that one holds (a base type written in C names the
+   * library it needs); it still counts as there when the target has it with the same definition.
+   */
+  readonly problem?: string | undefined
   /** Addresses of the objects of the same list that must exist before it. */
   readonly needs: readonly string[]
   /** The first PostgreSQL (server_version_num) that accepts the definition, and what needs it. */
@@ -60,6 +68,17 @@ interface ObjectRow {
   needs_version?: number | null
   needs_feature?: string | null
   support_functions?: [signature: string, language: string, library: string | null][] | null
+  problem?: string | undefined
+}
+
+interface BaseTypeRow {
+  kind: 'type'
+  class: string
+  oid: string
+  identity: string
+  name: string
+  comment: string | null
+  base: BaseTypeDefinition
 }
 
 interface DependencyRow {
@@ -70,10 +89,11 @@ interface DependencyRow {
 }
 
 /**
- * Reads the objects of `schemas` that `objects: all` brings, in an order that creates each one after what
- * it uses (pg_depend), kinds otherwise in pg_dump's order: extensions, collations, types, functions,
- * aggregates, operators, text search parsers and templates, dictionaries, operator families,
- * configurations and operator classes, casts.
+ * Reads the objects of `schemas` that `objects: all` brings, and the database's access methods made with
+ * CREATE ACCESS METHOD, in an order that creates each one after what it uses (pg_depend), kinds otherwise
+ * in pg_dump's order: extensions, collations, types, functions, aggregates, operators and access methods,
+ * text search parsers and templates, dictionaries, operator families, configurations and operator
+ * classes, casts.
  * `client` should be inside a transaction (on the source: the run's snapshot).
  */
 export async function readDumpObjects(
@@ -88,11 +108,18 @@ export async function readDumpObjects(
     sqlFile('list_dump_collations_and_text_search'),
     [[...schemas]],
   )
+  const accessMethods = await client.query<ObjectRow>(sqlFile('list_dump_access_methods'))
+  const baseTypes = await client.query<BaseTypeRow>(sqlFile('list_dump_base_types'), [[...schemas]])
   const dependencies = await client.query<DependencyRow>(sqlFile('list_dump_object_dependencies'))
   await client.query(`SET search_path = public`)
   const byAddress = new Map<string, ObjectRow>()
-  for (const row of [...objects.rows, ...collationsAndTextSearch.rows])
-    if (row.definition !== null) byAddress.set(`${row.class}:${row.oid}`, row)
+  const rows = [
+    ...objects.rows,
+    ...collationsAndTextSearch.rows,
+    ...accessMethods.rows,
+    ...baseTypes.rows.map(baseTypeObject),
+  ]
+  for (const row of rows) if (row.definition !== null) byAddress.set(`${row.class}:${row.oid}`, row)
   const needs = new Map<string, Set<string>>()
   for (const d of dependencies.rows) {
     const from = `${d.class}:${d.oid}`
@@ -109,6 +136,7 @@ export async function readDumpObjects(
     definition: row.definition!,
     comment: row.comment,
     extension: row.extension,
+    problem: row.problem,
     needs: [...(needs.get(address) ?? [])],
     needsVersion:
       row.needs_version && row.needs_feature
@@ -121,6 +149,24 @@ export async function readDumpObjects(
     })),
   }))
   return dependencyOrder(list)
+}
+
+/**
+ * A base type's row as the other kinds': its definition is the statements that make it (shell type, I/O
+ * functions, CREATE TYPE), written by the same code that makes a base type a copied table uses. SUBSCRIPT
+ * is written whenever the source has it: an older target refuses it, and the type fails with that reason.
+ */
+function baseTypeObject(row: BaseTypeRow): ObjectRow {
+  return {
+    kind: 'type',
+    class: row.class,
+    oid: row.oid,
+    identity: row.identity,
+    definition: baseTypeStatements(row.name, row.base, 180000).join(';\n'),
+    comment: row.comment,
+    extension: null,
+    problem: baseTypeProblem(row.name, row.base),
+  }
 }
 
 const KIND_RANK: Record<DumpObjectKind, number> = {
@@ -139,6 +185,8 @@ const KIND_RANK: Record<DumpObjectKind, number> = {
   'operator family': 4,
   'operator class': 5,
   cast: 6,
+  // after the functions that may be their handlers, before the operator classes and families that use them
+  'access method': 3,
 }
 
 /**

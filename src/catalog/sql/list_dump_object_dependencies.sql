@@ -5,6 +5,7 @@
 -- is mapped to the class or family it belongs to. A member of an extension is mapped to that extension.
 -- A text search configuration needs its parser and the dictionaries of its mappings (recorded against the
 -- configuration itself), a dictionary its template, a parser or template its functions.
+-- An operator class or family needs its access method (which pg_depend does not record).
 -- Objects of other kinds are filtered out by the caller.
 WITH member_of AS (
   SELECT m.classid, m.objid, m.refclassid, m.refobjid
@@ -39,7 +40,16 @@ WITH member_of AS (
                        'pg_catalog.pg_amop'::pg_catalog.regclass, 'pg_catalog.pg_amproc'::pg_catalog.regclass,
                        'pg_catalog.pg_collation'::pg_catalog.regclass, 'pg_catalog.pg_ts_parser'::pg_catalog.regclass,
                        'pg_catalog.pg_ts_template'::pg_catalog.regclass, 'pg_catalog.pg_ts_dict'::pg_catalog.regclass,
-                       'pg_catalog.pg_ts_config'::pg_catalog.regclass)
+                       'pg_catalog.pg_ts_config'::pg_catalog.regclass,
+                       'pg_catalog.pg_am'::pg_catalog.regclass)
+  UNION ALL
+  -- pg_depend holds no link from an operator class or family to its access method: one made with CREATE
+  -- ACCESS METHOD must come first all the same.
+  SELECT 'pg_opclass', c.oid, 'pg_catalog.pg_am'::pg_catalog.regclass::oid, c.opcmethod
+    FROM pg_catalog.pg_opclass c WHERE c.opcmethod >= 16384
+  UNION ALL
+  SELECT 'pg_opfamily', f.oid, 'pg_catalog.pg_am'::pg_catalog.regclass::oid, f.opfmethod
+    FROM pg_catalog.pg_opfamily f WHERE f.opfmethod >= 16384
 )
 SELECT d.class,
        d.oid::int8 AS oid,

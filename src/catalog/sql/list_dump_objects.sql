@@ -35,6 +35,11 @@ SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
   JOIN selected s ON s.oid = p.pronamespace
  WHERE p.prokind IN ('f', 'p', 'w')
    AND NOT EXISTS (SELECT 1 FROM owned o WHERE o.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND o.objid = p.oid)
+   -- a base type's I/O functions are made with it (list_dump_base_types.sql), between its shell and it
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type bt
+                    WHERE bt.typtype = 'b' AND bt.typnamespace IN (SELECT oid FROM selected)
+                      AND p.oid IN (bt.typinput, bt.typoutput, bt.typreceive, bt.typsend, bt.typmodin,
+                                    bt.typmodout, bt.typanalyze))
 UNION ALL
 SELECT 'aggregate',
        'pg_proc',

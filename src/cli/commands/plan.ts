@@ -137,8 +137,8 @@ export function renderPlan(
 }
 
 /**
- * What `objects: all` adds: one line per kind with how many of them a run would create, keep, replace or
- * leave different; with `verbose`, each object under its kind.
+ * What `objects: all` adds: one line per kind with how many of them a run would create, keep, replace,
+ * leave different or cannot create; with `verbose`, each object under its kind.
  */
 function renderObjects(objects: PlanObjects, writer: Writer, verbose: boolean): string[] {
   const lines = [
@@ -154,14 +154,18 @@ function renderObjects(objects: PlanObjects, writer: Writer, verbose: boolean): 
   const rows: string[][] = []
   for (const kind of kinds) {
     const ofKind = objects.objects.filter((o) => o.kind === kind)
-    const actions = (['create', 'keep', 'replace', 'left different'] as const)
+    const actions = (['create', 'keep', 'replace', 'left different', 'cannot create'] as const)
       .map((action) => [action, ofKind.filter((o) => o.action === action).length] as const)
       .filter(([, n]) => n > 0)
       .map(([action, n]) =>
-        action === 'left different' ? paint(writer, 'yellow', `${n} ${action}`) : `${n} ${action}`,
+        action === 'left different' || action === 'cannot create'
+          ? paint(writer, 'yellow', `${n} ${action}`)
+          : `${n} ${action}`,
       )
     rows.push([kind, String(ofKind.length), actions.join(', ')])
-    if (verbose) for (const o of ofKind) rows.push(['', '', `${escapeControl(o.identity)}: ${o.action}`])
+    if (verbose)
+      for (const o of ofKind)
+        rows.push(['', '', escapeControl(`${o.identity}: ${o.action}${o.reason ? ` (${o.reason})` : ''}`)])
   }
   if (objects.largeObjects > 0) rows.push(['large object', formatCount(objects.largeObjects), 'copy by OID'])
   lines.push(...alignColumns(rows, [1]).map((l) => `  ${l}`))

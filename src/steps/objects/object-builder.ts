@@ -97,6 +97,7 @@ export class ObjectBuilder {
         `extension ${object.extension} is not available on the target (its files are not installed there): install the package that provides it on the target's server, then run again`,
       )
     }
+    if (object.problem !== undefined && !there) return outcome('failed', object.problem)
     if (!there && object.needsVersion && existing.version < object.needsVersion.version) {
       const { feature, version } = object.needsVersion
       return outcome(

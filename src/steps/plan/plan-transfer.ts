@@ -9,15 +9,20 @@ import { copiedSchemas, readAllObjects } from '../objects/all-objects.js'
 
 /** One object `objects: all` would bring besides the tables, in the order it would be created. */
 export interface PlanObject {
-  /** function, procedure, aggregate, type, domain, operator, operator family, operator class, cast, extension, collation, text search parser / template / dictionary / configuration. */
+  /**
+   * function, procedure, aggregate, type, domain, operator, operator family, operator class, cast, extension,
+   * collation, text search parser / template / dictionary / configuration, access method.
+   */
   readonly kind: string
   /** `FUNCTION sales.total(integer)`, `OPERATOR CLASS sales.ver_ops USING btree`. */
   readonly identity: string
   /**
    * create: the target lacks it; keep: the target has it the same; replace: a routine the target has
-   * otherwise (CREATE OR REPLACE); left different: the target has it otherwise and PostgreSQL cannot replace it.
+   * otherwise (CREATE OR REPLACE); left different: the target has it otherwise and PostgreSQL cannot replace it;
+   * cannot create: the target lacks it and no run can make it there (`reason` says why: a base type in C).
    */
-  readonly action: 'create' | 'keep' | 'replace' | 'left different'
+  readonly action: 'create' | 'keep' | 'replace' | 'left different' | 'cannot create'
+  readonly reason?: string | undefined
 }
 
 /** What `objects: all` would add: the objects of the copied tables' schemas, and the database's large objects. */
@@ -195,6 +200,7 @@ async function planObjects(session: ReadingSession): Promise<PlanObjects> {
       kind: object.kind,
       identity: object.identity,
       action: objectAction(object, existing.get(object.identity)),
+      reason: existing.has(object.identity) ? undefined : object.problem,
     })),
     largeObjects,
   }
@@ -202,7 +208,7 @@ async function planObjects(session: ReadingSession): Promise<PlanObjects> {
 
 /** What a run would do with one object, as `ObjectBuilder` decides it. */
 function objectAction(object: DumpObject, there: DumpObject | undefined): PlanObject['action'] {
-  if (!there) return 'create'
+  if (!there) return object.problem === undefined ? 'create' : 'cannot create'
   if (there.definition === object.definition || object.kind === 'extension') return 'keep'
   return object.kind === 'function' || object.kind === 'procedure' ? 'replace' : 'left different'
 }
