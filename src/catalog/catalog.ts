@@ -85,6 +85,8 @@ export interface IndexInfo {
   readonly constraintName: string | null
   /** `column number=target` for index columns with their own statistics target. */
   readonly statisticsTargets: readonly string[]
+  /** Its columns' operator classes made with CREATE OPERATOR CLASS outside an extension (OIDs). */
+  readonly operatorClasses: readonly number[]
   readonly comment: string | null
 }
 
@@ -736,6 +738,7 @@ function indexOf(r: Row): IndexInfo {
     parentIndexOid: numOrNull(r.parent_index_oid),
     constraintName: strOrNull(r.constraint_name),
     statisticsTargets: textArray(r.statistics_targets),
+    operatorClasses: Array.isArray(r.operator_classes) ? r.operator_classes.map(Number) : [],
     comment: strOrNull(r.comment),
   }
 }

@@ -15,6 +15,7 @@ import { recordedEnding } from '../report/run-log.js'
 import { connectRunEndpoints, readPlan } from '../steps/connect.js'
 import { SchemaBuilder } from '../steps/schema/schema-builder.js'
 import { AllObjectsBuilder } from '../steps/objects/all-objects.js'
+import { IndexOperatorClasses } from '../steps/schema/index-operator-classes.js'
 import { type ObjectOutcome, objectNote } from '../steps/objects/object-builder.js'
 import { ViewBuilder } from '../steps/views/view-builder.js'
 import type { ViewPlan } from '../steps/views/view-plan.js'
@@ -81,11 +82,26 @@ export class TransferJob extends RunLifecycle {
     if (allObjects) this.reportObjects(await allObjects.beforeTables())
     const ddl = new Ddl(sourceCatalog, { targetVersion: targetCatalog.serverVersion })
     const toCopy = plan.tables.filter((table) => !resumeFrom?.committed.has(table.target.key))
+    const operatorClasses = await IndexOperatorClasses.read({
+      snapshot,
+      catalog: sourceCatalog,
+      targetDb: target,
+      tables: [
+        ...toCopy.flatMap((table) =>
+          table.source.kind === 'table' && (table.targetState === 'missing' || table.mode === 'recreate')
+            ? [table.source.table]
+            : [],
+        ),
+        ...plan.emptyPartitioned,
+      ],
+      replaceRoutines: this.config.objects === 'all',
+    })
     const schema = await new SchemaBuilder({
       source: sourceCatalog,
       target: targetCatalog,
       targetDb: target,
       ddl,
+      operatorClasses,
     }).createMissing(toCopy, plan.sequences, plan.emptyPartitioned)
     for (const table of plan.emptyPartitioned) {
       const failure = schema.failures.get(table.ref.key)

@@ -26,6 +26,15 @@ SELECT i.indrelid::int8                                   AS table_oid,
                 ORDER BY k.n)
        END                                                AS key_columns,
        i.indisprimary                                     AS is_primary,
+       -- The operator classes of its columns made with CREATE OPERATOR CLASS outside an extension (an
+       -- extension's come with it): pg_get_indexdef leaves a column's class out when it is the default for
+       -- the column's type, so the target must have the same classes for the definition to mean the same.
+       ARRAY(SELECT DISTINCT i.indclass[k]::int8
+               FROM pg_catalog.generate_subscripts(i.indclass, 1) AS k
+              WHERE i.indclass[k] >= 16384
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x
+                                 WHERE x.classid = 'pg_catalog.pg_opclass'::pg_catalog.regclass
+                                   AND x.objid = i.indclass[k] AND x.deptype = 'e')) AS operator_classes,
        ic.reloptions                                      AS options,
        pg_catalog.obj_description(i.indexrelid, 'pg_class') AS comment
   FROM pg_catalog.pg_index i

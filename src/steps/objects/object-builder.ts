@@ -19,6 +19,13 @@ export interface ObjectOutcome {
   readonly reason?: string | undefined
 }
 
+/** What the target has: its objects by identity, the extensions it could install, its version. */
+export interface TargetObjects {
+  readonly objects: ReadonlyMap<string, DumpObject>
+  readonly available: ReadonlySet<string>
+  readonly version: number
+}
+
 export interface ObjectBuilderOptions {
   readonly targetDb: Database
   readonly signal?: AbortSignal | undefined
@@ -43,20 +50,7 @@ export class ObjectBuilder {
    */
   async build(objects: readonly DumpObject[], schemas: readonly string[]): Promise<ObjectOutcome[]> {
     const { targetDb, signal } = this.options
-    const existing = await targetDb.withTransaction(
-      async (client) => ({
-        objects: new Map((await readDumpObjects(client, schemas)).map((o) => [o.identity, o])),
-        available: new Set(
-          (
-            await client.query<{ name: string }>('SELECT name FROM pg_catalog.pg_available_extensions')
-          ).rows.map((r) => r.name),
-        ),
-        version: Number(
-          (await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v,
-        ),
-      }),
-      { mode: READ_ONLY_SNAPSHOT, signal },
-    )
+    const existing = await this.readTarget(schemas)
     const outcomes: ObjectOutcome[] = []
     const failed = this.failed
     // Function bodies are checked when called, not when created, as pg_dump restores them: a body may use
@@ -75,11 +69,35 @@ export class ObjectBuilder {
     return outcomes
   }
 
-  private async buildOne(
+  /** What the target has of the objects of `schemas` (and its access methods), the extensions it could install, its version. */
+  async readTarget(schemas: readonly string[]): Promise<TargetObjects> {
+    const { targetDb, signal } = this.options
+    return targetDb.withTransaction(
+      async (client) => ({
+        objects: new Map((await readDumpObjects(client, schemas)).map((o) => [o.identity, o])),
+        available: new Set(
+          (
+            await client.query<{ name: string }>('SELECT name FROM pg_catalog.pg_available_extensions')
+          ).rows.map((r) => r.name),
+        ),
+        version: Number(
+          (await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v,
+        ),
+      }),
+      { mode: READ_ONLY_SNAPSHOT, signal },
+    )
+  }
+
+  /**
+   * Creates one object on `client` (inside a transaction, under a savepoint of its own) unless the target
+   * has it the same; `failed` holds the addresses of those that failed so far (with their identities),
+   * which fail the objects that need them.
+   */
+  async buildOne(
     client: pg.ClientBase,
     object: DumpObject,
-    existing: { objects: Map<string, DumpObject>; available: Set<string>; version: number },
-    failed: Map<string, string>,
+    existing: TargetObjects,
+    failed: ReadonlyMap<string, string>,
   ): Promise<ObjectOutcome> {
     const outcome = (status: ObjectOutcome['status'], reason?: string): ObjectOutcome => ({
       kind: object.kind,
@@ -97,7 +115,6 @@ export class ObjectBuilder {
         `extension ${object.extension} is not available on the target (its files are not installed there): install the package that provides it on the target's server, then run again`,
       )
     }
-    if (object.problem !== undefined && !there) return outcome('failed', object.problem)
     if (!there && object.needsVersion && existing.version < object.needsVersion.version) {
       const { feature, version } = object.needsVersion
       return outcome(
@@ -105,6 +122,7 @@ export class ObjectBuilder {
         `${feature} needs PostgreSQL ${Math.floor(version / 10000)} (the target runs ${Math.floor(existing.version / 10000)})`,
       )
     }
+    if (object.problem !== undefined && !there) return outcome('failed', object.problem)
     if (!there) {
       const absent = await this.absentSupportFunction(client, object)
       if (absent) return outcome('failed', absent)

@@ -6,12 +6,15 @@ import type { Ddl } from '../../catalog/ddl.js'
 import { TablehaulError, messageOf } from '../../errors.js'
 import { quoteIdent, type TableRef } from '../../db/table-ref.js'
 import type { TablePlan } from '../plan/planner.js'
+import type { IndexOperatorClasses } from './index-operator-classes.js'
 
 export interface SchemaBuilderOptions {
   readonly source: Catalog
   readonly target: Catalog
   readonly targetDb: Database
   readonly ddl: Ddl
+  /** The operator classes the created tables' indexes need (made before each table that needs them). */
+  readonly operatorClasses?: IndexOperatorClasses | undefined
 }
 
 /** What the schema step did. */
@@ -99,7 +102,7 @@ export class SchemaBuilder {
         ])
         await this.createInOrder(pass)
         await this.createQueryTables(pass, missing)
-        this.failRecreationsBlocked(pass, recreated)
+        await this.failRecreationsBlocked(pass, recreated)
         await step.commit()
       } catch (error) {
         throw new TablehaulError(
@@ -178,6 +181,8 @@ export class SchemaBuilder {
         ),
       )
     }
+    const classError = await this.options.operatorClasses?.ensure(pass.step.client, table)
+    if (classError) return fail(schemaError(into, classError.message, classError))
     let statements: string[]
     try {
       statements = this.createTableStatements(result, table, into, { inheritFrom, partitionParent })
@@ -260,12 +265,21 @@ export class SchemaBuilder {
     }
   }
 
-  /** A table to re-create fails when something it needs could not be created. */
-  private failRecreationsBlocked(pass: Pass, recreated: readonly TablePlan[]): void {
+  /**
+   * A table to re-create fails when something it needs could not be created, the operator classes of its
+   * indexes included (it is re-created in its copy's transaction, with them).
+   */
+  private async failRecreationsBlocked(pass: Pass, recreated: readonly TablePlan[]): Promise<void> {
     for (const plan of recreated) {
       if (plan.source.kind !== 'table') continue
       const blocked = blockedBy(pass, plan.source.table.oid, plan.target)
-      if (blocked) pass.result.failures.set(plan.target.key, blocked)
+      if (blocked) {
+        pass.result.failures.set(plan.target.key, blocked)
+        continue
+      }
+      const classError = await this.options.operatorClasses?.ensure(pass.step.client, plan.source.table)
+      if (classError)
+        pass.result.failures.set(plan.target.key, schemaError(plan.target, classError.message, classError))
     }
   }
 
@@ -451,7 +465,8 @@ class SavepointRunner {
 
   constructor(
     private readonly target: Database,
-    private readonly client: pg.ClientBase,
+    /** For a step that takes its own savepoints (the operator classes' ObjectBuilder). */
+    readonly client: pg.ClientBase,
   ) {}
 
   async begin(): Promise<void> {
