@@ -251,7 +251,7 @@ describe('collations and text search objects with objects: all', () => {
   })
 })
 
-describe('into an older PostgreSQL', () => {
+describe('across PostgreSQL versions', () => {
   test(
     'from 18 into 15: what 15 cannot make is named with the version it needs; every other collation and text search object arrives and works',
     { skip: OlderServers.skip },
@@ -282,6 +282,43 @@ describe('into an older PostgreSQL', () => {
         assert.deepEqual(await target.sql(query), await db.source.sql(query))
       } finally {
         await target.drop()
+      }
+    },
+  )
+
+  test(
+    'from 15 into 18: an ICU collation 18 stores in its standard form is the same collation, made once by the table that uses it and left alone by later runs',
+    { skip: OlderServers.skip },
+    async () => {
+      const source = await TestDatabase.create(await older.of(15), 'collations_ts_from_15')
+      const target = await TestDatabase.create(servers.target, 'collations_ts_into_18')
+      try {
+        await source.sql(`
+          CREATE SCHEMA old;
+          CREATE COLLATION old.german (provider = icu, locale = 'de_DE');
+          CREATE COLLATION old.loose (provider = icu, locale = 'und@colStrength=secondary', deterministic = false);
+          CREATE TABLE old.words (id int PRIMARY KEY, w text COLLATE old.german);
+          INSERT INTO old.words VALUES (1, 'Äpfel'), (2, 'Zebra'), (3, 'apfel'), (4, 'Bär');
+          CREATE TEXT SEARCH DICTIONARY old.stop (TEMPLATE = simple, STOPWORDS = german);
+          CREATE TEXT SEARCH CONFIGURATION old.cfg (PARSER = default);
+          ALTER TEXT SEARCH CONFIGURATION old.cfg ADD MAPPING FOR asciiword, word WITH old.stop, german_stem;`)
+        const runOnce = () =>
+          new TransferJob(
+            testConfig({ source: source.url, target: target.url, tables: ['old.*'], objects: 'all' }),
+            { notifier: null },
+          ).run()
+        for (const round of ['first', 'second']) {
+          const report = await runOnce()
+          assert.deepEqual(report.warnings, [], `${round} run: nothing left different`)
+          assert.equal(report.status, 'succeeded', round)
+        }
+        const query = `SELECT string_agg(w, ',' ORDER BY w) AS sorted,
+                              (SELECT 'ABC' = 'abc' COLLATE old.loose) AS loose,
+                              to_tsvector('old.cfg', 'Die Häuser und die Bäume')::text AS v
+                         FROM old.words`
+        assert.deepEqual(await target.sql(query), await source.sql(query))
+      } finally {
+        await Promise.all([source.drop(), target.drop()])
       }
     },
   )

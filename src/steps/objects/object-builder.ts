@@ -129,7 +129,12 @@ export class ObjectBuilder {
     }
     let status: ObjectOutcome['status']
     if (!there) status = 'created'
-    else if (there.definition === object.definition || object.kind === 'extension') status = 'unchanged'
+    else if (
+      there.definition === object.definition ||
+      object.kind === 'extension' ||
+      (object.kind === 'collation' && (await this.sameCollationOnTarget(client, object, there)))
+    )
+      status = 'unchanged'
     // pg_get_functiondef writes CREATE OR REPLACE: PostgreSQL replaces a routine in place (same arguments
     // and result type); no other kind here has an OR REPLACE form.
     else if (object.kind === 'function' || object.kind === 'procedure') status = 'replaced'
@@ -153,6 +158,35 @@ export class ObjectBuilder {
       return outcome('failed', messageOf(error))
     }
     return outcome(status)
+  }
+
+  /**
+   * Whether the target's collation is the source's though it prints otherwise: from PostgreSQL 16 an ICU
+   * locale is stored in its standard form (`de_DE` becomes `de-DE`, `und@colStrength=secondary`
+   * `und-u-ks-level2`), so one made from an older source's definition differs from it in text. The source's
+   * definition is made a temporary collation on the target and printed there, then rolled back.
+   */
+  private async sameCollationOnTarget(
+    client: pg.ClientBase,
+    object: DumpObject,
+    there: DumpObject,
+  ): Promise<boolean> {
+    const options = (o: DumpObject) => o.definition.slice(`CREATE ${o.identity}`.length)
+    return this.options.targetDb
+      .withSavepoint(client, 'tablehaul_collation_probe', async () => {
+        await client.query(`CREATE COLLATION pg_temp.tablehaul_collation_probe${options(object)}`)
+        const { rows } = await client.query<{ schema: string }>(
+          'SELECT nspname AS schema FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.pg_my_temp_schema()',
+        )
+        const probe = (await readDumpObjects(client, [rows[0]!.schema])).find((o) => o.kind === 'collation')
+        // Rolled back whatever it found: the temporary collation goes with the savepoint.
+        throw new ProbeResult(probe !== undefined && options(probe) === options(there))
+      })
+      .catch((error: unknown) => {
+        if (error instanceof ProbeResult) return error.same
+        if (isConnectionLost(error)) throw error
+        return false
+      })
   }
 
   /**
@@ -189,6 +223,13 @@ export class ObjectBuilder {
       return `it is made of the function ${fn.signature} (${what}), which the target does not have: install or create that function on the target (for a C function, the package or extension that provides its library), then run again`
     }
     return undefined
+  }
+}
+
+/** How a probe that is always rolled back gives its answer. */
+class ProbeResult extends Error {
+  constructor(readonly same: boolean) {
+    super('probe result')
   }
 }
 

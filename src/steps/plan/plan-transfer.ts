@@ -18,8 +18,10 @@ export interface PlanObject {
   readonly identity: string
   /**
    * create: the target lacks it; keep: the target has it the same; replace: a routine the target has
-   * otherwise (CREATE OR REPLACE); left different: the target has it otherwise and PostgreSQL cannot replace it;
-   * cannot create: the target lacks it and no run can make it there (`reason` says why: a base type in C).
+   * otherwise (CREATE OR REPLACE); left different: the target has it otherwise and PostgreSQL cannot replace it
+   * (an ICU collation from a source before 16 that the target stores in its standard form shows so here; the
+   * run prints the source's on the target and keeps it when it is the same); cannot create: the target lacks
+   * it and no run can make it there (`reason` says why: a base type in C).
    */
   readonly action: 'create' | 'keep' | 'replace' | 'left different' | 'cannot create'
   readonly reason?: string | undefined
