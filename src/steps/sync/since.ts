@@ -59,7 +59,8 @@ const MAX_DISTANCE = 1n << 30n
  * The signature of a table's rows' text forms, apart from their values: columns with their types, typmods
  * and collations, the labels of every enum any column's type reaches (through arrays, domains, ranges and
  * composites), and the versions of the extensions that define those types (an extension update may change
- * how a type prints).
+ * how a type prints). Positions (attnum) count too: a column or a composite type's attribute dropped and
+ * added again under the same name and type reads as NULL in every row, and no row is written.
  */
 function signatureSql(table: string): string {
   const relation = `${quoteLiteral(table)}::pg_catalog.regclass`
@@ -75,8 +76,11 @@ function signatureSql(table: string): string {
        UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid) AS n(oid)
      WHERE n.oid <> 0)
   SELECT pg_catalog.md5(pg_catalog.concat_ws(' | ',
-    (SELECT pg_catalog.string_agg(pg_catalog.format('%s %s %s %s %s', a.attname, a.atttypid, a.atttypmod, a.attcollation, a.attgenerated), ', ' ORDER BY a.attnum)
+    (SELECT pg_catalog.string_agg(pg_catalog.format('%s %s %s %s %s %s', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attcollation, a.attgenerated), ', ' ORDER BY a.attnum)
        FROM pg_catalog.pg_attribute a WHERE a.attrelid = ${relation} AND a.attnum > 0 AND NOT a.attisdropped),
+    (SELECT pg_catalog.string_agg(pg_catalog.format('%s.%s %s %s %s %s', t.oid, a.attnum, a.attname, a.atttypid, a.atttypmod, a.attcollation), ', ' ORDER BY t.oid, a.attnum)
+       FROM pg_catalog.pg_type t JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid
+      WHERE t.oid IN (SELECT oid FROM types) AND a.attnum > 0 AND NOT a.attisdropped),
     (SELECT pg_catalog.string_agg(pg_catalog.format('%s=%s', e.enumtypid, e.enumlabel), ', ' ORDER BY e.enumtypid, e.enumsortorder)
        FROM pg_catalog.pg_enum e WHERE e.enumtypid IN (SELECT oid FROM types)),
     (SELECT pg_catalog.string_agg(pg_catalog.format('%s@%s', x.extname, x.extversion), ', ' ORDER BY x.extname)
