@@ -26,7 +26,7 @@ export function withLoadOptions(command: Command): Command {
     .addOption(
       new Option(
         '--objects <which>',
-        "tables (default: the tables, and the views over them) or all: also the functions, aggregates, operators and operator classes, types, domains, casts, extensions, comments of the tables' schemas and the large objects (env TABLEHAUL_OBJECTS)",
+        "tables (default: the tables, and the views over them) or all: also the functions, aggregates, operators and operator classes, types (base types included), domains, casts, extensions, comments of the tables' schemas, the access methods and the large objects (env TABLEHAUL_OBJECTS)",
       ).choices(['tables', 'all']),
     )
     .addOption(

@@ -207,7 +207,7 @@ export const configSchema = z
       .enum(['tables', 'all'])
       .default('tables')
       .describe(
-        "tables: the selected tables (and what they need: their schemas, types, functions, sequences), then the views and materialized views of their schemas (or named in tables:) whose relations are on the target. all: also the rest of what pg_dump would restore for the selected tables' schemas: functions and procedures, aggregates, operators with their classes and families, types and domains no copied table uses, casts between user types, extensions, collations, text search configurations, dictionaries, templates and parsers, their comments, and the database's large objects (with their OIDs). An object or view that cannot be created fails alone, named in the report, and the run ends failed. Default: tables.",
+        "tables: the selected tables (and what they need: their schemas, types, functions, sequences), then the views and materialized views of their schemas (or named in tables:) whose relations are on the target. all: also the rest of what pg_dump would restore for the selected tables' schemas: functions and procedures, aggregates, operators with their classes and families, types (base types included) and domains no copied table uses, casts between user types, extensions, collations, text search configurations, dictionaries, templates and parsers, their comments, and the database's access methods made with CREATE ACCESS METHOD and large objects (with their OIDs). An object or view that cannot be created fails alone, named in the report, and the run ends failed. Default: tables.",
       ),
     owners: z
       .enum(['ignore', 'keep'])

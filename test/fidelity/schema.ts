@@ -414,6 +414,42 @@ export function fidelitySchema(version: number): string[] {
     CLUSTER fidelity.indexed USING indexed_pk;
     CREATE STATISTICS fidelity.indexed_stats (dependencies, ndistinct) ON id, room FROM fidelity.indexed;
     ${v15 ? `CREATE UNIQUE INDEX indexed_nnd ON fidelity.indexed (room, v) NULLS NOT DISTINCT;` : ''}
+
+    -- Operator classes of the schema's own: an enum's default btree class that sorts it backwards (which
+    -- pg_get_indexdef leaves out of the key's and the index's definitions) and one an index names.
+    CREATE TYPE fidelity.size AS ENUM ('small', 'medium', 'large');
+    CREATE FUNCTION fidelity.size_cmp_desc(a fidelity.size, b fidelity.size) RETURNS int LANGUAGE sql IMMUTABLE STRICT
+      AS 'SELECT -pg_catalog.enum_cmp(a, b)';
+    CREATE FUNCTION fidelity.size_lt_desc(a fidelity.size, b fidelity.size) RETURNS bool LANGUAGE sql IMMUTABLE STRICT
+      AS 'SELECT a OPERATOR(pg_catalog.>) b';
+    CREATE FUNCTION fidelity.size_le_desc(a fidelity.size, b fidelity.size) RETURNS bool LANGUAGE sql IMMUTABLE STRICT
+      AS 'SELECT a OPERATOR(pg_catalog.>=) b';
+    CREATE FUNCTION fidelity.size_eq(a fidelity.size, b fidelity.size) RETURNS bool LANGUAGE sql IMMUTABLE STRICT
+      AS 'SELECT a OPERATOR(pg_catalog.=) b';
+    CREATE OPERATOR fidelity.<<< (FUNCTION = fidelity.size_lt_desc, LEFTARG = fidelity.size, RIGHTARG = fidelity.size,
+      COMMUTATOR = OPERATOR(fidelity.>>>));
+    CREATE OPERATOR fidelity.<<= (FUNCTION = fidelity.size_le_desc, LEFTARG = fidelity.size, RIGHTARG = fidelity.size,
+      COMMUTATOR = OPERATOR(fidelity.>>=));
+    CREATE FUNCTION fidelity.size_ge_desc(a fidelity.size, b fidelity.size) RETURNS bool LANGUAGE sql IMMUTABLE STRICT
+      AS 'SELECT a OPERATOR(pg_catalog.<=) b';
+    CREATE FUNCTION fidelity.size_gt_desc(a fidelity.size, b fidelity.size) RETURNS bool LANGUAGE sql IMMUTABLE STRICT
+      AS 'SELECT a OPERATOR(pg_catalog.<) b';
+    CREATE OPERATOR fidelity.>>= (FUNCTION = fidelity.size_ge_desc, LEFTARG = fidelity.size, RIGHTARG = fidelity.size);
+    CREATE OPERATOR fidelity.>>> (FUNCTION = fidelity.size_gt_desc, LEFTARG = fidelity.size, RIGHTARG = fidelity.size);
+    CREATE OPERATOR fidelity.=== (FUNCTION = fidelity.size_eq, LEFTARG = fidelity.size, RIGHTARG = fidelity.size,
+      COMMUTATOR = OPERATOR(fidelity.===));
+    CREATE OPERATOR CLASS fidelity.size_desc_ops DEFAULT FOR TYPE fidelity.size USING btree AS
+      OPERATOR 1 fidelity.<<<, OPERATOR 2 fidelity.<<=, OPERATOR 3 fidelity.===, OPERATOR 4 fidelity.>>=,
+      OPERATOR 5 fidelity.>>>, FUNCTION 1 fidelity.size_cmp_desc(fidelity.size, fidelity.size);
+    CREATE FUNCTION fidelity.int4_cmp_desc(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE STRICT
+      AS 'SELECT pg_catalog.btint4cmp(b, a)';
+    CREATE OPERATOR CLASS fidelity.int4_desc_ops FOR TYPE int4 USING btree AS
+      OPERATOR 1 pg_catalog.>(int4, int4), OPERATOR 2 pg_catalog.>=(int4, int4), OPERATOR 3 pg_catalog.=(int4, int4),
+      OPERATOR 4 pg_catalog.<=(int4, int4), OPERATOR 5 pg_catalog.<(int4, int4),
+      FUNCTION 1 fidelity.int4_cmp_desc(int4, int4);
+    CREATE TABLE fidelity.sized (s fidelity.size PRIMARY KEY, n int);
+    CREATE INDEX sized_n ON fidelity.sized (n fidelity.int4_desc_ops);
+    INSERT INTO fidelity.sized VALUES ('small', 1), ('medium', 2), ('large', 3);
     INSERT INTO fidelity.indexed
       SELECT g, 'text ' || g, ARRAY['t' || g % 10], tsrange('2024-01-01'::timestamp + g * interval '1 hour', '2024-01-01'::timestamp + (g + 1) * interval '1 hour'),
              point(g, -g), hstore('k', g::text), ('a.b' || g % 5)::ltree, 'V' || g, g % 7
