@@ -5,7 +5,7 @@ import { TransferJob } from '../../src/run/transfer-job.js'
 import { runCli } from '../helpers/cli.js'
 import { tempDir, testConfig } from '../helpers/config.js'
 import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
-import { TestDatabase, testServers } from '../helpers/servers.js'
+import { TestDatabase, testServers, withClient } from '../helpers/servers.js'
 import { compareDatabases } from './checker.js'
 import { OlderServers } from './fidelity-run.js'
 
@@ -248,6 +248,43 @@ describe('collations and text search objects with objects: all', () => {
       String(target),
       /"collation":"th_ts_owner","dictionary":"th_ts_owner","configuration":"th_ts_owner"/,
     )
+  })
+})
+
+describe('as a target user who may not create schemas', () => {
+  const role = `th_ts_loader_${Math.random().toString(36).slice(2, 8)}`
+  let target: TestDatabase
+
+  before(async () => {
+    await withClient(servers.target.url, (c) => c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'loader-pw'`))
+    target = await TestDatabase.create(servers.target, 'collations_ts_loader')
+    // The run's schemas exist, its own; the database's CREATE privilege it lacks (PUBLIC never has it).
+    await target.sql(
+      `CREATE SCHEMA tablehaul AUTHORIZATION ${role}; CREATE SCHEMA owned AUTHORIZATION ${role}`,
+    )
+  })
+
+  after(async () => {
+    await target?.drop()
+    await withClient(servers.target.url, (c) => c.query(`DROP ROLE IF EXISTS ${role}`)).catch(() => {})
+  })
+
+  test('the text search objects and collations arrive in the schema it has', async () => {
+    const url = new URL(target.url)
+    url.username = role
+    url.password = 'loader-pw'
+    const report = await new TransferJob(
+      testConfig({ source: db.source.url, target: url.toString(), tables: ['owned.*'], objects: 'all' }),
+      { notifier: null },
+    ).run()
+    // tablehaul's own records need the database's CREATE privilege too: without it, only resume is lost.
+    const warnings = report.warnings.filter((w) => !w.startsWith('resume is unavailable for this run'))
+    assert.deepEqual(warnings, [], JSON.stringify(report.error))
+    assert.equal(report.status, 'succeeded')
+    const query = `SELECT to_tsvector('owned.cfg', 'les maisons et les arbres')::text AS v,
+                          string_agg(x, ',' ORDER BY x COLLATE owned.coll) AS sorted
+                     FROM unnest(ARRAY['côte', 'cote', 'Côte', 'coté']) AS x`
+    assert.deepEqual(await target.sql(query), await db.source.sql(query))
   })
 })
 

@@ -70,8 +70,14 @@ export class AllObjectsBuilder {
     const { target, signal } = this.options
     await target.withTransaction(
       async (client) => {
-        for (const schema of this.schemas)
-          await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`)
+        // Only those missing: CREATE SCHEMA checks the database's CREATE privilege before IF NOT EXISTS.
+        for (const schema of this.schemas) {
+          const { rows } = await client.query<{ found: boolean }>(
+            'SELECT pg_catalog.to_regnamespace($1) IS NOT NULL AS found',
+            [quoteIdent(schema)],
+          )
+          if (!rows[0]!.found) await client.query(`CREATE SCHEMA ${quoteIdent(schema)}`)
+        }
       },
       { signal },
     )
