@@ -2,7 +2,7 @@ import type pg from 'pg'
 import { type DumpObject, type DumpObjectKind, readDumpObjects } from '../../catalog/objects/dump-objects.js'
 import { type Database, READ_ONLY_SNAPSHOT, isConnectionLost } from '../../db/database.js'
 import { quoteLiteral } from '../../db/table-ref.js'
-import { messageOf } from '../../errors.js'
+import { messageOf, sqlStateOf } from '../../errors.js'
 
 /**
  * What became of one object. created: it was missing; replaced: it differed and was made the source's
@@ -155,7 +155,7 @@ export class ObjectBuilder {
       })
     } catch (error) {
       if (isConnectionLost(error)) throw error
-      return outcome('failed', messageOf(error))
+      return outcome('failed', `${messageOf(error)}${nextStep(object, error)}`)
     }
     return outcome(status)
   }
@@ -224,6 +224,20 @@ export class ObjectBuilder {
     }
     return undefined
   }
+}
+
+/**
+ * What to do about an object the target refused, where the server's message does not say: a libc
+ * collation's locale comes from the operating system (newlocale), which PostgreSQL cannot install.
+ */
+function nextStep(object: DumpObject, error: unknown): string {
+  if (
+    object.kind === 'collation' &&
+    sqlStateOf(error) === '22023' &&
+    /could not create locale/.test(messageOf(error))
+  )
+    return `; the target's operating system lacks that locale: install it there (its locale data, e.g. with locale-gen), then run again`
+  return ''
 }
 
 /** How a probe that is always rolled back gives its answer. */
