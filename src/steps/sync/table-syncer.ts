@@ -197,8 +197,18 @@ export class TableSyncer {
    * transaction; whatever this wrote is correct and stays).
    */
   async syncSince(since: SinceConditions, rowsLeft: number): Promise<SyncOutcome | string> {
-    const { plan } = this.options
     await this.prepare()
+    // Its statements read few rows by index, or scan once with a trivial filter: compiling them (JIT, which
+    // the planner's estimates for the whole table's rows would trigger) costs more than it saves.
+    const jit = (setting: string) => Promise.all([this.target(setting), this.source(setting)])
+    await jit('SET LOCAL jit = off')
+    const outcome = await this.syncWritten(since, rowsLeft)
+    await jit('RESET jit')
+    return outcome
+  }
+
+  private async syncWritten(since: SinceConditions, rowsLeft: number): Promise<SyncOutcome | string> {
+    const { plan } = this.options
     const count = (relation: string, written: string) =>
       `SELECT count(*)::text AS rows, count(*) FILTER (WHERE ${written})::text AS written FROM ${relation} AS t`
     const [source, target] = await Promise.all([
@@ -284,9 +294,11 @@ export class TableSyncer {
     }
     await this.target(`ANALYZE ${TEMP.rows}`)
     // Equal text forms, not `=`: a value written differently is a change even when `=` calls it equal.
-    const same = await this.target(
-      `DELETE FROM ${TEMP.rows} AS r USING ONLY ${plan.target.sql} AS t
-        WHERE ${this.sameKey('t', 'r')} AND ${rowText('t', this.columns)} = ${rowText('r', this.columns)}`,
+    const same = await this.byKeyIndex(() =>
+      this.target(
+        `DELETE FROM ${TEMP.rows} AS r USING ONLY ${plan.target.sql} AS t
+          WHERE ${this.sameKey('t', 'r')} AND ${rowText('t', this.columns)} = ${rowText('r', this.columns)}`,
+      ),
     )
     return fetched - (same.rowCount ?? 0)
   }
@@ -298,34 +310,79 @@ export class TableSyncer {
    */
   private async deleteVanished(excess: number): Promise<number> {
     const { plan } = this.options
-    await this.decideHashing()
     const buckets = Math.min(Math.max(excess * ROWS_PER_BUCKET, 1), 1 << 26)
-    const keyColumns = this.hashed.filter((column) => this.key.includes(column.name))
-    const bucket = `((${rowHash('t', keyColumns, this.hashing!)} & 9223372036854775807) % ${buckets})::int4`
+    const keyed = await this.keyBuckets(buckets)
     const { dirty, dirtyCount } = await this.differingBuckets(
       buckets,
       (relation, where) =>
-        `COPY (SELECT b, count(*), 0, 0 FROM (SELECT ${bucket} AS b FROM ${relation} AS t${where ? ` WHERE (${where})` : ''} OFFSET 0) AS keyed
+        `COPY (SELECT b, count(*), 0, 0 FROM (SELECT ${keyed.bucket} AS b FROM ${relation} AS t${where ? ` WHERE (${where})` : ''} OFFSET 0) AS keyed
           GROUP BY b ORDER BY b) TO STDOUT`,
     )
     if (dirtyCount === 0) return 0
-    const inDirty = `pg_catalog.get_bit(${bucketBitmap(dirty)}::bytea, ${bucket}) = 1`
+    const bitmap = bucketBitmap(dirty)
     const keyList = this.key.map(quoteIdent).join(', ')
     await this.target(
       `CREATE TEMP TABLE ${TEMP.sourceRows} ON COMMIT DROP AS SELECT ${keyList} FROM ONLY ${plan.target.sql} WITH NO DATA`,
     )
+    const selected = this.key.map((name) => `t.${quoteIdent(name)}`).join(', ')
     await this.move(
-      `COPY (SELECT ${this.key.map((name) => `t.${quoteIdent(name)}`).join(', ')} FROM ONLY ${this.sourceTable} AS t WHERE ${inDirty}) TO STDOUT`,
+      `COPY (SELECT ${selected} FROM ${keyed.rowsIn(`ONLY ${this.sourceTable}`, bitmap)}) TO STDOUT`,
       `COPY ${TEMP.sourceRows} (${keyList}) FROM STDIN`,
     )
+    await this.target(`CREATE INDEX ON ${TEMP.sourceRows} (${keyList})`)
     await this.target(`ANALYZE ${TEMP.sourceRows}`)
     const deleted = await this.liftingKeysIfNeeded(() =>
-      this.target(
-        `DELETE FROM ONLY ${plan.target.sql} AS t
-          WHERE ${inDirty} AND NOT EXISTS (SELECT 1 FROM ${TEMP.sourceRows} AS s WHERE ${this.sameKey('s', 't')})`,
+      this.byKeyIndex(() =>
+        this.target(
+          `DELETE FROM ONLY ${plan.target.sql} AS d
+          WHERE (${keyList}) IN (SELECT ${selected} FROM ${keyed.rowsIn(`ONLY ${plan.target.sql}`, bitmap)}
+                                    AND NOT EXISTS (SELECT 1 FROM ${TEMP.sourceRows} AS s WHERE ${this.sameKey('s', 't')}))`,
+        ),
       ),
     )
     return deleted.rowCount ?? 0
+  }
+
+  /**
+   * How deleteVanished groups keys into `buckets`: for a key of one integer column, by ranges of its values
+   * (from the target's smallest to its largest key, which after the writes hold every source key), so that
+   * the rows of a differing bucket are read through the key index; for any other key, by a hash of it,
+   * which needs a scan of the whole table to find them. `rowsIn` is a FROM clause (alias t) and a WHERE
+   * condition, to which more can be added with AND: the rows of `relation` in the buckets set in `bitmap`.
+   */
+  private async keyBuckets(
+    buckets: number,
+  ): Promise<{ bucket: string; rowsIn: (relation: string, bitmap: string) => string }> {
+    const { plan } = this.options
+    const keyColumns = this.hashed.filter((column) => this.key.includes(column.name))
+    const integer = keyColumns.length === 1 && [20, 21, 23].includes(keyColumns[0]!.typeOid ?? 0)
+    if (integer) {
+      const column = quoteIdent(keyColumns[0]!.name)
+      const { rows } = await this.target<{ low: string | null; high: string | null }>(
+        `SELECT min(${column})::text AS low, max(${column})::text AS high FROM ONLY ${plan.target.sql}`,
+      )
+      const low = BigInt(rows[0]!.low ?? '0')
+      const high = BigInt(rows[0]!.high ?? '0')
+      // Keys spread over more than 2^62 values would overflow int8 as offsets: hashed instead.
+      if (high - low < 1n << 62n) {
+        const width = (high - low) / BigInt(buckets) + 1n
+        const offset = (alias: string) => `(${alias}.${column}::int8 - ${low})`
+        return {
+          bucket: `(${offset('t')} / ${width})::int4`,
+          rowsIn: (relation, bitmap) =>
+            `pg_catalog.generate_series(0, ${buckets - 1}) AS b JOIN ${relation} AS t
+               ON t.${column} BETWEEN ${low} + b::int8 * ${width} AND ${low} + (b::int8 + 1) * ${width} - 1
+             WHERE pg_catalog.get_bit(${bitmap}::bytea, b) = 1`,
+        }
+      }
+    }
+    await this.decideHashing()
+    const bucket = `((${rowHash('t', keyColumns, this.hashing!)} & 9223372036854775807) % ${buckets})::int4`
+    return {
+      bucket,
+      rowsIn: (relation, bitmap) =>
+        `${relation} AS t WHERE pg_catalog.get_bit(${bitmap}::bytea, ${bucket}) = 1`,
+    }
   }
 
   /**
@@ -599,6 +656,26 @@ export class TableSyncer {
    * an UPDATE: its rows are deleted and inserted again instead.
    */
   private async write(temporary: string, expected: number): Promise<{ inserted: number; updated: number }> {
+    return this.byKeyIndex(() => this.writeRows(temporary, expected))
+  }
+
+  /**
+   * Runs `statements` with the planner joining a temporary table of changed rows to the target table by
+   * probing its key index, row by row. Its estimates favour a hash join over a scan of the whole table
+   * once a few thousand rows changed: measured on 1M rows with 15,000 changed, 2.7 s for the hash join
+   * against a few hundredths of a second for the probes. Restored afterwards (RESET: the session's value).
+   */
+  private async byKeyIndex<T>(statements: () => Promise<T>): Promise<T> {
+    await this.target(`SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off`)
+    const result = await statements()
+    await this.target(`RESET enable_hashjoin; RESET enable_mergejoin`)
+    return result
+  }
+
+  private async writeRows(
+    temporary: string,
+    expected: number,
+  ): Promise<{ inserted: number; updated: number }> {
     const { plan } = this.options
     const target = plan.target.sql
     const alwaysIdentity = plan.targetTable?.columns.some(
