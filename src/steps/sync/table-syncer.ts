@@ -209,61 +209,107 @@ export class TableSyncer {
 
   private async syncWritten(since: SinceConditions, rowsLeft: number): Promise<SyncOutcome | string> {
     const { plan } = this.options
-    const count = (relation: string, written: string) =>
-      `SELECT count(*)::text AS rows, count(*) FILTER (WHERE ${written})::text AS written FROM ${relation} AS t`
+    const keyed = await this.keyBuckets(Math.min(this.bucketCount(), MAX_COUNTED_BUCKETS))
+    // One pass over each table, both at once: keys counted per bucket, and the rows written since.
     const [source, target] = await Promise.all([
-      this.source<{ rows: string; written: string }>(
-        count(`ONLY ${this.sourceTable}`, since.sourceWritten('t')),
-      ),
-      this.target<{ rows: string; written: string }>(
-        count(`ONLY ${plan.target.sql}`, since.targetWritten('t')),
-      ),
+      this.countKeys('source', keyed, since.sourceWritten('t')),
+      this.countKeys('target', keyed, since.targetWritten('t')),
     ])
-    const sourceRows = Number(source.rows[0]!.rows)
-    const written = Number(source.rows[0]!.written)
-    const targetRows = Number(target.rows[0]!.rows)
-    const targetWritten = Number(target.rows[0]!.written)
-    if (targetWritten > 0)
-      return `${targetWritten} row(s) of the target table were written by someone else since the last copy`
-    if (targetRows !== rowsLeft)
-      return `the target table has ${targetRows} rows where the last copy left ${rowsLeft}`
+    if (target.flagged > 0)
+      return `${target.flagged} row(s) of the target table were written by someone else since the last copy`
+    if (target.rows !== rowsLeft)
+      return `the target table has ${target.rows} rows where the last copy left ${rowsLeft}`
     this.options.stillGoing()
-    const reloadShare = this.options.switchShare === Infinity ? Infinity : PREDICTED_RELOAD_SHARE
-    if (sourceRows > 0 && written / sourceRows >= reloadShare) {
-      return {
-        kind: 'replace',
-        reason: `${Math.round((written / sourceRows) * 100)} % of the source's rows were written since the last copy, so a reload costs less than the differences`,
-        bytes: this.bytes,
-      }
-    }
+    const written = source.flagged
+    // A share this large is a reload's work, or the last copy's snapshot saw many rows still being written
+    // (its xmin held back by a long transaction): the statistics, or the fingerprints, decide.
+    if (source.rows > 0 && written / source.rows >= PREDICTED_RELOAD_SHARE)
+      return `${Math.round((written / source.rows) * 100)} % of the source's rows may have been written since the last copy`
     let changes = { inserted: 0, updated: 0 }
     if (written > 0) {
       this.options.onPhase?.('fetching')
       const changed = await this.fetchWritten(since, written)
       this.options.stillGoing()
       this.options.onPhase?.('applying')
-      if (changed > 0) changes = await this.liftingKeysIfNeeded(() => this.write(TEMP.rows, changed))
+      if (changed > 0) {
+        await this.countNewKeys(keyed, target.counts)
+        changes = await this.liftingKeysIfNeeded(() => this.write(TEMP.rows, changed))
+      }
     }
-    const excess = targetRows + changes.inserted - sourceRows
-    if (excess < 0)
-      return `the source has ${-excess} key(s) the target lacks although no row was written since the last copy`
-    const deleted = excess > 0 ? await this.deleteVanished(excess) : 0
+    // The target now holds every key the source has (an old row, or one just written) and more where the
+    // source deleted: the buckets whose counts differ hold the keys to delete, `excess` of them.
+    const excess = target.rows + changes.inserted - source.rows
+    const dirty = new Uint8Array(Math.ceil(keyed.buckets / 8))
+    for (let bucket = 0; bucket < keyed.buckets; bucket++) {
+      const more = target.counts[bucket]! - source.counts[bucket]!
+      if (more < 0)
+        return `the source has key(s) the target lacks in a range where no row was written since the last copy`
+      if (more > 0) dirty[bucket >> 3]! |= 1 << (bucket & 7)
+    }
+    const deleted = excess > 0 ? await this.deleteVanished(keyed, bucketBitmap(dirty)) : 0
     if (deleted !== excess)
       return `${excess} target row(s) had no source row by count, but ${deleted} were found by key`
     return {
       kind: 'synced',
-      rows: sourceRows,
+      rows: source.rows,
       bytes: this.bytes,
       counts: {
         inserted: changes.inserted,
         updated: changes.updated,
         deleted,
-        unchanged: sourceRows - changes.inserted - changes.updated,
+        unchanged: source.rows - changes.inserted - changes.updated,
       },
       hashing: this.hashing ?? 'md5',
       writers: [...this.writers],
       compared: 'written',
     }
+  }
+
+  /**
+   * One side's pass: its table's keys counted per bucket, its rows, and how many rows `flag` picks out
+   * (written since the last copy), as one COPY of `bucket, rows, flagged` lines.
+   */
+  private async countKeys(
+    side: 'source' | 'target',
+    keyed: KeyBuckets,
+    flag: string,
+  ): Promise<{ counts: Int32Array; rows: number; flagged: number }> {
+    const relation = side === 'source' ? `ONLY ${this.sourceTable}` : `ONLY ${this.options.plan.target.sql}`
+    const client = side === 'source' ? this.options.sourceClient : this.options.targetClient
+    // OFFSET 0: see compareBuckets.
+    const sql = `COPY (SELECT b, count(*), count(*) FILTER (WHERE f), 0
+       FROM (SELECT ${keyed.bucket} AS b, ${flag} AS f FROM ${relation} AS t OFFSET 0) AS keyed GROUP BY b) TO STDOUT`
+    const reader = new BucketReader(this.side(side, () => client.query(copyTo(sql))))
+    const counts = new Int32Array(keyed.buckets)
+    let rows = 0
+    let flagged = 0
+    try {
+      for (let line = await reader.next(); line; line = await reader.next()) {
+        counts[line.bucket] = line.rows
+        rows += line.rows
+        flagged += Number(line.high)
+        this.options.onActivity(this.bytes + reader.bytes)
+      }
+    } catch (error) {
+      reader.destroy()
+      await reader.finished.catch(() => {})
+      throw error
+    }
+    await reader.finished
+    this.bytes += reader.bytes
+    return { counts, rows, flagged }
+  }
+
+  /** Adds to the target's counts the keys of the written rows that it does not have yet (to be inserted). */
+  private async countNewKeys(keyed: KeyBuckets, counts: Int32Array): Promise<void> {
+    const { plan } = this.options
+    const { rows } = await this.byKeyIndex(() =>
+      this.target<{ b: number; n: number }>(
+        `SELECT ${keyed.bucket} AS b, count(*)::int4 AS n FROM ${TEMP.rows} AS t
+          WHERE NOT EXISTS (SELECT 1 FROM ONLY ${plan.target.sql} AS d WHERE ${this.sameKey('d', 't')}) GROUP BY 1`,
+      ),
+    )
+    for (const { b, n } of rows) counts[b]! += n
   }
 
   /**
@@ -304,22 +350,11 @@ export class TableSyncer {
   }
 
   /**
-   * The target rows whose key the source no longer has, `excess` of them: both sides count their keys per
-   * bucket (about ROWS_PER_BUCKET deleted rows' worth of buckets), and only in the buckets where the
-   * target counts more are the source's keys fetched and the target's others deleted. Returns how many.
+   * The target rows, in the buckets set in `bitmap`, whose key the source no longer has: the source's keys
+   * of those buckets fetched into a temporary table, the target's others deleted. Returns how many.
    */
-  private async deleteVanished(excess: number): Promise<number> {
+  private async deleteVanished(keyed: KeyBuckets, bitmap: string): Promise<number> {
     const { plan } = this.options
-    const buckets = Math.min(Math.max(excess * ROWS_PER_BUCKET, 1), 1 << 26)
-    const keyed = await this.keyBuckets(buckets)
-    const { dirty, dirtyCount } = await this.differingBuckets(
-      buckets,
-      (relation, where) =>
-        `COPY (SELECT b, count(*), 0, 0 FROM (SELECT ${keyed.bucket} AS b FROM ${relation} AS t${where ? ` WHERE (${where})` : ''} OFFSET 0) AS keyed
-          GROUP BY b ORDER BY b) TO STDOUT`,
-    )
-    if (dirtyCount === 0) return 0
-    const bitmap = bucketBitmap(dirty)
     const keyList = this.key.map(quoteIdent).join(', ')
     await this.target(
       `CREATE TEMP TABLE ${TEMP.sourceRows} ON COMMIT DROP AS SELECT ${keyList} FROM ONLY ${plan.target.sql} WITH NO DATA`,
@@ -335,8 +370,8 @@ export class TableSyncer {
       this.byKeyIndex(() =>
         this.target(
           `DELETE FROM ONLY ${plan.target.sql} AS d
-          WHERE (${keyList}) IN (SELECT ${selected} FROM ${keyed.rowsIn(`ONLY ${plan.target.sql}`, bitmap)}
-                                    AND NOT EXISTS (SELECT 1 FROM ${TEMP.sourceRows} AS s WHERE ${this.sameKey('s', 't')}))`,
+            WHERE (${keyList}) IN (SELECT ${selected} FROM ${keyed.rowsIn(`ONLY ${plan.target.sql}`, bitmap)}
+                                      AND NOT EXISTS (SELECT 1 FROM ${TEMP.sourceRows} AS s WHERE ${this.sameKey('s', 't')}))`,
         ),
       ),
     )
@@ -344,41 +379,44 @@ export class TableSyncer {
   }
 
   /**
-   * How deleteVanished groups keys into `buckets`: for a key of one integer column, by ranges of its values
+   * How a sync of the rows written since the last copy groups keys into `buckets`: for a key of one integer column, by ranges of its values
    * (from the target's smallest to its largest key, which after the writes hold every source key), so that
    * the rows of a differing bucket are read through the key index; for any other key, by a hash of it,
    * which needs a scan of the whole table to find them. `rowsIn` is a FROM clause (alias t) and a WHERE
    * condition, to which more can be added with AND: the rows of `relation` in the buckets set in `bitmap`.
    */
-  private async keyBuckets(
-    buckets: number,
-  ): Promise<{ bucket: string; rowsIn: (relation: string, bitmap: string) => string }> {
-    const { plan } = this.options
+  private async keyBuckets(buckets: number): Promise<KeyBuckets> {
     const keyColumns = this.hashed.filter((column) => this.key.includes(column.name))
     const integer = keyColumns.length === 1 && [20, 21, 23].includes(keyColumns[0]!.typeOid ?? 0)
     if (integer) {
       const column = quoteIdent(keyColumns[0]!.name)
-      const { rows } = await this.target<{ low: string | null; high: string | null }>(
-        `SELECT min(${column})::text AS low, max(${column})::text AS high FROM ONLY ${plan.target.sql}`,
-      )
-      const low = BigInt(rows[0]!.low ?? '0')
-      const high = BigInt(rows[0]!.high ?? '0')
+      const range = `SELECT min(${column})::text AS low, max(${column})::text AS high FROM ONLY`
+      const [source, target] = await Promise.all([
+        this.source<{ low: string | null; high: string | null }>(`${range} ${this.sourceTable}`),
+        this.target<{ low: string | null; high: string | null }>(`${range} ${this.options.plan.target.sql}`),
+      ])
+      const ends = [source, target].flatMap(({ rows }) => [rows[0]!.low, rows[0]!.high])
+      const values = ends.filter((value): value is string => value !== null).map(BigInt)
+      const low = values.reduce((a, b) => (a < b ? a : b), values[0] ?? 0n)
+      const high = values.reduce((a, b) => (a > b ? a : b), values[0] ?? 0n)
       // Keys spread over more than 2^62 values would overflow int8 as offsets: hashed instead.
       if (high - low < 1n << 62n) {
         const width = (high - low) / BigInt(buckets) + 1n
-        const offset = (alias: string) => `(${alias}.${column}::int8 - ${low})`
         return {
-          bucket: `(${offset('t')} / ${width})::int4`,
+          buckets,
+          bucket: `((t.${column}::int8 - ${low}) / ${width})::int4`,
           rowsIn: (relation, bitmap) =>
-            `pg_catalog.generate_series(0, ${buckets - 1}) AS b JOIN ${relation} AS t
-               ON t.${column} BETWEEN ${low} + b::int8 * ${width} AND ${low} + (b::int8 + 1) * ${width} - 1
-             WHERE pg_catalog.get_bit(${bitmap}::bytea, b) = 1`,
+            `pg_catalog.generate_series(0, ${buckets - 1}) AS tablehaul_buckets(n) JOIN ${relation} AS t
+               ON t.${column} BETWEEN ${low} + tablehaul_buckets.n::int8 * ${width}
+                              AND ${low} + (tablehaul_buckets.n::int8 + 1) * ${width} - 1
+             WHERE pg_catalog.get_bit(${bitmap}::bytea, tablehaul_buckets.n) = 1`,
         }
       }
     }
     await this.decideHashing()
     const bucket = `((${rowHash('t', keyColumns, this.hashing!)} & 9223372036854775807) % ${buckets})::int4`
     return {
+      buckets,
       bucket,
       rowsIn: (relation, bitmap) =>
         `${relation} AS t WHERE pg_catalog.get_bit(${bitmap}::bytea, ${bucket}) = 1`,
@@ -848,6 +886,16 @@ export class TableSyncer {
 function copyTo(sql: string): Readable & pg.Submittable {
   return copyStreams.to(sql) as unknown as Readable & pg.Submittable
 }
+
+/** Keys grouped into buckets (see TableSyncer.keyBuckets); `bucket` is an int4 expression over alias t. */
+interface KeyBuckets {
+  readonly buckets: number
+  readonly bucket: string
+  readonly rowsIn: (relation: string, bitmap: string) => string
+}
+
+/** The most buckets keys are counted in by a sync of the rows written since: two int4 arrays of 16 MB. */
+const MAX_COUNTED_BUCKETS = 1 << 22
 
 /** Temporary tables of a sync; ON COMMIT DROP, and a rolled-back transaction drops them too. */
 const TEMP = {
