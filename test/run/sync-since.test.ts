@@ -5,9 +5,9 @@ import type { RunReport, TableResult } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
 import { waitFor } from '../helpers/cli.js'
 import { testConfig } from '../helpers/config.js'
-import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
+import { databasePair } from '../helpers/database-pair.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
-import { type TestDatabase, testServers } from '../helpers/servers.js'
+import { type TestDatabase, testServers, withClient } from '../helpers/servers.js'
 
 // mode: sync reading only the rows written since the last copy (src/steps/sync/since.ts), attacked: every
 // case checks the target row by row against the source afterwards, and which rows the sync compared.
@@ -23,7 +23,7 @@ after(async () => {
 })
 
 function run(
-  db: DatabasePair,
+  db: { readonly source: { readonly url: string }; readonly target: { readonly url: string } },
   mode: 'sync' | 'replace' = 'sync',
   yaml: Record<string, unknown> = {},
   hooks: (job: TransferJob) => void = () => {},
@@ -87,6 +87,7 @@ async function client(url: string): Promise<pg.Client> {
 }
 
 const SOURCE_CHANGED = /the source table's columns, types or enum labels changed since the last copy/
+const TARGET_CHANGED = /the target table's columns, types or enum labels changed since the last copy/
 const WRITTEN_BY_OTHERS = /1 row\(s\) of the target table were written by someone else since the last copy/
 const SOURCE_REWRITTEN = /the source table was re-created, truncated or rewritten since the last copy/
 const TARGET_REWRITTEN = /the target table was re-created, truncated or rewritten since the last copy/
@@ -303,15 +304,18 @@ describe('a sync that reads only the rows written since the last copy', () => {
         CREATE TYPE public.mood2 AS ENUM ('happy', 'sad');
         CREATE TYPE public.mood3 AS ENUM ('happy', 'sad');
         CREATE DOMAIN public.mood3_domain AS public.mood3;
+        CREATE TYPE public.mood4 AS ENUM ('happy', 'sad');
         CREATE TYPE public.pair AS (a int, b text);
         CREATE TABLE public.direct (id int PRIMARY KEY, m public.mood1);
         CREATE TABLE public.arrayed (id int PRIMARY KEY, m public.mood2[]);
         CREATE TABLE public.domained (id int PRIMARY KEY, m public.mood3_domain);
         CREATE TABLE public.composite (id int PRIMARY KEY, p public.pair);
+        CREATE TABLE public.target_swapped (id int PRIMARY KEY, m public.mood4);
         CREATE TABLE public.readded (id int PRIMARY KEY, v text, note text);
         INSERT INTO public.direct SELECT g, (CASE WHEN g <= 3 THEN 'happy' WHEN g <= 5 THEN 'sad' END)::public.mood1 FROM generate_series(1, 200) g;
         INSERT INTO public.arrayed SELECT g, CASE WHEN g <= 5 THEN ARRAY['happy', 'sad']::public.mood2[] END FROM generate_series(1, 200) g;
         INSERT INTO public.domained SELECT g, (CASE WHEN g <= 3 THEN 'happy' WHEN g <= 5 THEN 'sad' END)::public.mood3_domain FROM generate_series(1, 200) g;
+        INSERT INTO public.target_swapped SELECT g, (CASE WHEN g <= 5 THEN 'sad' END)::public.mood4 FROM generate_series(1, 200) g;
         INSERT INTO public.composite SELECT g, CASE WHEN g <= 5 THEN ROW(g, 'b' || g)::public.pair END FROM generate_series(1, 200) g;
         INSERT INTO public.readded SELECT g, 'v' || g, CASE WHEN g <= 5 THEN 'note' END FROM generate_series(1, 200) g;
         ${plainTables(['same_default', 'other_default'])}
@@ -331,7 +335,9 @@ describe('a sync that reads only the rows written since the last copy', () => {
         ALTER TABLE public.readded DROP COLUMN note; ALTER TABLE public.readded ADD COLUMN note text;
         ALTER TABLE public.same_default ADD COLUMN c int DEFAULT 1;
         ALTER TABLE public.other_default ADD COLUMN c int DEFAULT 1;`)
-      await db.target.sql(`ALTER TABLE public.same_default ADD COLUMN c int DEFAULT 1;
+      await db.target.sql(`ALTER TYPE public.mood4 RENAME VALUE 'happy' TO 'x';
+        ALTER TYPE public.mood4 RENAME VALUE 'sad' TO 'happy'; ALTER TYPE public.mood4 RENAME VALUE 'x' TO 'sad';
+        ALTER TABLE public.same_default ADD COLUMN c int DEFAULT 1;
         ALTER TABLE public.other_default ADD COLUMN c int DEFAULT 2;`)
       const report = await run(db)
       assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
@@ -344,6 +350,7 @@ describe('a sync that reads only the rows written since the last copy', () => {
         unchanged: 195,
       })
       // Every row differs: comparing them all may hand the table to a reload, never to the written rows.
+      assertAll(report, 'public.target_swapped', TARGET_CHANGED)
       assertFellBack(report, 'public.other_default', SOURCE_CHANGED)
       for (const name of [
         'direct',
@@ -351,6 +358,7 @@ describe('a sync that reads only the rows written since the last copy', () => {
         'domained',
         'composite',
         'readded',
+        'target_swapped',
         'same_default',
         'other_default',
       ])
@@ -426,6 +434,33 @@ describe('a sync that reads only the rows written since the last copy', () => {
       }
     } finally {
       await db.drop()
+    }
+  })
+
+  test('compares every row when the source is another database, even a clone with the same table ids', async () => {
+    const db = await databasePair(servers, 'since_clone')
+    const clone = `${db.source.name}_clone`
+    try {
+      await db.source.sql(plainTables(['t']))
+      assert.equal((await run(db)).status, 'succeeded')
+      // CREATE DATABASE … TEMPLATE copies the files: same table oid and relfilenode, same row xmins. A write
+      // in the clone, then a sync from the original that moves its position past that write's id.
+      await withClient(servers.source.url, (c) =>
+        c.query(`CREATE DATABASE ${clone} TEMPLATE ${db.source.name}`),
+      )
+      const cloned = { url: servers.source.urlFor(clone) }
+      await withClient(cloned.url, (c) =>
+        c.query(`UPDATE public.t SET v = 'only in the clone' WHERE id = 10`),
+      )
+      await db.source.sql(`UPDATE public.t SET v = 'original' WHERE id = 20`)
+      assertWritten(await run(db), 'public.t')
+      const report = await run({ source: cloned, target: db.target })
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assertAll(report, 'public.t', /the source is another database than at the last copy/)
+      await assertSameRows({ source: cloned, target: db.target }, 'public.t')
+    } finally {
+      await db.drop()
+      await withClient(servers.source.url, (c) => c.query(`DROP DATABASE IF EXISTS ${clone} WITH (FORCE)`))
     }
   })
 

@@ -25,6 +25,11 @@ export interface SourceSince {
   readonly system?: string | undefined
   /** The timeline of the last checkpoint, where the role may read it. */
   readonly timeline?: string | undefined
+  /**
+   * The source database's oid: a database made from another (CREATE DATABASE … TEMPLATE) has the same table
+   * oids, relfilenodes and row xmins, and transaction ids are the server's, not the database's.
+   */
+  readonly database?: string | undefined
   /** `oid:relfilenode` of the source table. */
   readonly relation: string
   readonly signature: string
@@ -112,6 +117,7 @@ export async function readSourceSince(
   const { rows } = await client.query<{
     system: string | null
     timeline: string | null
+    database: string
     relation: string
     xmin: string
     xmax: string
@@ -121,6 +127,7 @@ export async function readSourceSince(
                  THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS system,
             CASE WHEN ${readable('pg_catalog.pg_control_checkpoint()')}
                  THEN (SELECT timeline_id::text FROM pg_catalog.pg_control_checkpoint()) END AS timeline,
+            (SELECT d.oid::text FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()) AS database,
             ${relationSql(table)} AS relation,
             pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text AS xmin,
             pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax,
@@ -131,6 +138,7 @@ export async function readSourceSince(
   return {
     system: row.system ?? undefined,
     timeline: row.timeline ?? undefined,
+    database: row.database,
     relation: row.relation,
     signature: signed[0]!.signature,
     xmin: row.xmin,
@@ -207,6 +215,7 @@ export function sinceConditions(
     return 'the source is another server than at the last copy'
   if ((before.timeline ?? '') !== (now.timeline ?? ''))
     return 'the source switched timelines since the last copy (a restore or a promotion)'
+  if (before.database !== now.database) return 'the source is another database than at the last copy'
   if (before.relation !== now.relation)
     return 'the source table was re-created, truncated or rewritten since the last copy'
   if (before.signature !== now.signature)
