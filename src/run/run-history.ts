@@ -6,7 +6,7 @@ import { sqlFolder } from '../db/sql-file.js'
 import { TableRef } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 import type { ForeignKey, LiftedKeyStore } from '../steps/constraints/foreign-keys.js'
-import type { SyncSince } from '../steps/sync/since.js'
+import { parseSince } from '../steps/sync/since.js'
 import type { SyncMark } from '../steps/sync/sync-mark.js'
 
 const sqlFile = sqlFolder(new URL('./sql/', import.meta.url))
@@ -209,7 +209,7 @@ export class RunHistory implements LiftedKeyStore {
       source_stats_since: string | null
       changed_column: string | null
       high_water: string | null
-      since: SyncSince | null
+      since: unknown
     }>(
       `SELECT table_schema, table_name, source_changes::text, source_stats_since, changed_column, high_water, since FROM tablehaul.sync_marks`,
     )
@@ -219,7 +219,7 @@ export class RunHistory implements LiftedKeyStore {
         sourceStatsSince: row.source_stats_since ?? undefined,
         changedColumn: row.changed_column ?? undefined,
         highWater: row.high_water ?? undefined,
-        since: row.since ?? undefined,
+        since: parseSince(row.since),
       })
     }
     return marks

@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { z } from 'zod'
 import { quoteLiteral } from '../../db/table-ref.js'
 import type { TablePlan } from '../plan/planner.js'
 
@@ -55,6 +56,37 @@ export interface TargetSince {
 export interface SyncSince {
   readonly source: SourceSince
   readonly target: TargetSince
+}
+
+const digits = z.string().regex(/^\d{1,20}$/)
+
+/**
+ * A recorded position as read back from tablehaul.sync_marks: its numbers go into SQL, so a value of another
+ * shape (an older or tampered record) makes the mark unusable instead of failing the table.
+ */
+const syncSinceSchema = z.object({
+  source: z.object({
+    system: digits.optional(),
+    database: digits.optional(),
+    timeline: digits.optional(),
+    relation: z.string(),
+    signature: z.string(),
+    xmin: digits,
+    xmax: digits,
+    rowSecurity: z.boolean(),
+  }),
+  target: z.object({
+    relation: z.string(),
+    signature: z.string(),
+    below: digits,
+    own: z.array(digits).max(1000),
+    rows: z.number().int().nonnegative(),
+  }),
+})
+
+export function parseSince(value: unknown): SyncSince | undefined {
+  const parsed = syncSinceSchema.safeParse(value)
+  return parsed.success ? parsed.data : undefined
 }
 
 /** Transactions between the last copy and now beyond which 32-bit ids are no longer compared. */
