@@ -5,7 +5,8 @@ import pg from 'pg'
  * order-independent hash of every row's text form, then the differing rows themselves), and the schema
  * object by object (tables, views and materialized views with their definitions, options and populated
  * state, columns, constraints, indexes with their operator classes, triggers, rules, policies, sequences
- * with their state, types (a base type with every CREATE TYPE option), functions, collations, text search
+ * with their state, types (a base type with every CREATE TYPE option), functions, operators, operator
+ * classes with their members, collations, text search
  * configurations (with their mappings), dictionaries, templates and parsers, extensions, access methods,
  * statistics objects, comments), and a populated materialized view's
  * rows like a table's. Written independently of
@@ -258,6 +259,26 @@ function describeQueries(server: number, version: number, sameVersion: boolean):
     `SELECT 'extension ' || pg_catalog.quote_ident(x.extname) AS object,
             jsonb_build_object('schema', n.nspname) AS props
        FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql'`,
+    // operators, and operator classes with their members (an index on one sorts or matches by them)
+    `SELECT 'operator ' || o.oid::pg_catalog.regoperator::text AS object,
+            jsonb_build_object('function', o.oprcode::pg_catalog.regproc::text,
+              'commutator', nullif(o.oprcom, 0)::pg_catalog.regoperator::text, 'negator', nullif(o.oprnegate, 0)::pg_catalog.regoperator::text,
+              'restrict', o.oprrest::pg_catalog.regproc::text, 'join', o.oprjoin::pg_catalog.regproc::text,
+              'hashes', o.oprcanhash, 'merges', o.oprcanmerge, 'comment', pg_catalog.obj_description(o.oid, 'pg_operator')) AS props
+       FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+      WHERE ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_catalog.pg_operator', 'o.oid')}`,
+    `SELECT 'operator class ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(oc.opcname) || ' using ' || am.amname AS object,
+            jsonb_build_object('type', oc.opcintype::pg_catalog.regtype::text, 'default', oc.opcdefault,
+              'family', (SELECT pg_catalog.quote_ident(fn.nspname) || '.' || pg_catalog.quote_ident(f.opfname) FROM pg_catalog.pg_opfamily f
+                          JOIN pg_catalog.pg_namespace fn ON fn.oid = f.opfnamespace WHERE f.oid = oc.opcfamily),
+              'operators', (SELECT string_agg(a.amopstrategy || ' ' || a.amopopr::pg_catalog.regoperator::text, ', ' ORDER BY a.amopstrategy, a.amopopr::pg_catalog.regoperator::text)
+                              FROM pg_catalog.pg_amop a WHERE a.amopfamily = oc.opcfamily),
+              'functions', (SELECT string_agg(p.amprocnum || ' ' || p.amproc::pg_catalog.regprocedure::text, ', ' ORDER BY p.amprocnum, p.amproc::pg_catalog.regprocedure::text)
+                              FROM pg_catalog.pg_amproc p WHERE p.amprocfamily = oc.opcfamily),
+              'comment', pg_catalog.obj_description(oc.oid, 'pg_opclass')) AS props
+       FROM pg_catalog.pg_opclass oc JOIN pg_catalog.pg_namespace n ON n.oid = oc.opcnamespace
+       JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod
+      WHERE ${USER_SCHEMA} AND ${NOT_EXTENSION('pg_catalog.pg_opclass', 'oc.oid')}`,
     // access methods made with CREATE ACCESS METHOD (they belong to the database, not to a schema)
     `SELECT 'access method ' || pg_catalog.quote_ident(am.amname) AS object,
             jsonb_build_object('type', am.amtype, 'handler', am.amhandler::pg_catalog.regproc::text,

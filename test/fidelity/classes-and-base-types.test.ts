@@ -47,7 +47,7 @@ async function indexClasses(db: TestDatabase): Promise<string[]> {
 
 /**
  * An enum whose default btree class (in its own schema) sorts it backwards, used by an index and a
- * primary key that name no class; an int4 class named explicitly; an index access method made with
+ * primary key that name no class (its equality operator has a negator outside the class); an int4 class named explicitly; an index access method made with
  * CREATE ACCESS METHOD, with a default class of its own.
  */
 const CLASSES = `
@@ -61,7 +61,9 @@ const CLASSES = `
   CREATE FUNCTION app.mood_gt_rev(a app.mood, b app.mood) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS 'SELECT a OPERATOR(pg_catalog.<) b';
   CREATE OPERATOR app.<<< (FUNCTION = app.mood_lt_rev, LEFTARG = app.mood, RIGHTARG = app.mood);
   CREATE OPERATOR app.<<= (FUNCTION = app.mood_le_rev, LEFTARG = app.mood, RIGHTARG = app.mood);
-  CREATE OPERATOR app.=== (FUNCTION = app.mood_eq, LEFTARG = app.mood, RIGHTARG = app.mood);
+  CREATE FUNCTION app.mood_ne(a app.mood, b app.mood) RETURNS bool LANGUAGE sql IMMUTABLE STRICT AS 'SELECT a OPERATOR(pg_catalog.<>) b';
+  CREATE OPERATOR app.=== (FUNCTION = app.mood_eq, LEFTARG = app.mood, RIGHTARG = app.mood, NEGATOR = OPERATOR(app.!==));
+  CREATE OPERATOR app.!== (FUNCTION = app.mood_ne, LEFTARG = app.mood, RIGHTARG = app.mood, NEGATOR = OPERATOR(app.===));
   CREATE OPERATOR app.>>= (FUNCTION = app.mood_ge_rev, LEFTARG = app.mood, RIGHTARG = app.mood);
   CREATE OPERATOR app.>>> (FUNCTION = app.mood_gt_rev, LEFTARG = app.mood, RIGHTARG = app.mood);
   CREATE OPERATOR CLASS app.mood_rev_ops DEFAULT FOR TYPE app.mood USING btree AS

@@ -43,6 +43,17 @@ export async function readOperatorClassObjects(
   const schemas = rows.map((row) => row.schema)
   const objects = await readDumpObjects(client, schemas)
   const byAddress = new Map(objects.map((o) => [o.address, o]))
+  // pg_depend records no link between an operator and its commutator or negator: creating one makes the
+  // other a shell, which only the other's own definition fills in.
+  const partners = await client.query<{ oid: string; com: string; neg: string }>(
+    `SELECT o.oid::int8 AS oid, o.oprcom::int8 AS com, o.oprnegate::int8 AS neg
+       FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+      WHERE n.nspname = ANY ($1::text[]) AND (o.oprcom <> 0 OR o.oprnegate <> 0)`,
+    [schemas],
+  )
+  const partnersOf = new Map(
+    partners.rows.map((r) => [`pg_operator:${r.oid}`, [`pg_operator:${r.com}`, `pg_operator:${r.neg}`]]),
+  )
   for (const oid of classes) {
     const wanted = new Set<string>()
     const walk = (address: string) => {
@@ -50,6 +61,7 @@ export async function readOperatorClassObjects(
       if (!object || !MADE_WITH_CLASS.has(object.kind) || wanted.has(address)) return
       wanted.add(address)
       for (const need of object.needs) walk(need)
+      for (const partner of partnersOf.get(address) ?? []) walk(partner)
     }
     walk(`pg_opclass:${oid}`)
     // readDumpObjects' order already creates each object after those it needs
