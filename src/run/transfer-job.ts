@@ -74,10 +74,13 @@ export class TransferJob extends RunLifecycle {
     const resumeFrom = await this.openHistory(source, target, snapshot, options)
 
     this.emit('step.started', { step: 'schema' })
+    const objectsOptions = { snapshot, source, target, plan, signal }
     const allObjects =
       this.config.objects === 'all'
-        ? await AllObjectsBuilder.read({ snapshot, source, target, plan, signal })
-        : undefined
+        ? await AllObjectsBuilder.read(objectsOptions)
+        : this.config.schema === 'create-missing'
+          ? await AllObjectsBuilder.readUsedByTables(objectsOptions)
+          : undefined
     // Text search objects before the tables, whose defaults and generated columns may name them.
     if (allObjects) this.reportObjects(await allObjects.beforeTables())
     const ddl = new Ddl(sourceCatalog, { targetVersion: targetCatalog.serverVersion })

@@ -251,6 +251,39 @@ describe('collations and text search objects with objects: all', () => {
   })
 })
 
+describe('objects: tables (the default)', () => {
+  test('brings the text search objects a copied table names, and no other', async () => {
+    const target = await TestDatabase.create(servers.target, 'collations_ts_tables')
+    try {
+      await db.source.sql(`CREATE TEXT SEARCH CONFIGURATION app.z_unused (COPY = app.a_english)`)
+      const report = await new TransferJob(
+        testConfig({ source: db.source.url, target: target.url, tables: ['app.*'] }),
+        { notifier: null },
+      ).run()
+      assert.deepEqual(report.warnings, [])
+      assert.equal(report.status, 'succeeded')
+      const [names] = await target.sql<{ ts: string; collations: string }>(
+        `SELECT (SELECT string_agg(name, ', ' ORDER BY name) FROM (
+                   SELECT cfgname::text AS name FROM pg_ts_config WHERE cfgnamespace = 'app'::regnamespace
+                   UNION ALL SELECT dictname FROM pg_ts_dict WHERE dictnamespace = 'app'::regnamespace
+                   UNION ALL SELECT tmplname FROM pg_ts_template WHERE tmplnamespace = 'app'::regnamespace
+                   UNION ALL SELECT prsname FROM pg_ts_parser WHERE prsnamespace = 'app'::regnamespace) AS n) AS ts,
+                (SELECT string_agg(collname, ', ') FROM pg_collation WHERE collnamespace = 'app'::regnamespace) AS collations`,
+      )
+      assert.deepEqual(names, {
+        ts: 'a_english, b_plain, m_stop, n_stem, z_parser, z_simple',
+        collations: 'c_icu_ci',
+      })
+      const query = `SELECT count(*) AS n, md5(string_agg(body_tsv::text || tags::text, ',' ORDER BY id)) AS h
+                       FROM app.docs WHERE to_tsvector('app.a_english', body) @@ to_tsquery('app.a_english', 'fox')`
+      assert.deepEqual(await target.sql(query), await db.source.sql(query))
+    } finally {
+      await db.source.sql(`DROP TEXT SEARCH CONFIGURATION app.z_unused`)
+      await target.drop()
+    }
+  })
+})
+
 describe('as a target user who may not create schemas', () => {
   const role = `th_ts_loader_${Math.random().toString(36).slice(2, 8)}`
   let target: TestDatabase

@@ -208,3 +208,21 @@ export function dependencyOrder(objects: readonly DumpObject[]): DumpObject[] {
   }
   return ordered
 }
+
+/**
+ * The text search configurations and dictionaries that `tables` (by OID, and the tables above them) name in
+ * defaults, generated columns, indexes, constraints or policies: their pg_depend addresses and schemas.
+ */
+export async function readTextSearchUsedBy(
+  client: pg.ClientBase,
+  tables: readonly number[],
+): Promise<{ addresses: string[]; schemas: string[] }> {
+  const { rows } = await client.query<{ class: string; oid: string; schema: string }>(
+    sqlFile('list_text_search_used'),
+    [[...tables]],
+  )
+  return {
+    addresses: rows.map((row) => `${row.class}:${row.oid}`),
+    schemas: [...new Set(rows.map((row) => row.schema))],
+  }
+}

@@ -1,4 +1,9 @@
-import { type DumpObject, type DumpObjectKind, readDumpObjects } from '../../catalog/objects/dump-objects.js'
+import {
+  type DumpObject,
+  type DumpObjectKind,
+  readDumpObjects,
+  readTextSearchUsedBy,
+} from '../../catalog/objects/dump-objects.js'
 import type { Database } from '../../db/database.js'
 import { quoteIdent } from '../../db/table-ref.js'
 import type { RunPlan } from '../plan/planner.js'
@@ -47,19 +52,53 @@ export class AllObjectsBuilder {
     private readonly schemas: readonly string[],
     private readonly first: readonly DumpObject[],
     private readonly rest: readonly DumpObject[],
+    private readonly largeObjects: boolean,
     private readonly builder: ObjectBuilder,
   ) {}
 
-  /** Reads what the run brings, in the run's snapshot. */
+  /** Reads what `objects: all` brings, in the run's snapshot. */
   static async read(options: AllObjectsOptions): Promise<AllObjectsBuilder> {
     const { snapshot, target, plan, signal } = options
     const objects = await readAllObjects(snapshot, plan)
-    const first = neededBeforeTables(objects)
+    const first = closure(
+      objects,
+      objects.filter((o) => BEFORE_TABLES.has(o.kind)),
+    )
     return new AllObjectsBuilder(
       options,
       copiedSchemas(plan),
       objects.filter((o) => first.has(o.address)),
       objects.filter((o) => !first.has(o.address)),
+      true,
+      new ObjectBuilder({ targetDb: target, signal }),
+    )
+  }
+
+  /**
+   * With `objects: tables`: only the text search configurations and dictionaries the copied tables name
+   * (and what they need), wherever they live, as the schema step brings the types and functions they use.
+   */
+  static async readUsedByTables(options: AllObjectsOptions): Promise<AllObjectsBuilder> {
+    const { snapshot, target, plan, signal } = options
+    const tables = [
+      ...plan.tables.flatMap((t) => (t.source.kind === 'table' ? [t.source.table.oid] : [])),
+      ...plan.emptyPartitioned.map((t) => t.oid),
+    ]
+    const { used, objects, schemas } = await snapshot.read(async (client) => {
+      const { addresses, schemas } = await readTextSearchUsedBy(client, tables)
+      const objects = schemas.length > 0 ? await readDumpObjects(client, schemas) : []
+      return { used: new Set(addresses), objects, schemas }
+    })
+    const first = closure(
+      objects,
+      objects.filter((o) => used.has(o.address)),
+    )
+    return new AllObjectsBuilder(
+      options,
+      schemas,
+      objects.filter((o) => first.has(o.address)),
+      [],
+      false,
       new ObjectBuilder({ targetDb: target, signal }),
     )
   }
@@ -87,7 +126,8 @@ export class AllObjectsBuilder {
   /** Everything else, and the large objects. */
   async afterTables(): Promise<ObjectOutcome[]> {
     const { snapshot, source, target, signal } = this.options
-    const built = await this.builder.build(this.rest, this.schemas)
+    const built = this.rest.length > 0 ? await this.builder.build(this.rest, this.schemas) : []
+    if (!this.largeObjects) return built
     const large = await new LargeObjectCopier({
       sourceDb: source,
       targetDb: target,
@@ -106,8 +146,8 @@ export interface AllObjectsOptions {
   readonly signal?: AbortSignal | undefined
 }
 
-/** Addresses of the objects of the `BEFORE_TABLES` kinds and of every object they need, transitively. */
-function neededBeforeTables(objects: readonly DumpObject[]): Set<string> {
+/** Addresses of `wanted` and of every object of `objects` they need, transitively. */
+function closure(objects: readonly DumpObject[], wanted: readonly DumpObject[]): Set<string> {
   const byAddress = new Map(objects.map((o) => [o.address, o]))
   const addresses = new Set<string>()
   const add = (object: DumpObject) => {
@@ -118,6 +158,6 @@ function neededBeforeTables(objects: readonly DumpObject[]): Set<string> {
       if (needed) add(needed)
     }
   }
-  for (const object of objects) if (BEFORE_TABLES.has(object.kind)) add(object)
+  for (const object of wanted) add(object)
   return addresses
 }
