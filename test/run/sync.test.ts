@@ -10,7 +10,7 @@ import { tempDir, testConfig } from '../helpers/config.js'
 import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
 import { readRunLog, recordsSoFar } from '../helpers/logs.js'
 import { outboxMessages } from '../helpers/outbox.js'
-import { testServers } from '../helpers/servers.js'
+import { testServers, withClient } from '../helpers/servers.js'
 import { assertSameRows, rowsOf } from '../helpers/fingerprint.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
@@ -495,6 +495,44 @@ describe('a sync', () => {
       await assertSameRows(db, 'public.loose')
     } finally {
       await db.drop()
+    }
+  })
+})
+
+describe('a sync as a target role that may not set wal_compression', () => {
+  test('syncs exactly: only the page images stay uncompressed', async () => {
+    const db = await databasePair(servers, 'sync_plain_role')
+    const role = `tablehaul_plain_${process.pid}`
+    const target = new URL(db.target.url)
+    target.username = role
+    target.password = 'plain-role-secret'
+    try {
+      await db.target.sql(`CREATE ROLE ${role} LOGIN PASSWORD 'plain-role-secret' NOSUPERUSER;
+        GRANT CREATE, TEMP ON DATABASE ${db.target.name} TO ${role};
+        GRANT CREATE ON SCHEMA public TO ${role}`)
+      await db.source.sql(ORDERS)
+      const asRole = () =>
+        new TransferJob(testConfig({ source: db.source.url, target: target.toString(), mode: 'sync' }), {
+          notifier: null,
+        }).run()
+      assert.equal((await asRole()).status, 'succeeded')
+      await db.source.sql(
+        `UPDATE public.orders SET note = 'plain' WHERE id % 50 = 0; DELETE FROM public.orders WHERE id = 1`,
+      )
+      const report = await asRole()
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.deepEqual(result(report, 'public.orders').sync, {
+        inserted: 0,
+        updated: 60,
+        deleted: 1,
+        unchanged: 2939,
+      })
+      await assertSameRows(db, 'public.orders')
+    } finally {
+      await db.drop()
+      await withClient(db.target.server.url, (client) => client.query(`DROP ROLE IF EXISTS ${role}`)).catch(
+        () => {},
+      )
     }
   })
 })
