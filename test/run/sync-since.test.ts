@@ -314,17 +314,21 @@ describe('a sync that reads only the rows written since the last copy', () => {
         CREATE TYPE public.mood3 AS ENUM ('happy', 'sad');
         CREATE DOMAIN public.mood3_domain AS public.mood3;
         CREATE TYPE public.mood4 AS ENUM ('happy', 'sad');
+        CREATE TYPE public.mood5 AS ENUM ('happy', 'sad');
+        CREATE TYPE public.mood5_range AS RANGE (subtype = public.mood5, multirange_type_name = public.mood5_ranges);
         CREATE TYPE public.pair AS (a int, b text);
         CREATE TABLE public.direct (id int PRIMARY KEY, m public.mood1);
         CREATE TABLE public.arrayed (id int PRIMARY KEY, m public.mood2[]);
         CREATE TABLE public.domained (id int PRIMARY KEY, m public.mood3_domain);
         CREATE TABLE public.composite (id int PRIMARY KEY, p public.pair);
         CREATE TABLE public.target_swapped (id int PRIMARY KEY, m public.mood4);
+        CREATE TABLE public.multiranged (id int PRIMARY KEY, m public.mood5_ranges);
         CREATE TABLE public.readded (id int PRIMARY KEY, v text, note text);
         INSERT INTO public.direct SELECT g, (CASE WHEN g <= 3 THEN 'happy' WHEN g <= 5 THEN 'sad' END)::public.mood1 FROM generate_series(1, 200) g;
         INSERT INTO public.arrayed SELECT g, CASE WHEN g <= 5 THEN ARRAY['happy', 'sad']::public.mood2[] END FROM generate_series(1, 200) g;
         INSERT INTO public.domained SELECT g, (CASE WHEN g <= 3 THEN 'happy' WHEN g <= 5 THEN 'sad' END)::public.mood3_domain FROM generate_series(1, 200) g;
         INSERT INTO public.target_swapped SELECT g, (CASE WHEN g <= 5 THEN 'sad' END)::public.mood4 FROM generate_series(1, 200) g;
+        INSERT INTO public.multiranged SELECT g, CASE WHEN g <= 5 THEN '{[happy,happy]}'::public.mood5_ranges END FROM generate_series(1, 200) g;
         INSERT INTO public.composite SELECT g, CASE WHEN g <= 5 THEN ROW(g, 'b' || g)::public.pair END FROM generate_series(1, 200) g;
         INSERT INTO public.readded SELECT g, 'v' || g, CASE WHEN g <= 5 THEN 'note' END FROM generate_series(1, 200) g;
         ${plainTables(['same_default', 'other_default'])}
@@ -340,6 +344,8 @@ describe('a sync that reads only the rows written since the last copy', () => {
         ALTER TYPE public.mood2 RENAME VALUE 'x' TO 'sad';
         ALTER TYPE public.mood3 RENAME VALUE 'happy' TO 'x'; ALTER TYPE public.mood3 RENAME VALUE 'sad' TO 'happy';
         ALTER TYPE public.mood3 RENAME VALUE 'x' TO 'sad';
+        ALTER TYPE public.mood5 RENAME VALUE 'happy' TO 'x'; ALTER TYPE public.mood5 RENAME VALUE 'sad' TO 'happy';
+        ALTER TYPE public.mood5 RENAME VALUE 'x' TO 'sad';
         ALTER TYPE public.pair DROP ATTRIBUTE b; ALTER TYPE public.pair ADD ATTRIBUTE b text;
         ALTER TABLE public.readded DROP COLUMN note; ALTER TABLE public.readded ADD COLUMN note text;
         ALTER TABLE public.same_default ADD COLUMN c int DEFAULT 1;
@@ -350,7 +356,15 @@ describe('a sync that reads only the rows written since the last copy', () => {
         ALTER TABLE public.other_default ADD COLUMN c int DEFAULT 2;`)
       const report = await run(db)
       assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
-      for (const name of ['direct', 'arrayed', 'domained', 'composite', 'readded', 'same_default'])
+      for (const name of [
+        'direct',
+        'arrayed',
+        'domained',
+        'multiranged',
+        'composite',
+        'readded',
+        'same_default',
+      ])
         assertAll(report, `public.${name}`, SOURCE_CHANGED)
       assert.deepEqual(copied(report, 'public.direct').sync, {
         inserted: 0,
@@ -365,6 +379,7 @@ describe('a sync that reads only the rows written since the last copy', () => {
         'direct',
         'arrayed',
         'domained',
+        'multiranged',
         'composite',
         'readded',
         'target_swapped',

@@ -94,7 +94,8 @@ const MAX_DISTANCE = 1n << 30n
 
 /**
  * The signature of a table's rows' text forms, apart from their values: columns with their types, typmods
- * and collations, the labels of every enum any column's type reaches (through arrays, domains, ranges and
+ * and collations, the labels of every enum any column's type reaches (through arrays, domains, ranges,
+ * multiranges (pg_range.rngmultitypid, read through to_jsonb: the column exists from PostgreSQL 14) and
  * composites), and the versions of the extensions that define those types (an extension update may change
  * how a type prints). Positions (attnum) count too: a column or a composite type's attribute dropped and
  * added again under the same name and type reads as NULL in every row, and no row is written.
@@ -110,7 +111,9 @@ function signatureSql(table: string): string {
        SELECT t.typelem UNION ALL SELECT t.typbasetype
        UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a
                   WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-       UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid) AS n(oid)
+       UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid
+       UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r
+                  WHERE (pg_catalog.to_jsonb(r) ->> 'rngmultitypid')::pg_catalog.oid = t.oid) AS n(oid)
      WHERE n.oid <> 0)
   SELECT pg_catalog.md5(pg_catalog.concat_ws(' | ',
     (SELECT pg_catalog.string_agg(pg_catalog.format('%s %s %s %s %s %s', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attcollation, a.attgenerated), ', ' ORDER BY a.attnum)
