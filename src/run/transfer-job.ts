@@ -91,7 +91,9 @@ export class TransferJob extends RunLifecycle {
       targetDb: target,
       tables: [
         ...toCopy.flatMap((table) =>
-          table.source.kind === 'table' && (table.targetState === 'missing' || table.mode === 'recreate')
+          table.source.kind === 'table' &&
+          !table.problem &&
+          (table.targetState === 'missing' || table.mode === 'recreate')
             ? [table.source.table]
             : [],
         ),
