@@ -506,6 +506,26 @@ export function fidelitySchema(version: number): string[] {
     ANALYZE;
   `)
 
+  // Text search: a configuration of the schema, with a dictionary of its own, that a generated column, a
+  // default and an index name: the default path brings them before the table, on every version.
+  scripts.push(`
+    CREATE TEXT SEARCH DICTIONARY fidelity.stop_en (TEMPLATE = simple, STOPWORDS = english, ACCEPT = false);
+    COMMENT ON TEXT SEARCH DICTIONARY fidelity.stop_en IS 'English stop words, nothing else';
+    CREATE TEXT SEARCH CONFIGURATION fidelity.english_stems (PARSER = default);
+    ALTER TEXT SEARCH CONFIGURATION fidelity.english_stems
+      ADD MAPPING FOR asciiword, word WITH fidelity.stop_en, pg_catalog.english_stem;
+    ALTER TEXT SEARCH CONFIGURATION fidelity.english_stems ADD MAPPING FOR int, uint WITH pg_catalog.simple;
+    COMMENT ON TEXT SEARCH CONFIGURATION fidelity.english_stems IS 'stop words, then stems';
+    CREATE TABLE fidelity.searchable (
+      id int PRIMARY KEY, body text,
+      body_tsv tsvector GENERATED ALWAYS AS (to_tsvector('fidelity.english_stems', body)) STORED,
+      title tsvector DEFAULT to_tsvector('fidelity.english_stems', 'untitled'));
+    CREATE INDEX searchable_body ON fidelity.searchable USING gin (to_tsvector('fidelity.english_stems', body));
+    INSERT INTO fidelity.searchable (id, body)
+      SELECT g, 'The ' || g || ' quick brown foxes jumped over lazy dogs' FROM generate_series(1, 300) g;
+    ANALYZE fidelity.searchable;
+  `)
+
   // Views and materialized views: on a join, on a view, with options, a column default and comments;
   // one populated with a unique index and storage settings, one left unpopulated; an odd name.
   scripts.push(`
