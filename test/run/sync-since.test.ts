@@ -121,6 +121,10 @@ describe('a sync that reads only the rows written since the last copy', () => {
         INSERT INTO public.gone SELECT g, 'v' FROM generate_series(1, 60) g;
         ANALYZE public.kinds; ANALYZE public.gone;`)
       assert.equal((await run(db, 'replace')).status, 'succeeded')
+      const [toasted] = await db.source.sql<{ out_of_line: boolean }>(
+        `SELECT pg_relation_size(reltoastrelid) > 0 AS out_of_line FROM pg_class WHERE oid = 'public.kinds'::regclass`,
+      )
+      assert.equal(toasted?.out_of_line, true, 'the long values are TOASTed')
 
       // Nothing changed since the replace: nothing compared beyond counting, nothing written.
       const untouched = await versions(db.target, 'public.kinds')
@@ -586,7 +590,8 @@ describe('a sync that reads only the rows written since the last copy', () => {
               await waitFor(
                 async () => {
                   const [row] = await db.target.sql<{ n: number }>(
-                    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+                    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                        AND query LIKE '%tablehaul.copied_tables%'`,
                   )
                   return row!.n === 2
                 },
