@@ -490,13 +490,13 @@ describe('a sync that reads only the rows written since the last copy', () => {
     }
   })
 
-  test('syncs tables linked by a foreign key, and the leaves of a partitioned table with a row moving between them', async () => {
+  test('syncs tables linked by a foreign key (the referenced one keyed by an identity column), and the leaves of a partitioned table with a row moving between them', async () => {
     const db = await databasePair(servers, 'since_keys')
     try {
       await db.source.sql(`
-        CREATE TABLE public.parent (id int PRIMARY KEY, name text);
+        CREATE TABLE public.parent (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);
         CREATE TABLE public.child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES public.parent);
-        INSERT INTO public.parent SELECT g, 'p' || g FROM generate_series(1, 200) g;
+        INSERT INTO public.parent OVERRIDING SYSTEM VALUE SELECT g, 'p' || g FROM generate_series(1, 200) g;
         INSERT INTO public.child SELECT g, g % 200 + 1 FROM generate_series(1, 300) g;
         CREATE TABLE public.parts (k int, id int, v text, PRIMARY KEY (k, id)) PARTITION BY RANGE (k);
         CREATE TABLE public.parts_low PARTITION OF public.parts FOR VALUES FROM (0) TO (100);
@@ -505,7 +505,8 @@ describe('a sync that reads only the rows written since the last copy', () => {
         ANALYZE;`)
       assert.equal((await run(db)).status, 'succeeded')
       await db.source.sql(`
-        INSERT INTO public.parent VALUES (1000, 'new');
+        INSERT INTO public.parent OVERRIDING SYSTEM VALUE VALUES (1000, 'new');
+        UPDATE public.parent SET name = 'renamed' WHERE id = 9;
         INSERT INTO public.child VALUES (5000, 1000);
         UPDATE public.child SET parent_id = 1000 WHERE id = 7;
         DELETE FROM public.child WHERE parent_id = 5;
@@ -517,9 +518,9 @@ describe('a sync that reads only the rows written since the last copy', () => {
       assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
       assert.deepEqual(assertWritten(report, 'public.parent').sync, {
         inserted: 1,
-        updated: 0,
+        updated: 1,
         deleted: 1,
-        unchanged: 199,
+        unchanged: 198,
       })
       assert.deepEqual(assertWritten(report, 'public.child').sync, {
         inserted: 1,

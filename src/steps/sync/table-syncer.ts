@@ -758,14 +758,24 @@ export class TableSyncer {
       await this.insertFrom(temporary, expected, undefined)
       return { inserted: expected - updated, updated }
     }
-    const list = (prefix: string) => this.columns.map((name) => `${prefix}${quoteIdent(name)}`).join(', ')
-    const set =
-      this.columns.length === 1
-        ? `${list('')} = r.${quoteIdent(this.columns[0]!)}`
-        : `(${list('')}) = (${list('r.')})`
-    const result = await this.target(
-      `UPDATE ONLY ${target} AS t SET ${set} FROM ${temporary} AS r WHERE ${this.sameKey('t', 'r')}`,
+    // A GENERATED ALWAYS identity column takes only DEFAULT in an UPDATE. In the key it needs no value: it
+    // is an integer, and integers equal by `=` are written the same.
+    const settable = this.columns.filter(
+      (name) =>
+        !this.key.includes(name) ||
+        !plan.targetTable?.columns.some((column) => column.name === name && column.identity === 'a'),
     )
+    const list = (prefix: string) => settable.map((name) => `${prefix}${quoteIdent(name)}`).join(', ')
+    const set =
+      settable.length === 1
+        ? `${list('')} = r.${quoteIdent(settable[0]!)}`
+        : `(${list('')}) = (${list('r.')})`
+    const result =
+      settable.length === 0
+        ? { rowCount: 0 }
+        : await this.target(
+            `UPDATE ONLY ${target} AS t SET ${set} FROM ${temporary} AS r WHERE ${this.sameKey('t', 'r')}`,
+          )
     updated = result.rowCount ?? 0
     if (updated > 0) await this.noteWriter()
     await this.insertFrom(
