@@ -49,6 +49,8 @@ const SOURCE_SCHEMA = `
   COMMENT ON TEXT SEARCH DICTIONARY app.m_stop IS 'stop words only';
   COMMENT ON TEXT SEARCH TEMPLATE app.z_simple IS 'the simple template again';
   COMMENT ON TEXT SEARCH PARSER app.z_parser IS 'the default parser again';
+  ALTER TEXT SEARCH CONFIGURATION app.b_plain OWNER TO th_ts_owner;
+  ALTER TEXT SEARCH DICTIONARY app.m_stop OWNER TO th_ts_owner;
 
   CREATE TABLE app.docs (
     id int PRIMARY KEY,
@@ -252,12 +254,12 @@ describe('collations and text search objects with objects: all', () => {
 })
 
 describe('objects: tables (the default)', () => {
-  test('brings the text search objects a copied table names, and no other', async () => {
+  test('brings the text search objects a copied table names, and no other; owners: keep gives them their owners', async () => {
     const target = await TestDatabase.create(servers.target, 'collations_ts_tables')
     try {
       await db.source.sql(`CREATE TEXT SEARCH CONFIGURATION app.z_unused (COPY = app.a_english)`)
       const report = await new TransferJob(
-        testConfig({ source: db.source.url, target: target.url, tables: ['app.*'] }),
+        testConfig({ source: db.source.url, target: target.url, tables: ['app.*'], owners: 'keep' }),
         { notifier: null },
       ).run()
       assert.deepEqual(report.warnings, [])
@@ -274,6 +276,9 @@ describe('objects: tables (the default)', () => {
         ts: 'a_english, b_plain, m_stop, n_stem, z_parser, z_simple',
         collations: 'c_icu_ci',
       })
+      const owners = `SELECT (SELECT cfgowner::regrole::text FROM pg_ts_config WHERE oid = 'app.b_plain'::regconfig) AS plain,
+                             (SELECT dictowner::regrole::text FROM pg_ts_dict WHERE oid = 'app.m_stop'::regdictionary) AS stop`
+      assert.deepEqual(await target.sql(owners), [{ plain: 'th_ts_owner', stop: 'th_ts_owner' }])
       const query = `SELECT count(*) AS n, md5(string_agg(body_tsv::text || tags::text, ',' ORDER BY id)) AS h
                        FROM app.docs WHERE to_tsvector('app.a_english', body) @@ to_tsquery('app.a_english', 'fox')`
       assert.deepEqual(await target.sql(query), await db.source.sql(query))

@@ -4,6 +4,7 @@ import {
   readDumpObjects,
   readTextSearchUsedBy,
 } from '../../catalog/objects/dump-objects.js'
+import type pg from 'pg'
 import type { Database } from '../../db/database.js'
 import { quoteIdent } from '../../db/table-ref.js'
 import type { RunPlan } from '../plan/planner.js'
@@ -80,23 +81,11 @@ export class AllObjectsBuilder {
    */
   static async readUsedByTables(options: AllObjectsOptions): Promise<AllObjectsBuilder> {
     const { snapshot, target, plan, signal } = options
-    const tables = [
-      ...plan.tables.flatMap((t) => (t.source.kind === 'table' ? [t.source.table.oid] : [])),
-      ...plan.emptyPartitioned.map((t) => t.oid),
-    ]
-    const { used, objects, schemas } = await snapshot.read(async (client) => {
-      const { addresses, schemas } = await readTextSearchUsedBy(client, tables)
-      const objects = schemas.length > 0 ? await readDumpObjects(client, schemas) : []
-      return { used: new Set(addresses), objects, schemas }
-    })
-    const first = closure(
-      objects,
-      objects.filter((o) => used.has(o.address)),
-    )
+    const { objects, schemas } = await snapshot.read((client) => readTextSearchUsedByTables(client, plan))
     return new AllObjectsBuilder(
       options,
       schemas,
-      objects.filter((o) => first.has(o.address)),
+      objects,
       [],
       false,
       new ObjectBuilder({ targetDb: target, signal }),
@@ -144,6 +133,29 @@ export interface AllObjectsOptions {
   readonly target: Database
   readonly plan: RunPlan
   readonly signal?: AbortSignal | undefined
+}
+
+/**
+ * The text search objects the plan's tables (and the tables above them) name, with what they need, in
+ * creation order, and their schemas. `client` should be in the run's snapshot.
+ */
+export async function readTextSearchUsedByTables(
+  client: pg.ClientBase,
+  plan: RunPlan,
+): Promise<{ objects: DumpObject[]; schemas: string[] }> {
+  const tables = [
+    ...plan.tables.flatMap((t) => (t.source.kind === 'table' ? [t.source.table.oid] : [])),
+    ...plan.emptyPartitioned.map((t) => t.oid),
+  ]
+  const { addresses, schemas } = await readTextSearchUsedBy(client, tables)
+  if (schemas.length === 0) return { objects: [], schemas }
+  const objects = await readDumpObjects(client, schemas)
+  const used = new Set(addresses)
+  const wanted = closure(
+    objects,
+    objects.filter((o) => used.has(o.address)),
+  )
+  return { objects: objects.filter((o) => wanted.has(o.address)), schemas }
 }
 
 /** Addresses of `wanted` and of every object of `objects` they need, transitively. */

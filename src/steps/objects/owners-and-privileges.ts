@@ -12,7 +12,7 @@ import { type Database, READ_ONLY_SNAPSHOT, isConnectionLost } from '../../db/da
 import { TableRef, quoteIdent } from '../../db/table-ref.js'
 import { TablehaulError, messageOf } from '../../errors.js'
 import type { RunPlan } from '../plan/planner.js'
-import { copiedSchemas } from './all-objects.js'
+import { copiedSchemas, readTextSearchUsedByTables } from './all-objects.js'
 import type { ObjectOutcome } from './object-builder.js'
 
 /** tablehaul's own records on the target: never handed to another role, whatever the source says. */
@@ -77,7 +77,7 @@ export class OwnersAndPrivileges {
     if (!keep.owners && !keep.privileges) return undefined
     const all = config.objects === 'all'
     // With objects: tables, the types and routines the run brings are those the tables need, wherever they are.
-    const used = all ? undefined : usedByTables(sourceCatalog, plan)
+    const used = all ? undefined : await usedByTables(sourceCatalog, plan, sourceClient)
     const schemas = [...new Set([...copiedSchemas(plan), ...(used?.schemas ?? [])])]
       .filter((s) => s !== OWN_SCHEMA)
       .sort()
@@ -247,8 +247,15 @@ export class OwnersAndPrivileges {
   }
 }
 
-/** The types, routines and collations the copied tables need (what the schema step creates), by OID, and their schemas. */
-function usedByTables(catalog: Catalog, plan: RunPlan): { oids: Set<number>; schemas: string[] } {
+/**
+ * The types, routines, collations and text search objects the copied tables need (what the run creates for
+ * them), by OID, and their schemas.
+ */
+async function usedByTables(
+  catalog: Catalog,
+  plan: RunPlan,
+  sourceClient: pg.ClientBase,
+): Promise<{ oids: Set<number>; schemas: string[] }> {
   const tables = [
     ...plan.tables.flatMap((t) => (t.source.kind === 'table' ? [t.source.table] : [])),
     ...plan.emptyPartitioned,
@@ -260,6 +267,10 @@ function usedByTables(catalog: Catalog, plan: RunPlan): { oids: Set<number>; sch
     oids.add(object.info.oid)
     schemas.add(object.info.ref.schema)
   }
+  // The text search objects the tables name, made before them (AllObjectsBuilder.readUsedByTables).
+  const textSearch = await readTextSearchUsedByTables(sourceClient, plan)
+  for (const object of textSearch.objects) oids.add(Number(object.address.split(':')[1]))
+  for (const schema of textSearch.schemas) schemas.add(schema)
   return { oids, schemas: [...schemas] }
 }
 
