@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { type Database, type HeldConnection, READ_ONLY_SNAPSHOT, isConnectionLost } from '../db/database.js'
 import { quoteLiteral } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
+import { readUnseen } from './sync/since.js'
 
 /**
  * The run's single point in time on the source. One transaction exports its snapshot
@@ -21,6 +22,7 @@ export class Snapshot {
   private snapshotId: string | undefined
   private takenAtIso: string | undefined
   private unavailableReason: string | undefined
+  private unseenIds: string[] | undefined
 
   constructor(private readonly source: Database) {}
 
@@ -35,6 +37,8 @@ export class Snapshot {
         )
         this.snapshotId = rows[0]!.id
         this.takenAtIso = rows[0]!.taken_at.toISOString()
+        // At once, while the transactions the snapshot saw in progress most likely still are.
+        this.unseenIds = await readUnseen(client)
       } catch (error) {
         if (!CANNOT_EXPORT.has(sqlStateOf(error) ?? '')) {
           this.closeHolder()
@@ -72,6 +76,11 @@ export class Snapshot {
 
   get takenAt(): string | undefined {
     return this.takenAtIso
+  }
+
+  /** The ids the exported snapshot did not see committed, subtransactions included (see since.ts). */
+  get unseen(): string[] | undefined {
+    return this.snapshotId ? this.unseenIds : undefined
   }
 
   get unavailable(): string | undefined {

@@ -210,7 +210,7 @@ export class TableCopier {
           const mark = mode === 'sync' ? await readSourceMark(sourceClient, this.options.plan) : undefined
           const sourceSince =
             mode === 'sync' || mode === 'replace'
-              ? await readSourceSince(sourceClient, this.options.plan)
+              ? await readSourceSince(sourceClient, this.options.plan, this.options.snapshot)
               : undefined
           watchdog.phase('waiting for a lock on the target table', clientLimitMs(timeouts.lockMs))
           part = (await this.syncsRows(targetClient))

@@ -39,6 +39,13 @@ export interface SourceSince {
   readonly xmax: string
   /** Row level security applies to the source table: the rows a role sees may change without being written. */
   readonly rowSecurity: boolean
+  /**
+   * The ids (32-bit) between xmin and xmax that the snapshot did not see committed: the transactions in
+   * progress and every subtransaction of theirs. Known only when each transaction in progress was still
+   * holding the lock on its id when they were read (see readSourceSince); otherwise absent, and every id
+   * from xmin on counts as unseen.
+   */
+  readonly unseen?: readonly string[] | undefined
 }
 
 export interface TargetSince {
@@ -74,6 +81,7 @@ const syncSinceSchema = z.object({
     xmin: digits,
     xmax: digits,
     rowSecurity: z.boolean(),
+    unseen: z.array(digits).max(1000).optional(),
   }),
   target: z.object({
     relation: z.string(),
@@ -143,6 +151,7 @@ function relationSql(table: string): string {
 export async function readSourceSince(
   client: pg.ClientBase,
   plan: TablePlan,
+  snapshot: { readonly id: string | undefined; readonly unseen: readonly string[] | undefined },
 ): Promise<SourceSince | undefined> {
   if (plan.source.kind !== 'table' || plan.source.where) return undefined
   const table = plan.source.table.ref.sql
@@ -170,7 +179,10 @@ export async function readSourceSince(
   )
   const { rows: signed } = await client.query<{ signature: string }>(signatureSql(table))
   const row = rows[0]!
+  // The run's exported snapshot had them read as it was taken; a table read in a snapshot of its own, now.
+  const unseen = snapshot.id ? snapshot.unseen : await readUnseen(client)
   return {
+    unseen,
     system: row.system ?? undefined,
     timeline: row.timeline ?? undefined,
     database: row.database,
@@ -180,6 +192,35 @@ export async function readSourceSince(
     xmax: row.xmax,
     rowSecurity: row.row_security,
   }
+}
+
+/**
+ * The transaction ids between the snapshot's xmin and xmax that it did not see committed. The snapshot lists
+ * the transactions in progress but not their subtransactions, whose ids lie anywhere above their parent's;
+ * a row one of them wrote commits with the parent, after the snapshot. Every (sub)transaction holds an
+ * exclusive lock on its own id until its top-level transaction ends (a subtransaction's passes to its parent
+ * when it commits), and pg_locks shows them to any role: read after the snapshot, while each transaction
+ * in progress still holds its own lock, those locks name every subtransaction it had before the snapshot
+ * (it can only get ids above xmax after it). A transaction that ended in between, a standby (whose
+ * pg_locks does not show the primary's transactions), or more than 1,000 ids: undefined, and every id from
+ * xmin on counts as unseen.
+ */
+export async function readUnseen(client: pg.ClientBase): Promise<string[] | undefined> {
+  const { rows } = await client.query<{ snapshot: string; standby: boolean; held: string[] | null }>(
+    `SELECT pg_catalog.txid_current_snapshot()::text AS snapshot, pg_catalog.pg_is_in_recovery() AS standby,
+            (SELECT pg_catalog.array_agg(l.transactionid::text) FROM pg_catalog.pg_locks l
+              WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted) AS held`,
+  )
+  const { snapshot, standby, held } = rows[0]!
+  if (standby) return undefined
+  const [xmin, xmax, list] = snapshot.split(':') as [string, string, string]
+  const running = list ? list.split(',').map((xid) => xid32(BigInt(xid))) : []
+  const locked = new Set(held ?? [])
+  if (!running.every((xid) => locked.has(xid))) return undefined
+  const low = xid32(BigInt(xmin))
+  const high = xid32(BigInt(xmax))
+  const unseen = [...locked].filter((xid) => !precedes(BigInt(xid), low) && precedes(BigInt(xid), high))
+  return unseen.length <= 1000 ? unseen.sort() : undefined
 }
 
 /**
@@ -260,11 +301,22 @@ export function sinceConditions(
   if (BigInt(now.xmax) - BigInt(before.xmin) >= MAX_DISTANCE)
     return 'over a billion transactions ran on the source since the last copy'
   const sourceMark = `${quoteLiteral(xid32(BigInt(before.xmin)))}::pg_catalog.xid`
+  // With the unseen ids known, an id between the snapshot's xmin and xmax that is not one of them had
+  // committed (or aborted) before it: only ids from xmax on, and the unseen, are writes since.
+  const seenBelow = before.unseen
+    ? {
+        mark: `${quoteLiteral(xid32(BigInt(before.xmax)))}::pg_catalog.xid`,
+        unseen: `${quoteLiteral(`{${before.unseen.join(',')}}`)}::pg_catalog.xid[]`,
+      }
+    : undefined
   const targetMark = `${quoteLiteral(xid32(BigInt(previous.target.below)))}::pg_catalog.xid`
   const own = `${quoteLiteral(`{${previous.target.own.join(',')}}`)}::pg_catalog.xid[]`
   return {
     // age() counts back from one id fixed for the whole transaction, so comparing two ages compares the ids.
-    sourceWritten: (alias) => `pg_catalog.age(${alias}.xmin) <= pg_catalog.age(${sourceMark})`,
+    sourceWritten: (alias) =>
+      seenBelow
+        ? `(pg_catalog.age(${alias}.xmin) <= pg_catalog.age(${seenBelow.mark}) OR (pg_catalog.age(${alias}.xmin) <= pg_catalog.age(${sourceMark}) AND ${alias}.xmin = ANY (${seenBelow.unseen})))`
+        : `pg_catalog.age(${alias}.xmin) <= pg_catalog.age(${sourceMark})`,
     targetWritten: (alias) =>
       `(pg_catalog.age(${alias}.xmin) <= pg_catalog.age(${targetMark}) AND NOT ${alias}.xmin = ANY (${own}))`,
   }
