@@ -205,6 +205,9 @@ export class TableSyncer {
     await jit('SET LOCAL jit = off')
     const outcome = await this.syncWritten(since, rowsLeft)
     await jit('RESET jit')
+    // Comparing every row next, in this transaction, creates temporary tables of the same names.
+    if (typeof outcome === 'string')
+      await this.target(`DROP TABLE IF EXISTS ${TEMP.rows}, ${TEMP.sourceRows}`)
     return outcome
   }
 
