@@ -499,6 +499,37 @@ describe('a sync', () => {
   })
 })
 
+describe('a sync after a copy whose snapshot saw a writer in progress', () => {
+  test("re-reads only that writer's rows, its subtransaction's included, not every row written since its xmin", async () => {
+    const db = await databasePair(servers, 'sync_unseen')
+    const writer = new pg.Client(db.source.url)
+    await writer.connect()
+    try {
+      await db.source.sql(`CREATE TABLE public.other (x int);
+        CREATE TABLE public.orders (id int PRIMARY KEY, customer text NOT NULL, total numeric(12, 2), note text)`)
+      // A transaction with an id, and a subtransaction that wrote a row of orders, both open across the
+      // loading of orders and the first sync: the snapshot's xmin stays below every row loaded after it.
+      await writer.query(`BEGIN; INSERT INTO public.other VALUES (1); SAVEPOINT s;
+        INSERT INTO public.orders VALUES (100000, 'open', 1, 'from the open writer')`)
+      await db.source.sql(`INSERT INTO public.orders SELECT g, 'c' || (g % 50), g * 1.25, repeat('n', g % 30)
+        FROM generate_series(1, 3000) g`)
+      assert.equal((await sync(db)).status, 'succeeded')
+      await writer.query('RELEASE SAVEPOINT s; COMMIT')
+      await db.source.sql(`UPDATE public.orders SET note = 'one' WHERE id = 7`)
+      const report = await sync(db)
+      const orders = result(report, 'public.orders')
+      assert.equal(orders.syncCompared, 'written', JSON.stringify(orders))
+      assert.deepEqual(orders.sync, { inserted: 1, updated: 1, deleted: 0, unchanged: 2999 })
+      // The two written rows moved, not the 3,000 loaded while the writer was open (~100 kB).
+      assert.ok(orders.bytes < 20_000, `${orders.bytes} bytes moved`)
+      await assertSameRows(db, 'public.orders')
+    } finally {
+      await writer.end().catch(() => {})
+      await db.drop()
+    }
+  })
+})
+
 describe('a sync as a target role that may not set wal_compression', () => {
   test('syncs exactly: only the page images stay uncompressed', async () => {
     const db = await databasePair(servers, 'sync_plain_role')

@@ -748,17 +748,38 @@ export class TableSyncer {
   ): Promise<{ inserted: number; updated: number }> {
     const { plan } = this.options
     const target = plan.target.sql
-    const alwaysIdentity = plan.targetTable?.columns.some(
-      (column) =>
-        column.identity === 'a' && !this.key.includes(column.name) && this.columns.includes(column.name),
-    )
-    let updated: number
-    if (alwaysIdentity) {
-      const removed = await this.target(
-        `DELETE FROM ONLY ${target} AS t USING ${temporary} AS r WHERE ${this.sameKey('t', 'r')}`,
+    const alwaysIdentity = (plan.targetTable?.columns ?? [])
+      .filter(
+        (column) =>
+          column.identity === 'a' && !this.key.includes(column.name) && this.columns.includes(column.name),
       )
-      updated = removed.rowCount ?? 0
-      await this.insertFrom(temporary, expected, undefined)
+      .map((column) => column.name)
+    let updated: number
+    if (alwaysIdentity.length > 0) {
+      // An UPDATE may set a GENERATED ALWAYS identity column only to DEFAULT, and no UPDATE on the source
+      // changed it either: where the values agree, the other columns are updated in place (the rows that
+      // reference the row keep it); a different value means the source deleted the row and inserted it
+      // again, and so does the target (its ON DELETE actions act as the source's did).
+      const sameIdentity = alwaysIdentity
+        .map((name) => `t.${quoteIdent(name)} IS NOT DISTINCT FROM r.${quoteIdent(name)}`)
+        .join(' AND ')
+      const others = this.columns.filter((name) => !alwaysIdentity.includes(name))
+      const list = (prefix: string) => others.map((name) => `${prefix}${quoteIdent(name)}`).join(', ')
+      const set =
+        others.length === 1 ? `${list('')} = r.${quoteIdent(others[0]!)}` : `(${list('')}) = (${list('r.')})`
+      const inPlace = await this.target(
+        `UPDATE ONLY ${target} AS t SET ${set} FROM ${temporary} AS r WHERE ${this.sameKey('t', 'r')} AND ${sameIdentity}`,
+      )
+      if ((inPlace.rowCount ?? 0) > 0) await this.noteWriter()
+      const removed = await this.target(
+        `DELETE FROM ONLY ${target} AS t USING ${temporary} AS r WHERE ${this.sameKey('t', 'r')} AND NOT (${sameIdentity})`,
+      )
+      updated = (inPlace.rowCount ?? 0) + (removed.rowCount ?? 0)
+      await this.insertFrom(
+        temporary,
+        expected - (inPlace.rowCount ?? 0),
+        `NOT EXISTS (SELECT 1 FROM ONLY ${target} AS t WHERE ${this.sameKey('t', 'r')})`,
+      )
       return { inserted: expected - updated, updated }
     }
     // A GENERATED ALWAYS identity column takes only DEFAULT in an UPDATE. In the key it needs no value: it
