@@ -24,8 +24,18 @@ import type { TablePlan } from '../plan/planner.js'
 export interface SourceSince {
   /** pg_control_system().system_identifier, where the role may read it. */
   readonly system?: string | undefined
-  /** The timeline of the last checkpoint, where the role may read it. */
+  /**
+   * The server's timeline: on a primary, that of its current WAL position (it changes at a promotion, while
+   * the last checkpoint's may lag for minutes); on a standby, the last checkpoint's (where readable).
+   */
   readonly timeline?: string | undefined
+  /** The server's major version: pg_upgrade keeps ids and files, but a type may print differently. */
+  readonly version?: string | undefined
+  /**
+   * The source was a standby: its snapshot follows the primary's commits with a lag, so a later snapshot
+   * need not include everything an earlier one (of the primary, or of another standby) saw.
+   */
+  readonly standby?: boolean | undefined
   /**
    * The source database's oid: a database made from another (CREATE DATABASE … TEMPLATE) has the same table
    * oids, relfilenodes and row xmins, and transaction ids are the server's, not the database's.
@@ -76,6 +86,8 @@ const syncSinceSchema = z.object({
     system: digits.optional(),
     database: digits.optional(),
     timeline: digits.optional(),
+    version: digits.optional(),
+    standby: z.boolean().optional(),
     relation: z.string(),
     signature: z.string(),
     xmin: digits,
@@ -161,6 +173,8 @@ export async function readSourceSince(
   const { rows } = await client.query<{
     system: string | null
     timeline: string | null
+    version: string
+    standby: boolean
     database: string
     relation: string
     xmin: string
@@ -169,8 +183,12 @@ export async function readSourceSince(
   }>(
     `SELECT CASE WHEN ${readable('pg_catalog.pg_control_system()')}
                  THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS system,
-            CASE WHEN ${readable('pg_catalog.pg_control_checkpoint()')}
+            CASE WHEN NOT pg_catalog.pg_is_in_recovery() AND ${readable('pg_catalog.pg_walfile_name(pg_catalog.pg_lsn)')}
+                 THEN ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int4::text
+                 WHEN pg_catalog.pg_is_in_recovery() AND ${readable('pg_catalog.pg_control_checkpoint()')}
                  THEN (SELECT timeline_id::text FROM pg_catalog.pg_control_checkpoint()) END AS timeline,
+            (pg_catalog.current_setting('server_version_num')::int4 / 10000)::text AS version,
+            pg_catalog.pg_is_in_recovery() AS standby,
             (SELECT d.oid::text FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()) AS database,
             ${relationSql(table)} AS relation,
             pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text AS xmin,
@@ -185,6 +203,8 @@ export async function readSourceSince(
     unseen,
     system: row.system ?? undefined,
     timeline: row.timeline ?? undefined,
+    version: row.version,
+    standby: row.standby,
     database: row.database,
     relation: row.relation,
     signature: signed[0]!.signature,
@@ -206,17 +226,24 @@ export async function readSourceSince(
  * xmin on counts as unseen.
  */
 export async function readUnseen(client: pg.ClientBase): Promise<string[] | undefined> {
+  const held = `(SELECT pg_catalog.array_agg(l.transactionid::text) FROM pg_catalog.pg_locks l
+                  WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted)`
   const { rows } = await client.query<{ snapshot: string; standby: boolean; held: string[] | null }>(
     `SELECT pg_catalog.txid_current_snapshot()::text AS snapshot, pg_catalog.pg_is_in_recovery() AS standby,
-            (SELECT pg_catalog.array_agg(l.transactionid::text) FROM pg_catalog.pg_locks l
-              WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted) AS held`,
+            ${held} AS held`,
   )
-  const { snapshot, standby, held } = rows[0]!
+  const { snapshot, standby } = rows[0]!
   if (standby) return undefined
+  // A new subtransaction's id is in use a moment before its lock is taken: read again a little later, and
+  // require every transaction in progress to hold its lock still then.
+  const { rows: later } = await client.query<{ held: string[] | null }>(
+    `SELECT pg_catalog.pg_sleep(0.01), ${held} AS held`,
+  )
   const [xmin, xmax, list] = snapshot.split(':') as [string, string, string]
   const running = list ? list.split(',').map((xid) => xid32(BigInt(xid))) : []
-  const locked = new Set(held ?? [])
-  if (!running.every((xid) => locked.has(xid))) return undefined
+  const stillHeld = new Set(later[0]!.held ?? [])
+  const locked = new Set([...(rows[0]!.held ?? []), ...stillHeld])
+  if (!running.every((xid) => stillHeld.has(xid))) return undefined
   const low = xid32(BigInt(xmin))
   const high = xid32(BigInt(xmax))
   const unseen = [...locked].filter((xid) => !precedes(BigInt(xid), low) && precedes(BigInt(xid), high))
@@ -287,8 +314,12 @@ export function sinceConditions(
   if (!now) return 'the table is read with a where: filter'
   const before = previous.source
   if (now.rowSecurity) return 'row level security applies to the source table'
-  if ((before.system ?? '') !== (now.system ?? ''))
-    return 'the source is another server than at the last copy'
+  // Without it, another server with the same database and table ids could pass for the same one.
+  if (now.system === undefined)
+    return "the source's system identifier cannot be read (EXECUTE on pg_control_system())"
+  if (before.system !== now.system) return 'the source is another server than at the last copy'
+  if (before.version !== now.version)
+    return 'the source was upgraded to another major version since the last copy'
   if ((before.timeline ?? '') !== (now.timeline ?? ''))
     return 'the source switched timelines since the last copy (a restore or a promotion)'
   if (before.database !== now.database) return 'the source is another database than at the last copy'
@@ -298,6 +329,8 @@ export function sinceConditions(
     return "the source table's columns, types or enum labels changed since the last copy"
   if (BigInt(now.xmax) < BigInt(before.xmax))
     return "the source's transaction ids went back since the last copy (a restore?)"
+  if ((before.standby || now.standby) && BigInt(now.xmin) < BigInt(before.xmax))
+    return "the source is a standby whose snapshot may not yet include all that the last copy's saw"
   if (BigInt(now.xmax) - BigInt(before.xmin) >= MAX_DISTANCE)
     return 'over a billion transactions ran on the source since the last copy'
   const sourceMark = `${quoteLiteral(xid32(BigInt(before.xmin)))}::pg_catalog.xid`
@@ -313,12 +346,13 @@ export function sinceConditions(
   const own = `${quoteLiteral(`{${previous.target.own.join(',')}}`)}::pg_catalog.xid[]`
   return {
     // age() counts back from one id fixed for the whole transaction, so comparing two ages compares the ids.
+    // A visible row's age is at least 1; a negative one is a frozen row's raw xmin over 2^31 ids old.
     sourceWritten: (alias) =>
       seenBelow
-        ? `(pg_catalog.age(${alias}.xmin) <= pg_catalog.age(${seenBelow.mark}) OR (pg_catalog.age(${alias}.xmin) <= pg_catalog.age(${sourceMark}) AND ${alias}.xmin = ANY (${seenBelow.unseen})))`
-        : `pg_catalog.age(${alias}.xmin) <= pg_catalog.age(${sourceMark})`,
+        ? `(pg_catalog.age(${alias}.xmin) BETWEEN 0 AND pg_catalog.age(${seenBelow.mark}) OR (pg_catalog.age(${alias}.xmin) BETWEEN 0 AND pg_catalog.age(${sourceMark}) AND ${alias}.xmin = ANY (${seenBelow.unseen})))`
+        : `pg_catalog.age(${alias}.xmin) BETWEEN 0 AND pg_catalog.age(${sourceMark})`,
     targetWritten: (alias) =>
-      `(pg_catalog.age(${alias}.xmin) <= pg_catalog.age(${targetMark}) AND NOT ${alias}.xmin = ANY (${own}))`,
+      `(pg_catalog.age(${alias}.xmin) BETWEEN 0 AND pg_catalog.age(${targetMark}) AND NOT ${alias}.xmin = ANY (${own}))`,
   }
 }
 
