@@ -207,7 +207,11 @@ export class TableCopier {
             clientLimitMs(timeouts.statementMs),
           )
           const { mode } = this.options.plan
-          const mark = mode === 'sync' ? await readSourceMark(sourceClient, this.options.plan) : undefined
+          // A replace records the statistics too: a sync after it predicts a reload from them.
+          const mark =
+            mode === 'sync' || mode === 'replace'
+              ? await readSourceMark(sourceClient, this.options.plan)
+              : undefined
           const sourceSince =
             mode === 'sync' || mode === 'replace'
               ? await readSourceSince(sourceClient, this.options.plan, this.options.snapshot)

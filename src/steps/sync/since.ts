@@ -300,6 +300,11 @@ export interface SinceConditions {
   readonly sourceWritten: (alias: string) => string
   /** On the target: a row version neither the last copy nor an earlier one it kept wrote. */
   readonly targetWritten: (alias: string) => string
+  /**
+   * The source rows it picks are exactly those written since (the last snapshot's unseen ids were known),
+   * not also rows that a transaction in progress then kept the snapshot's xmin below.
+   */
+  readonly exact: boolean
 }
 
 /**
@@ -345,6 +350,7 @@ export function sinceConditions(
   const targetMark = `${quoteLiteral(xid32(BigInt(previous.target.below)))}::pg_catalog.xid`
   const own = `${quoteLiteral(`{${previous.target.own.join(',')}}`)}::pg_catalog.xid[]`
   return {
+    exact: seenBelow !== undefined,
     // age() counts back from one id fixed for the whole transaction, so comparing two ages compares the ids.
     // A visible row's age is at least 1; a negative one is a frozen row's raw xmin over 2^31 ids old.
     sourceWritten: (alias) =>

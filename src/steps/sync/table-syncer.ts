@@ -212,55 +212,80 @@ export class TableSyncer {
   }
 
   private async syncWritten(since: SinceConditions, rowsLeft: number): Promise<SyncOutcome | string> {
-    const keyed = await this.keyBuckets(Math.min(this.bucketCount(), MAX_COUNTED_BUCKETS))
-    // One pass over each table, both at once: keys counted per bucket, and the rows written since.
-    const [source, target] = await Promise.all([
-      this.countKeys('source', keyed, since.sourceWritten('t')),
-      this.countKeys('target', keyed, since.targetWritten('t')),
+    const { plan } = this.options
+    // One pass over each table, both at once: its rows, and those written since the last copy.
+    const count = (relation: string, written: string) =>
+      `SELECT count(*)::text AS rows, count(*) FILTER (WHERE ${written})::text AS written FROM ${relation} AS t`
+    const [counted, targetCounted] = await Promise.all([
+      this.source<{ rows: string; written: string }>(
+        count(`ONLY ${this.sourceTable}`, since.sourceWritten('t')),
+      ),
+      this.target<{ rows: string; written: string }>(
+        count(`ONLY ${plan.target.sql}`, since.targetWritten('t')),
+      ),
     ])
-    if (target.flagged > 0)
-      return `${target.flagged} row(s) of the target table were written by someone else since the last copy`
-    if (target.rows !== rowsLeft)
-      return `the target table has ${target.rows} rows where the last copy left ${rowsLeft}`
+    const sourceRows = Number(counted.rows[0]!.rows)
+    const written = Number(counted.rows[0]!.written)
+    const targetRows = Number(targetCounted.rows[0]!.rows)
+    const targetWritten = Number(targetCounted.rows[0]!.written)
+    if (targetWritten > 0)
+      return `${targetWritten} row(s) of the target table were written by someone else since the last copy`
+    if (targetRows !== rowsLeft)
+      return `the target table has ${targetRows} rows where the last copy left ${rowsLeft}`
     this.options.stillGoing()
-    const written = source.flagged
-    // A share this large is a reload's work, or the last copy's snapshot saw many rows still being written
-    // (its xmin held back by a long transaction): the statistics, or the fingerprints, decide.
-    if (source.rows > 0 && written / source.rows >= PREDICTED_RELOAD_SHARE)
-      return `${Math.round((written / source.rows) * 100)} % of the source's rows may have been written since the last copy`
+    if (sourceRows > 0 && written / sourceRows >= PREDICTED_RELOAD_SHARE) {
+      const share = `${Math.round((written / sourceRows) * 100)} % of the source's rows`
+      // Counted exactly, that share is a reload's work. Otherwise the last snapshot's xmin may have been
+      // held back by a transaction in progress, and rows written before it count too: the statistics,
+      // or the fingerprints, decide.
+      if (!since.exact) return `${share} may have been written since the last copy`
+      if (this.options.switchShare !== Infinity)
+        return {
+          kind: 'replace',
+          reason: `${share} were written since the last copy, so a reload costs less than the differences`,
+          bytes: this.bytes,
+        }
+    }
     let changes = { inserted: 0, updated: 0 }
     if (written > 0) {
       this.options.onPhase?.('fetching')
       const changed = await this.fetchWritten(since, written)
       this.options.stillGoing()
       this.options.onPhase?.('applying')
-      if (changed > 0) {
-        await this.countNewKeys(keyed, target.counts)
-        changes = await this.liftingKeysIfNeeded(() => this.write(TEMP.rows, changed))
+      if (changed > 0) changes = await this.liftingKeysIfNeeded(() => this.write(TEMP.rows, changed))
+    }
+    // The target now holds every key the source has (an old row, or one just written) and `excess` more,
+    // where the source deleted: keys counted per bucket on both sides show in which buckets.
+    const excess = targetRows + changes.inserted - sourceRows
+    let deleted = 0
+    if (excess < 0)
+      return `the source has ${-excess} key(s) the target lacks although no row was written since the last copy`
+    if (excess > 0) {
+      const keyed = await this.keyBuckets(Math.min(excess * ROWS_PER_BUCKET, MAX_COUNTED_BUCKETS))
+      const [source, target] = await Promise.all([
+        this.countKeys('source', keyed, 'false'),
+        this.countKeys('target', keyed, 'false'),
+      ])
+      const dirty = new Uint8Array(Math.ceil(keyed.buckets / 8))
+      for (let bucket = 0; bucket < keyed.buckets; bucket++) {
+        const more = target.counts[bucket]! - source.counts[bucket]!
+        if (more < 0)
+          return `the source has key(s) the target lacks in a range where no row was written since the last copy`
+        if (more > 0) dirty[bucket >> 3]! |= 1 << (bucket & 7)
       }
+      deleted = await this.deleteVanished(keyed, bucketBitmap(dirty))
     }
-    // The target now holds every key the source has (an old row, or one just written) and more where the
-    // source deleted: the buckets whose counts differ hold the keys to delete, `excess` of them.
-    const excess = target.rows + changes.inserted - source.rows
-    const dirty = new Uint8Array(Math.ceil(keyed.buckets / 8))
-    for (let bucket = 0; bucket < keyed.buckets; bucket++) {
-      const more = target.counts[bucket]! - source.counts[bucket]!
-      if (more < 0)
-        return `the source has key(s) the target lacks in a range where no row was written since the last copy`
-      if (more > 0) dirty[bucket >> 3]! |= 1 << (bucket & 7)
-    }
-    const deleted = excess > 0 ? await this.deleteVanished(keyed, bucketBitmap(dirty)) : 0
     if (deleted !== excess)
       return `${excess} target row(s) had no source row by count, but ${deleted} were found by key`
     return {
       kind: 'synced',
-      rows: source.rows,
+      rows: sourceRows,
       bytes: this.bytes,
       counts: {
         inserted: changes.inserted,
         updated: changes.updated,
         deleted,
-        unchanged: source.rows - changes.inserted - changes.updated,
+        unchanged: sourceRows - changes.inserted - changes.updated,
       },
       hashing: this.hashing ?? 'md5',
       writers: [...this.writers],
@@ -269,8 +294,8 @@ export class TableSyncer {
   }
 
   /**
-   * One side's pass: its table's keys counted per bucket, its rows, and how many rows `flag` picks out
-   * (written since the last copy), as one COPY of `bucket, rows, flagged` lines.
+   * One side's keys counted per bucket, its rows, and how many rows `flag` picks out, as one COPY of
+   * `bucket, rows, flagged` lines.
    */
   private async countKeys(
     side: 'source' | 'target',
@@ -301,18 +326,6 @@ export class TableSyncer {
     await reader.finished
     this.bytes += reader.bytes
     return { counts, rows, flagged }
-  }
-
-  /** Adds to the target's counts the keys of the written rows that it does not have yet (to be inserted). */
-  private async countNewKeys(keyed: KeyBuckets, counts: Int32Array): Promise<void> {
-    const { plan } = this.options
-    const { rows } = await this.byKeyIndex(() =>
-      this.target<{ b: number; n: number }>(
-        `SELECT ${keyed.bucket} AS b, count(*)::int4 AS n FROM ${TEMP.rows} AS t
-          WHERE NOT EXISTS (SELECT 1 FROM ONLY ${plan.target.sql} AS d WHERE ${this.sameKey('d', 't')}) GROUP BY 1`,
-      ),
-    )
-    for (const { b, n } of rows) counts[b]! += n
   }
 
   /**
