@@ -323,6 +323,8 @@ export function sinceConditions(
   if (now.system === undefined)
     return "the source's system identifier cannot be read (EXECUTE on pg_control_system())"
   if (before.system !== now.system) return 'the source is another server than at the last copy'
+  if (before.version === undefined)
+    return "the last copy did not record the source's version (an older tablehaul)"
   if (before.version !== now.version)
     return 'the source was upgraded to another major version since the last copy'
   if ((before.timeline ?? '') !== (now.timeline ?? ''))
