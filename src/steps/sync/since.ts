@@ -11,15 +11,19 @@ import type { TablePlan } from '../plan/planner.js'
  * so a row that nobody wrote since a snapshot was taken still has an xmin that the snapshot saw committed.
  * PostgreSQL keeps the raw xmin when it freezes a row, and compares 32-bit ids modulo 2^32 (`age()`), which
  * is exact while fewer than 2^31 transactions lie between the two. Every id below a snapshot's xmin had ended
- * when it was taken; ids between its xmin and xmax may have, which only ever makes a row a candidate
- * again (it is compared, and left alone when equal): the rule never misses a row. Rows deleted leave no
- * version, so deletes are found by counting (see TableSyncer.syncSince).
+ * when it was taken; between its xmin and xmax, the ids it did not see committed are its transactions in
+ * progress and their subtransactions, which the run reads from pg_locks as it exports the snapshot (see
+ * readUnseen; where it cannot, every id from xmin on counts as unseen). A row written under an unseen id or
+ * one from xmax on is a candidate: it is compared, and left alone when equal. The rule never misses a row.
+ * Rows deleted leave no version, so deletes are found by counting keys (see TableSyncer.syncSince).
  *
- * What makes a mark unusable, so that the sync compares every row instead: another server, a timeline
- * switch (a restore to an earlier point reuses ids), the table rewritten or truncated on either side (a new
- * relfilenode), a change of the columns' names, types, collations, enum labels or the extensions behind
- * their types (any of which changes a row's text without writing it), a `where:` on the table, row level
- * security on the source, and more than 2^30 transactions since.
+ * What makes a mark unusable, so that the sync compares every row instead: another server, database,
+ * timeline (a restore to an earlier point reuses ids) or major version, an unreadable system identifier, a
+ * standby snapshot that may not include the last one, the table rewritten or truncated on either side (a
+ * new relfilenode), a change of the columns' positions, names, types, collations, enum labels or the
+ * extensions behind their types (any of which changes a row's text without writing it), a `where:` on the
+ * table, row level security on the source, rows of the target written by anyone else, and more than 2^30
+ * transactions since.
  */
 export interface SourceSince {
   /** pg_control_system().system_identifier, where the role may read it. */
