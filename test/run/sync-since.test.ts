@@ -44,9 +44,16 @@ function copied(report: RunReport, name: string): TableResult {
 
 const notes = (table: TableResult) => table.warnings?.join('\n') ?? ''
 
-/** The sync read only the rows written since the last copy, and said nothing about comparing them all. */
+/**
+ * The sync read only the rows written since the last copy, and said nothing about comparing them all. One
+ * fallback is legitimate on a server other test files write to at the same time: a transaction of theirs
+ * in progress at the last copy's snapshot that ended before its ids could be read (since.ts, readUnseen)
+ * leaves every row written after its id counted as possibly written, and the sync then compares them all,
+ * saying so. The rows are compared with the source's by the test either way.
+ */
 function assertWritten(report: RunReport, name: string): TableResult {
   const table = copied(report, name)
+  if (/compared every row: \d+ % of the source's rows may have been written/.test(notes(table))) return table
   assert.equal(table.syncCompared, 'written', `${name}: ${JSON.stringify(table)}`)
   assert.doesNotMatch(notes(table), /compared every row/, name)
   return table
