@@ -48,8 +48,11 @@ test('losing the source after its data is in (while the target builds indexes) n
               [source.name],
             ),
           )
+          // The table's transaction holds its lock on public.events until it ends, whether it is building
+          // an index, waiting for the held lock, or between two statements at that moment.
           const [open] = await target.sql<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid NOT IN (pg_backend_pid(), $1)`,
+            `SELECT count(*)::int AS n FROM pg_locks
+              WHERE relation = 'public.events'::regclass AND granted AND pid NOT IN (pg_backend_pid(), $1)`,
             [holderPid],
           )
           await holder.query('COMMIT')
