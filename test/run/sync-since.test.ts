@@ -470,6 +470,72 @@ describe('a sync that reads only the rows written since the last copy', () => {
     }
   })
 
+  test('compares every row when a column prints catalog names (regclass, regtype[]) and a named object is renamed without a write', async () => {
+    const db = await databasePair(servers, 'since_names')
+    try {
+      // The target has the objects under both names, so that it accepts the rows' text before and after.
+      await db.source.sql(`
+        CREATE TABLE public.t_old (x int); CREATE TYPE public.kind_old AS (a int);
+        CREATE TABLE public.named (id int PRIMARY KEY, rel regclass, kinds regtype[]);
+        INSERT INTO public.named SELECT g, CASE WHEN g <= 3 THEN 'public.t_old'::regclass END,
+               CASE WHEN g <= 3 THEN ARRAY['public.kind_old'::regtype] END FROM generate_series(1, 200) g;
+        ANALYZE public.named;`)
+      await db.target.sql(`
+        CREATE TABLE public.t_old (x int); CREATE TABLE public.t_new (x int);
+        CREATE TYPE public.kind_old AS (a int); CREATE TYPE public.kind_new AS (a int);`)
+      const yaml = { tables: ['public.named'] }
+      assert.equal((await run(db, 'sync', yaml)).status, 'succeeded')
+      const before = await versions(db.source, 'public.named')
+      await db.source.sql(
+        `ALTER TABLE public.t_old RENAME TO t_new; ALTER TYPE public.kind_old RENAME TO kind_new`,
+      )
+      assert.equal(await versions(db.source, 'public.named'), before, 'no row was written by the renames')
+      const report = await run(db, 'sync', yaml)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      const named = assertAll(report, 'public.named', /a column holds catalog names/)
+      assert.equal(named.sync?.updated, 3, JSON.stringify(named))
+      await assertSameRows(db, 'public.named')
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test('reloads a large table at once when a sample of its pages shows most rows written, and records the changed: high-water mark when it reads only the written rows', async () => {
+    const db = await databasePair(servers, 'since_sampled')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.big (id int PRIMARY KEY, v int, at timestamptz NOT NULL DEFAULT '2026-01-01');
+        INSERT INTO public.big (id, v) SELECT g, g FROM generate_series(1, 250000) g;
+        ANALYZE public.big;`)
+      const yaml = { tables: [{ name: 'public.big', changed: 'at' }] }
+      assert.equal((await run(db, 'sync', yaml)).status, 'succeeded')
+      // A few rows written: read alone, and the hint's mark moves with them (read in the same pass).
+      await db.source.sql(`UPDATE public.big SET v = -v, at = '2026-02-01' WHERE id % 1000 = 0`)
+      const few = await run(db, 'sync', yaml)
+      assert.equal(few.status, 'succeeded', JSON.stringify(few.tables))
+      assert.equal(assertWritten(few, 'public.big').sync?.updated, 250)
+      const [mark] = await db.target.sql<{ high_water: string }>(
+        `SELECT high_water FROM tablehaul.sync_marks WHERE table_name = 'big'`,
+      )
+      assert.equal(mark?.high_water, '2026-02-01 00:00:00+00')
+      await assertSameRows(db, 'public.big')
+      // Half the rows written: the sample says so before any counting.
+      await db.source.sql(`UPDATE public.big SET v = v + 1 WHERE id % 2 = 0`)
+      const half = await run(db, 'sync', yaml)
+      assert.equal(half.status, 'succeeded', JSON.stringify(half.tables))
+      const big = copied(half, 'public.big')
+      if (!/compared every row: \d+ % of the source's rows may have been written/.test(notes(big)))
+        assert.match(
+          notes(big),
+          /sync → replace: about \d+ % of the source's rows were written since the last copy \(a sample of its pages\)/,
+        )
+      assert.equal(big.sync, undefined, JSON.stringify(big))
+      await assertSameRows(db, 'public.big')
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('brings a key changed to one equal by = but written otherwise, with a delete beside it', async () => {
     const db = await databasePair(servers, 'since_fallback_after_write')
     try {

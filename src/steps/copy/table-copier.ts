@@ -26,7 +26,7 @@ import {
   sinceConditions,
   targetSinceProblem,
 } from '../sync/since.js'
-import { type SyncMark, predictedChangeShare, readSourceMark } from '../sync/sync-mark.js'
+import { type SyncMark, predictedChangeShare, readHighWater, readSourceMark } from '../sync/sync-mark.js'
 import { PREDICTED_RELOAD_SHARE, type SyncOutcome, TableSyncer } from '../sync/table-syncer.js'
 
 /** How often a copy reports its progress. */
@@ -202,10 +202,7 @@ export class TableCopier {
         async (sourceClient) => {
           // A table that syncs remembers, with its commit, where the next sync starts from (a first full
           // copy included).
-          watchdog.phase(
-            'reading the source statistics and high-water mark',
-            clientLimitMs(timeouts.statementMs),
-          )
+          watchdog.phase('reading the source statistics', clientLimitMs(timeouts.statementMs))
           const { mode } = this.options.plan
           // A replace records the statistics too: a sync after it predicts a reload from them.
           const mark =
@@ -220,7 +217,17 @@ export class TableCopier {
           part = (await this.syncsRows(targetClient))
             ? await this.syncRows(sourceClient, targetClient, notes, watchdog, stop, mark!, sourceSince)
             : await this.loadRows(sourceClient, targetClient, notes, watchdog, stop)
-          if (mark) part.mark = mark
+          if (mark) {
+            let highWater = part.synced?.highWater
+            if (highWater === undefined && mark.changedColumn) {
+              watchdog.phase(
+                'reading the high-water mark of the changed: column',
+                clientLimitMs(timeouts.statementMs),
+              )
+              highWater = await readHighWater(sourceClient, this.options.plan)
+            }
+            part.mark = { ...mark, highWater }
+          }
           if (sourceSince) part.sourceSince = sourceSince
           part.checked = await this.checkFingerprint(sourceClient, targetClient, part.synced, watchdog)
           watchdog.phase('ending the source transaction', clientLimitMs(timeouts.connectMs))

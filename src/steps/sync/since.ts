@@ -22,8 +22,8 @@ import type { TablePlan } from '../plan/planner.js'
  * standby snapshot that may not include the last one, the table rewritten or truncated on either side (a
  * new relfilenode), a change of the columns' positions, names, types, collations, enum labels or the
  * extensions behind their types (any of which changes a row's text without writing it), a `where:` on the
- * table, row level security on the source, rows of the target written by anyone else, and more than 2^30
- * transactions since.
+ * table, row level security on the source, a column that prints catalog names (regclass …), rows of the
+ * target written by anyone else, and more than 2^30 transactions since.
  */
 export interface SourceSince {
   /** pg_control_system().system_identifier, where the role may read it. */
@@ -53,6 +53,11 @@ export interface SourceSince {
   readonly xmax: string
   /** Row level security applies to the source table: the rows a role sees may change without being written. */
   readonly rowSecurity: boolean
+  /**
+   * A column's type (through arrays, domains, ranges, composites) prints catalog names (regclass and the
+   * other reg* types): a rename changes the row's text without writing it.
+   */
+  readonly namesObjects?: boolean | undefined
   /**
    * The ids (32-bit) between xmin and xmax that the snapshot did not see committed: the transactions in
    * progress and every subtransaction of theirs. Known only when each transaction in progress was still
@@ -97,6 +102,7 @@ const syncSinceSchema = z.object({
     xmin: digits,
     xmax: digits,
     rowSecurity: z.boolean(),
+    namesObjects: z.boolean().optional(),
     unseen: z.array(digits).max(1000).optional(),
   }),
   target: z.object({
@@ -150,8 +156,16 @@ function signatureSql(table: string): string {
     (SELECT pg_catalog.string_agg(pg_catalog.format('%s@%s', x.extname, x.extversion), ', ' ORDER BY x.extname)
        FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
       WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objid IN (SELECT oid FROM types) AND d.deptype = 'e')
-  )) AS signature`
+  )) AS signature,
+  EXISTS (SELECT 1 FROM types WHERE oid IN (${CATALOG_NAME_TYPES.join(', ')})) AS names_objects`
 }
+
+/**
+ * regproc, regprocedure, regoper, regoperator, regclass, regtype, regconfig, regdictionary, regnamespace,
+ * regrole, regcollation: a value prints the name of a catalog object, so renaming the object changes the
+ * row's text without writing the row. Their oids are fixed in every version (pg_type.dat).
+ */
+const CATALOG_NAME_TYPES = [24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191]
 
 /** `oid:relfilenode` of a table: a new relfilenode means TRUNCATE, VACUUM FULL, CLUSTER or a rewrite. */
 function relationSql(table: string): string {
@@ -199,7 +213,9 @@ export async function readSourceSince(
             pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax,
             (SELECT c.relrowsecurity FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table)}::pg_catalog.regclass) AS row_security`,
   )
-  const { rows: signed } = await client.query<{ signature: string }>(signatureSql(table))
+  const { rows: signed } = await client.query<{ signature: string; names_objects: boolean }>(
+    signatureSql(table),
+  )
   const row = rows[0]!
   // The run's exported snapshot had them read as it was taken; a table read in a snapshot of its own, now.
   const unseen = snapshot.id ? snapshot.unseen : await readUnseen(client)
@@ -212,6 +228,7 @@ export async function readSourceSince(
     database: row.database,
     relation: row.relation,
     signature: signed[0]!.signature,
+    namesObjects: signed[0]!.names_objects,
     xmin: row.xmin,
     xmax: row.xmax,
     rowSecurity: row.row_security,
@@ -323,6 +340,8 @@ export function sinceConditions(
   if (!now) return 'the table is read with a where: filter'
   const before = previous.source
   if (now.rowSecurity) return 'row level security applies to the source table'
+  if (now.namesObjects)
+    return 'a column holds catalog names (regclass, regtype, …), which a rename changes without writing the row'
   // Without it, another server with the same database and table ids could pass for the same one.
   if (now.system === undefined)
     return "the source's system identifier cannot be read (EXECUTE on pg_control_system())"

@@ -21,7 +21,11 @@ export interface SyncMark {
   readonly since?: SyncSince | undefined
 }
 
-/** The source's side of a new mark: its counters now, and the high-water mark of the `changed:` column. */
+/**
+ * The source's side of a new mark: its counters now. The high-water mark of the `changed:` column is read
+ * with the rows written since the last copy when the sync reads those (TableSyncer.syncSince), otherwise by
+ * readHighWater.
+ */
 export async function readSourceMark(client: pg.ClientBase, plan: TablePlan): Promise<SyncMark> {
   if (plan.source.kind !== 'table') return {}
   const table = plan.source.table.ref.sql
@@ -33,21 +37,22 @@ export async function readSourceMark(client: pg.ClientBase, plan: TablePlan): Pr
        FROM pg_catalog.pg_stat_all_tables s WHERE s.relid = ${quoteLiteral(table)}::pg_catalog.regclass`,
   )
   const counters = rows[0]
-  const column = plan.changedColumn
-  let highWater: string | undefined
-  if (column) {
-    const where = plan.source.where ? ` WHERE (${plan.source.where})` : ''
-    const { rows: top } = await client.query<{ top: string | null }>(
-      `SELECT max(t.${quoteIdent(column)})::text AS top FROM ONLY ${table} AS t${where}`,
-    )
-    highWater = top[0]?.top ?? undefined
-  }
   return {
     sourceChanges: counters?.changes ?? undefined,
     sourceStatsSince: counters?.since ?? undefined,
-    changedColumn: column,
-    highWater,
+    changedColumn: plan.changedColumn,
   }
+}
+
+/** The greatest value of the table's `changed:` column in the run's snapshot (text), if it has one. */
+export async function readHighWater(client: pg.ClientBase, plan: TablePlan): Promise<string | undefined> {
+  const column = plan.changedColumn
+  if (plan.source.kind !== 'table' || !column) return undefined
+  const where = plan.source.where ? ` WHERE (${plan.source.where})` : ''
+  const { rows: top } = await client.query<{ top: string | null }>(
+    `SELECT max(t.${quoteIdent(column)})::text AS top FROM ONLY ${plan.source.table.ref.sql} AS t${where}`,
+  )
+  return top[0]?.top ?? undefined
 }
 
 /**

@@ -40,6 +40,16 @@ export const SWITCH_TO_REPLACE_SHARE = 0.6
  */
 export const PREDICTED_RELOAD_SHARE = 0.1
 
+/**
+ * A sample of the source's pages that estimates this share of its rows or more written since the last copy
+ * sends the table to a reload before counting (see sampledWrittenShare): above PREDICTED_RELOAD_SHARE, so
+ * that a sample's error near that share leaves the decision to the exact count.
+ */
+const SAMPLED_RELOAD_SHARE = 1.5 * PREDICTED_RELOAD_SHARE
+
+/** Rows a sample of the source's pages reads (sampledWrittenShare). */
+const SAMPLED_ROWS = 20_000
+
 /** work_mem of a sync's transactions on both sides: a hash table of ~100 bytes per bucket fits up to ~600k buckets. */
 const WORK_MEM = '64MB'
 
@@ -75,6 +85,8 @@ export type SyncOutcome =
       readonly writers: readonly string[]
       /** Which rows were compared: only those written since the last copy, or all. */
       readonly compared: 'written' | 'all'
+      /** The `changed:` column's greatest value at the snapshot, when the comparison read it. */
+      readonly highWater?: string | undefined
     }
   | {
       /** Finding the differences would cost more than a reload: the caller replaces the table instead. */
@@ -213,17 +225,31 @@ export class TableSyncer {
 
   private async syncWritten(since: SinceConditions, rowsLeft: number): Promise<SyncOutcome | string> {
     const { plan } = this.options
-    // One pass over each table, both at once: its rows, and those written since the last copy.
-    const count = (relation: string, written: string) =>
-      `SELECT count(*)::text AS rows, count(*) FILTER (WHERE ${written})::text AS written FROM ${relation} AS t`
+    const sampled = await this.sampledWrittenShare(since)
+    if (sampled !== undefined && sampled >= SAMPLED_RELOAD_SHARE)
+      return {
+        kind: 'replace',
+        reason: `about ${Math.round(sampled * 100)} % of the source's rows were written since the last copy (a sample of its pages), so a reload costs less than the differences`,
+        bytes: this.bytes,
+      }
+    // One pass over each table, both at once: its rows, and those written since the last copy; on the
+    // source, the `changed:` column's high-water mark too, which the next sync's hint starts from.
+    const count = (relation: string, written: string, extra = '') =>
+      `SELECT count(*)::text AS rows, count(*) FILTER (WHERE ${written})::text AS written${extra} FROM ${relation} AS t`
+    const changed = plan.changedColumn
     const [counted, targetCounted] = await Promise.all([
-      this.source<{ rows: string; written: string }>(
-        count(`ONLY ${this.sourceTable}`, since.sourceWritten('t')),
+      this.source<{ rows: string; written: string; high_water?: string | null }>(
+        count(
+          `ONLY ${this.sourceTable}`,
+          since.sourceWritten('t'),
+          changed ? `, max(t.${quoteIdent(changed)})::text AS high_water` : '',
+        ),
       ),
       this.target<{ rows: string; written: string }>(
         count(`ONLY ${plan.target.sql}`, since.targetWritten('t')),
       ),
     ])
+    const highWater = changed ? { highWater: counted.rows[0]!.high_water ?? undefined } : {}
     const sourceRows = Number(counted.rows[0]!.rows)
     const written = Number(counted.rows[0]!.written)
     const targetRows = Number(targetCounted.rows[0]!.rows)
@@ -290,7 +316,30 @@ export class TableSyncer {
       hashing: this.hashing ?? 'md5',
       writers: [...this.writers],
       compared: 'written',
+      ...highWater,
     }
+  }
+
+  /**
+   * The share of the source's rows written since the last copy, estimated from a sample of its pages
+   * (TABLESAMPLE SYSTEM reads whole pages picked at random, about SAMPLED_ROWS rows), when the last
+   * snapshot's unseen ids are known and the table is large enough for a sample to cost little against
+   * counting: a clear majority written is a reload's work, and counting first would add a pass over both
+   * tables to it. Undefined when it does not apply. A wrong estimate only costs time: a reload is exact.
+   */
+  private async sampledWrittenShare(since: SinceConditions): Promise<number | undefined> {
+    const { plan } = this.options
+    if (!since.exact || this.options.switchShare === Infinity) return undefined
+    if (plan.source.kind !== 'table' || plan.source.table.kind !== 'r') return undefined
+    const estimate = Math.max(plan.estimatedRows ?? 0, plan.targetTable?.estimatedRows ?? 0)
+    const percent = (100 * SAMPLED_ROWS) / estimate
+    if (!(percent <= 10)) return undefined
+    const { rows } = await this.source<{ rows: string; written: string }>(
+      `SELECT count(*)::text AS rows, count(*) FILTER (WHERE ${since.sourceWritten('t')})::text AS written
+         FROM ONLY ${this.sourceTable} AS t TABLESAMPLE SYSTEM (${percent.toFixed(4)})`,
+    )
+    const sampled = Number(rows[0]!.rows)
+    return sampled >= SAMPLED_ROWS / 4 ? Number(rows[0]!.written) / sampled : undefined
   }
 
   /** One side's keys counted per bucket, as one COPY of `bucket, rows, 0, 0` lines. */
