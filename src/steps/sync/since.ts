@@ -357,10 +357,13 @@ export function sinceConditions(
     return 'the source table was re-created, truncated or rewritten since the last copy'
   if (before.signature !== now.signature)
     return "the source table's columns, types or enum labels changed since the last copy"
-  if (BigInt(now.xmax) < BigInt(before.xmax))
-    return "the source's transaction ids went back since the last copy (a restore?)"
+  // Before the ids-went-back check: a standby's snapshot stops at the last commit it replayed, so one that
+  // lags behind the last copy's (a primary's, or a standby's further ahead) has a lower xmax without any
+  // restore; the note then names the lag, not a restore.
   if ((before.standby || now.standby) && BigInt(now.xmin) < BigInt(before.xmax))
     return "the source is a standby whose snapshot may not yet include all that the last copy's saw"
+  if (BigInt(now.xmax) < BigInt(before.xmax))
+    return "the source's transaction ids went back since the last copy (a restore?)"
   if (BigInt(now.xmax) - BigInt(before.xmin) >= MAX_DISTANCE)
     return 'over a billion transactions ran on the source since the last copy'
   const sourceMark = `${quoteLiteral(xid32(BigInt(before.xmin)))}::pg_catalog.xid`
