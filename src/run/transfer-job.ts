@@ -27,7 +27,8 @@ import {
   bulkLoadSettings,
 } from '../steps/copy/table-copier.js'
 import { type ResumePoint, RunHistory, jobKey } from './run-history.js'
-import type { SyncMark } from '../steps/sync/sync-mark.js'
+import { type SyncMark, predictedReloads } from '../steps/sync/sync-mark.js'
+import { PREDICTED_RELOAD_SHARE } from '../steps/sync/table-syncer.js'
 import { TargetLock } from './target-lock.js'
 
 /** Collaborators of a `TransferJob`; each has a default built from the config. */
@@ -152,7 +153,7 @@ export class TransferJob extends RunLifecycle {
     try {
       // Every planned table counts as written, those a resumed run skips included: a key from one of
       // them to a table copied now must be lifted too, or that table's TRUNCATE is refused.
-      await foreignKeys.lift(plan.tables)
+      await foreignKeys.lift(plan.tables, await this.predictedReloads(source, plan.tables, context.syncMarks))
       this.emit('step.started', { step: 'copy' })
       await this.copyTables(plan.tables, context, schema.failures)
     } finally {
@@ -169,6 +170,18 @@ export class TransferJob extends RunLifecycle {
       await this.lock!.ensure()
       this.reportObjects(await owners.apply(target, signal))
     }
+  }
+
+  /**
+   * The syncs that the source's statistics already send to a reload (see predictedReloads). Only a
+   * prediction: when the statistics cannot be read, every key between synced tables is kept, as before.
+   */
+  private async predictedReloads(
+    source: Database,
+    plans: readonly TablePlan[],
+    marks: ReadonlyMap<string, SyncMark>,
+  ): Promise<Set<string>> {
+    return predictedReloads(source, plans, marks, PREDICTED_RELOAD_SHARE).catch(() => new Set<string>())
   }
 
   /**

@@ -657,6 +657,64 @@ describe('a sync that reads only the rows written since the last copy', () => {
     }
   })
 
+  test("reloads two tables linked by a foreign key at once, neither waiting for the other's lock, when the source's statistics count most rows changed", async () => {
+    const db = await databasePair(servers, 'since_reload_keys')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.owner (id int PRIMARY KEY, v text);
+        CREATE TABLE public.owned (id int PRIMARY KEY, owner_id int NOT NULL REFERENCES public.owner, v text);
+        INSERT INTO public.owner SELECT g, 'o' || g FROM generate_series(1, 50000) g;
+        INSERT INTO public.owned SELECT g, g % 2000 + 1, 'd' || g FROM generate_series(1, 50000) g;
+        ANALYZE;`)
+      assert.equal((await run(db, 'sync', { jobs: 2 })).status, 'succeeded')
+      const counted = async () => {
+        const [row] = await db.source.sql<{ n: number }>(
+          `SELECT min(n_tup_upd)::int AS n FROM pg_stat_all_tables WHERE relid IN ('public.owner'::regclass, 'public.owned'::regclass)`,
+        )
+        return row!.n
+      }
+      const before = await counted()
+      await db.source.sql(`UPDATE public.owner SET v = v || '.' WHERE id % 10 < 6;
+        UPDATE public.owned SET v = v || '.' WHERE id % 10 < 6`)
+      // Each session's counters reach pg_stat_all_tables when it goes idle or ends.
+      await waitFor(
+        async () => (await counted()) >= before + 30000,
+        30_000,
+        'the statistics to count the updates',
+      )
+      // Lifted inside the tables' transactions, the key would make each reload wait for the other's lock
+      // (or deadlock, when both hold their own): watched on the target while the run goes.
+      const watcher = await client(db.target.url)
+      let running = true
+      const waits: string[] = []
+      const watching = (async () => {
+        while (running) {
+          const { rows } = await watcher.query<{ relation: string; mode: string }>(
+            `SELECT l.relation::regclass::text AS relation, l.mode FROM pg_locks l
+              WHERE NOT l.granted AND l.relation IN ('public.owner'::regclass, 'public.owned'::regclass)`,
+          )
+          waits.push(...rows.map((row) => `${row.mode} on ${row.relation}`))
+        }
+      })()
+      const report = await run(db, 'sync', { jobs: 2 }).finally(() => (running = false))
+      await watching.finally(() => watcher.end())
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.deepEqual([...new Set(waits)], [], 'neither reload waited for a lock on the other table')
+      for (const name of ['public.owner', 'public.owned']) {
+        const table = copied(report, name)
+        assert.match(notes(table), /sync → replace: /, name)
+        assert.equal(table.attempts, 1, `${name} needed no second attempt: ${JSON.stringify(table)}`)
+        await assertSameRows(db, name)
+      }
+      const [keys] = await db.target.sql<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = 'public.owned'::regclass AND contype = 'f' AND convalidated`,
+      )
+      assert.equal(keys?.n, 1, 'the foreign key is back, validated')
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('keeps the rows that reference a row it updates, with a GENERATED ALWAYS identity column outside the key', async () => {
     const db = await databasePair(servers, 'since_cascade')
     try {

@@ -47,7 +47,7 @@ export class ForeignKeys {
    * Drops the keys on existing target tables whose both ends the run writes; they come back in `restore`.
    * A partitioned table counts as written when partitions of it are: its keys reach into them.
    */
-  async lift(plans: readonly TablePlan[]): Promise<void> {
+  async lift(plans: readonly TablePlan[], reloads: ReadonlySet<string> = new Set()): Promise<void> {
     const written = new Set<string>()
     const mark = (table: TableInfo) => {
       if (written.has(table.ref.key)) return
@@ -56,12 +56,21 @@ export class ForeignKeys {
     }
     // A sync changes rows in place, key by key, and a key checks each change as it is made: usually
     // nothing breaks, and then there is nothing to check again at the end (a validation reads both
-    // tables in full). A sync that would break one lifts it then (liftWithin).
+    // tables in full). A sync that would break one lifts it then (liftWithin). Not when a sync is expected
+    // to reload (`reloads`, by target table key): lifting takes a lock on the table at the key's other end,
+    // whose own sync holds it, and two syncs that reload both ends would each wait for the other.
     const syncing = new Set<string>()
     for (const plan of plans) {
       const table = plan.targetTable
       if (!plan.problem && plan.targetState === 'exists' && table) mark(table)
-      if (!plan.problem && plan.targetState === 'exists' && table && plan.mode === 'sync' && plan.syncKey)
+      if (
+        !plan.problem &&
+        plan.targetState === 'exists' &&
+        table &&
+        plan.mode === 'sync' &&
+        plan.syncKey &&
+        !reloads.has(plan.target.key)
+      )
         syncing.add(table.ref.key)
     }
     const keys: ForeignKey[] = []

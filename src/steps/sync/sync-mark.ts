@@ -56,6 +56,47 @@ export async function readHighWater(client: pg.ClientBase, plan: TablePlan): Pro
 }
 
 /**
+ * The syncs among `plans` whose source statistics already predict a reload (predictedChangeShare), read for
+ * all of them in one query before any table starts, by target table key. A foreign key between two synced
+ * tables is kept during the syncs unless one of them reloads (ForeignKeys.lift): lifted inside each table's
+ * transaction instead, both would wait for the other's lock.
+ */
+export async function predictedReloads(
+  source: { query<R extends pg.QueryResultRow>(sql: string): Promise<pg.QueryResult<R>> },
+  plans: readonly TablePlan[],
+  marks: ReadonlyMap<string, SyncMark>,
+  share: number,
+): Promise<Set<string>> {
+  const candidates = plans.filter(
+    (plan) =>
+      plan.mode === 'sync' && plan.syncKey && plan.source.kind === 'table' && marks.has(plan.target.key),
+  )
+  const reloads = new Set<string>()
+  if (candidates.length === 0) return reloads
+  const relations = candidates.map((plan) =>
+    plan.source.kind === 'table' ? `${quoteLiteral(plan.source.table.ref.sql)}::pg_catalog.regclass` : 'NULL',
+  )
+  // The statistics are not part of any snapshot: read them on any session, as readSourceMark does.
+  const { rows } = await source.query<{ n: string; changes: string | null; since: string | null }>(
+    `SELECT r.n::text AS n, (s.n_tup_ins + s.n_tup_upd + s.n_tup_del)::text AS changes,
+            (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d WHERE d.datname = pg_catalog.current_database()) AS since
+       FROM pg_catalog.unnest(ARRAY[${relations.join(', ')}]::pg_catalog.oid[]) WITH ORDINALITY AS r(relid, n)
+       LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = r.relid`,
+  )
+  for (const row of rows) {
+    const plan = candidates[Number(row.n) - 1]!
+    const now: SyncMark = {
+      sourceChanges: row.changes ?? undefined,
+      sourceStatsSince: row.since ?? undefined,
+    }
+    const estimate = Math.max(plan.estimatedRows ?? 0, plan.targetTable?.estimatedRows ?? 0)
+    const predicted = predictedChangeShare(marks.get(plan.target.key), now, estimate)
+    if (predicted !== undefined && predicted >= share) reloads.add(plan.target.key)
+  }
+  return reloads
+}
+
+/**
  * The share of the source's rows that changed since the last sync, as its statistics counters tell:
  * undefined when they cannot (no earlier mark, statistics reset or not kept, a standby whose counters do
  * not move, no row estimate). It counts every update of a row, so it over-estimates: it only ever sends a table to a
