@@ -536,6 +536,47 @@ describe('a sync that reads only the rows written since the last copy', () => {
     }
   })
 
+  test("finds deletes at the ends of the key range and beside inserts, with the keys counted in the same pass as the written rows once the source's statistics count deletes", async () => {
+    const db = await databasePair(servers, 'since_folded')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.ranged (id int8 PRIMARY KEY, v text);
+        INSERT INTO public.ranged SELECT g * 3, 'v' || g FROM generate_series(1, 20000) g;
+        ANALYZE public.ranged;`)
+      assert.equal((await run(db)).status, 'succeeded')
+      const deletes = async () => {
+        const [row] = await db.source.sql<{ n: number }>(
+          `SELECT n_tup_del::int AS n FROM pg_stat_all_tables WHERE relid = 'public.ranged'::regclass`,
+        )
+        return row!.n
+      }
+      for (const round of [1, 2]) {
+        const before = await deletes()
+        // The first and last keys, keys beside new ones in the gaps, a key moved, rows updated.
+        await db.source.sql(`
+          DELETE FROM public.ranged WHERE id IN (SELECT min(id) FROM public.ranged UNION SELECT max(id) FROM public.ranged);
+          DELETE FROM public.ranged WHERE id IN (300 * ${round}, 3000 * ${round} + 3);
+          INSERT INTO public.ranged VALUES (300 * ${round} + 1, 'gap'), (3000 * ${round} + 1, 'gap'), (-${round}, 'first'), (100000 + ${round}, 'last');
+          UPDATE public.ranged SET id = id + 1 WHERE id = 9000 * ${round};
+          UPDATE public.ranged SET v = v || '.' WHERE id % 997 = 0;`)
+        // The statistics reach pg_stat_all_tables when the writing session goes idle or ends.
+        await waitFor(
+          async () => (await deletes()) >= before + 4,
+          30_000,
+          'the statistics to count the deletes',
+        )
+        const report = await run(db)
+        assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+        const ranged = assertWritten(report, 'public.ranged')
+        assert.equal(ranged.sync?.deleted, 5, JSON.stringify(ranged))
+        assert.equal(ranged.sync?.inserted, 5, JSON.stringify(ranged))
+        await assertSameRows(db, 'public.ranged')
+      }
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('brings a key changed to one equal by = but written otherwise, with a delete beside it', async () => {
     const db = await databasePair(servers, 'since_fallback_after_write')
     try {

@@ -59,6 +59,11 @@ export interface SourceSince {
    */
   readonly namesObjects?: boolean | undefined
   /**
+   * The table's cumulative count of deleted rows (pg_stat_all_tables.n_tup_del) when it was read: only a
+   * prediction of whether the next sync will find deletes (see SinceConditions.deletes).
+   */
+  readonly deletes?: string | undefined
+  /**
    * The ids (32-bit) between xmin and xmax that the snapshot did not see committed: the transactions in
    * progress and every subtransaction of theirs. Known only when each transaction in progress was still
    * holding the lock on its id when they were read (see readSourceSince); otherwise absent, and every id
@@ -103,6 +108,7 @@ const syncSinceSchema = z.object({
     xmax: digits,
     rowSecurity: z.boolean(),
     namesObjects: z.boolean().optional(),
+    deletes: digits.optional(),
     unseen: z.array(digits).max(1000).optional(),
   }),
   target: z.object({
@@ -198,6 +204,7 @@ export async function readSourceSince(
     xmin: string
     xmax: string
     row_security: boolean
+    deletes: string | null
   }>(
     `SELECT CASE WHEN ${readable('pg_catalog.pg_control_system()')}
                  THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS system,
@@ -211,7 +218,8 @@ export async function readSourceSince(
             ${relationSql(table)} AS relation,
             pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text AS xmin,
             pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax,
-            (SELECT c.relrowsecurity FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table)}::pg_catalog.regclass) AS row_security`,
+            (SELECT c.relrowsecurity FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table)}::pg_catalog.regclass) AS row_security,
+            (SELECT s.n_tup_del::text FROM pg_catalog.pg_stat_all_tables s WHERE s.relid = ${quoteLiteral(table)}::pg_catalog.regclass) AS deletes`,
   )
   const { rows: signed } = await client.query<{ signature: string; names_objects: boolean }>(
     signatureSql(table),
@@ -229,6 +237,7 @@ export async function readSourceSince(
     relation: row.relation,
     signature: signed[0]!.signature,
     namesObjects: signed[0]!.names_objects,
+    deletes: row.deletes ?? undefined,
     xmin: row.xmin,
     xmax: row.xmax,
     rowSecurity: row.row_security,
@@ -326,6 +335,12 @@ export interface SinceConditions {
    * not also rows that a transaction in progress then kept the snapshot's xmin below.
    */
   readonly exact: boolean
+  /**
+   * How many rows the source's statistics count deleted since the last copy, where they can tell (they are
+   * not kept by a standby, nor across a statistics reset): only a prediction, which decides how the sync
+   * looks for deletes, never whether it does.
+   */
+  readonly deletes?: number | undefined
 }
 
 /**
@@ -377,8 +392,13 @@ export function sinceConditions(
     : undefined
   const targetMark = `${quoteLiteral(xid32(BigInt(previous.target.below)))}::pg_catalog.xid`
   const own = `${quoteLiteral(`{${previous.target.own.join(',')}}`)}::pg_catalog.xid[]`
+  const deletes =
+    before.deletes !== undefined && now.deletes !== undefined
+      ? Number(BigInt(now.deletes) - BigInt(before.deletes))
+      : undefined
   return {
     exact: seenBelow !== undefined,
+    deletes: deletes !== undefined && deletes >= 0 ? deletes : undefined,
     // age() counts back from one id fixed for the whole transaction, so comparing two ages compares the ids.
     // A visible row's age is at least 1; a negative one is a frozen row's raw xmin over 2^31 ids old.
     sourceWritten: (alias) =>

@@ -50,6 +50,15 @@ const SAMPLED_RELOAD_SHARE = 1.5 * PREDICTED_RELOAD_SHARE
 /** Rows a sample of the source's pages reads (sampledWrittenShare). */
 const SAMPLED_ROWS = 20_000
 
+/** One side's rows, and those written since the last copy (see TableSyncer.syncWritten). */
+interface WrittenCount {
+  readonly rows: number
+  readonly written: number
+  readonly highWater?: string | undefined
+  /** Per bucket, when the keys were counted in the same pass. */
+  readonly counts?: Int32Array | undefined
+}
+
 /** work_mem of a sync's transactions on both sides: a hash table of ~100 bytes per bucket fits up to ~600k buckets. */
 const WORK_MEM = '64MB'
 
@@ -233,27 +242,24 @@ export class TableSyncer {
         bytes: this.bytes,
       }
     // One pass over each table, both at once: its rows, and those written since the last copy; on the
-    // source, the `changed:` column's high-water mark too, which the next sync's hint starts from.
-    const count = (relation: string, written: string, extra = '') =>
-      `SELECT count(*)::text AS rows, count(*) FILTER (WHERE ${written})::text AS written${extra} FROM ${relation} AS t`
+    // source, the `changed:` column's high-water mark too, which the next sync's hint starts from. When the
+    // source's statistics count deletes since, the same pass counts the keys per bucket, which finding
+    // them takes (see below), instead of a second pass over both tables after the writes.
     const changed = plan.changedColumn
-    const [counted, targetCounted] = await Promise.all([
-      this.source<{ rows: string; written: string; high_water?: string | null }>(
-        count(
-          `ONLY ${this.sourceTable}`,
-          since.sourceWritten('t'),
-          changed ? `, max(t.${quoteIdent(changed)})::text AS high_water` : '',
-        ),
-      ),
-      this.target<{ rows: string; written: string }>(
-        count(`ONLY ${plan.target.sql}`, since.targetWritten('t')),
-      ),
-    ])
-    const highWater = changed ? { highWater: counted.rows[0]!.high_water ?? undefined } : {}
-    const sourceRows = Number(counted.rows[0]!.rows)
-    const written = Number(counted.rows[0]!.written)
-    const targetRows = Number(targetCounted.rows[0]!.rows)
-    const targetWritten = Number(targetCounted.rows[0]!.written)
+    // Only by ranges of an integer key: an update then never moves a key to another bucket (a key written
+    // otherwise but equal by `=`, such as numeric 1.0 for 1, is hashed by its text into another one).
+    const keyed =
+      since.deletes !== undefined && since.deletes > 0 && !changed && this.integerKey()
+        ? await this.keyBuckets(Math.min(since.deletes * ROWS_PER_BUCKET, MAX_COUNTED_BUCKETS))
+        : undefined
+    const counted = keyed
+      ? await Promise.all([
+          this.countKeys('source', keyed, since.sourceWritten('t')),
+          this.countKeys('target', keyed, since.targetWritten('t')),
+        ])
+      : await this.countWritten(since, changed)
+    const [{ rows: sourceRows, written }, { rows: targetRows, written: targetWritten }] = counted
+    const highWater = changed ? { highWater: counted[0].highWater } : {}
     if (targetWritten > 0)
       return `${targetWritten} row(s) of the target table were written by someone else since the last copy`
     if (targetRows !== rowsLeft)
@@ -273,12 +279,16 @@ export class TableSyncer {
         }
     }
     let changes = { inserted: 0, updated: 0 }
+    // The keys the writes add, per bucket: the target's counts from before them, plus these, are its counts
+    // after them.
+    let added: Int32Array | undefined
     if (written > 0) {
       this.options.onPhase?.('fetching')
-      const changed = await this.fetchWritten(since, written)
+      const changedRows = await this.fetchWritten(since, written)
       this.options.stillGoing()
       this.options.onPhase?.('applying')
-      if (changed > 0) changes = await this.liftingKeysIfNeeded(() => this.write(TEMP.rows, changed))
+      if (keyed && changedRows > 0) added = await this.newKeys(keyed)
+      if (changedRows > 0) changes = await this.liftingKeysIfNeeded(() => this.write(TEMP.rows, changedRows))
     }
     // The target now holds every key the source has (an old row, or one just written) and `excess` more,
     // where the source deleted: keys counted per bucket on both sides show in which buckets.
@@ -286,20 +296,24 @@ export class TableSyncer {
     let deleted = 0
     if (excess < 0)
       return `the source has ${-excess} key(s) the target lacks although no row was written since the last copy`
+    if (added && added.reduce((sum, n) => sum + n, 0) !== changes.inserted)
+      return `${changes.inserted} row(s) were inserted but ${added.reduce((sum, n) => sum + n, 0)} new key(s) were counted`
     if (excess > 0) {
-      const keyed = await this.keyBuckets(Math.min(excess * ROWS_PER_BUCKET, MAX_COUNTED_BUCKETS))
-      const [source, target] = await Promise.all([
-        this.countKeys('source', keyed),
-        this.countKeys('target', keyed),
-      ])
-      const dirty = new Uint8Array(Math.ceil(keyed.buckets / 8))
-      for (let bucket = 0; bucket < keyed.buckets; bucket++) {
-        const more = target[bucket]! - source[bucket]!
+      const buckets =
+        keyed ?? (await this.keyBuckets(Math.min(excess * ROWS_PER_BUCKET, MAX_COUNTED_BUCKETS)))
+      const [source, target] = keyed
+        ? [counted[0].counts!, counted[1].counts!]
+        : (await Promise.all([this.countKeys('source', buckets), this.countKeys('target', buckets)])).map(
+            (side) => side.counts,
+          )
+      const dirty = new Uint8Array(Math.ceil(buckets.buckets / 8))
+      for (let bucket = 0; bucket < buckets.buckets; bucket++) {
+        const more = target![bucket]! + (added?.[bucket] ?? 0) - source![bucket]!
         if (more < 0)
           return `the source has key(s) the target lacks in a range where no row was written since the last copy`
         if (more > 0) dirty[bucket >> 3]! |= 1 << (bucket & 7)
       }
-      deleted = await this.deleteVanished(keyed, bucketBitmap(dirty))
+      deleted = await this.deleteVanished(buckets, bucketBitmap(dirty))
     }
     if (deleted !== excess)
       return `${excess} target row(s) had no source row by count, but ${deleted} were found by key`
@@ -342,18 +356,83 @@ export class TableSyncer {
     return sampled >= SAMPLED_ROWS / 4 ? Number(rows[0]!.written) / sampled : undefined
   }
 
-  /** One side's keys counted per bucket, as one COPY of `bucket, rows, 0, 0` lines. */
-  private async countKeys(side: 'source' | 'target', keyed: KeyBuckets): Promise<Int32Array> {
+  /** Both tables' rows, and those written since the last copy, in one pass over each, both at once. */
+  private async countWritten(
+    since: SinceConditions,
+    changed: string | undefined,
+  ): Promise<[WrittenCount, WrittenCount]> {
+    const count = (relation: string, written: string, extra = '') =>
+      `SELECT count(*)::text AS rows, count(*) FILTER (WHERE ${written})::text AS written${extra} FROM ${relation} AS t`
+    const [source, target] = await Promise.all([
+      this.source<{ rows: string; written: string; high_water?: string | null }>(
+        count(
+          `ONLY ${this.sourceTable}`,
+          since.sourceWritten('t'),
+          changed ? `, max(t.${quoteIdent(changed)})::text AS high_water` : '',
+        ),
+      ),
+      this.target<{ rows: string; written: string }>(
+        count(`ONLY ${this.options.plan.target.sql}`, since.targetWritten('t')),
+      ),
+    ])
+    const side = (row: { rows: string; written: string; high_water?: string | null }): WrittenCount => ({
+      rows: Number(row.rows),
+      written: Number(row.written),
+      highWater: row.high_water ?? undefined,
+    })
+    return [side(source.rows[0]!), side(target.rows[0]!)]
+  }
+
+  /**
+   * One side's keys counted per bucket, as one COPY of `bucket, rows, written, 0` lines: with `written`
+   * (a condition on the row alias t), also how many of them were written since the last copy.
+   */
+  private async countKeys(
+    side: 'source' | 'target',
+    keyed: KeyBuckets,
+    written?: string,
+  ): Promise<WrittenCount & { readonly counts: Int32Array }> {
     const relation = side === 'source' ? `ONLY ${this.sourceTable}` : `ONLY ${this.options.plan.target.sql}`
     const client = side === 'source' ? this.options.sourceClient : this.options.targetClient
     // OFFSET 0: see compareBuckets.
+    const sql = written
+      ? `COPY (SELECT b, count(*), count(*) FILTER (WHERE w), 0
+           FROM (SELECT ${keyed.bucket} AS b, ${written} AS w FROM ${relation} AS t OFFSET 0) AS keyed GROUP BY b) TO STDOUT`
+      : `COPY (SELECT b, count(*), 0, 0
+           FROM (SELECT ${keyed.bucket} AS b FROM ${relation} AS t OFFSET 0) AS keyed GROUP BY b) TO STDOUT`
+    return this.readCounts(keyed, () => client.query(copyTo(sql)), side)
+  }
+
+  /**
+   * The keys of the rows left in the temporary table of changed rows that the target does not have yet,
+   * per bucket: the rows the writes will insert. Each key probes the target's key index.
+   */
+  private async newKeys(keyed: KeyBuckets): Promise<Int32Array> {
+    const target = this.options.plan.target.sql
     const sql = `COPY (SELECT b, count(*), 0, 0
-       FROM (SELECT ${keyed.bucket} AS b FROM ${relation} AS t OFFSET 0) AS keyed GROUP BY b) TO STDOUT`
-    const reader = new BucketReader(this.side(side, () => client.query(copyTo(sql))))
+       FROM (SELECT ${keyed.bucket} AS b FROM ${TEMP.rows} AS t
+              WHERE NOT EXISTS (SELECT 1 FROM ONLY ${target} AS x WHERE ${this.sameKey('x', 't')}) OFFSET 0) AS keyed
+      GROUP BY b) TO STDOUT`
+    const { counts } = await this.byKeyIndex(() =>
+      this.readCounts(keyed, () => this.options.targetClient.query(copyTo(sql)), 'target'),
+    )
+    return counts
+  }
+
+  private async readCounts(
+    keyed: KeyBuckets,
+    open: () => Readable,
+    side: 'source' | 'target',
+  ): Promise<WrittenCount & { readonly counts: Int32Array }> {
+    const reader = new BucketReader(this.side(side, open))
     const counts = new Int32Array(keyed.buckets)
+    let rows = 0
+    let written = 0
     try {
       for (let line = await reader.next(); line; line = await reader.next()) {
         counts[line.bucket] = line.rows
+        rows += line.rows
+        written += Number(line.high)
         this.options.onActivity(this.bytes + reader.bytes)
       }
     } catch (error) {
@@ -363,7 +442,7 @@ export class TableSyncer {
     }
     await reader.finished
     this.bytes += reader.bytes
-    return counts
+    return { rows, written, counts }
   }
 
   /**
@@ -446,8 +525,7 @@ export class TableSyncer {
    */
   private async keyBuckets(buckets: number): Promise<KeyBuckets> {
     const keyColumns = this.hashed.filter((column) => this.key.includes(column.name))
-    const integer = keyColumns.length === 1 && [20, 21, 23].includes(keyColumns[0]!.typeOid ?? 0)
-    if (integer) {
+    if (this.integerKey()) {
       const column = quoteIdent(keyColumns[0]!.name)
       const range = `SELECT min(${column})::text AS low, max(${column})::text AS high FROM ONLY`
       const [source, target] = await Promise.all([
@@ -480,6 +558,12 @@ export class TableSyncer {
       rowsIn: (relation, bitmap) =>
         `${relation} AS t WHERE pg_catalog.get_bit(${bitmap}::bytea, ${bucket}) = 1`,
     }
+  }
+
+  /** The key is one column of int2, int4 or int8: its buckets are ranges of values (keyBuckets). */
+  private integerKey(): boolean {
+    const keyColumns = this.hashed.filter((column) => this.key.includes(column.name))
+    return keyColumns.length === 1 && [20, 21, 23].includes(keyColumns[0]!.typeOid ?? 0)
   }
 
   /**
