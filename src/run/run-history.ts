@@ -6,8 +6,7 @@ import { sqlFolder } from '../db/sql-file.js'
 import { TableRef } from '../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../errors.js'
 import type { ForeignKey, LiftedKeyStore } from '../steps/constraints/foreign-keys.js'
-import { parseSince } from '../steps/sync/since.js'
-import type { SyncMark } from '../steps/sync/sync-mark.js'
+import { type SyncMark, readSyncMarks } from '../steps/sync/sync-mark.js'
 
 const sqlFile = sqlFolder(new URL('./sql/', import.meta.url))
 
@@ -200,29 +199,7 @@ export class RunHistory implements LiftedKeyStore {
 
   /** What earlier syncs remembered of each table, by TableRef key. */
   async syncMarks(): Promise<Map<string, SyncMark>> {
-    const marks = new Map<string, SyncMark>()
-    if (!this.target) return marks
-    const { rows } = await this.target.query<{
-      table_schema: string
-      table_name: string
-      source_changes: string | null
-      source_stats_since: string | null
-      changed_column: string | null
-      high_water: string | null
-      since: unknown
-    }>(
-      `SELECT table_schema, table_name, source_changes::text, source_stats_since, changed_column, high_water, since FROM tablehaul.sync_marks`,
-    )
-    for (const row of rows) {
-      marks.set(new TableRef(row.table_schema, row.table_name).key, {
-        sourceChanges: row.source_changes ?? undefined,
-        sourceStatsSince: row.source_stats_since ?? undefined,
-        changedColumn: row.changed_column ?? undefined,
-        highWater: row.high_water ?? undefined,
-        since: parseSince(row.since),
-      })
-    }
-    return marks
+    return this.target ? readSyncMarks(this.target) : new Map()
   }
 
   /** Records what a sync of `table` leaves for the next; runs inside that table's copy transaction. */

@@ -107,6 +107,62 @@ describe('tablehaul plan', () => {
     }
   })
 
+  test('says for each sync whether it would read only the rows written since the last copy or compare every row, and why', async () => {
+    const db = await databasePair(servers, 'plan_sync_compare')
+    try {
+      await db.source.sql(`
+        CREATE SCHEMA sales;
+        CREATE TABLE sales.kept (id int PRIMARY KEY, v text);
+        CREATE TABLE sales.rewritten (id int PRIMARY KEY, v text);
+        CREATE TABLE sales.unrecorded (id int PRIMARY KEY, v text);
+        CREATE TABLE sales.emptied (id int PRIMARY KEY, v text);
+        INSERT INTO sales.kept SELECT g, 'v' || g FROM generate_series(1, 100) g;
+        INSERT INTO sales.rewritten SELECT g, 'v' || g FROM generate_series(1, 100) g;
+        INSERT INTO sales.unrecorded SELECT g, 'v' || g FROM generate_series(1, 100) g;
+        INSERT INTO sales.emptied SELECT g, 'v' || g FROM generate_series(1, 100) g;
+        ANALYZE;`)
+      const dir = tempDir()
+      const synced = await runCli(
+        ['run', '--source', db.source.url, '--target', db.target.url, '--mode', 'sync', '--table', 'sales.*'],
+        { cwd: dir },
+      )
+      assert.equal(synced.code, 0, synced.stderr + synced.stdout)
+      // A table rewritten on the source; one whose record is gone; one emptied on the target.
+      await db.source.sql(`VACUUM FULL sales.rewritten`)
+      await db.source.sql(`UPDATE sales.kept SET v = 'changed' WHERE id = 5`)
+      await db.target.sql(`DELETE FROM tablehaul.sync_marks WHERE table_name = 'unrecorded';
+        TRUNCATE sales.emptied`)
+      const before = await catalogState(db.target)
+      const result = await planCli(db, dir, '--mode', 'sync', '--table', 'sales.*', '--json')
+      assert.equal(result.code, 0, result.stderr)
+      const plan = JSON.parse(result.stdout) as TransferPlan
+      const compare = (table: string) => plan.tables.find((t) => t.table === table)?.compare
+      assert.deepEqual(compare('sales.kept'), { rows: 'written' })
+      assert.deepEqual(compare('sales.rewritten'), {
+        rows: 'all',
+        reason: 'the source table was re-created, truncated or rewritten since the last copy',
+      })
+      assert.deepEqual(compare('sales.unrecorded'), {
+        rows: 'all',
+        reason: 'no earlier copy recorded where it stopped',
+      })
+      assert.equal(compare('sales.emptied'), undefined, 'an empty target table is loaded in full')
+      assert.deepEqual(await catalogState(db.target), before, 'the plan wrote nothing')
+
+      const text = await planCli(db, dir, '--mode', 'sync', '--table', 'sales.*')
+      assert.equal(text.code, 0, text.stderr)
+      const lines = text.stdout.split('\n')
+      assert.match(lines.find((l) => l.includes(' sales.kept ')) ?? '', /sync, written rows/)
+      assert.match(lines.find((l) => l.includes(' sales.rewritten ')) ?? '', /sync, every row/)
+      assert.match(
+        text.stdout,
+        /compare every row, not only the rows written since:\n {2}sales\.rewritten: the source table was re-created, truncated or rewritten since the last copy\n {2}sales\.unrecorded: no earlier copy recorded where it stopped/,
+      )
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('a table name that matches nothing exits 2 and says which entry and what to do', async () => {
     const db = await databasePair(servers, 'plan_unknown')
     try {

@@ -84,11 +84,23 @@ export function renderPlan(
       t.source === 'query' ? '?' : formatBytes(t.estimatedBytes),
       t.mode,
       paint(writer, STATE_COLOR[t.targetState], t.targetState),
-      t.problem ? paint(writer, 'red', t.action) : t.action,
+      t.problem
+        ? paint(writer, 'red', t.action)
+        : t.compare
+          ? `${t.action}, ${t.compare.rows === 'written' ? 'written rows' : 'every row'}`
+          : t.action,
       t.format,
     ])
     const right = showSource ? [0, 3, 4] : [0, 2, 3]
     lines.push(...alignColumns([header, ...rows], right).map((l) => `  ${l}`))
+    const everyRow = plan.tables.filter((t) => t.compare?.reason)
+    if (everyRow.length > 0) {
+      lines.push(
+        '',
+        paint(writer, 'bold', 'Syncs that would compare every row, not only the rows written since:'),
+      )
+      for (const t of everyRow) lines.push(`  ${escapeControl(t.table)}: ${escapeControl(t.compare!.reason!)}`)
+    }
     const problems = plan.tables.filter((t) => t.problem)
     if (problems.length > 0) {
       lines.push('', paint(writer, 'bold', 'Tables a run would fail (they would be left untouched):'))

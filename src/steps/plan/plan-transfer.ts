@@ -6,6 +6,8 @@ import type { ViewPlan } from '../views/view-plan.js'
 import { type DumpObject, readDumpObjects } from '../../catalog/objects/dump-objects.js'
 import { READ_ONLY_SNAPSHOT } from '../../db/database.js'
 import { copiedSchemas, readAllObjects } from '../objects/all-objects.js'
+import { readSourceSince, sinceConditions, targetSinceProblem } from '../sync/since.js'
+import { type SyncMark, readSyncMarks } from '../sync/sync-mark.js'
 
 /** One object `objects: all` would bring besides the tables, in the order it would be created. */
 export interface PlanObject {
@@ -78,6 +80,12 @@ export interface PlanTable {
   readonly parts: number
   /** Why the run would fail this table (leaving it untouched), if it would. */
   readonly problem?: ErrorInfo | undefined
+  /**
+   * mode sync, on a table the target has with rows: whether the sync would read only the rows written since
+   * the last copy, or compare every row, and why (as the run's notes say it). A run decides again, in its
+   * own snapshot; a sync that reads the written rows may still reload the table when most were written.
+   */
+  readonly compare?: { readonly rows: 'written' | 'all'; readonly reason?: string | undefined } | undefined
 }
 
 /** Everything `run` would do, resolved against both servers, with nothing written anywhere. */
@@ -136,7 +144,10 @@ export async function planTransfer(config: Config, options: PlanTransferOptions 
   options.signal?.throwIfAborted()
   const session = await openForReading(config)
   try {
-    const tables = session.plan.tables.map((table, index) => describeTable(table, index + 1))
+    const comparisons = await syncComparisons(session)
+    const tables = session.plan.tables.map((table, index) =>
+      describeTable(table, index + 1, comparisons.get(table.target.key)),
+    )
     const problems = tables.filter((t) => t.problem).length
     const { snapshot } = session
     return {
@@ -162,7 +173,7 @@ export async function planTransfer(config: Config, options: PlanTransferOptions 
   }
 }
 
-function describeTable(plan: TablePlan, order: number): PlanTable {
+function describeTable(plan: TablePlan, order: number, compare: PlanTable['compare']): PlanTable {
   const incompatible =
     plan.targetState === 'exists' && plan.problem?.code === 'TABLE_INCOMPATIBLE' && plan.mode !== 'recreate'
   return {
@@ -177,7 +188,43 @@ function describeTable(plan: TablePlan, order: number): PlanTable {
     format: plan.format,
     parts: 1,
     problem: plan.problem ? errorInfo(plan.problem) : undefined,
+    compare: plan.problem ? undefined : compare,
   }
+}
+
+/**
+ * For each table that would sync in place: whether the position the last copy recorded would let the sync
+ * read only the rows written since (since.ts), checked as a run checks it, against the plan's snapshot and
+ * the target as it is now. Nothing is written; a target without tablehaul's records has no position.
+ */
+async function syncComparisons(session: ReadingSession): Promise<Map<string, PlanTable['compare']>> {
+  const comparisons = new Map<string, PlanTable['compare']>()
+  const { target, snapshot } = session
+  const syncing = session.plan.tables.filter(
+    (plan) => !plan.problem && plan.mode === 'sync' && plan.syncKey && plan.targetState === 'exists',
+  )
+  if (!target || syncing.length === 0) return comparisons
+  const marks = await readSyncMarks(target).catch(() => new Map<string, SyncMark>())
+  for (const plan of syncing) {
+    const previous = marks.get(plan.target.key)?.since
+    const now = await snapshot.read((client) => readSourceSince(client, plan, snapshot))
+    const conditions = sinceConditions(previous, now)
+    // An empty target table is loaded in full (COPY FREEZE): there is nothing to compare.
+    const reason = await target.withTransaction(
+      async (client) => {
+        const { rows } = await client.query<{ filled: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM ONLY ${plan.target.sql}) AS filled`,
+        )
+        if (!rows[0]?.filled) return null
+        if (typeof conditions === 'string') return conditions
+        return (await targetSinceProblem(client, plan, previous!.target)) ?? ''
+      },
+      { mode: READ_ONLY_SNAPSHOT },
+    )
+    if (reason !== null)
+      comparisons.set(plan.target.key, reason ? { rows: 'all', reason } : { rows: 'written' })
+  }
+  return comparisons
 }
 
 /** What `objects: all` would bring, read in the plan's snapshot, each compared with the target's. */

@@ -1,7 +1,8 @@
 import type pg from 'pg'
 import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
 import type { TablePlan } from '../plan/planner.js'
-import type { SyncSince } from './since.js'
+import { TableRef } from '../../db/table-ref.js'
+import { type SyncSince, parseSince } from './since.js'
 
 /**
  * What a sync remembers of a table between runs, kept on the target (tablehaul.sync_marks, written in the
@@ -112,4 +113,35 @@ export function predictedChangeShare(
   const changes = BigInt(now.sourceChanges) - BigInt(previous.sourceChanges)
   if (changes < 0n || rows <= 0) return undefined
   return Number(changes) / rows
+}
+
+/**
+ * What the last sync (or replace) of each table left on the target (tablehaul.sync_marks), by target table
+ * key. The position is read back through a schema: one of another shape is dropped, not trusted.
+ */
+export async function readSyncMarks(target: {
+  query<R extends pg.QueryResultRow>(sql: string): Promise<pg.QueryResult<R>>
+}): Promise<Map<string, SyncMark>> {
+  const marks = new Map<string, SyncMark>()
+  const { rows } = await target.query<{
+    table_schema: string
+    table_name: string
+    source_changes: string | null
+    source_stats_since: string | null
+    changed_column: string | null
+    high_water: string | null
+    since: unknown
+  }>(
+    `SELECT table_schema, table_name, source_changes::text, source_stats_since, changed_column, high_water, since FROM tablehaul.sync_marks`,
+  )
+  for (const row of rows) {
+    marks.set(new TableRef(row.table_schema, row.table_name).key, {
+      sourceChanges: row.source_changes ?? undefined,
+      sourceStatsSince: row.source_stats_since ?? undefined,
+      changedColumn: row.changed_column ?? undefined,
+      highWater: row.high_water ?? undefined,
+      since: parseSince(row.since),
+    })
+  }
+  return marks
 }
