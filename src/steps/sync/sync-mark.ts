@@ -1,7 +1,6 @@
 import type pg from 'pg'
-import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
+import { TableRef, quoteIdent, quoteLiteral } from '../../db/table-ref.js'
 import type { TablePlan } from '../plan/planner.js'
-import { TableRef } from '../../db/table-ref.js'
 import { type SyncSince, parseSince } from './since.js'
 
 /**
