@@ -99,7 +99,8 @@ export function renderPlan(
         '',
         paint(writer, 'bold', 'Syncs that would compare every row, not only the rows written since:'),
       )
-      for (const t of everyRow) lines.push(`  ${escapeControl(t.table)}: ${escapeControl(t.compare!.reason!)}`)
+      for (const t of everyRow)
+        lines.push(`  ${escapeControl(t.table)}: ${escapeControl(t.compare!.reason!)}`)
     }
     const problems = plan.tables.filter((t) => t.problem)
     if (problems.length > 0) {
