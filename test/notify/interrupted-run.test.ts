@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { spawnCli, waitFor } from '../helpers/cli.js'
@@ -64,17 +64,22 @@ email:
     ],
     { cwd: dir },
   )
+  // The NDJSON record and the tablehaul.log line of a table are two writes, one after the other: a signal
+  // between them is a moment no test can promise about, so the run counts as started once both are there.
+  const humanLog = path.join(logDir, 'tablehaul.log')
   const started = async () => {
     await waitFor(
       () => {
         const records = recordsSoFar(logDir)
         return (
           records.some((r) => r.event === 'table.copied' && r.table === 'public.fast') &&
-          records.some((r) => r.event === 'table.started' && r.table === 'public.slow')
+          records.some((r) => r.event === 'table.started' && r.table === 'public.slow') &&
+          existsSync(humanLog) &&
+          readFileSync(humanLog, 'utf8').includes(' public.fast OK ')
         )
       },
       60_000,
-      'public.fast copied and public.slow started',
+      'public.fast copied (in both logs) and public.slow started',
     )
   }
   return {
