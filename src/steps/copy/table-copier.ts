@@ -8,7 +8,7 @@ import { TablehaulError, messageOf } from '../../errors.js'
 import { copyIn } from './copy-in.js'
 import { copyOut } from './copy-out.js'
 import { Watchdog } from './watchdog.js'
-import type { TablePlan } from '../plan/planner.js'
+import { type TablePlan, rowEstimate } from '../plan/planner.js'
 import type { Snapshot } from '../snapshot.js'
 import type { SyncSummary } from '../../report/run-report.js'
 import {
@@ -324,7 +324,7 @@ export class TableCopier {
     } else if (previous?.since) notes.push(`compared every row: ${since}`)
     if (!outcome) {
       // The target's estimate is fresh from the copy that filled it; the source may never have been analysed.
-      const rows = Math.max(plan.estimatedRows ?? 0, plan.targetTable?.estimatedRows ?? 0)
+      const rows = rowEstimate(plan)
       const predicted = predictedChangeShare(previous, mark, rows)
       if (canReload && predicted !== undefined && predicted >= PREDICTED_RELOAD_SHARE) {
         outcome = {

@@ -41,6 +41,14 @@ export interface TablePlan {
   readonly problem?: TablehaulError | undefined
 }
 
+/**
+ * The table's rows as the larger estimate of the two sides: the target was analysed by the copy that filled
+ * it, the source may never have been. 0 when neither knows.
+ */
+export function rowEstimate(plan: TablePlan): number {
+  return Math.max(plan.estimatedRows ?? 0, plan.targetTable?.estimatedRows ?? 0)
+}
+
 export interface RunPlan {
   readonly tables: readonly TablePlan[]
   /**

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { TableRef, quoteIdent, quoteLiteral } from '../../db/table-ref.js'
-import type { TablePlan } from '../plan/planner.js'
+import { type TablePlan, rowEstimate } from '../plan/planner.js'
 import { type SyncSince, parseSince } from './since.js'
 
 /**
@@ -89,8 +89,7 @@ export async function predictedReloads(
       sourceChanges: row.changes ?? undefined,
       sourceStatsSince: row.since ?? undefined,
     }
-    const estimate = Math.max(plan.estimatedRows ?? 0, plan.targetTable?.estimatedRows ?? 0)
-    const predicted = predictedChangeShare(marks.get(plan.target.key), now, estimate)
+    const predicted = predictedChangeShare(marks.get(plan.target.key), now, rowEstimate(plan))
     if (predicted !== undefined && predicted >= share) reloads.add(plan.target.key)
   }
   return reloads

@@ -7,7 +7,7 @@ import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
 import { copyIn } from '../copy/copy-in.js'
 import { copyOut } from '../copy/copy-out.js'
-import type { TablePlan } from '../plan/planner.js'
+import { type TablePlan, rowEstimate } from '../plan/planner.js'
 import { BucketReader } from './bucket-reader.js'
 import {
   type Fingerprint,
@@ -297,8 +297,9 @@ export class TableSyncer {
     let deleted = 0
     if (excess < 0)
       return `the source has ${-excess} key(s) the target lacks although no row was written since the last copy`
-    if (added && added.reduce((sum, n) => sum + n, 0) !== changes.inserted)
-      return `${changes.inserted} row(s) were inserted but ${added.reduce((sum, n) => sum + n, 0)} new key(s) were counted`
+    const newKeys = added?.reduce((sum, n) => sum + n, 0)
+    if (newKeys !== undefined && newKeys !== changes.inserted)
+      return `${changes.inserted} row(s) were inserted but ${newKeys} new key(s) were counted`
     if (excess > 0) {
       const buckets =
         keyed ?? (await this.keyBuckets(Math.min(excess * BUCKETS_PER_DELETE, MAX_COUNTED_BUCKETS)))
@@ -346,7 +347,7 @@ export class TableSyncer {
     const { plan } = this.options
     if (!since.exact || this.options.switchShare === Infinity) return undefined
     if (plan.source.kind !== 'table' || plan.source.table.kind !== 'r') return undefined
-    const estimate = Math.max(plan.estimatedRows ?? 0, plan.targetTable?.estimatedRows ?? 0)
+    const estimate = rowEstimate(plan)
     const percent = (100 * SAMPLED_ROWS) / estimate
     if (!(percent <= 10)) return undefined
     const { rows } = await this.source<{ rows: string; written: string }>(
@@ -396,11 +397,9 @@ export class TableSyncer {
     const relation = side === 'source' ? `ONLY ${this.sourceTable}` : `ONLY ${this.options.plan.target.sql}`
     const client = side === 'source' ? this.options.sourceClient : this.options.targetClient
     // OFFSET 0: see compareBuckets.
-    const sql = written
-      ? `COPY (SELECT b, count(*), count(*) FILTER (WHERE w), 0
-           FROM (SELECT ${keyed.bucket} AS b, ${written} AS w FROM ${relation} AS t OFFSET 0) AS keyed GROUP BY b) TO STDOUT`
-      : `COPY (SELECT b, count(*), 0, 0
-           FROM (SELECT ${keyed.bucket} AS b FROM ${relation} AS t OFFSET 0) AS keyed GROUP BY b) TO STDOUT`
+    const sql = `COPY (SELECT b, count(*), count(*) FILTER (WHERE w), 0
+       FROM (SELECT ${keyed.bucket} AS b, ${written ?? 'false'} AS w FROM ${relation} AS t OFFSET 0) AS keyed
+      GROUP BY b) TO STDOUT`
     return this.readCounts(keyed, () => client.query(copyTo(sql)), side)
   }
 
@@ -568,7 +567,7 @@ export class TableSyncer {
    */
   private foldedBuckets(deletes: number): number {
     const { plan } = this.options
-    const estimate = Math.max(plan.estimatedRows ?? 0, plan.targetTable?.estimatedRows ?? 0)
+    const estimate = rowEstimate(plan)
     const buckets = Math.max(deletes * BUCKETS_PER_DELETE, Math.ceil(estimate / 1024), 1)
     return Math.min(buckets, MAX_COUNTED_BUCKETS)
   }
@@ -667,7 +666,7 @@ export class TableSyncer {
    */
   private bucketCount(): number {
     const { plan } = this.options
-    const estimate = Math.max(plan.estimatedRows ?? 0, plan.targetTable?.estimatedRows ?? 0, 1)
+    const estimate = Math.max(rowEstimate(plan), 1)
     return Math.min(Math.max(Math.ceil(estimate / ROWS_PER_BUCKET), 1), 1 << 26)
   }
 
