@@ -563,6 +563,42 @@ describe('a sync that reads only the rows written since the last copy', () => {
     }
   })
 
+  test('reloads a target table with rules, which would rewrite or swallow its INSERT, UPDATE and DELETE, and keeps the rules', async () => {
+    const db = await databasePair(servers, 'since_rules')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.ruled (id int4 PRIMARY KEY, v text);
+        INSERT INTO public.ruled SELECT g * 2, 'v' || g FROM generate_series(1, 2000) g;`)
+      assert.equal((await run(db)).status, 'succeeded')
+      // A hostile role on the target, or a forgotten rule: DO INSTEAD NOTHING turns each statement into
+      // nothing, reporting 0 rows without an error. Before, a sync brought the updates and inserts (the
+      // row counts caught the swallowed ones) but reported the table copied with deleted rows left in it.
+      await db.target.sql(`
+        CREATE RULE swallow_update AS ON UPDATE TO public.ruled DO INSTEAD NOTHING;
+        CREATE RULE swallow_insert AS ON INSERT TO public.ruled DO INSTEAD NOTHING;
+        CREATE RULE swallow_delete AS ON DELETE TO public.ruled DO INSTEAD NOTHING;
+        CREATE RULE replica_only AS ON DELETE TO public.ruled DO ALSO NOTHING;
+        ALTER TABLE public.ruled ENABLE REPLICA RULE replica_only;`)
+      await db.source.sql(`
+        UPDATE public.ruled SET v = v || '.' WHERE id % 400 = 0;
+        INSERT INTO public.ruled VALUES (1, 'new'), (10001, 'new');
+        DELETE FROM public.ruled WHERE id IN (100, 3000);`)
+      const report = await run(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.match(
+        notes(copied(report, 'public.ruled')),
+        /sync → replace: the target table has rules \(swallow_(delete|insert|update), swallow_(delete|insert|update), swallow_(delete|insert|update)\) that its INSERT, UPDATE and DELETE would fire/,
+      )
+      await assertSameRows(db, 'public.ruled')
+      const [ruled] = await db.target.sql<{ rules: string }>(
+        `SELECT string_agg(rulename, ',' ORDER BY rulename) AS rules FROM pg_rules WHERE tablename = 'ruled'`,
+      )
+      assert.equal(ruled?.rules, 'replica_only,swallow_delete,swallow_insert,swallow_update')
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('brings a key changed to one equal by = but written otherwise, with a delete beside it', async () => {
     const db = await databasePair(servers, 'since_fallback_after_write')
     try {

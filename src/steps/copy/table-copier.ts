@@ -131,7 +131,9 @@ export class TableCopier {
       watchdog.phase('connecting', clientLimitMs(timeouts.connectMs))
       return await target.withTransaction(
         async (targetClient) => {
-          const notes: string[] = []
+          // Why a table asked to sync is replaced (no key, rules) reaches the table's notes: the log and
+          // the e-mail say it, not only `tablehaul plan`.
+          const notes: string[] = plan.modeNote ? [plan.modeNote] : []
           const read = await this.readSource(targetClient, notes, watchdog, stop)
           const { streamed, synced } = read
           if (streamed && streamed.sourceRows() !== streamed.rows) {

@@ -347,7 +347,8 @@ export class Planner {
     }
     const syncKey =
       asked === 'sync' ? syncKeyOf(table, existing, new Set(columns.map((c) => c.name))) : undefined
-    const mode = asked === 'sync' && !syncKey ? 'replace' : asked
+    const rules = asked === 'sync' ? firingRules(existing) : []
+    const mode = asked === 'sync' && (!syncKey || rules.length > 0) ? 'replace' : asked
     problem ??= this.existingTargetProblem(
       existing,
       columns,
@@ -360,7 +361,12 @@ export class Planner {
       mode,
       syncKey,
       changedColumn: mode === 'sync' ? changedColumn : undefined,
-      modeNote: mode !== asked ? 'sync → replace: no key' : undefined,
+      modeNote:
+        mode === asked
+          ? undefined
+          : !syncKey
+            ? 'sync → replace: no key'
+            : `sync → replace: the target table has ${rules.length > 1 ? 'rules' : 'a rule'} (${rules.join(', ')}) that its INSERT, UPDATE and DELETE would fire`,
       targetState: 'exists',
       targetTable: existing,
       format: this.format(sourceBinarySafe && (identical || mode === 'recreate')),
@@ -551,6 +557,16 @@ function describeNotFound(pattern: TablePattern, from: string, source: Catalog):
       : undefined)
   const suggestion = near ? ` (did you mean ${near}?)` : ''
   return `${from}: ${what} ${pattern.isExact ? 'does not exist on the source' : 'matches no table on the source'}${suggestion}`
+}
+
+/**
+ * The rules of a target table that fire on INSERT, UPDATE or DELETE (a table can have no others): a sync
+ * writes with those statements, and a rule can rewrite or swallow them (DO INSTEAD NOTHING), while COPY and
+ * TRUNCATE fire none. Switching one off (ALTER TABLE … DISABLE RULE) takes an ACCESS EXCLUSIVE lock, which
+ * a sync must not hold, so such a table is reloaded, as replace does. `R` rules fire only on a replica.
+ */
+function firingRules(table: TableInfo): string[] {
+  return table.rules.filter((rule) => rule.enabled === 'O' || rule.enabled === 'A').map((rule) => rule.name)
 }
 
 /**

@@ -918,14 +918,26 @@ export class TableSyncer {
    */
   private async apply(changed: number): Promise<{ inserted: number; updated: number; deleted: number }> {
     const { plan } = this.options
+    const vanished = `FROM ${TEMP.targetRows} AS d
+       WHERE NOT EXISTS (SELECT 1 FROM ${TEMP.sourceRows} AS s WHERE ${this.sameKey('s', 'd')})`
+    const { rows } = await this.target<{ n: string }>(`SELECT count(*)::text AS n ${vanished}`)
+    const expected = Number(rows[0]!.n)
     return this.liftingKeysIfNeeded(async () => {
       const deleted = await this.target(
-        `DELETE FROM ONLY ${plan.target.sql} AS t USING ${TEMP.targetRows} AS d
-          WHERE ${this.sameKey('t', 'd')}
-            AND NOT EXISTS (SELECT 1 FROM ${TEMP.sourceRows} AS s WHERE ${this.sameKey('s', 'd')})`,
+        `DELETE FROM ONLY ${plan.target.sql} AS t USING (SELECT d.* ${vanished}) AS d WHERE ${this.sameKey('t', 'd')}`,
       )
+      if ((deleted.rowCount ?? 0) !== expected) {
+        throw new TablehaulError(
+          'ROW_COUNT_MISMATCH',
+          `${expected} target rows have no source row but ${deleted.rowCount ?? 0} were deleted`,
+          {
+            hint: 'a trigger or rule on the target table may have kept rows; the transaction was rolled back',
+            table: plan.target.display,
+          },
+        )
+      }
       const written = changed === 0 ? { inserted: 0, updated: 0 } : await this.write(TEMP.rows, changed)
-      return { ...written, deleted: deleted.rowCount ?? 0 }
+      return { ...written, deleted: expected }
     })
   }
 
