@@ -97,6 +97,8 @@ export interface TriggerInfo {
   readonly enabled: string
   /** An INSERT or TRUNCATE trigger: a replace fires it. */
   readonly firesOnLoad: boolean
+  /** An INSERT, UPDATE or DELETE trigger: a sync's writes fire it. */
+  readonly firesOnSync: boolean
   /** A partition's copy of its partitioned table's trigger: it comes with that one. */
   readonly isClone: boolean
   readonly comment: string | null
@@ -749,6 +751,7 @@ function triggerOf(r: Row): TriggerInfo {
     definition: String(r.definition),
     enabled: String(r.enabled),
     firesOnLoad: Boolean(r.fires_on_load),
+    firesOnSync: Boolean(r.fires_on_sync),
     isClone: Boolean(r.is_clone),
     comment: strOrNull(r.comment),
   }

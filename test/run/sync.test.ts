@@ -530,6 +530,56 @@ describe('a sync after a copy whose snapshot saw a writer in progress', () => {
   })
 })
 
+describe('a sync as a target role that does not own the table', () => {
+  test("warns of the owner's DELETE trigger it cannot switch off, and fails the table with its rows kept when the trigger keeps a deleted row", async () => {
+    const db = await databasePair(servers, 'sync_not_owner')
+    const role = `tablehaul_guest_${process.pid}`
+    const target = new URL(db.target.url)
+    target.username = role
+    target.password = 'guest-role-secret'
+    const rows = async () =>
+      (
+        await db.target.sql<{ h: string }>(
+          `SELECT count(*) || ':' || md5(string_agg(o::text, ',' ORDER BY id)) AS h FROM public.orders AS o`,
+        )
+      )[0]!.h
+    try {
+      // The table, and a trigger that keeps rows from being deleted, belong to the target's owner; the
+      // target user may write the table but not switch the trigger off.
+      await db.target.sql(`CREATE ROLE ${role} LOGIN PASSWORD 'guest-role-secret' NOSUPERUSER;
+        GRANT CREATE, TEMP ON DATABASE ${db.target.name} TO ${role};
+        ${ORDERS.replace(/INSERT INTO[^;]*;/, '')}
+        GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.orders TO ${role};
+        CREATE FUNCTION public.keep_rows() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+        CREATE TRIGGER keep_rows BEFORE DELETE ON public.orders FOR EACH ROW EXECUTE FUNCTION public.keep_rows();`)
+      await db.source.sql(ORDERS)
+      const config = testConfig({ source: db.source.url, target: target.toString(), mode: 'sync' })
+      const asRole = () => new TransferJob(config, { notifier: null }).run()
+      const first = await asRole()
+      assert.equal(first.status, 'succeeded', JSON.stringify(first.tables))
+      assert.match(
+        first.warnings.join('\n'),
+        /public\.orders: the target user does not own it, so tablehaul cannot switch off its trigger keep_rows, which fires on the rows it writes/,
+      )
+      await assertSameRows(db, 'public.orders')
+      const before = await rows()
+      await db.source.sql(
+        `UPDATE public.orders SET note = 'guest' WHERE id % 100 = 0; DELETE FROM public.orders WHERE id IN (7, 2900)`,
+      )
+      const report = await asRole()
+      const orders = result(report, 'public.orders')
+      assert.equal(orders.status, 'failed', JSON.stringify(orders))
+      assert.equal(orders.error?.code, 'ROW_COUNT_MISMATCH', JSON.stringify(orders))
+      assert.equal(await rows(), before, "the target's rows are kept")
+    } finally {
+      await db.drop()
+      await withClient(db.target.server.url, (client) => client.query(`DROP ROLE IF EXISTS ${role}`)).catch(
+        () => {},
+      )
+    }
+  })
+})
+
 describe('a sync as a target role that may not set wal_compression', () => {
   test('syncs exactly: only the page images stay uncompressed', async () => {
     const db = await databasePair(servers, 'sync_plain_role')

@@ -8,6 +8,7 @@ SELECT tg.tgrelid::int8                                     AS table_oid,
        pg_catalog.pg_get_triggerdef(tg.oid)                 AS definition,
        tg.tgenabled                                         AS enabled,
        (tg.tgtype::int & (4 | 32)) <> 0                     AS fires_on_load,
+       (tg.tgtype::int & (4 | 8 | 16)) <> 0                 AS fires_on_sync,
        coalesce((to_jsonb(tg) ->> 'tgparentid')::oid, 0) <> 0 AS is_clone,
        pg_catalog.obj_description(tg.oid, 'pg_trigger')     AS comment
   FROM pg_catalog.pg_trigger tg

@@ -570,9 +570,10 @@ function firingRules(table: TableInfo): string[] {
 }
 
 /**
- * A replace keeps the target table's own INSERT and TRUNCATE triggers from firing on the reload by
- * switching them off for its transaction, which only the table's owner may do (ALTER TABLE … DISABLE
- * TRIGGER). For another user they fire: a BEFORE trigger can change or drop the copied rows. Says so,
+ * A replace or a sync keeps the target table's own triggers from firing on what it writes (INSERT and
+ * TRUNCATE for a reload; INSERT, UPDATE and DELETE for a sync) by switching them off for its transaction,
+ * which only the table's owner may do (ALTER TABLE … DISABLE TRIGGER). For another user they fire: a
+ * BEFORE trigger can change or drop the rows (a sync then fails the table on its row counts). Says so,
  * naming the table, its triggers and what to do.
  */
 function unsuspendableByNonOwner(plan: TablePlan): string | undefined {
@@ -580,12 +581,13 @@ function unsuspendableByNonOwner(plan: TablePlan): string | undefined {
   const mirrors = plan.mode === 'replace' || plan.mode === 'sync'
   if (plan.problem || !mirrors || plan.targetState !== 'exists' || !table || table.isOwner) return undefined
   const triggers = table.triggers
-    .filter((t) => t.firesOnLoad && (t.enabled === 'O' || t.enabled === 'A'))
+    .filter((t) => (plan.mode === 'sync' ? t.firesOnSync || t.firesOnLoad : t.firesOnLoad))
+    .filter((t) => t.enabled === 'O' || t.enabled === 'A')
     .map((t) => t.name)
   if (triggers.length === 0) return undefined
   const many = triggers.length > 1
   const disable = triggers.map((name) => `ALTER TABLE ${plan.target.sql} DISABLE TRIGGER ${quoteIdent(name)}`)
-  return `${plan.target.display}: the target user does not own it, so tablehaul cannot switch off its trigger${many ? 's' : ''} ${triggers.join(', ')}, which fire${many ? '' : 's'} on the copied rows (a BEFORE trigger can change or drop them). Connect to the target as the table's owner (or grant the owning role to the target user), or have the owner run ${disable.join('; ')}`
+  return `${plan.target.display}: the target user does not own it, so tablehaul cannot switch off its trigger${many ? 's' : ''} ${triggers.join(', ')}, which fire${many ? '' : 's'} on the rows it writes (a BEFORE trigger can change or drop them). Connect to the target as the table's owner (or grant the owning role to the target user), or have the owner run ${disable.join('; ')}`
 }
 
 /**

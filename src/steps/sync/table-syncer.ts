@@ -165,8 +165,8 @@ export class TableSyncer {
 
   async sync(): Promise<SyncOutcome> {
     const { stillGoing, hint } = this.options
-    const buckets = this.bucketCount()
     await this.prepare()
+    const buckets = this.bucketCount(await this.rowsWithoutEstimate())
     await this.decideHashing()
     const hinted = hint ? await this.applyHint(hint) : { inserted: 0, updated: 0 }
     stillGoing()
@@ -719,12 +719,25 @@ export class TableSyncer {
   }
 
   /**
+   * The target table's rows, counted, when neither side has a row estimate: a source table never analysed,
+   * and a target the copy could not ANALYZE (only its owner may). One bucket for the whole table would make
+   * any difference a reload; a count costs one pass over the target, against the two the comparison makes.
+   */
+  private async rowsWithoutEstimate(): Promise<number> {
+    if (rowEstimate(this.options.plan) > 0) return 0
+    const { rows } = await this.target<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ONLY ${this.options.plan.target.sql}`,
+    )
+    return Number(rows[0]!.n)
+  }
+
+  /**
    * Enough buckets for ROWS_PER_BUCKET rows each, by the larger estimate of the two sides: the target was
    * analysed by the copy that filled it, the source may never have been.
    */
-  private bucketCount(): number {
+  private bucketCount(counted = 0): number {
     const { plan } = this.options
-    const estimate = Math.max(rowEstimate(plan), 1)
+    const estimate = Math.max(rowEstimate(plan), counted, 1)
     return Math.min(Math.max(Math.ceil(estimate / ROWS_PER_BUCKET), 1), 1 << 26)
   }
 
