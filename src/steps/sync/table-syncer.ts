@@ -721,7 +721,7 @@ export class TableSyncer {
   /**
    * The target table's rows, counted, when neither side has a row estimate: a source table never analysed,
    * and a target the copy could not ANALYZE (only its owner may). One bucket for the whole table would make
-   * any difference a reload; a count costs one pass over the target, against the two the comparison makes.
+   * any difference a reload; a count costs one more pass over the target, beside the comparison's own.
    */
   private async rowsWithoutEstimate(): Promise<number> {
     if (rowEstimate(this.options.plan) > 0) return 0
