@@ -599,6 +599,42 @@ describe('a sync that reads only the rows written since the last copy', () => {
     }
   })
 
+  test('brings values of a unique column that moved between rows: swapped, and taken over by a new row from a deleted one', async () => {
+    const db = await databasePair(servers, 'since_unique_moves')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.accounts (id int4 PRIMARY KEY, email text NOT NULL UNIQUE, n int4);
+        INSERT INTO public.accounts SELECT g, 'user' || g || '@example.com', g FROM generate_series(1, 3000) g;`)
+      assert.equal((await run(db)).status, 'succeeded')
+      // Each valid at every commit on the source; applied row by row on the target, the first UPDATE (or
+      // the INSERT before the DELETE) meets the other row's value in the unique index.
+      await db.source.sql(`
+        BEGIN;
+        UPDATE public.accounts SET email = 'swap' WHERE id = 10;
+        UPDATE public.accounts SET email = 'user10@example.com' WHERE id = 20;
+        UPDATE public.accounts SET email = 'user20@example.com' WHERE id = 10;
+        COMMIT;
+        DELETE FROM public.accounts WHERE id = 30;
+        INSERT INTO public.accounts VALUES (5000, 'user30@example.com', 0);
+        UPDATE public.accounts SET n = n + 1 WHERE id % 500 = 0;`)
+      const report = await run(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      assert.match(
+        notes(copied(report, 'public.accounts')),
+        /sync → replace: writing the differences row by row met a unique index \(duplicate key value violates unique constraint "accounts_email_key".*\): a value moved between rows, which only a reload applies/,
+      )
+      await assertSameRows(db, 'public.accounts')
+      // And the next sync reads only the rows written since the reload.
+      await db.source.sql(`UPDATE public.accounts SET n = n + 1 WHERE id % 700 = 0`)
+      const next = await run(db)
+      assert.equal(next.status, 'succeeded', JSON.stringify(next.tables))
+      assertWritten(next, 'public.accounts')
+      await assertSameRows(db, 'public.accounts')
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('brings a key changed to one equal by = but written otherwise, with a delete beside it', async () => {
     const db = await databasePair(servers, 'since_fallback_after_write')
     try {

@@ -4,7 +4,7 @@ import { type Database, clientLimitMs, isConnectionLost } from '../../db/databas
 import { adviceFor } from '../../db/sql-state-advice.js'
 import type { Ddl } from '../../catalog/ddl.js'
 import { quoteIdent } from '../../db/table-ref.js'
-import { TablehaulError, messageOf } from '../../errors.js'
+import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
 import { copyIn } from './copy-in.js'
 import { copyOut } from './copy-out.js'
 import { Watchdog } from './watchdog.js'
@@ -313,33 +313,51 @@ export class TableCopier {
           : watchdog.phase('applying the differences on the target', clientLimitMs(timeouts.statementMs)),
     })
     let outcome: SyncOutcome | undefined
-    const since = sinceConditions(previous?.since, sourceSince)
-    if (typeof since !== 'string') {
-      const problem = await targetSinceProblem(targetClient, plan, previous!.since!.target)
-      if (problem) notes.push(`compared every row: ${problem}`)
-      else {
-        watchdog.phase('finding the rows written since the last copy', clientLimitMs(timeouts.statementMs))
-        const since1 = await syncer.syncSince(since, previous!.since!.target.rows)
-        if (typeof since1 === 'string') notes.push(`compared every row: ${since1}`)
-        else outcome = since1
-      }
-    } else if (previous?.since) notes.push(`compared every row: ${since}`)
-    if (!outcome) {
-      // The target's estimate is fresh from the copy that filled it; the source may never have been analysed.
-      const rows = rowEstimate(plan)
-      const predicted = predictedChangeShare(previous, mark, rows)
-      if (canReload && predicted !== undefined && predicted >= PREDICTED_RELOAD_SHARE) {
-        outcome = {
-          kind: 'replace',
-          reason: `the source's statistics count changes to ${Math.round(predicted * 100)} % of its rows since the last sync, so a reload costs less than the differences`,
-          bytes: 0,
+    // A sync writes row by row, and a unique index checks each row as it is written: a value that moved
+    // between rows (swapped, or taken over by a new row from a deleted one) can collide on the way although
+    // the source is valid at every commit. Back to here, the table is reloaded instead, as a whole.
+    await targetClient.query('SAVEPOINT tablehaul_sync')
+    try {
+      const since = sinceConditions(previous?.since, sourceSince)
+      if (typeof since !== 'string') {
+        const problem = await targetSinceProblem(targetClient, plan, previous!.since!.target)
+        if (problem) notes.push(`compared every row: ${problem}`)
+        else {
+          watchdog.phase('finding the rows written since the last copy', clientLimitMs(timeouts.statementMs))
+          const since1 = await syncer.syncSince(since, previous!.since!.target.rows)
+          if (typeof since1 === 'string') notes.push(`compared every row: ${since1}`)
+          else outcome = since1
         }
-      } else {
-        // Hashing a large table happens in the servers before any byte moves: bounded like a statement.
-        watchdog.phase('finding the differences (hashing rows)', clientLimitMs(timeouts.statementMs))
-        outcome = await syncer.sync()
+      } else if (previous?.since) notes.push(`compared every row: ${since}`)
+      if (!outcome) {
+        // The target's estimate is fresh from the copy that filled it; the source may never have been analysed.
+        const rows = rowEstimate(plan)
+        const predicted = predictedChangeShare(previous, mark, rows)
+        if (canReload && predicted !== undefined && predicted >= PREDICTED_RELOAD_SHARE) {
+          outcome = {
+            kind: 'replace',
+            reason: `the source's statistics count changes to ${Math.round(predicted * 100)} % of its rows since the last sync, so a reload costs less than the differences`,
+            bytes: 0,
+          }
+        } else {
+          // Hashing a large table happens in the servers before any byte moves: bounded like a statement.
+          watchdog.phase('finding the differences (hashing rows)', clientLimitMs(timeouts.statementMs))
+          outcome = await syncer.sync()
+        }
+      }
+    } catch (error) {
+      const cause = error instanceof TablehaulError ? error.cause : error
+      if (!canReload || sqlStateOf(cause) !== '23505') throw error
+      await targetClient.query('ROLLBACK TO SAVEPOINT tablehaul_sync')
+      outcome = {
+        kind: 'replace',
+        reason: `writing the differences row by row met a unique index (${messageOf(cause)}): a value moved between rows, which only a reload applies`,
+        bytes: 0,
       }
     }
+    // A reload runs in the table's transaction itself, as replace's does (COPY FREEZE, and the next sync
+    // knows its rows by that transaction's id).
+    await targetClient.query('RELEASE SAVEPOINT tablehaul_sync')
     if (outcome.kind === 'synced') {
       if (outcome.hintMissed) notes.push(outcome.hintMissed)
       return { synced: outcome, switchBackOn }
