@@ -621,7 +621,7 @@ describe('a sync that reads only the rows written since the last copy', () => {
       assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
       assert.match(
         notes(copied(report, 'public.accounts')),
-        /sync → replace: writing the differences row by row met a unique index \(duplicate key value violates unique constraint "accounts_email_key".*\): a value moved between rows, which only a reload applies/,
+        /sync → replace: writing the differences row by row met a unique index or exclusion constraint \(duplicate key value violates unique constraint "accounts_email_key".*\): a value moved between rows, which only a reload applies/,
       )
       await assertSameRows(db, 'public.accounts')
       // And the next sync reads only the rows written since the reload.

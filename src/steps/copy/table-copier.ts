@@ -313,9 +313,10 @@ export class TableCopier {
           : watchdog.phase('applying the differences on the target', clientLimitMs(timeouts.statementMs)),
     })
     let outcome: SyncOutcome | undefined
-    // A sync writes row by row, and a unique index checks each row as it is written: a value that moved
-    // between rows (swapped, or taken over by a new row from a deleted one) can collide on the way although
-    // the source is valid at every commit. Back to here, the table is reloaded instead, as a whole.
+    // A sync writes row by row, and a unique index (or an exclusion constraint) checks each row as it is
+    // written: a value that moved between rows (swapped, or taken over by a new row from a deleted one) can
+    // collide on the way although the source is valid at every commit. Back to here, the table is reloaded
+    // instead, as a whole.
     await targetClient.query('SAVEPOINT tablehaul_sync')
     try {
       const since = sinceConditions(previous?.since, sourceSince)
@@ -347,11 +348,12 @@ export class TableCopier {
       }
     } catch (error) {
       const cause = error instanceof TablehaulError ? error.cause : error
-      if (!canReload || sqlStateOf(cause) !== '23505') throw error
+      // 23505 unique_violation, 23P01 exclusion_violation: both checked as each row is written.
+      if (!canReload || !['23505', '23P01'].includes(sqlStateOf(cause) ?? '')) throw error
       await targetClient.query('ROLLBACK TO SAVEPOINT tablehaul_sync')
       outcome = {
         kind: 'replace',
-        reason: `writing the differences row by row met a unique index (${messageOf(cause)}): a value moved between rows, which only a reload applies`,
+        reason: `writing the differences row by row met a unique index or exclusion constraint (${messageOf(cause)}): a value moved between rows, which only a reload applies`,
         bytes: 0,
       }
     }
