@@ -580,6 +580,55 @@ describe('a sync as a target role that does not own the table', () => {
   })
 })
 
+describe('a sync as a target role without TRUNCATE on the table', () => {
+  test('loads the empty table without TRUNCATE, then fails it, rows kept, when a unique value moved between rows, saying what would let it reload', async () => {
+    const db = await databasePair(servers, 'sync_no_truncate')
+    const role = `tablehaul_notrunc_${process.pid}`
+    const target = new URL(db.target.url)
+    target.username = role
+    target.password = 'notrunc-role-secret'
+    const table = `CREATE TABLE public.people (id int PRIMARY KEY, email text NOT NULL UNIQUE);`
+    try {
+      await db.target.sql(`CREATE ROLE ${role} LOGIN PASSWORD 'notrunc-role-secret' NOSUPERUSER;
+        GRANT CREATE, TEMP ON DATABASE ${db.target.name} TO ${role};
+        ${table}
+        GRANT SELECT, INSERT, UPDATE, DELETE ON public.people TO ${role};`)
+      await db.source.sql(`${table}
+        INSERT INTO public.people SELECT g, 'p' || g FROM generate_series(1, 2000) g;`)
+      const config = testConfig({ source: db.source.url, target: target.toString(), mode: 'sync' })
+      const asRole = () => new TransferJob(config, { notifier: null }).run()
+      const first = await asRole()
+      assert.equal(first.status, 'succeeded', JSON.stringify(first))
+      await assertSameRows(db, 'public.people')
+      const before = await db.target.sql<{ h: string }>(
+        `SELECT md5(string_agg(p::text, ',' ORDER BY id)) AS h FROM public.people AS p`,
+      )
+      await db.source.sql(`BEGIN; UPDATE public.people SET email = 'x' WHERE id = 1;
+        UPDATE public.people SET email = 'p1' WHERE id = 2; UPDATE public.people SET email = 'p2' WHERE id = 1; COMMIT;`)
+      const report = await asRole()
+      const people = result(report, 'public.people')
+      assert.equal(people.status, 'failed', JSON.stringify(people))
+      assert.match(
+        people.error?.message ?? '',
+        /met a unique index or exclusion constraint: duplicate key value/,
+      )
+      assert.match(
+        people.error?.hint ?? '',
+        /GRANT TRUNCATE ON "public"\."people" TO the target user, or run this table once with --mode replace/,
+      )
+      const after = await db.target.sql<{ h: string }>(
+        `SELECT md5(string_agg(p::text, ',' ORDER BY id)) AS h FROM public.people AS p`,
+      )
+      assert.deepEqual(after, before, "the target's rows are kept")
+    } finally {
+      await db.drop()
+      await withClient(db.target.server.url, (client) => client.query(`DROP ROLE IF EXISTS ${role}`)).catch(
+        () => {},
+      )
+    }
+  })
+})
+
 describe('a sync as a target role that may not set wal_compression', () => {
   test('syncs exactly: only the page images stay uncompressed', async () => {
     const db = await databasePair(servers, 'sync_plain_role')

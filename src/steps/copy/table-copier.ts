@@ -349,7 +349,18 @@ export class TableCopier {
     } catch (error) {
       const cause = error instanceof TablehaulError ? error.cause : error
       // 23505 unique_violation, 23P01 exclusion_violation: both checked as each row is written.
-      if (!canReload || !['23505', '23P01'].includes(sqlStateOf(cause) ?? '')) throw error
+      if (!['23505', '23P01'].includes(sqlStateOf(cause) ?? '')) throw error
+      if (!canReload) {
+        throw new TablehaulError(
+          'TABLE_COPY_FAILED',
+          `writing the differences row by row met a unique index or exclusion constraint: ${messageOf(cause)}`,
+          {
+            cause,
+            hint: `a value moved between rows, which only a reload applies: GRANT TRUNCATE ON ${plan.target.sql} TO the target user, or run this table once with --mode replace`,
+            table: plan.target.display,
+          },
+        )
+      }
       await targetClient.query('ROLLBACK TO SAVEPOINT tablehaul_sync')
       outcome = {
         kind: 'replace',
@@ -471,6 +482,12 @@ export class TableCopier {
       return true
     }
     if (plan.mode === 'append' && plan.targetState === 'exists') return false
+    // A sync loads an existing table in full only when it is empty (syncsRows): without TRUNCATE rights
+    // it needs no clearing, and a plain COPY (no FREEZE) fills it; other writers wait, as for a sync.
+    if (plan.mode === 'sync' && plan.targetState === 'exists' && plan.targetTable?.canTruncate !== true) {
+      await client.query(`LOCK TABLE ONLY ${table} IN SHARE ROW EXCLUSIVE MODE`)
+      return false
+    }
     // TRUNCATE in the same transaction as the COPY is what allows COPY FREEZE (rows written frozen, no
     // later hint-bit or freeze work) and, on a wal_level=minimal server, skipping WAL for the new data.
     await client.query(`TRUNCATE ONLY ${table}`)
