@@ -36,6 +36,40 @@ async function sync(
   return job.run()
 }
 
+/**
+ * A login role of the target server, not a superuser, with CREATE and TEMP on the target database (`create`
+ * runs `grants` too, as the target's superuser), and a sync into the target as that role.
+ */
+function targetRole(db: DatabasePair, name: string) {
+  const role = `tablehaul_${name}_${process.pid}`
+  const password = `${name}-role-secret`
+  const target = new URL(db.target.url)
+  target.username = role
+  target.password = password
+  const config = testConfig({ source: db.source.url, target: target.toString(), mode: 'sync' })
+  return {
+    role,
+    create: (grants: string) =>
+      db.target.sql(`CREATE ROLE ${role} LOGIN PASSWORD '${password}' NOSUPERUSER;
+        GRANT CREATE, TEMP ON DATABASE ${db.target.name} TO ${role};
+        ${grants}`),
+    sync: () => new TransferJob(config, { notifier: null }).run(),
+    drop: () =>
+      withClient(db.target.server.url, (client) => client.query(`DROP ROLE IF EXISTS ${role}`)).then(
+        () => {},
+        () => {},
+      ),
+  }
+}
+
+/** The target table's rows as one digest: their count and an md5 of their text in key order. */
+async function targetDigest(db: DatabasePair, table: string): Promise<string> {
+  const [row] = await db.target.sql<{ h: string }>(
+    `SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY t)), '') AS h FROM ${table} AS t`,
+  )
+  return row!.h
+}
+
 function result(report: RunReport, name: string): TableResult {
   const found = report.tables.find((t) => t.table === name)
   assert.ok(found, `${name} is in the report: ${JSON.stringify(report.tables)}`)
@@ -533,49 +567,34 @@ describe('a sync after a copy whose snapshot saw a writer in progress', () => {
 describe('a sync as a target role that does not own the table', () => {
   test("warns of the owner's DELETE trigger it cannot switch off, and fails the table with its rows kept when the trigger keeps a deleted row", async () => {
     const db = await databasePair(servers, 'sync_not_owner')
-    const role = `tablehaul_guest_${process.pid}`
-    const target = new URL(db.target.url)
-    target.username = role
-    target.password = 'guest-role-secret'
-    const rows = async () =>
-      (
-        await db.target.sql<{ h: string }>(
-          `SELECT count(*) || ':' || md5(string_agg(o::text, ',' ORDER BY id)) AS h FROM public.orders AS o`,
-        )
-      )[0]!.h
+    const guest = targetRole(db, 'guest')
     try {
       // The table, and a trigger that keeps rows from being deleted, belong to the target's owner; the
       // target user may write the table but not switch the trigger off.
-      await db.target.sql(`CREATE ROLE ${role} LOGIN PASSWORD 'guest-role-secret' NOSUPERUSER;
-        GRANT CREATE, TEMP ON DATABASE ${db.target.name} TO ${role};
-        ${ORDERS.replace(/INSERT INTO[^;]*;/, '')}
-        GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.orders TO ${role};
+      await guest.create(`${ORDERS.replace(/INSERT INTO[^;]*;/, '')}
+        GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.orders TO ${guest.role};
         CREATE FUNCTION public.keep_rows() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
         CREATE TRIGGER keep_rows BEFORE DELETE ON public.orders FOR EACH ROW EXECUTE FUNCTION public.keep_rows();`)
       await db.source.sql(ORDERS)
-      const config = testConfig({ source: db.source.url, target: target.toString(), mode: 'sync' })
-      const asRole = () => new TransferJob(config, { notifier: null }).run()
-      const first = await asRole()
+      const first = await guest.sync()
       assert.equal(first.status, 'succeeded', JSON.stringify(first.tables))
       assert.match(
         first.warnings.join('\n'),
         /public\.orders: the target user does not own it, so tablehaul cannot switch off its trigger keep_rows, which fires on the rows it writes/,
       )
       await assertSameRows(db, 'public.orders')
-      const before = await rows()
+      const before = await targetDigest(db, 'public.orders')
       await db.source.sql(
         `UPDATE public.orders SET note = 'guest' WHERE id % 100 = 0; DELETE FROM public.orders WHERE id IN (7, 2900)`,
       )
-      const report = await asRole()
+      const report = await guest.sync()
       const orders = result(report, 'public.orders')
       assert.equal(orders.status, 'failed', JSON.stringify(orders))
       assert.equal(orders.error?.code, 'ROW_COUNT_MISMATCH', JSON.stringify(orders))
-      assert.equal(await rows(), before, "the target's rows are kept")
+      assert.equal(await targetDigest(db, 'public.orders'), before, "the target's rows are kept")
     } finally {
       await db.drop()
-      await withClient(db.target.server.url, (client) => client.query(`DROP ROLE IF EXISTS ${role}`)).catch(
-        () => {},
-      )
+      await guest.drop()
     }
   })
 })
@@ -583,30 +602,21 @@ describe('a sync as a target role that does not own the table', () => {
 describe('a sync as a target role without TRUNCATE on the table', () => {
   test('loads the empty table without TRUNCATE, then fails it, rows kept, when a unique value moved between rows, saying what would let it reload', async () => {
     const db = await databasePair(servers, 'sync_no_truncate')
-    const role = `tablehaul_notrunc_${process.pid}`
-    const target = new URL(db.target.url)
-    target.username = role
-    target.password = 'notrunc-role-secret'
+    const notrunc = targetRole(db, 'notrunc')
     const table = `CREATE TABLE public.people (id int PRIMARY KEY, email text NOT NULL UNIQUE);`
     try {
-      await db.target.sql(`CREATE ROLE ${role} LOGIN PASSWORD 'notrunc-role-secret' NOSUPERUSER;
-        GRANT CREATE, TEMP ON DATABASE ${db.target.name} TO ${role};
-        ${table}
-        GRANT SELECT, INSERT, UPDATE, DELETE ON public.people TO ${role};`)
+      await notrunc.create(
+        `${table} GRANT SELECT, INSERT, UPDATE, DELETE ON public.people TO ${notrunc.role};`,
+      )
       await db.source.sql(`${table}
         INSERT INTO public.people SELECT g, 'p' || g FROM generate_series(1, 2000) g;`)
-      const config = testConfig({ source: db.source.url, target: target.toString(), mode: 'sync' })
-      const asRole = () => new TransferJob(config, { notifier: null }).run()
-      const first = await asRole()
+      const first = await notrunc.sync()
       assert.equal(first.status, 'succeeded', JSON.stringify(first))
       await assertSameRows(db, 'public.people')
-      const before = await db.target.sql<{ h: string }>(
-        `SELECT md5(string_agg(p::text, ',' ORDER BY id)) AS h FROM public.people AS p`,
-      )
+      const before = await targetDigest(db, 'public.people')
       await db.source.sql(`BEGIN; UPDATE public.people SET email = 'x' WHERE id = 1;
         UPDATE public.people SET email = 'p1' WHERE id = 2; UPDATE public.people SET email = 'p2' WHERE id = 1; COMMIT;`)
-      const report = await asRole()
-      const people = result(report, 'public.people')
+      const people = result(await notrunc.sync(), 'public.people')
       assert.equal(people.status, 'failed', JSON.stringify(people))
       assert.match(
         people.error?.message ?? '',
@@ -616,15 +626,10 @@ describe('a sync as a target role without TRUNCATE on the table', () => {
         people.error?.hint ?? '',
         /GRANT TRUNCATE ON "public"\."people" TO the target user, or run this table once with --mode replace/,
       )
-      const after = await db.target.sql<{ h: string }>(
-        `SELECT md5(string_agg(p::text, ',' ORDER BY id)) AS h FROM public.people AS p`,
-      )
-      assert.deepEqual(after, before, "the target's rows are kept")
+      assert.equal(await targetDigest(db, 'public.people'), before, "the target's rows are kept")
     } finally {
       await db.drop()
-      await withClient(db.target.server.url, (client) => client.query(`DROP ROLE IF EXISTS ${role}`)).catch(
-        () => {},
-      )
+      await notrunc.drop()
     }
   })
 })
@@ -632,24 +637,15 @@ describe('a sync as a target role without TRUNCATE on the table', () => {
 describe('a sync as a target role that may not set wal_compression', () => {
   test('syncs exactly: only the page images stay uncompressed', async () => {
     const db = await databasePair(servers, 'sync_plain_role')
-    const role = `tablehaul_plain_${process.pid}`
-    const target = new URL(db.target.url)
-    target.username = role
-    target.password = 'plain-role-secret'
+    const plain = targetRole(db, 'plain')
     try {
-      await db.target.sql(`CREATE ROLE ${role} LOGIN PASSWORD 'plain-role-secret' NOSUPERUSER;
-        GRANT CREATE, TEMP ON DATABASE ${db.target.name} TO ${role};
-        GRANT CREATE ON SCHEMA public TO ${role}`)
+      await plain.create(`GRANT CREATE ON SCHEMA public TO ${plain.role}`)
       await db.source.sql(ORDERS)
-      const asRole = () =>
-        new TransferJob(testConfig({ source: db.source.url, target: target.toString(), mode: 'sync' }), {
-          notifier: null,
-        }).run()
-      assert.equal((await asRole()).status, 'succeeded')
+      assert.equal((await plain.sync()).status, 'succeeded')
       await db.source.sql(
         `UPDATE public.orders SET note = 'plain' WHERE id % 50 = 0; DELETE FROM public.orders WHERE id = 1`,
       )
-      const report = await asRole()
+      const report = await plain.sync()
       assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
       assert.deepEqual(result(report, 'public.orders').sync, {
         inserted: 0,
@@ -660,9 +656,7 @@ describe('a sync as a target role that may not set wal_compression', () => {
       await assertSameRows(db, 'public.orders')
     } finally {
       await db.drop()
-      await withClient(db.target.server.url, (client) => client.query(`DROP ROLE IF EXISTS ${role}`)).catch(
-        () => {},
-      )
+      await plain.drop()
     }
   })
 })
