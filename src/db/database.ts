@@ -379,6 +379,14 @@ export class Database {
   }
 }
 
+/** Whether `table` (a quoted name, read without its partitions or children) holds any row. */
+export async function hasRows(client: pg.ClientBase, table: string): Promise<boolean> {
+  const { rows } = await client.query<{ filled: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ONLY ${table}) AS filled`,
+  )
+  return rows[0]?.filled === true
+}
+
 /**
  * Runs `fn` under a savepoint of `client`'s transaction: when it fails, only its own work is rolled back
  * and its error thrown; the transaction goes on. A savepoint that cannot be rolled back (the connection is

@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
-import { type Database, clientLimitMs, isConnectionLost } from '../../db/database.js'
+import { type Database, clientLimitMs, hasRows, isConnectionLost } from '../../db/database.js'
 import { adviceFor } from '../../db/sql-state-advice.js'
 import type { Ddl } from '../../catalog/ddl.js'
 import { quoteIdent } from '../../db/table-ref.js'
@@ -312,13 +312,8 @@ export class TableCopier {
           ? watchdog.phase('fetching the changed rows (no bytes moved)', timeouts.stallMs)
           : watchdog.phase('applying the differences on the target', clientLimitMs(timeouts.statementMs)),
     })
-    let outcome: SyncOutcome | undefined
-    // A sync writes row by row, and a unique index (or an exclusion constraint) checks each row as it is
-    // written: a value that moved between rows (swapped, or taken over by a new row from a deleted one) can
-    // collide on the way although the source is valid at every commit. Back to here, the table is reloaded
-    // instead, as a whole.
-    await targetClient.query('SAVEPOINT tablehaul_sync')
-    try {
+    const findOutcome = async (): Promise<SyncOutcome> => {
+      let outcome: SyncOutcome | undefined
       const since = sinceConditions(previous?.since, sourceSince)
       if (typeof since !== 'string') {
         const problem = await targetSinceProblem(targetClient, plan, previous!.since!.target)
@@ -346,6 +341,16 @@ export class TableCopier {
           outcome = await syncer.sync()
         }
       }
+      return outcome
+    }
+    let outcome: SyncOutcome
+    // A sync writes row by row, and a unique index (or an exclusion constraint) checks each row as it is
+    // written: a value that moved between rows (swapped, or taken over by a new row from a deleted one) can
+    // collide on the way although the source is valid at every commit. Rolled back to the savepoint, the
+    // table is reloaded instead, as a whole, in the table's transaction itself as replace's is (COPY
+    // FREEZE, and the next sync knows its rows by that transaction's id).
+    try {
+      outcome = await this.options.target.withSavepoint(targetClient, 'tablehaul_sync', findOutcome)
     } catch (error) {
       const cause = error instanceof TablehaulError ? error.cause : error
       // 23505 unique_violation, 23P01 exclusion_violation: both checked as each row is written.
@@ -361,16 +366,15 @@ export class TableCopier {
           },
         )
       }
-      await targetClient.query('ROLLBACK TO SAVEPOINT tablehaul_sync')
+      // withSavepoint rolled back to the savepoint but keeps it: released, the reload runs in the table's
+      // transaction itself, not in a subtransaction.
+      await targetClient.query('RELEASE SAVEPOINT tablehaul_sync')
       outcome = {
         kind: 'replace',
         reason: `writing the differences row by row met a unique index or exclusion constraint (${messageOf(cause)}): a value moved between rows, which only a reload applies`,
         bytes: 0,
       }
     }
-    // A reload runs in the table's transaction itself, as replace's does (COPY FREEZE, and the next sync
-    // knows its rows by that transaction's id).
-    await targetClient.query('RELEASE SAVEPOINT tablehaul_sync')
     if (outcome.kind === 'synced') {
       if (outcome.hintMissed) notes.push(outcome.hintMissed)
       return { synced: outcome, switchBackOn }
@@ -410,10 +414,7 @@ export class TableCopier {
   private async syncsRows(client: pg.ClientBase): Promise<boolean> {
     const { plan } = this.options
     if (plan.mode !== 'sync' || !plan.syncKey || plan.targetState !== 'exists') return false
-    const { rows } = await client.query<{ filled: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM ONLY ${plan.target.sql}) AS filled`,
-    )
-    return rows[0]?.filled === true
+    return hasRows(client, plan.target.sql)
   }
 
   /**

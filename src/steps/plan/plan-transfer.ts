@@ -4,7 +4,7 @@ import type { TablePlan } from './planner.js'
 import { type ReadingSession, openForReading } from '../connect.js'
 import type { ViewPlan } from '../views/view-plan.js'
 import { type DumpObject, readDumpObjects } from '../../catalog/objects/dump-objects.js'
-import { READ_ONLY_SNAPSHOT } from '../../db/database.js'
+import { READ_ONLY_SNAPSHOT, hasRows } from '../../db/database.js'
 import { copiedSchemas, readAllObjects } from '../objects/all-objects.js'
 import { readSourceSince, sinceConditions, targetSinceProblem } from '../sync/since.js'
 import { type SyncMark, readSyncMarks } from '../sync/sync-mark.js'
@@ -212,10 +212,7 @@ async function syncComparisons(session: ReadingSession): Promise<Map<string, Pla
     // An empty target table is loaded in full (COPY FREEZE): there is nothing to compare.
     const reason = await target.withTransaction(
       async (client) => {
-        const { rows } = await client.query<{ filled: boolean }>(
-          `SELECT EXISTS (SELECT 1 FROM ONLY ${plan.target.sql}) AS filled`,
-        )
-        if (!rows[0]?.filled) return null
+        if (!(await hasRows(client, plan.target.sql))) return null
         if (typeof conditions === 'string') return conditions
         return (await targetSinceProblem(client, plan, previous!.target)) ?? ''
       },
