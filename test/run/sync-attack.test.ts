@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import type { RunReport } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
+import { waitFor } from '../helpers/cli.js'
 import { testConfig } from '../helpers/config.js'
 import { databasePair } from '../helpers/database-pair.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
@@ -69,6 +70,55 @@ describe('a sync attacked', () => {
       assert.equal(synced.sync?.updated, 2, JSON.stringify(synced))
     } finally {
       await open.end().catch(() => {})
+      await db.drop()
+    }
+  })
+
+  test('finds deletes among int8 keys at both ends of their range, and int2 keys below zero', async () => {
+    const db = await databasePair(servers, 'attack_ends')
+    try {
+      // 9223372036854775807 and -9223372036854775808 are the largest and smallest int8.
+      await db.source.sql(`
+        CREATE TABLE public.top (id int8 PRIMARY KEY, v text);
+        INSERT INTO public.top SELECT 9223372036854775807 - (g - 1) * 3, 'v' || g FROM generate_series(1, 3000) g;
+        CREATE TABLE public.bottom (id int8 PRIMARY KEY, v text);
+        INSERT INTO public.bottom SELECT -9223372036854775808 + (g - 1) * 3, 'v' || g FROM generate_series(1, 3000) g;
+        CREATE TABLE public.small (id int2 PRIMARY KEY, v text);
+        INSERT INTO public.small SELECT g, 'v' || g FROM generate_series(-32768, 32767, 7) g;
+        ANALYZE;`)
+      assert.equal((await run(db)).status, 'succeeded')
+      const names = ['top', 'bottom', 'small']
+      // Deletes side by side (their range of keys is read again) and alone (named by the key sums), at the
+      // ends and between, beside an insert and an update.
+      await db.source.sql(`
+        DELETE FROM public.top WHERE id IN (9223372036854775807, 9223372036854775804, 9223372036854775807 - 3000 * 3 / 2);
+        UPDATE public.top SET v = 'changed' WHERE id = 9223372036854775807 - 30;
+        DELETE FROM public.bottom WHERE id IN (-9223372036854775808, -9223372036854775805, -9223372036854775808 + 4500);
+        INSERT INTO public.bottom VALUES (-9223372036854775808 + 4501, 'new');
+        DELETE FROM public.small WHERE id IN (-32768, -32761, -1, 32759);
+        INSERT INTO public.small VALUES (-32767, 'new');`)
+      // With the deletes in the source's statistics, the keys are counted and summed in the first pass.
+      await waitFor(
+        async () => {
+          const [row] = await db.source.sql<{ n: number }>(
+            `SELECT min(n_tup_del)::int AS n FROM pg_stat_all_tables WHERE relid IN ('public.top'::regclass, 'public.bottom'::regclass, 'public.small'::regclass)`,
+          )
+          return row!.n >= 3
+        },
+        30_000,
+        'the statistics to count the deletes',
+      )
+      const report = await run(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      const expected = { top: [0, 1, 3, 2996], bottom: [1, 0, 3, 2997], small: [1, 0, 4, 9359] }
+      for (const name of names) {
+        const table = copied(report, `public.${name}`)
+        await assertSameRows(db, `public.${name}`)
+        assert.equal(table.syncCompared, 'written', JSON.stringify(table))
+        const [inserted, updated, deleted, unchanged] = expected[name as keyof typeof expected]
+        assert.deepEqual(table.sync, { inserted, updated, deleted, unchanged }, name)
+      }
+    } finally {
       await db.drop()
     }
   })

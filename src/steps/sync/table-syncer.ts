@@ -600,10 +600,13 @@ export class TableSyncer {
             width,
             offset: `((t.${column}::int8 - ${low}) % ${width})${width < 1n << 31n ? '::int4' : ''}`,
           },
+          // A bucket's ends, as offsets from low, are capped at high's: buckets * width passes high - low by
+          // up to buckets - 1, and low plus that overflows int8 (22003) when high is near its largest value.
+          // A bucket read holds a key, so the cap never moves its ends past one of its keys.
           rowsIn: (relation, bitmap) =>
             `pg_catalog.generate_series(0, ${buckets - 1}) AS tablehaul_buckets(n) JOIN ${relation} AS t
-               ON t.${column} BETWEEN ${low} + tablehaul_buckets.n::int8 * ${width}
-                              AND ${low} + (tablehaul_buckets.n::int8 + 1) * ${width} - 1
+               ON t.${column} BETWEEN ${low} + least(tablehaul_buckets.n::int8 * ${width}, ${high - low})
+                              AND ${low} + least((tablehaul_buckets.n::int8 + 1) * ${width} - 1, ${high - low})
              WHERE pg_catalog.get_bit(${bitmap}::bytea, tablehaul_buckets.n) = 1`,
         }
       }
