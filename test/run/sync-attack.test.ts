@@ -122,4 +122,66 @@ describe('a sync attacked', () => {
       await db.drop()
     }
   })
+
+  test('names deletes by key sums over int8 keys spread wider than 2^31 per bucket, beside inserts and keys moved in the same bucket, before and after VACUUM FREEZE', async () => {
+    const db = await databasePair(servers, 'attack_sums')
+    const deletes = async () => {
+      const [row] = await db.source.sql<{ n: number }>(
+        `SELECT n_tup_del::int AS n FROM pg_stat_all_tables WHERE relid = 'public.wide'::regclass`,
+      )
+      return row!.n
+    }
+    // The statistics count the deletes, so the keys are counted and summed in the first pass.
+    const deletesCounted = (n: number) =>
+      waitFor(async () => (await deletes()) >= n, 30_000, 'the statistics to count the deletes')
+    try {
+      // Keys g * 2^33: a bucket spans far more than 2^31 values, so its sums are int8 offsets added in numeric.
+      await db.source.sql(`
+        CREATE TABLE public.wide (id int8 PRIMARY KEY, v text);
+        INSERT INTO public.wide SELECT g * 8589934592, 'v' || g FROM generate_series(1, 2000) g;
+        CREATE TABLE public.local (id int4 PRIMARY KEY, v text);
+        INSERT INTO public.local SELECT g, 'v' || g FROM generate_series(1, 500) g;
+        ANALYZE;`)
+      assert.equal((await run(db)).status, 'succeeded')
+      const key = (g: number, plus = 0) => `${BigInt(g) * 8589934592n + BigInt(plus)}`
+      // Alone in their bucket: 1 and 2000 (the ends) and 10; beside an insert: 500; moved within the bucket:
+      // 800; taken over by the row of 900 (its key deleted first): 901; side by side: 1200 and 1201.
+      await db.source.sql(`
+        DELETE FROM public.wide WHERE id IN (${key(1)}, ${key(2000)}, ${key(10)}, ${key(500)}, ${key(901)}, ${key(1200)}, ${key(1201)});
+        INSERT INTO public.wide VALUES (${key(500, 1)}, 'new');
+        UPDATE public.wide SET id = ${key(800, 5)} WHERE id = ${key(800)};
+        UPDATE public.wide SET id = ${key(901)} WHERE id = ${key(900)};
+        UPDATE public.wide SET v = 'changed' WHERE id = ${key(1500)};
+        DELETE FROM public.local WHERE id = 51;`)
+      // A row of the target deleted by someone else, in the same range of keys as the source's delete.
+      await db.target.sql(`DELETE FROM public.local WHERE id = 50`)
+      await deletesCounted(7)
+      let report = await run(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      let wide = copied(report, 'public.wide')
+      await assertSameRows(db, 'public.wide')
+      await assertSameRows(db, 'public.local')
+      assert.equal(wide.syncCompared, 'written', JSON.stringify(wide))
+      assert.deepEqual(wide.sync, { inserted: 2, updated: 2, deleted: 8, unchanged: 1990 })
+      const local = copied(report, 'public.local')
+      assert.equal(local.syncCompared, 'all', JSON.stringify(local))
+      assert.deepEqual(local.sync, { inserted: 1, updated: 0, deleted: 1, unchanged: 498 })
+
+      // Frozen rows keep their xmin: both sides frozen, then one row updated and one deleted.
+      await db.source.sql(`VACUUM (FREEZE) public.wide`)
+      await db.target.sql(`VACUUM (FREEZE) public.wide`)
+      const before = await deletes()
+      await db.source.sql(`UPDATE public.wide SET v = 'after the freeze' WHERE id = ${key(3)};
+        DELETE FROM public.wide WHERE id = ${key(4)}`)
+      await deletesCounted(before + 1)
+      report = await run(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      wide = copied(report, 'public.wide')
+      await assertSameRows(db, 'public.wide')
+      assert.equal(wide.syncCompared, 'written', JSON.stringify(wide))
+      assert.deepEqual(wide.sync, { inserted: 0, updated: 1, deleted: 1, unchanged: 1992 })
+    } finally {
+      await db.drop()
+    }
+  })
 })
