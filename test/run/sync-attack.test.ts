@@ -184,4 +184,55 @@ describe('a sync attacked', () => {
       await db.drop()
     }
   })
+
+  test('finds deletes, inserts and keys rewritten by their text over uuid, composite and numeric keys, whose buckets are hashes', async () => {
+    const db = await databasePair(servers, 'attack_hashed')
+    const names = ['ids', 'pairs', 'amounts']
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.ids (id uuid PRIMARY KEY, v text);
+        INSERT INTO public.ids SELECT md5(g::text)::uuid, 'v' || g FROM generate_series(1, 3000) g;
+        CREATE TABLE public.pairs (a text, b int, v text, PRIMARY KEY (a, b));
+        INSERT INTO public.pairs SELECT 'k' || (g % 7), g, 'v' || g FROM generate_series(1, 3000) g;
+        CREATE TABLE public.amounts (id numeric PRIMARY KEY, v text);
+        INSERT INTO public.amounts SELECT g, 'v' || g FROM generate_series(1, 3000) g;
+        ANALYZE;`)
+      assert.equal((await run(db)).status, 'succeeded')
+      await db.source.sql(`
+        DELETE FROM public.ids WHERE id IN (md5('1')::uuid, md5('2')::uuid, md5('2999')::uuid);
+        UPDATE public.ids SET id = md5('new')::uuid WHERE id = md5('7')::uuid;
+        DELETE FROM public.pairs WHERE (a, b) IN (('k1', 1), ('k3', 3), ('k3', 10));
+        UPDATE public.pairs SET a = 'moved' WHERE (a, b) = ('k5', 5);
+        INSERT INTO public.pairs VALUES ('k3', 3, 'again');
+        DELETE FROM public.amounts WHERE id IN (1, 2, 3000);
+        -- Equal by =, another text: a change the sync must carry.
+        UPDATE public.amounts SET id = 10.0 WHERE id = 10;
+        UPDATE public.amounts SET id = 20.5 WHERE id = 20;`)
+      await waitFor(
+        async () => {
+          const [row] = await db.source.sql<{ n: number }>(
+            `SELECT min(n_tup_del)::int AS n FROM pg_stat_all_tables WHERE relid IN ('public.ids'::regclass, 'public.pairs'::regclass, 'public.amounts'::regclass)`,
+          )
+          return row!.n >= 3
+        },
+        30_000,
+        'the statistics to count the deletes',
+      )
+      const report = await run(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      const expected = {
+        ids: { inserted: 1, updated: 0, deleted: 4, unchanged: 2996 },
+        pairs: { inserted: 1, updated: 1, deleted: 3, unchanged: 2996 },
+        amounts: { inserted: 1, updated: 1, deleted: 4, unchanged: 2995 },
+      }
+      for (const name of names) {
+        const table = copied(report, `public.${name}`)
+        await assertSameRows(db, `public.${name}`)
+        assert.equal(table.syncCompared, 'written', JSON.stringify(table))
+        assert.deepEqual(table.sync, expected[name as keyof typeof expected], name)
+      }
+    } finally {
+      await db.drop()
+    }
+  })
 })
