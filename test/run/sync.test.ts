@@ -599,6 +599,70 @@ describe('a sync as a target role that does not own the table', () => {
   })
 })
 
+describe('a sync of a table that a table outside the run references on the target', () => {
+  test('syncs it by its differences, many of them too, and fails it, rows kept, when a referenced row goes', async () => {
+    const db = await databasePair(servers, 'sync_outside_fk')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.customers (id int PRIMARY KEY, name text NOT NULL);
+        INSERT INTO public.customers SELECT g, 'c' || g FROM generate_series(1, 500) g;`)
+      assert.equal((await sync(db)).status, 'succeeded')
+      // The user's own table on the target, which the run does not copy (the source has none).
+      await db.target.sql(`
+        CREATE TABLE public.local_notes (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES public.customers, note text);
+        INSERT INTO public.local_notes SELECT g, g, 'called' FROM generate_series(1, 10) g;`)
+      const plan = await runCli([
+        'plan',
+        '--source',
+        db.source.url,
+        '--target',
+        db.target.url,
+        '--mode',
+        'sync',
+      ])
+      assert.equal(plan.code, 0, plan.stderr)
+      assert.match(plan.stdout, /public\.customers .* sync /)
+      assert.match(
+        `${plan.stdout}${plan.stderr}`,
+        /public\.customers: foreign key local_notes_customer_id_fkey of public\.local_notes references it from a table this run does not copy, so it is synced by its differences only, never reloaded/,
+      )
+      await db.source.sql(`UPDATE public.customers SET name = 'renamed' WHERE id <= 3;
+        DELETE FROM public.customers WHERE id = 400; INSERT INTO public.customers VALUES (501, 'new')`)
+      const few = result(await sync(db), 'public.customers')
+      assert.equal(few.status, 'copied', JSON.stringify(few))
+      assert.deepEqual(
+        { inserted: few.sync?.inserted, updated: few.sync?.updated, deleted: few.sync?.deleted },
+        { inserted: 1, updated: 3, deleted: 1 },
+      )
+      await assertSameRows(db, 'public.customers')
+      // Far past the share where a reload costs less: TRUNCATE would be refused, so the differences go.
+      await db.source.sql(`UPDATE public.customers SET name = name || '!' WHERE id % 10 <> 0`)
+      const many = result(await sync(db), 'public.customers')
+      assert.equal(many.status, 'copied', JSON.stringify(many))
+      assert.equal(many.sync?.updated, 451, JSON.stringify(many))
+      await assertSameRows(db, 'public.customers')
+      const notes = await targetDigest(db, 'public.local_notes')
+      assert.match(notes, /^10:/, 'the local table keeps its rows')
+      // A row the local table references goes on the source: the table fails, its rows kept.
+      const before = await targetDigest(db, 'public.customers')
+      await db.source.sql(
+        `DELETE FROM public.customers WHERE id = 5; UPDATE public.customers SET name = 'x' WHERE id = 6`,
+      )
+      const gone = result(await sync(db), 'public.customers')
+      assert.equal(gone.status, 'failed', JSON.stringify(gone))
+      assert.match(
+        gone.error?.message ?? '',
+        /the source deleted \(or changed the key of\) a row that local_notes_customer_id_fkey of public\.local_notes still references on the target/,
+      )
+      assert.match(gone.error?.hint ?? '', /add the referencing table to tables:/)
+      assert.equal(await targetDigest(db, 'public.customers'), before, "the target's rows are kept")
+      assert.equal(await targetDigest(db, 'public.local_notes'), notes)
+    } finally {
+      await db.drop()
+    }
+  })
+})
+
 describe('a sync as a target role without TRUNCATE on the table', () => {
   test('loads the empty table without TRUNCATE, then fails it, rows kept, when a unique value moved between rows, saying what would let it reload', async () => {
     const db = await databasePair(servers, 'sync_no_truncate')

@@ -8,7 +8,7 @@ import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
 import { copyIn } from './copy-in.js'
 import { copyOut } from './copy-out.js'
 import { Watchdog } from './watchdog.js'
-import { type TablePlan, rowEstimate } from '../plan/planner.js'
+import { type TablePlan, rowEstimate, syncMayReload } from '../plan/planner.js'
 import type { Snapshot } from '../snapshot.js'
 import type { SyncSummary } from '../../report/run-report.js'
 import {
@@ -286,8 +286,9 @@ export class TableCopier {
     // the table's state (since.ts) is exact.
     await targetClient.query(`LOCK TABLE ONLY ${plan.target.sql} IN SHARE ROW EXCLUSIVE MODE`)
     const switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
-    // Without TRUNCATE rights a reload is not possible: the differences are applied however many.
-    const canReload = plan.targetTable?.canTruncate === true
+    // Without TRUNCATE rights, or with a key of a table outside the run referencing this one, a reload is
+    // not possible: the differences are applied however many.
+    const canReload = syncMayReload(plan)
     const syncer = new TableSyncer({
       plan,
       sourceClient,
@@ -353,6 +354,20 @@ export class TableCopier {
       outcome = await this.options.target.withSavepoint(targetClient, 'tablehaul_sync', findOutcome)
     } catch (error) {
       const cause = error instanceof TablehaulError ? error.cause : error
+      const outside = plan.referencedFromOutside?.join(', ')
+      // 23503 foreign_key_violation: keys between tables of the run are lifted when a change breaks them
+      // (liftingKeysIfNeeded), so this one is a key of a table the run does not copy.
+      if (outside && sqlStateOf(cause) === '23503') {
+        throw new TablehaulError(
+          'TABLE_COPY_FAILED',
+          `the source deleted (or changed the key of) a row that ${outside} still references on the target: ${messageOf(cause)}`,
+          {
+            cause,
+            hint: 'add the referencing table to tables: so both are synced together, or delete or change its rows that reference the row on the target',
+            table: plan.target.display,
+          },
+        )
+      }
       // 23505 unique_violation, 23P01 exclusion_violation: both checked as each row is written.
       if (!['23505', '23P01'].includes(sqlStateOf(cause) ?? '')) throw error
       if (!canReload) {
@@ -361,7 +376,9 @@ export class TableCopier {
           `writing the differences row by row met a unique index or exclusion constraint: ${messageOf(cause)}`,
           {
             cause,
-            hint: `a value moved between rows, which only a reload applies: GRANT TRUNCATE ON ${plan.target.sql} TO the target user, or run this table once with --mode replace`,
+            hint: outside
+              ? `a value moved between rows, which only a reload applies, and TRUNCATE refuses a table that ${outside} references: add the referencing table to tables: so both are reloaded together, once with --mode replace`
+              : `a value moved between rows, which only a reload applies: GRANT TRUNCATE ON ${plan.target.sql} TO the target user, or run this table once with --mode replace`,
             table: plan.target.display,
           },
         )
@@ -485,7 +502,7 @@ export class TableCopier {
     if (plan.mode === 'append' && plan.targetState === 'exists') return false
     // A sync loads an existing table in full only when it is empty (syncsRows): without TRUNCATE rights
     // it needs no clearing, and a plain COPY (no FREEZE) fills it; other writers wait, as for a sync.
-    if (plan.mode === 'sync' && plan.targetState === 'exists' && plan.targetTable?.canTruncate !== true) {
+    if (plan.mode === 'sync' && plan.targetState === 'exists' && !syncMayReload(plan)) {
       await client.query(`LOCK TABLE ONLY ${table} IN SHARE ROW EXCLUSIVE MODE`)
       return false
     }

@@ -32,6 +32,11 @@ export interface TablePlan {
   readonly changedColumn?: string | undefined
   /** Why the mode differs from the one asked for (`sync → replace: no key`). */
   readonly modeNote?: string | undefined
+  /**
+   * mode sync: the foreign keys of tables this run does not copy that reference this one (`name of
+   * schema.table`). TRUNCATE refuses the table, so it is only ever synced by its differences.
+   */
+  readonly referencedFromOutside?: readonly string[] | undefined
   /** The columns COPY moves, in the same order on both sides (generated columns left out). */
   readonly columns: readonly SourceColumn[]
   readonly format: 'text' | 'binary'
@@ -185,6 +190,7 @@ export class Planner {
     for (const plan of checked) {
       const warning = unsuspendableByNonOwner(plan)
       if (warning) warnings.push(warning)
+      if (plan.referencedFromOutside) warnings.push(referencedFromOutsideWarning(plan))
     }
     checked.sort(
       (a, b) => b.estimatedBytes - a.estimatedBytes || a.target.display.localeCompare(b.target.display),
@@ -220,7 +226,9 @@ export class Planner {
   /**
    * TRUNCATE (and DROP) refuse a table that another table's foreign key references, unless that table is
    * emptied too. tablehaul lifts such keys for the copy and puts them back after, which is only safe when
-   * the referencing table is copied in the same run; otherwise the referenced table fails untouched.
+   * the referencing table is copied in the same run; otherwise the referenced table fails untouched. A
+   * sync empties nothing: its DELETE and UPDATE are checked against such a key row by row, so it goes on,
+   * and only its reload is barred.
    */
   private checkReferencingTables(plans: TablePlan[]): TablePlan[] {
     const { target } = this.options
@@ -237,6 +245,7 @@ export class Planner {
           .map((c) => `${c.name} of ${table.ref.display}`),
       )
       if (blockers.length === 0) return plan
+      if (plan.mode === 'sync' && plan.syncKey) return { ...plan, referencedFromOutside: blockers }
       return {
         ...plan,
         problem: new TablehaulError(
@@ -588,6 +597,20 @@ function unsuspendableByNonOwner(plan: TablePlan): string | undefined {
   const many = triggers.length > 1
   const disable = triggers.map((name) => `ALTER TABLE ${plan.target.sql} DISABLE TRIGGER ${quoteIdent(name)}`)
   return `${plan.target.display}: the target user does not own it, so tablehaul cannot switch off its trigger${many ? 's' : ''} ${triggers.join(', ')}, which fire${many ? '' : 's'} on the rows it writes (a BEFORE trigger can change or drop them). Connect to the target as the table's owner (or grant the owning role to the target user), or have the owner run ${disable.join('; ')}`
+}
+
+/**
+ * mode sync: whether a table whose differences would cost more than a reload may be reloaded instead
+ * (TRUNCATE, then COPY FREEZE), or an empty one be loaded after a TRUNCATE.
+ */
+export function syncMayReload(plan: TablePlan): boolean {
+  return plan.targetTable?.canTruncate === true && plan.referencedFromOutside === undefined
+}
+
+function referencedFromOutsideWarning(plan: TablePlan): string {
+  const keys = plan.referencedFromOutside!
+  const many = keys.length > 1
+  return `${plan.target.display}: foreign key${many ? 's' : ''} ${keys.join(', ')} reference${many ? '' : 's'} it from ${many ? 'tables' : 'a table'} this run does not copy, so it is synced by its differences only, never reloaded (TRUNCATE refuses it); a row deleted on the source that ${many ? 'they' : 'it'} still reference${many ? '' : 's'} fails the table, its rows kept`
 }
 
 /**

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { TableRef, quoteIdent, quoteLiteral } from '../../db/table-ref.js'
-import { type TablePlan, rowEstimate } from '../plan/planner.js'
+import { type TablePlan, rowEstimate, syncMayReload } from '../plan/planner.js'
 import { type SyncSince, parseSince } from './since.js'
 
 /**
@@ -69,7 +69,11 @@ export async function predictedReloads(
 ): Promise<Set<string>> {
   const candidates = plans.filter(
     (plan) =>
-      plan.mode === 'sync' && plan.syncKey && plan.source.kind === 'table' && marks.has(plan.target.key),
+      plan.mode === 'sync' &&
+      plan.syncKey &&
+      syncMayReload(plan) &&
+      plan.source.kind === 'table' &&
+      marks.has(plan.target.key),
   )
   const reloads = new Set<string>()
   if (candidates.length === 0) return reloads
