@@ -8,7 +8,7 @@ import { testConfig } from '../helpers/config.js'
 import { databasePair } from '../helpers/database-pair.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
 import { copied } from '../helpers/sync-report.js'
-import { testServers } from '../helpers/servers.js'
+import { TestDatabase, TestServer, testServers } from '../helpers/servers.js'
 
 // mode: sync attacked where its newest logic decides which rows to look at: the ids a snapshot did not see
 // (since.ts) and the deletes named by sums of integer keys (table-syncer.ts). Every case ends with the
@@ -233,6 +233,39 @@ describe('a sync attacked', () => {
       }
     } finally {
       await db.drop()
+    }
+  })
+
+  test('brings the rows of a prepared transaction, one written in a released subtransaction, that commits after the last snapshot', async () => {
+    // A source server of its own: prepared transactions need max_prepared_transactions, which is 0 by default.
+    const source = await TestServer.start('attack-prepared', undefined, { max_prepared_transactions: 5 })
+    const db = {
+      source: await TestDatabase.create(source, 'attack_prepared'),
+      target: await TestDatabase.create(servers.target, 'attack_prepared'),
+    }
+    try {
+      await db.source.sql(`CREATE TABLE public.t (id int PRIMARY KEY, v text);
+        INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 200) g; ANALYZE public.t;
+        CREATE TABLE public.bump (id int)`)
+      assert.equal((await run(db)).status, 'succeeded')
+      await db.source
+        .sql(`BEGIN; SAVEPOINT s; UPDATE public.t SET v = 'prepared, in a subtransaction' WHERE id = 5;
+        RELEASE SAVEPOINT s; UPDATE public.t SET v = 'prepared' WHERE id = 6; PREPARE TRANSACTION 'attack'`)
+      await db.source.sql(`INSERT INTO public.bump VALUES (1)`)
+      let report = await run(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      copied(report, 'public.t')
+      await db.source.sql(`COMMIT PREPARED 'attack'`)
+      report = await run(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      const synced = copied(report, 'public.t')
+      await assertSameRows(db, 'public.t')
+      assert.equal(synced.syncCompared, 'written', JSON.stringify(synced))
+      assert.equal(synced.sync?.updated, 2, JSON.stringify(synced))
+    } finally {
+      await db.source.sql(`ROLLBACK PREPARED 'attack'`).catch(() => {})
+      await db.target.drop()
+      await source.destroy()
     }
   })
 })
