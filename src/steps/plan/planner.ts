@@ -610,7 +610,7 @@ export function syncMayReload(plan: TablePlan): boolean {
 function referencedFromOutsideWarning(plan: TablePlan): string {
   const keys = plan.referencedFromOutside!
   const many = keys.length > 1
-  return `${plan.target.display}: foreign key${many ? 's' : ''} ${keys.join(', ')} reference${many ? '' : 's'} it from ${many ? 'tables' : 'a table'} this run does not copy, so it is synced by its differences only, never reloaded (TRUNCATE refuses it); a row deleted on the source that ${many ? 'they' : 'it'} still reference${many ? '' : 's'} fails the table, its rows kept`
+  return `${plan.target.display}: foreign key${many ? 's' : ''} ${keys.join(', ')} reference${many ? '' : 's'} it from ${many ? 'tables' : 'a table'} this run does not copy, so it is synced by its differences only, never reloaded (TRUNCATE refuses it). When the source deletes a row that ${many ? 'they' : 'it'} still reference${many ? '' : 's'}, ON DELETE CASCADE or SET NULL acts on the local rows; any other key fails the table, its rows kept`
 }
 
 /**
