@@ -70,6 +70,11 @@ async function targetDigest(db: DatabasePair, table: string): Promise<string> {
   return row!.h
 }
 
+/** `tablehaul plan --mode sync` between the pair's databases, as a user runs it. */
+function planSync(db: DatabasePair) {
+  return runCli(['plan', '--source', db.source.url, '--target', db.target.url, '--mode', 'sync'])
+}
+
 function result(report: RunReport, name: string): TableResult {
   const found = report.tables.find((t) => t.table === name)
   assert.ok(found, `${name} is in the report: ${JSON.stringify(report.tables)}`)
@@ -500,15 +505,7 @@ describe('a sync', () => {
         CREATE TABLE public.nullable_unique (id int UNIQUE, v text);
         INSERT INTO public.nullable_unique SELECT g, 'v' FROM generate_series(1, 100) g;`)
       assert.equal((await sync(db)).status, 'succeeded')
-      const plan = await runCli([
-        'plan',
-        '--source',
-        db.source.url,
-        '--target',
-        db.target.url,
-        '--mode',
-        'sync',
-      ])
+      const plan = await planSync(db)
       assert.equal(plan.code, 0, plan.stderr)
       assert.match(plan.stdout, /public\.orders .* sync /)
       assert.match(plan.stdout, /public\.loose .* sync → replace: no key/)
@@ -611,15 +608,7 @@ describe('a sync of a table that a table outside the run references on the targe
       await db.target.sql(`
         CREATE TABLE public.local_notes (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES public.customers, note text);
         INSERT INTO public.local_notes SELECT g, g, 'called' FROM generate_series(1, 10) g;`)
-      const plan = await runCli([
-        'plan',
-        '--source',
-        db.source.url,
-        '--target',
-        db.target.url,
-        '--mode',
-        'sync',
-      ])
+      const plan = await planSync(db)
       assert.equal(plan.code, 0, plan.stderr)
       assert.match(plan.stdout, /public\.customers .* sync /)
       assert.match(
