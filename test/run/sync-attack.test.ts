@@ -6,9 +6,9 @@ import { TransferJob } from '../../src/run/transfer-job.js'
 import { waitFor } from '../helpers/cli.js'
 import { testConfig } from '../helpers/config.js'
 import { databasePair } from '../helpers/database-pair.js'
-import { assertSameRows } from '../helpers/fingerprint.js'
+import { assertSameRows, rowsOf } from '../helpers/fingerprint.js'
 import { copied } from '../helpers/sync-report.js'
-import { TestDatabase, TestServer, testServers } from '../helpers/servers.js'
+import { TestDatabase, TestServer, testServers, withClient } from '../helpers/servers.js'
 
 // mode: sync attacked where its newest logic decides which rows to look at: the ids a snapshot did not see
 // (since.ts) and the deletes named by sums of integer keys (table-syncer.ts). Every case ends with the
@@ -266,6 +266,44 @@ describe('a sync attacked', () => {
       await db.source.sql(`ROLLBACK PREPARED 'attack'`).catch(() => {})
       await db.target.drop()
       await source.destroy()
+    }
+  })
+
+  test("fails the table, rows kept, under verify: checksum when a trigger of the target's owner changes a value the sync writes", async () => {
+    const db = await databasePair(servers, 'attack_trigger')
+    const role = `tablehaul_attack_${process.pid}`
+    const target = new URL(db.target.url)
+    target.username = role
+    target.password = 'attack-role-secret'
+    const sync = (yaml: Record<string, unknown>) =>
+      new TransferJob(
+        testConfig({ source: db.source.url, target: target.toString(), mode: 'sync' }, { yaml }),
+        {
+          notifier: null,
+        },
+      ).run()
+    try {
+      // The table and its trigger belong to the target's owner: the target user cannot switch it off.
+      await db.target.sql(`CREATE ROLE ${role} LOGIN PASSWORD 'attack-role-secret' NOSUPERUSER;
+        GRANT CREATE, TEMP ON DATABASE ${db.target.name} TO ${role};
+        CREATE TABLE public.t (id int PRIMARY KEY, v text);
+        GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.t TO ${role};
+        CREATE FUNCTION public.shout() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN NEW.v := upper(NEW.v); RETURN NEW; END';
+        CREATE TRIGGER shout BEFORE UPDATE ON public.t FOR EACH ROW EXECUTE FUNCTION public.shout();`)
+      await db.source.sql(`CREATE TABLE public.t (id int PRIMARY KEY, v text);
+        INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 300) g; ANALYZE public.t;`)
+      assert.equal((await sync({ verify: 'checksum' })).status, 'succeeded')
+      await assertSameRows(db, 'public.t')
+      const kept = await rowsOf(db.target, 'public.t')
+      await db.source.sql(`UPDATE public.t SET v = 'changed' WHERE id IN (3, 200)`)
+      const report = await sync({ verify: 'checksum' })
+      const table = report.tables.find((t) => t.table === 'public.t')
+      assert.equal(table?.status, 'failed', JSON.stringify(table))
+      assert.equal(table?.error?.code, 'CHECKSUM_MISMATCH', JSON.stringify(table))
+      assert.deepEqual(await rowsOf(db.target, 'public.t'), kept, "the target's previous rows are kept")
+    } finally {
+      await db.drop()
+      await withClient(servers.target.url, (c) => c.query(`DROP ROLE IF EXISTS ${role}`)).catch(() => {})
     }
   })
 })
