@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
-import type { RunReport } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
-import { waitFor } from '../helpers/cli.js'
 import { testConfig } from '../helpers/config.js'
 import { databasePair } from '../helpers/database-pair.js'
 import { assertSameRows, rowsOf } from '../helpers/fingerprint.js'
-import { copied } from '../helpers/sync-report.js'
+import { copied, deletesCounted, runBetween as run } from '../helpers/sync-report.js'
 import { TestDatabase, TestServer, testServers, withClient } from '../helpers/servers.js'
 
 // mode: sync attacked where its newest logic decides which rows to look at: the ids a snapshot did not see
@@ -23,15 +21,6 @@ before(async () => {
 after(async () => {
   await servers?.stop()
 })
-
-function run(
-  db: { readonly source: { readonly url: string }; readonly target: { readonly url: string } },
-  mode: 'sync' | 'replace' = 'sync',
-): Promise<RunReport> {
-  return new TransferJob(testConfig({ source: db.source.url, target: db.target.url, mode }), {
-    notifier: null,
-  }).run()
-}
 
 async function client(url: string): Promise<pg.Client> {
   const c = new pg.Client(url)
@@ -98,16 +87,7 @@ describe('a sync attacked', () => {
         DELETE FROM public.small WHERE id IN (-32768, -32761, -1, 32759);
         INSERT INTO public.small VALUES (-32767, 'new');`)
       // With the deletes in the source's statistics, the keys are counted and summed in the first pass.
-      await waitFor(
-        async () => {
-          const [row] = await db.source.sql<{ n: number }>(
-            `SELECT min(n_tup_del)::int AS n FROM pg_stat_all_tables WHERE relid IN ('public.top'::regclass, 'public.bottom'::regclass, 'public.small'::regclass)`,
-          )
-          return row!.n >= 3
-        },
-        30_000,
-        'the statistics to count the deletes',
-      )
+      await deletesCounted(db.source, ['public.top', 'public.bottom', 'public.small'], 3)
       const report = await run(db)
       assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
       const expected = { top: [0, 1, 3, 2996], bottom: [1, 0, 3, 2997], small: [1, 0, 4, 9359] }
@@ -131,9 +111,6 @@ describe('a sync attacked', () => {
       )
       return row!.n
     }
-    // The statistics count the deletes, so the keys are counted and summed in the first pass.
-    const deletesCounted = (n: number) =>
-      waitFor(async () => (await deletes()) >= n, 30_000, 'the statistics to count the deletes')
     try {
       // Keys g * 2^33: a bucket spans far more than 2^31 values, so its sums are int8 offsets added in numeric.
       await db.source.sql(`
@@ -155,7 +132,7 @@ describe('a sync attacked', () => {
         DELETE FROM public.local WHERE id = 51;`)
       // A row of the target deleted by someone else, in the same range of keys as the source's delete.
       await db.target.sql(`DELETE FROM public.local WHERE id = 50`)
-      await deletesCounted(7)
+      await deletesCounted(db.source, ['public.wide'], 7)
       let report = await run(db)
       assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
       let wide = copied(report, 'public.wide')
@@ -173,7 +150,7 @@ describe('a sync attacked', () => {
       const before = await deletes()
       await db.source.sql(`UPDATE public.wide SET v = 'after the freeze' WHERE id = ${key(3)};
         DELETE FROM public.wide WHERE id = ${key(4)}`)
-      await deletesCounted(before + 1)
+      await deletesCounted(db.source, ['public.wide'], before + 1)
       report = await run(db)
       assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
       wide = copied(report, 'public.wide')
@@ -208,16 +185,7 @@ describe('a sync attacked', () => {
         -- Equal by =, another text: a change the sync must carry.
         UPDATE public.amounts SET id = 10.0 WHERE id = 10;
         UPDATE public.amounts SET id = 20.5 WHERE id = 20;`)
-      await waitFor(
-        async () => {
-          const [row] = await db.source.sql<{ n: number }>(
-            `SELECT min(n_tup_del)::int AS n FROM pg_stat_all_tables WHERE relid IN ('public.ids'::regclass, 'public.pairs'::regclass, 'public.amounts'::regclass)`,
-          )
-          return row!.n >= 3
-        },
-        30_000,
-        'the statistics to count the deletes',
-      )
+      await deletesCounted(db.source, ['public.ids', 'public.pairs', 'public.amounts'], 3)
       const report = await run(db)
       assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
       const expected = {

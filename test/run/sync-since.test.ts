@@ -2,12 +2,10 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import type { RunReport, TableResult } from '../../src/report/run-report.js'
-import { TransferJob } from '../../src/run/transfer-job.js'
 import { waitFor } from '../helpers/cli.js'
-import { testConfig } from '../helpers/config.js'
 import { databasePair } from '../helpers/database-pair.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
-import { assertAll, copied, notes } from '../helpers/sync-report.js'
+import { assertAll, copied, notes, runBetween as run } from '../helpers/sync-report.js'
 import { type TestDatabase, testServers, withClient } from '../helpers/servers.js'
 
 // mode: sync reading only the rows written since the last copy (src/steps/sync/since.ts), attacked: every
@@ -22,19 +20,6 @@ before(async () => {
 after(async () => {
   await servers?.stop()
 })
-
-function run(
-  db: { readonly source: { readonly url: string }; readonly target: { readonly url: string } },
-  mode: 'sync' | 'replace' = 'sync',
-  yaml: Record<string, unknown> = {},
-  hooks: (job: TransferJob) => void = () => {},
-): Promise<RunReport> {
-  const job = new TransferJob(testConfig({ source: db.source.url, target: db.target.url, mode }, { yaml }), {
-    notifier: null,
-  })
-  hooks(job)
-  return job.run()
-}
 
 /**
  * The sync read only the rows written since the last copy, and said nothing about comparing them all. One
