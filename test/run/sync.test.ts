@@ -496,6 +496,39 @@ describe('a sync', () => {
     }
   })
 
+  test('lifts for the run a cascading foreign key that only the target has, so its cascade cannot take rows the source kept', async () => {
+    const db = await databasePair(servers, 'sync_fk_target_only')
+    try {
+      // No key on the source: its invoices of a deleted customer stay.
+      await db.source.sql(`
+        CREATE TABLE public.customers (id int PRIMARY KEY, name text);
+        CREATE TABLE public.invoices (id int PRIMARY KEY, customer_id int NOT NULL, amount int, note text);
+        INSERT INTO public.customers SELECT g, 'c' || g FROM generate_series(1, 100) g;
+        INSERT INTO public.invoices SELECT g, 1 + g % 100, g, repeat('x', 200) FROM generate_series(1, 2000) g;`)
+      assert.equal((await sync(db)).status, 'succeeded')
+      await db.target.sql(`ALTER TABLE public.invoices ADD CONSTRAINT invoices_customer_fk
+        FOREIGN KEY (customer_id) REFERENCES public.customers ON DELETE CASCADE`)
+      await db.source.sql(`DELETE FROM public.customers WHERE id = 2`)
+      // One table at a time, largest first: the invoices commit before the customers' DELETE would cascade.
+      const report = await sync(db, { jobs: 1 })
+      assert.equal(result(report, 'public.customers').sync?.deleted, 1, JSON.stringify(report.tables))
+      await assertSameRows(db, 'public.customers')
+      await assertSameRows(db, 'public.invoices')
+      // Put back as the user declared it; the rows the source kept violate it, so NOT VALID, and said so.
+      const [key] = await db.target.sql<{ valid: boolean; definition: string }>(
+        `SELECT convalidated AS valid, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conname = 'invoices_customer_fk'`,
+      )
+      assert.match(key?.definition ?? '', /ON DELETE CASCADE/)
+      assert.equal(key?.valid, false)
+      assert.match(
+        result(report, 'public.invoices').warnings?.join('\n') ?? '',
+        /foreign key invoices_customer_fk was created NOT VALID/,
+      )
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('without a usable key replaces the table, and plan says so; many changes switch it to a reload', async () => {
     const db = await databasePair(servers, 'sync_nokey')
     try {

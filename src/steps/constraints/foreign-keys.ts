@@ -60,6 +60,15 @@ export class ForeignKeys {
     // to reload (`reloads`, by target table key): lifting takes a lock on the table at the key's other end,
     // whose own sync holds it, and two syncs that reload both ends would each wait for the other.
     const syncing = new Set<string>()
+    // The source's foreign keys, by the target table its rows go to.
+    const sourceKeys = new Map<string, readonly string[]>()
+    for (const plan of plans) {
+      if (plan.source.kind === 'table')
+        sourceKeys.set(
+          plan.target.key,
+          plan.source.table.constraints.filter((c) => c.type === 'f').map((c) => c.definition),
+        )
+    }
     for (const plan of plans) {
       const table = plan.targetTable
       if (!plan.problem && plan.targetState === 'exists' && table) mark(table)
@@ -87,7 +96,12 @@ export class ForeignKeys {
             definition: constraint.definition,
             comment: constraint.comment,
           }
-          if (syncing.has(table.ref.key) && syncing.has(referenced.ref.key)) this.kept.push(key)
+          if (
+            syncing.has(table.ref.key) &&
+            syncing.has(referenced.ref.key) &&
+            !(writesRows(key.definition) && !sourceKeys.get(table.ref.key)?.includes(key.definition))
+          )
+            this.kept.push(key)
           else keys.push(key)
         }
       }
@@ -221,6 +235,17 @@ export class ForeignKeys {
       return `foreign key ${key.name} could not be created (it stays recorded in tablehaul.pending_foreign_keys and the next run tries again): ${messageOf(error)}`
     }
   }
+}
+
+/**
+ * A key whose ON DELETE or ON UPDATE action writes rows of its own (CASCADE, SET NULL, SET DEFAULT). Kept on
+ * during a sync, it changes the referencing table when the referenced table's sync deletes or re-keys a
+ * row: right when the source has the same key (its rows changed that way too), wrong when only the target
+ * has it, and then it may act after the referencing table's sync committed, so a copy reported identical
+ * would not be. Such a key of the target alone is lifted for the run, as for a reload.
+ */
+function writesRows(definition: string): boolean {
+  return /\bON (DELETE|UPDATE) (CASCADE|SET NULL|SET DEFAULT)\b/.test(definition)
 }
 
 /**
