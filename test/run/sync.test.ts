@@ -630,17 +630,22 @@ describe('a sync as a target role that does not own the table', () => {
 })
 
 describe('a sync of a table that a table outside the run references on the target', () => {
-  test('syncs it by its differences, many of them too, and fails it, rows kept, when a referenced row goes', async () => {
+  test('loads it empty without TRUNCATE, syncs it by its differences, many of them too, and fails it, rows kept, when a referenced row goes', async () => {
     const db = await databasePair(servers, 'sync_outside_fk')
     try {
-      await db.source.sql(`
-        CREATE TABLE public.customers (id int PRIMARY KEY, name text NOT NULL);
+      const customers = `CREATE TABLE public.customers (id int PRIMARY KEY, name text NOT NULL);`
+      await db.source.sql(`${customers}
         INSERT INTO public.customers SELECT g, 'c' || g FROM generate_series(1, 500) g;`)
-      assert.equal((await sync(db)).status, 'succeeded')
-      // The user's own table on the target, which the run does not copy (the source has none).
-      await db.target.sql(`
-        CREATE TABLE public.local_notes (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES public.customers, note text);
-        INSERT INTO public.local_notes SELECT g, g, 'called' FROM generate_series(1, 10) g;`)
+      // The user's own table on the target, which the run does not copy (the source has none), already
+      // referencing the empty table: its first load cannot TRUNCATE it.
+      await db.target.sql(`${customers}
+        CREATE TABLE public.local_notes (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES public.customers, note text);`)
+      const first = result(await sync(db), 'public.customers')
+      assert.equal(first.status, 'copied', JSON.stringify(first))
+      await assertSameRows(db, 'public.customers')
+      await db.target.sql(
+        `INSERT INTO public.local_notes SELECT g, g, 'called' FROM generate_series(1, 10) g;`,
+      )
       const plan = await planSync(db)
       assert.equal(plan.code, 0, plan.stderr)
       assert.match(plan.stdout, /public\.customers .* sync /)
