@@ -107,8 +107,17 @@ export interface TriggerInfo {
 export interface RuleInfo {
   readonly name: string
   readonly definition: string
+  /** As a trigger's `enabled`. */
   readonly enabled: string
   readonly comment: string | null
+}
+
+/**
+ * Whether a trigger or rule with this `enabled` state fires in tablehaul's sessions, which keep the default
+ * session_replication_role (origin): `O` and `A` fire there, `R` only on a replica, `D` never.
+ */
+export function firesInOurSessions(enabled: string): boolean {
+  return enabled === 'O' || enabled === 'A'
 }
 
 export interface PolicyInfo {

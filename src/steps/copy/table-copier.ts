@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
 import { type Database, clientLimitMs, hasRows, isConnectionLost } from '../../db/database.js'
 import { adviceFor } from '../../db/sql-state-advice.js'
+import { firesInOurSessions } from '../../catalog/catalog.js'
 import type { Ddl } from '../../catalog/ddl.js'
 import { quoteIdent } from '../../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
@@ -527,7 +528,7 @@ export class TableCopier {
     const table = plan.target.sql
     const restore: string[] = []
     for (const trigger of existing.triggers) {
-      if (trigger.enabled !== 'O' && trigger.enabled !== 'A') continue
+      if (!firesInOurSessions(trigger.enabled)) continue
       const name = quoteIdent(trigger.name)
       await client.query(`ALTER TABLE ${table} DISABLE TRIGGER ${name}`)
       restore.push(`ALTER TABLE ${table} ENABLE ${trigger.enabled === 'A' ? 'ALWAYS ' : ''}TRIGGER ${name}`)

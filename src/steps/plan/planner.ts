@@ -1,5 +1,5 @@
 import { closest } from '../../closest.js'
-import type { Catalog, SequenceInfo, TableInfo } from '../../catalog/catalog.js'
+import { type Catalog, type SequenceInfo, type TableInfo, firesInOurSessions } from '../../catalog/catalog.js'
 import { TableRef, quoteIdent } from '../../db/table-ref.js'
 import type { Config, LoadMode, TableEntry } from '../../config/schema.js'
 import { TablehaulError, messageOf } from '../../errors.js'
@@ -575,7 +575,7 @@ function describeNotFound(pattern: TablePattern, from: string, source: Catalog):
  * a sync must not hold, so such a table is reloaded, as replace does. `R` rules fire only on a replica.
  */
 function firingRules(table: TableInfo): string[] {
-  return table.rules.filter((rule) => rule.enabled === 'O' || rule.enabled === 'A').map((rule) => rule.name)
+  return table.rules.filter((rule) => firesInOurSessions(rule.enabled)).map((rule) => rule.name)
 }
 
 /**
@@ -591,7 +591,7 @@ function unsuspendableByNonOwner(plan: TablePlan): string | undefined {
   if (plan.problem || !mirrors || plan.targetState !== 'exists' || !table || table.isOwner) return undefined
   const triggers = table.triggers
     .filter((t) => (plan.mode === 'sync' ? t.firesOnSync || t.firesOnLoad : t.firesOnLoad))
-    .filter((t) => t.enabled === 'O' || t.enabled === 'A')
+    .filter((t) => firesInOurSessions(t.enabled))
     .map((t) => t.name)
   if (triggers.length === 0) return undefined
   const many = triggers.length > 1
