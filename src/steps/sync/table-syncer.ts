@@ -487,13 +487,9 @@ export class TableSyncer {
       `COPY ${TEMP.rows} (${columnList}) FROM STDIN WITH (FORMAT ${format})`,
     )
     if (fetched !== expected) {
-      throw new TablehaulError(
-        'ROW_COUNT_MISMATCH',
+      throw this.rowCountMismatch(
         `the source counted ${expected} rows written since the last copy but sent ${fetched}`,
-        {
-          hint: 'the transaction was rolled back; run again, and report it if it repeats',
-          table: plan.target.display,
-        },
+        'the transaction was rolled back; run again, and report it if it repeats',
       )
     }
     await this.target(`ANALYZE ${TEMP.rows}`)
@@ -915,13 +911,9 @@ export class TableSyncer {
     }
     await this.target('CLOSE tablehaul_sync_keys')
     if (fetched !== expected) {
-      throw new TablehaulError(
-        'ROW_COUNT_MISMATCH',
+      throw this.rowCountMismatch(
         `the source sent ${fetched} of the ${expected} changed rows it was asked for by key`,
-        {
-          hint: 'the transaction was rolled back; run again, and report it if it repeats',
-          table: plan.target.display,
-        },
+        'the transaction was rolled back; run again, and report it if it repeats',
       )
     }
   }
@@ -943,13 +935,9 @@ export class TableSyncer {
         `DELETE FROM ONLY ${plan.target.sql} AS t USING (SELECT d.* ${vanished}) AS d WHERE ${this.sameKey('t', 'd')}`,
       )
       if ((deleted.rowCount ?? 0) !== expected) {
-        throw new TablehaulError(
-          'ROW_COUNT_MISMATCH',
+        throw this.rowCountMismatch(
           `${expected} target rows have no source row but ${deleted.rowCount ?? 0} were deleted`,
-          {
-            hint: 'a trigger or rule on the target table may have kept rows; the transaction was rolled back',
-            table: plan.target.display,
-          },
+          'a trigger or rule on the target table may have kept rows; the transaction was rolled back',
         )
       }
       const written = changed === 0 ? { inserted: 0, updated: 0 } : await this.write(TEMP.rows, changed)
@@ -1086,15 +1074,19 @@ export class TableSyncer {
     )
     if (expected > 0) await this.noteWriter()
     if (inserted.rowCount !== expected) {
-      throw new TablehaulError(
-        'ROW_COUNT_MISMATCH',
+      throw this.rowCountMismatch(
         `${expected} changed rows came from the source but ${inserted.rowCount ?? 0} were inserted`,
-        {
-          hint: 'a trigger or rule on the target table may have dropped rows; the transaction was rolled back',
-          table: plan.target.display,
-        },
+        'a trigger or rule on the target table may have dropped rows; the transaction was rolled back',
       )
     }
+  }
+
+  /** A statement moved or wrote another number of rows than it had to: the table's transaction rolls back. */
+  private rowCountMismatch(message: string, hint: string): TablehaulError {
+    return new TablehaulError('ROW_COUNT_MISMATCH', message, {
+      hint,
+      table: this.options.plan.target.display,
+    })
   }
 
   private sameKey(a: string, b: string): string {
