@@ -28,15 +28,41 @@ async function client(url: string): Promise<pg.Client> {
   return c
 }
 
+type Pair = { readonly source: TestDatabase; readonly target: { readonly url: string } }
+
+/** Table t (200 rows) and an empty table bump on the source, and a first copy of them. */
+async function firstCopy(db: Pair): Promise<void> {
+  await db.source.sql(`CREATE TABLE public.t (id int PRIMARY KEY, v text);
+    INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 200) g; ANALYZE public.t;
+    CREATE TABLE public.bump (id int)`)
+  assert.equal((await run(db)).status, 'succeeded')
+}
+
+/**
+ * With a writer of two rows of t still open on the source: a later id commits (the next snapshot's xmax
+ * passes the writer's subtransactions, which it did not see), a sync runs, `commit` ends the writer, and
+ * the sync after it must bring both rows, reading only the rows written since.
+ */
+async function assertBroughtAfterCommit(db: Pair, commit: () => Promise<unknown>): Promise<void> {
+  await db.source.sql(`INSERT INTO public.bump VALUES (1)`)
+  let report = await run(db)
+  assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+  copied(report, 'public.t')
+  await commit()
+  report = await run(db)
+  assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+  const synced = copied(report, 'public.t')
+  await assertSameRows(db, 'public.t')
+  assert.equal(synced.syncCompared, 'written', JSON.stringify(synced))
+  assert.equal(synced.sync?.updated, 2, JSON.stringify(synced))
+}
+
 describe('a sync attacked', () => {
   test('brings a row written in a released subtransaction of a transaction open at the last snapshot, with a later id committed before it', async () => {
     const db = await databasePair(servers, 'attack_subxact')
     const open = await client(db.source.url)
     try {
-      await db.source.sql(`CREATE TABLE public.t (id int PRIMARY KEY, v text);
-        INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 200) g; ANALYZE public.t;
-        CREATE TABLE public.bump (id int)`)
-      assert.equal((await run(db)).status, 'succeeded')
+      await firstCopy(db)
       // A subtransaction's id lies above its parent's; RELEASE SAVEPOINT, and the end of a PL/pgSQL block
       // with an EXCEPTION clause, drop the lock on it (PostgreSQL keeps only the top transaction's), and the
       // transaction stays open.
@@ -45,18 +71,7 @@ describe('a sync attacked', () => {
         DO $$ BEGIN
           BEGIN UPDATE public.t SET v = 'in a PL/pgSQL block' WHERE id = 7; EXCEPTION WHEN others THEN RAISE; END;
         END $$`)
-      // A later id commits: the next snapshot's xmax passes the subtransaction's id, which it did not see.
-      await db.source.sql(`INSERT INTO public.bump VALUES (1)`)
-      let report = await run(db)
-      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
-      copied(report, 'public.t')
-      await open.query('COMMIT')
-      report = await run(db)
-      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
-      const synced = copied(report, 'public.t')
-      await assertSameRows(db, 'public.t')
-      assert.equal(synced.syncCompared, 'written', JSON.stringify(synced))
-      assert.equal(synced.sync?.updated, 2, JSON.stringify(synced))
+      await assertBroughtAfterCommit(db, () => open.query('COMMIT'))
     } finally {
       await open.end().catch(() => {})
       await db.drop()
@@ -212,24 +227,11 @@ describe('a sync attacked', () => {
       target: await TestDatabase.create(servers.target, 'attack_prepared'),
     }
     try {
-      await db.source.sql(`CREATE TABLE public.t (id int PRIMARY KEY, v text);
-        INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 200) g; ANALYZE public.t;
-        CREATE TABLE public.bump (id int)`)
-      assert.equal((await run(db)).status, 'succeeded')
+      await firstCopy(db)
       await db.source
         .sql(`BEGIN; SAVEPOINT s; UPDATE public.t SET v = 'prepared, in a subtransaction' WHERE id = 5;
         RELEASE SAVEPOINT s; UPDATE public.t SET v = 'prepared' WHERE id = 6; PREPARE TRANSACTION 'attack'`)
-      await db.source.sql(`INSERT INTO public.bump VALUES (1)`)
-      let report = await run(db)
-      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
-      copied(report, 'public.t')
-      await db.source.sql(`COMMIT PREPARED 'attack'`)
-      report = await run(db)
-      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
-      const synced = copied(report, 'public.t')
-      await assertSameRows(db, 'public.t')
-      assert.equal(synced.syncCompared, 'written', JSON.stringify(synced))
-      assert.equal(synced.sync?.updated, 2, JSON.stringify(synced))
+      await assertBroughtAfterCommit(db, () => db.source.sql(`COMMIT PREPARED 'attack'`))
     } finally {
       await db.source.sql(`ROLLBACK PREPARED 'attack'`).catch(() => {})
       await db.target.drop()
