@@ -38,7 +38,7 @@ async function sync(
 
 /**
  * A login role of the target server, not a superuser, with CREATE and TEMP on the target database (`create`
- * runs `grants` too, as the target's superuser), and a sync into the target as that role.
+ * runs `grants` too, as the target's superuser), and a sync (or a replace) into the target as that role.
  */
 function targetRole(db: DatabasePair, name: string) {
   const role = `tablehaul_${name}_${process.pid}`
@@ -54,6 +54,10 @@ function targetRole(db: DatabasePair, name: string) {
         GRANT CREATE, TEMP ON DATABASE ${db.target.name} TO ${role};
         ${grants}`),
     sync: () => new TransferJob(config, { notifier: null }).run(),
+    replace: () =>
+      new TransferJob(testConfig({ source: db.source.url, target: target.toString(), mode: 'replace' }), {
+        notifier: null,
+      }).run(),
     drop: () =>
       withClient(db.target.server.url, (client) => client.query(`DROP ROLE IF EXISTS ${role}`)).then(
         () => {},
@@ -686,6 +690,39 @@ describe('a sync of a table that a table outside the run references on the targe
       assert.equal(await targetDigest(db, 'public.local_notes'), notes)
     } finally {
       await db.drop()
+    }
+  })
+})
+
+describe('a run that must lift a foreign key of a table the target user does not own', () => {
+  test('fails before writing, naming the key and what to do, for a sync (a target-only cascading key) and for a replace', async () => {
+    const db = await databasePair(servers, 'sync_fk_not_owned')
+    const guest = targetRole(db, 'fkguest')
+    const tables = `CREATE TABLE public.customers (id int PRIMARY KEY, name text);
+      CREATE TABLE public.invoices (id int PRIMARY KEY, customer_id int NOT NULL, amount int);`
+    try {
+      await db.source.sql(`${tables}
+        INSERT INTO public.customers SELECT g, 'c' || g FROM generate_series(1, 100) g;
+        INSERT INTO public.invoices SELECT g, 1 + g % 100, g FROM generate_series(1, 2000) g;`)
+      // The tables belong to the target's owner; the target user may write them, not alter them.
+      await guest.create(`${tables}
+        GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.customers, public.invoices TO ${guest.role};`)
+      assert.equal((await guest.sync()).status, 'succeeded')
+      await db.target.sql(`ALTER TABLE public.invoices ADD CONSTRAINT invoices_customer_fk
+        FOREIGN KEY (customer_id) REFERENCES public.customers ON DELETE CASCADE`)
+      await db.source.sql(`DELETE FROM public.customers WHERE id = 2`)
+      const before = await targetDigest(db, 'public.invoices')
+      for (const run of [guest.sync, guest.replace]) {
+        const report = await run()
+        assert.equal(report.status, 'failed', JSON.stringify(report))
+        assert.equal(report.error?.code, 'PRIVILEGE_MISSING', JSON.stringify(report.error))
+        assert.match(report.error?.message ?? '', /foreign key invoices_customer_fk of public\.invoices/)
+        assert.match(report.error?.hint ?? '', /connect to the target as the tables' owner/)
+        assert.equal(await targetDigest(db, 'public.invoices'), before, "the target's rows are kept")
+      }
+    } finally {
+      await db.drop()
+      await guest.drop()
     }
   })
 })

@@ -1,7 +1,7 @@
 import type { Catalog, TableInfo } from '../../catalog/catalog.js'
 import type { Database } from '../../db/database.js'
 import { quoteIdent, quoteLiteral, splitQualifiedName, TableRef } from '../../db/table-ref.js'
-import { messageOf, sqlStateOf } from '../../errors.js'
+import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
 import type { TablePlan } from '../plan/planner.js'
 import type pg from 'pg'
 
@@ -83,6 +83,8 @@ export class ForeignKeys {
         syncing.add(table.ref.key)
     }
     const keys: ForeignKey[] = []
+    // ALTER TABLE … DROP CONSTRAINT is for the owner of the key's table only.
+    const notOwned: string[] = []
     for (const table of this.targetCatalog.tables) {
       if (!written.has(table.ref.key)) continue
       for (const constraint of table.constraints) {
@@ -102,11 +104,23 @@ export class ForeignKeys {
             !(writesRows(key.definition) && !sourceKeys.get(table.ref.key)?.includes(key.definition))
           )
             this.kept.push(key)
-          else keys.push(key)
+          else {
+            keys.push(key)
+            if (!table.isOwner) notOwned.push(`${key.name} of ${table.ref.display}`)
+          }
         }
       }
     }
     if (keys.length === 0) return
+    if (notOwned.length > 0) {
+      throw new TablehaulError(
+        'PRIVILEGE_MISSING',
+        `the run must drop foreign key${notOwned.length > 1 ? 's' : ''} ${notOwned.join(', ')} while it writes the tables at both ends and put ${notOwned.length > 1 ? 'them' : 'it'} back after (TRUNCATE refuses a referenced table; a sync lifts a key with an ON DELETE or ON UPDATE action that the source lacks), and only the owner of a table may drop its keys`,
+        {
+          hint: "connect to the target as the tables' owner (or grant the owning role to the target user), or leave one end of each key out of this run",
+        },
+      )
+    }
     await this.target.withTransaction(async (client) => {
       for (const key of keys)
         await client.query(`ALTER TABLE ${key.table.sql} DROP CONSTRAINT ${quoteIdent(key.name)}`)
