@@ -162,6 +162,10 @@ export interface TableInfo {
   readonly canSelect: boolean
   readonly canInsert: boolean
   readonly canTruncate: boolean
+  readonly canUpdate: boolean
+  readonly canDelete: boolean
+  /** The connected role may create temporary tables in the table's database (TEMP), as a sync does. */
+  readonly canCreateTemp: boolean
   /** The connected role owns the table (or is a member of its owner), as ALTER and DROP require. */
   readonly isOwner: boolean
   readonly comment: string | null
@@ -918,6 +922,9 @@ function tableOf(r: Row, parts: TableParts): TableInfo {
     canSelect: Boolean(r.can_select),
     canInsert: Boolean(r.can_insert),
     canTruncate: Boolean(r.can_truncate),
+    canUpdate: Boolean(r.can_update),
+    canDelete: Boolean(r.can_delete),
+    canCreateTemp: Boolean(r.can_create_temp),
     isOwner: Boolean(r.is_owner),
     comment: strOrNull(r.comment),
     partitionKey: strOrNull(r.partition_key),

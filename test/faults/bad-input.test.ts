@@ -325,6 +325,46 @@ describe('privileges: the table without them fails untouched, the others copy', 
     }
   })
 
+  test('no UPDATE, DELETE or TEMP privilege for a sync: the plan names each grant, the run fails the table before writing', async () => {
+    const p = await pair('nosyncrights')
+    let loader: Awaited<ReturnType<typeof targetRole>> | undefined
+    try {
+      loader = await targetRole(
+        p,
+        'th_syncer',
+        (role) =>
+          `GRANT SELECT, INSERT, TRUNCATE ON public.kept TO ${role}; REVOKE TEMP ON DATABASE ${p.target.name} FROM PUBLIC`,
+      )
+      const args = ['--source', p.source.url, '--target', loader.url, '--mode', 'sync']
+      const plan = await runCli(['plan', ...args])
+      assert.equal(plan.code, 1, plan.stdout + plan.stderr)
+      assert.match(
+        plan.stdout,
+        /public\.kept: no UPDATE or DELETE privilege on target table public\.kept and no TEMP privilege on the target database, which mode: sync needs .*; GRANT UPDATE, DELETE ON "public"\."kept" TO <the target user>; GRANT TEMP ON DATABASE <the target database> TO <the target user>; or use mode: replace/,
+      )
+
+      const r = await run(['run', ...args])
+      assert.equal(r.code, 1, r.stderr)
+      const failed = r.log.find((e) => e.event === 'table.failed')
+      assert.equal(failed?.table, 'public.kept')
+      assert.equal((failed?.error as { code: string }).code, 'PRIVILEGE_MISSING')
+      assert.deepEqual(await fingerprint(p.target.url, 'public.kept'), p.kept, 'nothing was written')
+
+      await p.target.sql(
+        `GRANT UPDATE, DELETE ON public.kept TO th_syncer_${suffix}; GRANT TEMP ON DATABASE ${p.target.name} TO th_syncer_${suffix}`,
+      )
+      const granted = await run(['run', ...args])
+      assert.equal(granted.code, 0, granted.stderr)
+      assert.deepEqual(
+        await fingerprint(p.target.url, 'public.kept'),
+        await fingerprint(p.source.url, 'public.kept'),
+      )
+    } finally {
+      await p.drop()
+      await loader?.drop()
+    }
+  })
+
   test('as a user that does not own the target table: its triggers are a warning, its row level security a refusal before anything is written', async () => {
     const p = await pair('notowner')
     let loader: Awaited<ReturnType<typeof targetRole>> | undefined

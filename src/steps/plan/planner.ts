@@ -528,6 +528,7 @@ export class Planner {
         },
       )
     }
+    if (mode === 'sync') return syncPrivilegeProblem(existing)
     return undefined
   }
 
@@ -597,6 +598,30 @@ function unsuspendableByNonOwner(plan: TablePlan): string | undefined {
   const many = triggers.length > 1
   const disable = triggers.map((name) => `ALTER TABLE ${plan.target.sql} DISABLE TRIGGER ${quoteIdent(name)}`)
   return `${plan.target.display}: the target user does not own it, so tablehaul cannot switch off its trigger${many ? 's' : ''} ${triggers.join(', ')}, which fire${many ? '' : 's'} on the rows it writes (a BEFORE trigger can change or drop them). Connect to the target as the table's owner (or grant the owning role to the target user), or have the owner run ${disable.join('; ')}`
+}
+
+/**
+ * mode sync writes a target table's differences with UPDATE and DELETE, from rows it gathers in temporary
+ * tables (TEMP on the database): without those rights the table failed mid-sync, on PostgreSQL's bare
+ * "permission denied", so the plan names each missing one and the grants that give it.
+ */
+function syncPrivilegeProblem(existing: TableInfo): TablehaulError | undefined {
+  const ref = existing.ref
+  const onTable = [existing.canUpdate ? [] : ['UPDATE'], existing.canDelete ? [] : ['DELETE']].flat()
+  const missing = [
+    ...(onTable.length > 0 ? [`no ${onTable.join(' or ')} privilege on target table ${ref.display}`] : []),
+    ...(existing.canCreateTemp ? [] : ['no TEMP privilege on the target database']),
+  ]
+  if (missing.length === 0) return undefined
+  const grants = [
+    ...(onTable.length > 0 ? [`GRANT ${onTable.join(', ')} ON ${ref.sql} TO <the target user>`] : []),
+    ...(existing.canCreateTemp ? [] : ['GRANT TEMP ON DATABASE <the target database> TO <the target user>']),
+  ]
+  return new TablehaulError(
+    'PRIVILEGE_MISSING',
+    `${missing.join(' and ')}, which mode: sync needs (it writes the differences with UPDATE and DELETE from temporary tables)`,
+    { hint: `${grants.join('; ')}; or use mode: replace for this table`, table: ref.display },
+  )
 }
 
 /**
