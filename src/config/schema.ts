@@ -195,7 +195,7 @@ export const configSchema = z
       .enum(['none', 'checksum'])
       .default('none')
       .describe(
-        "checksum: before each table's COMMIT (mode replace or sync), the whole table's fingerprint is compared on both sides, and a table that differs fails with its previous rows kept. Default: none.",
+        "checksum: before each table's COMMIT (mode replace or sync; tables loaded with append or recreate are not checked), the whole table's fingerprint is compared on both sides, and a table that differs fails with its previous rows kept. Default: none.",
       ),
     schema: z
       .enum(['create-missing', 'none'])
@@ -352,6 +352,21 @@ export const configSchema = z
       })
       .prefault({})
       .describe('The embedded local PostgreSQL used when no target is configured.'),
+  })
+  .superRefine((config, ctx) => {
+    // The fingerprint check runs in the table's transaction of a replace or a sync only: an appended
+    // table keeps the target's rows, so it never equals the source. A run with no such table checks nothing.
+    if (config.verify !== 'checksum' || config.mode === 'replace' || config.mode === 'sync') return
+    const checked = (config.tables ?? []).some(
+      (entry) =>
+        typeof entry !== 'string' && 'mode' in entry && (entry.mode === 'replace' || entry.mode === 'sync'),
+    )
+    if (checked) return
+    ctx.addIssue({
+      code: 'custom',
+      path: ['verify'],
+      message: `checksum checks only tables loaded with mode replace or sync, and every table of this run is loaded with mode ${config.mode}: use mode: replace or sync, or remove verify`,
+    })
   })
   .describe('tablehaul configuration (tablehaul.yaml)')
 

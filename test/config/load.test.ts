@@ -206,6 +206,26 @@ test('a bad value from a flag or a variable is blamed on it, not on the file', (
   assert.match(both.message, /^ {2}jobs: must be at least 1 \(given by --jobs\)$/m)
 })
 
+test('verify: checksum where no table would be checked (mode append or recreate) is a configuration error', async () => {
+  const source = 'source: { url: postgres://reader@db.example.com/sales }\n'
+  const { dir } = writeConfig(`${source}mode: append\nverify: checksum\n`)
+  assert.equal(
+    configError(() => loadConfig({ cwd: dir, env: {} })).message,
+    'tablehaul.yaml is not valid:\n  verify: checksum checks only tables loaded with mode replace or sync, and every table of this run is loaded with mode append: use mode: replace or sync, or remove verify',
+  )
+  const cli = await runCli(['plan', '--mode', 'recreate', '--verify', 'checksum'], {
+    cwd: writeConfig(source).dir,
+  })
+  assert.equal(cli.code, 2, cli.stderr)
+  assert.match(cli.stderr, /verify: checksum checks only .* mode recreate: .* \(given by --verify\)/)
+  const mixed = writeConfig(`${source}mode: append\nverify: checksum\ntables: [{ name: s.t, mode: sync }]\n`)
+  assert.equal(
+    loadConfig({ cwd: mixed.dir, env: {} }).config.verify,
+    'checksum',
+    'one synced table is checked',
+  )
+})
+
 test('values the schema cannot take are configuration errors (exit 2) that say what is wrong, never unexpected ones', async () => {
   const cases: Array<[string, RegExp]> = [
     [
