@@ -17,7 +17,7 @@ export function withLoadOptions(command: Command): Command {
     .addOption(
       new Option(
         '--verify <check>',
-        "checksum: compare each table's fingerprint on both sides before its COMMIT (env TABLEHAUL_VERIFY)",
+        "none (default) or checksum: compare each table's fingerprint on both sides before its COMMIT, for tables loaded with mode replace or sync (env TABLEHAUL_VERIFY)",
       ).choices(['none', 'checksum']),
     )
     .addOption(

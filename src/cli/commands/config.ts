@@ -24,7 +24,9 @@ tables:                                 # omit to copy every table of the source
   # - { query: "select * from sales.stores_sales where region = 'BR'", into: reporting.stores_br }
 exclude: []                             # e.g. [sales.tmp_*]
 
-mode: replace              # replace: target ends identical to source | append | recreate
+mode: replace              # replace: target ends identical to source | sync: the same, writing only
+                           # the rows that differ (tables need a primary key) | append | recreate
+# verify: checksum         # compare each table with the source before its COMMIT (replace, sync)
 schema: create-missing     # create missing tables from the source definition | none
 jobs: 4                    # tables copied at once, largest first
 

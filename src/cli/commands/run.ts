@@ -40,6 +40,9 @@ export function registerRunCommand(program: Command, context: CliContext): void 
 Examples:
   $ tablehaul run --source postgres://reader@db.example.com/sales --table 'sales.*'
       every table of schema sales into the embedded local PostgreSQL
+  $ tablehaul run --config nightly.yaml --mode sync
+      nightly, when few rows change: write only the rows that differ; each table needs a primary
+      key (or a unique index on NOT NULL columns), else it is replaced
   $ tablehaul run --config nightly.yaml --jobs 8
   $ tablehaul run -s "$SRC" -t postgres://localhost/sales_copy --table sales.orders --mode append
   $ tablehaul run --config nightly.yaml --quiet --json > report.json
