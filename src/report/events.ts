@@ -9,7 +9,7 @@ export interface PlannedTable {
   readonly table: string
   readonly source: string
   readonly mode: 'replace' | 'append' | 'recreate' | 'sync'
-  /** Why the mode differs from the one asked for (`sync → replace: no key`). */
+  /** Why the mode differs from the one asked for (`sync → replace: no key (…)`). */
   readonly modeNote?: string | undefined
   readonly format: 'text' | 'binary'
   readonly targetState: 'missing' | 'exists'

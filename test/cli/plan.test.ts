@@ -163,6 +163,27 @@ describe('tablehaul plan', () => {
     }
   })
 
+  test('a sync that must replace a table for want of a key says on which side the key is missing', async () => {
+    const db = await databasePair(servers, 'plan_sync_key')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.keyless (id int, v text);
+        CREATE TABLE public."Keyed" ("Id" int PRIMARY KEY, v text);`)
+      // The target's copy of "Keyed" made by hand, without the source's key.
+      await db.target.sql(`
+        CREATE TABLE public.keyless (id int, v text);
+        CREATE TABLE public."Keyed" ("Id" int NOT NULL, v text);`)
+      const result = await planCli(db, tempDir(), '--mode', 'sync', '--json')
+      assert.equal(result.code, 0, result.stderr)
+      const plan = JSON.parse(result.stdout) as TransferPlan
+      const action = (table: string) => plan.tables.find((t) => t.table === table)?.action
+      assert.equal(action('public.keyless'), 'sync → replace: no key on the source')
+      assert.equal(action('public."Keyed"'), 'sync → replace: the target has no unique index on ("Id")')
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('a table name that matches nothing exits 2 and says which entry and what to do', async () => {
     const db = await databasePair(servers, 'plan_unknown')
     try {

@@ -4,7 +4,7 @@ import { TableRef, quoteIdent } from '../../db/table-ref.js'
 import type { Config, LoadMode, TableEntry } from '../../config/schema.js'
 import { TablehaulError, messageOf } from '../../errors.js'
 import { checkCompatibility, type SourceColumn } from './compatibility.js'
-import { syncKeyOf } from './sync-key.js'
+import { missingSyncKeyNote, syncKeyOf } from './sync-key.js'
 import { TablePattern } from './table-pattern.js'
 
 /** Where a table's rows come from. */
@@ -30,7 +30,7 @@ export interface TablePlan {
   readonly syncKey?: readonly string[] | undefined
   /** mode sync: the entry's `changed:` column, whose values past the last sync's mark are written first. */
   readonly changedColumn?: string | undefined
-  /** Why the mode differs from the one asked for (`sync → replace: no key`). */
+  /** Why the mode differs from the one asked for (`sync → replace: no key (…)`). */
   readonly modeNote?: string | undefined
   /**
    * mode sync: the foreign keys of tables this run does not copy that reference this one (`name of
@@ -374,7 +374,7 @@ export class Planner {
         mode === asked
           ? undefined
           : !syncKey
-            ? 'sync → replace: no key'
+            ? missingSyncKeyNote(table, new Set(columns.map((c) => c.name)))
             : `sync → replace: the target table has ${rules.length > 1 ? 'rules' : 'a rule'} (${rules.join(', ')}) that its INSERT, UPDATE and DELETE would fire`,
       targetState: 'exists',
       targetTable: existing,
@@ -425,7 +425,7 @@ export class Planner {
       sourceLabel: 'query',
       target: into,
       mode,
-      modeNote: mode !== config.mode ? 'sync → replace: no key' : undefined,
+      modeNote: mode !== config.mode ? 'sync → replace: no key (a query)' : undefined,
       columns,
       estimatedBytes: 0,
       estimatedRows: null,

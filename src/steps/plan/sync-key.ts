@@ -1,4 +1,5 @@
 import type { IndexInfo, TableInfo } from '../../catalog/catalog.js'
+import { displayIdentifier } from '../../db/table-ref.js'
 
 /**
  * The columns a sync matches rows by: a primary key, or else a unique index on NOT NULL plain columns, of
@@ -31,4 +32,16 @@ function usableKeys(table: TableInfo): Array<readonly string[]> {
     .filter(usable)
     .sort((a, b) => Number(b.isPrimary) - Number(a.isPrimary))
     .map((index) => index.keyColumns!)
+}
+
+/**
+ * Why a table asked to sync has no key to sync by (syncKeyOf found none), short enough for plan's ACTION
+ * column: the source has none (a primary key, or a unique index on NOT NULL columns), or the target lacks
+ * the source's as a unique index.
+ */
+export function missingSyncKeyNote(source: TableInfo, copied: ReadonlySet<string>): string {
+  const onSource = usableKeys(source).find((columns) => columns.every((name) => copied.has(name)))
+  return onSource
+    ? `sync → replace: the target has no unique index on (${onSource.map(displayIdentifier).join(', ')})`
+    : 'sync → replace: no key on the source'
 }
