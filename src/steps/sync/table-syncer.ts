@@ -210,7 +210,7 @@ export class TableSyncer {
       compared: 'all',
       hintMissed:
         hint && found.changed > 0
-          ? `the changed: hint missed ${found.changed} new or changed row(s) whose ${hint.column} is not past ${hint.highWater} (a writer that does not set it?); the fingerprints found them`
+          ? `the changed: hint missed ${found.changed} new or changed row(s) whose ${hint.column} is not past ${hint.highWater} (a writer that does not set it, or a change made on the target?); the fingerprints found them`
           : undefined,
     }
   }
