@@ -77,6 +77,22 @@ const ADVICE: readonly Advice[] = [
       'the target table has a constraint the source rows violate; fix the target table or use mode: recreate',
   },
   {
+    // An enum label the source's type gained (or renamed) since the target's type was created: mode
+    // recreate re-creates the table, not the types it uses.
+    sqlState: '22P02',
+    in: ['copy'],
+    message: /invalid input value for enum/,
+    advice:
+      "the target's enum type lacks a label the source's has (added or renamed there since the target's type was created): add it on the target (ALTER TYPE … ADD VALUE or RENAME VALUE); mode: recreate re-creates the table but not its types",
+  },
+  {
+    sqlState: '22P02',
+    in: ['copy'],
+    message: /malformed record literal/,
+    advice:
+      "the target's composite type has other attributes than the source's (one added or dropped there since the target's type was created): change it on the target to match (ALTER TYPE … ADD ATTRIBUTE or DROP ATTRIBUTE); mode: recreate re-creates the table but not its types",
+  },
+  {
     sqlState: '22',
     in: ['copy'],
     advice: 'a source value does not fit the target column; fix the target column type or use mode: recreate',

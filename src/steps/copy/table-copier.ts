@@ -4,7 +4,7 @@ import { type Database, clientLimitMs, hasRows, isConnectionLost } from '../../d
 import { adviceFor } from '../../db/sql-state-advice.js'
 import { firesInOurSessions } from '../../catalog/catalog.js'
 import type { Ddl } from '../../catalog/ddl.js'
-import { quoteIdent } from '../../db/table-ref.js'
+import { displayIdentifier, quoteIdent } from '../../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
 import { copyIn } from './copy-in.js'
 import { copyOut } from './copy-out.js'
@@ -28,7 +28,12 @@ import {
   targetSinceProblem,
 } from '../sync/since.js'
 import { type SyncMark, predictedChangeShare, readHighWater, readSourceMark } from '../sync/sync-mark.js'
-import { PREDICTED_RELOAD_SHARE, type SyncOutcome, TableSyncer } from '../sync/table-syncer.js'
+import {
+  PREDICTED_RELOAD_SHARE,
+  type SyncOutcome,
+  TableSyncer,
+  type TargetOnlyReset,
+} from '../sync/table-syncer.js'
 
 /** How often a copy reports its progress. */
 const PROGRESS_INTERVAL_MS = 200
@@ -395,6 +400,7 @@ export class TableCopier {
     }
     if (outcome.kind === 'synced') {
       if (outcome.hintMissed) notes.push(outcome.hintMissed)
+      notes.push(...targetOnlyNotes(outcome.targetOnly, outcome.compared))
       return { synced: outcome, switchBackOn }
     }
     notes.push(`sync → replace: ${outcome.reason}`)
@@ -682,4 +688,23 @@ async function dropCascade(client: pg.ClientBase, table: string): Promise<string
     client.removeListener('notice', listen)
   }
   return dropped
+}
+
+/**
+ * What a sync did to the target's columns that the source does not have. A column it could not set to its
+ * default is named when the sync compared every row (the first sync after the source dropped the column,
+ * or after one was added to the target changes a signature), not in every nightly run after.
+ */
+function targetOnlyNotes(done: TargetOnlyReset, compared: 'written' | 'all'): string[] {
+  const notes: string[] = []
+  const names = (columns: readonly string[]) => columns.map(displayIdentifier).join(', ')
+  if (done.rows > 0)
+    notes.push(
+      `set ${names(done.reset)} to ${done.reset.length > 1 ? 'their defaults' : 'its default'} in ${done.rows} row(s): the source has no such column (dropped or renamed there?), and a replace leaves the default there`,
+    )
+  if (compared === 'all' && done.kept.length > 0)
+    notes.push(
+      `${names(done.kept)}: the source has no such column, and ${done.kept.length > 1 ? 'their defaults are' : 'its default is'} not the same in every row (now(), a sequence, an identity), so the rows the sync keeps keep their values; a replace would write ${done.kept.length > 1 ? 'the defaults' : 'the default'} anew in every row (drop the column on the target if the source dropped it)`,
+    )
+  return notes
 }

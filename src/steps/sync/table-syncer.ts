@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
 import copyStreams from 'pg-copy-streams'
 import { withSavepoint } from '../../db/database.js'
+import { adviceFor } from '../../db/sql-state-advice.js'
 import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
 import { copyIn } from '../copy/copy-in.js'
@@ -102,6 +103,8 @@ export type SyncOutcome =
       readonly compared: 'written' | 'all'
       /** The `changed:` column's greatest value at the snapshot, when the comparison read it. */
       readonly highWater?: string | undefined
+      /** What became of the target's columns that the source does not have. */
+      readonly targetOnly: TargetOnlyReset
     }
   | {
       /** Finding the differences would cost more than a reload: the caller replaces the table instead. */
@@ -131,6 +134,23 @@ export interface TableSyncerOptions {
    * run that were kept for the sync; returns how many it lifted (0: none to lift).
    */
   readonly liftKeys?: ((client: pg.ClientBase) => Promise<number>) | undefined
+}
+
+/** What TableSyncer.resetTargetOnlyColumns did to the target's columns that the source does not have. */
+export interface TargetOnlyReset {
+  /** Rows in which such columns were set back to their default. */
+  readonly rows: number
+  /** The columns set back to their default where they differed. */
+  readonly reset: readonly string[]
+  /** The columns left as they were: their default is not the same in every row. */
+  readonly kept: readonly string[]
+}
+
+/** Carries a default's value out of the probe, whose savepoint is rolled back by throwing. */
+class DefaultProbed extends Error {
+  constructor(readonly value: string | null) {
+    super('default probed')
+  }
 }
 
 export interface SyncHint {
@@ -194,8 +214,10 @@ export class TableSyncer {
     }
     const inserted = hinted.inserted + found.inserted
     const updated = hinted.updated + found.updated
+    const targetOnly = await this.resetTargetOnlyColumns()
     return {
       kind: 'synced',
+      targetOnly,
       rows: source.rows,
       bytes: this.bytes,
       counts: {
@@ -333,8 +355,10 @@ export class TableSyncer {
     }
     if (deleted !== excess)
       return `${excess} target row(s) had no source row by count, but ${deleted} were found by key`
+    const targetOnly = await this.resetTargetOnlyColumns()
     return {
       kind: 'synced',
+      targetOnly,
       rows: sourceRows,
       bytes: this.bytes,
       counts: {
@@ -674,6 +698,93 @@ export class TableSyncer {
         // connection) ends the sync.
         if (sqlStateOf(error) === undefined) throw this.sideError('target', error)
       }
+    }
+  }
+
+  /**
+   * The target's columns that the source does not have (dropped or renamed there since the last copy, or
+   * added by hand on the target). A replace leaves each at its default in every row, COPY not filling it;
+   * the sync writes only the source's columns, so the rows it keeps would keep what the column held: for a
+   * column the source dropped, its last values, stale, beside the default in the rows it inserts. Each
+   * such column whose default is the same in every row (none, or an immutable expression) is set to it
+   * wherever it differs, as a replace leaves it. One whose default is not a constant (now(), a sequence,
+   * an identity) keeps its values: a replace would write it anew in every row, each run.
+   */
+  private async resetTargetOnlyColumns(): Promise<TargetOnlyReset> {
+    const { plan } = this.options
+    const { rows: columns } = await this.target<{
+      name: string
+      type: string
+      default_expr: string | null
+      identity: boolean
+      domain: boolean
+    }>(
+      `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+              pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attidentity <> '' AS identity,
+              t.typtype = 'd' AS domain
+         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+         LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE a.attrelid = ${quoteLiteral(plan.target.sql)}::pg_catalog.regclass AND a.attnum > 0
+          AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
+    )
+    const reset: Array<{ name: string; value: string | null }> = []
+    const kept: string[] = []
+    for (const column of columns) {
+      if (this.columns.includes(column.name)) continue
+      // A domain's own default applies where the column has none, and may be anything.
+      const value =
+        column.identity || (column.domain && column.default_expr === null)
+          ? undefined
+          : column.default_expr === null
+            ? null
+            : await this.constantDefault(column.type, column.default_expr)
+      if (value === undefined) kept.push(column.name)
+      else reset.push({ name: column.name, value })
+    }
+    if (reset.length === 0) return { rows: 0, reset: [], kept }
+    // Compared by text: json, point or xml have no `=`, and a composite with a NULL field is neither NULL
+    // nor NOT NULL.
+    const differs = reset
+      .map(
+        ({ name, value }) =>
+          `t.${quoteIdent(name)}::text IS DISTINCT FROM ${value === null ? 'NULL' : quoteLiteral(value)}`,
+      )
+      .join(' OR ')
+    const result = await this.target(
+      `UPDATE ONLY ${plan.target.sql} AS t SET ${reset.map(({ name }) => `${quoteIdent(name)} = DEFAULT`).join(', ')} WHERE ${differs}`,
+    )
+    const rows = result.rowCount ?? 0
+    if (rows > 0) await this.noteWriter()
+    return { rows, reset: reset.map(({ name }) => name), kept }
+  }
+
+  /**
+   * The text of what a default expression gives, when it gives the same in every row; undefined when it
+   * may not (or cannot be told). A stored generated column takes only an immutable expression
+   * (contain_mutable_functions, which also counts CURRENT_DATE and the like), so one built from it, in a
+   * temporary table rolled back at once, says both whether the default is a constant and, converted to the
+   * column's type as an INSERT converts it, what it is.
+   */
+  private async constantDefault(type: string, expression: string): Promise<string | null | undefined> {
+    const client = this.options.targetClient
+    const probe = 'pg_temp.tablehaul_default_probe'
+    try {
+      return await withSavepoint(client, 'tablehaul_default_probe', async () => {
+        await client.query(
+          `CREATE TEMPORARY TABLE ${probe} (v ${type} GENERATED ALWAYS AS (${expression}) STORED)`,
+        )
+        const { rows } = await client.query<{ v: string | null }>(
+          `INSERT INTO ${probe} DEFAULT VALUES RETURNING v::text AS v`,
+        )
+        // Rolled back whatever it gave: the temporary table must not outlive the probe.
+        throw new DefaultProbed(rows[0]!.v)
+      })
+    } catch (error) {
+      if (error instanceof DefaultProbed) return error.value
+      // Refused (not immutable: 42P17; or any other reason the server gives): not a constant. Anything
+      // else (a lost connection) ends the sync.
+      if (sqlStateOf(error) === undefined) throw this.sideError('target', error)
+      return undefined
     }
   }
 
@@ -1171,6 +1282,7 @@ export class TableSyncer {
       {
         cause: error,
         table: this.options.plan.target.display,
+        hint: adviceFor(error, 'copy'),
       },
     )
   }

@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import type { RunReport, TableResult } from '../../src/report/run-report.js'
+import { databasePair } from '../helpers/database-pair.js'
+import { assertSameRows } from '../helpers/fingerprint.js'
+import { copied, notes, runBetween as run } from '../helpers/sync-report.js'
+import { type TestDatabase, testServers } from '../helpers/servers.js'
+
+// mode: sync after the source's schema changed between two runs, the config the same: each table ends as
+// a replace leaves it, or fails with its rows kept and an error that says what to do.
+
+let servers: Awaited<ReturnType<typeof testServers>>
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await servers?.stop()
+})
+
+/** Every row's text over `columns` (the source's), in one order. */
+async function rowsOver(db: TestDatabase, table: string, columns: readonly string[]): Promise<string[]> {
+  const rows = await db.sql<{ row: string }>(
+    `SELECT row FROM (SELECT ROW(${columns.map((c) => `t.${c}`).join(', ')})::text AS row FROM ${table} AS t) AS r
+      ORDER BY row COLLATE "C"`,
+  )
+  return rows.map((r) => r.row)
+}
+
+/** The distinct values of a target column, as text, NULL as null. */
+async function valuesOf(db: TestDatabase, table: string, column: string): Promise<Array<string | null>> {
+  const rows = await db.sql<{ v: string | null }>(
+    `SELECT DISTINCT t.${column}::text AS v FROM ${table} AS t ORDER BY 1 NULLS FIRST`,
+  )
+  return rows.map((r) => r.v)
+}
+
+function failed(report: RunReport, name: string): TableResult {
+  const found = report.tables.find((t) => t.table === name)
+  assert.equal(found?.status, 'failed', JSON.stringify(found))
+  return found!
+}
+
+describe('a sync after the source schema changed', () => {
+  test('sets the columns the source dropped, and one added by hand on the target, to what a replace leaves there', async () => {
+    const db = await databasePair(servers, 'drift_dropped')
+    try {
+      // DROP COLUMN rewrites no row: every row keeps its xmin. The target keeps the columns (nullable or
+      // with a default), which COPY no longer fills.
+      await db.source.sql(`
+        CREATE TABLE public.dropped (id int PRIMARY KEY, v text, n int, s text NOT NULL DEFAULT 'new',
+          j json DEFAULT '{"a": 1}', nm numeric(10,2) DEFAULT 1, at timestamptz DEFAULT now());
+        INSERT INTO public.dropped (id, v, n, s, j, nm)
+        SELECT g, 'v' || g, g * 10, 'old', '{"b":2}', 5 FROM generate_series(1, 200) g;
+        CREATE TABLE public.local (id int PRIMARY KEY, v text);
+        INSERT INTO public.local SELECT g, 'v' || g FROM generate_series(1, 100) g;
+        CREATE TABLE public.widened (id int PRIMARY KEY, v varchar(10));
+        INSERT INTO public.widened SELECT g, 'v' || g FROM generate_series(1, 100) g;
+        CREATE TABLE public.untouched (id int PRIMARY KEY, v text);
+        INSERT INTO public.untouched SELECT g, 'v' || g FROM generate_series(1, 100) g;
+        ANALYZE;`)
+      assert.equal((await run(db, 'replace')).status, 'succeeded')
+      const [stamp] = await valuesOf(db.target, 'public.dropped', 'at')
+
+      await db.source.sql(`
+        ALTER TABLE public.dropped DROP COLUMN n, DROP COLUMN s, DROP COLUMN j, DROP COLUMN nm, DROP COLUMN at;
+        UPDATE public.dropped SET v = 'up' WHERE id = 5;
+        ALTER TABLE public.widened ALTER COLUMN v TYPE varchar(20);  -- binary-coercible: no rewrite
+        UPDATE public.widened SET v = 'a longer value' WHERE id = 3;
+        UPDATE public.untouched SET v = 'up' WHERE id = 7;`)
+      await db.target.sql(`
+        ALTER TABLE public.local ADD COLUMN note text;
+        UPDATE public.local SET note = 'mine' WHERE id < 10;
+        ALTER TABLE public.widened ALTER COLUMN v TYPE varchar(20);`)
+
+      let report = await run(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      const dropped = copied(report, 'public.dropped')
+      assert.equal(dropped.syncCompared, 'all', JSON.stringify(dropped))
+      assert.match(notes(dropped), /set n, s, j, nm to their defaults in 200 row\(s\)/)
+      assert.match(
+        notes(dropped),
+        /at: the source has no such column, and its default is not the same in every row/,
+      )
+      assert.deepEqual(
+        await rowsOver(db.target, 'public.dropped', ['id', 'v']),
+        await rowsOver(db.source, 'public.dropped', ['id', 'v']),
+      )
+      assert.deepEqual(await valuesOf(db.target, 'public.dropped', 'n'), [null])
+      assert.deepEqual(await valuesOf(db.target, 'public.dropped', 's'), ['new'])
+      assert.deepEqual(await valuesOf(db.target, 'public.dropped', 'j'), ['{"a": 1}'])
+      assert.deepEqual(await valuesOf(db.target, 'public.dropped', 'nm'), ['1.00'])
+      assert.deepEqual(
+        await valuesOf(db.target, 'public.dropped', 'at'),
+        [stamp],
+        'now() is not a constant: kept',
+      )
+      assert.match(notes(copied(report, 'public.local')), /set note to its default in 9 row\(s\)/)
+      assert.deepEqual(await valuesOf(db.target, 'public.local', 'note'), [null])
+      assert.equal(copied(report, 'public.widened').syncCompared, 'all')
+      await assertSameRows(db, 'public.widened')
+      assert.equal(copied(report, 'public.untouched').syncCompared, 'written')
+      await assertSameRows(db, 'public.untouched')
+
+      // Nothing left to do: the next sync reads only the rows written since, and writes none.
+      report = await run(db)
+      for (const name of ['public.dropped', 'public.local', 'public.widened', 'public.untouched']) {
+        const table = copied(report, name)
+        assert.equal(table.syncCompared, 'written', `${name}: ${JSON.stringify(table)}`)
+        assert.deepEqual(table.sync, { inserted: 0, updated: 0, deleted: 0, unchanged: table.rows }, name)
+      }
+
+      // A replace leaves the same values there (and writes the non-constant default anew).
+      const afterSync = await Promise.all(
+        ['n', 's', 'j', 'nm'].map((c) => valuesOf(db.target, 'public.dropped', c)),
+      )
+      assert.equal((await run(db, 'replace')).status, 'succeeded')
+      assert.deepEqual(
+        await Promise.all(['n', 's', 'j', 'nm'].map((c) => valuesOf(db.target, 'public.dropped', c))),
+        afterSync,
+      )
+      assert.deepEqual(await valuesOf(db.target, 'public.local', 'note'), [null])
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test("fails a table whose values the target's enum or composite type cannot take, saying to alter the type there, rows kept; then syncs it", async () => {
+    const db = await databasePair(servers, 'drift_types')
+    try {
+      await db.source.sql(`
+        CREATE TYPE public.mood AS ENUM ('a', 'b');
+        CREATE TABLE public.moods (id int PRIMARY KEY, m public.mood);
+        INSERT INTO public.moods SELECT g, 'a' FROM generate_series(1, 100) g;
+        CREATE TYPE public.pair AS (a int, b text);
+        CREATE TABLE public.pairs (id int PRIMARY KEY, p public.pair);
+        INSERT INTO public.pairs SELECT g, ROW(g, 'x')::public.pair FROM generate_series(1, 100) g;
+        CREATE TABLE public.untouched (id int PRIMARY KEY, v text);
+        INSERT INTO public.untouched SELECT g, 'v' || g FROM generate_series(1, 100) g;
+        ANALYZE;`)
+      assert.equal((await run(db, 'replace')).status, 'succeeded')
+      await db.source.sql(`ALTER TYPE public.mood ADD VALUE 'c'`)
+      await db.source.sql(`
+        UPDATE public.moods SET m = 'c' WHERE id = 3;
+        ALTER TYPE public.pair ADD ATTRIBUTE c int CASCADE;  -- no row written, every row's text changed
+        UPDATE public.untouched SET v = 'up' WHERE id = 7;`)
+      const targetRows = () =>
+        Promise.all([
+          rowsOver(db.target, 'public.moods', ['id', 'm']),
+          rowsOver(db.target, 'public.pairs', ['id', 'p']),
+        ])
+      const before = await targetRows()
+
+      for (const mode of ['sync', 'replace', 'recreate'] as const) {
+        const report = await run(db, mode as 'sync')
+        const moods = failed(report, 'public.moods')
+        assert.match(moods.error!.message, /invalid input value for enum mood: "c"/, mode)
+        assert.match(
+          moods.error!.hint!,
+          /the target's enum type lacks a label the source's has.*\(ALTER TYPE … ADD VALUE/,
+          mode,
+        )
+        const pairs = failed(report, 'public.pairs')
+        assert.match(
+          pairs.error!.hint!,
+          /the target's composite type has other attributes.*\(ALTER TYPE … ADD ATTRIBUTE/,
+          mode,
+        )
+        assert.equal(copied(report, 'public.untouched').rows, 100, mode)
+      }
+      assert.deepEqual(await targetRows(), before, 'the failed tables kept their rows')
+      await assertSameRows(db, 'public.untouched')
+
+      await db.target.sql(`ALTER TYPE public.mood ADD VALUE 'c'`)
+      await db.target.sql(`ALTER TYPE public.pair ADD ATTRIBUTE c int CASCADE`)
+      const report = await run(db)
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      await assertSameRows(db, 'public.moods')
+      await assertSameRows(db, 'public.pairs')
+    } finally {
+      await db.drop()
+    }
+  })
+})
