@@ -8,7 +8,7 @@
 -- colliculocale in 15 and 16, colllocale from 17; collicurules from 16), so those columns are read through
 -- to_jsonb(row), which yields NULL where they do not exist; the definition only uses the options both
 -- old and new servers print the same, so a collation compares equal wherever it was made.
--- A configuration's mappings come as ALTER TEXT SEARCH CONFIGURATION … ADD MAPPING FOR <token type> WITH
+-- A configuration's mappings come as ALTER TEXT SEARCH CONFIGURATION ... ADD MAPPING FOR <token type> WITH
 -- <dictionaries in order>, one per token type, token types named by their parser (ts_token_type).
 -- Run it with search_path empty, so that every name it prints is schema-qualified.
 WITH selected AS (

@@ -5,7 +5,7 @@
 -- database's large objects. Objects an extension owns (pg_depend 'e') and those another object owns ('i':
 -- array types, a table's row type, a multirange) follow their owner and are left out.
 -- One row per object: its kind, its OID, its schema and name (relations are matched to the run's tables by these),
--- the words that name it after ALTER … / GRANT … ON, its owner, and its privileges as (grantor, grantee,
+-- the words that name it after ALTER ... / GRANT ... ON, its owner, and its privileges as (grantor, grantee,
 -- privilege, grantable) rows, NULL grantee meaning PUBLIC; a NULL ACL is PostgreSQL's default for the
 -- kind (acldefault), so both sides compare by what is allowed, not by how it is stored. Column privileges
 -- come per column. `linked` marks a sequence that belongs to a table column (its owner follows the table's).

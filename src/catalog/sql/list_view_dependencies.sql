@@ -1,5 +1,5 @@
 -- What each view and materialized view reads, from the pg_depend entries of its _RETURN rule: the
--- relations (tables, views, sequences, …) and the functions outside pg_catalog its query names. One row
+-- relations (tables, views, sequences, ...) and the functions outside pg_catalog its query names. One row
 -- per (view, object), with the extension the object belongs to, if one does. Run it with search_path empty, so that names come schema-qualified.
 SELECT DISTINCT
        r.ev_class::int8                                       AS view_oid,

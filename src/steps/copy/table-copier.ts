@@ -449,7 +449,7 @@ export class TableCopier {
   private async checkFingerprint(
     sourceClient: pg.ClientBase,
     targetClient: pg.ClientBase,
-    known: { readonly source?: Fingerprint | undefined; readonly hashing: Hashing } | undefined,
+    known: { readonly source?: Fingerprint | undefined; readonly hashing?: Hashing | undefined } | undefined,
     watchdog: Watchdog,
   ): Promise<boolean> {
     const { plan, timeouts } = this.options

@@ -13,27 +13,46 @@ import type { TablePlan } from '../plan/planner.js'
  * The hash of the text is `hashtextextended` under the "C" collation, which hashes the bytes (PostgreSQL
  * 11 and later; the same Jenkins lookup3 function in every version since), several times cheaper than
  * md5 and its hex text. Its result depends on the machine's byte order, so a run first asks both servers
- * to hash the same probe text, and where they disagree hashes with md5 instead (see hashingOf).
+ * to hash the same probe text, and where they disagree hashes with md5 instead (see hashingOf). Both hash
+ * the bytes of the text in the server's encoding: between a LATIN1 (or any other) database and a UTF8
+ * one, the same text is other bytes, so there both hash the md5 of the text converted to UTF8.
  */
-export type Hashing = 'jenkins' | 'md5'
+export type Hashing = 'jenkins' | 'md5' | 'md5-utf8'
 
-const PROBE = `'tablehaul fingerprint probe: ü ∑ 😀'`
+/** ASCII, which every server encoding holds: a query text the server cannot convert fails. */
+const PROBE = `'tablehaul fingerprint probe'`
 
-/** A server's Jenkins hash of the probe text; undefined where it has none (before PostgreSQL 11). */
-export async function hashProbe(client: pg.ClientBase): Promise<string | undefined> {
-  try {
-    const { rows } = await client.query<{ h: string }>(
-      `SELECT pg_catalog.hashtextextended(${PROBE} COLLATE pg_catalog."C", 0)::text AS h`,
-    )
-    return rows[0]?.h
-  } catch {
-    return undefined
-  }
+/** What decides how both servers hash: the database's encoding, and its Jenkins hash of the probe text. */
+export interface HashSide {
+  readonly encoding: string
+  /** Undefined where the server has no hashtextextended (before PostgreSQL 11). */
+  readonly probe: string | undefined
 }
 
-/** Jenkins where both servers hash the probe alike; md5 otherwise (it is the same everywhere). */
-export function hashingFor(source: string | undefined, target: string | undefined): Hashing {
-  return source !== undefined && source === target ? 'jenkins' : 'md5'
+/**
+ * A server's encoding and Jenkins hash of the probe text. Without an error on any server: the source's
+ * client is in the run's snapshot, which an error would abort.
+ */
+export async function hashProbe(client: pg.ClientBase): Promise<HashSide> {
+  const { rows } = await client.query<{ encoding: string; jenkins: boolean }>(
+    `SELECT pg_catalog.current_setting('server_encoding') AS encoding,
+            pg_catalog.to_regprocedure('pg_catalog.hashtextextended(text, int8)') IS NOT NULL AS jenkins`,
+  )
+  const { encoding, jenkins } = rows[0]!
+  if (!jenkins) return { encoding, probe: undefined }
+  const probe = await client.query<{ h: string }>(
+    `SELECT pg_catalog.hashtextextended(${PROBE} COLLATE pg_catalog."C", 0)::text AS h`,
+  )
+  return { encoding, probe: probe.rows[0]?.h }
+}
+
+/**
+ * Jenkins where both servers hash the probe alike in the same encoding; md5 otherwise (it is the same
+ * everywhere), of the text converted to UTF8 where the encodings differ.
+ */
+export function hashingFor(source: HashSide, target: HashSide): Hashing {
+  if (source.encoding !== target.encoding) return 'md5-utf8'
+  return source.probe !== undefined && source.probe === target.probe ? 'jenkins' : 'md5'
 }
 
 export async function hashingOf(source: pg.ClientBase, target: pg.ClientBase): Promise<Hashing> {
@@ -49,7 +68,8 @@ export function rowText(alias: string, columns: readonly string[]): string {
 /** A 64-bit hash (int8) of `text`; `seed` keeps the row hash and the key's bucket hash independent. */
 function hashOf(text: string, hashing: Hashing, seed: 0 | 1): string {
   if (hashing === 'jenkins') return `pg_catalog.hashtextextended((${text}) COLLATE pg_catalog."C", ${seed})`
-  const digest = `pg_catalog.md5(${seed ? `'1:' || ` : ''}${text})`
+  const salted = `${seed ? `'1:' || ` : ''}${text}`
+  const digest = `pg_catalog.md5(${hashing === 'md5-utf8' ? `pg_catalog.convert_to(${salted}, 'UTF8')` : salted})`
   return `('x' || pg_catalog.substr(${digest}, 1, 16))::bit(64)::int8`
 }
 
@@ -96,7 +116,7 @@ export function hashedColumns(plan: TablePlan): HashedColumn[] {
  * hashes as minus its position) and one hash of the text form of all the other columns together.
  */
 export function rowHash(alias: string, columns: readonly HashedColumn[], hashing: Hashing): string {
-  if (hashing === 'md5')
+  if (hashing !== 'jenkins')
     return hashOf(
       rowText(
         alias,

@@ -93,8 +93,11 @@ export type SyncOutcome =
        * that read only the rows written since the last copy has none.
        */
       readonly source?: Fingerprint | undefined
-      /** How its rows were hashed (the target's fingerprint must be taken the same way). */
-      readonly hashing: Hashing
+      /**
+       * How its rows were hashed (the target's fingerprint must be taken the same way); none when it
+       * hashed no row.
+       */
+      readonly hashing?: Hashing | undefined
       /** What the `changed:` hint missed and the fingerprints found, for the table's notes. */
       readonly hintMissed?: string | undefined
       /** The (sub)transaction ids, 32-bit, under which rows were written (see since.ts). */
@@ -367,7 +370,7 @@ export class TableSyncer {
         deleted,
         unchanged: sourceRows - changes.inserted - changes.updated,
       },
-      hashing: this.hashing ?? 'md5',
+      hashing: this.hashing,
       writers: [...this.writers],
       compared: 'written',
       ...highWater,
