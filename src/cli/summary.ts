@@ -5,6 +5,7 @@ import {
   OUTCOME_LABEL,
   nextStep,
   notMoved,
+  checksumVerified,
   objectsFailed,
   statusLabel,
   syncCounts,
@@ -66,6 +67,7 @@ export function renderSummary(report: RunReport, writer: Writer): string {
     lines.push(
       [
         `${outcome}  ${tableCounts(totals)} of ${plural(totals.tables, 'table')}`,
+        ...(checksumVerified(report) ? [checksumVerified(report)!] : []),
         ...(objectsFailed(report) ? [objectsFailed(report)!] : []),
         `${formatCount(totals.rows)} rows`,
         ...(notMoved(totals) ? [notMoved(totals)] : []),

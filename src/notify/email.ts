@@ -18,6 +18,7 @@ import {
   maybeCommitted,
   nextStep,
   notMoved,
+  checksumVerified,
   objectsFailed,
   statusLabel,
   syncCounts,
@@ -177,7 +178,12 @@ function facts(report: RunReport, context: RenderContext): Fact[] {
   )
   const before = alreadyCopied(report)
   if (before) list.push({ label: 'Resumed', value: `${before} already copied by the run this one resumed` })
-  list.push({ label: 'Tables', value: `${tableCounts(report.totals)} of ${report.totals.tables}` })
+  list.push({
+    label: 'Tables',
+    value: [`${tableCounts(report.totals)} of ${report.totals.tables}`, checksumVerified(report)]
+      .filter(Boolean)
+      .join(', '),
+  })
   if (context.host) list.push({ label: 'Host', value: context.host })
   list.push({ label: 'Run', value: report.runId })
   if (report.logFile) {

@@ -19,6 +19,7 @@ import {
   OUTCOME_LABEL,
   doneOfAll,
   notMoved,
+  checksumVerified,
   objectsFailed,
   otherCounts,
   statusLabel,
@@ -302,6 +303,7 @@ export function humanRunLine(report: RunReport): string {
   const counts = [
     `${doneOfAll(totals)} tables`,
     ...otherCounts(totals),
+    ...(checksumVerified(report) ? [checksumVerified(report)!] : []),
     ...(objectsFailed(report) ? [objectsFailed(report)!] : []),
     `${formatCount(totals.rows)} rows`,
     ...(notMoved(totals) ? [notMoved(totals)!] : []),

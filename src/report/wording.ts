@@ -66,6 +66,12 @@ export function notMoved(totals: RunReport['totals']): string | undefined {
   return `${formatCount(totals.unchangedRows)} rows unchanged (not moved)`
 }
 
+/** `6 verified by checksum`: the tables whose fingerprint matched the source's before their COMMIT (verify: checksum). */
+export function checksumVerified(report: RunReport): string | undefined {
+  const verified = report.tables.filter((t) => t.verified).length
+  return verified > 0 ? `${formatCount(verified)} verified by checksum` : undefined
+}
+
 /** `2 tables, 1,000 rows`: what the run this one resumed had copied already, when it had. */
 export function alreadyCopied(report: RunReport): string | undefined {
   const tables = report.tables.filter((t) => t.skipped === 'already-copied')

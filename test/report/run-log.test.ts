@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { RunLog } from '../../src/report/run-log.js'
+import { renderSummary } from '../../src/cli/summary.js'
+import { emailText } from '../../src/notify/email.js'
+import { RunLog, humanRunLine } from '../../src/report/run-log.js'
 import { type RunReport, type TableResult, totalsOf } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
 import { ROOT } from '../helpers/cli.js'
@@ -131,6 +133,42 @@ function logRun(log: RunLog, runId: string, tables: TableResult[]): void {
   log.record('run.finished', report)
   log.close()
 }
+
+test('a run with verify: checksum says how many tables matched, in the summary, the human log and the e-mail', () => {
+  const now = new Date().toISOString()
+  const tables = [
+    { ...table('sales.orders', 1204), mode: 'sync' as const, verified: true },
+    { ...table('sales.stores', 12), verified: true },
+    table('sales.events', 30),
+  ]
+  const report: RunReport = {
+    runId: 'verified-run',
+    status: 'succeeded',
+    kind: 'run',
+    startedAt: now,
+    finishedAt: now,
+    durationMs: 5000,
+    source: 'postgres://u@h/db',
+    target: 'local',
+    sourceName: 'db@h',
+    targetName: 'local',
+    snapshot: {},
+    tables,
+    totals: totalsOf(tables),
+    warnings: [],
+  }
+  let printed = ''
+  const summary = renderSummary(report, { write: (text: string) => (printed += text) })
+  assert.match(summary + printed, /^OK {2}3 copied of 3 tables · 2 verified by checksum · 1,246 rows/m)
+  assert.match(humanRunLine(report), / OK 3\/3 tables, 2 verified by checksum, 1,246 rows/)
+  assert.match(emailText(report), /Tables +3 copied of 3, 2 verified by checksum/)
+  const unverified = {
+    ...report,
+    tables: [table('sales.events', 30)],
+    totals: totalsOf([table('sales.events', 30)]),
+  }
+  assert.doesNotMatch(humanRunLine(unverified), /verified by checksum/)
+})
 
 describe('rotation and retention', () => {
   test('tablehaul.log rotates past log.maxSize between runs, keeps five old files, and never splits a run', () => {
