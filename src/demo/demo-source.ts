@@ -42,10 +42,19 @@ export class DemoSource {
 
   /** Creates the sample schema and its rows. */
   async fill(): Promise<void> {
+    await this.runFile('sales.sql')
+  }
+
+  /** A day of writes on the sample schema (changes.sql): a few hundred rows updated, inserted and deleted. */
+  async change(): Promise<void> {
+    await this.runFile('changes.sql')
+  }
+
+  private async runFile(name: string): Promise<void> {
     const client = new pg.Client({ connectionString: this.url })
     await client.connect()
     try {
-      await client.query(readFileSync(new URL('./sales.sql', import.meta.url), 'utf8'))
+      await client.query(readFileSync(new URL(`./${name}`, import.meta.url), 'utf8'))
     } finally {
       await client.end()
     }

@@ -62,3 +62,30 @@ test('the demo (README command one) copies the sample schema into the local Post
   const mail = await simpleParser(readFileSync(path.join(dir, 'outbox', eml!)))
   assert.match(mail.subject ?? '', /^\[tablehaul\] OK · 6\/6 tables/)
 })
+
+test('demo --sync then changes a few hundred rows on the source and syncs only those into the copy', async () => {
+  writeFileSync(path.join(dir, 'tablehaul.yaml'), 'local: { dir: ./copy-db }\n')
+  const result = await spawnCli(['demo', '--sync'], { cwd: dir }).done
+  assert.equal(result.code, 0, result.stderr)
+  assert.match(result.stderr, /4\/4 changing a few hundred rows on the source, then syncing/)
+  assert.match(
+    result.stderr,
+    /sales\.stores_sales: synced: 200 inserted, 300 updated, 0 deleted, 299,700 unchanged/,
+  )
+  assert.match(
+    result.stderr,
+    /sales\."order notes": synced: 0 inserted, 0 updated, 10 deleted, 7,990 unchanged/,
+  )
+  assert.match(result.stderr, /sales\.customers: synced: 0 inserted, 50 updated, 0 deleted/)
+  assert.match(
+    result.stderr,
+    /OK {2}6 copied of 6 tables · 377,193 rows · 376,623 rows unchanged \(not moved\)/,
+  )
+  const url = new LocalServer({ dir: localDir }).url()!
+  const [row] = await withClient(
+    url,
+    async (client) =>
+      (await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM sales.stores_sales`)).rows,
+  )
+  assert.equal(row!.n, '300200')
+})
