@@ -396,8 +396,13 @@ function describeIssues(
     if (origin) {
       lines.push(`${formatPath(at)}: ${issue.message} (given ${origin})`)
     } else if (issue.code === 'unrecognized_keys') {
+      const value = valueAt(raw, at)
+      const given =
+        value !== null && typeof value === 'object'
+          ? Object.keys(value).filter((k) => !issue.keys.includes(k))
+          : []
       for (const key of issue.keys) {
-        const known = knownKeysAt(at)
+        const known = knownKeysAt(at, given)
         const suggestion = closest(key, known)
         lines.push(
           `${formatPath([...at, key])}: unknown key${suggestion ? ` (did you mean "${suggestion}"?)` : ''}${known.length ? `; allowed here: ${known.join(', ')}` : ''}`,
@@ -460,7 +465,11 @@ function valueAt(raw: unknown, at: readonly PropertyKey[]): unknown {
   return node
 }
 
-function knownKeysAt(at: readonly PropertyKey[]): string[] {
+/**
+ * The keys allowed at `at`; where that is a union (a `tables:` entry), those of the shape that holds most of
+ * the keys `given` besides the unknown ones (`{ query, into }` for an entry with a query).
+ */
+function knownKeysAt(at: readonly PropertyKey[], given: readonly string[] = []): string[] {
   let schema: unknown = configSchema
   for (const key of at) {
     schema = unwrap(schema)
@@ -472,12 +481,12 @@ function knownKeysAt(at: readonly PropertyKey[]): string[] {
       schema = element
     } else return []
   }
-  schema = unwrap(schema)
+  schema = unwrap(schema, given)
   const shape = (schema as { shape?: Record<string, unknown> }).shape
   return shape ? Object.keys(shape) : []
 }
 
-function unwrap(schema: unknown): unknown {
+function unwrap(schema: unknown, given: readonly string[] = []): unknown {
   let current = schema as {
     unwrap?: () => unknown
     def?: { innerType?: unknown; in?: unknown; options?: unknown[] }
@@ -487,7 +496,14 @@ function unwrap(schema: unknown): unknown {
     if (def?.innerType) current = def.innerType as typeof current
     else if (def?.in) current = def.in as typeof current
     else if (def?.options) {
-      const objectOption = def.options.find((o) => (o as { shape?: unknown }).shape)
+      const shapes = def.options.filter((o) => (o as { shape?: unknown }).shape) as Array<{
+        shape: Record<string, unknown>
+      }>
+      const fit = (o: { shape: Record<string, unknown> }) => given.filter((key) => key in o.shape).length
+      const objectOption = shapes.reduce<(typeof shapes)[number] | undefined>(
+        (best, o) => (best === undefined || fit(o) > fit(best) ? o : best),
+        undefined,
+      )
       if (!objectOption) return current
       current = objectOption as typeof current
     } else return current

@@ -206,6 +206,24 @@ test('a bad value from a flag or a variable is blamed on it, not on the file', (
   assert.match(both.message, /^ {2}jobs: must be at least 1 \(given by --jobs\)$/m)
 })
 
+test("a key that a query: entry cannot have lists the query entry's keys, not a table entry's", () => {
+  const { dir } = writeConfig(`
+tables:
+  - { query: "select * from sales.stores", into: reporting.stores, changed: updated_at }
+  - { name: sales.orders, chnged: updated_at }
+`)
+  const lines = configError(() => loadConfig({ cwd: dir, env: {} }))
+    .message.split('\n')
+    .slice(1)
+  assert.deepEqual(
+    lines.map((l) => l.trim()),
+    [
+      'tables.0.changed: unknown key; allowed here: query, into',
+      'tables.1.chnged: unknown key (did you mean "changed"?); allowed here: name, where, into, mode, changed',
+    ],
+  )
+})
+
 test('verify: checksum where no table would be checked (mode append or recreate) is a configuration error', async () => {
   const source = 'source: { url: postgres://reader@db.example.com/sales }\n'
   const { dir } = writeConfig(`${source}mode: append\nverify: checksum\n`)
