@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import pg from 'pg'
 import type { RunReport, TableResult } from '../../src/report/run-report.js'
-import { databasePair } from '../helpers/database-pair.js'
+import { waitFor } from '../helpers/cli.js'
+import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
 import { copied, notes, runBetween as run } from '../helpers/sync-report.js'
 import { type TestDatabase, testServers } from '../helpers/servers.js'
@@ -40,6 +42,39 @@ function failed(report: RunReport, name: string): TableResult {
   const found = report.tables.find((t) => t.table === name)
   assert.equal(found?.status, 'failed', JSON.stringify(found))
   return found!
+}
+
+/**
+ * A run of `mode` during which, once its snapshot is taken, another session locks `table` on the source,
+ * waits until the run waits for it, then runs `ddl` and commits: the run reads the table after that.
+ */
+async function runWithDdlAfterSnapshot(
+  db: DatabasePair,
+  mode: 'sync' | 'replace',
+  table: string,
+  ddl: string,
+): Promise<RunReport> {
+  const writer = new pg.Client(db.source.url)
+  await writer.connect()
+  let wrote: Promise<void> | undefined
+  const report = await run(db, mode, {}, (job) =>
+    job.on('run.planned', () => {
+      const locked = writer.query(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`)
+      wrote = (async () => {
+        await locked
+        await waitFor(async () => {
+          const [row] = await db.source.sql<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          )
+          return row!.n > 0
+        })
+        await writer.query(ddl)
+        await writer.query('COMMIT')
+      })()
+    }),
+  ).finally(() => writer.end())
+  await wrote
+  return report
 }
 
 describe('a sync after the source schema changed', () => {
@@ -178,6 +213,55 @@ describe('a sync after the source schema changed', () => {
       assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
       await assertSameRows(db, 'public.moods')
       await assertSameRows(db, 'public.pairs')
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test("fails a table emptied or rewritten on the source after the run's snapshot, which reads it empty, rows kept; a CLUSTER goes through", async () => {
+    const db = await databasePair(servers, 'drift_race')
+    try {
+      await db.source.sql(
+        ['emptied', 'rewritten', 'retyped', 'clustered', 'untouched']
+          .map(
+            (name) => `CREATE TABLE public.${name} (id int PRIMARY KEY, v text);
+              INSERT INTO public.${name} SELECT g, 'v' || g FROM generate_series(1, 100) g; ANALYZE public.${name};`,
+          )
+          .join('\n'),
+      )
+      assert.equal((await run(db, 'replace')).status, 'succeeded')
+      await db.source.sql(`UPDATE public.untouched SET v = 'up' WHERE id = 3`)
+      // TRUNCATE and a rewriting ALTER TABLE are not MVCC-safe: the run's older snapshot sees no row.
+      const cases = [
+        ['sync', 'public.emptied', `TRUNCATE public.emptied; INSERT INTO public.emptied VALUES (1, 'again')`],
+        ['replace', 'public.emptied', `TRUNCATE public.emptied`],
+        ['sync', 'public.rewritten', `ALTER TABLE public.rewritten ADD COLUMN c float8 DEFAULT random()`],
+        ['replace', 'public.retyped', `ALTER TABLE public.retyped ALTER COLUMN v TYPE varchar(20)`],
+      ] as const
+      for (const [mode, table, ddl] of cases) {
+        const kept = await rowsOver(db.target, table, ['id', 'v'])
+        const report = await runWithDdlAfterSnapshot(db, mode, table, ddl)
+        const error = failed(report, table).error!
+        assert.equal(error.code, 'SNAPSHOT_FAILED', `${mode} ${ddl}`)
+        assert.match(
+          error.message,
+          new RegExp(`source table ${table} was emptied or rewritten .* after the run's snapshot`),
+        )
+        assert.match(error.hint!, /run again/)
+        assert.deepEqual(await rowsOver(db.target, table, ['id', 'v']), kept, `${mode} ${ddl}: rows kept`)
+        assert.equal(copied(report, 'public.untouched').rows, 100)
+      }
+      await assertSameRows(db, 'public.untouched')
+      // CLUSTER (as VACUUM FULL) copies every row with its transaction ids: the snapshot still sees them.
+      await db.source.sql(`UPDATE public.clustered SET v = 'up' WHERE id = 5`)
+      const report = await runWithDdlAfterSnapshot(
+        db,
+        'sync',
+        'public.clustered',
+        'CLUSTER public.clustered USING clustered_pkey',
+      )
+      assert.equal(copied(report, 'public.clustered').sync?.updated, 1)
+      await assertSameRows(db, 'public.clustered')
     } finally {
       await db.drop()
     }

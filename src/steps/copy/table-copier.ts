@@ -4,7 +4,7 @@ import { type Database, clientLimitMs, hasRows, isConnectionLost } from '../../d
 import { adviceFor } from '../../db/sql-state-advice.js'
 import { firesInOurSessions } from '../../catalog/catalog.js'
 import type { Ddl } from '../../catalog/ddl.js'
-import { displayIdentifier, quoteIdent } from '../../db/table-ref.js'
+import { displayIdentifier, quoteIdent, quoteLiteral } from '../../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
 import { copyIn } from './copy-in.js'
 import { copyOut } from './copy-out.js'
@@ -248,6 +248,7 @@ export class TableCopier {
               clientLimitMs(timeouts.lockMs),
             )
             await snapshot.begin(sourceClient)
+            await this.checkSourceStorage(sourceClient)
           },
           signal: stop,
         },
@@ -258,6 +259,46 @@ export class TableCopier {
       if (!streamed || streamed.sourceRows() !== streamed.rows) throw error
     }
     return part!
+  }
+
+  /**
+   * TRUNCATE and the ALTER TABLE forms that rewrite a table (a column's type changed, a column added with a
+   * volatile default) are not MVCC-safe: a transaction whose snapshot predates them sees the table empty,
+   * the new storage's rows carrying a later transaction id. Read in the run's snapshot, a source table
+   * emptied or rewritten after it would be copied as empty, and the target table emptied with it. Locked for
+   * reading first (no such statement can come in between any more), the table's storage as the snapshot saw
+   * it (pg_class under the snapshot) must be the one it has (pg_relation_filenode, the current catalog),
+   * or else the snapshot must still see rows in it: VACUUM FULL, CLUSTER and SET TABLESPACE copy every row
+   * a running snapshot may need with its transaction ids, while TRUNCATE and a rewrite leave it none.
+   */
+  private async checkSourceStorage(client: pg.ClientBase): Promise<void> {
+    const { plan } = this.options
+    // A partitioned table has no storage of its own; its leaves are copied, each checked.
+    if (plan.source.kind !== 'table' || plan.source.table.kind !== 'r') return
+    const table = plan.source.table.ref
+    await client.query(`LOCK TABLE ONLY ${table.sql} IN ACCESS SHARE MODE`)
+    const { rows } = await client.query<{ seen: string; now: string }>(
+      `SELECT c.relfilenode::text AS seen, pg_catalog.pg_relation_filenode(c.oid)::text AS now
+         FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table.sql)}::pg_catalog.regclass`,
+    )
+    const storage = rows[0]
+    if (storage && storage.seen === storage.now) return
+    if (storage) {
+      const { rows: seen } = await client.query<{ rows: boolean }>(
+        `SELECT EXISTS (SELECT FROM ONLY ${table.sql}) AS rows`,
+      )
+      if (seen[0]!.rows) return
+    }
+    throw new TablehaulError(
+      'SNAPSHOT_FAILED',
+      storage
+        ? `source table ${table.display} was emptied or rewritten (TRUNCATE, or an ALTER TABLE that rewrites it) after the run's snapshot was taken, which reads it as empty`
+        : `source table ${table.display} was created again (dropped, or renamed and replaced) after the run's snapshot was taken, which reads it as empty`,
+      {
+        hint: 'its target table was left as it was; run again (--resume runs only the tables that did not commit)',
+        table: plan.target.display,
+      },
+    )
   }
 
   /** The table emptied (or re-created) and loaded in full by COPY. */
