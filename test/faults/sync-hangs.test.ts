@@ -159,6 +159,38 @@ describe('a sync phase that hangs fails its table, keeping the old rows, and the
     }
   })
 
+  test('the source link drops during the bucket comparison: the table fails at once, not when the statement timeout ends the wait on the target', async () => {
+    const db = await scene('sync_drop_buckets')
+    const proxy = await TcpProxy.start(db.source.url)
+    try {
+      const before = await fingerprint(db.target.url, 'public.orders')
+      await db.target.sql(`UPDATE tablehaul.sync_marks SET since = NULL`)
+      // A statement timeout the test outlives: the table must fail by the lost link, not by the watchdog.
+      const run = job(db, proxy.urlFor(db.source.url), { stall: 3_600_000, statement: 3_600_000 })
+      run.on('step.started', ({ step }) => {
+        if (step === 'copy') proxy.throttle(32 * 1024)
+      })
+      let bucketsFlowing = false
+      run.on('table.progress', ({ table, bytes }) => {
+        if (table === 'public.orders' && bytes > 0) bucketsFlowing = true
+      })
+      const finished = run.run()
+      await waitFor(async () => bucketsFlowing, 60_000, 'the bucket sums to come')
+      // The source's sums stop with an error while the target's are still unread: the target's COPY must
+      // be read to its end, or its connection never answers the ROLLBACK.
+      proxy.cut('all')
+      proxy.throttle(0)
+      const report = await finished
+      const orders = result(report, 'public.orders')
+      assert.equal(orders.status, 'failed', JSON.stringify(orders))
+      assert.notEqual(orders.error?.code, 'COPY_STALLED', JSON.stringify(orders.error))
+      assert.deepEqual(await fingerprint(db.target.url, 'public.orders'), before, 'the old rows, exactly')
+    } finally {
+      await proxy.close()
+      await db.drop()
+    }
+  })
+
   test('a changed row is locked by another session while the sync writes it: the lock timeout ends the wait', async () => {
     const db = await scene('sync_hang_lock')
     const holder = new pg.Client(db.target.url)

@@ -61,6 +61,20 @@ export class BucketReader {
   destroy(): void {
     this.stream.destroy()
   }
+
+  /**
+   * Reads the rest of the stream and drops it; resolves when it ended or failed. A COPY that is not read
+   * to its end keeps its connection busy (pg-copy-streams reads the socket only as fast as its reader
+   * pulls), so every later statement on it, the transaction's ROLLBACK too, would wait until the
+   * watchdog closes the connection: when the other server's pass fails, this one's must be drained.
+   */
+  async drain(): Promise<void> {
+    try {
+      while (!(await this.chunks.next()).done);
+    } catch {
+      // It failed: its connection answers again.
+    }
+  }
 }
 
 function parseLine(line: string): BucketSums {

@@ -927,9 +927,9 @@ export class TableSyncer {
         this.options.onActivity(this.bytes + sourceRows.bytes + targetRows.bytes)
       }
     } catch (error) {
-      sourceRows.destroy()
-      targetRows.destroy()
-      await Promise.allSettled([sourceRows.finished, targetRows.finished])
+      // Not destroyed: a side whose COPY is left unread never answers again (see BucketReader.drain). A
+      // watchdog or a stopped run closes both connections, which ends both streams at once.
+      await Promise.all([sourceRows.drain(), targetRows.drain()])
       throw error
     }
     await Promise.all([sourceRows.finished, targetRows.finished])
