@@ -425,7 +425,7 @@ export class TableCopier {
             cause,
             hint: outside
               ? `a value moved between rows, which only a reload applies, and TRUNCATE refuses a table that ${outside} references: add the referencing table to tables: so both are reloaded together, once with --mode replace`
-              : `a value moved between rows, which only a reload applies: GRANT TRUNCATE ON ${plan.target.sql} TO the target user, or run this table once with --mode replace`,
+              : `a value moved between rows, which only a reload applies: GRANT TRUNCATE ON ${plan.target.sql} TO the target user, or run this table once with --mode replace as a user that may TRUNCATE it (its owner)`,
             table: plan.target.display,
           },
         )
