@@ -38,6 +38,8 @@ Quick start:
   tablehaul init                                   write a commented tablehaul.yaml to edit
   tablehaul plan                                   what a run would do, writing nothing
   tablehaul run --source postgres://reader@db.example.com/sales --table 'sales.*'
+  tablehaul run --mode sync                        nightly: write only the rows that differ (tables
+                                                   need a primary key; try it: tablehaul demo --sync)
 
 Exit codes: 0 all copied and reported, 1 finished with failures, 2 bad usage or configuration,
 3 copied but the e-mail could not be sent, 130 interrupted.
