@@ -332,6 +332,50 @@ async function keysBetween(source: TestServer, target: TestServer, name: string,
 }
 
 describe('mode: sync by keys of every kind', { concurrency: true }, () => {
+  test('an index unique under another collation or operator class than `=` is no key, nor one NULLS NOT DISTINCT on nullable columns: the tables are reloaded, exact', async () => {
+    const db = {
+      source: await TestDatabase.create(servers.source, 'nokey_src'),
+      target: await TestDatabase.create(servers.target, 'nokey_tgt'),
+    }
+    const tables = ['public.by_bytes', 'public.by_image', 'public.nulls_alike']
+    try {
+      // 'key 1' and 'KEY 1' are two keys of by_bytes's index, one by the column's `=`; so are (1.0) and
+      // (1.00) of by_image's. A sync matching rows by `=` would update or delete both.
+      await db.source.sql(`
+        CREATE COLLATION public.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+        CREATE TABLE public.by_bytes (k text COLLATE public.ci NOT NULL, v int);
+        CREATE UNIQUE INDEX by_bytes_k ON public.by_bytes (k COLLATE "C");
+        INSERT INTO public.by_bytes SELECT 'key ' || g, g FROM generate_series(1, 300) g;
+        INSERT INTO public.by_bytes SELECT 'KEY ' || g, -g FROM generate_series(1, 300) g;
+        CREATE TYPE public.amount AS (n numeric);
+        CREATE TABLE public.by_image (k public.amount NOT NULL, v int);
+        CREATE UNIQUE INDEX by_image_k ON public.by_image (k record_image_ops);
+        INSERT INTO public.by_image SELECT ROW(g::numeric)::public.amount, g FROM generate_series(1, 300) g;
+        INSERT INTO public.by_image SELECT ROW((g || '.0')::numeric)::public.amount, -g FROM generate_series(1, 300) g;
+        CREATE TABLE public.nulls_alike (a int, b int, v int);
+        CREATE UNIQUE INDEX nulls_alike_ab ON public.nulls_alike (a, b) NULLS NOT DISTINCT;
+        INSERT INTO public.nulls_alike SELECT g, CASE WHEN g % 2 = 0 THEN g END, g FROM generate_series(1, 300) g;
+        ANALYZE;`)
+      const first = await runBetween(db, 'sync')
+      assert.equal(first.status, 'succeeded', JSON.stringify(first.tables))
+      await db.source.sql(`
+        UPDATE public.by_bytes SET v = 0 WHERE k = 'key 5' COLLATE "C";
+        DELETE FROM public.by_bytes WHERE k = 'key 7' COLLATE "C";
+        UPDATE public.by_image SET v = 0 WHERE (k).n::text = '5';
+        DELETE FROM public.by_image WHERE (k).n::text = '7.0';
+        UPDATE public.nulls_alike SET v = 0 WHERE a = 4;`)
+      const report = await runBetween(db, 'sync')
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      for (const table of tables) {
+        const result = copied(report, table)
+        assert.equal(result.sync, undefined, JSON.stringify(result))
+        assert.deepEqual(result.warnings, ['sync → replace: no key on the source'], table)
+        await assertSameRows(db, table)
+      }
+    } finally {
+      await Promise.all([db.source.drop(), db.target.drop()])
+    }
+  })
   test('18 into 18', async () => {
     await keysBetween(servers.source, servers.target, 'keys_18', ['', ''])
   })

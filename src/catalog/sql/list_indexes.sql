@@ -17,8 +17,21 @@ SELECT i.indrelid::int8                                   AS table_oid,
               WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0
               ORDER BY a.attnum)                          AS statistics_targets,
        -- The key columns of an index on plain columns only (no expression, no predicate): what a sync can
-       -- match rows by. INCLUDE columns (past indnkeyatts) are not part of the key.
-       CASE WHEN i.indexprs IS NULL AND i.indpred IS NULL THEN
+       -- match rows by. INCLUDE columns (past indnkeyatts) are not part of the key. A sync matches rows by
+       -- the columns' `=` under their own collations, so the index must be unique by that same equality:
+       -- each key column under its own collation (not `k COLLATE "C"` on a case-insensitive column, where
+       -- 'a' and 'A' are two keys but one by `=`) and with its type's default operator class (not
+       -- record_image_ops, unique by the bytes of values that `=` may call equal).
+       CASE WHEN i.indexprs IS NULL AND i.indpred IS NULL
+             AND NOT EXISTS (
+                   SELECT 1
+                     FROM ROWS FROM (pg_catalog.unnest(i.indkey::int2[]), pg_catalog.unnest(i.indcollation::oid[]),
+                                    pg_catalog.unnest(i.indclass::oid[]))
+                            WITH ORDINALITY AS k(attnum, coll, opclass, n)
+                     JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                     LEFT JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass
+                    WHERE k.n <= i.indnkeyatts
+                      AND (k.coll IS DISTINCT FROM a.attcollation OR oc.opcdefault IS NOT TRUE)) THEN
          ARRAY(SELECT a.attname::text
                  FROM pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
                  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
