@@ -266,4 +266,47 @@ describe('a sync after the source schema changed', () => {
       await db.drop()
     }
   })
+
+  test("fails only the table whose changed: column the source renamed, the others synced; names a table's new schema", async () => {
+    const db = await databasePair(servers, 'drift_config')
+    try {
+      await db.source.sql(`
+        CREATE SCHEMA archive;
+        CREATE TABLE public.hinted (id int PRIMARY KEY, v text, updated_at timestamptz DEFAULT now());
+        INSERT INTO public.hinted SELECT g, 'v' || g FROM generate_series(1, 100) g;
+        CREATE TABLE public.plain (id int PRIMARY KEY, v text);
+        INSERT INTO public.plain SELECT g, 'v' || g FROM generate_series(1, 100) g;
+        ANALYZE;`)
+      const tables = [{ name: 'public.hinted', changed: 'updated_at' }, 'public.plain']
+      assert.equal((await run(db, 'sync', { tables })).status, 'succeeded')
+      const kept = await rowsOver(db.target, 'public.hinted', ['id', 'v'])
+      await db.source.sql(`
+        ALTER TABLE public.hinted RENAME COLUMN updated_at TO modified_at;
+        UPDATE public.hinted SET v = 'up' WHERE id = 1;
+        UPDATE public.plain SET v = 'up' WHERE id = 2;`)
+      let report = await run(db, 'sync', { tables })
+      const error = failed(report, 'public.hinted').error!
+      assert.equal(error.code, 'CONFIG_INVALID')
+      assert.match(error.message, /tables\.0\.changed: public\.hinted has no column "updated_at"/)
+      assert.match(
+        error.hint!,
+        /or remove changed: \(renamed or dropped on the source\?\); the table's columns: id, v, modified_at/,
+      )
+      assert.deepEqual(await rowsOver(db.target, 'public.hinted', ['id', 'v']), kept)
+      assert.equal(copied(report, 'public.plain').sync?.updated, 1)
+      await assertSameRows(db, 'public.plain')
+
+      // A name that matches nothing stops the whole run before anything is written (a config error); the
+      // message points to where the table went.
+      await db.source.sql(`ALTER TABLE public.plain SET SCHEMA archive`)
+      report = await run(db, 'sync', { tables: ['public.hinted', 'public.plain'] })
+      assert.equal(report.status, 'failed')
+      assert.match(
+        report.error!.message,
+        /tables\.1: table public\.plain does not exist on the source \(did you mean archive\.plain\?\)/,
+      )
+    } finally {
+      await db.drop()
+    }
+  })
 })

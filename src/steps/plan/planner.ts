@@ -307,7 +307,7 @@ export class Planner {
       .filter((column) => !column.generated)
       .map(({ name, type }) => ({ name, type }))
     const asked = selection.mode ?? config.mode
-    const changedColumn = this.changedColumnOf(selection, asked)
+    const { column: changedColumn, problem: changedProblem } = this.changedColumnOf(selection, asked)
     const base = {
       source: { kind: 'table' as const, table, where: selection.where },
       sourceLabel: table.ref.display,
@@ -333,6 +333,7 @@ export class Planner {
       table.columns.every((column) => column.generated || column.binarySafe)
     const existing = target.table(targetRef)
     let problem = lockedProblem('source', table, targetRef) ?? lockedProblem('target', existing, targetRef)
+    problem ??= changedProblem
     if (!problem && !table.canSelect) {
       problem = new TablehaulError(
         'PRIVILEGE_MISSING',
@@ -383,10 +384,18 @@ export class Planner {
     }
   }
 
-  /** The entry's `changed:` column, checked: it names a column of the source table, and the table syncs. */
-  private changedColumnOf(selection: Selection, mode: LoadMode): string | undefined {
+  /**
+   * The entry's `changed:` column, checked: the table syncs (or the whole config is wrong), and the column
+   * is one of the source table's. A column the source no longer has (renamed or dropped since the config
+   * was written, between two nightly runs) fails that table only, untouched: the other tables of the run
+   * have nothing to do with it.
+   */
+  private changedColumnOf(
+    selection: Selection,
+    mode: LoadMode,
+  ): { column?: string | undefined; problem?: TablehaulError | undefined } {
     const column = selection.changed
-    if (column === undefined) return undefined
+    if (column === undefined) return {}
     if (mode !== 'sync') {
       throw new TablehaulError(
         'CONFIG_INVALID',
@@ -395,15 +404,18 @@ export class Planner {
       )
     }
     if (!selection.table.columns.some((candidate) => candidate.name === column)) {
-      throw new TablehaulError(
-        'CONFIG_INVALID',
-        `${selection.from}.changed: ${selection.table.ref.display} has no column "${column}"`,
-        {
-          hint: `name the column that every writer sets when it inserts or updates a row (such as updated_at); the table's columns: ${selection.table.columns.map((c) => c.name).join(', ')}`,
-        },
-      )
+      return {
+        problem: new TablehaulError(
+          'CONFIG_INVALID',
+          `${selection.from}.changed: ${selection.table.ref.display} has no column "${column}"`,
+          {
+            hint: `name the column that every writer sets when it inserts or updates a row (such as updated_at), or remove changed: (renamed or dropped on the source?); the table's columns: ${selection.table.columns.map((c) => c.name).join(', ')}`,
+            table: (selection.into ?? selection.table.ref).display,
+          },
+        ),
+      }
     }
-    return column
+    return { column }
   }
 
   private async planQuery(query: string, into: TableRef, from: string): Promise<TablePlan> {
@@ -557,8 +569,13 @@ function describeNotFound(pattern: TablePattern, from: string, source: Catalog):
       table.ref.schema.toLowerCase() === pattern.schema.toLowerCase() &&
       table.ref.name.toLowerCase() === pattern.name.toLowerCase(),
   )
+  // A table moved to another schema (ALTER TABLE … SET SCHEMA) keeps its name.
+  const moved = pattern.isExact
+    ? source.tables.find((table) => table.ref.name.toLowerCase() === pattern.ref.name.toLowerCase())
+    : undefined
   const near =
     folded[0]?.ref.display ??
+    moved?.ref.display ??
     (pattern.isExact
       ? closest(
           pattern.ref.display,
