@@ -163,12 +163,14 @@ describe('tablehaul plan', () => {
     }
   })
 
-  test('a sync that must replace a table for want of a key says on which side the key is missing', async () => {
+  test('a sync that must replace a table for want of a key says on which side the key is missing, and before its first load', async () => {
     const db = await databasePair(servers, 'plan_sync_key')
     try {
       await db.source.sql(`
         CREATE TABLE public.keyless (id int, v text);
-        CREATE TABLE public."Keyed" ("Id" int PRIMARY KEY, v text);`)
+        CREATE TABLE public."Keyed" ("Id" int PRIMARY KEY, v text);
+        CREATE TABLE public.fresh (id int, v text);
+        CREATE TABLE public.fresh_keyed (id int PRIMARY KEY, v text);`)
       // The target's copy of "Keyed" made by hand, without the source's key.
       await db.target.sql(`
         CREATE TABLE public.keyless (id int, v text);
@@ -179,6 +181,14 @@ describe('tablehaul plan', () => {
       const action = (table: string) => plan.tables.find((t) => t.table === table)?.action
       assert.equal(action('public.keyless'), 'sync → replace: no key on the source')
       assert.equal(action('public."Keyed"'), 'sync → replace: the target has no unique index on ("Id")')
+      // Missing on the target: created and loaded now, replaced on every later run.
+      assert.equal(action('public.fresh'), 'create, load')
+      assert.deepEqual(
+        plan.warnings.filter((w) => /no key/.test(w)),
+        [
+          'public.fresh: no key on the source (a primary key, or a unique index on NOT NULL columns), so mode sync will replace it on every run; add one to sync it by its differences',
+        ],
+      )
     } finally {
       await db.drop()
     }

@@ -191,6 +191,8 @@ export class Planner {
       const warning = unsuspendableByNonOwner(plan)
       if (warning) warnings.push(warning)
       if (plan.referencedFromOutside) warnings.push(referencedFromOutsideWarning(plan))
+      const keyless = keylessFirstSync(plan)
+      if (keyless) warnings.push(keyless)
     }
     checked.sort(
       (a, b) => b.estimatedBytes - a.estimatedBytes || a.target.display.localeCompare(b.target.display),
@@ -615,6 +617,19 @@ function unsuspendableByNonOwner(plan: TablePlan): string | undefined {
   const many = triggers.length > 1
   const disable = triggers.map((name) => `ALTER TABLE ${plan.target.sql} DISABLE TRIGGER ${quoteIdent(name)}`)
   return `${plan.target.display}: the target user does not own it, so tablehaul cannot switch off its trigger${many ? 's' : ''} ${triggers.join(', ')}, which fire${many ? '' : 's'} on the rows it writes (a BEFORE trigger can change or drop them). Connect to the target as the table's owner (or grant the owning role to the target user), or have the owner run ${disable.join('; ')}`
+}
+
+/**
+ * A table that mode sync creates on the target now, but that has no key on the source: this first load is
+ * the same as a replace, and every later run replaces it too (its ACTION says so only once the table
+ * exists). Said before the first night rather than after the second.
+ */
+function keylessFirstSync(plan: TablePlan): string | undefined {
+  if (plan.problem || plan.mode !== 'sync' || plan.targetState !== 'missing' || plan.source.kind !== 'table')
+    return undefined
+  const source = plan.source.table
+  if (syncKeyOf(source, source, new Set(plan.columns.map((column) => column.name)))) return undefined
+  return `${plan.target.display}: no key on the source (a primary key, or a unique index on NOT NULL columns), so mode sync will replace it on every run; add one to sync it by its differences`
 }
 
 /**
