@@ -77,6 +77,13 @@ const ADVICE: readonly Advice[] = [
       'the target table has a constraint the source rows violate; fix the target table or use mode: recreate',
   },
   {
+    // The run's columns come from the catalog as its snapshot saw it; the table is read as it is now.
+    sqlState: '42703',
+    in: ['copy'],
+    advice:
+      'a column the run reads is gone (dropped or renamed on the source after the run took its snapshot?): run again; if it repeats, check the where: of the table in the config',
+  },
+  {
     // An enum label the source's type gained (or renamed) since the target's type was created: mode
     // recreate re-creates the table, not the types it uses.
     sqlState: '22P02',

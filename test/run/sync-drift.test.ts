@@ -252,6 +252,21 @@ describe('a sync after the source schema changed', () => {
         assert.equal(copied(report, 'public.untouched').rows, 100)
       }
       await assertSameRows(db, 'public.untouched')
+      // A column dropped after the snapshot: the run's columns are those the snapshot saw.
+      const report1 = await runWithDdlAfterSnapshot(
+        db,
+        'sync',
+        'public.emptied',
+        'ALTER TABLE public.emptied DROP COLUMN v',
+      )
+      assert.match(
+        failed(report1, 'public.emptied').error!.message,
+        /column "?(t\.)?v"? (of relation "emptied" )?does not exist/,
+      )
+      assert.match(
+        failed(report1, 'public.emptied').error!.hint!,
+        /dropped or renamed on the source after the run took its snapshot\?\): run again/,
+      )
       // CLUSTER (as VACUUM FULL) copies every row with its transaction ids: the snapshot still sees them.
       await db.source.sql(`UPDATE public.clustered SET v = 'up' WHERE id = 5`)
       const report = await runWithDdlAfterSnapshot(
@@ -295,6 +310,21 @@ describe('a sync after the source schema changed', () => {
       assert.deepEqual(await rowsOver(db.target, 'public.hinted', ['id', 'v']), kept)
       assert.equal(copied(report, 'public.plain').sync?.updated, 1)
       await assertSameRows(db, 'public.plain')
+
+      // The hinted column's type changed on both sides (so that the target still takes it): the last
+      // high-water mark, text of the old type, means nothing for the new one.
+      await db.source.sql(`
+        ALTER TABLE public.hinted RENAME COLUMN modified_at TO updated_at;
+        ALTER TABLE public.hinted ALTER COLUMN updated_at DROP DEFAULT,
+          ALTER COLUMN updated_at TYPE bigint USING extract(epoch FROM updated_at)::bigint;
+        UPDATE public.hinted SET v = 'again' WHERE id = 4;`)
+      await db.target.sql(
+        `ALTER TABLE public.hinted ALTER COLUMN updated_at DROP DEFAULT,
+           ALTER COLUMN updated_at TYPE bigint USING extract(epoch FROM updated_at)::bigint`,
+      )
+      report = await run(db, 'sync', { tables })
+      assert.equal(copied(report, 'public.hinted').rows, 100)
+      await assertSameRows(db, 'public.hinted')
 
       // A name that matches nothing stops the whole run before anything is written (a config error); the
       // message points to where the table went.

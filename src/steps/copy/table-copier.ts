@@ -336,6 +336,11 @@ export class TableCopier {
     // Without TRUNCATE rights, or with a key of a table outside the run referencing this one, a reload is
     // not possible: the differences are applied however many.
     const canReload = syncMayReload(plan)
+    // The high-water mark is the text of the column's greatest value at the last sync: once the source
+    // table's columns changed (the column's type among them), it may no longer read as one of the column's
+    // values, or mean the same. The hint only ever saves work, so it is left out then.
+    const sameColumns =
+      !previous?.since || !sourceSince || previous.since.source.signature === sourceSince.signature
     const syncer = new TableSyncer({
       plan,
       sourceClient,
@@ -343,7 +348,8 @@ export class TableCopier {
       hint:
         plan.changedColumn &&
         previous?.changedColumn === plan.changedColumn &&
-        previous.highWater !== undefined
+        previous.highWater !== undefined &&
+        sameColumns
           ? { column: plan.changedColumn, highWater: previous.highWater }
           : undefined,
       liftKeys: this.options.liftKeys,
