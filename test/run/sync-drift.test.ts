@@ -339,4 +339,33 @@ describe('a sync after the source schema changed', () => {
       await db.drop()
     }
   })
+
+  test('warns of a partition the source detached, whose rows the target parent still shows, in sync and replace', async () => {
+    const db = await databasePair(servers, 'drift_partitions')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.part (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+        CREATE TABLE public.part_low PARTITION OF public.part FOR VALUES FROM (1) TO (101);
+        CREATE TABLE public.part_high PARTITION OF public.part FOR VALUES FROM (101) TO (201);
+        INSERT INTO public.part SELECT g, 'v' || g FROM generate_series(1, 200) g; ANALYZE;`)
+      const tables = ['public.part']
+      assert.equal((await run(db, 'replace', { tables })).status, 'succeeded')
+      await db.source.sql(`ALTER TABLE public.part DETACH PARTITION public.part_high;
+        UPDATE public.part SET v = 'up' WHERE id = 5;`)
+      const warning =
+        /public\.part_high is a partition of public\.part on the target but not on the source \(detached or dropped there\?\): no run copies it, and public\.part on the target still shows its rows; detach it there \(ALTER TABLE "public"\."part" DETACH PARTITION "public"\."part_high"\) or drop it/
+      for (const mode of ['sync', 'replace'] as const) {
+        const report = await run(db, mode, { tables })
+        assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+        assert.match(report.warnings.join('\n'), warning, mode)
+        assert.equal(copied(report, 'public.part_low').rows, 100)
+      }
+      await db.target.sql(`ALTER TABLE public.part DETACH PARTITION public.part_high`)
+      const report = await run(db, 'sync', { tables })
+      assert.doesNotMatch(report.warnings.join('\n'), /is a partition of/)
+      await assertSameRows(db, 'public.part')
+    } finally {
+      await db.drop()
+    }
+  })
 })

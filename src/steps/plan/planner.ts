@@ -168,6 +168,7 @@ export class Planner {
         warnings.push(`exclude "${pattern.text}" matches no source table or view`)
     }
 
+    warnings.push(...this.partitionsOnlyOnTarget(selections))
     const chosen = this.resolveSelections(selections, excludes)
     const emptyPartitioned = this.emptyPartitioned(selections, excludes)
     const plans: TablePlan[] = []
@@ -223,6 +224,31 @@ export class Planner {
     return [...found.values()].filter(
       (table) => !target.table(table.ref) && !excludes.some((pattern) => pattern.matches(table.ref)),
     )
+  }
+
+  /**
+   * A partitioned table is copied leaf by leaf, the source's leaves into the target's of the same names. A
+   * leaf the target's partitioned table has and the source's has not (detached or dropped there since the
+   * last run) is copied by no one: its rows stay, and the target's partitioned table still shows them
+   * although the source's no longer does. Says so, per such leaf, with what to do.
+   */
+  private partitionsOnlyOnTarget(selections: readonly Selection[]): string[] {
+    const { source, target } = this.options
+    const warnings = new Set<string>()
+    for (const selection of selections) {
+      if (selection.table.kind !== 'p' || selection.into) continue
+      const targetParent = target.table(selection.table.ref)
+      if (targetParent?.kind !== 'p') continue
+      const sourceLeaves = new Set(source.leafPartitions(selection.table).map((leaf) => leaf.ref.key))
+      for (const leaf of target.leafPartitions(targetParent)) {
+        if (sourceLeaves.has(leaf.ref.key)) continue
+        const parent = target.tables.find((table) => table.oid === leaf.parentOid)?.ref ?? targetParent.ref
+        warnings.add(
+          `${leaf.ref.display} is a partition of ${parent.display} on the target but not on the source (detached or dropped there?): no run copies it, and ${targetParent.ref.display} on the target still shows its rows; detach it there (ALTER TABLE ${parent.sql} DETACH PARTITION ${leaf.ref.sql}) or drop it`,
+        )
+      }
+    }
+    return [...warnings]
   }
 
   /**
