@@ -65,6 +65,25 @@ export function rowText(alias: string, columns: readonly string[]): string {
   return `ROW(${columns.map((name) => `${alias}.${quoteIdent(name)}`).join(', ')})::text`
 }
 
+/** rowText over hashed columns, each as columnValue writes it. */
+function rowTextOf(alias: string, columns: readonly HashedColumn[]): string {
+  return `ROW(${columns.map((column) => columnValue(alias, column)).join(', ')})::text`
+}
+
+/**
+ * A column's value as the fingerprint reads it: on the source, a column the target holds in another type
+ * (an existing table of a wider one: timestamptz for timestamp, jsonb for json, text for anything) as the
+ * target holds it after COPY, which writes the source type's output and reads it with the target type's
+ * input. format('%s') is the output function itself (a cast to text is not: inet's adds the netmask,
+ * boolean's spells true, char(n)'s drops the padding); num_nulls is 0 for a composite value whose
+ * fields are all NULL, which IS NULL calls NULL.
+ */
+function columnValue(alias: string, column: HashedColumn): string {
+  const value = `${alias}.${quoteIdent(column.name)}`
+  if (!column.asType) return value
+  return `(CASE WHEN pg_catalog.num_nulls(${value}) = 0 THEN pg_catalog.format('%s', ${value})::${column.asType} END)`
+}
+
 /** A 64-bit hash (int8) of `text`; `seed` keeps the row hash and the key's bucket hash independent. */
 function hashOf(text: string, hashing: Hashing, seed: 0 | 1): string {
   if (hashing === 'jenkins') return `pg_catalog.hashtextextended((${text}) COLLATE pg_catalog."C", ${seed})`
@@ -77,6 +96,8 @@ function hashOf(text: string, hashing: Hashing, seed: 0 | 1): string {
 export interface HashedColumn {
   readonly name: string
   readonly typeOid?: number | undefined
+  /** On the source, the target column's type where it differs: the value is hashed as the target holds it. */
+  readonly asType?: string | undefined
 }
 
 /**
@@ -99,14 +120,26 @@ const VALUE_HASHES: ReadonlyMap<number, (value: string, seed: number) => string>
   [2950, (v, seed) => `pg_catalog.uuid_hash_extended(${v}, ${seed})`], // uuid
 ])
 
-/** The plan's columns, with their type where source and target agree on a built-in one. */
-export function hashedColumns(plan: TablePlan): HashedColumn[] {
+/**
+ * The plan's columns, with their type where source and target agree on a built-in one. `asTarget` (a
+ * sync's comparison, on the source): with the target's type where the target table has the column in
+ * another, so that a value the target holds as COPY wrote it is no difference; `verify: checksum`
+ * compares the text each side holds, and an existing target table of wider types differs there.
+ */
+export function hashedColumns(
+  plan: TablePlan,
+  options: { readonly asTarget?: boolean } = {},
+): HashedColumn[] {
   const sourceColumns = plan.source.kind === 'table' ? plan.source.table.columns : []
   const targetColumns = plan.targetTable?.columns ?? []
   return plan.columns.map(({ name }) => {
-    const source = sourceColumns.find((column) => column.name === name)?.typeOid
-    const target = targetColumns.find((column) => column.name === name)?.typeOid
-    return { name, typeOid: source !== undefined && source === target ? source : undefined }
+    const source = sourceColumns.find((column) => column.name === name)
+    const target = targetColumns.find((column) => column.name === name)
+    return {
+      name,
+      typeOid: source !== undefined && source.typeOid === target?.typeOid ? source.typeOid : undefined,
+      asType: options.asTarget && source && target && source.type !== target.type ? target.type : undefined,
+    }
   })
 }
 
@@ -116,24 +149,16 @@ export function hashedColumns(plan: TablePlan): HashedColumn[] {
  * hashes as minus its position) and one hash of the text form of all the other columns together.
  */
 export function rowHash(alias: string, columns: readonly HashedColumn[], hashing: Hashing): string {
-  if (hashing !== 'jenkins')
-    return hashOf(
-      rowText(
-        alias,
-        columns.map((column) => column.name),
-      ),
-      hashing,
-      0,
-    )
+  if (hashing !== 'jenkins') return hashOf(rowTextOf(alias, columns), hashing, 0)
   const parts: string[] = []
-  const rest: string[] = []
+  const rest: HashedColumn[] = []
   columns.forEach((column, index) => {
     const byValue = column.typeOid === undefined ? undefined : VALUE_HASHES.get(column.typeOid)
     const value = `${alias}.${quoteIdent(column.name)}`
     if (byValue) parts.push(`coalesce(${byValue(value, index + 1)}, ${-(index + 1)})`)
-    else rest.push(column.name)
+    else rest.push(column)
   })
-  if (rest.length > 0) parts.push(hashOf(rowText(alias, rest), hashing, 0))
+  if (rest.length > 0) parts.push(hashOf(rowTextOf(alias, rest), hashing, 0))
   return parts.length === 1 ? parts[0]! : `(${parts.join(' # ')})`
 }
 
@@ -141,8 +166,13 @@ export function rowHash(alias: string, columns: readonly HashedColumn[], hashing
  * The bucket of a row's key, 0 … buckets-1: a hash of the key's text form, so that a key falls into the
  * same bucket on both servers whatever their collations or sort orders.
  */
-export function bucketOf(alias: string, key: readonly string[], buckets: number, hashing: Hashing): string {
-  return `((${hashOf(rowText(alias, key), hashing, 1)} & 9223372036854775807) % ${Math.trunc(buckets)})::int4`
+export function bucketOf(
+  alias: string,
+  key: readonly HashedColumn[],
+  buckets: number,
+  hashing: Hashing,
+): string {
+  return `((${hashOf(rowTextOf(alias, key), hashing, 1)} & 9223372036854775807) % ${Math.trunc(buckets)})::int4`
 }
 
 /**

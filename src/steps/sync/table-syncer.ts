@@ -90,7 +90,8 @@ export type SyncOutcome =
       readonly counts: SyncCounts
       /**
        * The source table's whole fingerprint, from the same pass (verify: checksum compares it); a sync
-       * that read only the rows written since the last copy has none.
+       * that read only the rows written since the last copy has none, nor one that hashed a column as the
+       * target's other type holds it (verify compares the text each side holds).
        */
       readonly source?: Fingerprint | undefined
       /**
@@ -172,7 +173,8 @@ export class TableSyncer {
   private bytes = 0
   private readonly key: readonly string[]
   private readonly columns: readonly string[]
-  private readonly hashed: readonly HashedColumn[]
+  /** The columns as each side hashes them (see hashedColumns). */
+  private readonly hashed: Readonly<Record<'source' | 'target', readonly HashedColumn[]>>
   private hashing: Hashing | undefined
   private readonly writers = new Set<string>()
   private prepared = false
@@ -183,7 +185,7 @@ export class TableSyncer {
       throw new Error(`${plan.target.display} has no key to sync by`)
     this.key = plan.syncKey
     this.columns = plan.columns.map((column) => column.name)
-    this.hashed = hashedColumns(plan)
+    this.hashed = { source: hashedColumns(plan, { asTarget: true }), target: hashedColumns(plan) }
   }
 
   async sync(): Promise<SyncOutcome> {
@@ -229,7 +231,7 @@ export class TableSyncer {
         deleted: found.deleted,
         unchanged: source.rows - inserted - updated,
       },
-      source,
+      source: this.hashed.source.some((column) => column.asType) ? undefined : source,
       hashing: this.hashing!,
       writers: [...this.writers],
       compared: 'all',
@@ -439,7 +441,7 @@ export class TableSyncer {
     const client = side === 'source' ? this.options.sourceClient : this.options.targetClient
     // OFFSET 0: see compareBuckets.
     const sql = `COPY (SELECT b, count(*), count(*) FILTER (WHERE w), ${keyed.range ? 'sum(o)' : '0'}
-       FROM (SELECT ${keyed.bucket} AS b, ${written ?? 'false'} AS w${keyed.range ? `, ${keyed.range.offset} AS o` : ''}
+       FROM (SELECT ${keyed.bucket(side)} AS b, ${written ?? 'false'} AS w${keyed.range ? `, ${keyed.range.offset} AS o` : ''}
                FROM ${relation} AS t OFFSET 0) AS keyed
       GROUP BY b) TO STDOUT`
     return this.readCounts(keyed, () => client.query(copyTo(sql)), side)
@@ -452,7 +454,7 @@ export class TableSyncer {
   private async newKeys(keyed: KeyBuckets): Promise<KeySums & { readonly counts: Int32Array }> {
     const target = this.options.plan.target.sql
     const sql = `COPY (SELECT b, count(*), 0, ${keyed.range ? 'sum(o)' : '0'}
-       FROM (SELECT ${keyed.bucket} AS b${keyed.range ? `, ${keyed.range.offset} AS o` : ''} FROM ${TEMP.rows} AS t
+       FROM (SELECT ${keyed.bucket('target')} AS b${keyed.range ? `, ${keyed.range.offset} AS o` : ''} FROM ${TEMP.rows} AS t
               WHERE NOT EXISTS (SELECT 1 FROM ONLY ${target} AS x WHERE ${this.sameKey('x', 't')}) OFFSET 0) AS keyed
       GROUP BY b) TO STDOUT`
     return this.byKeyIndex(() =>
@@ -567,7 +569,7 @@ export class TableSyncer {
         `CREATE TEMP TABLE ${TEMP.sourceRows} ON COMMIT DROP AS SELECT ${keyList} FROM ONLY ${plan.target.sql} WITH NO DATA`,
       )
       await this.move(
-        `COPY (SELECT ${selected} FROM ${keyed.rowsIn(`ONLY ${this.sourceTable}`, vanished.read)}) TO STDOUT`,
+        `COPY (SELECT ${selected} FROM ${keyed.rowsIn(`ONLY ${this.sourceTable}`, vanished.read, 'source')}) TO STDOUT`,
         `COPY ${TEMP.sourceRows} (${keyList}) FROM STDIN`,
       )
       await this.target(`ANALYZE ${TEMP.sourceRows}`)
@@ -575,7 +577,7 @@ export class TableSyncer {
       // the planner may scan the whole table and probe the keys per row (seen: minutes on 4M rows).
       await this.target(
         `INSERT INTO ${TEMP.vanished} (${keyList})
-         SELECT ${selected} FROM ${keyed.rowsIn(`ONLY ${plan.target.sql}`, vanished.read)}
+         SELECT ${selected} FROM ${keyed.rowsIn(`ONLY ${plan.target.sql}`, vanished.read, 'target')}
             AND NOT EXISTS (SELECT 1 FROM ${TEMP.sourceRows} AS s WHERE ${this.sameKey('s', 't')})`,
       )
     }
@@ -598,9 +600,10 @@ export class TableSyncer {
    * condition, to which more can be added with AND: the rows of `relation` in the buckets set in `bitmap`.
    */
   private async keyBuckets(buckets: number): Promise<KeyBuckets> {
-    const keyColumns = this.hashed.filter((column) => this.key.includes(column.name))
+    const keyColumns = (side: 'source' | 'target') =>
+      this.hashed[side].filter((column) => this.key.includes(column.name))
     if (this.integerKey()) {
-      const column = quoteIdent(keyColumns[0]!.name)
+      const column = quoteIdent(this.key[0]!)
       const range = `SELECT min(${column})::text AS low, max(${column})::text AS high FROM ONLY`
       const [source, target] = await Promise.all([
         this.source<{ low: string | null; high: string | null }>(`${range} ${this.sourceTable}`),
@@ -615,7 +618,7 @@ export class TableSyncer {
         const width = (high - low) / BigInt(buckets) + 1n
         return {
           buckets,
-          bucket: `((t.${column}::int8 - ${low}) / ${width})::int4`,
+          bucket: () => `((t.${column}::int8 - ${low}) / ${width})::int4`,
           // sum(int4) adds in int8, cheaper than sum(int8) in numeric: measured 1.24 s against 1.36 s for
           // 4.2M keys.
           range: {
@@ -635,12 +638,13 @@ export class TableSyncer {
       }
     }
     await this.decideHashing()
-    const bucket = `((${rowHash('t', keyColumns, this.hashing!)} & 9223372036854775807) % ${buckets})::int4`
+    const bucket = (side: 'source' | 'target') =>
+      `((${rowHash('t', keyColumns(side), this.hashing!)} & 9223372036854775807) % ${buckets})::int4`
     return {
       buckets,
       bucket,
-      rowsIn: (relation, bitmap) =>
-        `${relation} AS t WHERE pg_catalog.get_bit(${bitmap}::bytea, ${bucket}) = 1`,
+      rowsIn: (relation, bitmap, side) =>
+        `${relation} AS t WHERE pg_catalog.get_bit(${bitmap}::bytea, ${bucket(side)}) = 1`,
     }
   }
 
@@ -656,9 +660,14 @@ export class TableSyncer {
     return Math.min(buckets, MAX_COUNTED_BUCKETS)
   }
 
+  /** The key's columns in the key's order, as `side` hashes them. */
+  private keyOf(side: 'source' | 'target'): HashedColumn[] {
+    return this.key.map((name) => this.hashed[side].find((column) => column.name === name)!)
+  }
+
   /** The key is one column of int2, int4 or int8: its buckets are ranges of values (keyBuckets). */
   private integerKey(): boolean {
-    const keyColumns = this.hashed.filter((column) => this.key.includes(column.name))
+    const keyColumns = this.hashed.target.filter((column) => this.key.includes(column.name))
     return keyColumns.length === 1 && [20, 21, 23].includes(keyColumns[0]!.typeOid ?? 0)
   }
 
@@ -867,9 +876,9 @@ export class TableSyncer {
     // every row of the table and sort to disk instead); with its default guess the table grows as needed.
     const { dirty, dirtyCount, source } = await this.differingBuckets(
       buckets,
-      (relation, where) =>
+      (relation, where, side) =>
         `COPY (SELECT b, count(*), sum(${halves.high}), sum(${halves.low})
-         FROM (SELECT ${bucketOf('t', this.key, buckets, this.hashing!)} AS b, ${rowHash('t', this.hashed, this.hashing!)} AS h
+         FROM (SELECT ${bucketOf('t', this.keyOf(side), buckets, this.hashing!)} AS b, ${rowHash('t', this.hashed[side], this.hashing!)} AS h
                  FROM ${relation} AS t${where ? ` WHERE (${where})` : ''} OFFSET 0) AS hashed
         GROUP BY b ORDER BY b) TO STDOUT`,
     )
@@ -882,16 +891,18 @@ export class TableSyncer {
    */
   private async differingBuckets(
     buckets: number,
-    perBucket: (relation: string, where: string | undefined) => string,
+    perBucket: (relation: string, where: string | undefined, side: 'source' | 'target') => string,
   ): Promise<{ dirty: Uint8Array; dirtyCount: number; source: Fingerprint }> {
     const { plan, sourceClient, targetClient } = this.options
     const sourceRows = new BucketReader(
       this.side('source', () =>
-        sourceClient.query(copyTo(perBucket(`ONLY ${this.sourceTable}`, this.sourceWhere))),
+        sourceClient.query(copyTo(perBucket(`ONLY ${this.sourceTable}`, this.sourceWhere, 'source'))),
       ),
     )
     const targetRows = new BucketReader(
-      this.side('target', () => targetClient.query(copyTo(perBucket(`ONLY ${plan.target.sql}`, undefined)))),
+      this.side('target', () =>
+        targetClient.query(copyTo(perBucket(`ONLY ${plan.target.sql}`, undefined, 'target'))),
+      ),
     )
     const dirty = new Uint8Array(Math.ceil(buckets / 8))
     let dirtyCount = 0
@@ -944,7 +955,8 @@ export class TableSyncer {
    */
   private async compareRows(bitmap: string, buckets: number): Promise<void> {
     const keyList = this.key.map(quoteIdent).join(', ')
-    const inDirty = `pg_catalog.get_bit(${bitmap}::bytea, ${bucketOf('t', this.key, buckets, this.hashing!)}) = 1`
+    const inDirty = (side: 'source' | 'target') =>
+      `pg_catalog.get_bit(${bitmap}::bytea, ${bucketOf('t', this.keyOf(side), buckets, this.hashing!)}) = 1`
     const keyColumns = this.key.map((name) => `t.${quoteIdent(name)}`).join(', ')
     await this.target(
       `CREATE TEMP TABLE ${TEMP.sourceRows} ON COMMIT DROP AS SELECT ${keyList} FROM ONLY ${this.options.plan.target.sql} WITH NO DATA`,
@@ -952,12 +964,12 @@ export class TableSyncer {
     await this.target(`ALTER TABLE ${TEMP.sourceRows} ADD COLUMN ${HASH} int8`)
     const where = this.sourceWhere ? `(${this.sourceWhere}) AND ` : ''
     await this.move(
-      `COPY (SELECT ${keyColumns}, ${rowHash('t', this.hashed, this.hashing!)} FROM ONLY ${this.sourceTable} AS t WHERE ${where}${inDirty}) TO STDOUT`,
+      `COPY (SELECT ${keyColumns}, ${rowHash('t', this.hashed.source, this.hashing!)} FROM ONLY ${this.sourceTable} AS t WHERE ${where}${inDirty('source')}) TO STDOUT`,
       `COPY ${TEMP.sourceRows} (${keyList}, ${HASH}) FROM STDIN`,
     )
     await this.target(
       `CREATE TEMP TABLE ${TEMP.targetRows} ON COMMIT DROP AS
-       SELECT ${keyColumns}, ${rowHash('t', this.hashed, this.hashing!)} AS ${HASH} FROM ONLY ${this.options.plan.target.sql} AS t WHERE ${inDirty}`,
+       SELECT ${keyColumns}, ${rowHash('t', this.hashed.target, this.hashing!)} AS ${HASH} FROM ONLY ${this.options.plan.target.sql} AS t WHERE ${inDirty('target')}`,
     )
     // The planner joins the temporary tables better once it knows their sizes.
     await this.target(`ANALYZE ${TEMP.sourceRows}; ANALYZE ${TEMP.targetRows}`)
@@ -1298,8 +1310,9 @@ function copyTo(sql: string): Readable & pg.Submittable {
 /** Keys grouped into buckets (see TableSyncer.keyBuckets); `bucket` is an int4 expression over alias t. */
 interface KeyBuckets {
   readonly buckets: number
-  readonly bucket: string
-  readonly rowsIn: (relation: string, bitmap: string) => string
+  /** A key's bucket as `side` computes it. */
+  readonly bucket: (side: 'source' | 'target') => string
+  readonly rowsIn: (relation: string, bitmap: string, side: 'source' | 'target') => string
   /**
    * For buckets that are ranges of an integer key: bucket n holds the keys low + n * width to
    * low + (n + 1) * width - 1, and `offset` (int8, over alias t) is a key's place in its bucket.
