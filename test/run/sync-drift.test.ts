@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import type { RunReport, TableResult } from '../../src/report/run-report.js'
 import { waitFor } from '../helpers/cli.js'
+import { testConfig } from '../helpers/config.js'
 import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
 import { copied, notes, runBetween as run } from '../helpers/sync-report.js'
@@ -267,6 +268,24 @@ describe('a sync after the source schema changed', () => {
         failed(report1, 'public.emptied').error!.hint!,
         /dropped or renamed on the source after the run took its snapshot\?\): run again/,
       )
+      // A lock held after the snapshot until the run gives up waiting for it names the source table.
+      const holder = new pg.Client(db.source.url)
+      await holder.connect()
+      try {
+        const timeouts = { ...testConfig({ source: db.source.url }).timeouts, lock: 1000 }
+        const report2 = await run(db, 'sync', { timeouts }, (job) =>
+          job.on(
+            'run.planned',
+            () => void holder.query('BEGIN; LOCK TABLE public.clustered IN ACCESS EXCLUSIVE MODE'),
+          ),
+        )
+        const locked = failed(report2, 'public.clustered').error!
+        assert.equal(locked.code, 'TABLE_LOCKED')
+        assert.match(locked.message, /source table public\.clustered is locked: another session holds/)
+        assert.match(locked.hint!, /run again once that transaction ends/)
+      } finally {
+        await holder.end()
+      }
       // CLUSTER (as VACUUM FULL) copies every row with its transaction ids: the snapshot still sees them.
       await db.source.sql(`UPDATE public.clustered SET v = 'up' WHERE id = 5`)
       const report = await runWithDdlAfterSnapshot(

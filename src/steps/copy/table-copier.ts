@@ -276,7 +276,22 @@ export class TableCopier {
     // A partitioned table has no storage of its own; its leaves are copied, each checked.
     if (plan.source.kind !== 'table' || plan.source.table.kind !== 'r') return
     const table = plan.source.table.ref
-    await client.query(`LOCK TABLE ONLY ${table.sql} IN ACCESS SHARE MODE`)
+    try {
+      await client.query(`LOCK TABLE ONLY ${table.sql} IN ACCESS SHARE MODE`)
+    } catch (error) {
+      // 55P03 lock_not_available: lock_timeout ended the wait for a session holding (or waiting for) an
+      // ACCESS EXCLUSIVE lock on the source table, such as an ALTER TABLE, TRUNCATE or VACUUM FULL.
+      if (sqlStateOf(error) !== '55P03') throw error
+      throw new TablehaulError(
+        'TABLE_LOCKED',
+        `source table ${table.display} is locked: another session holds (or waits for) an ACCESS EXCLUSIVE lock on it, and the wait ended at timeouts.lock`,
+        {
+          cause: error,
+          hint: `run again once that transaction ends (an ALTER TABLE, TRUNCATE or VACUUM FULL?); to see it, on the source: SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE pid IN (SELECT pid FROM pg_locks WHERE relation = ${quoteLiteral(table.sql)}::regclass AND mode = 'AccessExclusiveLock')`,
+          table: plan.target.display,
+        },
+      )
+    }
     const { rows } = await client.query<{ seen: string; now: string }>(
       `SELECT c.relfilenode::text AS seen, pg_catalog.pg_relation_filenode(c.oid)::text AS now
          FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table.sql)}::pg_catalog.regclass`,
