@@ -58,7 +58,9 @@ async function runWithDdlAfterSnapshot(
   const writer = new pg.Client(db.source.url)
   await writer.connect()
   let wrote: Promise<void> | undefined
-  const report = await run(db, mode, {}, (job) =>
+  // One table at a time, largest first (then by name): the tables before it give the other session time
+  // to take its lock before the run reaches the table.
+  const report = await run(db, mode, { jobs: 1 }, (job) =>
     job.on('run.planned', () => {
       const locked = writer.query(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`)
       wrote = (async () => {
@@ -223,7 +225,7 @@ describe('a sync after the source schema changed', () => {
     const db = await databasePair(servers, 'drift_race')
     try {
       await db.source.sql(
-        ['emptied', 'rewritten', 'retyped', 'clustered', 'untouched']
+        ['truncated', 'rewritten', 'retyped', 'untouched', 'was_clustered']
           .map(
             (name) => `CREATE TABLE public.${name} (id int PRIMARY KEY, v text);
               INSERT INTO public.${name} SELECT g, 'v' || g FROM generate_series(1, 100) g; ANALYZE public.${name};`,
@@ -234,8 +236,12 @@ describe('a sync after the source schema changed', () => {
       await db.source.sql(`UPDATE public.untouched SET v = 'up' WHERE id = 3`)
       // TRUNCATE and a rewriting ALTER TABLE are not MVCC-safe: the run's older snapshot sees no row.
       const cases = [
-        ['sync', 'public.emptied', `TRUNCATE public.emptied; INSERT INTO public.emptied VALUES (1, 'again')`],
-        ['replace', 'public.emptied', `TRUNCATE public.emptied`],
+        [
+          'sync',
+          'public.truncated',
+          `TRUNCATE public.truncated; INSERT INTO public.truncated VALUES (1, 'again')`,
+        ],
+        ['replace', 'public.truncated', `TRUNCATE public.truncated`],
         ['sync', 'public.rewritten', `ALTER TABLE public.rewritten ADD COLUMN c float8 DEFAULT random()`],
         ['replace', 'public.retyped', `ALTER TABLE public.retyped ALTER COLUMN v TYPE varchar(20)`],
       ] as const
@@ -257,15 +263,15 @@ describe('a sync after the source schema changed', () => {
       const report1 = await runWithDdlAfterSnapshot(
         db,
         'sync',
-        'public.emptied',
-        'ALTER TABLE public.emptied DROP COLUMN v',
+        'public.truncated',
+        'ALTER TABLE public.truncated DROP COLUMN v',
       )
       assert.match(
-        failed(report1, 'public.emptied').error!.message,
-        /column "?(t\.)?v"? (of relation "emptied" )?does not exist/,
+        failed(report1, 'public.truncated').error!.message,
+        /column "?(t\.)?v"? (of relation "truncated" )?does not exist/,
       )
       assert.match(
-        failed(report1, 'public.emptied').error!.hint!,
+        failed(report1, 'public.truncated').error!.hint!,
         /dropped or renamed on the source after the run took its snapshot\?\): run again/,
       )
       // A lock held after the snapshot until the run gives up waiting for it names the source table.
@@ -273,29 +279,29 @@ describe('a sync after the source schema changed', () => {
       await holder.connect()
       try {
         const timeouts = { ...testConfig({ source: db.source.url }).timeouts, lock: 1000 }
-        const report2 = await run(db, 'sync', { timeouts }, (job) =>
+        const report2 = await run(db, 'sync', { timeouts, jobs: 1 }, (job) =>
           job.on(
             'run.planned',
-            () => void holder.query('BEGIN; LOCK TABLE public.clustered IN ACCESS EXCLUSIVE MODE'),
+            () => void holder.query('BEGIN; LOCK TABLE public.untouched IN ACCESS EXCLUSIVE MODE'),
           ),
         )
-        const locked = failed(report2, 'public.clustered').error!
+        const locked = failed(report2, 'public.untouched').error!
         assert.equal(locked.code, 'TABLE_LOCKED')
-        assert.match(locked.message, /source table public\.clustered is locked: another session holds/)
+        assert.match(locked.message, /source table public\.untouched is locked: another session holds/)
         assert.match(locked.hint!, /run again once that transaction ends/)
       } finally {
         await holder.end()
       }
       // CLUSTER (as VACUUM FULL) copies every row with its transaction ids: the snapshot still sees them.
-      await db.source.sql(`UPDATE public.clustered SET v = 'up' WHERE id = 5`)
+      await db.source.sql(`UPDATE public.was_clustered SET v = 'up' WHERE id = 5`)
       const report = await runWithDdlAfterSnapshot(
         db,
         'sync',
-        'public.clustered',
-        'CLUSTER public.clustered USING clustered_pkey',
+        'public.was_clustered',
+        'CLUSTER public.was_clustered USING was_clustered_pkey',
       )
-      assert.equal(copied(report, 'public.clustered').sync?.updated, 1)
-      await assertSameRows(db, 'public.clustered')
+      assert.equal(copied(report, 'public.was_clustered').sync?.updated, 1)
+      await assertSameRows(db, 'public.was_clustered')
     } finally {
       await db.drop()
     }
