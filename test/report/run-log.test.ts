@@ -114,7 +114,13 @@ function logRun(log: RunLog, runId: string, tables: TableResult[]): void {
     startedAt: now,
   })
   for (const t of tables) log.record(t.status === 'failed' ? 'table.failed' : 'table.copied', t)
-  const report: RunReport = {
+  log.record('run.finished', reportOf(runId, tables, now))
+  log.close()
+}
+
+/** The report of a run that copied `tables`, as TransferJob ends one. */
+function reportOf(runId: string, tables: TableResult[], now = new Date().toISOString()): RunReport {
+  return {
     runId,
     status: tables.some((t) => t.status === 'failed') ? 'failed' : 'succeeded',
     kind: 'run',
@@ -130,33 +136,14 @@ function logRun(log: RunLog, runId: string, tables: TableResult[]): void {
     totals: totalsOf(tables),
     warnings: [],
   }
-  log.record('run.finished', report)
-  log.close()
 }
 
 test('a run with verify: checksum says how many tables matched, in the summary, the human log and the e-mail', () => {
-  const now = new Date().toISOString()
-  const tables = [
+  const report = reportOf('verified-run', [
     { ...table('sales.orders', 1204), mode: 'sync' as const, verified: true },
     { ...table('sales.stores', 12), verified: true },
     table('sales.events', 30),
-  ]
-  const report: RunReport = {
-    runId: 'verified-run',
-    status: 'succeeded',
-    kind: 'run',
-    startedAt: now,
-    finishedAt: now,
-    durationMs: 5000,
-    source: 'postgres://u@h/db',
-    target: 'local',
-    sourceName: 'db@h',
-    targetName: 'local',
-    snapshot: {},
-    tables,
-    totals: totalsOf(tables),
-    warnings: [],
-  }
+  ])
   let printed = ''
   const summary = renderSummary(report, { write: (text: string) => (printed += text) })
   assert.match(summary + printed, /^OK {2}3 copied of 3 tables · 2 verified by checksum · 1,246 rows/m)
