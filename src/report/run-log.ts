@@ -136,9 +136,16 @@ export class RunLog {
         return
       }
       case 'table.retrying':
-      case 'run.warning':
         this.write('warn', { event, ...(payload as object) })
         return
+      case 'run.warning': {
+        // A warning of the whole run (a table the source no longer has, a partition only the target has)
+        // is something for the operator to do: the log they read says it too, not only the NDJSON.
+        const { message } = payload as TransferEvents['run.warning']
+        this.write('warn', { event, message })
+        this.appendHuman([`${localTimestamp(new Date())} run ${this.runId} NOTE ${oneLine(message)}`])
+        return
+      }
       case 'table.note': {
         const { table, message } = payload as TransferEvents['table.note']
         this.write('warn', { event, table, message })

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import pg from 'pg'
 import type { Config } from '../config/schema.js'
+import { runHistoryTrustProblems } from '../catalog/run-history-trust.js'
 import { Database } from '../db/database.js'
 import { sqlFolder } from '../db/sql-file.js'
 import { TableRef } from '../db/table-ref.js'
@@ -298,19 +299,19 @@ export class RunHistory implements LiftedKeyStore {
 
 /**
  * Refuses to go on when schema "tablehaul" or a table of it is controlled by a role tablehaul does not trust
- * (see untrusted_run_history.sql): writing through another role's trigger, rule or policy would run that
+ * (see catalog/sql/untrusted_run_history.sql): writing through another role's trigger, rule or policy would run that
  * role's code with tablehaul's privileges, a superuser's included.
  */
 async function refuseUntrusted(on: pg.ClientBase | Database): Promise<void> {
   const query = <R extends pg.QueryResultRow>(sql: string) =>
     on instanceof Database ? on.query<R>(sql) : on.query<R>(sql)
-  const { rows } = await query<{ problem: string }>(sqlFile('untrusted_run_history'))
-  if (rows.length === 0) return
+  const problems = await runHistoryTrustProblems(query)
+  if (problems.length === 0) return
   const { rows: me } = await query<{ role: string }>(`SELECT CURRENT_USER::text AS role`)
   const role = pg.escapeIdentifier(me[0]?.role ?? 'tablehaul')
   throw new TablehaulError(
     'TARGET_UNTRUSTED',
-    `tablehaul does not write its records through objects another role controls, and nothing was written to the target: ${rows.map((r) => r.problem).join('; ')}`,
+    `tablehaul does not write its records through objects another role controls, and nothing was written to the target: ${problems.join('; ')}`,
     {
       hint: `inspect schema "tablehaul" on the target: if tablehaul did not make it, drop it (DROP SCHEMA tablehaul CASCADE) and the next run creates its own; if it is tablehaul's, make ${role} the owner of it and its tables (ALTER SCHEMA tablehaul OWNER TO ${role}, ALTER TABLE tablehaul.runs OWNER TO ${role}, …) and remove the triggers, rules, policies and grants named`,
     },

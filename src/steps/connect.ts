@@ -8,6 +8,8 @@ import { LocalServer, readDatabaseSettings } from '../local/local-server.js'
 import { embeddedServerVersion } from '../local/postgres-cluster.js'
 import { Planner, type RunPlan } from './plan/planner.js'
 import { Snapshot } from './snapshot.js'
+import { readSourceIdentity } from './sync/since.js'
+import { readTablesLoadedFrom } from './sync/sync-mark.js'
 import { type ViewPlan, readViewPlans } from './views/view-plan.js'
 import { OwnersAndPrivileges } from './objects/owners-and-privileges.js'
 
@@ -203,12 +205,16 @@ export async function readPlan(options: {
   const sourceCatalog = await Catalog.read(sourceClient)
   const sourceViews = await readViews(sourceClient)
   const targetCatalog = target ? await readCatalog(target) : Catalog.empty(await embeddedServerVersion())
+  const loadedBefore = target
+    ? await readTablesLoadedFrom(target, await readSourceIdentity(sourceClient))
+    : []
   let plan = await new Planner({
     config,
     source: sourceCatalog,
     target: targetCatalog,
     probeQuery: (query) => probeQueryColumns(source, sourceClient, query),
     views: sourceViews.map((view) => view.ref),
+    loadedBefore,
   }).plan()
   const views = await readViewPlans({
     config,

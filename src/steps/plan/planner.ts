@@ -83,6 +83,12 @@ export interface PlannerOptions {
    * @default none
    */
   readonly views?: readonly TableRef[] | undefined
+  /**
+   * The target tables an earlier replace or sync loaded from this same source database (their sync marks
+   * say so): one a pattern still selects by name but the source no longer has is warned of.
+   * @default none
+   */
+  readonly loadedBefore?: readonly TableRef[] | undefined
 }
 
 interface Selection {
@@ -187,6 +193,7 @@ export class Planner {
       }
       targets.set(plan.target.key, plan)
     }
+    warnings.push(...this.goneFromSource(patterns, excludes, targets))
     const checked = this.checkReferencingTables(plans)
     for (const plan of checked) {
       const warning = unsuspendableByNonOwner(plan)
@@ -224,6 +231,32 @@ export class Planner {
     return [...found.values()].filter(
       (table) => !target.table(table.ref) && !excludes.some((pattern) => pattern.matches(table.ref)),
     )
+  }
+
+  /**
+   * A pattern selects what the source has now: a table it dropped, renamed or moved to another schema since
+   * an earlier run loaded it is copied by no one, and its target table keeps the rows of its last copy.
+   * Says so, per target table an earlier run loaded from this source database that a pattern's name still
+   * selects, that the source and this run lack and the target still has. Nothing on the target is changed:
+   * whether the rows are still wanted there is the operator's call.
+   */
+  private goneFromSource(
+    patterns: readonly TablePattern[],
+    excludes: readonly TablePattern[],
+    targets: ReadonlyMap<string, TablePlan>,
+  ): string[] {
+    const { source, target, views = [] } = this.options
+    const warnings: string[] = []
+    for (const ref of this.options.loadedBefore ?? []) {
+      if (targets.has(ref.key) || !target.table(ref)) continue
+      if (source.table(ref) || views.some((view) => view.key === ref.key)) continue
+      const pattern = patterns.find((p) => p.matches(ref))
+      if (!pattern || excludes.some((p) => p.matches(ref))) continue
+      warnings.push(
+        `${ref.display} on the target was loaded from this source by an earlier run, but the source no longer has it (dropped, renamed or moved to another schema): "${pattern.text}" selects no table of that name, no run copies it, and its rows on the target are those of its last copy; if the source dropped it, drop it on the target (DROP TABLE ${ref.sql}); if it was renamed or moved, name the new table in tables: with into: ${ref.display}`,
+      )
+    }
+    return warnings
   }
 
   /**

@@ -443,3 +443,19 @@ export async function targetSinceProblem(
   if (distance >= MAX_DISTANCE) return 'over a billion transactions ran on the target since the last copy'
   return undefined
 }
+
+/**
+ * The source's server and database as readSourceSince records them in a mark: the system identifier (where
+ * the role may read it) and the database's oid.
+ */
+export async function readSourceIdentity(
+  client: pg.ClientBase,
+): Promise<{ system: string | undefined; database: string | undefined }> {
+  // A CASE evaluates the sub-select only in the branch taken: no error in the run's snapshot transaction.
+  const { rows } = await client.query<{ system: string | null; database: string | null }>(
+    `SELECT CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+                 THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS system,
+            (SELECT d.oid::text FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()) AS database`,
+  )
+  return { system: rows[0]?.system ?? undefined, database: rows[0]?.database ?? undefined }
+}

@@ -1,4 +1,6 @@
 import type pg from 'pg'
+import { runHistoryTrustProblems } from '../../catalog/run-history-trust.js'
+import { type Database, READ_ONLY_SNAPSHOT } from '../../db/database.js'
 import { TableRef, quoteIdent, quoteLiteral } from '../../db/table-ref.js'
 import { type TablePlan, rowEstimate, syncMayReload } from '../plan/planner.js'
 import { type SyncSince, parseSince } from './since.js'
@@ -146,4 +148,41 @@ export async function readSyncMarks(target: {
     })
   }
   return marks
+}
+
+/** A source server and database, as a mark's `since.source` records them (system identifier, database oid). */
+export interface SourceIdentity {
+  readonly system: string | undefined
+  readonly database: string | undefined
+}
+
+/**
+ * The target tables an earlier replace or sync loaded from the source database `source` (their marks record
+ * the same system identifier and database oid). The database oid alone does not name a database: every
+ * fresh cluster hands out the same ones, so a mark counts only when both servers' system identifiers are
+ * known and equal. Read in one SELECT; a target without tablehaul's records, or whose records another role
+ * controls (runHistoryTrustProblems: its rows could say anything), has none.
+ */
+export async function readTablesLoadedFrom(target: Database, source: SourceIdentity): Promise<TableRef[]> {
+  if (source.system === undefined || source.database === undefined) return []
+  return target
+    .withTransaction(
+      async (client) => {
+        const { rows: present } = await client.query<{ present: boolean }>(
+          `SELECT pg_catalog.to_regclass('tablehaul.sync_marks') IS NOT NULL AS present`,
+        )
+        if (!present[0]?.present) return []
+        if ((await runHistoryTrustProblems((sql) => client.query(sql))).length > 0) return []
+        // to_jsonb of the row: a sync_marks of an older tablehaul has no since column, and reads as NULL.
+        const { rows } = await client.query<{ table_schema: string; table_name: string }>(
+          `SELECT m.table_schema, m.table_name FROM tablehaul.sync_marks AS m
+            WHERE pg_catalog.to_jsonb(m) #>> '{since,source,system}' = $1
+              AND pg_catalog.to_jsonb(m) #>> '{since,source,database}' = $2`,
+          [source.system, source.database],
+        )
+        return rows.map((row) => new TableRef(row.table_schema, row.table_name))
+      },
+      { mode: READ_ONLY_SNAPSHOT },
+    )
+    .catch(() => [])
 }
