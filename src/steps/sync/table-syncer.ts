@@ -724,32 +724,19 @@ export class TableSyncer {
    */
   private async resetTargetOnlyColumns(): Promise<TargetOnlyReset> {
     const { plan } = this.options
-    const { rows: columns } = await this.target<{
-      name: string
-      type: string
-      default_expr: string | null
-      identity: boolean
-      domain: boolean
-    }>(
-      `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
-              pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr, a.attidentity <> '' AS identity,
-              t.typtype = 'd' AS domain
-         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-         LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE a.attrelid = ${quoteLiteral(plan.target.sql)}::pg_catalog.regclass AND a.attnum > 0
-          AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
-    )
+    // The target table's columns as the plan read them, as writeRows takes its identity columns.
+    const columns = (plan.targetTable?.columns ?? []).filter((column) => column.generated === '')
     const reset: Array<{ name: string; value: string | null }> = []
     const kept: string[] = []
     for (const column of columns) {
       if (this.columns.includes(column.name)) continue
       // A domain's own default applies where the column has none, and may be anything.
       const value =
-        column.identity || (column.domain && column.default_expr === null)
+        column.identity !== '' || (column.typeKind === 'd' && column.defaultExpr === null)
           ? undefined
-          : column.default_expr === null
+          : column.defaultExpr === null
             ? null
-            : await this.constantDefault(column.type, column.default_expr)
+            : await this.constantDefault(column.type, column.defaultExpr)
       if (value === undefined) kept.push(column.name)
       else reset.push({ name: column.name, value })
     }
