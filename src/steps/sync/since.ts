@@ -206,15 +206,14 @@ export async function readSourceSince(
     row_security: boolean
     deletes: string | null
   }>(
-    `SELECT CASE WHEN ${readable('pg_catalog.pg_control_system()')}
-                 THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS system,
+    `SELECT ${SYSTEM_IDENTIFIER} AS system,
             CASE WHEN NOT pg_catalog.pg_is_in_recovery() AND ${readable('pg_catalog.pg_walfile_name(pg_catalog.pg_lsn)')}
                  THEN ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int4::text
                  WHEN pg_catalog.pg_is_in_recovery() AND ${readable('pg_catalog.pg_control_checkpoint()')}
                  THEN (SELECT timeline_id::text FROM pg_catalog.pg_control_checkpoint()) END AS timeline,
             (pg_catalog.current_setting('server_version_num')::int4 / 10000)::text AS version,
             pg_catalog.pg_is_in_recovery() AS standby,
-            (SELECT d.oid::text FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()) AS database,
+            ${DATABASE_OID} AS database,
             ${relationSql(table)} AS relation,
             pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text AS xmin,
             pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax,
@@ -444,18 +443,25 @@ export async function targetSinceProblem(
   return undefined
 }
 
+/** A source server and database, as a mark's `since.source` records them (system identifier, database oid). */
+export interface SourceIdentity {
+  readonly system: string | undefined
+  readonly database: string | undefined
+}
+
+// A CASE evaluates a sub-select only in the branch taken: a role without the right gets NULL, not an error
+// that would end the run's snapshot transaction.
+const SYSTEM_IDENTIFIER = `CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+                 THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END`
+const DATABASE_OID = `(SELECT d.oid::text FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())`
+
 /**
  * The source's server and database as readSourceSince records them in a mark: the system identifier (where
  * the role may read it) and the database's oid.
  */
-export async function readSourceIdentity(
-  client: pg.ClientBase,
-): Promise<{ system: string | undefined; database: string | undefined }> {
-  // A CASE evaluates the sub-select only in the branch taken: no error in the run's snapshot transaction.
+export async function readSourceIdentity(client: pg.ClientBase): Promise<SourceIdentity> {
   const { rows } = await client.query<{ system: string | null; database: string | null }>(
-    `SELECT CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
-                 THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS system,
-            (SELECT d.oid::text FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()) AS database`,
+    `SELECT ${SYSTEM_IDENTIFIER} AS system, ${DATABASE_OID} AS database`,
   )
   return { system: rows[0]?.system ?? undefined, database: rows[0]?.database ?? undefined }
 }

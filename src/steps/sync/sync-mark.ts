@@ -3,7 +3,7 @@ import { runHistoryTrustProblems } from '../../catalog/run-history-trust.js'
 import { type Database, READ_ONLY_SNAPSHOT } from '../../db/database.js'
 import { TableRef, quoteIdent, quoteLiteral } from '../../db/table-ref.js'
 import { type TablePlan, rowEstimate, syncMayReload } from '../plan/planner.js'
-import { type SyncSince, parseSince } from './since.js'
+import { type SourceIdentity, type SyncSince, parseSince } from './since.js'
 
 /**
  * What a sync remembers of a table between runs, kept on the target (tablehaul.sync_marks, written in the
@@ -148,12 +148,6 @@ export async function readSyncMarks(target: {
     })
   }
   return marks
-}
-
-/** A source server and database, as a mark's `since.source` records them (system identifier, database oid). */
-export interface SourceIdentity {
-  readonly system: string | undefined
-  readonly database: string | undefined
 }
 
 /**
