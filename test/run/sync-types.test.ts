@@ -487,7 +487,7 @@ describe('mode: sync between databases of other encodings', { concurrency: true 
 })
 
 describe('mode: sync into an existing table of wider types', () => {
-  test('compares each source value as the target holds it: nothing differs when nothing changed, a change on the target is put back', async () => {
+  test('compares each source value as the target holds it: nothing differs when nothing changed, a change on the target is put back, verify: checksum passes', async () => {
     const db = {
       source: await TestDatabase.create(servers.source, 'wider_src'),
       target: await TestDatabase.create(servers.target, 'wider_tgt'),
@@ -541,6 +541,28 @@ describe('mode: sync into an existing table of wider types', () => {
         { inserted: 0, updated: 0, deleted: 0, unchanged: 1999 },
         JSON.stringify(again),
       )
+      // verify: checksum compares each source value as the target holds it: a table holding exactly what
+      // the copy wrote passes, inline in sync and replace and afterwards on the command line.
+      await db.source.sql(`UPDATE public.wide SET n = -2 WHERE id = 10`)
+      const verified = await sync({ verify: 'checksum' })
+      assert.equal(verified.verified, true, JSON.stringify(verified))
+      assert.deepEqual(verified.sync, { inserted: 0, updated: 1, deleted: 0, unchanged: 1998 })
+      const replaced = await runBetween(db, 'replace', { verify: 'checksum' })
+      assert.equal(copied(replaced, 'public.wide').verified, true, JSON.stringify(replaced.tables))
+      const cli = await runCli(
+        ['verify', '--source', db.source.url, '--target', db.target.url, '--checksum'],
+        { cwd: tempDir() },
+      )
+      assert.equal(cli.code, 0, cli.stdout + cli.stderr)
+      assert.match(cli.stdout, /^SAME\s+public\.wide\s+1,999\s+1,999\s/m)
+      // A value changed on the target is still a difference.
+      await db.target.sql(`UPDATE public.wide SET t = t + interval '1 second' WHERE id = 11`)
+      const changed = await runCli(
+        ['verify', '--source', db.source.url, '--target', db.target.url, '--checksum'],
+        { cwd: tempDir() },
+      )
+      assert.equal(changed.code, 1, changed.stdout + changed.stderr)
+      assert.match(changed.stdout, /^DIFFERENT\s+public\.wide\s/m)
     } finally {
       await Promise.all([db.source.drop(), db.target.drop()])
     }

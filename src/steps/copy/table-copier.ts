@@ -517,7 +517,6 @@ export class TableCopier {
     const { plan, timeouts } = this.options
     if (this.options.verify !== 'checksum' || (plan.mode !== 'replace' && plan.mode !== 'sync')) return false
     watchdog.phase('comparing fingerprints (verify: checksum)', clientLimitMs(timeouts.statementMs))
-    const columns = hashedColumns(plan)
     const read = async (client: pg.ClientBase, sql: string): Promise<Fingerprint> => {
       const { rows } = await client.query<{ rows: string; first: string; second: string }>(sql)
       return { rows: Number(rows[0]!.rows), first: rows[0]!.first, second: rows[0]!.second }
@@ -527,8 +526,12 @@ export class TableCopier {
     const where = plan.source.kind === 'table' ? plan.source.where : undefined
     const hashing = known?.hashing ?? (await hashingOf(sourceClient, targetClient))
     const [source, target] = await Promise.all([
-      known?.source ?? read(sourceClient, wholeFingerprintSql(sourceRelation, columns, hashing, where)),
-      read(targetClient, wholeFingerprintSql(`ONLY ${plan.target.sql}`, columns, hashing)),
+      known?.source ??
+        read(
+          sourceClient,
+          wholeFingerprintSql(sourceRelation, hashedColumns(plan, { asTarget: true }), hashing, where),
+        ),
+      read(targetClient, wholeFingerprintSql(`ONLY ${plan.target.sql}`, hashedColumns(plan), hashing)),
     ])
     if (!sameFingerprint(source, target)) {
       throw new TablehaulError(

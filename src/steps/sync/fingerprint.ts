@@ -121,10 +121,11 @@ const VALUE_HASHES: ReadonlyMap<number, (value: string, seed: number) => string>
 ])
 
 /**
- * The plan's columns, with their type where source and target agree on a built-in one. `asTarget` (a
- * sync's comparison, on the source): with the target's type where the target table has the column in
- * another, so that a value the target holds as COPY wrote it is no difference; `verify: checksum`
- * compares the text each side holds, and an existing target table of wider types differs there.
+ * The plan's columns, with their type where source and target agree on a built-in one. `asTarget` (the
+ * source's side of a sync's comparison and of `verify: checksum`): with the target's type where the target
+ * table has the column in another, so that a value the target holds as COPY wrote it is no difference. An
+ * existing target table of wider types (timestamptz for timestamp, jsonb for json) holds each value in its
+ * own text form, and a check of the raw texts would fail such a table on every run.
  */
 export function hashedColumns(
   plan: TablePlan,

@@ -89,9 +89,8 @@ export type SyncOutcome =
       readonly bytes: number
       readonly counts: SyncCounts
       /**
-       * The source table's whole fingerprint, from the same pass (verify: checksum compares it); a sync
-       * that read only the rows written since the last copy has none, nor one that hashed a column as the
-       * target's other type holds it (verify compares the text each side holds).
+       * The source table's whole fingerprint, from the same pass (verify: checksum compares it, each value
+       * as the target holds it); a sync that read only the rows written since the last copy has none.
        */
       readonly source?: Fingerprint | undefined
       /**
@@ -231,7 +230,7 @@ export class TableSyncer {
         deleted: found.deleted,
         unchanged: source.rows - inserted - updated,
       },
-      source: this.hashed.source.some((column) => column.asType) ? undefined : source,
+      source,
       hashing: this.hashing!,
       writers: [...this.writers],
       compared: 'all',

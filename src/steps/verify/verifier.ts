@@ -8,6 +8,7 @@ import type { TablePlan } from '../plan/planner.js'
 import { openForReading } from '../connect.js'
 import type { Snapshot } from '../snapshot.js'
 import {
+  type HashedColumn,
   type Hashing,
   hashProbe,
   hashedColumns,
@@ -212,17 +213,19 @@ function measureQuery(
   checksum: boolean,
   hashing: Hashing,
 ): { source: string; target: string } {
-  const columns = hashedColumns(plan)
-  const select = (relation: string, where?: string) => {
+  // The source's values as the target holds them after COPY (hashedColumns): a target column of a wider
+  // type is no difference.
+  const select = (relation: string, columns: readonly HashedColumn[], where?: string) => {
     const filter = where ? ` WHERE (${where})` : ''
     if (!checksum) return `SELECT count(*)::text AS rows FROM ${relation} AS t${filter}`
     return `SELECT rows, first || ':' || second AS checksum FROM (${wholeFingerprintSql(relation, columns, hashing, where)}) AS fingerprint`
   }
+  const asTarget = hashedColumns(plan, { asTarget: true })
   const source =
     plan.source.kind === 'query'
-      ? select(`(${plan.source.query})`)
-      : select(`ONLY ${plan.source.table.ref.sql}`, plan.source.where)
-  return { source, target: select(`ONLY ${plan.target.sql}`) }
+      ? select(`(${plan.source.query})`, asTarget)
+      : select(`ONLY ${plan.source.table.ref.sql}`, asTarget, plan.source.where)
+  return { source, target: select(`ONLY ${plan.target.sql}`, hashedColumns(plan)) }
 }
 
 function measureSource(sql: string, sides: Sides): Promise<Measure> {
