@@ -792,16 +792,28 @@ describe('a sync as a target role that may not set wal_compression', () => {
 describe('verify: checksum', () => {
   test('fails a table whose fingerprint differs on the target, keeping its previous rows', async () => {
     const db = await databasePair(servers, 'verify_checksum')
+    const role = `tablehaul_verify_${process.pid}`
+    const target = new URL(db.target.url)
+    target.username = role
+    target.password = 'verify-role-secret'
     try {
-      // numeric(10,2) on the target reads 1.5 as 1.50: equal by =, not by its text.
+      // The table and its trigger belong to the target's owner, so the target user cannot switch the
+      // trigger off: every row the copy or the sync writes is changed on its way in, and only the
+      // fingerprint sees it. numeric(12, 2) for (10, 1): the wider type alone is no difference.
+      await db.target.sql(`CREATE ROLE ${role} LOGIN PASSWORD 'verify-role-secret' NOSUPERUSER;
+        GRANT CREATE, TEMP ON DATABASE ${db.target.name} TO ${role};
+        GRANT CREATE ON SCHEMA public TO ${role};
+        CREATE TABLE public.prices (id int PRIMARY KEY, p numeric(12, 2));
+        INSERT INTO public.prices VALUES (1, 7);
+        GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.prices TO ${role};
+        CREATE FUNCTION public.round_up() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN NEW.p := NEW.p + 0.01; RETURN NEW; END';
+        CREATE TRIGGER round_up BEFORE INSERT OR UPDATE ON public.prices FOR EACH ROW EXECUTE FUNCTION public.round_up();`)
       await db.source.sql(`CREATE TABLE public.prices (id int PRIMARY KEY, p numeric(10, 1));
         INSERT INTO public.prices SELECT g, g / 2.0 FROM generate_series(1, 100) g;
         CREATE TABLE public.fine (id int PRIMARY KEY, v text); INSERT INTO public.fine VALUES (1, 'a');`)
-      await db.target.sql(`CREATE TABLE public.prices (id int PRIMARY KEY, p numeric(12, 2));
-        INSERT INTO public.prices VALUES (1, 7)`)
       for (const mode of ['replace', 'sync'] as const) {
         const report = await new TransferJob(
-          testConfig({ source: db.source.url, target: db.target.url, mode, verify: 'checksum' }),
+          testConfig({ source: db.source.url, target: target.toString(), mode, verify: 'checksum' }),
           { notifier: null },
         ).run()
         const prices = result(report, 'public.prices')
@@ -824,6 +836,7 @@ describe('verify: checksum', () => {
       assert.match(verify.stdout, /SAME/)
     } finally {
       await db.drop()
+      await withClient(servers.target.url, (c) => c.query(`DROP ROLE IF EXISTS ${role}`)).catch(() => {})
     }
   })
 })
