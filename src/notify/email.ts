@@ -245,6 +245,48 @@ function errorLines(error: ErrorInfo, indent: string): string[] {
   return lines
 }
 
+/**
+ * How many tables the e-mail lists one by one when they copied with nothing to note (the largest). A run of
+ * thousands of small tables would otherwise mail a row and a sync line for each (2,000 tables made a 3.3 MB
+ * message, past what Gmail shows (102 kB) and near many relays' size limits); the log keeps every table.
+ */
+export const EMAIL_QUIET_TABLES = 30
+
+/**
+ * The tables the e-mail lists: every table that failed, was skipped with a reason, has a note or had rows
+ * written by a sync, then the largest of the others up to EMAIL_QUIET_TABLES; the rest are only counted.
+ */
+export function tablesToList(report: RunReport): {
+  listed: TableResult[]
+  unlisted: { tables: number; rows: number; bytes: number }
+} {
+  const listed: TableResult[] = []
+  const unlisted = { tables: 0, rows: 0, bytes: 0 }
+  let quiet = 0
+  for (const table of tablesForDisplay(report.tables)) {
+    if (noteworthy(table) || quiet++ < EMAIL_QUIET_TABLES) {
+      listed.push(table)
+    } else {
+      unlisted.tables += 1
+      unlisted.rows += table.rows
+      unlisted.bytes += table.bytes
+    }
+  }
+  return { listed, unlisted }
+}
+
+function noteworthy(table: TableResult): boolean {
+  const written = table.sync ? table.sync.inserted + table.sync.updated + table.sync.deleted : 0
+  return (
+    table.status !== 'copied' || Boolean(table.reason) || (table.warnings?.length ?? 0) > 0 || written > 0
+  )
+}
+
+/** `1,950 more tables with nothing to note (9,750 rows, 412 kB): every table is in the log`. */
+function unlistedLine(unlisted: { tables: number; rows: number; bytes: number }): string {
+  return `${formatCount(unlisted.tables)} more ${unlisted.tables === 1 ? 'table' : 'tables'} copied with nothing to note (${formatCount(unlisted.rows)} rows, ${formatBytes(unlisted.bytes)}): every table is in the log.`
+}
+
 /** The plain-text alternative: the same content as the HTML, aligned for a monospace font. */
 export function emailText(report: RunReport, context: RenderContext = {}): string {
   const lines: string[] = []
@@ -252,7 +294,7 @@ export function emailText(report: RunReport, context: RenderContext = {}): strin
   const step = callout(report)
   if (step) lines.push(step)
   if (report.error) lines.push('', 'ERROR', '', ...errorLines(report.error, '  '))
-  const tables = tablesForDisplay(report.tables)
+  const { listed: tables, unlisted } = tablesToList(report)
   const failures = tables.filter((t) => t.status === 'failed')
   if (failures.length > 0) {
     lines.push('', 'FAILED TABLES')
@@ -269,8 +311,9 @@ export function emailText(report: RunReport, context: RenderContext = {}): strin
     })
     const header = ['STATUS', 'TABLE', 'ROWS', 'SIZE', 'TIME', 'RATE']
     lines.push(...alignColumns([header, ...rows], [2, 3, 4, 5]).map((line) => `  ${line}`))
+    if (unlisted.tables > 0) lines.push('', `  ${unlistedLine(unlisted)}`)
   }
-  const notes = allNotes(report)
+  const notes = allNotes(report, tables)
   if (notes.length > 0) {
     lines.push('', 'NOTES', '')
     for (const note of notes) lines.push(`  - ${note}`)
@@ -287,12 +330,14 @@ export function emailText(report: RunReport, context: RenderContext = {}): strin
   return `${lines.join('\n')}\n`
 }
 
-function allNotes(report: RunReport): string[] {
+/** The run's notes and those of the listed tables (an unlisted table has none: see tablesToList). */
+function allNotes(report: RunReport, listed: readonly TableResult[]): string[] {
+  const tables = report.tables.filter((t) => listed.includes(t))
   return [
     ...report.warnings,
-    ...report.tables.flatMap((t) => (syncCounts(t) ? [`${t.table}: ${syncCounts(t)}`] : [])),
-    ...report.tables.flatMap((t) => (t.warnings ?? []).map((w) => `${t.table}: ${w}`)),
-    ...report.tables.filter((t) => t.status === 'skipped' && t.reason).map((t) => `${t.table}: ${t.reason}`),
+    ...tables.flatMap((t) => (syncCounts(t) ? [`${t.table}: ${syncCounts(t)}`] : [])),
+    ...tables.flatMap((t) => (t.warnings ?? []).map((w) => `${t.table}: ${w}`)),
+    ...tables.filter((t) => t.status === 'skipped' && t.reason).map((t) => `${t.table}: ${t.reason}`),
   ]
 }
 
@@ -426,7 +471,7 @@ function tilesHtml(report: RunReport): string {
 
 /** The HTML body: inline styles, one column, readable at 320 px and in dark mode. */
 export function emailHtml(report: RunReport, context: RenderContext = {}): string {
-  const tables = tablesForDisplay(report.tables)
+  const { listed: tables, unlisted } = tablesToList(report)
   const step = callout(report)
   const notes = report.warnings
   const where = `${report.sourceName} → ${report.targetName}`
@@ -455,7 +500,11 @@ export function emailHtml(report: RunReport, context: RenderContext = {}): strin
 <thead><tr>${head('Status', 'left')}${head('Table', 'left')}${head('Rows', 'right', true)}${head('Size', 'right', true)}${head('Time', 'right', true)}${head('Rate', 'right', true)}</tr></thead>
 <tbody>
 ${tables.map(tableRow).join('\n')}
-</tbody></table></td></tr>`)
+</tbody></table>${
+      unlisted.tables > 0
+        ? `<div class="th-muted" style="margin-top:8px;font-size:13px;color:${LIGHT.muted};">${escapeHtml(unlistedLine(unlisted))}</div>`
+        : ''
+    }</td></tr>`)
   }
   if (notes.length > 0) {
     blocks.push(
