@@ -35,3 +35,12 @@ export function privateFileMode(file: string): number {
     return PRIVATE_FILE_MODE
   }
 }
+
+/**
+ * Whether a write failed because the file system has no room left for it: ENOSPC (no free blocks or
+ * inodes) or EDQUOT (the user's quota), which no permission or retry fixes; only freeing space does.
+ */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
+}

@@ -58,7 +58,9 @@ export function isUsageError(code: ErrorCode | undefined): boolean {
 export function exitCodeOf(report: RunReport): number {
   if (report.status === 'interrupted') return EXIT.INTERRUPTED
   if (report.status === 'failed') return isUsageError(report.error?.code) ? EXIT.USAGE : EXIT.FAILED
-  return report.notification?.status === 'failed' ? EXIT.NOT_NOTIFIED : EXIT.OK
+  // Copied, but the report did not fully get out: the e-mail not sent, or a log not written in full.
+  const unreported = report.notification?.status === 'failed' || (report.logFailures?.length ?? 0) > 0
+  return unreported ? EXIT.NOT_NOTIFIED : EXIT.OK
 }
 
 export function version(): string {

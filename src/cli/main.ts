@@ -42,7 +42,7 @@ Quick start:
                                                    need a primary key; try it: tablehaul demo --sync)
 
 Exit codes: 0 all copied and reported, 1 finished with failures, 2 bad usage or configuration,
-3 copied but the e-mail could not be sent, 130 interrupted.
+3 copied but the e-mail could not be sent or the log written, 130 interrupted.
 Run "tablehaul <command> --help" for a command's options and examples.`,
     )
   program.configureHelp({ sortSubcommands: false, showGlobalOptions: false })

@@ -1,5 +1,5 @@
 import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, makeDirectory } from '../files.js'
+import { PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, isDiskFull, makeDirectory } from '../files.js'
 import path from 'node:path'
 import type { SendMailOptions } from 'nodemailer'
 import { TablehaulError } from '../errors.js'
@@ -35,23 +35,32 @@ export class OutboxNotifier implements Notifier {
         cause: error,
       })
     }
+    // To the millisecond: two runs in one second must not overwrite each other's message.
+    const stamp = new Date().toISOString().replace(/[-:.]/g, '')
+    const file = path.join(this.dir, `${stamp}-${slug(message.subject)}.eml`)
     try {
       makeDirectory(this.dir, PRIVATE_FOLDER_MODE)
-      // To the millisecond: two runs in one second must not overwrite each other's message.
-      const stamp = new Date().toISOString().replace(/[-:.]/g, '')
-      const file = path.join(this.dir, `${stamp}-${slug(message.subject)}.eml`)
       // Written under a temporary name and renamed, so a reader never sees half a message.
       writeFileSync(`${file}.tmp`, raw, { mode: PRIVATE_FILE_MODE })
       renameSync(`${file}.tmp`, file)
       this.prune()
       return { via: this.description, detail: file }
     } catch (error) {
+      // Half a message (a disk that filled while it was written) is no message: every night would add one.
+      try {
+        rmSync(`${file}.tmp`, { force: true })
+      } catch {
+        // the message's own error below is the news
+      }
+      const full = isDiskFull(error)
       throw new TablehaulError(
         'NOTIFY_FAILED',
-        `cannot write the e-mail into ${this.dir}: ${(error as Error).message}`,
+        `cannot write the e-mail into ${this.dir}: ${full ? 'the disk is full' : (error as Error).message}${full ? ` (${(error as Error).message})` : ''}`,
         {
           cause: error,
-          hint: 'check that the outbox folder is writable',
+          hint: full
+            ? `free space on the disk of ${this.dir}, or set email.outbox to a folder on a disk with room`
+            : 'check that the outbox folder is writable',
         },
       )
     }

@@ -7,13 +7,19 @@ import {
   statSync,
   unlinkSync,
 } from 'node:fs'
-import { PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, makeDirectory, privateFileMode } from '../files.js'
+import {
+  PRIVATE_FILE_MODE,
+  PRIVATE_FOLDER_MODE,
+  isDiskFull,
+  makeDirectory,
+  privateFileMode,
+} from '../files.js'
 import path from 'node:path'
 import pino from 'pino'
 import { escapeControl } from '../text.js'
 import { formatBytes, formatCount, formatDuration, localTimestamp } from '../format.js'
 import type { TransferEmitter, TransferEventName, TransferEvents } from './events.js'
-import { describeError, messageOf } from '../errors.js'
+import { TablehaulError, describeError, messageOf } from '../errors.js'
 import type { RunReport, TableResult } from './run-report.js'
 import {
   OUTCOME_LABEL,
@@ -39,7 +45,18 @@ export interface RunLogOptions {
   readonly redactor?: Redactor
 }
 
+/** A log file a run could not write (all or part of), and the first error it met. */
+export interface LogWriteFailure {
+  readonly file: string
+  readonly error: unknown
+}
+
 export const HUMAN_LOG_NAME = 'tablehaul.log'
+/**
+ * NDJSON records a log holds in memory while its file refuses them (a full disk), written in order once it
+ * takes them again; past this, records are dropped: memory must not grow with the run.
+ */
+const HELD_RECORD_BYTES = 1024 * 1024
 /** Rotated human logs kept: tablehaul.log.1 (newest) … tablehaul.log.5. */
 export const ROTATED_HUMAN_LOGS = 5
 
@@ -59,6 +76,7 @@ export class RunLog {
   private notified = false
   private readonly redactor: Redactor
   private humanMode = PRIVATE_FILE_MODE
+  private readonly failures = new Map<string, unknown>()
   private readonly onExit = (code: number) => this.abandoned(code)
 
   constructor(private readonly options: RunLogOptions) {
@@ -74,6 +92,14 @@ export class RunLog {
     return path.join(this.options.dir, HUMAN_LOG_NAME)
   }
 
+  /**
+   * The files of this run's logs that refused a write (a full disk, an I/O error), each with its first
+   * error; empty while every line so far was written.
+   */
+  get writeFailures(): readonly LogWriteFailure[] {
+    return [...this.failures].map(([file, error]) => ({ file, error }))
+  }
+
   /** Creates the run's NDJSON file and applies rotation and retention. */
   open(runId: string): string {
     makeDirectory(this.options.dir, PRIVATE_FOLDER_MODE)
@@ -83,13 +109,22 @@ export class RunLog {
     this.runId = runId
     this.finished = false
     this.notified = false
-    this.filePath = path.join(this.options.dir, `tablehaul-${runId}.ndjson`)
+    this.failures.clear()
+    const file = path.join(this.options.dir, `tablehaul-${runId}.ndjson`)
+    this.filePath = file
     this.destination = pino.destination({
-      dest: this.filePath,
+      dest: file,
       sync: true,
       mkdir: true,
       mode: PRIVATE_FILE_MODE,
+      maxLength: HELD_RECORD_BYTES,
     })
+    // A write the file refuses (ENOSPC) is an 'error' event of the destination, which without a listener
+    // throws out of whatever logged: the run would end in an unexpected error, its copies unreported. The
+    // refused bytes stay queued and go first with the next record, so the file never holds half a line.
+    const destination = this.destination as unknown as NodeJS.EventEmitter
+    destination.on('error', (error: unknown) => this.writeFailed(file, error))
+    destination.on('drop', () => this.writeFailed(file, new Error('records dropped')))
     const redactor = this.redactor
     this.logger = pino(
       {
@@ -206,10 +241,19 @@ export class RunLog {
 
   close(): void {
     process.off('exit', this.onExit)
-    this.logger?.flush()
-    const destination = this.destination as { end?: () => void } | undefined
-    destination?.end?.()
+    const destination = this.destination as { end(): void; destroy(): void; destroyed: boolean } | undefined
     this.logger = undefined
+    this.destination = undefined
+    if (!destination || destination.destroyed) return
+    // Records the file still refuses (a full disk) keep end() waiting for a write that never succeeds, and
+    // the file open: destroy() closes it, dropping them (the report says the log is incomplete).
+    destination.end()
+    if (!destination.destroyed) destination.destroy()
+  }
+
+  /** The first failure of each file is kept for the report; later ones of the same file add nothing. */
+  private writeFailed(file: string, error: unknown): void {
+    if (!this.failures.has(file)) this.failures.set(file, error)
   }
 
   private write(level: 'info' | 'warn' | 'error', record: object, message?: string): void {
@@ -224,6 +268,8 @@ export class RunLog {
         mode: this.humanMode,
       })
     } catch (error) {
+      if (this.failures.has(this.humanFile)) return
+      this.writeFailed(this.humanFile, error)
       this.logger?.error({ event: 'log.failed', file: this.humanFile, error: messageOf(error) })
     }
   }
@@ -279,6 +325,29 @@ export class RunLog {
       unlinkSync(path.join(this.options.dir, name))
     }
   }
+}
+
+/**
+ * A log file that refused a write, as an error that names it and says what to do: `when` is what it means
+ * for the run (nothing copied, or the log incomplete).
+ */
+export function logWriteError(
+  failure: LogWriteFailure,
+  when: 'before the run' | 'during the run',
+): TablehaulError {
+  const dir = path.dirname(failure.file)
+  const full = isDiskFull(failure.error)
+  const what =
+    when === 'before the run' ? 'the log cannot be written' : `the log ${failure.file} is incomplete`
+  const reason = full ? `the disk is full (${messageOf(failure.error)})` : messageOf(failure.error)
+  const fix = full
+    ? `free space on the disk of ${dir}, or set log.dir (--log-dir) to a folder on a disk with room`
+    : `check ${failure.file} and its folder ${dir}`
+  return new TablehaulError(
+    'FILE_FAILED',
+    when === 'before the run' ? `${what}: ${failure.file}: ${reason}` : `${what}: ${reason}`,
+    { cause: failure.error, hint: when === 'before the run' ? `${fix}; nothing was copied` : fix },
+  )
 }
 
 /** `sales.orders OK 1,204,331 rows 412 MB 38.2s`, or `sales.orders FAILED reason (SQLSTATE …); what to do`. */

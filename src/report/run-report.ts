@@ -1,4 +1,4 @@
-import { type ErrorCode, TablehaulError, messageOf, sqlStateOf } from '../errors.js'
+import { type ErrorCode, TablehaulError, connectionLostOn, messageOf, sqlStateOf } from '../errors.js'
 
 /** An error as reports, logs and e-mails carry it: plain data, never a password. */
 export interface ErrorInfo {
@@ -127,6 +127,12 @@ export interface RunReport {
   readonly objectsFailed?: number | undefined
   /** The run's NDJSON log file. */
   readonly logFile?: string | undefined
+  /**
+   * The log files this run could not write in full (a disk that filled up), each with what to do; each is
+   * also a note in `warnings`. The outcome stands, but the exit code says the report did not fully get out.
+   * Absent when every line was written.
+   */
+  readonly logFailures?: readonly ErrorInfo[] | undefined
   /** What this process used: its peak resident memory and CPU time (of the whole process so far). */
   readonly resources?: { readonly peakRssBytes: number; readonly cpuMs: number } | undefined
   /** What happened to the e-mail; set after the report was sent (or not). */
@@ -144,6 +150,15 @@ export interface NotificationOutcome {
 export function errorInfo(error: unknown): ErrorInfo {
   if (error instanceof TablehaulError) {
     return { code: error.code, message: error.message, sqlState: error.sqlState, hint: error.hint }
+  }
+  const lostOn = connectionLostOn(error)
+  if (lostOn) {
+    return {
+      code: lostOn === 'source' ? 'SOURCE_UNREACHABLE' : 'TARGET_UNREACHABLE',
+      message: `lost the connection to the ${lostOn}: ${messageOf(error)}`,
+      sqlState: sqlStateOf(error),
+      hint: `the ${lostOn} server restarted or stopped, or the network cut the connection; check that it accepts connections, then run the same command again`,
+    }
   }
   return { code: 'INTERNAL', message: messageOf(error), sqlState: sqlStateOf(error) }
 }

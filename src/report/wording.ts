@@ -88,8 +88,12 @@ export function alreadyCopied(report: RunReport): string | undefined {
 export function nextStep(report: RunReport): string | undefined {
   const run = report.kind === 'run'
   if (report.status === 'succeeded') {
-    if (report.notification?.status !== 'failed') return undefined
-    return `The ${run ? 'data' : report.kind} is complete, but the e-mail was not sent: check the email settings (\`tablehaul config --show\`).`
+    const complete = `The ${run ? 'data' : report.kind} is complete`
+    if (report.notification?.status === 'failed')
+      return `${complete}, but the e-mail was not sent: ${report.notification.error?.hint ?? 'check the email settings (`tablehaul config --show`)'}.`
+    const log = report.logFailures?.[0]
+    if (log) return `${complete}, but the log is not: ${log.hint ?? 'check log.dir'}.`
+    return undefined
   }
   if (report.status === 'failed' && report.error) {
     return report.error.hint ? `What to do: ${report.error.hint}` : undefined

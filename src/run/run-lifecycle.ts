@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js'
 import { TablehaulError, messageOf } from '../errors.js'
 import type { Notifier } from '../notify/notifier.js'
 import { mailReport, notifierFromConfig } from '../notify/report-mailer.js'
-import { RunLog } from '../report/run-log.js'
+import { RunLog, logWriteError } from '../report/run-log.js'
 import {
   type ErrorInfo,
   errorInfo,
@@ -139,6 +139,14 @@ export abstract class RunLifecycle extends TransferEmitter {
       target: this.endpoints.target,
       startedAt: startedAt.toISOString(),
     })
+    // A disk that refuses the log's first record (full) is a log that cannot be written, as is a folder that
+    // cannot be opened: the run does no work, and its report (the e-mail) says why.
+    const refused = runError === undefined ? this.log?.writeFailures[0] : undefined
+    if (refused) {
+      logError = logWriteError(refused, 'before the run')
+      runError = this.failureBeforeWork ?? logError
+      logFile = undefined
+    }
     if (runError === undefined) {
       try {
         await this.work(signal, options)
@@ -148,9 +156,10 @@ export abstract class RunLifecycle extends TransferEmitter {
     }
     if (logError && runError !== logError) this.warn(logError.describe())
     this.emit('step.started', { step: 'report' })
-    const report = this.buildReport({ startedAt, runError, signal, logFile })
+    let report = this.buildReport({ startedAt, runError, signal, logFile })
     await this.release(report.status)
     this.emit('run.finished', report)
+    report = this.withLogFailures(report, logError)
     const notification = await mailReport(report, this.config.email, this.notifier, this.redactor)
     if (notification.status === 'sent')
       this.emit('notify.sent', { to: this.config.email?.to ?? [], via: notification.detail })
@@ -158,6 +167,24 @@ export abstract class RunLifecycle extends TransferEmitter {
       this.emit('notify.failed', { error: notification.error })
     this.log?.close()
     return shownToPeople(this.redactor.value({ ...report, notification }))
+  }
+
+  /**
+   * The report with the log files the run could not write in full (a disk that filled during the run), up
+   * to its last record: the e-mail, the summary and the exit code say so, since the logs cannot.
+   */
+  private withLogFailures(report: RunReport, logError: TablehaulError | undefined): RunReport {
+    // A log that failed before the run is the run's error already.
+    const failures = logError ? [] : (this.log?.writeFailures ?? [])
+    if (failures.length === 0) return report
+    const errors = failures.map((failure) => logWriteError(failure, 'during the run'))
+    return shownToPeople(
+      this.redactor.value({
+        ...report,
+        warnings: [...report.warnings, ...errors.map((error) => error.describe())],
+        logFailures: errors.map(errorInfo),
+      }),
+    )
   }
 
   /**

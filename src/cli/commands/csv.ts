@@ -37,7 +37,7 @@ Examples:
 In the file, NULL is an empty field and an empty string is "" (PostgreSQL's CSV rules), so
 \`tablehaul import\` reads it back exactly.
 Exit codes: 0 written and reported, 1 failed (no file was written), 2 bad usage or configuration,
-3 written but the e-mail could not be sent, 130 interrupted.`,
+3 written but the e-mail could not be sent or the log written, 130 interrupted.`,
     )
     .action(async (options: Record<string, unknown>) => {
       const query = exportQuery(options)
@@ -86,7 +86,7 @@ Examples:
 
 Without --target the table is in the embedded local PostgreSQL.
 Exit codes: 0 loaded and reported, 1 failed (the table kept its previous rows), 2 bad usage or
-configuration, 3 loaded but the e-mail could not be sent, 130 interrupted.`,
+configuration, 3 loaded but the e-mail could not be sent or the log written, 130 interrupted.`,
     )
     .action(async (options: Record<string, unknown>) => {
       const config = await loadOrReport(context, { ...options, table: undefined, mode: undefined }, 'import')

@@ -52,7 +52,7 @@ Examples:
 Check first with \`tablehaul plan\` (same options, writes nothing); compare after with \`tablehaul verify\`.
 Passwords: put them in PGPASSWORD, ~/.pgpass or the config (\${ENV_VAR}), not on the command line.
 Exit codes: 0 all copied and reported, 1 a table, a view or the run failed, 2 bad usage or configuration,
-3 copied but the e-mail could not be sent, 130 interrupted.`,
+3 copied but the e-mail could not be sent or the log written, 130 interrupted.`,
     )
     .action(async (options: Record<string, unknown>) => {
       const config = await loadOrReport(context, options, 'run')
