@@ -509,7 +509,9 @@ export class CsvImport extends CsvTransfer {
         hint: `${kept}; check the file and run again`,
       })
     }
-    const hint = adviceFor(error, 'import') ?? 'run again; if it repeats, check the target server log'
+    const hint =
+      adviceFor(error, 'import', { side: 'target' }) ??
+      'run again; if it repeats, check the target server log'
     return new TablehaulError('TABLE_COPY_FAILED', `import into ${table} failed: ${messageOf(error)}`, {
       cause: error,
       table,

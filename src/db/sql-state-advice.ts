@@ -115,9 +115,24 @@ const ADVICE: readonly Advice[] = [
     advice: 'the connection was lost; run again (use --resume to skip tables already copied)',
   },
   {
+    // disk_full: no room for a file the statement writes. On the source that is a temporary file (a sort
+    // or hash of a query: or where: spilling out of work_mem, in temp_tablespaces or base/pgsql_tmp); on
+    // the target a table's file too: until COMMIT a replace writes the new rows beside the old (TRUNCATE
+    // in a transaction keeps the old file for a rollback), and a sync adds new row versions and temporary
+    // tables of the changed rows.
     sqlState: '53100',
-    in: ['copy'],
-    advice: 'the target ran out of disk space; free space and run again',
+    in: ['copy', 'import'],
+    advice: ({ side }) =>
+      side === 'source'
+        ? 'the source server ran out of disk space for the temporary files of a sort or hash (the file named above): free space there, or set temp_tablespaces to a disk with room, then run again'
+        : `the ${side ?? 'target'} server ran out of disk space where the file named above lives (pg_tblspc/<oid>/… is a tablespace, base/… the database's default one): free space there, then run again; until it commits, a replace needs room for the table's new rows beside its old ones`,
+  },
+  {
+    // temp_file_limit: a session's temporary files (sorts, hashes) reached the limit its server sets.
+    sqlState: '53400',
+    in: ['copy', 'import'],
+    advice: ({ side }) =>
+      `a sort or hash on the ${side ?? 'target'} spilled more temporary files than its temp_file_limit allows: raise it for the run's user there (ALTER ROLE … SET temp_file_limit, or in postgresql.conf), or give the where: or query: an index that spares the sort, then run again`,
   },
 ]
 

@@ -682,7 +682,7 @@ export class TableCopier {
         {
           cause,
           table,
-          hint: adviceFor(cause, 'copy'),
+          hint: adviceFor(cause, 'copy', { side: error.side }),
         },
       )
     }

@@ -1283,7 +1283,7 @@ export class TableSyncer {
       {
         cause: error,
         table: this.options.plan.target.display,
-        hint: adviceFor(error, 'copy'),
+        hint: adviceFor(error, 'copy', { side }),
       },
     )
   }

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { TransferJob } from '../../src/run/transfer-job.js'
+import { tempDir, testConfig } from '../helpers/config.js'
+import { databasePair, type DatabasePair } from '../helpers/database-pair.js'
+import { fingerprint } from '../helpers/fingerprint.js'
+import { type TestServer, testServers, withClient } from '../helpers/servers.js'
+import { isRoot, smallDisk, unmount } from '../helpers/small-disk.js'
+
+/**
+ * A full disk on the servers: the target's data and the source's temporary files on a tablespace on a small
+ * tmpfs (root only, servers on this machine), and a source's temp_file_limit (anywhere).
+ */
+
+/** The runner's servers, when they run on this machine (a tablespace is a folder on the server's disk). */
+async function localOwner(server: TestServer): Promise<{ uid: number; gid: number } | undefined> {
+  const dataDir = await withClient(server.url, async (client) => {
+    const { rows } = await client.query<{ dir: string }>(`SELECT current_setting('data_directory') AS dir`)
+    return rows[0]!.dir
+  })
+  if (!existsSync(dataDir)) return undefined
+  const { uid, gid } = statSync(dataDir)
+  return { uid, gid }
+}
+
+describe("the servers' disks full", () => {
+  let servers: Awaited<ReturnType<typeof testServers>>
+  before(async () => {
+    servers = await testServers()
+  })
+  after(async () => {
+    await servers?.stop()
+  })
+
+  test("a sort past the source's temp_file_limit fails that table with what to do; the others copy", async () => {
+    const db = await databasePair(servers, 'temp_limit')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.ok (id int PRIMARY KEY);
+        INSERT INTO public.ok SELECT generate_series(1, 100);
+        CREATE TABLE public.wide AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 50000) g;
+        ALTER DATABASE ${db.source.name} SET temp_file_limit = '256kB';
+        ALTER DATABASE ${db.source.name} SET work_mem = '64kB';`)
+      const settings = testConfig({ source: db.source.url, target: db.target.url })
+      const report = await new TransferJob(
+        {
+          ...settings,
+          tables: ['public.ok', { query: 'SELECT * FROM public.wide ORDER BY v', into: 'public.sorted' }],
+        },
+        { notifier: null },
+      ).run()
+      const sorted = report.tables.find((t) => t.table === 'public.sorted')
+      assert.equal(report.tables.find((t) => t.table === 'public.ok')?.status, 'copied')
+      assert.equal(sorted?.status, 'failed')
+      assert.equal(sorted?.error?.sqlState, '53400')
+      assert.match(
+        sorted?.error?.hint ?? '',
+        /on the source spilled more temporary files than its temp_file_limit/,
+      )
+    } finally {
+      await db.drop()
+    }
+  })
+
+  describe('on a tablespace on a small tmpfs', () => {
+    let disk: string | undefined
+    let skip: string | undefined
+    let db: DatabasePair | undefined
+    const space = `tablehaul_full_${process.pid}`
+
+    before(async () => {
+      if (!isRoot) return void (skip = 'needs root to mount a tmpfs')
+      const owners = await Promise.all([localOwner(servers.source), localOwner(servers.target)])
+      if (!owners[0] || !owners[1])
+        return void (skip = "the servers' data directories are not on this machine")
+      disk = smallDisk('8m')
+      if (!disk) return void (skip = 'mount -t tmpfs failed')
+      for (const [index, server] of [servers.source, servers.target].entries()) {
+        const folder = path.join(disk, server.name)
+        mkdirSync(folder)
+        execFileSync('chown', [`${owners[index]!.uid}:${owners[index]!.gid}`, disk, folder])
+        await withClient(server.url, (client) =>
+          client.query(`CREATE TABLESPACE ${space} LOCATION '${folder}'`),
+        )
+      }
+      db = await databasePair(servers, 'full_disk')
+    })
+
+    after(async () => {
+      await db?.drop()
+      for (const server of [servers.source, servers.target])
+        await withClient(server.url, (client) => client.query(`DROP TABLESPACE IF EXISTS ${space}`)).catch(
+          () => {},
+        )
+      unmount(disk)
+    })
+
+    test('a replace larger than the free space fails that table with disk full and what to do, keeps its rows exactly, and succeeds once space is freed', async (t) => {
+      if (skip) return t.skip(skip)
+      const { source, target } = db!
+      await source.sql(`
+          CREATE TABLE public.big (id int PRIMARY KEY, v text);
+          INSERT INTO public.big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 60000) g;
+          CREATE TABLE public.small (id int PRIMARY KEY);
+          INSERT INTO public.small SELECT generate_series(1, 100);`)
+      await target.sql(`
+          CREATE TABLE public.big (id int PRIMARY KEY USING INDEX TABLESPACE ${space}, v text) TABLESPACE ${space};
+          INSERT INTO public.big SELECT g, 'old ' || g FROM generate_series(1, 1000) g;
+          CREATE TABLE public.small (id int PRIMARY KEY);`)
+      const before = await fingerprint(target.url, 'public.big')
+      const logs = tempDir()
+      const settings = testConfig({ source: source.url, target: target.url }, { dir: logs })
+      const first = await new TransferJob(settings, { notifier: null }).run()
+
+      const big = first.tables.find((t) => t.table === 'public.big')
+      assert.equal(big?.status, 'failed')
+      assert.equal(big?.error?.sqlState, '53100')
+      assert.match(
+        big?.error?.message ?? '',
+        /^target failed during COPY: could not extend file "pg_tblspc\/.*No space left on device/,
+      )
+      assert.match(
+        big?.error?.hint ?? '',
+        /^the target server ran out of disk space .*a replace needs room for the table's new rows beside its old ones/,
+      )
+      assert.equal(first.tables.find((t) => t.table === 'public.small')?.status, 'copied')
+      assert.deepEqual(await fingerprint(target.url, 'public.big'), before, 'the previous rows, exactly')
+
+      // Room for a second copy of the table: the same run succeeds.
+      await target.sql(
+        `ALTER TABLE public.big SET TABLESPACE pg_default; ALTER INDEX public.big_pkey SET TABLESPACE pg_default`,
+      )
+      const second = await new TransferJob(settings, { notifier: null }).run()
+      assert.equal(second.status, 'succeeded', JSON.stringify(second.tables))
+      assert.deepEqual(
+        await fingerprint(target.url, 'public.big'),
+        await fingerprint(source.url, 'public.big'),
+      )
+    })
+
+    test("a sort that fills the source's temporary tablespace fails that table naming the source, not the target", async (t) => {
+      if (skip) return t.skip(skip)
+      const { source, target } = db!
+      await source.sql(`
+        CREATE TABLE public.wide AS SELECT g AS id, repeat(md5(g::text), 4) AS v FROM generate_series(1, 100000) g;
+        ALTER DATABASE ${source.name} SET temp_tablespaces = ${space};
+        ALTER DATABASE ${source.name} SET work_mem = '64kB';`)
+      const settings = testConfig({ source: source.url, target: target.url })
+      const report = await new TransferJob(
+        { ...settings, tables: [{ query: 'SELECT * FROM public.wide ORDER BY v', into: 'public.sorted' }] },
+        { notifier: null },
+      ).run()
+      const sorted = report.tables[0]
+      assert.equal(sorted?.status, 'failed')
+      assert.equal(sorted?.error?.sqlState, '53100')
+      assert.match(
+        sorted?.error?.message ?? '',
+        /^source failed during COPY: could not write to file .*No space left on device/,
+      )
+      assert.match(
+        sorted?.error?.hint ?? '',
+        /^the source server ran out of disk space for the temporary files/,
+      )
+      await source.sql(`ALTER DATABASE ${source.name} RESET temp_tablespaces`)
+    })
+  })
+})
