@@ -115,6 +115,15 @@ const ADVICE: readonly Advice[] = [
     advice: 'the connection was lost; run again (use --resume to skip tables already copied)',
   },
   {
+    // No room for the write-ahead log: PostgreSQL PANICs (the client still gets the 53100 it was sent),
+    // every session of the server ends, and crash recovery fails the same way until pg_wal has room.
+    sqlState: '53100',
+    in: ['copy', 'import'],
+    message: /"pg_wal\//,
+    advice: ({ side }) =>
+      `the ${side ?? 'target'} server's write-ahead log (pg_wal) ran out of disk space: PostgreSQL stopped (PANIC) and does not start again until it has room; free space on the disk of its pg_wal, start the server if it is down, then run again`,
+  },
+  {
     // disk_full: no room for a file the statement writes. On the source that is a temporary file (a sort
     // or hash of a query: or where: spilling out of work_mem, in temp_tablespaces or base/pgsql_tmp); on
     // the target a table's file too: until COMMIT a replace writes the new rows beside the old (TRUNCATE

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, statSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { TransferJob } from '../../src/run/transfer-job.js'
 import { tempDir, testConfig } from '../helpers/config.js'
 import { databasePair, type DatabasePair } from '../helpers/database-pair.js'
 import { fingerprint } from '../helpers/fingerprint.js'
-import { type TestServer, testServers, withClient } from '../helpers/servers.js'
-import { isRoot, smallDisk, unmount } from '../helpers/small-disk.js'
+import { TestDatabase, TestServer, testServers, withClient } from '../helpers/servers.js'
+import { fill, isRoot, smallDisk, unmount } from '../helpers/small-disk.js'
 
 /**
  * A full disk on the servers: the target's data and the source's temporary files on a tablespace on a small
@@ -167,4 +167,70 @@ describe("the servers' disks full", () => {
       await source.sql(`ALTER DATABASE ${source.name} RESET temp_tablespaces`)
     })
   })
+
+  test(
+    "the target's pg_wal full (a PANIC) fails the table saying the server stopped and why; after room is made and the server started, a run completes",
+    { skip: isRoot ? false : 'needs root to mount a tmpfs' },
+    async (t) => {
+      const disk = smallDisk('64m')
+      if (!disk) return t.skip('mount -t tmpfs failed')
+      // A target of its own: this one is stopped by the test.
+      const server = await TestServer.start('walfull')
+      try {
+        const dataDir = await withClient(server.url, async (client) => {
+          const { rows } = await client.query<{ dir: string }>(
+            `SELECT current_setting('data_directory') AS dir`,
+          )
+          return rows[0]!.dir
+        })
+        const owner = statSync(dataDir)
+        // pg_wal on the tmpfs, with room for less WAL than the append below writes.
+        await server.stop()
+        const wal = path.join(disk, 'wal')
+        cpSync(path.join(dataDir, 'pg_wal'), wal, { recursive: true })
+        execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, wal])
+        rmSync(path.join(dataDir, 'pg_wal'), { recursive: true })
+        symlinkSync(wal, path.join(dataDir, 'pg_wal'))
+        await server.restart()
+        const source = await TestDatabase.create(servers.source, 'wal_src')
+        const target = await TestDatabase.create(server, 'wal_tgt')
+        await source.sql(`
+          CREATE TABLE public.items (id int PRIMARY KEY, v text);
+          INSERT INTO public.items SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 100000) g;`)
+        // An existing table: its COPY is WAL-logged (wal_level minimal skips WAL only for a new file).
+        await target.sql(`CREATE TABLE public.items (id int PRIMARY KEY, v text)`)
+        // Room for 8 MB more WAL: less than the ~20 MB the copy writes.
+        const room = path.join(disk, 'room')
+        writeFileSync(room, Buffer.alloc(8 * 1024 * 1024))
+        fill(disk)
+        rmSync(room)
+        const settings = testConfig({ source: source.url, target: target.url }, { yaml: { mode: 'append' } })
+        const first = await new TransferJob(settings, { notifier: null }).run()
+        const failed = first.tables[0]
+        assert.equal(failed?.status, 'failed')
+        assert.match(
+          failed?.error?.message ?? '',
+          /could not write to file "pg_wal\/.*No space left on device/,
+        )
+        assert.match(
+          failed?.error?.hint ?? '',
+          /write-ahead log \(pg_wal\) ran out of disk space: PostgreSQL stopped \(PANIC\)/,
+        )
+
+        await server.stop('immediate') // down, or still failing its crash recovery
+        rmSync(path.join(disk, 'filler'))
+        await server.restart()
+        const second = await new TransferJob(settings, { notifier: null }).run()
+        assert.equal(second.status, 'succeeded', JSON.stringify(second.tables))
+        assert.deepEqual(
+          await fingerprint(target.url, 'public.items'),
+          await fingerprint(source.url, 'public.items'),
+        )
+        await source.drop()
+      } finally {
+        await server.destroy()
+        unmount(disk)
+      }
+    },
+  )
 })
