@@ -137,6 +137,28 @@ export function systemErrorCodeOf(error: unknown): string | undefined {
   return undefined
 }
 
+const LOST_ON = Symbol('tablehaul.connectionLostOn')
+
+/**
+ * Marks a server's error as the loss of a connection to `side` (set by the connection that saw it), so
+ * that wherever it surfaces unclassified it still says which server went away.
+ */
+export function markConnectionLost(error: unknown, side: 'source' | 'target'): void {
+  if (typeof error !== 'object' || error === null || error instanceof TablehaulError || LOST_ON in error)
+    return
+  try {
+    Object.defineProperty(error, LOST_ON, { value: side })
+  } catch {
+    // A frozen foreign error stays unmarked: it is reported as it is.
+  }
+}
+
+/** The side whose connection `error` lost (markConnectionLost), if it is such an error. */
+export function connectionLostOn(error: unknown): 'source' | 'target' | undefined {
+  if (typeof error !== 'object' || error === null || !(LOST_ON in error)) return undefined
+  return (error as { [LOST_ON]: 'source' | 'target' })[LOST_ON]
+}
+
 /** Whether `error` is a `TablehaulError` (with the given code, if one is given). */
 export function isTablehaulError(error: unknown, code?: ErrorCode): error is TablehaulError {
   return error instanceof TablehaulError && (code === undefined || error.code === code)

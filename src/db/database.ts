@@ -1,7 +1,14 @@
 import net from 'node:net'
 import pg from 'pg'
 import { escapeControl } from '../text.js'
-import { type ErrorCode, TablehaulError, messageOf, sqlStateOf, systemErrorCodeOf } from '../errors.js'
+import {
+  type ErrorCode,
+  TablehaulError,
+  markConnectionLost,
+  messageOf,
+  sqlStateOf,
+  systemErrorCodeOf,
+} from '../errors.js'
 import { adviceFor } from './sql-state-advice.js'
 
 export type Side = 'source' | 'target'
@@ -312,9 +319,28 @@ export class Database {
       }
       // A connection dropped while checked out emits 'error' on the client; the failing query reports it.
       client.on('error', () => {})
+      this.markLostConnections(client)
       this.prepared.add(client)
     }
     return client
+  }
+
+  /**
+   * Marks each error of `client`'s statements that is the loss of its connection with this side: one that
+   * escapes unclassified (a catalog read of the plan on a server that just restarted) then still reports
+   * which server went away, instead of a bare `write ECONNRESET`. A COPY stream's errors are its own.
+   */
+  private markLostConnections(client: pg.PoolClient): void {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown
+    const side = this.side
+    client.query = ((...args: unknown[]) => {
+      const result = query(...args)
+      if (!(result instanceof Promise)) return result
+      return result.catch((error: unknown) => {
+        if (isConnectionLost(error)) markConnectionLost(error, side)
+        throw error
+      })
+    }) as typeof client.query
   }
 
   /**

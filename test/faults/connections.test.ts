@@ -318,3 +318,35 @@ test('a source URL that reaches an HTTP server fails at its first byte, saying i
     await new Promise((resolve) => http.close(resolve))
   }
 })
+
+test('the source going away while the run plans fails the run as SOURCE_UNREACHABLE, saying so, and writes nothing', async () => {
+  const source = await TestDatabase.create(servers.source, 'lost_at_plan_src')
+  const target = await TestDatabase.create(servers.target, 'lost_at_plan_tgt')
+  const proxy = await TcpProxy.start(source.url)
+  try {
+    await source.sql(`CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1), (2)`)
+    await target.sql(`CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (7)`)
+    const job = new TransferJob(testConfig({ source: proxy.urlFor(source.url), target: target.url }), {
+      notifier: null,
+    })
+    // The connection that holds the snapshot (and reads the catalog) dies as the plan starts, and the
+    // server takes no new one: a source that restarted.
+    job.on('step.started', ({ step }) => {
+      if (step !== 'plan') return
+      proxy.refuseNew()
+      proxy.cut('all')
+    })
+    const report = await job.run()
+    assert.equal(report.status, 'failed')
+    assert.equal(report.error?.code, 'SOURCE_UNREACHABLE', JSON.stringify(report.error))
+    assert.match(report.error?.message ?? '', /^lost the connection to the source: /)
+    assert.match(
+      report.error?.hint ?? '',
+      /check that it accepts connections, then run the same command again/,
+    )
+    assert.deepEqual(await target.sql('SELECT id FROM public.t'), [{ id: 7 }])
+  } finally {
+    await proxy.close()
+    await Promise.all([source.drop(), target.drop()])
+  }
+})

@@ -84,7 +84,12 @@ export class TcpProxy {
     return new Promise((resolve) => (this.commitTrap = resolve))
   }
 
-  /** Takes new connections again after loseNextCommitReply. */
+  /** Resets every new connection until `acceptAgain()`: a server that is down, or restarting. */
+  refuseNew(): void {
+    this.refusing = true
+  }
+
+  /** Takes new connections again after loseNextCommitReply or refuseNew. */
   acceptAgain(): void {
     this.refusing = false
   }
