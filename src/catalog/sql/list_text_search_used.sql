@@ -12,14 +12,14 @@ SELECT DISTINCT d.refclassid::pg_catalog.regclass::text AS class,
        d.refobjid::int8                                 AS oid,
        n.nspname                                        AS schema
   FROM pg_catalog.pg_depend d
-  LEFT JOIN pg_catalog.pg_attrdef ad ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND ad.oid = d.objid
-  LEFT JOIN pg_catalog.pg_index ix ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ix.indexrelid = d.objid
-  LEFT JOIN pg_catalog.pg_constraint con ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND con.oid = d.objid
-  LEFT JOIN pg_catalog.pg_policy pol ON d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND pol.oid = d.objid
-  LEFT JOIN pg_catalog.pg_ts_config c ON d.refclassid = 'pg_catalog.pg_ts_config'::pg_catalog.regclass AND c.oid = d.refobjid
-  LEFT JOIN pg_catalog.pg_ts_dict t ON d.refclassid = 'pg_catalog.pg_ts_dict'::pg_catalog.regclass AND t.oid = d.refobjid
+  LEFT JOIN pg_catalog.pg_attrdef ad ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass::pg_catalog.oid AND ad.oid = d.objid
+  LEFT JOIN pg_catalog.pg_index ix ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid AND ix.indexrelid = d.objid
+  LEFT JOIN pg_catalog.pg_constraint con ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid AND con.oid = d.objid
+  LEFT JOIN pg_catalog.pg_policy pol ON d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass::pg_catalog.oid AND pol.oid = d.objid
+  LEFT JOIN pg_catalog.pg_ts_config c ON d.refclassid = 'pg_catalog.pg_ts_config'::pg_catalog.regclass::pg_catalog.oid AND c.oid = d.refobjid
+  LEFT JOIN pg_catalog.pg_ts_dict t ON d.refclassid = 'pg_catalog.pg_ts_dict'::pg_catalog.regclass::pg_catalog.oid AND t.oid = d.refobjid
   JOIN pg_catalog.pg_namespace n ON n.oid = COALESCE(c.cfgnamespace, t.dictnamespace)
- WHERE d.refclassid IN ('pg_catalog.pg_ts_config'::pg_catalog.regclass, 'pg_catalog.pg_ts_dict'::pg_catalog.regclass)
-   AND d.refobjid >= 16384
+ WHERE d.refclassid IN ('pg_catalog.pg_ts_config'::pg_catalog.regclass::pg_catalog.oid, 'pg_catalog.pg_ts_dict'::pg_catalog.regclass::pg_catalog.oid)
+   AND d.refobjid >= 16384::pg_catalog.oid
    AND COALESCE(ad.adrelid, ix.indrelid, con.conrelid, pol.polrelid) IN (SELECT oid FROM tables)
  ORDER BY 3, 1, 2;

@@ -5,17 +5,17 @@ WITH RECURSIVE dependent (oid, depth) AS (
   SELECT r.ev_class, 1
     FROM pg_catalog.pg_depend d
     JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
-   WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
-     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-     AND d.refobjid = $1::pg_catalog.regclass
+   WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass::pg_catalog.oid
+     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid
+     AND d.refobjid = $1::pg_catalog.regclass::pg_catalog.oid
      AND r.ev_class <> d.refobjid
   UNION
   SELECT r.ev_class, dependent.depth + 1
     FROM dependent
     JOIN pg_catalog.pg_depend d
       ON d.refobjid = dependent.oid
-     AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
-     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+     AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass::pg_catalog.oid
+     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid
     JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
    WHERE r.ev_class <> dependent.oid AND dependent.depth < 100
 )

@@ -19,7 +19,7 @@ SELECT pg_catalog.format('schema "tablehaul" is owned by role %I', pg_catalog.pg
   FROM schema s WHERE s.nspowner NOT IN (SELECT oid FROM trusted)
 UNION ALL
 SELECT pg_catalog.format('role %s may create objects in schema "tablehaul"',
-         CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END)
+         CASE WHEN a.grantee = 0::pg_catalog.oid THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END)
   FROM schema s, pg_catalog.aclexplode(s.nspacl) a
  WHERE a.privilege_type = 'CREATE' AND a.grantee NOT IN (SELECT oid FROM trusted)
 UNION ALL
@@ -30,7 +30,7 @@ SELECT pg_catalog.format('tablehaul.%I is not a plain table', r.relname)
   FROM relations r WHERE r.relkind <> 'r'
 UNION ALL
 SELECT pg_catalog.format('role %s has %s on tablehaul.%I',
-         CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END,
+         CASE WHEN a.grantee = 0::pg_catalog.oid THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END,
          a.privilege_type, r.relname)
   FROM relations r, pg_catalog.aclexplode(r.relacl) a
  WHERE a.privilege_type <> 'SELECT' AND a.grantee NOT IN (SELECT oid FROM trusted)

@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS tablehaul.sync_marks (
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                  WHERE attrelid = 'tablehaul.sync_marks'::pg_catalog.regclass AND attname = 'since' AND NOT attisdropped) THEN
+                  WHERE attrelid = 'tablehaul.sync_marks'::pg_catalog.regclass::pg_catalog.oid AND attname = 'since' AND NOT attisdropped) THEN
     ALTER TABLE tablehaul.sync_marks ADD COLUMN since jsonb;
   END IF;
 END

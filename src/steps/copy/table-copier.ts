@@ -294,7 +294,7 @@ export class TableCopier {
     }
     const { rows } = await client.query<{ seen: string; now: string }>(
       `SELECT c.relfilenode::text AS seen, pg_catalog.pg_relation_filenode(c.oid)::text AS now
-         FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table.sql)}::pg_catalog.regclass`,
+         FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table.sql)}::pg_catalog.regclass::pg_catalog.oid`,
     )
     const storage = rows[0]
     if (storage && storage.seen === storage.now) return

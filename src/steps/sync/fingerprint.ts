@@ -164,6 +164,16 @@ export function rowHash(alias: string, columns: readonly HashedColumn[], hashing
 }
 
 /**
+ * An int8 constant. Each operator tablehaul applies must have an exact match in pg_catalog for its operand
+ * types: PostgreSQL searches pg_catalog first only among equally good matches, so `int8 & 2147483647`
+ * (int8 & int4, which pg_catalog has not) would run an `&(int8, int4)` that any role allowed to create in
+ * public (every role before PostgreSQL 15) may define there, as tablehaul's role.
+ */
+export function int8(value: number | bigint): string {
+  return `'${BigInt(value)}'::pg_catalog.int8`
+}
+
+/**
  * The bucket of a row's key, 0 … buckets-1: a hash of the key's text form, so that a key falls into the
  * same bucket on both servers whatever their collations or sort orders.
  */
@@ -173,7 +183,12 @@ export function bucketOf(
   buckets: number,
   hashing: Hashing,
 ): string {
-  return `((${hashOf(rowTextOf(alias, key), hashing, 1)} & 9223372036854775807) % ${Math.trunc(buckets)})::int4`
+  return bucketOfHash(hashOf(rowTextOf(alias, key), hashing, 1), buckets)
+}
+
+/** An int8 hash's bucket, 0 … buckets-1, as an int4. */
+export function bucketOfHash(hash: string, buckets: number): string {
+  return `((${hash} & ${int8(9223372036854775807n)}) % ${int8(Math.trunc(buckets))})::int4`
 }
 
 /**
@@ -183,7 +198,7 @@ export function bucketOf(
  * rows), much cheaper than int8 sums, which aggregate in numeric.
  */
 export function hashHalves(hash: string): { high: string; low: string } {
-  return { high: `(${hash} >> 32)::int4`, low: `(${hash} & 2147483647)::int4` }
+  return { high: `(${hash} >> 32)::int4`, low: `(${hash} & ${int8(2147483647)})::int4` }
 }
 
 /** Row count and the two sums over `relation` (a table with ONLY, or a subquery), as one row of text. */

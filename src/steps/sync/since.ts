@@ -142,7 +142,7 @@ const MAX_DISTANCE = 1n << 30n
  * pg_type: 2,000 tables scanned 4,600 rows per table, three times per table (source, and target twice).
  */
 function signatureSql(table: string): string {
-  const relation = `${quoteLiteral(table)}::pg_catalog.regclass`
+  const relation = `${quoteLiteral(table)}::pg_catalog.regclass::pg_catalog.oid`
   return `WITH RECURSIVE types(oid) AS (
     SELECT a.atttypid FROM pg_catalog.pg_attribute a
      WHERE a.attrelid = ${relation} AND a.attnum > 0 AND NOT a.attisdropped
@@ -156,8 +156,8 @@ function signatureSql(table: string): string {
                   WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
        UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid
        UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r
-                  WHERE (pg_catalog.to_jsonb(r) ->> 'rngmultitypid')::pg_catalog.oid = t.oid) AS n(oid)
-     WHERE n.oid <> 0)
+                  WHERE (pg_catalog.to_jsonb(r) ->> 'rngmultitypid'::pg_catalog.text)::pg_catalog.oid = t.oid) AS n(oid)
+     WHERE n.oid <> 0::pg_catalog.oid)
   SELECT pg_catalog.md5(pg_catalog.concat_ws(' | ',
     (SELECT pg_catalog.string_agg(pg_catalog.format('%s %s %s %s %s %s', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attcollation, a.attgenerated), ', ' ORDER BY a.attnum)
        FROM pg_catalog.pg_attribute a WHERE a.attrelid = ${relation} AND a.attnum > 0 AND NOT a.attisdropped),
@@ -170,9 +170,9 @@ function signatureSql(table: string): string {
        FROM pg_catalog.pg_enum e WHERE e.enumtypid IN (SELECT oid FROM types)),
     (SELECT pg_catalog.string_agg(pg_catalog.format('%s@%s', x.extname, x.extversion), ', ' ORDER BY x.extname)
        FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
-      WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objid IN (SELECT oid FROM types) AND d.deptype = 'e')
+      WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid AND d.objid IN (SELECT oid FROM types) AND d.deptype = 'e')
   )) AS signature,
-  EXISTS (SELECT 1 FROM types WHERE oid IN (${CATALOG_NAME_TYPES.join(', ')})) AS names_objects`
+  EXISTS (SELECT 1 FROM types WHERE oid IN (${CATALOG_NAME_TYPES.map((oid) => `${oid}::pg_catalog.oid`).join(', ')})) AS names_objects`
 }
 
 /**
@@ -184,8 +184,8 @@ const CATALOG_NAME_TYPES = [24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 
 
 /** `oid:relfilenode` of a table: a new relfilenode means TRUNCATE, VACUUM FULL, CLUSTER or a rewrite. */
 function relationSql(table: string): string {
-  const relation = `${quoteLiteral(table)}::pg_catalog.regclass`
-  return `${relation}::pg_catalog.oid::text || ':' || pg_catalog.pg_relation_filenode(${relation})::text`
+  const relation = `${quoteLiteral(table)}::pg_catalog.regclass::pg_catalog.oid`
+  return `${relation}::text || ':' || pg_catalog.pg_relation_filenode(${relation})::text`
 }
 
 /**
@@ -226,8 +226,8 @@ export async function readSourceSince(
             ${relationSql(table)} AS relation,
             pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text AS xmin,
             pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax,
-            (SELECT c.relrowsecurity FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table)}::pg_catalog.regclass) AS row_security,
-            (SELECT s.n_tup_del::text FROM pg_catalog.pg_stat_all_tables s WHERE s.relid = ${quoteLiteral(table)}::pg_catalog.regclass) AS deletes`,
+            (SELECT c.relrowsecurity FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table)}::pg_catalog.regclass::pg_catalog.oid) AS row_security,
+            (SELECT s.n_tup_del::text FROM pg_catalog.pg_stat_all_tables s WHERE s.relid = ${quoteLiteral(table)}::pg_catalog.regclass::pg_catalog.oid) AS deletes`,
   )
   const { rows: signed } = await client.query<{ signature: string; names_objects: boolean }>(
     signatureSql(table),

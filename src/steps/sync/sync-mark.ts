@@ -36,7 +36,7 @@ export async function readSourceMark(client: pg.ClientBase, plan: TablePlan): Pr
   const { rows } = await client.query<{ changes: string | null; since: string | null }>(
     `SELECT (s.n_tup_ins + s.n_tup_upd + s.n_tup_del)::text AS changes,
             (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d WHERE d.datname = pg_catalog.current_database()) AS since
-       FROM pg_catalog.pg_stat_all_tables s WHERE s.relid = ${quoteLiteral(table)}::pg_catalog.regclass`,
+       FROM pg_catalog.pg_stat_all_tables s WHERE s.relid = ${quoteLiteral(table)}::pg_catalog.regclass::pg_catalog.oid`,
   )
   const counters = rows[0]
   return {
@@ -52,7 +52,7 @@ export async function readHighWater(client: pg.ClientBase, plan: TablePlan): Pro
   if (plan.source.kind !== 'table' || !column) return undefined
   const where = plan.source.where ? ` WHERE (${plan.source.where})` : ''
   const { rows: top } = await client.query<{ top: string | null }>(
-    `SELECT max(t.${quoteIdent(column)})::text AS top FROM ONLY ${plan.source.table.ref.sql} AS t${where}`,
+    `SELECT pg_catalog.max(t.${quoteIdent(column)})::text AS top FROM ONLY ${plan.source.table.ref.sql} AS t${where}`,
   )
   return top[0]?.top ?? undefined
 }
@@ -170,8 +170,8 @@ export async function readTablesLoadedFrom(target: Database, source: SourceIdent
         // to_jsonb of the row: a sync_marks of an older tablehaul has no since column, and reads as NULL.
         const { rows } = await client.query<{ table_schema: string; table_name: string }>(
           `SELECT m.table_schema, m.table_name FROM tablehaul.sync_marks AS m
-            WHERE pg_catalog.to_jsonb(m) #>> '{since,source,system}' = $1
-              AND pg_catalog.to_jsonb(m) #>> '{since,source,database}' = $2`,
+            WHERE pg_catalog.to_jsonb(m) #>> '{since,source,system}'::pg_catalog.text[] = $1::pg_catalog.text
+              AND pg_catalog.to_jsonb(m) #>> '{since,source,database}'::pg_catalog.text[] = $2::pg_catalog.text`,
           [source.system, source.database],
         )
         return rows.map((row) => new TableRef(row.table_schema, row.table_name))
