@@ -1,7 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { makeDirectory } from '../files.js'
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
+import { isDiskFull, makeDirectory } from '../files.js'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { redactUrl } from '../db/database.js'
@@ -96,6 +106,11 @@ export const LOCAL_SERVER_SETTINGS: Record<string, string | number> = {
 
 /** Longest wait for another process that creates or starts the same local server (initdb, then pg_ctl -t 120). */
 const LOCK_WAIT_MS = 300_000
+/**
+ * A lock file still empty after this long has no live holder: one writes its process id the instant after
+ * it creates the file, so only a holder killed in between (or a disk that refused the id) leaves it empty.
+ */
+const EMPTY_LOCK_STALE_MS = 10_000
 
 /** Whether a process with this id exists (signal 0 checks without sending anything). */
 function isAlive(pid: number): boolean {
@@ -307,21 +322,18 @@ export class LocalServer {
     const file = path.join(this.dir, 'local.lock')
     const deadline = Date.now() + LOCK_WAIT_MS
     while (true) {
-      try {
-        writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 })
-        return () => rmSync(file, { force: true })
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      }
+      if (this.takeLock(file)) return () => rmSync(file, { force: true })
       let text: string
+      let age: number
       try {
         text = readFileSync(file, 'utf8').trim()
+        age = Date.now() - statSync(file).mtimeMs
       } catch {
         continue // released meanwhile
       }
       const holder = Number(text)
-      // An empty file is one being written this instant: its holder is alive.
-      if (text !== '' && !isAlive(holder)) {
+      // An empty file is one being written this instant: its holder is alive, unless it stays empty.
+      if (text === '' ? age > EMPTY_LOCK_STALE_MS : !isAlive(holder)) {
         rmSync(file, { force: true })
         continue
       }
@@ -335,6 +347,42 @@ export class LocalServer {
       // Waits on the file: its holder removes it once the server is made and running.
       await sleep(100)
     }
+  }
+
+  /** Creates the lock file, holding this process's id; false when another process has it. */
+  private takeLock(file: string): boolean {
+    let fd: number
+    try {
+      fd = openSync(file, 'wx', 0o600)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw this.unwritable(file, error)
+    }
+    try {
+      writeSync(fd, String(process.pid))
+      return true
+    } catch (error) {
+      // Left empty, it would read as a lock being taken this instant: later runs would wait on it.
+      rmSync(file, { force: true })
+      throw this.unwritable(file, error)
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  /** A file of local.dir that could not be written: a full disk says so, and what to free. */
+  private unwritable(file: string, error: unknown): TablehaulError {
+    const full = isDiskFull(error)
+    return new TablehaulError(
+      'LOCAL_SERVER_FAILED',
+      `cannot write ${file}: ${full ? `the disk is full (${messageOf(error)})` : messageOf(error)}`,
+      {
+        cause: error,
+        hint: full
+          ? `free space on the disk of ${this.dir} (local.dir), then run again`
+          : `check that ${this.dir} (local.dir) is a folder this user can write to`,
+      },
+    )
   }
 
   private readState(): LocalServerState | undefined {

@@ -174,8 +174,10 @@ describe("the servers' disks full", () => {
     async (t) => {
       const disk = smallDisk('64m')
       if (!disk) return t.skip('mount -t tmpfs failed')
-      // A target of its own: this one is stopped by the test.
-      const server = await TestServer.start('walfull')
+      // A target of its own: this one is stopped by the test. The WAL writer waking rarely leaves the write
+      // that finds pg_wal full to the COPY's own backend (WAL buffers full), whose client is told why; the
+      // WAL writer's PANIC would only end the connection.
+      const server = await TestServer.start('walfull', undefined, { wal_writer_delay: "'10s'" })
       try {
         const dataDir = await withClient(server.url, async (client) => {
           const { rows } = await client.query<{ dir: string }>(

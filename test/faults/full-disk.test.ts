@@ -1,9 +1,20 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import path from 'node:path'
 import { describe, test } from 'node:test'
 import { exitCodeOf } from '../../src/cli/context.js'
 import type { Config } from '../../src/config/schema.js'
+import { TablehaulError } from '../../src/errors.js'
+import { LocalServer } from '../../src/local/local-server.js'
 import { OutboxNotifier } from '../../src/notify/outbox-notifier.js'
 import { RunLifecycle } from '../../src/run/run-lifecycle.js'
 import { tempDir, testConfig } from '../helpers/config.js'
@@ -12,7 +23,8 @@ import { fill, isRoot, smallDisk, unmount } from '../helpers/small-disk.js'
 
 /**
  * The most common bad night of a nightly job: a full disk. tablehaul's own files (its logs, its outbox) on
- * /dev/full, which refuses every write with ENOSPC, or on a small tmpfs filled up (root only). The servers'
+ * /dev/full, which refuses every write with ENOSPC, or on a small tmpfs filled up (root only); the embedded
+ * server's local.dir. The servers'
  * disks full: full-disk-servers.test.ts.
  */
 
@@ -140,7 +152,10 @@ describe("tablehaul's own files on a full disk", () => {
       assert.equal(report.totals.copied, 2)
       assert.equal(report.logFailures?.length, 1)
       assert.match(report.logFailures![0]!.message, /tablehaul\.log is incomplete: the disk is full/)
-      assert.ok(report.warnings.some((w) => /tablehaul\.log is incomplete: the disk is full/.test(w)))
+      assert.ok(
+        report.warnings.some((w) => /tablehaul\.log is incomplete: the disk is full/.test(w)),
+        `a note names the log: ${report.warnings.join(' | ')}`,
+      )
       assert.equal(exitCodeOf(report), 3, 'copied, but not fully reported')
       const [message] = await outboxMessages(settings.email!.outbox!)
       assert.match(message?.text ?? '', /tablehaul\.log is incomplete: the disk is full/)
@@ -226,4 +241,40 @@ describe("tablehaul's own files on a full disk", () => {
       }
     },
   )
+
+  test(
+    'local.dir on a full disk: the embedded server fails naming its lock file and the full disk, and leaves no empty lock behind',
+    { skip: isRoot ? false : 'needs root to mount a tmpfs' },
+    async (t) => {
+      const disk = smallDisk('64k')
+      if (!disk) return t.skip('mount -t tmpfs failed')
+      try {
+        const dir = path.join(disk, 'local')
+        mkdirSync(dir)
+        fill(disk)
+        await assert.rejects(new LocalServer({ dir }).start(), (error: unknown) => {
+          assert.ok(error instanceof TablehaulError, `a TablehaulError, not ${String(error)}`)
+          assert.equal(error.code, 'LOCAL_SERVER_FAILED')
+          assert.match(error.message, /^cannot write .*local\.lock: the disk is full \(ENOSPC/)
+          assert.match(error.hint ?? '', /free space on the disk of .*local \(local\.dir\)/)
+          return true
+        })
+        assert.deepEqual(readdirSync(dir), [], 'an empty local.lock would hold up every later run')
+      } finally {
+        unmount(disk)
+      }
+    },
+  )
+
+  test('a local.lock left empty long ago (its holder died, or the disk refused its id) does not hold up the next run', async () => {
+    const dir = tempDir()
+    writeFileSync(path.join(dir, 'local.json'), '{ not json')
+    const lock = path.join(dir, 'local.lock')
+    writeFileSync(lock, '')
+    const minuteAgo = new Date(Date.now() - 60_000)
+    utimesSync(lock, minuteAgo, minuteAgo)
+    // Past the lock at once: the next thing it reads is the broken state file.
+    await assert.rejects(new LocalServer({ dir }).start(), /local\.json is not readable/)
+    assert.equal(existsSync(lock), false, 'released')
+  })
 })
