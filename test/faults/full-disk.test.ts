@@ -17,15 +17,15 @@ import { TablehaulError } from '../../src/errors.js'
 import { LocalServer } from '../../src/local/local-server.js'
 import { OutboxNotifier } from '../../src/notify/outbox-notifier.js'
 import { RunLifecycle } from '../../src/run/run-lifecycle.js'
+import { runCli } from '../helpers/cli.js'
 import { tempDir, testConfig } from '../helpers/config.js'
 import { outboxMessages } from '../helpers/outbox.js'
 import { fill, isRoot, smallDisk, unmount } from '../helpers/small-disk.js'
 
 /**
- * The most common bad night of a nightly job: a full disk. tablehaul's own files (its logs, its outbox) on
- * /dev/full, which refuses every write with ENOSPC, or on a small tmpfs filled up (root only); the embedded
- * server's local.dir. The servers'
- * disks full: full-disk-servers.test.ts.
+ * The most common bad night of a nightly job: a full disk under tablehaul's own files (its logs, its
+ * outbox, the embedded server's local.dir, tablehaul init's config): /dev/full, which refuses every write
+ * with ENOSPC, or a small tmpfs filled up (root only). The servers' disks: full-disk-servers.test.ts.
  */
 
 const hasDevFull = existsSync('/dev/full')
@@ -277,4 +277,26 @@ describe("tablehaul's own files on a full disk", () => {
     await assert.rejects(new LocalServer({ dir }).start(), /local\.json is not readable/)
     assert.equal(existsSync(lock), false, 'released')
   })
+
+  test(
+    'tablehaul init on a full disk says so and leaves no empty tablehaul.yaml, so that init works once there is room',
+    { skip: isRoot ? false : 'needs root to mount a tmpfs' },
+    async (t) => {
+      const disk = smallDisk('64k')
+      if (!disk) return t.skip('mount -t tmpfs failed')
+      try {
+        fill(disk)
+        const failed = await runCli(['init'], { cwd: disk })
+        assert.equal(failed.code, 2)
+        assert.match(failed.stderr, /cannot write tablehaul\.yaml: the disk is full \(ENOSPC/)
+        assert.deepEqual(readdirSync(disk), ['filler'])
+        rmSync(path.join(disk, 'filler'))
+        const written = await runCli(['init'], { cwd: disk })
+        assert.equal(written.code, 0, written.stderr)
+        assert.deepEqual(readdirSync(disk), ['tablehaul.yaml'])
+      } finally {
+        unmount(disk)
+      }
+    },
+  )
 })

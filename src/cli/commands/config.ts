@@ -1,9 +1,10 @@
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { configJsonSchema } from '../../config/schema.js'
 import { redactUrl } from '../../db/database.js'
 import { TablehaulError, messageOf } from '../../errors.js'
+import { isDiskFull } from '../../files.js'
 import { type CliContext, loadFrom } from '../context.js'
 import { withConfigOptions } from '../options.js'
 
@@ -103,12 +104,24 @@ Examples:
           hint: 'edit it, or run tablehaul init --force to replace it',
         })
       }
+      // Written beside it and renamed: a disk that fills up mid-write leaves neither an empty file (which the
+      // next init would refuse as existing) nor, with --force, a config cut short.
+      const partial = `${file}.${process.pid}.tmp`
       try {
-        writeFileSync(file, STARTER_CONFIG)
+        writeFileSync(partial, STARTER_CONFIG, { flag: 'wx' })
+        renameSync(partial, file)
       } catch (error) {
-        throw new TablehaulError('USAGE_INVALID', `cannot write ${options.output}: ${messageOf(error)}`, {
-          hint: 'give -o/--output a file in a folder that exists and that you can write to',
-        })
+        rmSync(partial, { force: true })
+        const full = isDiskFull(error)
+        throw new TablehaulError(
+          'USAGE_INVALID',
+          `cannot write ${options.output}: ${full ? `the disk is full (${messageOf(error)})` : messageOf(error)}`,
+          {
+            hint: full
+              ? `free space on its disk, or give -o/--output a file on a disk with room`
+              : 'give -o/--output a file in a folder that exists and that you can write to',
+          },
+        )
       }
       context.out.stdout.write(
         `wrote ${options.output}: set source.url, then check it with \`tablehaul plan\`\n`,
