@@ -48,6 +48,14 @@ const ADVICE: readonly Advice[] = [
     advice: 'the server has no free connection slots; lower jobs or raise max_connections',
   },
   {
+    // A new session writes the relation cache's init file (pg_internal.init) into its database's folder
+    // when there is none: a full disk there refuses the login itself.
+    sqlState: '53100',
+    in: ['connect'],
+    advice: ({ side }) =>
+      `the ${side} server's disk is full where this database lives (its tablespace, or the data directory), and it refuses new sessions: free space there, then run again`,
+  },
+  {
     sqlState: '55P03',
     in: ['copy'],
     advice: 'another session holds a lock on the target table; retry when it is done, or raise timeouts.lock',

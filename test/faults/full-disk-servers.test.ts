@@ -168,6 +168,43 @@ describe("the servers' disks full", () => {
     })
   })
 
+  test('a target database whose tablespace is full refuses the login: the run says the disk is full, not to check the URL', async (t) => {
+    if (!isRoot) return t.skip('needs root to mount a tmpfs')
+    const owner = await localOwner(servers.target)
+    if (!owner) return t.skip("the target's data directory is not on this machine")
+    const disk = smallDisk('16m')
+    if (!disk) return t.skip('mount -t tmpfs failed')
+    const space = `tablehaul_login_${process.pid}`
+    const name = `full_login_${process.pid}`
+    try {
+      const folder = path.join(disk, 'target')
+      mkdirSync(folder)
+      execFileSync('chown', [`${owner.uid}:${owner.gid}`, folder])
+      await withClient(servers.target.url, async (client) => {
+        await client.query(`CREATE TABLESPACE ${space} LOCATION '${folder}'`)
+        await client.query(`CREATE DATABASE ${name} TEMPLATE template0 TABLESPACE ${space}`)
+      })
+      // No session has written the database's relation cache file (pg_internal.init) yet: the first one must.
+      fill(disk)
+      const source = await TestDatabase.create(servers.source, 'login_src')
+      const report = await new TransferJob(
+        testConfig({ source: source.url, target: servers.target.urlFor(name) }),
+        { notifier: null },
+      ).run()
+      await source.drop()
+      assert.equal(report.status, 'failed')
+      assert.equal(report.error?.code, 'TARGET_UNREACHABLE')
+      assert.equal(report.error?.sqlState, '53100')
+      assert.match(report.error?.hint ?? '', /^the target server's disk is full where this database lives/)
+    } finally {
+      await withClient(servers.target.url, async (client) => {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+        await client.query(`DROP TABLESPACE IF EXISTS ${space}`)
+      })
+      unmount(disk)
+    }
+  })
+
   test(
     "the target's pg_wal full (a PANIC) fails the table saying the server stopped and why; after room is made and the server started, a run completes",
     { skip: isRoot ? false : 'needs root to mount a tmpfs' },
