@@ -52,6 +52,30 @@ export interface LogWriteFailure {
 }
 
 export const HUMAN_LOG_NAME = 'tablehaul.log'
+
+/**
+ * What pino writes the run's records through: `destination`, holding at most `limit` bytes of records its
+ * file refused, and dropping the records past that (`dropped`). sonic-boom's own maxLength would drop any
+ * single record longer than the limit, written or not: run.planned lists every table (~140 bytes each), so
+ * a run of 8,000 tables lost it and ended with its log "incomplete" (exit 3) on a disk with room to spare.
+ */
+function heldAtMost(
+  destination: ReturnType<typeof pino.destination>,
+  limit: number,
+  dropped: () => void,
+): pino.DestinationStream {
+  let held = 0
+  // 'write' reports the bytes the file took; a synchronous write that succeeds reports them at once.
+  destination.on('write', (bytes: number) => (held = Math.max(0, held - bytes)))
+  return {
+    write(record: string) {
+      const bytes = Buffer.byteLength(record)
+      if (held > 0 && held + bytes > limit) return dropped()
+      held += bytes
+      destination.write(record)
+    },
+  }
+}
 /**
  * NDJSON records a log holds in memory while its file refuses them (a full disk), written in order once it
  * takes them again; past this, records are dropped: memory must not grow with the run.
@@ -112,19 +136,12 @@ export class RunLog {
     this.failures.clear()
     const file = path.join(this.options.dir, `tablehaul-${runId}.ndjson`)
     this.filePath = file
-    this.destination = pino.destination({
-      dest: file,
-      sync: true,
-      mkdir: true,
-      mode: PRIVATE_FILE_MODE,
-      maxLength: HELD_RECORD_BYTES,
-    })
+    const destination = pino.destination({ dest: file, sync: true, mkdir: true, mode: PRIVATE_FILE_MODE })
+    this.destination = destination
     // A write the file refuses (ENOSPC) is an 'error' event of the destination, which without a listener
     // throws out of whatever logged: the run would end in an unexpected error, its copies unreported. The
     // refused bytes stay queued and go first with the next record, so the file never holds half a line.
-    const destination = this.destination as unknown as NodeJS.EventEmitter
     destination.on('error', (error: unknown) => this.writeFailed(file, error))
-    destination.on('drop', () => this.writeFailed(file, new Error('records dropped')))
     const redactor = this.redactor
     this.logger = pino(
       {
@@ -137,7 +154,7 @@ export class RunLog {
           log: (record) => redactor.value(record),
         },
       },
-      this.destination,
+      heldAtMost(destination, HELD_RECORD_BYTES, () => this.writeFailed(file, new Error('records dropped'))),
     )
     process.on('exit', this.onExit)
     return this.filePath

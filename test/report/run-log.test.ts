@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { renderSummary } from '../../src/cli/summary.js'
@@ -11,6 +11,7 @@ import { TransferJob } from '../../src/run/transfer-job.js'
 import { ROOT } from '../helpers/cli.js'
 import { tempDir, testConfig } from '../helpers/config.js'
 import { readRunLog } from '../helpers/logs.js'
+import { fill, isRoot, smallDisk, unmount } from '../helpers/small-disk.js'
 import { TestDatabase, testServers } from '../helpers/servers.js'
 
 const LINE_TIME = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`
@@ -234,6 +235,62 @@ describe('rotation and retention', () => {
     )
   })
 })
+
+test('a run of 10,000 tables logs its plan whole: a record over 1 MiB is written, not dropped', () => {
+  const dir = tempDir()
+  const log = new RunLog({ dir })
+  const runId = '20260101-000001-abcd'
+  log.open(runId)
+  const tables = Array.from({ length: 10_000 }, (_, i) => ({
+    table: `sales.orders_partition_${i}`,
+    source: `sales.orders_partition_${i}`,
+    mode: 'sync' as const,
+    format: 'binary' as const,
+    targetState: 'exists' as const,
+    estimatedBytes: 16384,
+    estimatedRows: null,
+  }))
+  log.record('run.planned', { tables, warnings: [] })
+  log.record('table.copied', table('sales.orders_partition_0', 10))
+  log.close()
+  assert.ok(JSON.stringify(tables).length > 1024 * 1024, 'the record is larger than 1 MiB')
+  assert.deepEqual(log.writeFailures, [])
+  const records = readRunLog(dir)
+  const planned = records.find((r) => r.event === 'run.planned') as { tables?: unknown[] } | undefined
+  assert.equal(planned?.tables?.length, 10_000)
+  assert.equal(records.at(-1)?.event, 'table.copied')
+})
+
+test(
+  'on a full disk, the records held for the log stop at 1 MiB and the rest are dropped; room again, the held ones are written',
+  { skip: isRoot ? false : 'needs root to mount a tmpfs' },
+  (t) => {
+    const disk = smallDisk('4m')
+    if (!disk) return t.skip('mount -t tmpfs failed')
+    try {
+      const log = new RunLog({ dir: path.join(disk, 'logs') })
+      log.open('20260101-000001-abcd')
+      fill(disk)
+      const note = (n: number) => log.record('run.warning', { message: `${n} ${'x'.repeat(600 * 1024)}` })
+      note(1) // held
+      note(2) // 1.2 MiB held: dropped
+      note(3) // dropped
+      rmSync(path.join(disk, 'filler'))
+      log.record('table.copied', table('sales.orders', 10))
+      log.close()
+      assert.ok(
+        log.writeFailures.some((f) => f.file.endsWith('.ndjson')),
+        'the NDJSON file is incomplete',
+      )
+      const records = readRunLog(path.join(disk, 'logs'))
+      const held = records.filter((r) => r.event === 'run.warning').map((r) => String(r.message).slice(0, 2))
+      assert.deepEqual(held, ['1 '])
+      assert.equal(records.at(-1)?.event, 'table.copied')
+    } finally {
+      unmount(disk)
+    }
+  },
+)
 
 test('a process that exits in the middle of a run leaves a last record and line saying so', () => {
   const dir = tempDir()
