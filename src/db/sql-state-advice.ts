@@ -142,7 +142,7 @@ const ADVICE: readonly Advice[] = [
     advice: ({ side }) =>
       side === 'source'
         ? 'the source server ran out of disk space for the temporary files of a sort or hash (the file named above): free space there, or set temp_tablespaces to a disk with room, then run again'
-        : `the ${side ?? 'target'} server ran out of disk space where the file named above lives (pg_tblspc/<oid>/… is a tablespace, base/… the database's default one): free space there, then run again; until it commits, a replace needs room for the table's new rows beside its old ones`,
+        : `the ${side ?? 'target'} server ran out of disk space where the file named above lives (pg_tblspc/<oid>/… is a tablespace, base/… the database's default one): free space there, then run again; until it commits, a replace needs room for the table's new rows beside its old ones, and a sync for the changed rows (in temporary tables, t<n>_… files, under temp_tablespaces when set) and their new versions`,
   },
   {
     // temp_file_limit: a session's temporary files (sorts, hashes) reached the limit its server sets.
