@@ -253,23 +253,47 @@ function errorLines(error: ErrorInfo, indent: string): string[] {
 export const EMAIL_QUIET_TABLES = 30
 
 /**
- * The tables the e-mail lists: every table that failed, was skipped with a reason, has a note or had rows
- * written by a sync, then the largest of the others up to EMAIL_QUIET_TABLES; the rest are only counted.
+ * How many failed tables, and how many with a note or rows a sync wrote, the e-mail lists one by one. Each
+ * of those comes with its error or notes, so thousands of them (every table failing on a full disk, or a
+ * note on each at the first sync after an upgrade) would make the message as large again.
+ */
+export const EMAIL_NOTEWORTHY_TABLES = 100
+
+interface Unlisted {
+  tables: number
+  rows: number
+  bytes: number
+}
+
+/**
+ * The tables the e-mail lists: the failed ones, then those skipped with a reason, with a note or with rows
+ * written by a sync (up to EMAIL_NOTEWORTHY_TABLES of each kind), then the largest of the others up to
+ * EMAIL_QUIET_TABLES; the rest are only counted, by kind.
  */
 export function tablesToList(report: RunReport): {
   listed: TableResult[]
-  unlisted: { tables: number; rows: number; bytes: number }
+  unlisted: { failed: Unlisted; noteworthy: Unlisted; quiet: Unlisted }
 } {
   const listed: TableResult[] = []
-  const unlisted = { tables: 0, rows: 0, bytes: 0 }
-  let quiet = 0
+  const unlisted = {
+    failed: { tables: 0, rows: 0, bytes: 0 },
+    noteworthy: { tables: 0, rows: 0, bytes: 0 },
+    quiet: { tables: 0, rows: 0, bytes: 0 },
+  }
+  const shown = { failed: 0, noteworthy: 0, quiet: 0 }
+  const limit = {
+    failed: EMAIL_NOTEWORTHY_TABLES,
+    noteworthy: EMAIL_NOTEWORTHY_TABLES,
+    quiet: EMAIL_QUIET_TABLES,
+  }
   for (const table of tablesForDisplay(report.tables)) {
-    if (noteworthy(table) || quiet++ < EMAIL_QUIET_TABLES) {
+    const kind = table.status === 'failed' ? 'failed' : noteworthy(table) ? 'noteworthy' : 'quiet'
+    if (shown[kind]++ < limit[kind]) {
       listed.push(table)
     } else {
-      unlisted.tables += 1
-      unlisted.rows += table.rows
-      unlisted.bytes += table.bytes
+      unlisted[kind].tables += 1
+      unlisted[kind].rows += table.rows
+      unlisted[kind].bytes += table.bytes
     }
   }
   return { listed, unlisted }
@@ -282,9 +306,24 @@ function noteworthy(table: TableResult): boolean {
   )
 }
 
-/** `1,950 more tables with nothing to note (9,750 rows, 412 kB): every table is in the log`. */
-function unlistedLine(unlisted: { tables: number; rows: number; bytes: number }): string {
-  return `${formatCount(unlisted.tables)} more ${unlisted.tables === 1 ? 'table' : 'tables'} copied with nothing to note (${formatCount(unlisted.rows)} rows, ${formatBytes(unlisted.bytes)}): every table is in the log.`
+/**
+ * `1,950 more tables copied with nothing to note (9,750 rows, 412 kB): every table is in the log.`, and
+ * the same for the failed tables and those with notes that are not listed.
+ */
+function unlistedLines(unlisted: ReturnType<typeof tablesToList>['unlisted']): string[] {
+  const more = (n: number) => `${formatCount(n)} more ${n === 1 ? 'table' : 'tables'}`
+  const lines: string[] = []
+  if (unlisted.failed.tables > 0)
+    lines.push(`${more(unlisted.failed.tables)} failed: each is in the log, with its error.`)
+  if (unlisted.noteworthy.tables > 0)
+    lines.push(
+      `${more(unlisted.noteworthy.tables)} with a note or rows written by a sync: each is in the log, with its notes.`,
+    )
+  if (unlisted.quiet.tables > 0)
+    lines.push(
+      `${more(unlisted.quiet.tables)} copied with nothing to note (${formatCount(unlisted.quiet.rows)} rows, ${formatBytes(unlisted.quiet.bytes)}): every table is in the log.`,
+    )
+  return lines
 }
 
 /** The plain-text alternative: the same content as the HTML, aligned for a monospace font. */
@@ -302,6 +341,7 @@ export function emailText(report: RunReport, context: RenderContext = {}): strin
       lines.push('', `  ${table.table}`)
       if (table.error) lines.push(...errorLines(table.error, '    '))
     }
+    if (unlisted.failed.tables > 0) lines.push('', `  ${unlistedLines(unlisted)[0]}`)
   }
   if (tables.length > 0) {
     lines.push('', 'TABLES', '')
@@ -311,7 +351,8 @@ export function emailText(report: RunReport, context: RenderContext = {}): strin
     })
     const header = ['STATUS', 'TABLE', 'ROWS', 'SIZE', 'TIME', 'RATE']
     lines.push(...alignColumns([header, ...rows], [2, 3, 4, 5]).map((line) => `  ${line}`))
-    if (unlisted.tables > 0) lines.push('', `  ${unlistedLine(unlisted)}`)
+    const more = unlistedLines(unlisted)
+    if (more.length > 0) lines.push('', ...more.map((line) => `  ${line}`))
   }
   const notes = allNotes(report, tables)
   if (notes.length > 0) {
@@ -500,11 +541,12 @@ export function emailHtml(report: RunReport, context: RenderContext = {}): strin
 <thead><tr>${head('Status', 'left')}${head('Table', 'left')}${head('Rows', 'right', true)}${head('Size', 'right', true)}${head('Time', 'right', true)}${head('Rate', 'right', true)}</tr></thead>
 <tbody>
 ${tables.map(tableRow).join('\n')}
-</tbody></table>${
-      unlisted.tables > 0
-        ? `<div class="th-muted" style="margin-top:8px;font-size:13px;color:${LIGHT.muted};">${escapeHtml(unlistedLine(unlisted))}</div>`
-        : ''
-    }</td></tr>`)
+</tbody></table>${unlistedLines(unlisted)
+      .map(
+        (line) =>
+          `<div class="th-muted" style="margin-top:8px;font-size:13px;color:${LIGHT.muted};">${escapeHtml(line)}</div>`,
+      )
+      .join('')}</td></tr>`)
   }
   if (notes.length > 0) {
     blocks.push(

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { EMAIL_QUIET_TABLES } from '../../src/notify/email.js'
+import {
+  EMAIL_NOTEWORTHY_TABLES,
+  EMAIL_QUIET_TABLES,
+  emailHtml,
+  emailSubject,
+  emailText,
+} from '../../src/notify/email.js'
+import { type RunReport, type TableResult, totalsOf } from '../../src/report/run-report.js'
 import { runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/config.js'
 import { readRunLog } from '../helpers/logs.js'
@@ -99,4 +106,69 @@ describe('the e-mail of a run of many tables', () => {
       await Promise.all([source.drop(), target.drop()])
     }
   })
+})
+
+/** A table of a synthetic report: `kind` decides whether it failed, has a note, or has nothing to say. */
+function result(i: number, kind: 'failed' | 'noted' | 'quiet'): TableResult {
+  return {
+    table: `s.t${i}`,
+    source: `s.t${i}`,
+    status: kind === 'failed' ? 'failed' : 'copied',
+    rows: 5,
+    bytes: 100 + i,
+    durationMs: 20,
+    mode: 'sync',
+    format: 'binary',
+    created: false,
+    attempts: 1,
+    ...(kind === 'failed'
+      ? {
+          error: {
+            code: 'TABLE_COPY_FAILED' as const,
+            message: `no space left on device ${i}`,
+            sqlState: '53100',
+          },
+        }
+      : {}),
+    ...(kind === 'noted' ? { warnings: [`compared every row: no position recorded ${i}`] } : {}),
+  }
+}
+
+test('failed tables and tables with notes are listed up to a limit each, and the rest counted', () => {
+  const tables = [
+    ...Array.from({ length: 250 }, (_, i) => result(i, 'failed')),
+    ...Array.from({ length: 150 }, (_, i) => result(1000 + i, 'noted')),
+    ...Array.from({ length: 100 }, (_, i) => result(2000 + i, 'quiet')),
+  ]
+  const now = new Date().toISOString()
+  const report: RunReport = {
+    runId: 'many',
+    status: 'failed',
+    kind: 'run',
+    startedAt: now,
+    finishedAt: now,
+    durationMs: 5000,
+    source: 'postgres://u@h/db',
+    target: 'local',
+    sourceName: 'db@h',
+    targetName: 'local',
+    snapshot: {},
+    tables,
+    totals: totalsOf(tables),
+    warnings: [],
+  }
+  const text = emailText(report)
+  const html = emailHtml(report)
+  assert.equal(listedTables(text).length, 2 * EMAIL_NOTEWORTHY_TABLES + EMAIL_QUIET_TABLES)
+  assert.equal((text.match(/no space left on device/g) ?? []).length, EMAIL_NOTEWORTHY_TABLES)
+  assert.equal((text.match(/compared every row/g) ?? []).length, EMAIL_NOTEWORTHY_TABLES)
+  for (const line of [
+    /150 more tables failed: each is in the log, with its error\./,
+    /50 more tables with a note or rows written by a sync: each is in the log, with its notes\./,
+    /70 more tables copied with nothing to note \(350 rows, [^)]+\): every table is in the log\./,
+  ]) {
+    assert.match(text, line)
+    assert.match(html, line)
+  }
+  assert.match(emailSubject(report), /250 of 500 tables failed/)
 })
