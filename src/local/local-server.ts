@@ -229,10 +229,10 @@ export class LocalServer {
    * database's locale differs from the source's, a note saying so. What a copy computes (generated columns,
    * upper(), sorting, LIKE) depends on that locale, so a copy in the server's C locale could differ.
    */
-  async database(source: DatabaseSettings): Promise<{ url: string; note?: string }> {
+  async database(source: DatabaseSettings, signal?: AbortSignal): Promise<{ url: string; note?: string }> {
     // Under the same lock as start(): two first runs would both create (or drop and create) the database.
     makeDirectory(this.dir)
-    const release = await this.lock()
+    const release = await this.lock(signal)
     try {
       await this.startLocked()
       return await this.createdLike(source)
@@ -317,8 +317,11 @@ export class LocalServer {
     return state
   }
 
-  /** Takes `<dir>/local.lock`, waiting while a live process holds it; a dead holder's lock is taken over. */
-  private async lock(): Promise<() => void> {
+  /**
+   * Takes `<dir>/local.lock`, waiting while a live process holds it; a dead holder's lock is taken over.
+   * Aborting `signal` (the run's Ctrl-C or SIGTERM) ends the wait at once with the signal's reason.
+   */
+  private async lock(signal?: AbortSignal): Promise<() => void> {
     const file = path.join(this.dir, 'local.lock')
     const deadline = Date.now() + LOCK_WAIT_MS
     while (true) {
@@ -345,7 +348,10 @@ export class LocalServer {
         )
       }
       // Waits on the file: its holder removes it once the server is made and running.
-      await sleep(100)
+      signal?.throwIfAborted()
+      await sleep(100, undefined, { signal }).catch((error: unknown) => {
+        throw signal?.aborted ? signal.reason : error
+      })
     }
   }
 

@@ -53,7 +53,10 @@ export async function connectRunEndpoints(
   try {
     await source.check({ signal })
     const settings = await readDatabaseSettings((sql) => source.query(sql))
-    const local = await new LocalServer({ dir: config.local.dir, port: config.local.port }).database(settings)
+    const local = await new LocalServer({ dir: config.local.dir, port: config.local.port }).database(
+      settings,
+      signal,
+    )
     const target = openDatabase(config, 'target', local.url)
     try {
       await target.check({ signal })

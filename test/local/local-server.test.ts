@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { promisify } from 'node:util'
 import { LocalServer } from '../../src/local/local-server.js'
 import { embeddedBinaries, embeddedServerVersion } from '../../src/local/postgres-cluster.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
-import { runCli } from '../helpers/cli.js'
+import { runCli, waitFor } from '../helpers/cli.js'
 import { tempDir, testConfig } from '../helpers/config.js'
 import { fingerprint } from '../helpers/fingerprint.js'
 import { TestDatabase, testServers, withClient } from '../helpers/servers.js'
@@ -178,3 +178,44 @@ test('two first runs into a new local server: one creates it, the other waits an
     await source.drop()
   }
 })
+
+test(
+  'a run waiting for another process to start the local server stops at once when interrupted',
+  { timeout: 60_000 },
+  async () => {
+    const source = await TestDatabase.create(servers.source, 'waitlocal_src')
+    const fresh = path.join(tempDir(), '.tablehaul')
+    try {
+      await source.sql(`CREATE TABLE public.t (id int PRIMARY KEY)`)
+      // A live process (this one) holds the lock, as a first run creating the server would for minutes.
+      mkdirSync(fresh, { recursive: true })
+      writeFileSync(path.join(fresh, 'local.lock'), String(process.pid))
+      const stop = new AbortController()
+      const running = new TransferJob(testConfig({ source: source.url, localDir: fresh }), {
+        notifier: null,
+      }).run({ signal: stop.signal })
+      // The run has read the source database's settings (its last statement there) and waits on the lock.
+      await waitFor(
+        async () =>
+          (
+            await source.sql<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
+               AND pid <> pg_backend_pid() AND state = 'idle' AND query LIKE '%datcollate%'`,
+            )
+          )[0]!.n > 0,
+        30_000,
+        'the run to read the source database settings',
+      )
+      stop.abort(new Error('SIGTERM'))
+      const report = await running
+      assert.equal(report.status, 'interrupted', JSON.stringify(report.error))
+      assert.equal(
+        readFileSync(path.join(fresh, 'local.lock'), 'utf8'),
+        String(process.pid),
+        "the holder's lock stays",
+      )
+    } finally {
+      await source.drop()
+    }
+  },
+)
