@@ -1,5 +1,6 @@
 import { mkdirSync, statSync } from 'node:fs'
 import path from 'node:path'
+import { messageOf } from './errors.js'
 
 /**
  * `mkdir -p`. Node's own `mkdirSync(dir, { recursive: true })` loops forever, synchronously (no signal gets
@@ -43,4 +44,9 @@ export function privateFileMode(file: string): number {
 export function isDiskFull(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code
   return code === 'ENOSPC' || code === 'EDQUOT'
+}
+
+/** Why a file could not be written: `the disk is full (ENOSPC: …)` when it is (isDiskFull), else the error. */
+export function writeFailureText(error: unknown): string {
+  return isDiskFull(error) ? `the disk is full (${messageOf(error)})` : messageOf(error)
 }

@@ -11,7 +11,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs'
-import { isDiskFull, makeDirectory } from '../files.js'
+import { isDiskFull, makeDirectory, writeFailureText } from '../files.js'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { redactUrl } from '../db/database.js'
@@ -378,17 +378,12 @@ export class LocalServer {
 
   /** A file of local.dir that could not be written: a full disk says so, and what to free. */
   private unwritable(file: string, error: unknown): TablehaulError {
-    const full = isDiskFull(error)
-    return new TablehaulError(
-      'LOCAL_SERVER_FAILED',
-      `cannot write ${file}: ${full ? `the disk is full (${messageOf(error)})` : messageOf(error)}`,
-      {
-        cause: error,
-        hint: full
-          ? `free space on the disk of ${this.dir} (local.dir), then run again`
-          : `check that ${this.dir} (local.dir) is a folder this user can write to`,
-      },
-    )
+    return new TablehaulError('LOCAL_SERVER_FAILED', `cannot write ${file}: ${writeFailureText(error)}`, {
+      cause: error,
+      hint: isDiskFull(error)
+        ? `free space on the disk of ${this.dir} (local.dir), then run again`
+        : `check that ${this.dir} (local.dir) is a folder this user can write to`,
+    })
   }
 
   private readState(): LocalServerState | undefined {

@@ -1,5 +1,11 @@
 import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE, isDiskFull, makeDirectory } from '../files.js'
+import {
+  PRIVATE_FILE_MODE,
+  PRIVATE_FOLDER_MODE,
+  isDiskFull,
+  makeDirectory,
+  writeFailureText,
+} from '../files.js'
 import path from 'node:path'
 import type { SendMailOptions } from 'nodemailer'
 import { TablehaulError } from '../errors.js'
@@ -52,13 +58,12 @@ export class OutboxNotifier implements Notifier {
       } catch {
         // the message's own error below is the news
       }
-      const full = isDiskFull(error)
       throw new TablehaulError(
         'NOTIFY_FAILED',
-        `cannot write the e-mail into ${this.dir}: ${full ? 'the disk is full' : (error as Error).message}${full ? ` (${(error as Error).message})` : ''}`,
+        `cannot write the e-mail into ${this.dir}: ${writeFailureText(error)}`,
         {
           cause: error,
-          hint: full
+          hint: isDiskFull(error)
             ? `free space on the disk of ${this.dir}, or set email.outbox to a folder on a disk with room`
             : 'check that the outbox folder is writable',
         },

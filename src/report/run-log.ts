@@ -12,6 +12,7 @@ import {
   PRIVATE_FOLDER_MODE,
   isDiskFull,
   makeDirectory,
+  writeFailureText,
   privateFileMode,
 } from '../files.js'
 import path from 'node:path'
@@ -353,11 +354,10 @@ export function logWriteError(
   when: 'before the run' | 'during the run',
 ): TablehaulError {
   const dir = path.dirname(failure.file)
-  const full = isDiskFull(failure.error)
   const what =
     when === 'before the run' ? 'the log cannot be written' : `the log ${failure.file} is incomplete`
-  const reason = full ? `the disk is full (${messageOf(failure.error)})` : messageOf(failure.error)
-  const fix = full
+  const reason = writeFailureText(failure.error)
+  const fix = isDiskFull(failure.error)
     ? `free space on the disk of ${dir}, or set log.dir (--log-dir) to a folder on a disk with room`
     : `check ${failure.file} and its folder ${dir}`
   return new TablehaulError(

@@ -3,8 +3,8 @@ import path from 'node:path'
 import type { Command } from 'commander'
 import { configJsonSchema } from '../../config/schema.js'
 import { redactUrl } from '../../db/database.js'
-import { TablehaulError, messageOf } from '../../errors.js'
-import { isDiskFull } from '../../files.js'
+import { TablehaulError } from '../../errors.js'
+import { isDiskFull, writeFailureText } from '../../files.js'
 import { type CliContext, loadFrom } from '../context.js'
 import { withConfigOptions } from '../options.js'
 
@@ -112,12 +112,11 @@ Examples:
         renameSync(partial, file)
       } catch (error) {
         rmSync(partial, { force: true })
-        const full = isDiskFull(error)
         throw new TablehaulError(
           'USAGE_INVALID',
-          `cannot write ${options.output}: ${full ? `the disk is full (${messageOf(error)})` : messageOf(error)}`,
+          `cannot write ${options.output}: ${writeFailureText(error)}`,
           {
-            hint: full
+            hint: isDiskFull(error)
               ? `free space on its disk, or give -o/--output a file on a disk with room`
               : 'give -o/--output a file in a folder that exists and that you can write to',
           },
