@@ -4,7 +4,8 @@
 -- the operator class's input type: an unqualified `=` on a domain, enum, composite or extension type would
 -- take a better-matching `=` that any role allowed to create in public (every role before PostgreSQL 15)
 -- may define there, and run it as tablehaul's role. Every operator below has an exact match in pg_catalog
--- for its operand types, so none can be taken that way either.
+-- for its operand types, so none can be taken that way either. Only the indexes list_indexes.sql lets a
+-- sync match rows by count: each key column under its own collation, with its type's default operator class.
 SELECT i.indexrelid::pg_catalog.int8                          AS index,
        a.attname::pg_catalog.text                             AS name,
        pg_catalog.quote_ident(n.nspname)                      AS schema,
@@ -30,4 +31,14 @@ SELECT i.indexrelid::pg_catalog.int8                          AS index,
  WHERE i.indrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass::pg_catalog.oid
    AND i.indisunique AND i.indisvalid AND i.indexprs IS NULL AND i.indpred IS NULL
    AND k.n OPERATOR(pg_catalog.<=) i.indnkeyatts::pg_catalog.int8
+   AND NOT EXISTS (
+         SELECT 1
+           FROM ROWS FROM (pg_catalog.unnest(i.indkey::pg_catalog.int2[]), pg_catalog.unnest(i.indcollation::pg_catalog.oid[]),
+                           pg_catalog.unnest(i.indclass::pg_catalog.oid[]))
+                  WITH ORDINALITY AS o(attnum, coll, opclass, n)
+           JOIN pg_catalog.pg_attribute oa
+             ON oa.attrelid OPERATOR(pg_catalog.=) i.indrelid AND oa.attnum OPERATOR(pg_catalog.=) o.attnum
+           JOIN pg_catalog.pg_opclass oc ON oc.oid OPERATOR(pg_catalog.=) o.opclass
+          WHERE o.n OPERATOR(pg_catalog.<=) i.indnkeyatts::pg_catalog.int8
+            AND (o.coll OPERATOR(pg_catalog.<>) oa.attcollation OR NOT oc.opcdefault))
  ORDER BY i.indexrelid, k.n
