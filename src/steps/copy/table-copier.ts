@@ -273,12 +273,14 @@ export class TableCopier {
    */
   private async checkSourceStorage(client: pg.ClientBase): Promise<void> {
     const { plan } = this.options
-    // A partitioned table has no storage of its own; its leaves are copied, each checked.
-    if (plan.source.kind !== 'table' || plan.source.table.kind !== 'r') return
+    if (plan.source.kind !== 'table') return
     const table = plan.source.table.ref
     try {
       await client.query(`LOCK TABLE ONLY ${table.sql} IN ACCESS SHARE MODE`)
     } catch (error) {
+      // 42P01 undefined_table: a name is looked up in the current catalog, not in the snapshot, so a table
+      // dropped (or renamed) after the plan read the catalog is missing here, before the target is touched.
+      if (sqlStateOf(error) === '42P01') throw droppedFromSource(plan, error)
       // 55P03 lock_not_available: lock_timeout ended the wait for a session holding (or waiting for) an
       // ACCESS EXCLUSIVE lock on the source table, such as an ALTER TABLE, TRUNCATE or VACUUM FULL.
       if (sqlStateOf(error) !== '55P03') throw error
@@ -292,6 +294,8 @@ export class TableCopier {
         },
       )
     }
+    // A partitioned table has no storage of its own; its leaves are copied, each checked.
+    if (plan.source.table.kind !== 'r') return
     const { rows } = await client.query<{ seen: string; now: string }>(
       `SELECT c.relfilenode::text AS seen, pg_catalog.pg_relation_filenode(c.oid)::text AS now
          FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table.sql)}::pg_catalog.regclass::pg_catalog.oid`,
@@ -692,6 +696,23 @@ export class TableCopier {
       hint: adviceFor(error, 'copy'),
     })
   }
+}
+
+/**
+ * The source table a run planned was dropped, or renamed, after the plan read the catalog: the table fails
+ * with what to do, the others go on.
+ */
+function droppedFromSource(plan: TablePlan, cause: unknown): TablehaulError {
+  const table = plan.source.kind === 'table' ? plan.source.table.ref : plan.target
+  return new TablehaulError(
+    'TABLE_NOT_FOUND',
+    `source table ${table.display} no longer exists: it was dropped or renamed on the source after this run read the catalog`,
+    {
+      cause,
+      hint: `its target table was left as it was; if the source dropped it for good, remove ${table.display} from tables: (and drop its copy on the target if it is not wanted); if it was renamed, put the new name in tables: (with into: ${plan.target.display} to keep loading the same target table); then run again`,
+      table: plan.target.display,
+    },
+  )
 }
 
 /**

@@ -143,7 +143,8 @@ export class Planner {
         const views = this.options.views ?? []
         if (!into && views.some((view) => pattern.matches(view))) return
         // Without a tables: list, an empty source is not an error: there is just nothing to copy.
-        if (config.tables !== undefined) notFound.push(describeNotFound(pattern, from, source))
+        if (config.tables !== undefined)
+          notFound.push(describeNotFound(pattern, from, source, this.loadedBeforeStill(pattern)))
         return
       }
       if (into && (candidates.length > 1 || candidates[0]!.kind === 'p')) {
@@ -160,7 +161,7 @@ export class Planner {
     })
     if (notFound.length > 0) {
       throw new TablehaulError('TABLE_NOT_FOUND', notFound.join('\n'), {
-        hint: 'check the names in tables: (quote mixed-case names: sales."Orders"); `tablehaul plan` with no tables selected lists every table of the source',
+        hint: 'nothing was written; correct the name in tables: (quote mixed-case names: sales."Orders"), or remove it from tables: if the source no longer has that table; `tablehaul plan --table \'*.*\'` lists every table of the source',
       })
     }
 
@@ -230,6 +231,19 @@ export class Planner {
     }
     return [...found.values()].filter(
       (table) => !target.table(table.ref) && !excludes.some((pattern) => pattern.matches(table.ref)),
+    )
+  }
+
+  /**
+   * Whether the exact name of `pattern` is a table the target still has and an earlier run loaded from this
+   * same source database: the source then dropped, renamed or moved it since, rather than the name being a
+   * typo.
+   */
+  private loadedBeforeStill(pattern: TablePattern): boolean {
+    if (!pattern.isExact) return false
+    const ref = pattern.ref
+    return (
+      !!this.options.target.table(ref) && (this.options.loadedBefore ?? []).some((r) => r.key === ref.key)
     )
   }
 
@@ -623,7 +637,12 @@ function sameRef(a: TableRef | undefined, b: TableRef | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.equals(b))
 }
 
-function describeNotFound(pattern: TablePattern, from: string, source: Catalog): string {
+function describeNotFound(
+  pattern: TablePattern,
+  from: string,
+  source: Catalog,
+  loadedBefore: boolean,
+): string {
   const what = pattern.isExact ? `table ${pattern.ref.display}` : `"${pattern.text}"`
   const folded = source.tables.filter(
     (table) =>
@@ -644,6 +663,8 @@ function describeNotFound(pattern: TablePattern, from: string, source: Catalog):
         )
       : undefined)
   const suggestion = near ? ` (did you mean ${near}?)` : ''
+  if (loadedBefore)
+    return `${from}: ${what} does not exist on the source${suggestion}; an earlier run loaded it from this source, so the source dropped, renamed or moved it since: its target table keeps the rows of that copy`
   return `${from}: ${what} ${pattern.isExact ? 'does not exist on the source' : 'matches no table on the source'}${suggestion}`
 }
 
