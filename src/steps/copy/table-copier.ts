@@ -582,6 +582,10 @@ export class TableCopier {
       await client.query(`LOCK TABLE ONLY ${table} IN SHARE ROW EXCLUSIVE MODE`)
       return false
     }
+    // An empty table that syncs is loaded as a reload is (syncRows): the keys kept between it and the run's
+    // other synced tables are lifted first, since TRUNCATE refuses a table that a key references (0A000),
+    // even an empty one. They come back, validated, at the end of the run.
+    if (plan.mode === 'sync' && plan.targetState === 'exists') await this.options.liftKeys?.(client)
     // TRUNCATE in the same transaction as the COPY is what allows COPY FREEZE (rows written frozen, no
     // later hint-bit or freeze work) and, on a wal_level=minimal server, skipping WAL for the new data.
     await client.query(`TRUNCATE ONLY ${table}`)
