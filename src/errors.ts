@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   COPY_STALLED: 'no bytes moved for longer than the stall timeout',
   COMMIT_OUTCOME_UNKNOWN: 'the connection was lost during a COMMIT, and whether it took effect is unknown',
   SERVER_NO_REPLY: 'a server did not reply within the statement timeout',
+  SERVER_LIMIT:
+    'a server ran out of a resource (disk, memory, connection slots, its lock table) or reached one of its limits',
+  LOCK_CONFLICT:
+    "another session's lock or transaction stopped a statement (lock timeout, deadlock, serialization failure)",
   SNAPSHOT_FAILED: 'the shared source snapshot could not be used',
   RUN_LOCKED: 'another run is already writing into the same target',
   RUN_ABORTED: 'the run was interrupted',
@@ -157,6 +161,33 @@ export function markConnectionLost(error: unknown, side: 'source' | 'target'): v
 export function connectionLostOn(error: unknown): 'source' | 'target' | undefined {
   if (typeof error !== 'object' || error === null || !(LOST_ON in error)) return undefined
   return (error as { [LOST_ON]: 'source' | 'target' })[LOST_ON]
+}
+
+const SERVER_SIDE = Symbol('tablehaul.serverSide')
+
+/**
+ * Marks a server's error with the side whose statement raised it (set by the connection that saw it), so
+ * that an error that escapes unclassified (a catalog read, a step after the data) can still name the
+ * server whose resources or locks it is about.
+ */
+export function markServerSide(error: unknown, side: 'source' | 'target'): void {
+  if (typeof error !== 'object' || error === null || error instanceof TablehaulError || SERVER_SIDE in error)
+    return
+  try {
+    Object.defineProperty(error, SERVER_SIDE, { value: side })
+  } catch {
+    // A frozen foreign error stays unmarked.
+  }
+}
+
+/** The side whose statement raised `error` (markServerSide), looking through its causes. */
+export function serverSideOf(error: unknown): 'source' | 'target' | undefined {
+  for (let e = error, depth = 0; e && depth < 8; depth++) {
+    if (typeof e === 'object' && SERVER_SIDE in e)
+      return (e as { [SERVER_SIDE]: 'source' | 'target' })[SERVER_SIDE]
+    e = typeof e === 'object' && e !== null && 'cause' in e ? (e as { cause: unknown }).cause : undefined
+  }
+  return undefined
 }
 
 /** Whether `error` is a `TablehaulError` (with the given code, if one is given). */

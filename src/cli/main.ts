@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { TablehaulError, messageOf, withSqlState } from '../errors.js'
 import { Redactor, type SecretSettings } from '../report/secrets.js'
+import { errorInfo } from '../report/run-report.js'
 import { registerConfigCommands } from './commands/config.js'
 import { registerDemoCommand } from './commands/demo.js'
 import { registerLocalCommand } from './commands/local.js'
@@ -110,6 +111,15 @@ export function reportError(error: unknown, context: CliContext): number {
         `${paint(stderr, 'bold', 'what to do:')} ${escapeControlByLine(redactor.text(error.hint))}\n`,
       )
     return isUsageError(error.code) ? EXIT.USAGE : EXIT.FAILED
+  }
+  // A server's error that no step explained (a catalog read of `plan` or `verify` on a server short of
+  // memory or temporary file space, a connection ended by an administrator): which server, and what to do.
+  const info = errorInfo(error)
+  if (info.code !== 'INTERNAL') {
+    return reportError(
+      new TablehaulError(info.code, info.message, { cause: error, hint: info.hint }),
+      context,
+    )
   }
   stderr.write(
     `${paint(stderr, 'red', 'tablehaul: unexpected error:')} ${escapeControlByLine(redactor.text(messageOf(error)))}\n`,

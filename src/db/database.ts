@@ -5,11 +5,12 @@ import {
   type ErrorCode,
   TablehaulError,
   markConnectionLost,
+  markServerSide,
   messageOf,
   sqlStateOf,
   systemErrorCodeOf,
 } from '../errors.js'
-import { adviceFor } from './sql-state-advice.js'
+import { adviceFor, resourceCodeOf } from './sql-state-advice.js'
 
 export type Side = 'source' | 'target'
 
@@ -338,6 +339,7 @@ export class Database {
       if (!(result instanceof Promise)) return result
       return result.catch((error: unknown) => {
         if (isConnectionLost(error)) markConnectionLost(error, side)
+        markServerSide(error, side)
         throw error
       })
     }) as typeof client.query
@@ -379,7 +381,12 @@ export class Database {
   /** Turns a failed connection attempt into an error that says what to check. */
   connectionError(error: unknown): TablehaulError {
     if (error instanceof TablehaulError) return error
-    const code: ErrorCode = this.side === 'source' ? 'SOURCE_UNREACHABLE' : 'TARGET_UNREACHABLE'
+    // A server that refuses the login for want of connection slots or disk cannot be reached; one that let
+    // the session in and failed its first statements (a temp_file_limit, out of memory) can, but is short of
+    // something.
+    const state = sqlStateOf(error)
+    const resource = state === '53300' || state === '53100' ? undefined : resourceCodeOf(error)
+    const code: ErrorCode = resource ?? (this.side === 'source' ? 'SOURCE_UNREACHABLE' : 'TARGET_UNREACHABLE')
     const where = `${this.side} ${this.displayUrl}`
     const system = systemErrorCodeOf(error)
     const message = messageOf(error)

@@ -13,6 +13,12 @@ export type Situation =
   | 'copy'
   /** Loading a CSV file into a target table. */
   | 'import'
+  /**
+   * Any other statement of a run: the plan's catalog reads, the schema step, the views, foreign keys and
+   * other objects, verify, the run's records. Only errors about the servers' resources, limits, locks and
+   * sessions have advice here: what else goes wrong there is the step's own to explain.
+   */
+  | 'run'
 
 /** What an advice may name: the side the error came from. */
 export interface AdviceContext {
@@ -24,6 +30,13 @@ interface Advice {
   readonly in: readonly Situation[]
   readonly message?: RegExp
   readonly advice: string | ((context: AdviceContext) => string)
+}
+
+const EVERYWHERE: readonly Situation[] = ['connect', 'copy', 'import', 'run']
+
+/** `the source` or `the target`, or `the server` where the side is not known. */
+function sideName({ side }: AdviceContext): string {
+  return side ? `the ${side}` : 'the server'
 }
 
 const ADVICE: readonly Advice[] = [
@@ -43,9 +56,25 @@ const ADVICE: readonly Advice[] = [
     advice: ({ side }) => `check the database name at the end of the ${side} URL`,
   },
   {
+    // too_many_connections is also what a role's or a database's own CONNECTION LIMIT raises.
     sqlState: '53300',
-    in: ['connect'],
-    advice: 'the server has no free connection slots; lower jobs or raise max_connections',
+    in: EVERYWHERE,
+    message: /too many connections for role/,
+    advice: (context) =>
+      `the role's connection limit on ${sideName(context)} is reached (ALTER ROLE … CONNECTION LIMIT): a run opens a few connections to each server, more the higher jobs is; lower jobs, end the role's other sessions there, or raise its limit`,
+  },
+  {
+    sqlState: '53300',
+    in: EVERYWHERE,
+    message: /too many connections for database/,
+    advice: (context) =>
+      `the database's connection limit on ${sideName(context)} is reached (ALTER DATABASE … CONNECTION LIMIT): a run opens a few connections to each server, more the higher jobs is; lower jobs, end other sessions of that database, or raise its limit`,
+  },
+  {
+    sqlState: '53300',
+    in: EVERYWHERE,
+    advice: (context) =>
+      `${sideName(context)} server has no free connection slots (max_connections, less those reserved for superusers); lower jobs, end idle sessions there, or raise max_connections (a restart)`,
   },
   {
     // A new session writes the relation cache's init file (pg_internal.init) into its database's folder
@@ -126,7 +155,7 @@ const ADVICE: readonly Advice[] = [
     // No room for the write-ahead log: PostgreSQL PANICs (the client still gets the 53100 it was sent),
     // every session of the server ends, and crash recovery fails the same way until pg_wal has room.
     sqlState: '53100',
-    in: ['copy', 'import'],
+    in: ['copy', 'import', 'run'],
     message: /"pg_wal\//,
     advice: ({ side }) =>
       `the ${side ?? 'target'} server's write-ahead log (pg_wal) ran out of disk space: PostgreSQL stopped (PANIC) and does not start again until it has room; free space on the disk of its pg_wal, start the server if it is down, then run again`,
@@ -148,10 +177,138 @@ const ADVICE: readonly Advice[] = [
     // temp_file_limit: a session's temporary files (sorts, hashes) reached the limit its server sets.
     sqlState: '53400',
     in: ['copy', 'import'],
+    message: /temp_file_limit/,
     advice: ({ side }) =>
       `a sort or hash on the ${side ?? 'target'} spilled more temporary files than its temp_file_limit allows: raise it for the run's user there (ALTER ROLE … SET temp_file_limit, or in postgresql.conf), or give the where: or query: an index that spares the sort, then run again`,
   },
+  {
+    // Outside a copy the statement is tablehaul's own (a catalog read, a view's creation): only the
+    // server's settings can make room for it.
+    sqlState: '53400',
+    in: ['connect', 'run'],
+    message: /temp_file_limit/,
+    advice: (context) =>
+      `a statement of the run sorted or hashed more than work_mem on ${sideName(context)}, and its temporary files exceeded temp_file_limit: raise temp_file_limit or work_mem for the run's user there (ALTER ROLE … SET …, or in postgresql.conf), then run again`,
+  },
+  {
+    sqlState: '53400',
+    in: EVERYWHERE,
+    advice: (context) =>
+      `${sideName(context)} server reached a limit its configuration sets (named above): raise it there, then run again`,
+  },
+  {
+    // out of shared memory: the lock table (max_locks_per_transaction × (max_connections +
+    // max_prepared_transactions) slots, shared by all sessions) is full. A transaction keeps each lock until
+    // it ends, one per table, index, view or constraint it creates, drops or reads.
+    sqlState: '53200',
+    in: EVERYWHERE,
+    message: /shared memory/,
+    advice: (context) =>
+      `${sideName(context)} server's lock table is full: a transaction keeps a lock on each table, index, view or key it touches until it ends, and the server has room for max_locks_per_transaction × (max_connections + max_prepared_transactions) of them in all; raise max_locks_per_transaction there (a restart), or end the sessions holding many locks, then run again`,
+  },
+  {
+    sqlState: '53200',
+    in: EVERYWHERE,
+    advice: (context) =>
+      `${sideName(context)} server ran out of memory: lower jobs (each table's copy sorts and hashes on its own), lower work_mem or maintenance_work_mem for the run's user there (ALTER ROLE … SET …), or give the server more memory, then run again`,
+  },
+  {
+    sqlState: '53100',
+    in: ['run'],
+    advice: (context) =>
+      `${sideName(context)} server's disk is full where the file named above lives: free space there, then run again`,
+  },
+  {
+    sqlState: '53',
+    in: EVERYWHERE,
+    advice: (context) =>
+      `${sideName(context)} server ran out of a resource (its log says which): free it there, then run again`,
+  },
+  {
+    sqlState: '54001',
+    in: EVERYWHERE,
+    advice: (context) =>
+      `a statement recursed deeper than max_stack_depth allows on ${sideName(context)}: raise it there (up to the operating system's stack limit), then run again`,
+  },
+  {
+    // program_limit_exceeded: a limit compiled into PostgreSQL (columns per table, an index row's size, a
+    // statement's complexity); the same statement fails the same way again.
+    sqlState: '54',
+    in: EVERYWHERE,
+    advice: (context) =>
+      `the statement exceeds a limit built into PostgreSQL on ${sideName(context)} (too many columns, an index entry or row too large, a statement too complex): running again does not help; change the object named above, or leave it out with exclude:`,
+  },
+  {
+    sqlState: '57P01',
+    in: ['connect', 'run'],
+    advice: (context) =>
+      `an administrator (pg_terminate_backend) or a shutdown of ${sideName(context)} server ended the session: check that it accepts connections, then run again (--resume skips the tables already copied)`,
+  },
+  {
+    sqlState: '57P02',
+    in: ['connect', 'run'],
+    advice: (context) =>
+      `${sideName(context)} server restarted after another session crashed, ending every session (its log says why): once it accepts connections, run again (--resume skips the tables already copied)`,
+  },
+  {
+    sqlState: '57P03',
+    in: ['connect', 'run'],
+    advice: (context) =>
+      `${sideName(context)} server is starting, shutting down or recovering, and accepts no sessions yet: wait until it does (pg_isready), then run again`,
+  },
+  {
+    sqlState: '57P',
+    in: ['connect', 'run'],
+    advice: (context) => `${sideName(context)} server ended the session: run again`,
+  },
+  {
+    sqlState: '55P03',
+    in: ['connect', 'run'],
+    advice: (context) =>
+      `another session holds a lock this step needs on ${sideName(context)}, and the wait ended at timeouts.lock: see which there (pg_locks joined to pg_stat_activity), run again once it is done, or raise timeouts.lock`,
+  },
+  {
+    // A hot standby cancels a query whose snapshot or locks hold back the WAL it replays.
+    sqlState: '40001',
+    in: EVERYWHERE,
+    message: /conflict with recovery/,
+    advice: (context) =>
+      `${sideName(context)} is a standby and cancelled the statement to apply changes from its primary: set hot_standby_feedback = on or raise max_standby_streaming_delay there, or read from the primary; then run again`,
+  },
+  {
+    sqlState: '40001',
+    in: EVERYWHERE,
+    advice: (context) =>
+      `a concurrent transaction on ${sideName(context)} conflicted with this one (serialization failure): run again`,
+  },
+  {
+    sqlState: '40P01',
+    in: EVERYWHERE,
+    advice: (context) =>
+      `a deadlock with another session on ${sideName(context)}: PostgreSQL ended this statement to break it (its log names the other one); run again (--resume skips the tables already copied)`,
+  },
 ]
+
+/**
+ * The code of an error about a server's resources, limits or locks (the SQLSTATEs the run-wide advice
+ * covers): SERVER_LIMIT, LOCK_CONFLICT, or undefined for any other error.
+ */
+export function resourceCodeOf(error: unknown): 'SERVER_LIMIT' | 'LOCK_CONFLICT' | undefined {
+  const state = sqlStateOf(error)
+  if (!state) return undefined
+  if (state.startsWith('53') || state.startsWith('54')) return 'SERVER_LIMIT'
+  if (state === '55P03' || state === '40001' || state === '40P01') return 'LOCK_CONFLICT'
+  return undefined
+}
+
+/**
+ * A server's message, with what to do when it is about the server's resources, limits, locks or
+ * sessions: the reason of an object (a view, a foreign key, an index) that could not be created.
+ */
+export function reasonOf(error: unknown, side: 'source' | 'target'): string {
+  const advice = adviceFor(error, 'run', { side })
+  return advice ? `${messageOf(error)}: ${advice}` : messageOf(error)
+}
 
 /** The advice for `error`'s SQLSTATE in `situation`; undefined when the table has none. */
 export function adviceFor(

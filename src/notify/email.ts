@@ -52,6 +52,8 @@ const RUN_FAILURE_PHRASE: Partial<Record<ErrorCode, string>> = {
   RUN_DEADLINE: 'the run deadline passed',
   CSV_INVALID: 'the CSV file is invalid',
   FILE_FAILED: 'a file could not be read or written',
+  SERVER_LIMIT: 'a server reached a limit',
+  LOCK_CONFLICT: 'a lock of another session was in the way',
 }
 
 /** `28P01` and `28000`: the server answered, and refused the login. */

@@ -1,4 +1,12 @@
-import { type ErrorCode, TablehaulError, connectionLostOn, messageOf, sqlStateOf } from '../errors.js'
+import { adviceFor, resourceCodeOf } from '../db/sql-state-advice.js'
+import {
+  type ErrorCode,
+  TablehaulError,
+  connectionLostOn,
+  messageOf,
+  serverSideOf,
+  sqlStateOf,
+} from '../errors.js'
 
 /** An error as reports, logs and e-mails carry it: plain data, never a password. */
 export interface ErrorInfo {
@@ -157,7 +165,21 @@ export function errorInfo(error: unknown): ErrorInfo {
       code: lostOn === 'source' ? 'SOURCE_UNREACHABLE' : 'TARGET_UNREACHABLE',
       message: `lost the connection to the ${lostOn}: ${messageOf(error)}`,
       sqlState: sqlStateOf(error),
-      hint: `the ${lostOn} server restarted or stopped, or the network cut the connection; check that it accepts connections, then run the same command again`,
+      hint:
+        adviceFor(error, 'run', { side: lostOn }) ??
+        `the ${lostOn} server restarted or stopped, or the network cut the connection; check that it accepts connections, then run the same command again`,
+    }
+  }
+  // A server short of disk, memory, connection slots or lock table space, or a lock it could not get, in
+  // any step outside a table's copy (which explains its own): which server, and what to do there.
+  const resource = resourceCodeOf(error)
+  if (resource) {
+    const side = serverSideOf(error)
+    return {
+      code: resource,
+      message: side ? `the ${side} server: ${messageOf(error)}` : messageOf(error),
+      sqlState: sqlStateOf(error),
+      hint: adviceFor(error, 'run', { side }),
     }
   }
   return { code: 'INTERNAL', message: messageOf(error), sqlState: sqlStateOf(error) }

@@ -1,9 +1,10 @@
+import { reasonOf } from '../../db/sql-state-advice.js'
 import type pg from 'pg'
 import type { Catalog, SequenceInfo, TableInfo } from '../../catalog/catalog.js'
 import type { Database } from '../../db/database.js'
 import type { Ddl } from '../../catalog/ddl.js'
 import type { TableRef } from '../../db/table-ref.js'
-import { messageOf, sqlStateOf } from '../../errors.js'
+import { sqlStateOf } from '../../errors.js'
 import type { ForeignKey } from '../constraints/foreign-keys.js'
 import type { TablePlan } from '../plan/planner.js'
 import type { SchemaResult } from '../schema/schema-builder.js'
@@ -162,7 +163,9 @@ export class PostDataBuilder {
     for (const statement of this.options.schema.late) {
       await this.options.targetDb
         .query(statement)
-        .catch((error: unknown) => this.options.warn(undefined, `${statement} failed: ${messageOf(error)}`))
+        .catch((error: unknown) =>
+          this.options.warn(undefined, `${statement} failed: ${reasonOf(error, 'target')}`),
+        )
     }
     for (const sequence of this.options.sequences ?? []) {
       const note = await this.syncSequence(sequence, null, null)
@@ -231,7 +234,7 @@ export class PostDataBuilder {
       } catch (error) {
         if (ALREADY_THERE.has(sqlStateOf(error) ?? '')) continue
         failed.add(statement.what)
-        notes.push(`${statement.what} could not be created: ${messageOf(error)}`)
+        notes.push(`${statement.what} could not be created: ${reasonOf(error, 'target')}`)
       }
     }
     return notes
@@ -300,7 +303,7 @@ export class PostDataBuilder {
       ])
       return undefined
     } catch (error) {
-      return `sequence ${sequence.ref.display} could not be set: ${messageOf(error)}`
+      return `sequence ${sequence.ref.display} could not be set: ${reasonOf(error, 'target')}`
     }
   }
 }

@@ -1,7 +1,7 @@
+import { reasonOf } from '../../db/sql-state-advice.js'
 import type pg from 'pg'
 import { type Database, isConnectionLost } from '../../db/database.js'
 import { quoteLiteral } from '../../db/table-ref.js'
-import { messageOf } from '../../errors.js'
 import type { ObjectOutcome } from './object-builder.js'
 
 /** Large objects move in pieces of this size: memory holds one piece per side, whatever the object's size. */
@@ -87,7 +87,7 @@ export class LargeObjectCopier {
       return { kind: 'large object', identity, status }
     } catch (error) {
       if (isConnectionLost(error)) throw error
-      return { kind: 'large object', identity, status: 'failed', reason: messageOf(error) }
+      return { kind: 'large object', identity, status: 'failed', reason: reasonOf(error, 'target') }
     }
   }
 }

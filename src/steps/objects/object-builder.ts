@@ -1,3 +1,4 @@
+import { reasonOf } from '../../db/sql-state-advice.js'
 import type pg from 'pg'
 import { type DumpObject, type DumpObjectKind, readDumpObjects } from '../../catalog/objects/dump-objects.js'
 import { type Database, READ_ONLY_SNAPSHOT, isConnectionLost } from '../../db/database.js'
@@ -155,7 +156,7 @@ export class ObjectBuilder {
       })
     } catch (error) {
       if (isConnectionLost(error)) throw error
-      return outcome('failed', `${messageOf(error)}${nextStep(object, error)}`)
+      return outcome('failed', `${reasonOf(error, 'target')}${nextStep(object, error)}`)
     }
     return outcome(status)
   }

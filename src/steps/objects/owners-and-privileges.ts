@@ -1,3 +1,4 @@
+import { reasonOf } from '../../db/sql-state-advice.js'
 import type pg from 'pg'
 import type { Catalog } from '../../catalog/catalog.js'
 import { creationOrder } from '../../catalog/creation-order.js'
@@ -10,7 +11,7 @@ import {
 } from '../../catalog/objects/owned-objects.js'
 import { type Database, READ_ONLY_SNAPSHOT, isConnectionLost } from '../../db/database.js'
 import { TableRef, quoteIdent } from '../../db/table-ref.js'
-import { TablehaulError, messageOf } from '../../errors.js'
+import { TablehaulError } from '../../errors.js'
 import type { RunPlan } from '../plan/planner.js'
 import { copiedSchemas, readTextSearchUsedByTables } from './all-objects.js'
 import type { ObjectOutcome } from './object-builder.js'
@@ -242,7 +243,7 @@ export class OwnersAndPrivileges {
       return { kind: what, identity, status: 'replaced' }
     } catch (error) {
       if (isConnectionLost(error)) throw error
-      return { kind: what, identity, status: 'failed', reason: messageOf(error) }
+      return { kind: what, identity, status: 'failed', reason: reasonOf(error, 'target') }
     }
   }
 }

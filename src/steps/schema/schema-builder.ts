@@ -1,3 +1,4 @@
+import { adviceFor } from '../../db/sql-state-advice.js'
 import type pg from 'pg'
 import type { Catalog, SequenceInfo, TableInfo } from '../../catalog/catalog.js'
 import { type CreationOrder, creationOrder, type SchemaObject } from '../../catalog/creation-order.js'
@@ -108,7 +109,7 @@ export class SchemaBuilder {
         throw new TablehaulError(
           'SCHEMA_FAILED',
           `creating the missing tables on the target failed: ${messageOf(error)}`,
-          { cause: error },
+          { cause: error, hint: adviceFor(error, 'run', { side: 'target' }) },
         )
       }
     })
@@ -451,7 +452,9 @@ function schemaError(into: { display: string }, message: string, cause?: unknown
   return new TablehaulError('SCHEMA_FAILED', `cannot create ${into.display} on the target: ${message}`, {
     cause,
     table: into.display,
-    hint: 'create the table (or the extension or type it needs) on the target yourself, then run again',
+    hint:
+      adviceFor(cause, 'run', { side: 'target' }) ??
+      'create the table (or the extension or type it needs) on the target yourself, then run again',
   })
 }
 

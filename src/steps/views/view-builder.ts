@@ -1,9 +1,9 @@
+import { reasonOf } from '../../db/sql-state-advice.js'
 import type pg from 'pg'
 import type { Ddl } from '../../catalog/ddl.js'
 import { type ViewInfo, readDependents, readViews } from '../../catalog/views.js'
 import { type Database, isConnectionLost } from '../../db/database.js'
 import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
-import { messageOf } from '../../errors.js'
 import type { ObjectOutcome } from '../objects/object-builder.js'
 import { type ViewPlan, sameView } from './view-plan.js'
 
@@ -82,7 +82,7 @@ export class ViewBuilder {
       return outcome(status)
     } catch (error) {
       if (isConnectionLost(error)) throw error
-      return outcome('failed', messageOf(error))
+      return outcome('failed', reasonOf(error, 'target'))
     }
   }
 
