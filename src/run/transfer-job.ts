@@ -153,9 +153,12 @@ export class TransferJob extends RunLifecycle {
     try {
       // Every planned table counts as written, those a resumed run skips included: a key from one of
       // them to a table copied now must be lifted too, or that table's TRUNCATE is refused.
-      await foreignKeys.lift(plan.tables, await this.predictedReloads(source, plan.tables, context.syncMarks))
+      const locked = await foreignKeys.lift(
+        plan.tables,
+        await this.predictedReloads(source, plan.tables, context.syncMarks),
+      )
       this.emit('step.started', { step: 'copy' })
-      await this.copyTables(plan.tables, context, schema.failures)
+      await this.copyTables(plan.tables, context, new Map([...locked, ...schema.failures]))
     } finally {
       // Lifted keys go back even when the run was stopped: the target keeps its constraints.
       this.emit('step.started', { step: 'constraints' })

@@ -98,6 +98,76 @@ describe('a table another session locks', () => {
     })
   }
 
+  test('a long read of a table at one end of a foreign key fails the two tables the key joins, named; the others are copied', async () => {
+    const db = await databasePair(servers, 'locked_key')
+    const tables = `
+      CREATE TABLE public.parent (id int PRIMARY KEY, note text);
+      CREATE TABLE public.child (id int PRIMARY KEY, parent_id int REFERENCES public.parent, note text);
+      CREATE TABLE public.free (id int PRIMARY KEY, note text);
+    `
+    await db.source.sql(`${tables}
+      INSERT INTO public.parent SELECT g, 'new' FROM generate_series(1, 100) g;
+      INSERT INTO public.child SELECT g, 1 + g % 100, 'new' FROM generate_series(1, 200) g;
+      INSERT INTO public.free SELECT g, 'new' FROM generate_series(1, 300) g;`)
+    await db.target.sql(`${tables}
+      INSERT INTO public.parent SELECT g, 'old' FROM generate_series(1, 10) g;
+      INSERT INTO public.child SELECT g, g, 'old' FROM generate_series(1, 10) g;
+      INSERT INTO public.free SELECT g, 'old' FROM generate_series(1, 10) g;`)
+    // A report reading public.child in a long transaction: it holds ACCESS SHARE until it ends, which is
+    // enough to make dropping the key (ACCESS EXCLUSIVE on public.child) wait.
+    const reader = new pg.Client({ connectionString: db.target.url })
+    await reader.connect()
+    try {
+      await reader.query('BEGIN; SELECT count(*) FROM public.child')
+      const { rows } = await reader.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+      const config = testConfig({ source: db.source.url, target: db.target.url, tables: ['public.*'] })
+      config.timeouts.lock = 2000
+      const report = await new TransferJob(config).run()
+
+      assert.equal(report.error, undefined, `the run itself does not fail: ${JSON.stringify(report.error)}`)
+      assert.equal(report.status, 'failed')
+      const byName = new Map(report.tables.map((t) => [t.table, t]))
+      assert.equal(byName.get('public.free')?.status, 'copied')
+      const child = byName.get('public.child')
+      assert.equal(child?.status, 'failed')
+      assert.equal(child?.error?.code, 'TABLE_LOCKED')
+      assert.match(child?.error?.message ?? '', /^target table public\.child is locked/)
+      assert.match(child?.error?.message ?? '', new RegExp(`server pid ${rows[0]!.pid}`))
+      assert.match(
+        child?.error?.message ?? '',
+        /foreign key child_parent_id_fkey between public\.child and public\.parent/,
+      )
+      assert.match(child?.error?.hint ?? '', new RegExp(`pg_stat_activity WHERE pid = ${rows[0]!.pid}`))
+      const parent = byName.get('public.parent')
+      assert.equal(parent?.status, 'failed')
+      assert.equal(parent?.error?.code, 'TABLE_LOCKED')
+      assert.match(parent?.error?.message ?? '', /^not written: target table public\.child is locked/)
+      await reader.query('ROLLBACK')
+
+      const kept = await db.target.sql<{ t: string; note: string; n: string }>(
+        `SELECT 'parent' AS t, note, count(*) AS n FROM public.parent GROUP BY note
+         UNION ALL SELECT 'child', note, count(*) FROM public.child GROUP BY note
+         UNION ALL SELECT 'free', note, count(*) FROM public.free GROUP BY note ORDER BY 1`,
+      )
+      assert.deepEqual(kept, [
+        { t: 'child', note: 'old', n: '10' },
+        { t: 'free', note: 'new', n: '300' },
+        { t: 'parent', note: 'old', n: '10' },
+      ])
+      const keys = await db.target.sql<{ conname: string; convalidated: boolean }>(
+        "SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f' AND conrelid = 'public.child'::regclass",
+      )
+      assert.deepEqual(
+        keys,
+        [{ conname: 'child_parent_id_fkey', convalidated: true }],
+        'the key is still there',
+      )
+    } finally {
+      await reader.end().catch(() => {})
+      await db.drop()
+    }
+  })
+
   test('plan names the locked table instead of an unexpected error', async () => {
     const db = await scene('locked_plan')
     const lock = await lockTable(db.target.url, 'public.held')

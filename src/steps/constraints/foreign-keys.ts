@@ -1,5 +1,5 @@
 import type { Catalog, TableInfo } from '../../catalog/catalog.js'
-import type { Database } from '../../db/database.js'
+import { type Database, withSavepoint } from '../../db/database.js'
 import { quoteIdent, quoteLiteral, splitQualifiedName, TableRef } from '../../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
 import type { TablePlan } from '../plan/planner.js'
@@ -50,7 +50,10 @@ export class ForeignKeys {
    * Drops the keys on existing target tables whose both ends the run writes; they come back in `restore`.
    * A partitioned table counts as written when partitions of it are: its keys reach into them.
    */
-  async lift(plans: readonly TablePlan[], reloads: ReadonlySet<string> = new Set()): Promise<void> {
+  async lift(
+    plans: readonly TablePlan[],
+    reloads: ReadonlySet<string> = new Set(),
+  ): Promise<Map<string, TablehaulError>> {
     const written = new Set<string>()
     const mark = (table: TableInfo) => {
       if (written.has(table.ref.key)) return
@@ -114,7 +117,7 @@ export class ForeignKeys {
         }
       }
     }
-    if (keys.length === 0) return
+    if (keys.length === 0) return new Map()
     if (notOwned.length > 0) {
       throw new TablehaulError(
         'PRIVILEGE_MISSING',
@@ -128,18 +131,35 @@ export class ForeignKeys {
     // (its table, the referenced table, the constraint and its four triggers), and the target's lock table
     // holds max_locks_per_transaction × max_connections (6,400 by default) for every session: a replace
     // that lifted 8,000 keys at once failed with SQLSTATE 53200 every run, and ~90 filled a table of 512.
+    const locked = new LockedTables(this.target)
     for (let start = 0; start < keys.length; start += KEYS_PER_TRANSACTION) {
       const batch = keys.slice(start, start + KEYS_PER_TRANSACTION)
-      await this.target.withTransaction(async (client) => {
-        for (const key of batch)
-          await client.query(`ALTER TABLE ${key.table.sql} DROP CONSTRAINT ${quoteIdent(key.name)}`)
+      const dropped = await this.target.withTransaction(async (client) => {
+        const dropped: ForeignKey[] = []
+        for (const key of batch) {
+          if (locked.blocks(key)) continue
+          try {
+            await withSavepoint(client, 'tablehaul_lift', () =>
+              client.query(`ALTER TABLE ${key.table.sql} DROP CONSTRAINT ${quoteIdent(key.name)}`),
+            )
+            dropped.push(key)
+          } catch (error) {
+            // 55P03 lock_not_available: dropping a key locks both its tables, and a session that reads one
+            // of them in a long transaction (a report, a session left idle in a transaction) holds it
+            // until it ends. Only the tables at the key's ends wait for it; the others go ahead.
+            if (sqlStateOf(error) !== '55P03') throw error
+            await locked.found(key, error)
+          }
+        }
         // Recorded in the transaction that drops them: if this run dies before putting them back, the next
         // run on this target does.
-        await this.history.recordLiftedKeys(client, batch)
+        await this.history.recordLiftedKeys(client, dropped)
+        return dropped
       })
       // Those of a batch that failed went nowhere; the ones before it are back after the run (restore).
-      this.lifted.push(...batch)
+      this.lifted.push(...dropped)
     }
+    return locked.failures(plans, this.targetCatalog)
   }
 
   /**
@@ -323,4 +343,106 @@ function referencedTable(key: ForeignKey): TableRef | undefined {
 
 function referencedKey(key: ForeignKey): string {
   return referencedTable(key)?.key ?? key.definition
+}
+
+/**
+ * The target tables a key could not be dropped for, because another session holds a lock on one of its
+ * ends. Both ends fail, their rows kept: with the key still there PostgreSQL refuses to empty the referenced
+ * table (TRUNCATE), and the referencing table's new rows would be checked against the referenced table's old
+ * ones. Once a table is known to be locked, its other keys are not tried: each would wait timeouts.lock again.
+ */
+class LockedTables {
+  /** The session holding each locked table, by table key (`undefined`: it was gone when asked). */
+  private readonly holders = new Map<string, LockHolder | undefined>()
+  /** Each key that could not be dropped, with its ends. */
+  private readonly blocked: Array<{ key: ForeignKey; ends: TableRef[] }> = []
+  /** The first lock timeout, kept as each failure's cause. */
+  private cause: unknown
+
+  constructor(private readonly target: Database) {}
+
+  /** Whether `key` touches a table already known to be locked (it is then counted as blocked). */
+  blocks(key: ForeignKey): boolean {
+    const ends = endsOf(key)
+    if (!ends.some((end) => this.holders.has(end.key))) return false
+    this.blocked.push({ key, ends })
+    return true
+  }
+
+  /** `key`'s drop waited for a lock in vain: which of its tables another session holds, and who. */
+  async found(key: ForeignKey, error: unknown): Promise<void> {
+    const ends = endsOf(key)
+    this.blocked.push({ key, ends })
+    const holders = await lockHolders(this.target, ends).catch(() => new Map<string, LockHolder>())
+    // The holder may have ended meanwhile: then neither end is known to be free, and both count as locked.
+    const held = ends.filter((end) => holders.has(end.key))
+    for (const end of held.length > 0 ? held : ends) this.holders.set(end.key, holders.get(end.key))
+    this.cause ??= error
+  }
+
+  /** A TABLE_LOCKED error for each planned table at an end of a key that could not be dropped. */
+  failures(plans: readonly TablePlan[], catalog: Catalog): Map<string, TablehaulError> {
+    const failures = new Map<string, TablehaulError>()
+    if (this.blocked.length === 0) return failures
+    for (const plan of plans) {
+      if (!plan.targetTable || failures.has(plan.target.key)) continue
+      // A partition is written with its partitioned table, whose keys reach into it.
+      const refs = [plan.targetTable.ref, ...catalog.parents(plan.targetTable).map((parent) => parent.ref)]
+      const blocked = this.blocked.find(({ ends }) => ends.some((end) => refs.some((ref) => ref.equals(end))))
+      if (!blocked) continue
+      const lockedEnd = blocked.ends.find((end) => this.holders.has(end.key)) ?? blocked.ends[0]!
+      const holder = this.holders.get(lockedEnd.key)
+      const who = holder
+        ? `another session (server pid ${holder.pid}${holder.since ? `, in a transaction since ${holder.since}` : ''}) holds a lock on it`
+        : 'another session held a lock on it'
+      const [referencing, referenced] = blocked.ends
+      const between = referenced
+        ? `between ${referencing!.display} and ${referenced.display}`
+        : `of ${referencing!.display}`
+      const self = refs.some((ref) => ref.equals(lockedEnd))
+      failures.set(
+        plan.target.key,
+        new TablehaulError(
+          'TABLE_LOCKED',
+          `${self ? '' : 'not written: '}target table ${lockedEnd.display} is locked: ${who}, so the run could not drop foreign key ${blocked.key.name} ${between} within timeouts.lock (a key is dropped while the tables at both ends are emptied and loaded)`,
+          {
+            cause: this.cause,
+            hint: holder
+              ? `run again once that transaction ends; to see it, on the target: SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE pid = ${holder.pid}`
+              : 'run again; to see who holds it, on the target: SELECT * FROM pg_locks WHERE NOT granted',
+            table: plan.target.display,
+          },
+        ),
+      )
+    }
+    return failures
+  }
+}
+
+interface LockHolder {
+  readonly pid: number
+  readonly since: string | null
+}
+
+function endsOf(key: ForeignKey): TableRef[] {
+  const referenced = referencedTable(key)
+  return referenced && !referenced.equals(key.table) ? [key.table, referenced] : [key.table]
+}
+
+/** The first other session holding a granted lock on each of `tables`, by table key. */
+async function lockHolders(target: Database, tables: readonly TableRef[]): Promise<Map<string, LockHolder>> {
+  const holders = new Map<string, LockHolder>()
+  for (const table of tables) {
+    const { rows } = await target.query<{ pid: number; since: string | null }>(
+      `SELECT l.pid, to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since
+         FROM pg_catalog.pg_locks l
+         LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_catalog.pg_backend_pid()
+          AND l.relation = ${quoteLiteral(table.sql)}::pg_catalog.regclass
+        ORDER BY a.xact_start NULLS LAST
+        LIMIT 1`,
+    )
+    if (rows[0]) holders.set(table.key, rows[0])
+  }
+  return holders
 }
