@@ -7,6 +7,14 @@ import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
 import type { ObjectOutcome } from '../objects/object-builder.js'
 import { type ViewPlan, sameView } from './view-plan.js'
 
+/**
+ * Views created or replaced per target transaction. Each CREATE VIEW (and DROP, REFRESH, CREATE INDEX)
+ * keeps its lock on the view until the transaction ends, and the server's lock table holds
+ * max_locks_per_transaction × (max_connections + max_prepared_transactions) locks in all: thousands of views
+ * in one transaction failed with 'out of shared memory' (53200), as foreign keys did (see foreign-keys.ts).
+ */
+const VIEWS_PER_TRANSACTION = 50
+
 export interface ViewBuilderOptions {
   readonly targetDb: Database
   /** The source's DDL: a view's schema the target lacks is created as the source has it (comment too). */
@@ -20,8 +28,9 @@ export interface ViewBuilderOptions {
  * The `views` step, after every table's data and keys: creates (or replaces) the run's views and
  * materialized views on the target in dependency order, with their options, column defaults, comments and
  * a materialized view's indexes, and refreshes a materialized view the source holds populated (one the
- * source has not refreshed is left unpopulated). All in one target transaction, each view under its own
- * savepoint: one that cannot be created fails alone, with the server's reason, and so do the views on it.
+ * source has not refreshed is left unpopulated). Fifty views per target transaction (VIEWS_PER_TRANSACTION),
+ * each view under its own savepoint: one that cannot be created fails alone, with the server's reason, and
+ * so do the views on it.
  *
  * A view on the target whose definition differs is made the source's: CREATE OR REPLACE VIEW where
  * PostgreSQL can do it in place (same columns, maybe more at the end), else DROP and CREATE. A
@@ -35,28 +44,37 @@ export class ViewBuilder {
   async build(plans: readonly ViewPlan[]): Promise<ObjectOutcome[]> {
     const { targetDb, signal } = this.options
     if (plans.length === 0) return []
-    return targetDb.withTransaction(
-      async (client) => {
-        const state: BuildState = {
-          existing: new Map((await readViews(client)).map((v) => [v.ref.key, v])),
-          creatable: new Set(plans.filter((p) => p.waitsFor.length === 0).map((p) => p.view.ref.key)),
-          failed: new Map(),
-          done: new Set(),
-          queue: [...plans],
-          plans: new Map(plans.map((p) => [p.view.ref.key, p])),
-        }
-        const outcomes = new Map<string, ObjectOutcome>()
-        for (let plan = state.queue.shift(); plan; plan = state.queue.shift()) {
-          signal?.throwIfAborted()
-          const outcome = await this.buildOne(client, plan, state)
-          if (outcome.status === 'failed') state.failed.set(plan.view.ref.key, outcome.identity)
-          state.done.add(plan.view.ref.key)
-          outcomes.set(plan.view.ref.key, outcome)
-        }
-        return [...outcomes.values()]
-      },
-      { signal },
-    )
+    const state: BuildState = {
+      existing: new Map((await targetDb.withTransaction(readViews, { signal })).map((v) => [v.ref.key, v])),
+      creatable: new Set(plans.filter((p) => p.waitsFor.length === 0).map((p) => p.view.ref.key)),
+      failed: new Map(),
+      done: new Set(),
+      queue: [...plans],
+      plans: new Map(plans.map((p) => [p.view.ref.key, p])),
+      dropped: new Set(),
+    }
+    const outcomes = new Map<string, ObjectOutcome>()
+    while (state.queue.length > 0) {
+      await targetDb.withTransaction(
+        async (client) => {
+          let built = 0
+          for (let plan = state.queue.shift(); plan; plan = state.queue.shift()) {
+            signal?.throwIfAborted()
+            const outcome = await this.buildOne(client, plan, state)
+            if (outcome.status === 'failed') state.failed.set(plan.view.ref.key, outcome.identity)
+            state.done.add(plan.view.ref.key)
+            state.dropped.delete(plan.view.ref.key)
+            outcomes.set(plan.view.ref.key, outcome)
+            // A view dropped to be created again (one on a view that only DROP and CREATE can change) is
+            // created in the transaction that dropped it: a run stopped between two transactions leaves
+            // every view as it was or as the source's, never missing.
+            if (++built >= VIEWS_PER_TRANSACTION && state.dropped.size === 0) break
+          }
+        },
+        { signal },
+      )
+    }
+    return [...outcomes.values()]
   }
 
   private async buildOne(client: pg.ClientBase, plan: ViewPlan, state: BuildState): Promise<ObjectOutcome> {
@@ -210,6 +228,7 @@ export class ViewBuilder {
         `DROP ${dependent.kind === 'm' ? 'MATERIALIZED VIEW' : 'VIEW'} ${dependent.ref.sql}`,
       )
       state.existing.delete(dependent.ref.key)
+      state.dropped.add(dependent.ref.key)
       if (state.done.has(dependent.ref.key)) {
         const plan = state.plans.get(dependent.ref.key)
         if (plan && !state.queue.includes(plan)) state.queue.push(plan)
@@ -275,6 +294,8 @@ interface BuildState {
   readonly done: Set<string>
   readonly queue: ViewPlan[]
   readonly plans: ReadonlyMap<string, ViewPlan>
+  /** Keys of the views on the target that this transaction dropped and has not created again yet. */
+  readonly dropped: Set<string>
 }
 
 /** `VIEW sales.totals`, `MATERIALIZED VIEW sales.daily`: what names it in the report. */
