@@ -1,0 +1,40 @@
+import { appendFileSync } from 'node:fs'
+import { fuzzSeed } from '../../../test/helpers/sync-fuzz.js'
+import { testServers } from '../../../test/helpers/servers.js'
+
+// The long run of the sync fuzzer (README.md): seeds FROM..TO, ROUNDS rounds each, on a pair of servers of
+// its own (or TABLEHAUL_TEST_SOURCE_URL / TABLEHAUL_TEST_TARGET_URL). Goes on after a divergence and lists
+// the seeds that diverged at the end.
+//   node --import tsx bench/experiments/sync-fuzz/fuzz.ts FROM TO [ROUNDS] [LOG]
+
+const [from = '1', to = from, rounds = '12', logFile = 'sync-fuzz.log'] = process.argv.slice(2)
+const log = (line: string) => {
+  const stamped = `${new Date().toISOString()} ${line}`
+  console.log(stamped)
+  appendFileSync(logFile, `${stamped}\n`)
+}
+
+const servers = await testServers()
+// Stopped (kill <pid>, Ctrl-C): the servers it started go with it.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    void servers.stop().finally(() => process.exit(130))
+  })
+const failed: number[] = []
+try {
+  for (let seed = Number(from); seed <= Number(to); seed++) {
+    try {
+      await fuzzSeed({ servers, seed, rounds: Number(rounds), log, keep: process.env.FUZZ_KEEP === '1' })
+      log(`seed ${seed}: clean`)
+    } catch (error) {
+      failed.push(seed)
+      log(`seed ${seed}: DIVERGED: ${(error as Error).stack ?? error}`)
+    }
+  }
+} finally {
+  await servers.stop()
+}
+log(
+  `seeds ${from}..${to}, ${rounds} rounds: ${failed.length ? `diverged: ${failed.join(' ')}` : 'all clean'}`,
+)
+process.exitCode = failed.length ? 1 : 0
