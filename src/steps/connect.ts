@@ -210,15 +210,16 @@ export async function readPlan(options: {
   const targetCatalog = target ? await readCatalog(target) : Catalog.empty(await embeddedServerVersion())
   const loadedBefore = target
     ? await readTablesLoadedFrom(target, await readSourceIdentity(sourceClient))
-    : []
+    : { tables: [] }
   let plan = await new Planner({
     config,
     source: sourceCatalog,
     target: targetCatalog,
     probeQuery: (query) => probeQueryColumns(source, sourceClient, query),
     views: sourceViews.map((view) => view.ref),
-    loadedBefore,
+    loadedBefore: loadedBefore.tables,
   }).plan()
+  if (loadedBefore.problem) plan = { ...plan, warnings: [...plan.warnings, loadedBefore.problem] }
   const views = await readViewPlans({
     config,
     plan,

@@ -2,12 +2,15 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import pg from 'pg'
+import { planTransfer } from '../../src/steps/plan/plan-transfer.js'
 import { runCli } from '../helpers/cli.js'
-import { tempDir } from '../helpers/config.js'
+import { tempDir, testConfig } from '../helpers/config.js'
 import { databasePair } from '../helpers/database-pair.js'
 import { fingerprint } from '../helpers/fingerprint.js'
 import { TestDatabase, testServers } from '../helpers/servers.js'
 import { MailServer } from '../helpers/smtp.js'
+import { runBetween } from '../helpers/sync-report.js'
 
 // A pattern selects what the source has now: a table the source dropped since an earlier run loaded it is
 // copied by no one, and its target table keeps its old rows. Every run and plan says so.
@@ -109,6 +112,31 @@ describe('a table a pattern selected that the source no longer has', () => {
       assert.doesNotMatch(flat(fromOther.stdout), /no longer has it/)
     } finally {
       await Promise.all([db.drop(), other.drop()])
+    }
+  })
+
+  test("says so when the target's records of earlier runs cannot be read, instead of warning of nothing", async () => {
+    const db = await databasePair(servers, 'gone_unread')
+    const holder = new pg.Client({ connectionString: db.target.url })
+    try {
+      await db.source.sql(TABLES)
+      const first = await runBetween(db, 'replace', { tables: ['public.*'] })
+      assert.equal(first.status, 'succeeded', JSON.stringify(first.error))
+      await db.source.sql(`DROP TABLE public.gone`)
+      // A maintenance session (VACUUM FULL, an ALTER) holds the records' table past timeouts.lock.
+      await holder.connect()
+      await holder.query('BEGIN; LOCK TABLE tablehaul.sync_marks IN ACCESS EXCLUSIVE MODE')
+      const config = testConfig({ source: db.source.url, target: db.target.url, tables: ['public.*'] })
+      const planned = await planTransfer({ ...config, timeouts: { ...config.timeouts, lock: 300 } })
+      const warnings = planned.warnings.join('\n')
+      assert.doesNotMatch(warnings, /no longer has it/)
+      assert.match(
+        flat(warnings),
+        /the target's records of earlier runs \(tablehaul\.sync_marks\) could not be read \(canceling statement due to lock timeout \(SQLSTATE 55P03\): another session holds a lock .*\): a table a pattern selects that the source dropped since an earlier run loaded it is not warned of this time/,
+      )
+    } finally {
+      await holder.end().catch(() => {})
+      await db.drop()
     }
   })
 })

@@ -1,6 +1,8 @@
 import type pg from 'pg'
 import { runHistoryTrustProblems } from '../../catalog/run-history-trust.js'
-import { type Database, READ_ONLY_SNAPSHOT } from '../../db/database.js'
+import { type Database, READ_ONLY_SNAPSHOT, isConnectionLost } from '../../db/database.js'
+import { reasonOf } from '../../db/sql-state-advice.js'
+import { TablehaulError } from '../../errors.js'
 import { TableRef, quoteIdent, quoteLiteral } from '../../db/table-ref.js'
 import { type TablePlan, rowEstimate, syncMayReload } from '../plan/planner.js'
 import { type SourceIdentity, type SyncSince, parseSince } from './since.js'
@@ -150,23 +152,36 @@ export async function readSyncMarks(target: {
   return marks
 }
 
+/** The target tables an earlier run loaded from this source database, and why they could not be read. */
+export interface TablesLoadedFrom {
+  readonly tables: TableRef[]
+  /** Why the target's records could not be read (a lock, a privilege): the plan's warnings say so. */
+  readonly problem?: string | undefined
+}
+
 /**
  * The target tables an earlier replace or sync loaded from the source database `source` (their marks record
  * the same system identifier and database oid). The database oid alone does not name a database: every
  * fresh cluster hands out the same ones, so a mark counts only when both servers' system identifiers are
  * known and equal. Read in one SELECT; a target without tablehaul's records, or whose records another role
- * controls (runHistoryTrustProblems: its rows could say anything), has none.
+ * controls (runHistoryTrustProblems: its rows could say anything), has none. Records that are there and
+ * cannot be read (another session locks them past timeouts.lock, a privilege revoked) are a problem the
+ * plan warns of: without them, a table the source dropped is not warned of, and nothing else would say so.
+ * A lost connection fails the plan, as it would at the next statement.
  */
-export async function readTablesLoadedFrom(target: Database, source: SourceIdentity): Promise<TableRef[]> {
-  if (source.system === undefined || source.database === undefined) return []
+export async function readTablesLoadedFrom(
+  target: Database,
+  source: SourceIdentity,
+): Promise<TablesLoadedFrom> {
+  if (source.system === undefined || source.database === undefined) return { tables: [] }
   return target
     .withTransaction(
       async (client) => {
         const { rows: present } = await client.query<{ present: boolean }>(
           `SELECT pg_catalog.to_regclass('tablehaul.sync_marks') IS NOT NULL AS present`,
         )
-        if (!present[0]?.present) return []
-        if ((await runHistoryTrustProblems((sql) => client.query(sql))).length > 0) return []
+        if (!present[0]?.present) return { tables: [] }
+        if ((await runHistoryTrustProblems((sql) => client.query(sql))).length > 0) return { tables: [] }
         // to_jsonb of the row: a sync_marks of an older tablehaul has no since column, and reads as NULL.
         const { rows } = await client.query<{ table_schema: string; table_name: string }>(
           `SELECT m.table_schema, m.table_name FROM tablehaul.sync_marks AS m
@@ -174,9 +189,15 @@ export async function readTablesLoadedFrom(target: Database, source: SourceIdent
               AND pg_catalog.to_jsonb(m) #>> '{since,source,database}'::pg_catalog.text[] = $2::pg_catalog.text`,
           [source.system, source.database],
         )
-        return rows.map((row) => new TableRef(row.table_schema, row.table_name))
+        return { tables: rows.map((row) => new TableRef(row.table_schema, row.table_name)) }
       },
       { mode: READ_ONLY_SNAPSHOT },
     )
-    .catch(() => [])
+    .catch((error: unknown) => {
+      if (isConnectionLost(error) || error instanceof TablehaulError) throw error
+      return {
+        tables: [],
+        problem: `the target's records of earlier runs (tablehaul.sync_marks) could not be read (${reasonOf(error, 'target')}): a table a pattern selects that the source dropped since an earlier run loaded it is not warned of this time`,
+      }
+    })
 }
