@@ -1,6 +1,6 @@
 import { alignColumns, formatBytes, formatCount, formatDuration, plural, truncateMiddle } from '../format.js'
 import { describeError, withSqlState } from '../errors.js'
-import { type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
+import type { RunReport, TableResult } from '../report/run-report.js'
 import {
   OUTCOME_LABEL,
   nextStep,
@@ -12,16 +12,22 @@ import {
   tableCells,
   tableCounts,
 } from '../report/wording.js'
+import { tablesToList, unlistedLines } from '../notify/email.js'
 import { paint, type Writer, wrap } from './output.js'
 
 const STATUS_COLOR = { copied: 'green', failed: 'red', skipped: 'yellow' } as const
 const OUTCOME_COLOR = { succeeded: 'green', failed: 'red', interrupted: 'yellow' } as const
 
-/** The end of a run: a table of every table (failures first), totals, where the log is, what to do next. */
+/**
+ * The end of a run: its tables (failures first), totals, where the log is, what to do next. A run of many
+ * tables lists what the e-mail lists (tablesToList: the failed ones, those with a note or rows a sync wrote,
+ * and the largest others) and counts the rest: listed one by one, 2,000 tables made a 300 kB summary, which
+ * cron mails in full after a failure; --json and the logs keep every table.
+ */
 export function renderSummary(report: RunReport, writer: Writer): string {
   if (report.kind !== 'run') return renderFileSummary(report, writer)
   const lines: string[] = ['']
-  const tables = tablesForDisplay(report.tables)
+  const { listed: tables, unlisted } = tablesToList(report)
   if (tables.length > 0) {
     const header = ['STATUS', 'TABLE', 'ROWS', 'SIZE', 'TIME', 'RATE'].map((h) => paint(writer, 'dim', h))
     const nameWidth = tableNameWidth(tables, writer)
@@ -37,19 +43,21 @@ export function renderSummary(report: RunReport, writer: Writer): string {
       ]
     })
     lines.push(...alignColumns([header, ...rows], [2, 3, 4, 5]).map((l) => `  ${l}`))
+    for (const line of unlistedLines(unlisted)) lines.push(wrap(writer, `  ${line}`, 4))
+    // Many tables skipped for one reason (a stopped run) make one line, not one each; listed or not.
     const skipped = new Map<string, string[]>()
+    for (const t of report.tables)
+      if (t.status === 'skipped' && t.reason)
+        skipped.set(t.reason, [...(skipped.get(t.reason) ?? []), t.table])
     const details = tables.flatMap((t) => {
       const notes: string[] = []
       if (t.status === 'failed' && t.error)
         notes.push(wrap(writer, `  ${paint(writer, 'red', t.table)}: ${describeError(t.error)}`, 4))
-      if (t.status === 'skipped' && t.reason)
-        skipped.set(t.reason, [...(skipped.get(t.reason) ?? []), t.table])
       const synced = syncCounts(t)
       if (synced) notes.push(wrap(writer, `  ${t.table}: ${synced}`, 4))
       for (const warning of t.warnings ?? []) notes.push(wrap(writer, `  ${t.table}: ${warning}`, 4))
       return notes
     })
-    // Many tables skipped for one reason (a stopped run) make one line, not one each.
     for (const [reason, names] of skipped) {
       const who = names.length <= 2 ? names.join(', ') : `${names.length} tables`
       details.push(wrap(writer, `  ${who}: ${reason}`, 4))

@@ -312,7 +312,7 @@ function noteworthy(table: TableResult): boolean {
  * `1,950 more tables copied with nothing to note (9,750 rows, 412 kB): every table is in the log.`, and
  * the same for the failed tables and those with notes that are not listed.
  */
-function unlistedLines(unlisted: ReturnType<typeof tablesToList>['unlisted']): string[] {
+export function unlistedLines(unlisted: ReturnType<typeof tablesToList>['unlisted']): string[] {
   const more = (n: number) => `${formatCount(n)} more ${n === 1 ? 'table' : 'tables'}`
   const lines: string[] = []
   if (unlisted.failed.tables > 0)
