@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import { exitCodeOf } from '../../src/cli/context.js'
 import { TablehaulError } from '../../src/errors.js'
+import { TransferJob } from '../../src/run/transfer-job.js'
 import { planTransfer } from '../../src/steps/plan/plan-transfer.js'
 import { runBetween } from '../helpers/sync-report.js'
 import { waitFor } from '../helpers/cli.js'
@@ -52,7 +53,10 @@ describe('a table named exactly that the source dropped', () => {
         // its copy after the plan, while the source drops the other one.
         await holder.connect()
         await holder.query('BEGIN; LOCK TABLE sales.orders IN SHARE MODE')
-        const running = runBetween(db, mode, TABLES)
+        const running = new TransferJob(
+          testConfig({ source: db.source.url, target: db.target.url, mode }, { yaml: TABLES }),
+          { notifier: null },
+        ).run()
         await waitFor(
           async () =>
             (
