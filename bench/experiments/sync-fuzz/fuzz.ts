@@ -24,7 +24,14 @@ const failed: number[] = []
 try {
   for (let seed = Number(from); seed <= Number(to); seed++) {
     try {
-      await fuzzSeed({ servers, seed, rounds: Number(rounds), log, keep: process.env.FUZZ_KEEP === '1' })
+      await fuzzSeed({
+        servers,
+        seed,
+        rounds: Number(rounds),
+        log,
+        keep: process.env.FUZZ_KEEP === '1',
+        profile: process.env.FUZZ_PROFILE === 'few' ? 'few' : 'mixed',
+      })
       log(`seed ${seed}: clean`)
     } catch (error) {
       failed.push(seed)
