@@ -423,7 +423,8 @@ export async function hasRows(client: pg.ClientBase, table: string): Promise<boo
 /**
  * Runs `fn` under a savepoint of `client`'s transaction: when it fails, only its own work is rolled back
  * and its error thrown; the transaction goes on. A savepoint that cannot be rolled back (the connection is
- * gone) throws that failure instead.
+ * gone) throws that failure instead, unless `fn`'s own error was the connection's loss: that one says why
+ * (an administrator's pg_terminate_backend, 57P01; a shutdown), the rollback's only that it is gone.
  */
 export async function withSavepoint<T>(
   client: pg.ClientBase,
@@ -436,7 +437,11 @@ export async function withSavepoint<T>(
   try {
     result = await fn()
   } catch (error) {
-    await client.query(`ROLLBACK TO SAVEPOINT ${name}`)
+    try {
+      await client.query(`ROLLBACK TO SAVEPOINT ${name}`)
+    } catch (rollbackError) {
+      throw isConnectionLost(error) ? error : rollbackError
+    }
     throw error
   }
   await client.query(`RELEASE SAVEPOINT ${name}`)

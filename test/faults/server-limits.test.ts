@@ -145,4 +145,42 @@ describe('a server limit outside a table copy', () => {
       await db.drop()
     }
   })
+
+  test('a session ended by pg_terminate_backend in the views step: TARGET_UNREACHABLE saying who ended it', async () => {
+    const db = await databasePair(servers, 'limit_terminate')
+    const holder = new pg.Client({ connectionString: db.target.url })
+    try {
+      await db.source.sql(`CREATE TABLE public.t (id int); CREATE VIEW public.v AS SELECT id FROM public.t`)
+      await db.target.sql(
+        `CREATE TABLE public.t (id int); CREATE VIEW public.v AS SELECT id + 1 AS id FROM public.t`,
+      )
+      // The views step waits for the view another session reads (and so its table: an append's COPY
+      // does not mind); an administrator ends the waiting session.
+      await holder.connect()
+      await holder.query('BEGIN; LOCK TABLE public.v IN ACCESS SHARE MODE')
+      const running = new TransferJob(
+        testConfig({ source: db.source.url, target: db.target.url, mode: 'append' }),
+        { notifier: null },
+      ).run()
+      let ended = false
+      while (!ended) {
+        const rows = await db.target.sql<{ ended: boolean }>(
+          `SELECT pg_terminate_backend(pid) AS ended FROM pg_locks
+            WHERE NOT granted AND relation = 'public.v'::regclass AND pid <> pg_backend_pid()`,
+        )
+        ended = rows.some((row) => row.ended)
+      }
+      const report = await running
+      assert.equal(report.status, 'failed')
+      assert.equal(report.error?.code, 'TARGET_UNREACHABLE', JSON.stringify(report.error))
+      assert.equal(report.error?.sqlState, '57P01')
+      assert.match(
+        report.error?.hint ?? '',
+        /^an administrator \(pg_terminate_backend\) or a shutdown of the target server ended the session/,
+      )
+    } finally {
+      await holder.end().catch(() => {})
+      await db.drop()
+    }
+  })
 })
