@@ -127,6 +127,13 @@ export interface ReportingSettings {
   readonly localValid: boolean
   /** The URLs and passwords of the file, the environment and the flags as read (valid or not), to redact. */
   readonly secrets: string[]
+  /**
+   * source.url as read, when it is a URL with no missing `${VAR}` in it (the password's variable may
+   * be the one missing): the embedded server names a source's local copy after its database.
+   */
+  readonly sourceUrl: string | undefined
+  /** Whether a source.url was given at all (in the file, the environment or the flags). */
+  readonly sourceGiven: boolean
 }
 
 /**
@@ -157,7 +164,16 @@ export function reportingSettings(options: LoadConfigOptions = {}): ReportingSet
     return typeof value === 'string' ? [value] : []
   }
   const { source, target, email } = read.raw
+  const [sourceUrl] = text(source, 'url')
+  const sourceUrlRead =
+    sourceUrl !== undefined &&
+    // a URL from --source or TABLEHAUL_SOURCE_URL replaces the file's, whatever was missing in that one
+    (read.origins.has('source.url') ||
+      !read.problems.some((p) => p.at[0] === 'source' && p.at[1] === 'url')) &&
+    URL.canParse(sourceUrl)
   return {
+    sourceUrl: sourceUrlRead ? sourceUrl : undefined,
+    sourceGiven: sourceUrl !== undefined,
     config: withAbsolutePaths(config, options.cwd ?? process.cwd()),
     logValid: log !== undefined || (fileRead && read.raw.log === undefined),
     localValid: local !== undefined || (fileRead && read.raw.local === undefined),

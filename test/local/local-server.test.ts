@@ -74,6 +74,25 @@ test('tablehaul local creates, starts, reports and stops its own PostgreSQL', as
   const byConfig = await runCli(['local', 'status'], { cwd: elsewhere })
   assert.equal(byConfig.code, 0, byConfig.stdout)
   assert.equal(byConfig.stdout, status.stdout)
+  // `local url` names the copy after the source's database: read from source.url when only the password's
+  // variable is missing, and refused (not the server's empty `postgres` database) when the URL is unknown.
+  const nightly = tempDir()
+  writeFileSync(
+    path.join(nightly, 'nightly.yaml'),
+    `source:\n  url: postgres://reader@db.example.com/sales\n  password: \${NIGHTLY_PW}\nlocal:\n  dir: ${JSON.stringify(localDir)}\n`,
+  )
+  const copyUrl = await runCli(['local', 'url', '--config', 'nightly.yaml'], { cwd: nightly })
+  assert.equal(copyUrl.code, 0, copyUrl.stderr)
+  assert.match(copyUrl.stdout, /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/sales\n$/)
+  const unknown = await runCli(['local', 'url'], { cwd: elsewhere })
+  assert.equal(unknown.code, 2, unknown.stdout)
+  assert.equal(unknown.stdout, '')
+  assert.match(unknown.stderr, /source\.url cannot be read: .*NIGHTLY_PW is not set/s)
+  assert.match(unknown.stderr, /tablehaul local url --source/)
+  const given = await runCli(['local', 'url', '--source', 'postgres://reader@db.example.com/sales'], {
+    cwd: elsewhere,
+  })
+  assert.equal(given.stdout, copyUrl.stdout)
 
   assert.match((await runCli(['local', 'stop'], { cwd: dir, env })).stdout, /^stopped/)
   assert.equal((await runCli(['local', 'status'], { cwd: dir, env })).code, 1, 'exit 1: not running')

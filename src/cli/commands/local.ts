@@ -35,7 +35,7 @@ Exit codes of status: 0 running, 1 stopped or not created yet.`,
   const settingsOf = () =>
     localSettings(context, local.opts<{ config?: string; dir?: string; source?: string }>())
   const server = () => {
-    const { local: settings } = settingsOf()
+    const { local: settings } = settingsOf().config
     return new LocalServer({ dir: settings.dir, port: settings.port })
   }
   const out = context.out.stdout
@@ -95,10 +95,19 @@ Exit codes of status: 0 running, 1 stopped or not created yet.`,
       "print the connection URL of the source's local copy (a database named after the source's), password included, for psql or other tools",
     )
     .action(() => {
-      const config = settingsOf()
+      const { config, sourceUrl, unread } = settingsOf()
+      // Each source database is copied into a local database of its own name. Without the source's URL
+      // that name is unknown: the server's own database (`postgres`) would look like an empty copy.
+      if (unread && !sourceUrl)
+        throw new TablehaulError(
+          'CONFIG_INVALID',
+          `the local copy is named after the source's database, and source.url cannot be read: ${unread.message}`,
+          {
+            hint: 'set what the lines above name (as the job that runs tablehaul does), or give the source: tablehaul local url --source postgres://user@host/<database>',
+          },
+        )
       const localServer = new LocalServer({ dir: config.local.dir, port: config.local.port })
-      // Each source database is copied into a local database of its own name.
-      const url = config.source ? localServer.urlFor(databaseNamedBy(config.source.url)) : localServer.url()
+      const url = sourceUrl ? localServer.urlFor(databaseNamedBy(sourceUrl)) : localServer.url()
       if (!url)
         throw new TablehaulError('LOCAL_SERVER_FAILED', 'the local PostgreSQL has not been created yet', {
           hint: 'run tablehaul local start',
@@ -108,25 +117,36 @@ Exit codes of status: 0 running, 1 stopped or not created yet.`,
 }
 
 /**
- * The configuration's local: section. The embedded server needs nothing else, so a configuration that does
- * not load for another reason (a password variable only the cron job sets) does not keep anyone from
- * stopping or finding it.
+ * The configuration's local: section (and the source's URL, which names the local copy). The embedded server
+ * needs nothing else, so a configuration that does not load for another reason (a password variable only
+ * the cron job sets) does not keep anyone from stopping or finding it; `unread` is that reason, when a
+ * source was configured.
  */
 function localSettings(
   context: CliContext,
   options: { config?: string; dir?: string; source?: string },
-): Config {
+): { config: Config; sourceUrl: string | undefined; unread?: TablehaulError } {
   try {
-    return loadFrom(context, { config: options.config, localDir: options.dir, source: options.source }).config
+    const { config } = loadFrom(context, {
+      config: options.config,
+      localDir: options.dir,
+      source: options.source,
+    })
+    return { config, sourceUrl: config.source?.url }
   } catch (error) {
     if (!(error instanceof TablehaulError) || error.code !== 'CONFIG_INVALID') throw error
     const settings = reportingSettings({
       file: options.config,
       env: context.env,
-      flags: { localDir: options.dir },
+      flags: { localDir: options.dir, source: options.source },
       cwd: context.cwd,
     })
     if (!settings?.localValid) throw error
-    return settings.config
+    // The URL of the source may still be readable when only its password's variable is missing.
+    return {
+      config: settings.config,
+      sourceUrl: settings.sourceUrl,
+      unread: settings.sourceGiven ? error : undefined,
+    }
   }
 }
