@@ -170,9 +170,10 @@ function facts(report: RunReport, context: RenderContext): Fact[] {
     { label: 'Started', value: readableTime(report.startedAt) },
     { label: 'Finished', value: `${readableTime(report.finishedAt)} (${formatDuration(report.durationMs)})` },
     {
+      // A sync's unchanged rows are in its table's row count, but they never travelled.
       label: 'Moved',
       value: [
-        `${formatCount(report.totals.rows)} rows`,
+        `${formatCount(Math.max(0, report.totals.rows - report.totals.unchangedRows))} rows`,
         formatBytes(report.totals.bytes),
         ...(notMoved(report.totals) ? [notMoved(report.totals)!] : []),
       ].join(', '),

@@ -119,7 +119,7 @@ describe('a sync', () => {
       assert.match(humanLog, /3,000 rows, 2,997 rows unchanged \(not moved\)/)
       const mail = (await outboxMessages(path.join(dir, 'outbox'))).at(-1)!
       assert.match(mail.text ?? '', new RegExp(`public\\.orders: ${counts}`))
-      assert.match(mail.text ?? '', /2,997 rows unchanged \(not moved\)/)
+      assert.match(mail.text ?? '', /Moved +3 rows, [^\n]*, 2,997 rows unchanged \(not moved\)\n/)
       assert.match(String(mail.html), new RegExp(counts))
       await assertSameRows(db, 'public.orders')
     } finally {
