@@ -95,6 +95,61 @@ describe('a table named exactly that the source dropped', () => {
     })
   }
 
+  test('a partitioned table dropped after the plan: its partitions fail alone, saying so, their target rows untouched', async () => {
+    const db = await databasePair(servers, 'dropped_partitioned')
+    const holder = new pg.Client({ connectionString: db.target.url })
+    try {
+      const items = `
+        CREATE TABLE sales.items (id int, v text) PARTITION BY RANGE (id);
+        CREATE TABLE sales.items_low PARTITION OF sales.items FOR VALUES FROM (1) TO (6);
+        CREATE TABLE sales.items_high PARTITION OF sales.items FOR VALUES FROM (6) TO (11);`
+      await db.source.sql(`
+        CREATE SCHEMA sales;
+        CREATE TABLE sales.orders (id int PRIMARY KEY, v text);
+        INSERT INTO sales.orders SELECT g, repeat('o', 100) FROM generate_series(1, 2000) g;
+        ${items}
+        INSERT INTO sales.items SELECT g, 'i' FROM generate_series(1, 10) g;
+        ANALYZE;`)
+      await db.target.sql(`
+        CREATE SCHEMA sales;
+        CREATE TABLE sales.orders (id int PRIMARY KEY, v text);
+        ${items}
+        INSERT INTO sales.items SELECT g, 'old' FROM generate_series(1, 3) g;`)
+      const before = await fingerprint(db.target.url, 'sales.items')
+      await holder.connect()
+      await holder.query('BEGIN; LOCK TABLE sales.orders IN SHARE MODE')
+      const running = runBetween(db, 'replace', TABLES)
+      await waitFor(
+        async () =>
+          (
+            await db.target.sql(
+              `SELECT FROM pg_locks WHERE NOT granted AND relation = 'sales.orders'::regclass`,
+            )
+          ).length > 0,
+        30_000,
+        'the copy of sales.orders to wait for its lock',
+      )
+      await db.source.sql(`DROP TABLE sales.items`)
+      await holder.query('COMMIT')
+      const report = await running
+      assert.equal(report.tables.find((t) => t.table === 'sales.orders')?.status, 'copied')
+      const failed = report.tables.filter((t) => t.status === 'failed')
+      assert.ok(failed.length > 0, JSON.stringify(report.tables))
+      for (const table of failed) {
+        assert.equal(table.error?.code, 'TABLE_NOT_FOUND', JSON.stringify(table))
+        assert.match(
+          table.error?.message ?? '',
+          /^source partition sales\.items_(low|high) no longer exists: it \(or its partitioned table\) was dropped or renamed on the source/,
+        )
+        assert.match(table.error?.hint ?? '', /^its target table was left as it was; run again/)
+      }
+      assert.deepEqual(await fingerprint(db.target.url, 'sales.items'), before)
+    } finally {
+      await holder.end().catch(() => {})
+      await db.drop()
+    }
+  })
+
   test('before the run: plan and run stop before anything is written, naming the table and what to do', async () => {
     const db = await databasePair(servers, 'dropped_before')
     try {

@@ -273,7 +273,8 @@ export class TableCopier {
    */
   private async checkSourceStorage(client: pg.ClientBase): Promise<void> {
     const { plan } = this.options
-    if (plan.source.kind !== 'table') return
+    // A partitioned table has no storage of its own; its leaves are copied, each checked.
+    if (plan.source.kind !== 'table' || plan.source.table.kind !== 'r') return
     const table = plan.source.table.ref
     try {
       await client.query(`LOCK TABLE ONLY ${table.sql} IN ACCESS SHARE MODE`)
@@ -294,8 +295,6 @@ export class TableCopier {
         },
       )
     }
-    // A partitioned table has no storage of its own; its leaves are copied, each checked.
-    if (plan.source.table.kind !== 'r') return
     const { rows } = await client.query<{ seen: string; now: string }>(
       `SELECT c.relfilenode::text AS seen, pg_catalog.pg_relation_filenode(c.oid)::text AS now
          FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table.sql)}::pg_catalog.regclass::pg_catalog.oid`,
@@ -707,7 +706,21 @@ export class TableCopier {
  * with what to do, the others go on.
  */
 function droppedFromSource(plan: TablePlan, cause: unknown): TablehaulError {
-  const table = plan.source.kind === 'table' ? plan.source.table.ref : plan.target
+  const source = plan.source.kind === 'table' ? plan.source.table : undefined
+  const table = source?.ref ?? plan.target
+  // A partition comes with its partitioned table's entry, not one of its own: the next plan reads the
+  // partitions the source has then.
+  if (source?.isPartition) {
+    return new TablehaulError(
+      'TABLE_NOT_FOUND',
+      `source partition ${table.display} no longer exists: it (or its partitioned table) was dropped or renamed on the source after this run read the catalog`,
+      {
+        cause,
+        hint: 'its target table was left as it was; run again: the next run copies the partitions the source has then',
+        table: plan.target.display,
+      },
+    )
+  }
   return new TablehaulError(
     'TABLE_NOT_FOUND',
     `source table ${table.display} no longer exists: it was dropped or renamed on the source after this run read the catalog`,
