@@ -400,12 +400,14 @@ export function newRunId(): string {
 /**
  * A report or an event as people are shown it: every string with its control characters escaped (names and
  * server messages are data), except the line breaks of a configuration error's list of problems, which
- * tablehaul wrote itself from the user's own file, flags and environment.
+ * tablehaul wrote itself from the user's own file, flags and environment, and of the list of configured
+ * names the source lacks (the planner escapes each of its lines).
  */
 function shownToPeople<T>(value: T): T {
   const escaped = escapeControlDeep(value)
   const error = (value as { error?: { code?: string; message?: unknown } } | undefined)?.error
-  if (error?.code !== 'CONFIG_INVALID' || typeof error.message !== 'string') return escaped
+  const listed = error?.code === 'CONFIG_INVALID' || error?.code === 'TABLE_NOT_FOUND'
+  if (!listed || typeof error.message !== 'string') return escaped
   const shown = escaped as T & { error: object }
   return { ...shown, error: { ...shown.error, message: escapeControlByLine(error.message) } }
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { runCli } from '../helpers/cli.js'
@@ -54,6 +55,41 @@ test('the summary of a run of many tables lists the failure and the largest tabl
     const records = readRunLog(path.join(dir, 'logs'))
     const tables = records.filter((r) => r.event === 'table.copied' || r.event === 'table.failed')
     assert.equal(tables.length, TABLES, 'the log has every table')
+  } finally {
+    await db.drop()
+  }
+})
+
+test('two names in tables: that the source lacks are shown one per line in the summary, and on one line in tablehaul.log', async () => {
+  const db = await databasePair(servers, 'missing_names')
+  try {
+    await db.source.sql(`CREATE TABLE public.orders (id int); CREATE TABLE public.events (id int);`)
+    const dir = tempDir()
+    const result = await runCli(
+      [
+        'run',
+        '--source',
+        db.source.url,
+        '--target',
+        db.target.url,
+        '--table',
+        'public.orderz',
+        '--table',
+        'public.evnets',
+      ],
+      { cwd: dir },
+    )
+    assert.equal(result.code, 2, result.stdout + result.stderr)
+    const summary = result.stderr
+    assert.match(
+      summary,
+      /^FAILED {2}tables\.0: table public\.orderz does not exist on the source \(did you mean public\.orders\?\)\ntables\.1: table public\.evnets does not exist on the source \(did you mean public\.events\?\)\n/m,
+    )
+    const log = readFileSync(path.join(dir, 'logs', 'tablehaul.log'), 'utf8')
+      .trim()
+      .split('\n')
+    assert.equal(log.length, 1, 'one line for the run')
+    assert.match(log[0]!, /public\.orders\?\) tables\.1: table public\.evnets /)
   } finally {
     await db.drop()
   }

@@ -3,6 +3,7 @@ import { type Catalog, type SequenceInfo, type TableInfo, firesInOurSessions } f
 import { TableRef, quoteIdent } from '../../db/table-ref.js'
 import type { Config, LoadMode, TableEntry } from '../../config/schema.js'
 import { TablehaulError, messageOf } from '../../errors.js'
+import { escapeControl } from '../../text.js'
 import { checkCompatibility, type SourceColumn } from './compatibility.js'
 import { missingSyncKeyNote, syncKeyOf } from './sync-key.js'
 import { TablePattern } from './table-pattern.js'
@@ -160,7 +161,9 @@ export class Planner {
         selections.push({ table, mode, changed, where, into, from, exact: pattern.isExact })
     })
     if (notFound.length > 0) {
-      throw new TablehaulError('TABLE_NOT_FOUND', notFound.join('\n'), {
+      // One line per name, each escaped here (a suggestion is a source table's name: data), so that the
+      // report may show the lines as lines (shownToPeople).
+      throw new TablehaulError('TABLE_NOT_FOUND', notFound.map(escapeControl).join('\n'), {
         hint: 'nothing was written; correct the name in tables: (quote mixed-case names: sales."Orders"), or remove it from tables: if the source no longer has that table; `tablehaul plan --table \'*.*\'` lists every table of the source',
       })
     }
