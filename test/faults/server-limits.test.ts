@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import { TransferJob } from '../../src/run/transfer-job.js'
-import { runCli } from '../helpers/cli.js'
+import { runCli, waitFor } from '../helpers/cli.js'
 import { testConfig } from '../helpers/config.js'
 import { databasePair } from '../helpers/database-pair.js'
 import { runBetween } from '../helpers/sync-report.js'
@@ -180,6 +180,58 @@ describe('a server limit outside a table copy', () => {
       )
     } finally {
       await holder.end().catch(() => {})
+      await db.drop()
+    }
+  })
+
+  test('a lock another session holds on a table whose foreign key the run puts back: the key says what to do', async () => {
+    const db = await databasePair(servers, 'limit_fk')
+    const first = new pg.Client({ connectionString: db.target.url })
+    const second = new pg.Client({ connectionString: db.target.url })
+    try {
+      const tables = `
+        CREATE TABLE public.big (id int PRIMARY KEY, v text);
+        CREATE TABLE public.parent (id int PRIMARY KEY);
+        CREATE TABLE public.child (id int PRIMARY KEY, p int REFERENCES public.parent);`
+      await db.source.sql(`${tables}
+        INSERT INTO public.big SELECT g, repeat('b', 100) FROM generate_series(1, 2000) g;
+        INSERT INTO public.parent VALUES (1); INSERT INTO public.child VALUES (1, 1); ANALYZE;`)
+      await db.target.sql(`${tables} INSERT INTO public.parent VALUES (1);`)
+      // The largest table's copy waits for a reader (jobs: 1), after the key between parent and child was
+      // lifted; then another session starts writing to child, which putting the key back must wait for.
+      await Promise.all([first.connect(), second.connect()])
+      await first.query('BEGIN; LOCK TABLE public.big IN SHARE MODE')
+      const config = testConfig({ source: db.source.url, target: db.target.url })
+      const running = new TransferJob(
+        {
+          ...config,
+          jobs: 1,
+          tables: ['public.big', 'public.parent', 'public.child'],
+          timeouts: { ...config.timeouts, lock: 3000 },
+        },
+        { notifier: null },
+      ).run()
+      await waitFor(
+        async () =>
+          (
+            await db.target.sql(
+              `SELECT FROM pg_locks WHERE NOT granted AND relation = 'public.big'::regclass`,
+            )
+          ).length > 0,
+        30_000,
+        'the copy of public.big to wait',
+      )
+      await second.query('BEGIN; LOCK TABLE public.child IN ROW EXCLUSIVE MODE')
+      await first.query('COMMIT')
+      const report = await running
+      const child = report.tables.find((t) => t.table === 'public.child')
+      const note = child?.warnings?.find((w) => w.startsWith('foreign key child_p_fkey could not be created'))
+      assert.match(
+        note ?? JSON.stringify(child),
+        /lock timeout \(SQLSTATE 55P03\): another session holds a lock this step needs on the target, and the wait ended at timeouts\.lock/,
+      )
+    } finally {
+      await Promise.all([first.end().catch(() => {}), second.end().catch(() => {})])
       await db.drop()
     }
   })

@@ -3,6 +3,7 @@ import { type Database, withSavepoint } from '../../db/database.js'
 import { quoteIdent, quoteLiteral, splitQualifiedName, TableRef } from '../../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
 import type { TablePlan } from '../plan/planner.js'
+import { reasonOf } from '../../db/sql-state-advice.js'
 import type pg from 'pg'
 
 /** Foreign keys lifted per target transaction (see lift). */
@@ -277,7 +278,7 @@ export class ForeignKeys {
           // reported below
         }
       }
-      return `foreign key ${key.name} could not be created (it stays recorded in tablehaul.pending_foreign_keys and the next run tries again): ${messageOf(error)}`
+      return `foreign key ${key.name} could not be created (it stays recorded in tablehaul.pending_foreign_keys and the next run tries again): ${reasonOf(error, 'target')}`
     }
   }
 }
