@@ -369,6 +369,18 @@ export function drawShape(r: Random, profile: Profile = 'mixed'): Shape {
   }
 }
 
+/**
+ * The shape as a source of PostgreSQL `major` can hold it: virtual generated columns from 18 on, identity
+ * columns in partitioned tables from 17 on.
+ */
+function forMajor(shape: Shape, major: number): Shape {
+  return {
+    ...shape,
+    generated: shape.generated === 'virtual' && major < 18 ? 'stored' : shape.generated,
+    identity: shape.identity && (major >= 17 || shape.partition === 'none'),
+  }
+}
+
 export function describeShape(shape: Shape): string {
   return [
     `key ${shape.key.kind} (${shape.key.columns.map((c) => `${c.name} ${c.type}`).join(', ')})${shape.deferrable ? ' deferrable' : ''}`,
@@ -554,6 +566,8 @@ export interface FuzzOptions {
    * differences rather than reload.
    */
   readonly profile?: Profile | undefined
+  /** The source server's major version, when older than 18: shapes use only what it has. */
+  readonly sourceMajor?: number | undefined
 }
 
 /**
@@ -565,10 +579,11 @@ export async function fuzzSeed(options: FuzzOptions): Promise<RoundLog[]> {
   const log = options.log ?? (() => {})
   const r = new Random(seed)
   const profile = options.profile ?? 'mixed'
-  const shape = drawShape(r, profile)
+  const shape = forMajor(drawShape(r, profile), options.sourceMajor ?? 18)
   log(`seed ${seed}: ${describeShape(shape)}`)
   // A text key under the database's own collation: ICU's en-US, not the servers' C.
-  const db = await fuzzDatabases(options.servers, `fz${seed}`, shape.key.kind === 'text' ? ICU_DATABASE : '')
+  const icu = shape.key.kind === 'text' && (options.sourceMajor ?? 18) >= 15
+  const db = await fuzzDatabases(options.servers, `fz${seed}`, icu ? ICU_DATABASE : '')
   const history: RoundLog[] = []
   try {
     await db.source.sql(schemaDdl(shape, r))

