@@ -390,7 +390,8 @@ export class Database {
     const where = `${this.side} ${this.displayUrl}`
     const system = systemErrorCodeOf(error)
     const message = messageOf(error)
-    const flag = this.side === 'source' ? '--source' : '--target'
+    // Where the URL is set: the configuration file more often than the command line (a nightly job).
+    const flag = `${this.side}.url (or --${this.side})`
     const advice = adviceFor(error, 'connect', { side: this.side })
     let hint: string
     if (advice) {

@@ -312,7 +312,10 @@ test('a source URL that reaches an HTTP server fails at its first byte, saying i
       report.error?.message ?? '',
       /is not a PostgreSQL server: it answered "HTTP\/1\.1 400 Bad Request"/,
     )
-    assert.match(report.error?.hint ?? '', /something else listens there: check the port in --source/)
+    assert.match(
+      report.error?.hint ?? '',
+      /something else listens there: check the port in source\.url \(or --source\)/,
+    )
   } finally {
     http.closeAllConnections()
     await new Promise((resolve) => http.close(resolve))

@@ -219,7 +219,10 @@ describe('every ending of a run is mailed', () => {
         text,
         /error: +cannot connect to the source postgres:\/\/reader@127\.0\.0\.1:\d+\/sales: .*ECONNREFUSED/,
       )
-      assert.match(text, /what to do: +nothing accepts connections there/)
+      assert.match(
+        text,
+        /what to do: +nothing accepts connections there: check host and port in source\.url \(or --source\)/,
+      )
       assert.doesNotMatch(text, /\nTABLES\n/)
       assert.match(html(message), /What to do:<\/strong> nothing accepts connections there/)
       assert.equal(message.parsed.attachments.length, 1, 'the log is attached to a failure')
