@@ -134,6 +134,11 @@ export interface ReportingSettings {
   readonly sourceUrl: string | undefined
   /** Whether a source.url was given at all (in the file, the environment or the flags). */
   readonly sourceGiven: boolean
+  /**
+   * target.url read the same way; `local` when the file was read and nothing names a target (the embedded
+   * server); undefined when it cannot be known.
+   */
+  readonly targetUrl: string | 'local' | undefined
 }
 
 /**
@@ -164,16 +169,20 @@ export function reportingSettings(options: LoadConfigOptions = {}): ReportingSet
     return typeof value === 'string' ? [value] : []
   }
   const { source, target, email } = read.raw
-  const [sourceUrl] = text(source, 'url')
-  const sourceUrlRead =
-    sourceUrl !== undefined &&
-    // a URL from --source or TABLEHAUL_SOURCE_URL replaces the file's, whatever was missing in that one
-    (read.origins.has('source.url') ||
-      !read.problems.some((p) => p.at[0] === 'source' && p.at[1] === 'url')) &&
-    URL.canParse(sourceUrl)
+  const urlRead = (side: 'source' | 'target'): string | undefined => {
+    const [url] = text(read.raw[side], 'url')
+    const whole =
+      url !== undefined &&
+      // a URL from --source or TABLEHAUL_SOURCE_URL replaces the file's, whatever was missing in that one
+      (read.origins.has(`${side}.url`) ||
+        !read.problems.some((p) => p.at[0] === side && p.at[1] === 'url')) &&
+      URL.canParse(url)
+    return whole ? url : undefined
+  }
   return {
-    sourceUrl: sourceUrlRead ? sourceUrl : undefined,
-    sourceGiven: sourceUrl !== undefined,
+    sourceUrl: urlRead('source'),
+    sourceGiven: text(source, 'url').length > 0,
+    targetUrl: urlRead('target') ?? (fileRead && target === undefined ? 'local' : undefined),
     config: withAbsolutePaths(config, options.cwd ?? process.cwd()),
     logValid: log !== undefined || (fileRead && read.raw.log === undefined),
     localValid: local !== undefined || (fileRead && read.raw.local === undefined),

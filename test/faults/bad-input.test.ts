@@ -207,6 +207,27 @@ describe('failures before any copy: one clear error, nothing touched, still logg
     }
   })
 
+  test('a config that does not load for want of the password variable still names its source and target in the e-mail', async () => {
+    const dir = tempDir()
+    writeFileSync(
+      path.join(dir, 'nightly.yaml'),
+      [
+        'source: { url: "postgres://reader@db.example.com/sales", password: "${SALES_DB_PASSWORD}" }',
+        'email: { outbox: ./outbox, to: [dba@example.com] }',
+        '',
+      ].join('\n'),
+    )
+    const r = await runCli(['run', '--config', 'nightly.yaml'], { cwd: dir })
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /^source {4}postgres:\/\/reader@db\.example\.com\/sales$/m)
+    assert.match(r.stderr, /^target {4}local$/m)
+    const [message] = await outboxMessages(path.join(dir, 'outbox'))
+    assert.match(
+      message?.subject ?? '',
+      /^\[tablehaul\] FAILED · the configuration is invalid · sales@db\.example\.com(:5432)? → local · /,
+    )
+  })
+
   test("a config error wins over a log.dir that cannot be written, and the file's passwords stay hidden", async () => {
     const dir = tempDir()
     writeFileSync(path.join(dir, 'not-a-folder'), 'a file where log.dir should be a folder\n')

@@ -1,6 +1,7 @@
 import { Redactor } from '../../report/secrets.js'
 import type { Command } from 'commander'
-import { reportingSettings } from '../../config/load.js'
+import { type ReportingSettings, reportingSettings } from '../../config/load.js'
+import { redactUrl, shortEndpoint } from '../../db/database.js'
 import type { Config } from '../../config/schema.js'
 import { TablehaulError } from '../../errors.js'
 import type { RunReport } from '../../report/run-report.js'
@@ -125,7 +126,7 @@ export async function loadOrReport(
       cwd: context.cwd,
     })
     if (!settings) throw error
-    const job = new ConfigNotLoaded(settings.config, kind, error, {
+    const job = new ConfigNotLoaded(settings, kind, error, {
       log: settings.logValid ? undefined : null,
       // The file, the environment and the flags as read, valid or not: whatever secret they hold is hidden.
       redactor: Redactor.fromValues([...settings.secrets, context.env.PGPASSWORD]),
@@ -136,17 +137,32 @@ export async function loadOrReport(
   }
 }
 
-/** A run whose configuration did not load: it fails with that error, and reports it. */
+/**
+ * A run whose configuration did not load: it fails with that error, and reports it. A run names the source
+ * and the target where their URLs could be read (only a password's variable missing, say), so that the
+ * e-mail of one nightly job among several says which one it is.
+ */
 class ConfigNotLoaded extends RunLifecycle {
   constructor(
-    config: Config,
+    settings: ReportingSettings,
     kind: RunReport['kind'],
     private readonly error: TablehaulError,
     options: ReportingOptions,
   ) {
     const unknown = '(unknown: the configuration did not load)'
-    const names = { sourceName: 'unknown source', targetName: 'unknown target' }
-    super(config, kind, { source: unknown, target: unknown, ...names }, options)
+    const source = kind === 'run' ? settings.sourceUrl : undefined
+    const target = kind === 'run' ? settings.targetUrl : undefined
+    super(
+      settings.config,
+      kind,
+      {
+        source: source ? redactUrl(source) : unknown,
+        target: target === 'local' ? 'local' : target ? redactUrl(target) : unknown,
+        sourceName: source ? shortEndpoint(source) : 'unknown source',
+        targetName: target === 'local' ? 'local' : target ? shortEndpoint(target) : 'unknown target',
+      },
+      options,
+    )
   }
 
   protected work(): Promise<void> {
