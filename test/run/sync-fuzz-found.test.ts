@@ -54,4 +54,35 @@ describe('mode: sync, cases the fuzzer found', () => {
       await db.drop()
     }
   })
+  test('keeps the rows that reference a row whose key moved to a row with another identity value (seeds 6009, 7009)', async () => {
+    const db: DatabasePair = await databasePair(servers, 'fz_identity_swap')
+    try {
+      // A GENERATED ALWAYS identity column outside the key: an UPDATE cannot set it, so a target row whose
+      // value differs is deleted and inserted again. The child is larger, so with one table at a time it
+      // syncs (and commits) first; few rows change on either side, so neither is reloaded.
+      await db.source.sql(`
+        CREATE TABLE public.parent (k int PRIMARY KEY, ident bigint GENERATED ALWAYS AS IDENTITY, v text);
+        CREATE TABLE public.child (id int PRIMARY KEY, k int REFERENCES public.parent ON UPDATE CASCADE ON DELETE SET NULL, body text);
+        INSERT INTO public.parent (k, v) SELECT g, 'p' || g FROM generate_series(1, 200) g;
+        INSERT INTO public.child SELECT g, g, repeat('x', 400) FROM generate_series(1, 200) g;`)
+      const first = await runBetween(db, 'replace')
+      assert.equal(first.status, 'succeeded', JSON.stringify(first.tables))
+      // Keys 1 and 2 swapped between their rows (each keeps its identity value); the children follow.
+      await db.source.sql(`BEGIN;
+        UPDATE public.parent SET k = 1000 WHERE k = 1;
+        UPDATE public.parent SET k = 1 WHERE k = 2;
+        UPDATE public.parent SET k = 2 WHERE k = 1000;
+        COMMIT;`)
+      const report = await runBetween(db, 'sync', { jobs: 1 })
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      await assertSameRows(db, 'public.parent')
+      await assertSameRows(db, 'public.child')
+      const keys = await db.target.sql<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = 'public.child'::regclass AND contype = 'f' AND convalidated`,
+      )
+      assert.equal(keys[0]!.n, 1)
+    } finally {
+      await db.drop()
+    }
+  })
 })

@@ -1142,11 +1142,22 @@ export class TableSyncer {
     if (alwaysIdentity.length > 0) {
       // An UPDATE may set a GENERATED ALWAYS identity column only to DEFAULT, and no UPDATE on the source
       // changed it either: where the values agree, the other columns are updated in place (the rows that
-      // reference the row keep it); a different value means the source deleted the row and inserted it
-      // again, and so does the target (its ON DELETE actions act as the source's did).
+      // reference the row keep it); where they differ, the target row is deleted and inserted again.
       const sameIdentity = alwaysIdentity
         .map((name) => `t.${quoteIdent(name)} IS NOT DISTINCT FROM r.${quoteIdent(name)}`)
         .join(' AND ')
+      // A different value does not mean that the source deleted the row: a key moved between rows (two
+      // keys swapped) keeps each row's identity, and the source's ON UPDATE CASCADE moved the referencing
+      // rows along. Deleting the target row fires the ON DELETE actions (CASCADE, SET NULL) of the keys
+      // that reference it, in this transaction, on rows of a table whose own sync may already have
+      // committed the source's: the kept keys between this table and the run's others are lifted first
+      // (back, validated, at the end of the run).
+      if (this.options.liftKeys) {
+        const { rows: moving } = await this.target<{ n: string }>(
+          `SELECT count(*)::text AS n FROM ONLY ${target} AS t JOIN ${temporary} AS r ON ${this.sameKey('t', 'r')} WHERE NOT (${sameIdentity})`,
+        )
+        if (Number(moving[0]!.n) > 0) await this.options.liftKeys(this.options.targetClient)
+      }
       const others = this.columns.filter((name) => !alwaysIdentity.includes(name))
       const list = (prefix: string) => others.map((name) => `${prefix}${quoteIdent(name)}`).join(', ')
       const set =
