@@ -30,13 +30,15 @@ const log = (line: string) => {
 const sourceMajor = process.env.FUZZ_SOURCE_MAJOR ? Number(process.env.FUZZ_SOURCE_MAJOR) : undefined
 const servers = sourceMajor ? await olderSource(sourceMajor) : await testServers()
 // Stopped (kill <pid>, Ctrl-C): the servers it started go with it.
+let stopping = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.once(signal, () => {
+    stopping = true
     void servers.stop().finally(() => process.exit(130))
   })
 const failed: number[] = []
 try {
-  for (let seed = Number(from); seed <= Number(to); seed++) {
+  for (let seed = Number(from); seed <= Number(to) && !stopping; seed++) {
     try {
       await fuzzSeed({
         servers,
@@ -49,6 +51,8 @@ try {
       })
       log(`seed ${seed}: clean`)
     } catch (error) {
+      // A seed cut short by the servers' stop is no divergence.
+      if (stopping) break
       failed.push(seed)
       log(`seed ${seed}: DIVERGED: ${(error as Error).stack ?? error}`)
     }
