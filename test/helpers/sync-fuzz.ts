@@ -371,11 +371,26 @@ export function drawShape(r: Random, profile: Profile = 'mixed'): Shape {
 
 /**
  * The shape as a source of PostgreSQL `major` can hold it: virtual generated columns from 18 on, identity
- * columns in partitioned tables from 17 on.
+ * columns in partitioned tables from 17 on, numeric Infinity from 14 on.
  */
 function forMajor(shape: Shape, major: number): Shape {
+  // numeric Infinity from 14 on: NaN instead, drawn the same way.
+  const noInfinity = (column: Column): Column =>
+    major < 14 && column.kind.type === 'numeric'
+      ? {
+          ...column,
+          kind: {
+            ...column.kind,
+            value: (r) => {
+              const value = column.kind.value(r)
+              return value === "'Infinity'" ? "'NaN'" : value
+            },
+          },
+        }
+      : column
   return {
     ...shape,
+    columns: shape.columns.map(noInfinity),
     generated: shape.generated === 'virtual' && major < 18 ? 'stored' : shape.generated,
     identity: shape.identity && (major >= 17 || shape.partition === 'none'),
   }
