@@ -90,6 +90,13 @@ export function creationOrder(
       const dependency = resolve(use)
       if (dependency) visit(dependency, true)
     }
+    if (object.kind === 'table') {
+      // A sequence made OWNED BY one of its columns that no default names: pg_depend has it depend on the
+      // column, not the table on it, yet the table's statements make it belong to that column again.
+      for (const sequence of catalog.ownedSequences(object.info))
+        if (sequence.ownerDependency === 'a')
+          visit({ kind: 'sequence', key: objectKey('sequence', sequence.oid), info: sequence }, true)
+    }
     state.set(object.key, 'done')
     if (emit) objects.push(object)
     if (object.kind === 'table') {
