@@ -311,6 +311,13 @@ export class Planner {
   private checkReferencingTables(plans: TablePlan[]): TablePlan[] {
     const { target } = this.options
     const written = new Set(plans.filter((p) => !p.problem).map((p) => p.target.key))
+    // A partitioned table's rows are its partitions': its key is lifted and put back with them (lift), so it
+    // counts as copied when every one of its leaf partitions is.
+    for (const table of target.tables) {
+      if (table.kind !== 'p') continue
+      const leaves = target.leafPartitions(table)
+      if (leaves.length > 0 && leaves.every((leaf) => written.has(leaf.ref.key))) written.add(table.ref.key)
+    }
     return plans.map((plan) => {
       if (plan.problem || plan.targetState !== 'exists' || plan.mode === 'append' || !plan.targetTable)
         return plan
