@@ -65,3 +65,26 @@ describe('shapes the random schemas found', () => {
     )
   })
 })
+
+describe('domains with a check that is NOT VALID, with objects: all', () => {
+  test('one no table uses is created, its check still NOT VALID (seed 4)', async () => {
+    await copyTwice(
+      'domain_not_valid',
+      `CREATE DOMAIN public.posint AS integer CONSTRAINT positive CHECK (VALUE > 0);
+       ALTER DOMAIN public.posint ADD CONSTRAINT small CHECK (VALUE < 1000000) NOT VALID;
+       CREATE TABLE public.t (id integer PRIMARY KEY);`,
+      { objects: 'all' },
+    )
+  })
+
+  test('one a table uses is not reported different from the one the table brought (seed 2)', async () => {
+    await copyTwice(
+      'domain_not_valid_used',
+      `CREATE DOMAIN public.posint AS integer CONSTRAINT positive CHECK (VALUE > 0);
+       CREATE TABLE public.t (id integer PRIMARY KEY, n public.posint);
+       INSERT INTO public.t VALUES (1, 5), (2, 20);
+       ALTER DOMAIN public.posint ADD CONSTRAINT small CHECK (VALUE < 1000000) NOT VALID;`,
+      { objects: 'all' },
+    )
+  })
+})

@@ -116,7 +116,11 @@ SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END,
            || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END
            || COALESCE((SELECT pg_catalog.string_agg(' CONSTRAINT ' || pg_catalog.quote_ident(c.conname) || ' '
                    || pg_catalog.pg_get_constraintdef(c.oid), '' ORDER BY c.conname)
-                 FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c'), '')
+                 FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c' AND c.convalidated), '')
+           -- CREATE DOMAIN has no NOT VALID: a check that is NOT VALID is added after it, still NOT VALID
+           || COALESCE((SELECT pg_catalog.string_agg(E';\nALTER DOMAIN ' || t.oid::pg_catalog.regtype::text || ' ADD CONSTRAINT '
+                   || pg_catalog.quote_ident(c.conname) || ' ' || pg_catalog.pg_get_constraintdef(c.oid), '' ORDER BY c.conname)
+                 FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c' AND NOT c.convalidated), '')
        END,
        pg_catalog.obj_description(t.oid, 'pg_type'),
        NULL
