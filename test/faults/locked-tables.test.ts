@@ -168,6 +168,54 @@ describe('a table another session locks', () => {
     }
   })
 
+  test('a long read of one partition holds the key of its partitioned table: the tables it joins fail, naming the reader', async () => {
+    const db = await databasePair(servers, 'locked_partition_key')
+    const tables = `
+      CREATE TABLE public.parent (id int PRIMARY KEY);
+      CREATE TABLE public.events (id int, parent_id int REFERENCES public.parent, at int) PARTITION BY RANGE (at);
+      CREATE TABLE public.events_1 PARTITION OF public.events FOR VALUES FROM (0) TO (100);
+      CREATE TABLE public.events_2 PARTITION OF public.events FOR VALUES FROM (100) TO (200);
+      CREATE TABLE public.free (id int PRIMARY KEY);
+    `
+    const rows = `
+      INSERT INTO public.parent SELECT g FROM generate_series(1, 10) g;
+      INSERT INTO public.events SELECT g, 1 + g % 10, g FROM generate_series(0, 199) g;
+      INSERT INTO public.free SELECT g FROM generate_series(1, 5) g;
+    `
+    await db.source.sql(tables + rows)
+    await db.target.sql(tables)
+    const reader = new pg.Client({ connectionString: db.target.url })
+    await reader.connect()
+    try {
+      await reader.query('BEGIN; SELECT count(*) FROM public.events_1')
+      const { rows: me } = await reader.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+      const config = testConfig({ source: db.source.url, target: db.target.url, tables: ['public.*'] })
+      config.timeouts.lock = 2000
+      const report = await new TransferJob(config).run()
+
+      assert.equal(report.error, undefined, `the run itself does not fail: ${JSON.stringify(report.error)}`)
+      const status = Object.fromEntries(report.tables.map((t) => [t.table, t.error?.code ?? t.status]))
+      assert.deepEqual(
+        status,
+        {
+          'public.events_1': 'TABLE_LOCKED',
+          'public.events_2': 'TABLE_LOCKED',
+          'public.free': 'copied',
+          'public.parent': 'TABLE_LOCKED',
+        },
+        JSON.stringify(report.tables.map((t) => t.error?.message)),
+      )
+      for (const table of report.tables.filter((t) => t.status === 'failed'))
+        assert.match(
+          table.error?.message ?? '',
+          new RegExp(`target table public\\.events is locked: another session \\(server pid ${me[0]!.pid}`),
+        )
+    } finally {
+      await reader.end().catch(() => {})
+      await db.drop()
+    }
+  })
+
   test('plan names the locked table instead of an unexpected error', async () => {
     const db = await scene('locked_plan')
     const lock = await lockTable(db.target.url, 'public.held')

@@ -410,7 +410,7 @@ class LockedTables {
             cause: this.cause,
             hint: holder
               ? `run again once that transaction ends; to see it, on the target: SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE pid = ${holder.pid}`
-              : 'run again; to see who holds it, on the target: SELECT * FROM pg_locks WHERE NOT granted',
+              : "run again; the session had ended when the run looked for it (to see who holds a lock on a table, on the target: SELECT pid, mode FROM pg_locks WHERE granted AND relation = '<table>'::regclass)",
             table: plan.target.display,
           },
         ),
@@ -430,7 +430,7 @@ function endsOf(key: ForeignKey): TableRef[] {
   return referenced && !referenced.equals(key.table) ? [key.table, referenced] : [key.table]
 }
 
-/** The first other session holding a granted lock on each of `tables`, by table key. */
+/** The first other session holding a granted lock on each of `tables` (or a partition of it), by table key. */
 async function lockHolders(target: Database, tables: readonly TableRef[]): Promise<Map<string, LockHolder>> {
   const holders = new Map<string, LockHolder>()
   for (const table of tables) {
@@ -439,7 +439,9 @@ async function lockHolders(target: Database, tables: readonly TableRef[]): Promi
          FROM pg_catalog.pg_locks l
          LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
         WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_catalog.pg_backend_pid()
-          AND l.relation = ${quoteLiteral(table.sql)}::pg_catalog.regclass
+          AND (l.relation = ${quoteLiteral(table.sql)}::pg_catalog.regclass
+               -- a key of a partitioned table is dropped from each partition too, which a reader may hold
+               OR l.relation IN (SELECT relid FROM pg_catalog.pg_partition_tree(${quoteLiteral(table.sql)}::pg_catalog.regclass)))
         ORDER BY a.xact_start NULLS LAST
         LIMIT 1`,
     )
