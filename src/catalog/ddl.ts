@@ -361,6 +361,23 @@ export class Ddl {
   }
 
   /**
+   * An inheritance child whose columns are not in the order `CREATE TABLE … INHERITS` gives (a parent gained
+   * columns after it was created) is made with every column and then `ALTER TABLE … INHERIT`: its exact
+   * column order, but the columns it only inherits then count as its own (attislocal), which no DDL
+   * undoes. Said, not left silent: on the target a DROP COLUMN on the parent leaves them in the child.
+   */
+  inheritanceShortfall(table: TableInfo, parents: readonly TableInfo[]): string[] {
+    if (parents.length === 0 || inheritsKeepsOrder(table, parents)) return []
+    const inherited = table.columns.filter((column) => !column.isLocal)
+    if (inherited.length === 0) return []
+    const names = parents.map((parent) => parent.ref.display).join(', ')
+    return [
+      `columns ${inherited.map((column) => displayIdentifier(column.name)).join(', ')} are inherited from ${names} on the source but count as its own on the target (attislocal): ` +
+        `${names} gained columns after ${table.ref.display} was created, and only CREATE TABLE with every column keeps its column order`,
+    ]
+  }
+
+  /**
    * Why the target cannot take a constraint of the source, or undefined when it can: temporal keys and
    * foreign keys, and NOT ENFORCED constraints, are new in PostgreSQL 18.
    */

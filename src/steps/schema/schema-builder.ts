@@ -195,6 +195,8 @@ export class SchemaBuilder {
     result.created.add(table.oid)
     if (partitionParent && !result.created.has(partitionParent.oid)) result.attachedToExisting.add(table.oid)
     for (const note of this.options.ddl.shortfalls(table)) addWarning(result, into.key, note)
+    for (const note of this.options.ddl.inheritanceShortfall(table, inheritFrom))
+      addWarning(result, into.key, note)
     for (const setting of this.options.ddl.tableSettings(table, into)) {
       const settingError = await pass.step.run(setting.sql)
       if (settingError !== undefined)
