@@ -46,3 +46,30 @@ test('a table referenced by a partitioned table whose partitions are all in the 
     await db.drop()
   }
 })
+
+test('a table whose referencing table is selected but refused says so, not that the run does not copy it', async () => {
+  const db = await databasePair(servers, 'refused_referencing')
+  try {
+    const tables = `
+      CREATE TABLE public.invoices (id int PRIMARY KEY);
+      CREATE TABLE public.payments (id int PRIMARY KEY, invoice_id int REFERENCES public.invoices, amount numeric(14, 2));`
+    await db.source.sql(`${tables}
+      INSERT INTO public.invoices SELECT g FROM generate_series(1, 10) g;
+      INSERT INTO public.payments SELECT g, g, 1 FROM generate_series(1, 10) g;`)
+    // The target's payments predates a type change on the source: it is refused on its own.
+    await db.target.sql(tables.replace('numeric(14, 2)', 'numeric(12, 2)'))
+    const config = testConfig({ source: db.source.url, target: db.target.url, tables: ['public.*'] })
+    const report = await new TransferJob(config).run()
+    const invoices = report.tables.find((t) => t.table === 'public.invoices')
+    assert.equal(invoices?.error?.code, 'TABLE_INCOMPATIBLE')
+    assert.match(
+      invoices?.error?.message ?? '',
+      /referenced by foreign key payments_invoice_id_fkey of public\.payments, which this run selects but cannot copy \(see that table's error\)$/,
+    )
+    assert.match(invoices?.error?.hint ?? '', /^fix the referencing table/)
+    const payments = report.tables.find((t) => t.table === 'public.payments')
+    assert.match(payments?.error?.message ?? '', /column amount is numeric\(12,2\) on the target/)
+  } finally {
+    await db.drop()
+  }
+})

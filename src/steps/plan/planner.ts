@@ -318,26 +318,40 @@ export class Planner {
       const leaves = target.leafPartitions(table)
       if (leaves.length > 0 && leaves.every((leaf) => written.has(leaf.ref.key))) written.add(table.ref.key)
     }
+    // The tables selected but refused on their own (a column changed, say): selected, yet not copied.
+    const refused = new Set(plans.filter((p) => p.problem).map((p) => p.target.key))
     return plans.map((plan) => {
       if (plan.problem || plan.targetState !== 'exists' || plan.mode === 'append' || !plan.targetTable)
         return plan
-      const blockers = target.tables.flatMap((table) =>
+      const keys = target.tables.flatMap((table) =>
         table.constraints
           .filter(
             (c) =>
               c.type === 'f' && c.referencedTableOid === plan.targetTable!.oid && !written.has(table.ref.key),
           )
-          .map((c) => `${c.name} of ${table.ref.display}`),
+          .map((c) => ({ key: `${c.name} of ${table.ref.display}`, refused: refused.has(table.ref.key) })),
       )
-      if (blockers.length === 0) return plan
+      if (keys.length === 0) return plan
+      const blockers = keys.map((k) => k.key)
       if (plan.mode === 'sync' && plan.syncKey) return { ...plan, referencedFromOutside: blockers }
+      const failing = keys.filter((k) => k.refused).map((k) => k.key)
+      const outside = keys.filter((k) => !k.refused).map((k) => k.key)
+      const why = [
+        ...(outside.length > 0 ? [`${outside.join(', ')}, which this run does not copy`] : []),
+        ...(failing.length > 0
+          ? [`${failing.join(', ')}, which this run selects but cannot copy (see that table's error)`]
+          : []),
+      ].join('; and by foreign key ')
       return {
         ...plan,
         problem: new TablehaulError(
           'TABLE_INCOMPATIBLE',
-          `target table ${plan.target.display} is referenced by foreign key ${blockers.join(', ')}, which this run does not copy`,
+          `target table ${plan.target.display} is referenced by foreign key ${why}`,
           {
-            hint: 'add the referencing table to tables: so both are replaced together, or use mode: append',
+            hint:
+              outside.length > 0
+                ? 'add the referencing table to tables: so both are replaced together, or use mode: append'
+                : 'fix the referencing table as its error says: both are then replaced together',
             table: plan.target.display,
           },
         ),
