@@ -112,4 +112,24 @@ describe('what PostgreSQL cannot make again is said, not silent', () => {
       await db.drop()
     }
   })
+
+  test('TOAST options of a table whose TOAST table only dropped columns needed: the run says they are not carried (seed 13)', async () => {
+    const db = await databasePair(servers, 'toast_dropped')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.t (id integer PRIMARY KEY, gone text) WITH (toast.autovacuum_enabled = false);
+        ALTER TABLE public.t DROP COLUMN gone;
+        INSERT INTO public.t VALUES (1), (2);`)
+      const report = await copy(db)
+      assert.deepEqual(problemsOf(report), [
+        "public.t: its TOAST options (toast.autovacuum_enabled=false) are not carried: the table has no TOAST table on the target, as none of its columns needs one (the source's was made for columns since dropped)",
+      ])
+      const { differences } = await compareDatabases(db.source.url, db.target.url)
+      assert.deepEqual(differences, [
+        'table public.t: toast options is ["autovacuum_enabled=false"] on the source but null on the target',
+      ])
+    } finally {
+      await db.drop()
+    }
+  })
 })

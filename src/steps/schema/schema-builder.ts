@@ -197,6 +197,21 @@ export class SchemaBuilder {
     for (const note of this.options.ddl.shortfalls(table)) addWarning(result, into.key, note)
     for (const note of this.options.ddl.inheritanceShortfall(table, inheritFrom))
       addWarning(result, into.key, note)
+    if (table.toastOptions.length > 0) {
+      // PostgreSQL gives a table a TOAST table only when a column may need one: the source's may have been
+      // made for columns since dropped, which are not made again here, and its options then have nowhere to
+      // go (CREATE TABLE accepts and drops them).
+      const { rows } = await pass.step.client.query<{ none: boolean }>(
+        `SELECT reltoastrelid = 0 AS none FROM pg_catalog.pg_class WHERE oid = $1::pg_catalog.regclass`,
+        [into.sql],
+      )
+      if (rows[0]?.none)
+        addWarning(
+          result,
+          into.key,
+          `its TOAST options (${table.toastOptions.map((o) => `toast.${o}`).join(', ')}) are not carried: the table has no TOAST table on the target, as none of its columns needs one (the source's was made for columns since dropped)`,
+        )
+    }
     for (const setting of this.options.ddl.tableSettings(table, into)) {
       const settingError = await pass.step.run(setting.sql)
       if (settingError !== undefined)
