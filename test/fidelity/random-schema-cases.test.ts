@@ -133,3 +133,15 @@ describe('what PostgreSQL cannot make again is said, not silent', () => {
     }
   })
 })
+
+describe('a CHECK that is NOT VALID on the source, whose rows break it', () => {
+  test('a second run (mode replace) reloads the table and keeps the check NOT VALID, with its comment (seed 5)', async () => {
+    await copyTwice(
+      'check_not_valid',
+      `CREATE TABLE public.t (id integer PRIMARY KEY, n integer);
+       INSERT INTO public.t VALUES (1, 1), (2, 7), (3, NULL);
+       ALTER TABLE public.t ADD CONSTRAINT small CHECK (n < 5) NOT VALID;
+       COMMENT ON CONSTRAINT small ON public.t IS 'only new rows';`,
+    )
+  })
+})

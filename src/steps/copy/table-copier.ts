@@ -328,7 +328,10 @@ export class TableCopier {
     stop: AbortSignal,
   ): Promise<SourcePart> {
     const freeze = await this.prepareTarget(targetClient, notes)
-    const switchBackOn = await this.suspendTriggersAndForcedRls(targetClient)
+    const switchBackOn = [
+      ...(await this.suspendTriggersAndForcedRls(targetClient)),
+      ...(await this.liftNotValidChecks(targetClient)),
+    ]
     stillGoing(watchdog, stop)
     watchdog.phase('copying (no bytes moved)', this.options.timeouts.stallMs)
     const streamed = await this.stream(sourceClient, targetClient, freeze, watchdog)
@@ -614,6 +617,37 @@ export class TableCopier {
     if (existing.forceRowSecurity) {
       await client.query(`ALTER TABLE ONLY ${table} NO FORCE ROW LEVEL SECURITY`)
       restore.push(`ALTER TABLE ONLY ${table} FORCE ROW LEVEL SECURITY`)
+    }
+    return restore
+  }
+
+  /**
+   * mode replace into an existing table: a CHECK that is NOT VALID there may hold rows that break it (the
+   * source's, loaded by the first run, which adds checks after the data), and COPY checks every row it
+   * writes. Such a check is dropped for the load and added again, still NOT VALID, before COMMIT, in the
+   * table's transaction (TRUNCATE already holds its ACCESS EXCLUSIVE lock). Only one the table has of its
+   * own and passes to no child: an inherited one cannot be dropped from one table alone, and one added
+   * back with ONLY to a parent is refused. Those still fail the table, with the check's name.
+   */
+  private async liftNotValidChecks(client: pg.ClientBase): Promise<string[]> {
+    const { plan } = this.options
+    if (plan.mode !== 'replace' || plan.targetState !== 'exists' || !plan.targetTable?.isOwner) return []
+    const table = plan.target.sql
+    const { rows } = await client.query<{ name: string; definition: string; comment: string | null }>(
+      `SELECT con.conname AS name, pg_catalog.pg_get_constraintdef(con.oid) AS definition,
+              pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
+         FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+        WHERE con.conrelid = $1::pg_catalog.regclass AND con.contype = 'c' AND NOT con.convalidated
+          AND con.conislocal AND con.coninhcount = 0 AND NOT c.relhassubclass`,
+      [table],
+    )
+    const restore: string[] = []
+    for (const check of rows) {
+      const name = quoteIdent(check.name)
+      await client.query(`ALTER TABLE ONLY ${table} DROP CONSTRAINT ${name}`)
+      restore.push(`ALTER TABLE ONLY ${table} ADD CONSTRAINT ${name} ${check.definition}`)
+      if (check.comment !== null)
+        restore.push(`COMMENT ON CONSTRAINT ${name} ON ${table} IS ${quoteLiteral(check.comment)}`)
     }
     return restore
   }
