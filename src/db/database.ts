@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import net from 'node:net'
 import pg from 'pg'
 import { escapeControl } from '../text.js'
@@ -151,6 +152,7 @@ export class Database {
     this.lockTimeoutMs = options.lockTimeoutMs ?? 60_000
     this.pool = new pg.Pool({
       connectionString: withPassword(options.url, options.password),
+      Client: PgpassClient,
       application_name: options.applicationName ?? 'tablehaul',
       connectionTimeoutMillis: connectTimeoutMs,
       keepAlive: true,
@@ -396,6 +398,9 @@ export class Database {
     let hint: string
     if (advice) {
       hint = advice
+    } else if (/client password must be a string/.test(message)) {
+      // node-postgres' words when the server asks for a password and none was found anywhere
+      hint = `no password was given for the ${this.side}: set ${this.side}.password (best as \${ENV_VAR}), PGPASSWORD, or a line for this server in ~/.pgpass (readable by its owner only: mode 0600)`
     } else if (error instanceof NotPostgresError) {
       hint = `something else listens there: check the port in ${flag} (PostgreSQL's is usually 5432)`
     } else if (system === 'ECONNREFUSED') {
@@ -476,6 +481,29 @@ export function withPassword(url: string, password: string | undefined): string 
 
 export const PASSWORD_WITHOUT_HOST_HINT =
   'write the URL as postgres://user@host:5432/dbname, or give the password through PGPASSWORD or ~/.pgpass'
+
+/** ~/.pgpass (or PGPASSFILE) read as libpq reads it: by host, port, database and user, only when mode 0600. */
+const pgpass = createRequire(import.meta.url)('pgpass') as (
+  connection: unknown,
+  found: (password: string | undefined) => void,
+) => void
+
+/**
+ * A client that, given no password (none in the URL, no PGPASSWORD), looks in ~/.pgpass itself. node-postgres
+ * would too, but prints a deprecation warning each time it finds a password there, so a nightly `--quiet`
+ * job that keeps its password in ~/.pgpass, as the docs advise, had cron mail that warning every night.
+ * Given a function, node-postgres asks it instead (with the connection's parameters; undefined is no
+ * password) and leaves its own lookup out.
+ */
+class PgpassClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config)
+    const client = this as unknown as { password: unknown }
+    if (client.password === null || client.password === undefined)
+      client.password = (connection: unknown) =>
+        new Promise<string | undefined>((resolve) => pgpass(connection, resolve))
+  }
+}
 
 /** `postgres://user:secret@host/db` → `postgres://user@host/db`: never shows a password. */
 export function redactUrl(url: string): string {
