@@ -11,7 +11,7 @@ export function withLoadOptions(command: Command): Command {
     .addOption(
       new Option(
         '--mode <mode>',
-        'replace (default: the target table ends identical to the source), sync (ends identical too, writing only the rows that differ), append or recreate (env TABLEHAUL_MODE)',
+        'replace (default: the target table ends identical to the source), sync (ends identical too, writing only the rows that differ), append or recreate; for the tables without a mode: of their own in tables:, which keep theirs (env TABLEHAUL_MODE)',
       ).choices(['replace', 'sync', 'append', 'recreate']),
     )
     .addOption(

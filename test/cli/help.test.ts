@@ -31,6 +31,19 @@ describe('help and usage errors', () => {
     }
   })
 
+  test('--mode says that a table with its own mode: in tables: keeps it', async () => {
+    // A nightly config syncs some tables by name; `run --mode replace` to reload everything once does not
+    // reload those, and the help must say so.
+    for (const command of ['run', 'plan']) {
+      const { stdout } = await runCli([command, '--help'])
+      assert.match(
+        stdout.replace(/\s+/g, ' '),
+        /--mode <mode> .* for the tables without a mode: of their own in tables:, which keep theirs/,
+        command,
+      )
+    }
+  })
+
   test('without a command, the overview lists every command and exits 2', async () => {
     const result = await runCli([])
     assert.equal(result.code, 2)
