@@ -69,7 +69,7 @@ function describeQueries(server: number, version: number, sameVersion: boolean):
               'partition bound', pg_catalog.pg_get_expr(c.relpartbound, c.oid),
               'parents', (SELECT string_agg(i.inhparent::pg_catalog.regclass::text, ', ' ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid),
               'row security', c.relrowsecurity, 'force row security', c.relforcerowsecurity,
-              'options', c.reloptions, 'toast options', tc.reloptions, 'replica identity', c.relreplident,
+              'options', c.reloptions, 'toast options', nullif(tc.reloptions, '{}'), 'replica identity', c.relreplident,
               'access method', am.amname, 'of type', nullif(c.reloftype, 0)::pg_catalog.regtype::text,
               'comment', pg_catalog.obj_description(c.oid, 'pg_class')) AS props
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -287,6 +287,8 @@ function describeQueries(server: number, version: number, sameVersion: boolean):
     // extended statistics
     `SELECT 'statistics ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(s.stxname) AS object,
             jsonb_build_object('definition', pg_catalog.pg_get_statisticsobjdef(s.oid),
+              -- ALTER STATISTICS … SET STATISTICS (from 13; -1 before 17 and NULL from 17 both mean the default)
+              'statistics target', nullif(to_jsonb(s) ->> 'stxstattarget', '-1'),
               'comment', pg_catalog.obj_description(s.oid, 'pg_statistic_ext')) AS props
        FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace WHERE ${USER_SCHEMA}`,
   ]
