@@ -135,6 +135,9 @@ export class ObjectBuilder {
       // A domain a copied table uses gets its NOT VALID checks only after the data (COPY would check its
       // old rows): until then the target's is the source's without them.
       (object.kind === 'domain' && there.definition === withoutNotValidChecks(object.definition)) ||
+      // A range type from a source before PostgreSQL 14 has no multirange; the target made one with it.
+      (object.kind === 'type' &&
+        withoutMultirange(there.definition, object.definition) === object.definition) ||
       object.kind === 'extension' ||
       (object.kind === 'collation' && (await this.sameCollationOnTarget(client, object, there)))
     )
@@ -276,4 +279,12 @@ export function objectSummary(outcomes: readonly ObjectOutcome[]): string {
 function withoutNotValidChecks(definition: string): string {
   const at = definition.indexOf(';\nALTER DOMAIN ')
   return at < 0 ? definition : definition.slice(0, at)
+}
+
+/** A range type's definition without the MULTIRANGE_TYPE_NAME that `source`'s (before 14) lacks. */
+function withoutMultirange(definition: string, source: string): string {
+  const marker = ', MULTIRANGE_TYPE_NAME = '
+  const at = definition.lastIndexOf(marker)
+  if (at < 0 || source.includes(marker) || !definition.includes(' AS RANGE (')) return definition
+  return `${definition.slice(0, at)})`
 }
