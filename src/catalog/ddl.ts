@@ -295,15 +295,21 @@ export class Ddl {
       ...table.toastOptions.map((option) => reloption(`toast.${option}`)),
     ]
     if (options.length) statements.push({ sql: `${only} SET (${options.join(', ')})`, what })
+    // CREATE TABLE … INHERITS gives a column its parent's storage and compression as they are now, which
+    // the parent may have been given after this table was made (ALTER TABLE ONLY): set back when they differ.
+    const parents = table.isPartition ? [] : this.catalog.parents(table)
     for (const column of table.columns) {
       const col = `${only} ALTER COLUMN ${quoteIdent(column.name)}`
-      if (column.storage !== column.typeStorage)
+      const inherited = parents.flatMap((parent) => parent.columns.filter((c) => c.name === column.name))
+      if (column.storage !== column.typeStorage || inherited.some((c) => c.storage !== column.storage))
         statements.push({ sql: `${col} SET STORAGE ${STORAGE[column.storage] ?? 'EXTENDED'}`, what })
       if (column.compression && this.targetVersion >= 140000)
         statements.push({
           sql: `${col} SET COMPRESSION ${column.compression === 'l' ? 'lz4' : 'pglz'}`,
           what,
         })
+      else if (inherited.some((c) => c.compression) && this.targetVersion >= 140000)
+        statements.push({ sql: `${col} SET COMPRESSION default`, what })
       if (column.statisticsTarget !== null && column.statisticsTarget >= 0)
         statements.push({ sql: `${col} SET STATISTICS ${column.statisticsTarget}`, what })
       if (column.options.length)

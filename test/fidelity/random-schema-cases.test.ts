@@ -137,6 +137,19 @@ describe('what PostgreSQL cannot make again is said, not silent', () => {
   })
 })
 
+describe('inheritance children', () => {
+  test('a child keeps its own column storage and compression, not those its parent was given after it (seed 55)', async () => {
+    await copyTwice(
+      'child_storage',
+      `CREATE TABLE public.parent (id integer, v text);
+       CREATE TABLE public.child (own text) INHERITS (public.parent);
+       ALTER TABLE ONLY public.parent ALTER COLUMN v SET STORAGE MAIN;
+       ALTER TABLE ONLY public.parent ALTER COLUMN v SET COMPRESSION pglz;
+       INSERT INTO public.child VALUES (1, 'a', 'b');`,
+    )
+  })
+})
+
 describe('a CHECK that is NOT VALID on the source, whose rows break it', () => {
   test('a second run (mode replace) reloads the table and keeps the check NOT VALID, with its comment (seed 5)', async () => {
     await copyTwice(
