@@ -3,9 +3,9 @@ import { after, before, describe, test } from 'node:test'
 import type { RunReport } from '../../src/report/run-report.js'
 import { TransferJob } from '../../src/run/transfer-job.js'
 import { testConfig } from '../helpers/config.js'
-import { TestDatabase, testServers } from '../helpers/servers.js'
+import { TestDatabase, type TestServer, testServers } from '../helpers/servers.js'
 import { compareDatabases } from './checker.js'
-import { serverVersion } from './fidelity-run.js'
+import { OlderServers, serverVersion } from './fidelity-run.js'
 import { randomSchema } from './random-schema.js'
 
 // Seeded random schemas (random-schema.ts) copied into an empty target and again into that copy, with
@@ -13,12 +13,18 @@ import { randomSchema } from './random-schema.js'
 // seeds; TABLEHAUL_RANDOM_SCHEMA_SEEDS=1-200 (or 5,9,12) runs others (docs/development.md).
 
 let servers: Awaited<ReturnType<typeof testServers>>
+const older = new OlderServers()
+/** TABLEHAUL_RANDOM_SCHEMA_SOURCE_MAJOR=16: the source is a PostgreSQL 16 of its own (12, 14, 15, 16, 17). */
+const sourceMajor = Number(process.env.TABLEHAUL_RANDOM_SCHEMA_SOURCE_MAJOR ?? 0)
+let sourceServer: TestServer
 
 before(async () => {
   servers = await testServers()
+  sourceServer = sourceMajor ? await older.of(sourceMajor) : servers.source
 })
 
 after(async () => {
+  await older.destroy()
   await servers?.stop()
 })
 
@@ -182,7 +188,7 @@ async function copyTwice(
 describe('seeded random schemas arrive identical, and a second run changes only data', () => {
   for (const seed of seeds()) {
     test(`seed ${seed}`, async (t) => {
-      const source = await TestDatabase.create(servers.source, `random_src_${seed}`)
+      const source = await TestDatabase.create(sourceServer, `random_src_${seed}`)
       try {
         const schema = randomSchema(seed, await serverVersion(source))
         for (const script of schema.scripts) await source.sql(script)
