@@ -315,6 +315,13 @@ export class Ddl {
       if (column.options.length)
         statements.push({ sql: `${col} SET (${column.options.map(reloption).join(', ')})`, what })
     }
+    // From PostgreSQL 15 an unlogged table's identity sequence is made unlogged with it; before, it was
+    // logged, and one from such a source stays so.
+    if (table.persistence === 'u' && this.targetVersion >= 150000) {
+      for (const sequence of this.catalog.ownedSequences(table))
+        if (sequence.ownerDependency === 'i' && sequence.persistence === 'p')
+          statements.push({ sql: `ALTER SEQUENCE ${sequence.ref.sql} SET LOGGED`, what })
+    }
     if (table.replicaIdentity === 'f') statements.push({ sql: `${only} REPLICA IDENTITY FULL`, what })
     if (table.replicaIdentity === 'n') statements.push({ sql: `${only} REPLICA IDENTITY NOTHING`, what })
     for (const sql of comment(`TABLE ${into.sql}`, table.comment)) statements.push({ sql, what })

@@ -185,4 +185,25 @@ describe('from a PostgreSQL 12 source, with objects: all', () => {
       }
     },
   )
+
+  test(
+    'an identity column of an unlogged table keeps its logged sequence, as before PostgreSQL 15 (seed 1 from 12, 14)',
+    { skip: OlderServers.skip },
+    async () => {
+      const source = await TestDatabase.create(await older.of(12), 'unlogged_identity')
+      const target = await TestDatabase.create(servers.target, 'unlogged_identity_tgt')
+      try {
+        await source.sql(`CREATE UNLOGGED TABLE public.u (id integer GENERATED ALWAYS AS IDENTITY, v text);
+                        INSERT INTO public.u (v) VALUES ('a'), ('b');`)
+        const report = await new TransferJob(testConfig({ source: source.url, target: target.url }), {
+          notifier: null,
+        }).run()
+        assert.deepEqual(problemsOf(report), [])
+        const { differences } = await compareDatabases(source.url, target.url)
+        assert.deepEqual(differences, [])
+      } finally {
+        await Promise.all([source.drop(), target.drop()])
+      }
+    },
+  )
 })
