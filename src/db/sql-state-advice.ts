@@ -108,6 +108,16 @@ const ADVICE: readonly Advice[] = [
     advice: 'the user lacks a privilege on that table; grant it or leave the table out',
   },
   {
+    // COPY into a partition checks its partition constraint. A hash partition's is computed from the type's
+    // hash function, and an enum's hashes its label's oid, which each database assigns on its own: the same
+    // row belongs in another partition on the target (pg_dump has --load-via-partition-root for it).
+    sqlState: '23514',
+    in: ['copy'],
+    message: /violates partition constraint/,
+    advice:
+      "a source row belongs in another partition on the target: the target's partitions have other bounds than the source's (re-create them as the source's), or the table is hash-partitioned on an enum (or a type holding one), which PostgreSQL hashes by its label's oid, different in every database, so such a table cannot be copied partition by partition; leave its partitions out (exclude:) and copy it through its partitioned table (pg_dump --load-via-partition-root)",
+  },
+  {
     sqlState: '23',
     in: ['copy'],
     advice:
