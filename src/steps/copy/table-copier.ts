@@ -632,14 +632,22 @@ export class TableCopier {
   private async liftNotValidChecks(client: pg.ClientBase): Promise<string[]> {
     const { plan } = this.options
     if (plan.mode !== 'replace' || plan.targetState !== 'exists' || !plan.targetTable?.isOwner) return []
+    // Only the source's own NOT VALID checks, whose rows may break them: a check added on the target alone
+    // is the local copy's rule for the rows it takes, and a source row that breaks it fails the table.
+    const fromSource =
+      plan.source.kind === 'table'
+        ? plan.source.table.constraints.filter((c) => c.type === 'c' && !c.validated).map((c) => c.name)
+        : []
+    if (fromSource.length === 0) return []
     const table = plan.target.sql
     const { rows } = await client.query<{ name: string; definition: string; comment: string | null }>(
       `SELECT con.conname AS name, pg_catalog.pg_get_constraintdef(con.oid) AS definition,
               pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
          FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
         WHERE con.conrelid = $1::pg_catalog.regclass AND con.contype = 'c' AND NOT con.convalidated
-          AND con.conislocal AND con.coninhcount = 0 AND NOT c.relhassubclass`,
-      [table],
+          AND con.conislocal AND con.coninhcount = 0 AND NOT c.relhassubclass
+          AND con.conname = ANY ($2::text[])`,
+      [table, fromSource],
     )
     const restore: string[] = []
     for (const check of rows) {
