@@ -142,19 +142,24 @@ export function systemErrorCodeOf(error: unknown): string | undefined {
 }
 
 const LOST_ON = Symbol('tablehaul.connectionLostOn')
+const SERVER_SIDE = Symbol('tablehaul.serverSide')
+
+/** Sets `mark` on a server's error once; a TablehaulError says its own side, a frozen foreign one stays as it is. */
+function markSide(error: unknown, mark: symbol, side: 'source' | 'target'): void {
+  if (typeof error !== 'object' || error === null || error instanceof TablehaulError || mark in error) return
+  try {
+    Object.defineProperty(error, mark, { value: side })
+  } catch {
+    // A frozen foreign error stays unmarked: it is reported as it is.
+  }
+}
 
 /**
  * Marks a server's error as the loss of a connection to `side` (set by the connection that saw it), so
  * that wherever it surfaces unclassified it still says which server went away.
  */
 export function markConnectionLost(error: unknown, side: 'source' | 'target'): void {
-  if (typeof error !== 'object' || error === null || error instanceof TablehaulError || LOST_ON in error)
-    return
-  try {
-    Object.defineProperty(error, LOST_ON, { value: side })
-  } catch {
-    // A frozen foreign error stays unmarked: it is reported as it is.
-  }
+  markSide(error, LOST_ON, side)
 }
 
 /** The side whose connection `error` lost (markConnectionLost), if it is such an error. */
@@ -163,21 +168,13 @@ export function connectionLostOn(error: unknown): 'source' | 'target' | undefine
   return (error as { [LOST_ON]: 'source' | 'target' })[LOST_ON]
 }
 
-const SERVER_SIDE = Symbol('tablehaul.serverSide')
-
 /**
  * Marks a server's error with the side whose statement raised it (set by the connection that saw it), so
  * that an error that escapes unclassified (a catalog read, a step after the data) can still name the
  * server whose resources or locks it is about.
  */
 export function markServerSide(error: unknown, side: 'source' | 'target'): void {
-  if (typeof error !== 'object' || error === null || error instanceof TablehaulError || SERVER_SIDE in error)
-    return
-  try {
-    Object.defineProperty(error, SERVER_SIDE, { value: side })
-  } catch {
-    // A frozen foreign error stays unmarked.
-  }
+  markSide(error, SERVER_SIDE, side)
 }
 
 /** The side whose statement raised `error` (markServerSide), looking through its causes. */
