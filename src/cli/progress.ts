@@ -17,6 +17,8 @@ interface ActiveTable {
   /** The data is in; indexes, constraints and the commit are under way. */
   finishing: boolean
   finishingSince?: number
+  /** What the copy waits for while no data moves (a lock, a sync's comparison), and since when. */
+  waiting?: { readonly what: string; readonly since: number } | undefined
   bar?: cliProgress.SingleBar
 }
 
@@ -175,6 +177,12 @@ export class ProgressDisplay {
     if (!table) return
     table.bytes = event.bytes
     if (event.rows !== undefined) table.rows = event.rows
+    // A phase that streams rows shows the bar; any other (a lock wait, hashing, applying a sync's
+    // differences) would only show an unmoving 0 %, so it is named instead.
+    if (event.phase !== undefined)
+      table.waiting = /^copying|no bytes moved/.test(event.phase)
+        ? undefined
+        : { what: event.phase, since: Date.now() }
     if (event.finishing && !table.finishing) {
       table.finishing = true
       table.finishingSince = Date.now()
@@ -248,6 +256,14 @@ export class ProgressDisplay {
         { text: 'data in, finishing (indexes, commit)', keep: 90 },
         { text: formatBytes(table.bytes), keep: 80 },
         { text: since, keep: 70 },
+      )
+      return parts
+    }
+    if (table.waiting) {
+      parts.push(
+        { text: table.waiting.what, keep: 90 },
+        { text: formatBytes(table.bytes), keep: 60 },
+        { text: formatDuration(now - table.waiting.since), keep: 70 },
       )
       return parts
     }

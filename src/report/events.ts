@@ -34,6 +34,11 @@ export interface TransferEvents {
     estimatedBytes: number
     /** Set once the data is in and the table's indexes, constraints and commit are under way. */
     finishing?: boolean
+    /**
+     * What the copy is doing from now on, set as each phase begins (`waiting for a lock on the target
+     * table`, `finding the rows written since the last copy`, `copying (no bytes moved)`, …).
+     */
+    phase?: string
   }
   'table.retrying': { table: string; attempt: number; delayMs: number; error: ErrorInfo }
   'table.copied': TableResult

@@ -487,6 +487,13 @@ export class TransferJob extends RunLifecycle {
         attempt.bytes = moved
         this.emit('table.progress', { table, bytes: moved, rows, estimatedBytes: plan.estimatedBytes })
       },
+      onPhase: (phase) =>
+        this.emit('table.progress', {
+          table,
+          bytes: attempt.bytes,
+          estimatedBytes: plan.estimatedBytes,
+          phase,
+        }),
     })
   }
 

@@ -96,6 +96,8 @@ export interface TableCopierOptions {
   }
   /** Bytes and rows moved so far (rows: CopyData messages, one more than rows for binary COPY). */
   readonly onProgress?: ((bytes: number, rows: number) => void) | undefined
+  /** Each phase of an attempt as it begins (a lock wait, a sync's comparison): what it waits for. */
+  readonly onPhase?: ((phase: string) => void) | undefined
   /** `SET LOCAL` settings (`name = value`) that make bulk loading cheaper (see bulkLoadSettings). */
   readonly bulkLoadSettings?: readonly string[] | undefined
   /**
@@ -130,7 +132,7 @@ export class TableCopier {
     // When the watchdog fires or the run stops, both connections are closed at once (withClient's
     // signal): the servers roll back, and every pending call on them fails instead of waiting.
     const fired = new AbortController()
-    const watchdog = new Watchdog(plan.target.display, () => fired.abort())
+    const watchdog = new Watchdog(plan.target.display, () => fired.abort(), this.options.onPhase)
     const stop = AbortSignal.any([signal, fired.signal])
     let committing: CopyResult | undefined
     try {

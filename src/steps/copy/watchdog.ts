@@ -16,6 +16,8 @@ export class Watchdog {
   constructor(
     private readonly table: string,
     private readonly onFire: (error: TablehaulError) => void,
+    /** Told each phase as it begins: what the copy waits for while no bytes move. */
+    private readonly onPhase?: (waitingFor: string) => void,
   ) {}
 
   /** Enters a phase: silence longer than `allowedMs` (0: unbounded) fires the watchdog. */
@@ -23,6 +25,7 @@ export class Watchdog {
     this.waitingFor = waitingFor
     this.allowedMs = allowedMs
     this.touch()
+    this.onPhase?.(waitingFor)
     if (!this.timer) {
       this.timer = setInterval(() => this.check(), 250)
       this.timer.unref()
