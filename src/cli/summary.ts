@@ -11,8 +11,9 @@ import {
   syncCounts,
   tableCells,
   tableCounts,
+  tablesToList,
+  unlistedLines,
 } from '../report/wording.js'
-import { tablesToList, unlistedLines } from '../notify/email.js'
 import { paint, type Writer, wrap } from './output.js'
 
 const STATUS_COLOR = { copied: 'green', failed: 'red', skipped: 'yellow' } as const

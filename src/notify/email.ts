@@ -9,7 +9,7 @@ import {
   utcOffset,
 } from '../format.js'
 import { type ErrorCode, withoutSqlState } from '../errors.js'
-import { type ErrorInfo, type RunReport, type TableResult, tablesForDisplay } from '../report/run-report.js'
+import type { ErrorInfo, RunReport, TableResult } from '../report/run-report.js'
 import {
   OUTCOME_LABEL,
   alreadyCopied,
@@ -24,6 +24,8 @@ import {
   syncCounts,
   tableCells,
   tableCounts,
+  tablesToList,
+  unlistedLines,
 } from '../report/wording.js'
 import type { EmailMessage } from './notifier.js'
 
@@ -245,87 +247,6 @@ function errorLines(error: ErrorInfo, indent: string): string[] {
   const lines = [`${label('error')}${first}`, ...rest.map((line) => `${indent}${' '.repeat(width)}${line}`)]
   if (error.sqlState) lines.push(`${label('SQLSTATE')}${error.sqlState}`)
   if (error.hint) lines.push(`${label('what to do')}${error.hint}`)
-  return lines
-}
-
-/**
- * How many tables the e-mail lists one by one when they copied with nothing to note (the largest). A run of
- * thousands of small tables would otherwise mail a row and a sync line for each (2,000 tables made a 3.3 MB
- * message, past what Gmail shows (102 kB) and near many relays' size limits); the log keeps every table.
- */
-export const EMAIL_QUIET_TABLES = 30
-
-/**
- * How many failed tables, and how many with a note or rows a sync wrote, the e-mail lists one by one. Each
- * of those comes with its error or notes, so thousands of them (every table failing on a full disk, or a
- * note on each at the first sync after an upgrade) would make the message as large again.
- */
-export const EMAIL_NOTEWORTHY_TABLES = 100
-
-interface Unlisted {
-  tables: number
-  rows: number
-  bytes: number
-}
-
-/**
- * The tables the e-mail lists: the failed ones, then those skipped with a reason, with a note or with rows
- * written by a sync (up to EMAIL_NOTEWORTHY_TABLES of each kind), then the largest of the others up to
- * EMAIL_QUIET_TABLES; the rest are only counted, by kind.
- */
-export function tablesToList(report: RunReport): {
-  listed: TableResult[]
-  unlisted: { failed: Unlisted; noteworthy: Unlisted; quiet: Unlisted }
-} {
-  const listed: TableResult[] = []
-  const unlisted = {
-    failed: { tables: 0, rows: 0, bytes: 0 },
-    noteworthy: { tables: 0, rows: 0, bytes: 0 },
-    quiet: { tables: 0, rows: 0, bytes: 0 },
-  }
-  const shown = { failed: 0, noteworthy: 0, quiet: 0 }
-  const limit = {
-    failed: EMAIL_NOTEWORTHY_TABLES,
-    noteworthy: EMAIL_NOTEWORTHY_TABLES,
-    quiet: EMAIL_QUIET_TABLES,
-  }
-  for (const table of tablesForDisplay(report.tables)) {
-    const kind = table.status === 'failed' ? 'failed' : noteworthy(table) ? 'noteworthy' : 'quiet'
-    if (shown[kind]++ < limit[kind]) {
-      listed.push(table)
-    } else {
-      unlisted[kind].tables += 1
-      unlisted[kind].rows += table.rows
-      unlisted[kind].bytes += table.bytes
-    }
-  }
-  return { listed, unlisted }
-}
-
-function noteworthy(table: TableResult): boolean {
-  const written = table.sync ? table.sync.inserted + table.sync.updated + table.sync.deleted : 0
-  return (
-    table.status !== 'copied' || Boolean(table.reason) || (table.warnings?.length ?? 0) > 0 || written > 0
-  )
-}
-
-/**
- * `1,950 more tables copied with nothing to note (9,750 rows, 412 kB): every table is in the log.`, and
- * the same for the failed tables and those with notes that are not listed.
- */
-export function unlistedLines(unlisted: ReturnType<typeof tablesToList>['unlisted']): string[] {
-  const more = (n: number) => `${formatCount(n)} more ${n === 1 ? 'table' : 'tables'}`
-  const lines: string[] = []
-  if (unlisted.failed.tables > 0)
-    lines.push(`${more(unlisted.failed.tables)} failed: each is in the log, with its error.`)
-  if (unlisted.noteworthy.tables > 0)
-    lines.push(
-      `${more(unlisted.noteworthy.tables)} with a note or rows written by a sync: each is in the log, with its notes.`,
-    )
-  if (unlisted.quiet.tables > 0)
-    lines.push(
-      `${more(unlisted.quiet.tables)} copied with nothing to note (${formatCount(unlisted.quiet.rows)} rows, ${formatBytes(unlisted.quiet.bytes)}): every table is in the log.`,
-    )
   return lines
 }
 

@@ -1,5 +1,5 @@
 import { formatBytes, formatCount, formatDuration, formatRate, plural } from '../format.js'
-import type { RunReport, RunStatus, TableResult } from './run-report.js'
+import { type RunReport, type RunStatus, type TableResult, tablesForDisplay } from './run-report.js'
 
 /**
  * The words a report is told in, shared by the terminal summary, the human log and the e-mail, so that the
@@ -123,4 +123,85 @@ export function keptContents(report: RunReport): string {
   const unsure = maybeCommitted(report)
   if (unsure === 0) return 'the failed tables kept their previous contents'
   return `${unsure} failed table${unsure > 1 ? 's' : ''} may hold this run's copy, as ${unsure > 1 ? 'their errors say' : 'its error says'}; the other failed tables kept their previous contents`
+}
+
+/**
+ * How many tables the e-mail lists one by one when they copied with nothing to note (the largest). A run of
+ * thousands of small tables would otherwise mail a row and a sync line for each (2,000 tables made a 3.3 MB
+ * message, past what Gmail shows (102 kB) and near many relays' size limits); the log keeps every table.
+ */
+export const EMAIL_QUIET_TABLES = 30
+
+/**
+ * How many failed tables, and how many with a note or rows a sync wrote, the e-mail lists one by one. Each
+ * of those comes with its error or notes, so thousands of them (every table failing on a full disk, or a
+ * note on each at the first sync after an upgrade) would make the message as large again.
+ */
+export const EMAIL_NOTEWORTHY_TABLES = 100
+
+interface Unlisted {
+  tables: number
+  rows: number
+  bytes: number
+}
+
+/**
+ * The tables the e-mail and the terminal summary list: the failed ones, then those skipped with a reason, with a note or with rows
+ * written by a sync (up to EMAIL_NOTEWORTHY_TABLES of each kind), then the largest of the others up to
+ * EMAIL_QUIET_TABLES; the rest are only counted, by kind.
+ */
+export function tablesToList(report: RunReport): {
+  listed: TableResult[]
+  unlisted: { failed: Unlisted; noteworthy: Unlisted; quiet: Unlisted }
+} {
+  const listed: TableResult[] = []
+  const unlisted = {
+    failed: { tables: 0, rows: 0, bytes: 0 },
+    noteworthy: { tables: 0, rows: 0, bytes: 0 },
+    quiet: { tables: 0, rows: 0, bytes: 0 },
+  }
+  const shown = { failed: 0, noteworthy: 0, quiet: 0 }
+  const limit = {
+    failed: EMAIL_NOTEWORTHY_TABLES,
+    noteworthy: EMAIL_NOTEWORTHY_TABLES,
+    quiet: EMAIL_QUIET_TABLES,
+  }
+  for (const table of tablesForDisplay(report.tables)) {
+    const kind = table.status === 'failed' ? 'failed' : noteworthy(table) ? 'noteworthy' : 'quiet'
+    if (shown[kind]++ < limit[kind]) {
+      listed.push(table)
+    } else {
+      unlisted[kind].tables += 1
+      unlisted[kind].rows += table.rows
+      unlisted[kind].bytes += table.bytes
+    }
+  }
+  return { listed, unlisted }
+}
+
+function noteworthy(table: TableResult): boolean {
+  const written = table.sync ? table.sync.inserted + table.sync.updated + table.sync.deleted : 0
+  return (
+    table.status !== 'copied' || Boolean(table.reason) || (table.warnings?.length ?? 0) > 0 || written > 0
+  )
+}
+
+/**
+ * `1,950 more tables copied with nothing to note (9,750 rows, 412 kB): every table is in the log.`, and
+ * the same for the failed tables and those with notes that are not listed.
+ */
+export function unlistedLines(unlisted: ReturnType<typeof tablesToList>['unlisted']): string[] {
+  const more = (n: number) => `${formatCount(n)} more ${n === 1 ? 'table' : 'tables'}`
+  const lines: string[] = []
+  if (unlisted.failed.tables > 0)
+    lines.push(`${more(unlisted.failed.tables)} failed: each is in the log, with its error.`)
+  if (unlisted.noteworthy.tables > 0)
+    lines.push(
+      `${more(unlisted.noteworthy.tables)} with a note or rows written by a sync: each is in the log, with its notes.`,
+    )
+  if (unlisted.quiet.tables > 0)
+    lines.push(
+      `${more(unlisted.quiet.tables)} copied with nothing to note (${formatCount(unlisted.quiet.rows)} rows, ${formatBytes(unlisted.quiet.bytes)}): every table is in the log.`,
+    )
+  return lines
 }

@@ -7,7 +7,7 @@ import { tempDir } from '../helpers/config.js'
 import { readRunLog } from '../helpers/logs.js'
 import { testServers } from '../helpers/servers.js'
 import { databasePair } from '../helpers/database-pair.js'
-import { EMAIL_QUIET_TABLES } from '../../src/notify/email.js'
+import { EMAIL_QUIET_TABLES } from '../../src/report/wording.js'
 
 let servers: Awaited<ReturnType<typeof testServers>>
 

@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import {
-  EMAIL_NOTEWORTHY_TABLES,
-  EMAIL_QUIET_TABLES,
-  emailHtml,
-  emailSubject,
-  emailText,
-} from '../../src/notify/email.js'
+import { emailHtml, emailSubject, emailText } from '../../src/notify/email.js'
+import { EMAIL_NOTEWORTHY_TABLES, EMAIL_QUIET_TABLES } from '../../src/report/wording.js'
 import { type RunReport, type TableResult, totalsOf } from '../../src/report/run-report.js'
 import { runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/config.js'
