@@ -64,7 +64,8 @@ async function client(url: string): Promise<pg.Client> {
 
 const SOURCE_CHANGED = /the source table's columns, types or enum labels changed since the last copy/
 const TARGET_CHANGED = /the target table's columns, types or enum labels changed since the last copy/
-const WRITTEN_BY_OTHERS = /1 row\(s\) of the target table were written by someone else since the last copy/
+const WRITTEN_BY_OTHERS =
+  /1 row\(s\) of the target table were written since the last sync, replace or recreate by another writer/
 const SOURCE_REWRITTEN = /the source table was re-created, truncated or rewritten since the last copy/
 const TARGET_REWRITTEN = /the target table was re-created, truncated or rewritten since the last copy/
 

@@ -213,16 +213,14 @@ export class TableCopier {
           // A table that syncs remembers, with its commit, where the next sync starts from (a first full
           // copy included).
           watchdog.phase('reading the source statistics', clientLimitMs(timeouts.statementMs))
-          const { mode } = this.options.plan
-          // A replace records the statistics too: a sync after it predicts a reload from them.
-          const mark =
-            mode === 'sync' || mode === 'replace'
-              ? await readSourceMark(sourceClient, this.options.plan)
-              : undefined
-          const sourceSince =
-            mode === 'sync' || mode === 'replace'
-              ? await readSourceSince(sourceClient, this.options.plan, this.options.snapshot)
-              : undefined
+          // Every full load records the statistics and where both sides stood, as a sync does: a sync after
+          // it predicts a reload from them and reads only the rows written since (a recreate's table is the
+          // source's as much as a replace's is; an append's is not).
+          const records = this.options.plan.mode !== 'append'
+          const mark = records ? await readSourceMark(sourceClient, this.options.plan) : undefined
+          const sourceSince = records
+            ? await readSourceSince(sourceClient, this.options.plan, this.options.snapshot)
+            : undefined
           watchdog.phase('waiting for a lock on the target table', clientLimitMs(timeouts.lockMs))
           part = (await this.syncsRows(targetClient))
             ? await this.syncRows(sourceClient, targetClient, notes, watchdog, stop, mark!, sourceSince)
@@ -642,11 +640,13 @@ export class TableCopier {
         : []
     if (fromSource.length === 0) return []
     const table = plan.target.sql
+    // oid = regclass has no operator in pg_catalog: another role's in public would match better (both
+    // operands are cast to exactly the types of pg_catalog's oid = oid).
     const { rows } = await client.query<{ name: string; definition: string; comment: string | null }>(
       `SELECT con.conname AS name, pg_catalog.pg_get_constraintdef(con.oid) AS definition,
               pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
          FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
-        WHERE con.conrelid = $1::pg_catalog.regclass AND con.contype = 'c' AND NOT con.convalidated
+        WHERE con.conrelid = $1::pg_catalog.regclass::pg_catalog.oid AND con.contype = 'c' AND NOT con.convalidated
           AND con.conislocal AND con.coninhcount = 0 AND NOT c.relhassubclass
           AND con.conname = ANY ($2::text[])`,
       [table, fromSource],

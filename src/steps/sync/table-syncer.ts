@@ -302,8 +302,9 @@ export class TableSyncer {
       : await this.countWritten(since, changed)
     const [{ rows: sourceRows, written }, { rows: targetRows, written: targetWritten }] = counted
     const highWater = changed ? { highWater: counted[0].highWater } : {}
+    // An append records no position (its table is not the source's), so its rows count here too.
     if (targetWritten > 0)
-      return `${targetWritten} row(s) of the target table were written by someone else since the last copy`
+      return `${targetWritten} row(s) of the target table were written since the last sync, replace or recreate by another writer (a run with mode: append, or a session on the target)`
     if (targetRows !== rowsLeft)
       return `the target table has ${targetRows} rows where the last copy left ${rowsLeft}`
     this.options.stillGoing()
