@@ -122,6 +122,17 @@ const SESSION_SQL = SESSION_SETTINGS.map(([name, value]) => `SET ${name} = ${pg.
  */
 const CONNECTION_CHECK_SQL = `SELECT pg_catalog.set_config(name, '1s', false) FROM pg_catalog.pg_settings WHERE name = 'client_connection_check_interval'`
 
+/**
+ * Timeouts a DBA may set for the run's role or database (ALTER ROLE … SET) that would end the run's own
+ * sessions, turned off for them as pg_dump does; the run bounds its waits itself (timeouts.*). The run's
+ * snapshot is one transaction that lasts the whole run, and a table's transaction as long as its rows, so
+ * transaction_timeout (PostgreSQL 17+) ended the snapshot mid-run (the tables after it failed with "snapshot
+ * does not exist") or a large table's copy. The run lock's session, and pooled connections between tables,
+ * stay idle outside a transaction, which idle_session_timeout (14+) ends. Older servers lack the settings
+ * (the SELECT sets nothing).
+ */
+const SESSION_TIMEOUTS_SQL = `SELECT pg_catalog.set_config(name, '0', false) FROM pg_catalog.pg_settings WHERE name IN ('transaction_timeout', 'idle_session_timeout')`
+
 /** 22023: a server on a platform that cannot watch a socket for its close (Windows) refuses any value but 0. */
 async function checkClientConnection(client: pg.ClientBase): Promise<void> {
   try {
@@ -309,7 +320,7 @@ export class Database {
       try {
         signal?.throwIfAborted()
         await client.query(
-          `${SESSION_SQL}; SET statement_timeout = ${this.statementTimeoutMs}; SET lock_timeout = ${this.lockTimeoutMs}`,
+          `${SESSION_SQL}; SET statement_timeout = ${this.statementTimeoutMs}; SET lock_timeout = ${this.lockTimeoutMs}; ${SESSION_TIMEOUTS_SQL}`,
         )
         await checkClientConnection(client)
       } catch (error) {

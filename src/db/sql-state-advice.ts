@@ -131,13 +131,13 @@ const ADVICE: readonly Advice[] = [
       'a column the run reads is gone (dropped or renamed on the source after the run took its snapshot?): run again; if it repeats, check the where: of the table in the config',
   },
   {
-    // An enum label the source's type gained (or renamed) since the target's type was created: mode
-    // recreate re-creates the table, not the types it uses.
+    // An enum label the source's type gained (or renamed) since the target's type was created, that the
+    // run could not add (SchemaBuilder.addEnumLabels): mode recreate re-creates the table, not its types.
     sqlState: '22P02',
     in: ['copy'],
     message: /invalid input value for enum/,
     advice:
-      "the target's enum type lacks a label the source's has (added or renamed there since the target's type was created): add it on the target (ALTER TYPE … ADD VALUE or RENAME VALUE); mode: recreate re-creates the table but not its types",
+      "the target's enum type lacks a label the source's has (added or renamed there since the target's type was created), and the run could not add it: the target's type has labels of its own or in another order, belongs to another role, or schema: none forbids changing it; add or rename it on the target (ALTER TYPE … ADD VALUE or RENAME VALUE); mode: recreate re-creates the table but not its types",
   },
   {
     sqlState: '22P02',

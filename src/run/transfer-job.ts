@@ -102,13 +102,18 @@ export class TransferJob extends RunLifecycle {
       ],
       replaceRoutines: this.config.objects === 'all',
     })
-    const schema = await new SchemaBuilder({
+    const schemaBuilder = new SchemaBuilder({
       source: sourceCatalog,
       target: targetCatalog,
       targetDb: target,
       ddl,
       operatorClasses,
-    }).createMissing(toCopy, plan.sequences, plan.emptyPartitioned)
+    })
+    const schema = await schemaBuilder.createMissing(toCopy, plan.sequences, plan.emptyPartitioned)
+    if (this.config.schema === 'create-missing') {
+      for (const [key, notes] of await schemaBuilder.addEnumLabels(toCopy))
+        schema.warnings.set(key, [...(schema.warnings.get(key) ?? []), ...notes])
+    }
     for (const table of plan.emptyPartitioned) {
       const failure = schema.failures.get(table.ref.key)
       if (failure) this.warn(failure.message)

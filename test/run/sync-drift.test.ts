@@ -164,7 +164,7 @@ describe('a sync after the source schema changed', () => {
     }
   })
 
-  test("fails a table whose values the target's enum or composite type cannot take, saying to alter the type there, rows kept; then syncs it", async () => {
+  test("fails a table whose values the target's composite type cannot take, saying to alter the type there, rows kept, then syncs it; gives the target's enum the source's new label", async () => {
     const db = await databasePair(servers, 'drift_types')
     try {
       await db.source.sql(`
@@ -183,22 +183,15 @@ describe('a sync after the source schema changed', () => {
         UPDATE public.moods SET m = 'c' WHERE id = 3;
         ALTER TYPE public.pair ADD ATTRIBUTE c int CASCADE;  -- no row written, every row's text changed
         UPDATE public.untouched SET v = 'up' WHERE id = 7;`)
-      const targetRows = () =>
-        Promise.all([
-          rowsOver(db.target, 'public.moods', ['id', 'm']),
-          rowsOver(db.target, 'public.pairs', ['id', 'p']),
-        ])
+      const targetRows = () => rowsOver(db.target, 'public.pairs', ['id', 'p'])
       const before = await targetRows()
 
       for (const mode of ['sync', 'replace', 'recreate'] as const) {
         const report = await run(db, mode as 'sync')
-        const moods = failed(report, 'public.moods')
-        assert.match(moods.error!.message, /invalid input value for enum mood: "c"/, mode)
-        assert.match(
-          moods.error!.hint!,
-          /the target's enum type lacks a label the source's has.*\(ALTER TYPE … ADD VALUE/,
-          mode,
-        )
+        // The first run adds the label to the target's type (test/run/enum-labels.test.ts); each copies.
+        const moods = copied(report, 'public.moods')
+        if (mode === 'sync') assert.match(notes(moods), /enum public\.mood on the target gained .*'c'/, mode)
+        await assertSameRows(db, 'public.moods')
         const pairs = failed(report, 'public.pairs')
         assert.match(
           pairs.error!.hint!,
@@ -210,7 +203,6 @@ describe('a sync after the source schema changed', () => {
       assert.deepEqual(await targetRows(), before, 'the failed tables kept their rows')
       await assertSameRows(db, 'public.untouched')
 
-      await db.target.sql(`ALTER TYPE public.mood ADD VALUE 'c'`)
       await db.target.sql(`ALTER TYPE public.pair ADD ATTRIBUTE c int CASCADE`)
       const report = await run(db)
       assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))

@@ -1,11 +1,12 @@
 import { adviceFor } from '../../db/sql-state-advice.js'
 import type pg from 'pg'
-import type { Catalog, SequenceInfo, TableInfo } from '../../catalog/catalog.js'
+import type { Catalog, SequenceInfo, TableInfo, TypeInfo } from '../../catalog/catalog.js'
 import { type CreationOrder, creationOrder, type SchemaObject } from '../../catalog/creation-order.js'
 import { type Database, isConnectionLost } from '../../db/database.js'
 import type { Ddl } from '../../catalog/ddl.js'
 import { TablehaulError, messageOf } from '../../errors.js'
-import { quoteIdent, type TableRef } from '../../db/table-ref.js'
+import { quoteIdent, quoteLiteral, type TableRef } from '../../db/table-ref.js'
+import { addedLabelStatements, enumTypesOf } from './enum-labels.js'
 import type { TablePlan } from '../plan/planner.js'
 import type { IndexOperatorClasses } from './index-operator-classes.js'
 
@@ -114,6 +115,63 @@ export class SchemaBuilder {
       }
     })
     return result
+  }
+
+  /**
+   * Gives each enum type of the planned tables that the target already has the labels the source's gained
+   * since (`ALTER TYPE … ADD VALUE`, at the source's place), before any row is copied: COPY refuses a label
+   * its type lacks, so such a table failed every night until someone altered the local type by hand. A
+   * label added in a transaction cannot be used before it commits, and these commit before the copies.
+   * Each type under its own savepoint; one that cannot be changed (another role owns it, or the target's
+   * labels are not the source's in its order) is left as it is, with a note on each table that uses it.
+   * Returns the notes by table key.
+   */
+  async addEnumLabels(plans: readonly TablePlan[]): Promise<Map<string, string[]>> {
+    const { source, target, targetDb } = this.options
+    const notes = new Map<string, string[]>()
+    const note = (keys: readonly string[], text: string) => {
+      for (const key of keys) notes.set(key, [...(notes.get(key) ?? []), text])
+    }
+    const users = new Map<number, { type: TypeInfo; tables: string[] }>()
+    for (const plan of plans) {
+      if (plan.problem || plan.source.kind !== 'table') continue
+      for (const type of enumTypesOf(source, plan.source.table)) {
+        const entry = users.get(type.oid) ?? { type, tables: [] }
+        entry.tables.push(plan.target.key)
+        users.set(type.oid, entry)
+      }
+    }
+    const changes: { type: TypeInfo; tables: string[]; labels: string[]; statements: string[] }[] = []
+    for (const { type, tables } of users.values()) {
+      const local = target.typeNamed(type.ref)
+      if (type.extension || local?.kind !== 'e') continue
+      const lacking = type.labels.filter((label) => !local.labels.includes(label))
+      if (lacking.length === 0) continue
+      const added = addedLabelStatements(local.ref.sql, type.labels, local.labels)
+      if (added) changes.push({ type, tables, ...added })
+      else
+        note(
+          tables,
+          `enum ${type.ref.display} on the target lacks the source's labels ${lacking.map(quoteLiteral).join(', ')} but has others or orders them otherwise (${local.labels.map(quoteLiteral).join(', ')}), so it is left as it is: a row holding one of those labels fails the table`,
+        )
+    }
+    if (changes.length === 0) return notes
+    await targetDb.withClient(async (client) => {
+      const step = new SavepointRunner(targetDb, client)
+      await step.begin()
+      for (const { type, tables, labels, statements } of changes) {
+        const error = await step.run(statements)
+        const list = labels.map(quoteLiteral).join(', ')
+        note(
+          tables,
+          error === undefined
+            ? `enum ${type.ref.display} on the target gained the labels the source added: ${list} (ALTER TYPE … ADD VALUE)`
+            : `the labels the source's enum ${type.ref.display} has and the target's lacks (${list}) could not be added: ${reason(error)}; a row holding one of them fails the table`,
+        )
+      }
+      await step.commit()
+    })
+    return notes
   }
 
   /** The schemas of the tables (`tableSchemas`) and objects to create, where the target lacks them. */
