@@ -374,6 +374,22 @@ export class Database {
     )
   }
 
+  /** `query()` in a transaction of its own, with `settings` (as `SET LOCAL`, e.g. EMPTY_SEARCH_PATH). */
+  async queryWith<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    settings: readonly string[],
+    sql: string,
+    params?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    return this.withTransaction(
+      (client) =>
+        this.withinReplyLimit(
+          () => client.query<R>(sql, params),
+          () => discardClient(client),
+        ),
+      { settings },
+    )
+  }
+
   /**
    * Opens one connection to prove the endpoint is reachable and the login works; aborting `signal` ends the
    * attempt at once.
@@ -435,6 +451,34 @@ export async function hasRows(client: pg.ClientBase, table: string): Promise<boo
     `SELECT EXISTS (SELECT 1 FROM ONLY ${table}) AS filled`,
   )
   return rows[0]?.filled === true
+}
+
+/**
+ * The `SET LOCAL` setting (for `TransactionOptions.settings`) under which statements built from another
+ * server's catalog run. The source's definitions (defaults, checks, indexes, views, function bodies) are
+ * printed with an empty search_path, so they name pg_catalog's operators and functions bare; PostgreSQL
+ * prefers pg_catalog only among equally good matches, so under the session's `public` a function or
+ * operator in public that matches the operands better (`text || int4` where pg_catalog's takes
+ * anynonarray, `<>` on an enum where pg_catalog's takes anyenum) would be bound instead, and run as
+ * whoever uses the object, tablehaul's role first. Any role may create objects in public before
+ * PostgreSQL 15.
+ */
+export const EMPTY_SEARCH_PATH = `search_path = ''`
+
+/**
+ * Runs `fn` (statements on `client`, inside its transaction) with search_path empty (see EMPTY_SEARCH_PATH),
+ * and sets it back afterwards. When `fn` fails, rolling back the caller's savepoint or transaction restores
+ * it.
+ */
+export async function withEmptySearchPath<T>(client: pg.ClientBase, fn: () => Promise<T>): Promise<T> {
+  // The CTE is read before the outer set_config runs: the path as it was.
+  const { rows } = await client.query<{ path: string }>(
+    `WITH saved AS MATERIALIZED (SELECT pg_catalog.current_setting('search_path') AS path)
+     SELECT path, pg_catalog.set_config('search_path', '', true) FROM saved`,
+  )
+  const result = await fn()
+  await client.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [rows[0]!.path])
+  return result
 }
 
 /**

@@ -1,7 +1,7 @@
 import { reasonOf } from '../../db/sql-state-advice.js'
 import type pg from 'pg'
 import type { Catalog, SequenceInfo, TableInfo } from '../../catalog/catalog.js'
-import type { Database } from '../../db/database.js'
+import { type Database, EMPTY_SEARCH_PATH, withEmptySearchPath } from '../../db/database.js'
 import type { Ddl } from '../../catalog/ddl.js'
 import type { TableRef } from '../../db/table-ref.js'
 import { sqlStateOf } from '../../errors.js'
@@ -162,7 +162,7 @@ export class PostDataBuilder {
   async finish(): Promise<void> {
     for (const statement of this.options.schema.late) {
       await this.options.targetDb
-        .query(statement)
+        .queryWith([EMPTY_SEARCH_PATH], statement)
         .catch((error: unknown) =>
           this.options.warn(undefined, `${statement} failed: ${reasonOf(error, 'target')}`),
         )
@@ -173,15 +173,21 @@ export class PostDataBuilder {
     }
   }
 
-  /** A statement on the target: under a savepoint on `client`, else on a connection of its own. */
+  /**
+   * A statement on the target: under a savepoint on `client`, else in a transaction of its own; either way
+   * with search_path empty, as the source's definitions were printed (EMPTY_SEARCH_PATH): an index, check,
+   * trigger condition, rule or policy made under `public` could bind another role's operator there.
+   */
   private async execute<R extends pg.QueryResultRow = pg.QueryResultRow>(
     client: pg.ClientBase | null,
     sql: string,
     params?: unknown[],
   ): Promise<pg.QueryResult<R>> {
     const target = this.options.targetDb
-    if (!client) return target.query<R>(sql, params)
-    return target.withSavepoint(client, 'tablehaul_after_data', () => client.query<R>(sql, params))
+    if (!client) return target.queryWith<R>([EMPTY_SEARCH_PATH], sql, params)
+    return target.withSavepoint(client, 'tablehaul_after_data', () =>
+      withEmptySearchPath(client, () => client.query<R>(sql, params)),
+    )
   }
 
   /** Marks `finished` done for `oid`; true when `oid` waits for nothing more (and was waiting). */

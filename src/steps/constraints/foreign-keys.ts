@@ -434,14 +434,16 @@ function endsOf(key: ForeignKey): TableRef[] {
 async function lockHolders(target: Database, tables: readonly TableRef[]): Promise<Map<string, LockHolder>> {
   const holders = new Map<string, LockHolder>()
   for (const table of tables) {
+    // Operands of exactly the types of pg_catalog's oid = oid: it has no oid = regclass, and another role's
+    // in public would match better (the session's search_path is public).
     const { rows } = await target.query<{ pid: number; since: string | null }>(
       `SELECT l.pid, to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since
          FROM pg_catalog.pg_locks l
          LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
         WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_catalog.pg_backend_pid()
-          AND (l.relation = ${quoteLiteral(table.sql)}::pg_catalog.regclass
+          AND (l.relation = ${quoteLiteral(table.sql)}::pg_catalog.regclass::pg_catalog.oid
                -- a key of a partitioned table is dropped from each partition too, which a reader may hold
-               OR l.relation IN (SELECT relid FROM pg_catalog.pg_partition_tree(${quoteLiteral(table.sql)}::pg_catalog.regclass)))
+               OR l.relation IN (SELECT relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree(${quoteLiteral(table.sql)}::pg_catalog.regclass)))
         ORDER BY a.xact_start NULLS LAST
         LIMIT 1`,
     )

@@ -1,7 +1,7 @@
 import { reasonOf } from '../../db/sql-state-advice.js'
 import type pg from 'pg'
 import { type DumpObject, type DumpObjectKind, readDumpObjects } from '../../catalog/objects/dump-objects.js'
-import { type Database, READ_ONLY_SNAPSHOT, isConnectionLost } from '../../db/database.js'
+import { type Database, EMPTY_SEARCH_PATH, READ_ONLY_SNAPSHOT, isConnectionLost } from '../../db/database.js'
 import { quoteLiteral } from '../../db/table-ref.js'
 import { messageOf, sqlStateOf } from '../../errors.js'
 
@@ -65,7 +65,8 @@ export class ObjectBuilder {
           outcomes.push(outcome)
         }
       },
-      { settings: ['check_function_bodies = false'], signal },
+      // A domain's check, a default or a BEGIN ATOMIC body is bound when created (EMPTY_SEARCH_PATH).
+      { settings: ['check_function_bodies = false', EMPTY_SEARCH_PATH], signal },
     )
     return outcomes
   }

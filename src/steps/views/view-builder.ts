@@ -2,7 +2,7 @@ import { reasonOf } from '../../db/sql-state-advice.js'
 import type pg from 'pg'
 import type { Ddl } from '../../catalog/ddl.js'
 import { type ViewInfo, readDependents, readViews } from '../../catalog/views.js'
-import { type Database, isConnectionLost } from '../../db/database.js'
+import { type Database, EMPTY_SEARCH_PATH, isConnectionLost } from '../../db/database.js'
 import { quoteIdent, quoteLiteral } from '../../db/table-ref.js'
 import type { ObjectOutcome } from '../objects/object-builder.js'
 import { type ViewPlan, sameView } from './view-plan.js'
@@ -71,7 +71,8 @@ export class ViewBuilder {
             if (++built >= VIEWS_PER_TRANSACTION && state.dropped.size === 0) break
           }
         },
-        { signal },
+        // The source's definitions name pg_catalog's operators bare (EMPTY_SEARCH_PATH).
+        { signal, settings: [EMPTY_SEARCH_PATH] },
       )
     }
     return [...outcomes.values()]
