@@ -389,17 +389,19 @@ export class TableCopier {
     })
     const findOutcome = async (): Promise<SyncOutcome> => {
       let outcome: SyncOutcome | undefined
+      // Why the rows written since the last copy cannot be read alone: said as `compared every row: …` when
+      // every row is compared, and within the reason of a reload the statistics predict (nothing compared).
+      let notWritten: string | undefined
       const since = sinceConditions(previous?.since, sourceSince)
       if (typeof since !== 'string') {
-        const problem = await targetSinceProblem(targetClient, plan, previous!.since!.target)
-        if (problem) notes.push(`compared every row: ${problem}`)
-        else {
+        notWritten = await targetSinceProblem(targetClient, plan, previous!.since!.target)
+        if (!notWritten) {
           watchdog.phase('finding the rows written since the last copy', clientLimitMs(timeouts.statementMs))
           const since1 = await syncer.syncSince(since, previous!.since!.target.rows)
-          if (typeof since1 === 'string') notes.push(`compared every row: ${since1}`)
+          if (typeof since1 === 'string') notWritten = since1
           else outcome = since1
         }
-      } else if (previous?.since) notes.push(`compared every row: ${since}`)
+      } else if (previous?.since) notWritten = since
       if (!outcome) {
         // The target's estimate is fresh from the copy that filled it; the source may never have been analysed.
         const rows = rowEstimate(plan)
@@ -407,10 +409,11 @@ export class TableCopier {
         if (canReload && predicted !== undefined && predicted >= PREDICTED_RELOAD_SHARE) {
           outcome = {
             kind: 'replace',
-            reason: `the source's statistics count changes to ${Math.round(predicted * 100)} % of its rows since the last sync, so a reload costs less than the differences`,
+            reason: `the source's statistics count changes to ${Math.round(predicted * 100)} % of its rows since the last sync${notWritten ? ` (reading only the rows written since was not possible: ${notWritten})` : ''}, so a reload costs less than the differences`,
             bytes: 0,
           }
         } else {
+          if (notWritten) notes.push(`compared every row: ${notWritten}`)
           // Hashing a large table happens in the servers before any byte moves: bounded like a statement.
           watchdog.phase('finding the differences (hashing rows)', clientLimitMs(timeouts.statementMs))
           outcome = await syncer.sync()

@@ -18,6 +18,11 @@ export interface SyncMark {
    */
   readonly sourceChanges?: string | undefined
   readonly sourceStatsSince?: string | undefined
+  /**
+   * The oid of the source table the counters are of (not kept: the recorded position names it). A table
+   * created again under the same name (built as t_new, then renamed over t) counts from zero on its own.
+   */
+  readonly sourceRelation?: string | undefined
   /** The `changed:` column of the table's entry, and the greatest value it had at the snapshot (text). */
   readonly changedColumn?: string | undefined
   readonly highWater?: string | undefined
@@ -35,8 +40,8 @@ export async function readSourceMark(client: pg.ClientBase, plan: TablePlan): Pr
   const table = plan.source.table.ref.sql
   // The statistics are not part of any snapshot: they count what the server did up to now, aborted work
   // included. They only ever predict (see predictedChangeShare); the fingerprints decide.
-  const { rows } = await client.query<{ changes: string | null; since: string | null }>(
-    `SELECT (s.n_tup_ins + s.n_tup_upd + s.n_tup_del)::text AS changes,
+  const { rows } = await client.query<{ relation: string; changes: string | null; since: string | null }>(
+    `SELECT s.relid::text AS relation, (s.n_tup_ins + s.n_tup_upd + s.n_tup_del)::text AS changes,
             (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d WHERE d.datname = pg_catalog.current_database()) AS since
        FROM pg_catalog.pg_stat_all_tables s WHERE s.relid = ${quoteLiteral(table)}::pg_catalog.regclass::pg_catalog.oid`,
   )
@@ -44,6 +49,7 @@ export async function readSourceMark(client: pg.ClientBase, plan: TablePlan): Pr
   return {
     sourceChanges: counters?.changes ?? undefined,
     sourceStatsSince: counters?.since ?? undefined,
+    sourceRelation: counters?.relation,
     changedColumn: plan.changedColumn,
   }
 }
@@ -85,8 +91,13 @@ export async function predictedReloads(
     plan.source.kind === 'table' ? `${quoteLiteral(plan.source.table.ref.sql)}::pg_catalog.regclass` : 'NULL',
   )
   // The statistics are not part of any snapshot: read them on any session, as readSourceMark does.
-  const { rows } = await source.query<{ n: string; changes: string | null; since: string | null }>(
-    `SELECT r.n::text AS n, (s.n_tup_ins + s.n_tup_upd + s.n_tup_del)::text AS changes,
+  const { rows } = await source.query<{
+    n: string
+    relation: string
+    changes: string | null
+    since: string | null
+  }>(
+    `SELECT r.n::text AS n, r.relid::text AS relation, (s.n_tup_ins + s.n_tup_upd + s.n_tup_del)::text AS changes,
             (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d WHERE d.datname = pg_catalog.current_database()) AS since
        FROM pg_catalog.unnest(ARRAY[${relations.join(', ')}]::pg_catalog.oid[]) WITH ORDINALITY AS r(relid, n)
        LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = r.relid`,
@@ -96,6 +107,7 @@ export async function predictedReloads(
     const now: SyncMark = {
       sourceChanges: row.changes ?? undefined,
       sourceStatsSince: row.since ?? undefined,
+      sourceRelation: row.relation,
     }
     const predicted = predictedChangeShare(marks.get(plan.target.key), now, rowEstimate(plan))
     if (predicted !== undefined && predicted >= share) reloads.add(plan.target.key)
@@ -116,6 +128,11 @@ export function predictedChangeShare(
 ): number | undefined {
   if (!previous?.sourceChanges || !now.sourceChanges) return undefined
   if ((previous.sourceStatsSince ?? '') !== (now.sourceStatsSince ?? '')) return undefined
+  // Counters are kept per table oid: those of a table created again since (an ETL job's new table renamed
+  // over the old one) start from zero and count its own load, not changes to the rows the last sync read.
+  const before = previous.since?.source.relation.split(':')[0]
+  if (before !== undefined && now.sourceRelation !== undefined && before !== now.sourceRelation)
+    return undefined
   const changes = BigInt(now.sourceChanges) - BigInt(previous.sourceChanges)
   if (changes < 0n || rows <= 0) return undefined
   return Number(changes) / rows
