@@ -30,15 +30,18 @@ const owner = `tablehaul_owner_${suffix}`
 
 before(async () => {
   servers = await testServers()
-  await withClient(servers.target.url, (c) =>
-    c.query(`CREATE ROLE ${attacker}; CREATE ROLE ${owner} LOGIN PASSWORD '${TEST_PASSWORD}'`),
-  )
+  for (const server of new Set([servers.source, servers.target]))
+    await withClient(server.url, (c) =>
+      c.query(`CREATE ROLE ${attacker}; CREATE ROLE ${owner} LOGIN PASSWORD '${TEST_PASSWORD}'`),
+    )
 })
 
 after(async () => {
-  await withClient(servers.target.url, (c) => c.query(`DROP ROLE IF EXISTS ${attacker}, ${owner}`)).catch(
-    () => {},
-  )
+  for (const server of new Set([servers?.source, servers?.target]))
+    if (server)
+      await withClient(server.url, (c) => c.query(`DROP ROLE IF EXISTS ${attacker}, ${owner}`)).catch(
+        () => {},
+      )
   await servers?.stop()
 })
 
@@ -92,6 +95,8 @@ const OPERATORS: Record<'builtin' | 'typed', Array<[string, string, string, stri
     ['@>', 'int4[]', 'int4[]', 'a OPERATOR(pg_catalog.@>) b'],
     ['=', 'varchar', 'varchar', 'a::pg_catalog.text OPERATOR(pg_catalog.=) b::pg_catalog.text'],
     ['=', 'oid', 'regclass', 'a OPERATOR(pg_catalog.=) b::pg_catalog.oid'],
+    ['<>', 'oid', 'int4', 'a OPERATOR(pg_catalog.<>) b::pg_catalog.oid'],
+    ['=', 'oid', 'int4', 'a OPERATOR(pg_catalog.=) b::pg_catalog.oid'],
   ],
   typed: [
     ['<>', 'public.color', 'public.color', 'a::pg_catalog.text OPERATOR(pg_catalog.<>) b::pg_catalog.text'],
@@ -233,6 +238,50 @@ async function runsUntouched(db: DatabasePair, targetUrl: string): Promise<void>
   assert.equal(imported.status, 'succeeded', JSON.stringify(imported.tables))
   await assertUntouched(db.target, 'a CSV import')
 }
+
+/** An index by an operator class of the source's own (in public), with its operators' commutators. */
+const OPERATOR_CLASS = `
+  CREATE FUNCTION public.reverse_cmp(a int4, b int4) RETURNS int4 LANGUAGE sql IMMUTABLE
+    RETURN pg_catalog.btint4cmp(b, a);
+  CREATE FUNCTION public.reverse_lt(a int4, b int4) RETURNS bool LANGUAGE sql IMMUTABLE
+    RETURN a OPERATOR(pg_catalog.>) b;
+  CREATE FUNCTION public.reverse_gt(a int4, b int4) RETURNS bool LANGUAGE sql IMMUTABLE
+    RETURN a OPERATOR(pg_catalog.<) b;
+  CREATE OPERATOR public.<<< (LEFTARG = int4, RIGHTARG = int4, FUNCTION = public.reverse_lt, COMMUTATOR = >>>);
+  CREATE OPERATOR public.>>> (LEFTARG = int4, RIGHTARG = int4, FUNCTION = public.reverse_gt, COMMUTATOR = <<<);
+  CREATE OPERATOR CLASS public.int4_reversed FOR TYPE int4 USING btree AS
+    OPERATOR 1 public.<<<, OPERATOR 3 pg_catalog.=, OPERATOR 5 public.>>>,
+    FUNCTION 1 public.reverse_cmp(int4, int4);
+  CREATE TABLE public.ranked (n int4);
+  CREATE INDEX ranked_reversed ON public.ranked (n public.int4_reversed);
+  INSERT INTO public.ranked SELECT g FROM generate_series(1, 10) g;`
+
+describe('functions and operators of another role in the source’s public schema', () => {
+  // The source is read in a read-only transaction, where the planted functions' nextval fails: a call
+  // fails the run.
+  test('are not called by a run with objects: all and an operator class of the source', async () => {
+    const db = await databasePair(servers, 'hostile_public_source')
+    try {
+      await db.source.sql(SOURCE + OPERATOR_CLASS)
+      await plant(db.source, 'builtin')
+      await plant(db.source, 'typed')
+      const config = testConfig(
+        { source: db.source.url, target: db.target.url },
+        {
+          yaml: {
+            objects: 'all',
+            tables: ['public.parent', 'public.item', 'public.item_log', 'public.events', 'public.ranked'],
+          },
+        },
+      )
+      succeeded(await new TransferJob(config, { notifier: null }).run())
+      for (const table of ['public.item', 'public.ranked']) await assertSameRows(db, table)
+      assert.deepEqual((await hijacked(db.source)).calls, {})
+    } finally {
+      await db.drop()
+    }
+  })
+})
 
 describe('functions and operators of another role in the target’s public schema', () => {
   test('are neither used by what a run creates nor called, run as a superuser', async () => {

@@ -44,11 +44,13 @@ export async function readOperatorClassObjects(
   const objects = await readDumpObjects(client, schemas)
   const byAddress = new Map(objects.map((o) => [o.address, o]))
   // pg_depend records no link between an operator and its commutator or negator: creating one makes the
-  // other a shell, which only the other's own definition fills in.
+  // other a shell, which only the other's own definition fills in. An oid is compared with an oid:
+  // pg_catalog has no oid <> int4, and another role's in public would match `oprcom <> 0` better.
   const partners = await client.query<{ oid: string; com: string; neg: string }>(
     `SELECT o.oid::int8 AS oid, o.oprcom::int8 AS com, o.oprnegate::int8 AS neg
        FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
-      WHERE n.nspname = ANY ($1::text[]) AND (o.oprcom <> 0 OR o.oprnegate <> 0)`,
+      WHERE n.nspname = ANY ($1::text[])
+        AND (o.oprcom <> 0::pg_catalog.oid OR o.oprnegate <> 0::pg_catalog.oid)`,
     [schemas],
   )
   const partnersOf = new Map(
