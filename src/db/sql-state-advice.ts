@@ -118,6 +118,16 @@ const ADVICE: readonly Advice[] = [
       "a source row belongs in another partition on the target: the target's partitions have other bounds than the source's (re-create them as the source's), or the table is hash-partitioned on an enum (or a type holding one), which PostgreSQL hashes by its label's oid, different in every database, so such a table cannot be copied partition by partition; leave its partitions out (exclude:) and copy it through its partitioned table (pg_dump --load-via-partition-root)",
   },
   {
+    // CREATE TABLE … PARTITION OF checks that the default partition holds no row of the new bound. The
+    // source moved those rows out of its default partition when it made the new one; the target's keeps
+    // them until a copy of the default partition takes them out.
+    sqlState: '23514',
+    in: ['run'],
+    message: /default partition/,
+    advice:
+      "the target's default partition still holds rows of this partition's range, which the source moved out of its own when it made this partition: a run that copies the default partition takes them out (this run did, if it selects it), then run again (--resume) to create this one; where no run copies the default partition, move those rows out of it on the target yourself",
+  },
+  {
     sqlState: '23',
     in: ['copy'],
     advice:
