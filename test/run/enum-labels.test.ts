@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { planTransfer } from '../../src/steps/plan/plan-transfer.js'
+import { testConfig } from '../helpers/config.js'
 import { databasePair } from '../helpers/database-pair.js'
 import { assertSameRows, fingerprint } from '../helpers/fingerprint.js'
 import { copied, notes, runBetween } from '../helpers/sync-report.js'
@@ -43,6 +45,13 @@ describe('enum labels the source added since the last run', () => {
         UPDATE app.t SET m = 'happy', ms = '{grim,meh,happy}', md = 'meh' WHERE id % 10 = 0;
         INSERT INTO app.t VALUES (51, 'grim', NULL, 'happy');
       `)
+      // plan says what the run will do to the target's type, and writes nothing.
+      const plan = await planTransfer(testConfig({ source: db.source.url, target: db.target.url, mode }))
+      assert.match(
+        plan.warnings.join('\n'),
+        /enum app\.mood on the target lacks the labels 'grim', 'meh', 'happy' the source added: a run adds them/,
+      )
+      assert.equal(await labels(db.target, 'app.mood'), '{sad,ok}')
       const report = await runBetween(db, mode)
       const table = copied(report, 'app.t')
       assert.equal(await labels(db.target, 'app.mood'), await labels(db.source, 'app.mood'))
@@ -67,6 +76,11 @@ describe('enum labels the source added since the last run', () => {
       CREATE TABLE t (id int PRIMARY KEY, m mood);
       INSERT INTO t VALUES (7, 'local');
     `)
+    const plan = await planTransfer(testConfig({ source: db.source.url, target: db.target.url }))
+    assert.match(
+      plan.warnings.join('\n'),
+      /enum public\.mood on the target lacks the source's labels 'happy' but has others/,
+    )
     const before = await fingerprint(db.target.url, 'public.t')
     const report = await runBetween(db, 'replace')
     const table = report.tables.find((t) => t.table === 'public.t')

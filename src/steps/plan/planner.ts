@@ -2,6 +2,7 @@ import { closest } from '../../closest.js'
 import { type Catalog, type SequenceInfo, type TableInfo, firesInOurSessions } from '../../catalog/catalog.js'
 import { TableRef, quoteIdent } from '../../db/table-ref.js'
 import type { Config, LoadMode, TableEntry } from '../../config/schema.js'
+import { enumLabelChanges, enumLeftAloneNote, labelList } from '../schema/enum-labels.js'
 import { TablehaulError, messageOf } from '../../errors.js'
 import { escapeControl } from '../../text.js'
 import { checkCompatibility, type SourceColumn } from './compatibility.js'
@@ -205,6 +206,15 @@ export class Planner {
       if (plan.referencedFromOutside) warnings.push(referencedFromOutsideWarning(plan))
       const keyless = keylessFirstSync(plan)
       if (keyless) warnings.push(keyless)
+    }
+    if (this.options.config.schema !== 'none') {
+      for (const change of enumLabelChanges(source, this.options.target, copiedTables(checked))) {
+        warnings.push(
+          change.statements
+            ? `enum ${change.type.ref.display} on the target lacks the labels ${labelList(change.labels)} the source added: a run adds them there (ALTER TYPE … ADD VALUE), at the source's place, before copying the tables that use it`
+            : enumLeftAloneNote(change),
+        )
+      }
     }
     checked.sort(
       (a, b) => b.estimatedBytes - a.estimatedBytes || a.target.display.localeCompare(b.target.display),
@@ -799,5 +809,14 @@ function lockedProblem(
           : `run again once that transaction ends; to see it, on the ${side}: SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE pid = ${lock.pid} (pg_locks lists every lock on the table)`,
       table: reported.display,
     },
+  )
+}
+
+/** The planned tables a run copies from a source table, as enumLabelChanges takes them. */
+export function copiedTables(plans: readonly TablePlan[]): { table: TableInfo; into: string }[] {
+  return plans.flatMap((plan) =>
+    !plan.problem && plan.source.kind === 'table'
+      ? [{ table: plan.source.table, into: plan.target.key }]
+      : [],
   )
 }

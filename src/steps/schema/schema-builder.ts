@@ -1,13 +1,13 @@
 import { adviceFor } from '../../db/sql-state-advice.js'
 import type pg from 'pg'
-import type { Catalog, SequenceInfo, TableInfo, TypeInfo } from '../../catalog/catalog.js'
+import type { Catalog, SequenceInfo, TableInfo } from '../../catalog/catalog.js'
 import { type CreationOrder, creationOrder, type SchemaObject } from '../../catalog/creation-order.js'
 import { type Database, isConnectionLost } from '../../db/database.js'
 import type { Ddl } from '../../catalog/ddl.js'
 import { TablehaulError, messageOf } from '../../errors.js'
-import { quoteIdent, quoteLiteral, type TableRef } from '../../db/table-ref.js'
-import { addedLabelStatements, enumTypesOf } from './enum-labels.js'
-import type { TablePlan } from '../plan/planner.js'
+import { quoteIdent, type TableRef } from '../../db/table-ref.js'
+import { enumLabelChanges, enumLeftAloneNote, labelList } from './enum-labels.js'
+import { copiedTables, type TablePlan } from '../plan/planner.js'
 import type { IndexOperatorClasses } from './index-operator-classes.js'
 
 export interface SchemaBuilderOptions {
@@ -132,41 +132,20 @@ export class SchemaBuilder {
     const note = (keys: readonly string[], text: string) => {
       for (const key of keys) notes.set(key, [...(notes.get(key) ?? []), text])
     }
-    const users = new Map<number, { type: TypeInfo; tables: string[] }>()
-    for (const plan of plans) {
-      if (plan.problem || plan.source.kind !== 'table') continue
-      for (const type of enumTypesOf(source, plan.source.table)) {
-        const entry = users.get(type.oid) ?? { type, tables: [] }
-        entry.tables.push(plan.target.key)
-        users.set(type.oid, entry)
-      }
-    }
-    const changes: { type: TypeInfo; tables: string[]; labels: string[]; statements: string[] }[] = []
-    for (const { type, tables } of users.values()) {
-      const local = target.typeNamed(type.ref)
-      if (type.extension || local?.kind !== 'e') continue
-      const lacking = type.labels.filter((label) => !local.labels.includes(label))
-      if (lacking.length === 0) continue
-      const added = addedLabelStatements(local.ref.sql, type.labels, local.labels)
-      if (added) changes.push({ type, tables, ...added })
-      else
-        note(
-          tables,
-          `enum ${type.ref.display} on the target lacks the source's labels ${lacking.map(quoteLiteral).join(', ')} but has others or orders them otherwise (${local.labels.map(quoteLiteral).join(', ')}), so it is left as it is: a row holding one of those labels fails the table`,
-        )
-    }
-    if (changes.length === 0) return notes
+    const changes = enumLabelChanges(source, target, copiedTables(plans))
+    for (const change of changes) if (!change.statements) note(change.tables, enumLeftAloneNote(change))
+    const toMake = changes.filter((change) => change.statements)
+    if (toMake.length === 0) return notes
     await targetDb.withClient(async (client) => {
       const step = new SavepointRunner(targetDb, client)
       await step.begin()
-      for (const { type, tables, labels, statements } of changes) {
-        const error = await step.run(statements)
-        const list = labels.map(quoteLiteral).join(', ')
+      for (const { type, tables, labels, statements } of toMake) {
+        const error = await step.run(statements!)
         note(
           tables,
           error === undefined
-            ? `enum ${type.ref.display} on the target gained the labels the source added: ${list} (ALTER TYPE … ADD VALUE)`
-            : `the labels the source's enum ${type.ref.display} has and the target's lacks (${list}) could not be added: ${reason(error)}; a row holding one of them fails the table`,
+            ? `enum ${type.ref.display} on the target gained the labels the source added: ${labelList(labels)} (ALTER TYPE … ADD VALUE)`
+            : `the labels the source's enum ${type.ref.display} has and the target's lacks (${labelList(labels)}) could not be added: ${reason(error)}; a row holding one of them fails the table`,
         )
       }
       await step.commit()
