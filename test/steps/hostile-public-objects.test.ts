@@ -303,4 +303,31 @@ describe('functions and operators of another role in the target’s public schem
       await db.drop()
     }
   })
+
+  // Not guaranteed yet (docs/security.md): a function whose body is looked up when it runs (plpgsql, or SQL
+  // without BEGIN ATOMIC), called by a check during the load, runs under the session's search_path public.
+  test(
+    'are not called by a copied function a check calls during the load',
+    { todo: 'the load runs under search_path public: see docs/security.md, Not guaranteed yet' },
+    async () => {
+      const db = await databasePair(servers, 'hostile_public_load')
+      try {
+        await db.source.sql(`
+          CREATE FUNCTION public.valid(t text) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT $1 || 1 <> '' $$;
+          CREATE TABLE public.checked (t text CHECK (public.valid(t)));
+          INSERT INTO public.checked SELECT 'v' || g FROM generate_series(1, 10) g;`)
+        await plant(db.target, 'builtin')
+        for (let run = 0; run < 2; run++) {
+          const config = testConfig(
+            { source: db.source.url, target: db.target.url },
+            { yaml: { tables: ['public.checked'] } },
+          )
+          succeeded(await new TransferJob(config, { notifier: null }).run())
+        }
+        await assertUntouched(db.target, 'a replace whose check calls a copied function')
+      } finally {
+        await db.drop()
+      }
+    },
+  )
 })
