@@ -437,11 +437,16 @@ export class Ddl {
     return `ALTER TABLE ONLY ${parent.ref.sql} ATTACH PARTITION ${into.sql} ${table.partitionBound}`
   }
 
-  /** Makes serial columns' sequences belong to their column again, as on the source. */
+  /**
+   * Makes serial columns' sequences belong to their column again, as on the source. PostgreSQL links a
+   * sequence only to a table of its own schema: a table copied `into:` another schema keeps the default
+   * that draws from it, and the sequence belongs to no column there.
+   */
   sequenceOwnership(table: TableInfo, into: TableRef = table.ref): string[] {
     return this.catalog
       .ownedSequences(table)
       .filter((sequence) => sequence.ownerDependency === 'a' && sequence.ownerColumn)
+      .filter((sequence) => sequence.ref.schema === into.schema)
       .map(
         (sequence) =>
           `ALTER SEQUENCE ${sequence.ref.sql} OWNED BY ${into.sql}.${quoteIdent(sequence.ownerColumn!)}`,

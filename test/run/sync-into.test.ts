@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
+import { rowsOf } from '../helpers/fingerprint.js'
+import { copied, notes, runBetween as run } from '../helpers/sync-report.js'
+import { testServers } from '../helpers/servers.js'
+
+// A nightly sync of a table keyed by a bigserial column into a table of another schema on the target
+// (into:), all of it or the rows a where: selects.
+
+let servers: Awaited<ReturnType<typeof testServers>>
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await servers?.stop()
+})
+
+async function withPair(name: string, body: (db: DatabasePair) => Promise<void>): Promise<void> {
+  const db = await databasePair(servers, name)
+  try {
+    await db.source.sql(`
+      CREATE TABLE public.orders (id bigserial PRIMARY KEY, status text NOT NULL);
+      INSERT INTO public.orders (status) SELECT CASE WHEN g % 10 = 0 THEN 'paid' ELSE 'new' END FROM generate_series(1, 1000) g;`)
+    await body(db)
+  } finally {
+    await db.drop()
+  }
+}
+
+/** The source's rows (those `where` selects) and the target table's, each as text. */
+async function assertSame(db: DatabasePair, into: string, where = 'true'): Promise<void> {
+  const expected = await db.source.sql<{ row: string }>(
+    `SELECT ROW(o.*)::text AS row FROM public.orders o WHERE ${where} ORDER BY ROW(o.*)::text COLLATE "C"`,
+  )
+  assert.deepEqual(
+    await rowsOf(db.target, into),
+    expected.map((r) => r.row),
+  )
+}
+
+describe('a sync into a table of another schema', () => {
+  test('creates the table with its bigserial column there, and syncs only what changed the next night', () =>
+    withPair('sync_into_schema', async (db) => {
+      const tables = [{ name: 'public.orders', into: 'reporting.orders' }]
+      const first = await run(db, 'sync', { tables })
+      assert.equal(first.status, 'succeeded', JSON.stringify(first.tables))
+      await db.source.sql(`UPDATE public.orders SET status = 'sent' WHERE id <= 3;
+        INSERT INTO public.orders (status) VALUES ('new'), ('new'); DELETE FROM public.orders WHERE id = 500`)
+      const table = copied(await run(db, 'sync', { tables }), 'reporting.orders')
+      assert.equal(table.syncCompared, 'written', notes(table))
+      assert.deepEqual(table.sync, { inserted: 2, updated: 3, deleted: 1, unchanged: 996 })
+      await assertSame(db, 'reporting.orders')
+      // The column's default still draws from a sequence set to the source's position.
+      const [next] = await db.target.sql<{ id: string }>(
+        `INSERT INTO reporting.orders (status) VALUES ('local') RETURNING id::text AS id`,
+      )
+      assert.equal(next?.id, '1003')
+    }))
+
+  test('with where:, deletes the rows that left the filter and inserts those that entered it', () =>
+    withPair('sync_into_where', async (db) => {
+      const tables = [{ name: 'public.orders', into: 'reporting.paid', where: "status = 'paid'" }]
+      assert.equal((await run(db, 'sync', { tables })).status, 'succeeded')
+      await db.source.sql(`UPDATE public.orders SET status = 'new' WHERE id IN (10, 20);
+        UPDATE public.orders SET status = 'paid' WHERE id IN (11, 12, 13)`)
+      const table = copied(await run(db, 'sync', { tables }), 'reporting.paid')
+      assert.equal(table.syncCompared, 'all')
+      assert.deepEqual(table.sync, { inserted: 3, updated: 0, deleted: 2, unchanged: 98 })
+      await assertSame(db, 'reporting.paid', "status = 'paid'")
+    }))
+})
