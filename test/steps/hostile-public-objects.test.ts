@@ -164,11 +164,13 @@ function run(
   mode: 'replace' | 'recreate',
   objects: 'all' | 'tables',
   lockMs = 60_000,
+  more: Record<string, unknown> = {},
 ): Promise<RunReport> {
   const config = testConfig(
     { source: db.source.url, target: targetUrl, mode },
     {
       yaml: {
+        ...more,
         objects,
         timeouts: { ...testConfig({}).timeouts, lock: lockMs },
         tables: [
@@ -288,6 +290,13 @@ describe('functions and operators of another role in the target’s public schem
     const db = await databasePair(servers, 'hostile_public')
     try {
       await runsUntouched(db, db.target.url)
+      // The source's owners and privileges given on the target (its owner is this superuser too).
+      await db.source.sql(`GRANT SELECT ON public.item_view TO PUBLIC;
+        GRANT EXECUTE ON FUNCTION public.tagged(text, int4) TO PUBLIC`)
+      succeeded(
+        await run(db, db.target.url, 'replace', 'all', 60_000, { owners: 'keep', privileges: 'keep' }),
+      )
+      await assertUntouched(db.target, 'owners: keep and privileges: keep')
     } finally {
       await db.drop()
     }
