@@ -219,7 +219,12 @@ export class TableCopier {
           const records = this.options.plan.mode !== 'append'
           const mark = records ? await readSourceMark(sourceClient, this.options.plan) : undefined
           const sourceSince = records
-            ? await readSourceSince(sourceClient, this.options.plan, this.options.snapshot)
+            ? await readSourceSince(
+                sourceClient,
+                this.options.plan,
+                this.options.snapshot,
+                this.options.syncMark?.since?.source,
+              )
             : undefined
           watchdog.phase('waiting for a lock on the target table', clientLimitMs(timeouts.lockMs))
           part = (await this.syncsRows(targetClient))

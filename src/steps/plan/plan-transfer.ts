@@ -207,7 +207,7 @@ async function syncComparisons(session: ReadingSession): Promise<Map<string, Pla
   const marks = await readSyncMarks(target).catch(() => new Map<string, SyncMark>())
   for (const plan of syncing) {
     const previous = marks.get(plan.target.key)?.since
-    const now = await snapshot.read((client) => readSourceSince(client, plan, snapshot))
+    const now = await snapshot.read((client) => readSourceSince(client, plan, snapshot, previous?.source))
     const conditions = sinceConditions(previous, now)
     // An empty target table is loaded in full (COPY FREEZE): there is nothing to compare.
     const reason = await target.withTransaction(

@@ -48,6 +48,14 @@ export interface SourceSince {
   /** `oid:relfilenode` of the source table. */
   readonly relation: string
   readonly signature: string
+  /** See RowTextSignature. */
+  readonly shape?: string | undefined
+  readonly labels?: EnumLabels | undefined
+  /**
+   * The digest of the labels the last copy recorded (those up to its `labels.max`) as they read now: equal
+   * when none was renamed. Only for comparing with that copy; not read back from a mark.
+   */
+  readonly labelsBefore?: string | undefined
   /** The run's snapshot, as 64-bit transaction ids: every id below xmin had ended. */
   readonly xmin: string
   readonly xmax: string
@@ -76,6 +84,9 @@ export interface TargetSince {
   /** `oid:relfilenode` of the target table when the copy committed. */
   readonly relation: string
   readonly signature: string
+  /** See RowTextSignature. */
+  readonly shape?: string | undefined
+  readonly labels?: EnumLabels | undefined
   /** Every transaction id below this one (64-bit) had ended when the copy committed, except the copy's own. */
   readonly below: string
   /** The ids (32-bit) of the copy's transaction and subtransactions that wrote rows. */
@@ -84,12 +95,22 @@ export interface TargetSince {
   readonly rows: number
 }
 
+/**
+ * The labels of the enum types a table's columns reach (pg_enum rows: type oid, label oid, label), which
+ * the signature covers too: `max` is the highest label oid, `digest` the md5 of them all in oid order.
+ */
+export interface EnumLabels {
+  readonly max: string
+  readonly digest: string
+}
+
 export interface SyncSince {
   readonly source: SourceSince
   readonly target: TargetSince
 }
 
 const digits = z.string().regex(/^\d{1,20}$/)
+const enumLabelsSchema = z.object({ max: digits, digest: z.string().regex(/^[0-9a-f]{32}$/) })
 
 /**
  * A recorded position as read back from tablehaul.sync_marks: its numbers go into SQL, so a value of another
@@ -104,6 +125,8 @@ const syncSinceSchema = z.object({
     standby: z.boolean().optional(),
     relation: z.string(),
     signature: z.string(),
+    shape: z.string().optional(),
+    labels: enumLabelsSchema.optional(),
     xmin: digits,
     xmax: digits,
     rowSecurity: z.boolean(),
@@ -114,6 +137,8 @@ const syncSinceSchema = z.object({
   target: z.object({
     relation: z.string(),
     signature: z.string(),
+    shape: z.string().optional(),
+    labels: enumLabelsSchema.optional(),
     below: digits,
     own: z.array(digits).max(1000),
     rows: z.number().int().nonnegative(),
@@ -128,6 +153,55 @@ export function parseSince(value: unknown): SyncSince | undefined {
 /** Transactions between the last copy and now beyond which 32-bit ids are no longer compared. */
 const MAX_DISTANCE = 1n << 30n
 
+/** One pg_enum row (of alias e) as the labels' digests take it: type oid, label oid, label. */
+const LABEL_ENTRY = `pg_catalog.format('%s:%s:%s', e.enumtypid, e.oid, e.enumlabel)`
+
+/** What signatureSql returns. */
+interface SignatureRow {
+  readonly signature: string
+  readonly shape: string
+  readonly labels_max: string | null
+  readonly labels_digest: string | null
+  readonly labels_before: string | null
+  readonly names_objects: boolean
+}
+
+/** A signature's parts that a mark records. */
+function recorded(row: SignatureRow): Pick<TargetSince, 'signature' | 'shape' | 'labels'> {
+  return {
+    signature: row.signature,
+    shape: row.shape,
+    labels:
+      row.labels_max !== null && row.labels_digest !== null
+        ? { max: row.labels_max, digest: row.labels_digest }
+        : undefined,
+  }
+}
+
+/**
+ * Whether rows unwritten since the last copy still read as they did: the same signature, or only enum
+ * labels added since (ALTER TYPE … ADD VALUE gives a label a new oid and changes no row's text; a renamed
+ * one changes the labels the last copy knew, whose digest `labelsBefore` then differs). A label added with
+ * an oid below the last copy's highest (after the oid counter wrapped) reads as a change: the rows are
+ * compared, which is never wrong.
+ */
+function sameRowText(
+  before: Pick<TargetSince, 'signature' | 'shape' | 'labels'>,
+  now: {
+    readonly signature: string
+    readonly shape?: string | undefined
+    readonly labelsBefore?: string | undefined
+  },
+): boolean {
+  if (before.signature === now.signature) return true
+  return (
+    before.shape !== undefined &&
+    before.labels !== undefined &&
+    before.shape === now.shape &&
+    before.labels.digest === now.labelsBefore
+  )
+}
+
 /**
  * The signature of a table's rows' text forms, apart from their values: columns with their types, typmods
  * and collations, the labels of every enum any column's type reaches (through arrays, domains, ranges,
@@ -141,7 +215,7 @@ const MAX_DISTANCE = 1n << 30n
  * (the row type and its array) with every table, so a sync of each of n tables read n tables' worth of
  * pg_type: 2,000 tables scanned 4,600 rows per table, three times per table (source, and target twice).
  */
-function signatureSql(table: string): string {
+function signatureSql(table: string, labelsUpTo?: string): string {
   const relation = `${quoteLiteral(table)}::pg_catalog.regclass::pg_catalog.oid`
   return `WITH RECURSIVE types(oid) AS (
     SELECT a.atttypid FROM pg_catalog.pg_attribute a
@@ -158,21 +232,33 @@ function signatureSql(table: string): string {
        UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r
                   WHERE (pg_catalog.to_jsonb(r) ->> 'rngmultitypid'::pg_catalog.text)::pg_catalog.oid = t.oid) AS n(oid)
      WHERE n.oid <> 0::pg_catalog.oid)
-  SELECT pg_catalog.md5(pg_catalog.concat_ws(' | ',
+  SELECT pg_catalog.md5(pg_catalog.concat_ws(' | ', p.columns, p.attributes, p.labels, p.extensions)) AS signature,
+         pg_catalog.md5(pg_catalog.concat_ws(' | ', p.columns, p.attributes, p.enums, p.extensions)) AS shape,
+         p.labels_max, p.labels_digest, p.labels_before,
+  EXISTS (SELECT 1 FROM types WHERE oid IN (${CATALOG_NAME_TYPES.map((oid) => `${oid}::pg_catalog.oid`).join(', ')})) AS names_objects
+  FROM (SELECT
     (SELECT pg_catalog.string_agg(pg_catalog.format('%s %s %s %s %s %s', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attcollation, a.attgenerated), ', ' ORDER BY a.attnum)
-       FROM pg_catalog.pg_attribute a WHERE a.attrelid = ${relation} AND a.attnum > 0 AND NOT a.attisdropped),
+       FROM pg_catalog.pg_attribute a WHERE a.attrelid = ${relation} AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
     (SELECT pg_catalog.string_agg(pg_catalog.format('%s.%s %s %s %s %s', t.oid, a.attnum, a.attname, a.atttypid, a.atttypmod, a.attcollation), ', ' ORDER BY t.oid, a.attnum)
        FROM (SELECT DISTINCT oid FROM types) AS tt
       CROSS JOIN LATERAL (SELECT t.oid, t.typrelid FROM pg_catalog.pg_type t WHERE t.oid = tt.oid OFFSET 0) AS t
        JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid
-      WHERE a.attnum > 0 AND NOT a.attisdropped),
+      WHERE a.attnum > 0 AND NOT a.attisdropped) AS attributes,
     (SELECT pg_catalog.string_agg(pg_catalog.format('%s=%s', e.enumtypid, e.enumlabel), ', ' ORDER BY e.enumtypid, e.enumsortorder)
-       FROM pg_catalog.pg_enum e WHERE e.enumtypid IN (SELECT oid FROM types)),
+       FROM pg_catalog.pg_enum e WHERE e.enumtypid IN (SELECT oid FROM types)) AS labels,
     (SELECT pg_catalog.string_agg(pg_catalog.format('%s@%s', x.extname, x.extversion), ', ' ORDER BY x.extname)
        FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
-      WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid AND d.objid IN (SELECT oid FROM types) AND d.deptype = 'e')
-  )) AS signature,
-  EXISTS (SELECT 1 FROM types WHERE oid IN (${CATALOG_NAME_TYPES.map((oid) => `${oid}::pg_catalog.oid`).join(', ')})) AS names_objects`
+      WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid AND d.objid IN (SELECT oid FROM types) AND d.deptype = 'e') AS extensions,
+    (SELECT 'enums '::pg_catalog.text OPERATOR(pg_catalog.||) pg_catalog.string_agg(DISTINCT e.enumtypid::pg_catalog.text, ',')
+       FROM pg_catalog.pg_enum e WHERE e.enumtypid IN (SELECT oid FROM types)) AS enums,
+    (SELECT pg_catalog.max(e.oid)::pg_catalog.text
+       FROM pg_catalog.pg_enum e WHERE e.enumtypid IN (SELECT oid FROM types)) AS labels_max,
+    (SELECT pg_catalog.md5(pg_catalog.string_agg(${LABEL_ENTRY}, E'\\n' ORDER BY e.oid))
+       FROM pg_catalog.pg_enum e WHERE e.enumtypid IN (SELECT oid FROM types)) AS labels_digest,
+    (SELECT pg_catalog.md5(pg_catalog.string_agg(${LABEL_ENTRY}, E'\\n' ORDER BY e.oid))
+       FROM pg_catalog.pg_enum e WHERE e.enumtypid IN (SELECT oid FROM types)
+        AND ${labelsUpTo === undefined ? 'false' : `e.oid OPERATOR(pg_catalog.<=) ${quoteLiteral(labelsUpTo)}::pg_catalog.oid`}) AS labels_before
+  ) AS p`
 }
 
 /**
@@ -197,6 +283,7 @@ export async function readSourceSince(
   client: pg.ClientBase,
   plan: TablePlan,
   snapshot: { readonly id: string | undefined; readonly unseen: readonly string[] | undefined },
+  previous?: SourceSince,
 ): Promise<SourceSince | undefined> {
   if (plan.source.kind !== 'table' || plan.source.where) return undefined
   const table = plan.source.table.ref.sql
@@ -229,9 +316,7 @@ export async function readSourceSince(
             (SELECT c.relrowsecurity FROM pg_catalog.pg_class c WHERE c.oid = ${quoteLiteral(table)}::pg_catalog.regclass::pg_catalog.oid) AS row_security,
             (SELECT s.n_tup_del::text FROM pg_catalog.pg_stat_all_tables s WHERE s.relid = ${quoteLiteral(table)}::pg_catalog.regclass::pg_catalog.oid) AS deletes`,
   )
-  const { rows: signed } = await client.query<{ signature: string; names_objects: boolean }>(
-    signatureSql(table),
-  )
+  const { rows: signed } = await client.query<SignatureRow>(signatureSql(table, previous?.labels?.max))
   const row = rows[0]!
   // The run's exported snapshot had them read as it was taken; a table read in a snapshot of its own, now.
   const unseen = snapshot.id ? snapshot.unseen : await readUnseen(client)
@@ -243,7 +328,8 @@ export async function readSourceSince(
     standby: row.standby,
     database: row.database,
     relation: row.relation,
-    signature: signed[0]!.signature,
+    ...recorded(signed[0]!),
+    labelsBefore: signed[0]!.labels_before ?? undefined,
     namesObjects: signed[0]!.names_objects,
     deletes: row.deletes ?? undefined,
     xmin: row.xmin,
@@ -314,7 +400,7 @@ export async function readTargetSince(
     `SELECT ${relationSql(table)} AS relation, pg_catalog.txid_current()::text AS own,
             pg_catalog.txid_current_snapshot()::text AS snapshot`,
   )
-  const { rows: signed } = await client.query<{ signature: string }>(signatureSql(table))
+  const { rows: signed } = await client.query<SignatureRow>(signatureSql(table))
   const row = rows[0]!
   // The snapshot's in-progress list leaves out the transaction itself; the oldest other one still running
   // may write later, under an id (or a subtransaction's) above its own.
@@ -325,7 +411,7 @@ export async function readTargetSince(
   for (const xid of written.kept ?? []) if (!precedes(BigInt(xid), xid32(below))) own.add(xid)
   return {
     relation: row.relation,
-    signature: signed[0]!.signature,
+    ...recorded(signed[0]!),
     below: below.toString(),
     own: [...own].sort(),
     rows: written.rows,
@@ -388,7 +474,7 @@ export function sinceConditions(
   if (before.database !== now.database) return 'the source is another database than at the last copy'
   if (before.relation !== now.relation)
     return 'the source table was re-created, truncated or rewritten since the last copy'
-  if (before.signature !== now.signature)
+  if (!sameRowText(before, now))
     return "the source table's columns, types or enum labels changed since the last copy"
   // Before the ids-went-back check: a standby's snapshot stops at the last commit it replayed, so one that
   // lags behind the last copy's (a primary's, or a standby's further ahead) has a lower xmax without any
@@ -441,10 +527,11 @@ export async function targetSinceProblem(
   const { rows } = await client.query<{ relation: string; next: string }>(
     `SELECT ${relationSql(table)} AS relation, pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS next`,
   )
-  const { rows: signed } = await client.query<{ signature: string }>(signatureSql(table))
+  const { rows: signed } = await client.query<SignatureRow>(signatureSql(table, previous.labels?.max))
   if (rows[0]!.relation !== previous.relation)
     return 'the target table was re-created, truncated or rewritten since the last copy'
-  if (signed[0]!.signature !== previous.signature)
+  const now = signed[0]!
+  if (!sameRowText(previous, { ...now, labelsBefore: now.labels_before ?? undefined }))
     return "the target table's columns, types or enum labels changed since the last copy"
   const distance = BigInt(rows[0]!.next) - BigInt(previous.below)
   if (distance < 0n) return "the target's transaction ids went back since the last copy (a restore?)"
