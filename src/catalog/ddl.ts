@@ -438,15 +438,17 @@ export class Ddl {
   }
 
   /**
-   * Makes serial columns' sequences belong to their column again, as on the source. PostgreSQL links a
-   * sequence only to a table of its own schema: a table copied `into:` another schema keeps the default
-   * that draws from it, and the sequence belongs to no column there.
+   * Makes serial columns' sequences belong to their column again, as on the source. Not for a table copied
+   * `into:` another name: its default draws from the source's sequence by that sequence's name, which the
+   * target's copy of the source table (there, or made later) owns; taken over, dropping the renamed table
+   * would drop that table's default with it. Nor could it be across schemas: PostgreSQL links a sequence
+   * only to a table of its own schema.
    */
   sequenceOwnership(table: TableInfo, into: TableRef = table.ref): string[] {
+    if (!into.equals(table.ref)) return []
     return this.catalog
       .ownedSequences(table)
       .filter((sequence) => sequence.ownerDependency === 'a' && sequence.ownerColumn)
-      .filter((sequence) => sequence.ref.schema === into.schema)
       .map(
         (sequence) =>
           `ALTER SEQUENCE ${sequence.ref.sql} OWNED BY ${into.sql}.${quoteIdent(sequence.ownerColumn!)}`,

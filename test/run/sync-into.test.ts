@@ -71,4 +71,28 @@ describe('a sync into a table of another schema', () => {
       assert.deepEqual(table.sync, { inserted: 3, updated: 0, deleted: 2, unchanged: 98 })
       await assertSame(db, 'reporting.paid', "status = 'paid'")
     }))
+
+  test('into: another name in the same schema leaves the sequence to the copy of the source table there', () =>
+    withPair('sync_into_same_schema', async (db) => {
+      assert.equal((await run(db, 'replace')).status, 'succeeded')
+      const tables = [{ name: 'public.orders', into: 'public.orders_paid', where: "status = 'paid'" }]
+      assert.equal((await run(db, 'sync', { tables })).status, 'succeeded')
+      const owner = () =>
+        db.target.sql<{ owner: string }>(
+          `SELECT d.refobjid::regclass::text AS owner FROM pg_depend d
+            WHERE d.objid = 'public.orders_id_seq'::regclass AND d.deptype = 'a'`,
+        )
+      assert.deepEqual(await owner(), [{ owner: 'orders' }])
+      // Re-created, the table under the other name drops only what is its own: not the sequence that the
+      // copy of the source table draws its ids from.
+      const recreated = await run(db, 'recreate' as 'replace', { tables })
+      assert.equal(recreated.status, 'succeeded', JSON.stringify(recreated.tables))
+      assert.doesNotMatch(notes(copied(recreated, 'public.orders_paid')), /also dropped/)
+      const [column] = await db.target.sql<{ default: string | null }>(
+        `SELECT pg_get_expr(d.adbin, d.adrelid) AS default FROM pg_attrdef d
+          WHERE d.adrelid = 'public.orders'::regclass AND d.adnum = 1`,
+      )
+      assert.match(column?.default ?? '', /nextval\('orders_id_seq'::regclass\)/)
+      assert.deepEqual(await owner(), [{ owner: 'orders' }])
+    }))
 })
