@@ -650,7 +650,8 @@ function keyConstraints(
     if (constraint.type !== 'p' && constraint.type !== 'u' && constraint.type !== 'x') continue
     if (!constraint.isLocal && constraint.parentConstraintOid === 0) continue
     if (options.attached && constraint.parentConstraintOid !== 0) continue
-    const what = `constraint ${quoteIdent(constraint.name)} of ${into.display}`
+    const name = indexNameFor(constraint.name, table.ref, into)
+    const what = `constraint ${quoteIdent(name)} of ${into.display}`
     const refused = shortfall(constraint)
     if (refused !== undefined) {
       statements.push({ sql: '', what, refused })
@@ -666,18 +667,20 @@ function keyConstraints(
       !table.isPartition &&
       constraint.indexDefinition
     ) {
-      const indexName = constraint.indexName ?? indexNameOf(constraint.indexDefinition)
-      statements.push(on(what, retarget(constraint.indexDefinition, table.ref, into)))
+      const indexName = indexNameFor(
+        constraint.indexName ?? indexNameOf(constraint.indexDefinition),
+        table.ref,
+        into,
+      )
+      statements.push(on(what, renameIndex(retarget(constraint.indexDefinition, table.ref, into), indexName)))
       statements.push(
         on(
           what,
-          `${only} ADD CONSTRAINT ${quoteIdent(constraint.name)} ${constraint.type === 'p' ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX ${quoteIdent(indexName)}${deferrability(constraint)}`,
+          `${only} ADD CONSTRAINT ${quoteIdent(name)} ${constraint.type === 'p' ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX ${quoteIdent(indexName)}${deferrability(constraint)}`,
         ),
       )
     } else {
-      statements.push(
-        on(what, `${only} ADD CONSTRAINT ${quoteIdent(constraint.name)} ${constraint.definition}`),
-      )
+      statements.push(on(what, `${only} ADD CONSTRAINT ${quoteIdent(name)} ${constraint.definition}`))
     }
   }
   return statements
@@ -740,9 +743,13 @@ function indexes(table: TableInfo, into: TableRef, options: AfterDataOptions): S
   return table.indexes
     .filter((index) => !index.constraintName && (index.isValid || table.kind === 'p'))
     .filter((index) => !(options.attached && index.parentIndexOid !== null))
-    .map((index) =>
-      on(`index ${schema}.${quoteIdent(index.name)}`, retarget(index.definition, table.ref, into)),
-    )
+    .map((index) => {
+      const name = indexNameFor(index.name, table.ref, into)
+      return on(
+        `index ${schema}.${quoteIdent(name)}`,
+        renameIndex(retarget(index.definition, table.ref, into), name),
+      )
+    })
 }
 
 /** Per-column statistics targets, CLUSTER ON, REPLICA IDENTITY and comments of the table's indexes. */
@@ -750,15 +757,16 @@ function indexSettings(table: TableInfo, into: TableRef): Statement[] {
   const statements: Statement[] = []
   const only = `ALTER TABLE ONLY ${into.sql}`
   for (const index of table.indexes) {
-    const name = `${quoteIdent(into.schema)}.${quoteIdent(index.name)}`
+    const indexName = indexNameFor(index.name, table.ref, into)
+    const name = `${quoteIdent(into.schema)}.${quoteIdent(indexName)}`
     const what = `index ${name}`
     for (const target of index.statisticsTargets) {
       const [column, value] = target.split('=')
       statements.push(on(what, `ALTER INDEX ${name} ALTER COLUMN ${column} SET STATISTICS ${value}`))
     }
-    if (index.isClustered) statements.push(on(what, `${only} CLUSTER ON ${quoteIdent(index.name)}`))
+    if (index.isClustered) statements.push(on(what, `${only} CLUSTER ON ${quoteIdent(indexName)}`))
     if (index.isReplicaIdentity)
-      statements.push(on(what, `${only} REPLICA IDENTITY USING INDEX ${quoteIdent(index.name)}`))
+      statements.push(on(what, `${only} REPLICA IDENTITY USING INDEX ${quoteIdent(indexName)}`))
     statements.push(...comments(what, `INDEX ${name}`, index.comment))
   }
   return statements
@@ -768,13 +776,17 @@ function indexSettings(table: TableInfo, into: TableRef): Statement[] {
 function constraintComments(table: TableInfo, into: TableRef): Statement[] {
   return table.constraints
     .filter((constraint) => constraint.type !== 'f')
-    .flatMap((constraint) =>
-      comments(
-        `constraint ${quoteIdent(constraint.name)} of ${into.display}`,
-        `CONSTRAINT ${quoteIdent(constraint.name)} ON ${into.sql}`,
+    .flatMap((constraint) => {
+      // A key's and an exclusion constraint's names are their indexes' (see indexNameFor).
+      const name = ['p', 'u', 'x'].includes(constraint.type)
+        ? indexNameFor(constraint.name, table.ref, into)
+        : constraint.name
+      return comments(
+        `constraint ${quoteIdent(name)} of ${into.display}`,
+        `CONSTRAINT ${quoteIdent(name)} ON ${into.sql}`,
         constraint.comment,
-      ),
-    )
+      )
+    })
 }
 
 /** Extended statistics objects, their statistics targets and comments. */
@@ -898,6 +910,26 @@ function indexNameOf(definition: string): string {
   if (!match) throw new Error(`unexpected index definition: ${definition}`)
   const name = match[1]!
   return name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name
+}
+
+/**
+ * The name of a table's index (or of the key or exclusion constraint it backs) on a table copied `into:`
+ * another name. Index names are unique within a schema, and the target may hold its copy of the source table
+ * in the same one, with the source's names: a name that starts with the table's, as PostgreSQL makes them
+ * (orders_pkey, orders_status_idx), starts with the new table's instead. Others are kept.
+ */
+function indexNameFor(name: string, from: TableRef, to: TableRef): string {
+  if (from.name === to.name || !name.startsWith(`${from.name}_`)) return name
+  return `${to.name}${name.slice(from.name.length)}`
+}
+
+/** An index definition (pg_get_indexdef) under another index name. */
+function renameIndex(definition: string, name: string): string {
+  if (indexNameOf(definition) === name) return definition
+  return definition.replace(
+    /^(CREATE (?:UNIQUE )?INDEX )("(?:[^"]|"")+"|\S+)( ON )/,
+    (_match, head: string, _old: string, on: string) => `${head}${quoteIdent(name)}${on}`,
+  )
 }
 
 const IDENTIFIER = '(?:"(?:[^"]|"")+"|[^\\s."(]+)'

@@ -95,4 +95,26 @@ describe('a sync into a table of another schema', () => {
       assert.match(column?.default ?? '', /nextval\('orders_id_seq'::regclass\)/)
       assert.deepEqual(await owner(), [{ owner: 'orders' }])
     }))
+
+  test('into: another name in the same schema gets its own key and indexes, and syncs by that key', () =>
+    withPair('sync_into_same_keys', async (db) => {
+      await db.source.sql(`CREATE INDEX orders_status_idx ON public.orders (status)`)
+      assert.equal((await run(db, 'replace')).status, 'succeeded')
+      const tables = [{ name: 'public.orders', into: 'public.orders_paid', where: "status = 'paid'" }]
+      const first = copied(await run(db, 'sync', { tables }), 'public.orders_paid')
+      assert.doesNotMatch(notes(first), /could not be created/)
+      const indexes = await db.target.sql<{ name: string; definition: string }>(
+        `SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS definition FROM pg_index
+          WHERE indrelid = 'public.orders_paid'::regclass ORDER BY 1`,
+      )
+      assert.deepEqual(
+        indexes.map((i) => i.name),
+        ['orders_paid_pkey', 'orders_paid_status_idx'],
+      )
+      await db.source.sql(`UPDATE public.orders SET status = 'paid' WHERE id = 11`)
+      const table = copied(await run(db, 'sync', { tables }), 'public.orders_paid')
+      assert.equal(table.mode, 'sync', notes(table))
+      assert.deepEqual(table.sync, { inserted: 1, updated: 0, deleted: 0, unchanged: 100 })
+      await assertSame(db, 'public.orders_paid', "status = 'paid'")
+    }))
 })
