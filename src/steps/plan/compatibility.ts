@@ -1,5 +1,5 @@
 import type { ColumnInfo } from '../../catalog/catalog.js'
-import { displayIdentifier } from '../../db/table-ref.js'
+import { displayIdentifier, quoteIdent } from '../../db/table-ref.js'
 
 /** A column as the source sends it: a table column, or a column of a query's result. */
 export interface SourceColumn {
@@ -12,6 +12,12 @@ export interface Compatibility {
   readonly problems: string[]
   /** Every copied column has exactly the same type on both sides (binary COPY needs that). */
   readonly identicalTypes: boolean
+  /**
+   * ALTER TABLE actions that make the target table take the source's columns, where the problems are only
+   * columns the target lacks or holds in a type that the source's type can hold every value of (a widened
+   * column): the table, its other columns and their rows stay.
+   */
+  readonly fixes: string[]
 }
 
 /**
@@ -25,13 +31,17 @@ export function checkCompatibility(
   generatedOnSource: readonly string[] = [],
 ): Compatibility {
   const problems: string[] = []
+  const fixes: string[] = []
+  let onlyFixable = true
   // COPY never carries a generated column's values: a plain target column would be left NULL.
   for (const name of generatedOnSource) {
     const match = target.find((column) => column.name === name)
-    if (match && !match.generated)
+    if (match && !match.generated) {
+      onlyFixable = false
       problems.push(
         `column ${displayIdentifier(name)} is generated on the source but not on the target, where its values would be NULL`,
       )
+    }
   }
   let identicalTypes = true
   const targetByName = new Map(target.map((column) => [column.name, column]))
@@ -41,10 +51,12 @@ export function checkCompatibility(
       problems.push(
         `the target has no column ${displayIdentifier(column.name)} (${column.type} on the source)`,
       )
+      fixes.push(`ADD COLUMN ${quoteIdent(column.name)} ${column.type}`)
       identicalTypes = false
       continue
     }
     if (match.generated) {
+      onlyFixable = false
       problems.push(
         `target column ${displayIdentifier(column.name)} is a generated column and cannot receive values`,
       )
@@ -56,6 +68,10 @@ export function checkCompatibility(
         problems.push(
           `column ${displayIdentifier(column.name)} is ${match.type} on the target but ${column.type} on the source`,
         )
+        // Widened on the source (int to bigint, varchar(10) to text): the target's rows fit the new type.
+        if (acceptsTextOf(column.type, match.type))
+          fixes.push(`ALTER COLUMN ${quoteIdent(column.name)} TYPE ${column.type}`)
+        else onlyFixable = false
       }
     }
   }
@@ -63,12 +79,13 @@ export function checkCompatibility(
   for (const column of target) {
     if (sourceNames.has(column.name) || column.generated) continue
     if (column.notNull && column.defaultExpr === null && !column.identity) {
+      onlyFixable = false
       problems.push(
         `target column ${displayIdentifier(column.name)} is NOT NULL without a default, and the source has no such column`,
       )
     }
   }
-  return { problems, identicalTypes }
+  return { problems, identicalTypes, fixes: onlyFixable ? fixes : [] }
 }
 
 const INTEGER_RANK: Record<string, number> = { smallint: 1, integer: 2, bigint: 3 }

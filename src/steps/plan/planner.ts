@@ -615,7 +615,11 @@ export class Planner {
         'TABLE_INCOMPATIBLE',
         `target table ${ref.display} does not match the source: ${compatibility.problems.join('; ')}`,
         {
-          hint: 'use mode: recreate to rebuild it from the source definition, or fix the target table',
+          // A nightly job keeps its mode: the table is altered (or rebuilt) once, and synced as before.
+          hint:
+            compatibility.fixes.length > 0
+              ? `alter the target table to match, and the next run fills it in (its rows stay): ALTER TABLE ${ref.sql} ${compatibility.fixes.join(', ')}; or rebuild it from the source definition once with mode: recreate`
+              : 'use mode: recreate to rebuild it from the source definition, or fix the target table',
           table: ref.display,
         },
       )

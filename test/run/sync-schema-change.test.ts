@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { assertSameRows } from '../helpers/fingerprint.js'
+import { copied, runBetween as run } from '../helpers/sync-report.js'
+import { databasePair } from '../helpers/database-pair.js'
+import { testServers } from '../helpers/servers.js'
+
+// A nightly sync after the source's table gained a column and had another widened: the table fails with
+// its rows kept, and its error says how to bring the target table along without rebuilding it.
+
+let servers: Awaited<ReturnType<typeof testServers>>
+
+before(async () => {
+  servers = await testServers()
+})
+
+after(async () => {
+  await servers?.stop()
+})
+
+describe('a sync after the source table gained and widened columns', () => {
+  test('names the ALTER TABLE that lets the next sync go on, and that sync brings the rows', async () => {
+    const db = await databasePair(servers, 'sync_schema_change')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.customers (id int PRIMARY KEY, code varchar(10) NOT NULL, score int);
+        INSERT INTO public.customers SELECT g, 'C' || g, g % 50 FROM generate_series(1, 500) g;`)
+      assert.equal((await run(db, 'sync')).status, 'succeeded')
+      await db.source.sql(`
+        ALTER TABLE public.customers ADD COLUMN tier text DEFAULT 'std';
+        ALTER TABLE public.customers ALTER COLUMN score TYPE bigint, ALTER COLUMN code TYPE text;
+        UPDATE public.customers SET score = 5000000000 WHERE id = 1;`)
+      const report = await run(db, 'sync')
+      const table = report.tables.find((t) => t.table === 'public.customers')
+      assert.equal(table?.status, 'failed')
+      assert.equal(table.error?.code, 'TABLE_INCOMPATIBLE')
+      const hint = table.error?.hint ?? ''
+      const alter = /ALTER TABLE [^;]+/.exec(hint)?.[0]
+      assert.equal(
+        alter,
+        'ALTER TABLE "public"."customers" ALTER COLUMN "code" TYPE text, ALTER COLUMN "score" TYPE bigint, ADD COLUMN "tier" text',
+        hint,
+      )
+      await db.target.sql(alter!)
+      copied(await run(db, 'sync'), 'public.customers')
+      await assertSameRows(db, 'public.customers')
+    } finally {
+      await db.drop()
+    }
+  })
+})
