@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   TABLE_LOCKED: 'another session locks a table, and the run did not wait for it',
   PRIVILEGE_MISSING: 'a privilege the run needs is missing',
   ROLE_MISSING: 'owners: keep or privileges: keep names a role that does not exist on the target',
+  TARGET_READ_ONLY:
+    'the target refuses writes (a standby, default_transaction_read_only) or its COMMITs never end',
   TARGET_UNTRUSTED: "tablehaul's records on the target are in objects another role controls",
   SCHEMA_FAILED: 'creating the target schema objects failed',
   TABLE_COPY_FAILED: 'copying a table failed',

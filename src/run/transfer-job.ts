@@ -30,6 +30,7 @@ import { type ResumePoint, RunHistory, jobKey } from './run-history.js'
 import { type SyncMark, predictedReloads } from '../steps/sync/sync-mark.js'
 import { PREDICTED_RELOAD_SHARE } from '../steps/sync/table-syncer.js'
 import { TargetLock } from './target-lock.js'
+import { requireWritableTarget } from './target-writable.js'
 
 /** Collaborators of a `TransferJob`; each has a default built from the config. */
 export type TransferJobOptions = ReportingOptions
@@ -233,6 +234,7 @@ export class TransferJob extends RunLifecycle {
     signal.throwIfAborted()
     this.lock = new TargetLock(target)
     await this.lock.take()
+    await requireWritableTarget(target, { connectMs: config.timeouts.connect })
     return { source, target }
   }
 

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { TransferJob } from '../../src/run/transfer-job.js'
+import { waitFor } from '../helpers/cli.js'
 import { testConfig } from '../helpers/config.js'
-import { databasePair } from '../helpers/database-pair.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
-import { type TestDatabase, testServers, withClient } from '../helpers/servers.js'
+import { catalogState, databasePair } from '../helpers/database-pair.js'
+import { PRIMARY_SETTINGS, TestDatabase, TestServer, testServers, withClient } from '../helpers/servers.js'
 
 // What a production DBA sets on the run's role or database (ALTER ROLE … SET, ALTER DATABASE … SET) on
 // either server: the run sets what it needs for its own sessions, as pg_dump does, or fails with one error
@@ -66,4 +67,96 @@ describe("a DBA's settings on the run's databases", () => {
       await db.drop()
     }
   })
+
+  test('default_transaction_read_only on the target database: the run fails before writing, naming the setting and how to let the run write', async () => {
+    const db = await databasePair(servers, 'dba_read_only')
+    try {
+      await db.source.sql(`CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1), (2)`)
+      await db.target.sql(`CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (7)`)
+      await setOn(db.target, 'default_transaction_read_only = on')
+      const before = await catalogState(db.target)
+      for (const mode of ['replace', 'sync'] as const) {
+        const config = testConfig({ source: db.source.url, target: db.target.url, mode })
+        const report = await new TransferJob(config, { notifier: null }).run()
+        assert.equal(report.status, 'failed')
+        assert.equal(report.error?.code, 'TARGET_READ_ONLY', JSON.stringify(report.error))
+        assert.match(report.error?.message ?? '', /default_transaction_read_only is on/)
+        assert.match(
+          report.error?.hint ?? '',
+          /ALTER ROLE "postgres" IN DATABASE "dba_read_only_tgt_\w+" SET default_transaction_read_only = off/,
+        )
+      }
+      assert.deepEqual(await catalogState(db.target), before, 'nothing was written on the target')
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test(
+    'a synchronous standby named on the target that is not there: the run fails within timeouts.connect instead of waiting for ever, and runs once the role commits locally',
+    { timeout: 60_000 },
+    async () => {
+      // Only a server that sends WAL to standbys (max_wal_senders > 0) makes a COMMIT wait for one.
+      const primary = await TestServer.start('sync-standby-target', undefined, PRIMARY_SETTINGS)
+      try {
+        const source = await TestDatabase.create(servers.source, 'dba_sync_standby_src')
+        // Made before the setting: from then on every COMMIT on this server waits for the standby.
+        const target = await TestDatabase.create(primary, 'dba_sync_standby_tgt')
+        await withClient(primary.url, async (client) => {
+          await client.query(`ALTER SYSTEM SET synchronous_standby_names = 'nightly_standby'`)
+          await client.query(`ALTER SYSTEM SET synchronous_commit = on`)
+          await client.query('SELECT pg_reload_conf()')
+        })
+        try {
+          await waitFor(
+            async () =>
+              (
+                await target.sql<{ s: string }>(
+                  `SELECT current_setting('synchronous_standby_names') || current_setting('synchronous_commit') AS s`,
+                )
+              )[0]!.s === 'nightly_standbyon',
+            10_000,
+            'the reloaded setting',
+          )
+          await source.sql(
+            `CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t SELECT generate_series(1, 10)`,
+          )
+          const config = testConfig({ source: source.url, target: target.url })
+          config.timeouts.connect = 2000
+          const report = await new TransferJob(config, { notifier: null }).run()
+          assert.equal(report.status, 'failed')
+          assert.equal(report.error?.code, 'TARGET_READ_ONLY', JSON.stringify(report.error))
+          assert.match(
+            report.error?.message ?? '',
+            /wait for a synchronous standby \(synchronous_standby_names = 'nightly_standby', synchronous_commit = on\)/,
+          )
+          assert.match(report.error?.hint ?? '', /SET synchronous_commit = local/)
+          const waiting = async () =>
+            (
+              await withClient(primary.url, (client) =>
+                client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'SyncRep'`),
+              )
+            ).rows[0].n
+          await waitFor(
+            async () => (await waiting()) === 0,
+            10_000,
+            'no backend left waiting for the standby',
+          )
+
+          await withClient(primary.url, (client) =>
+            client.query(
+              `SET synchronous_commit = local; ALTER ROLE postgres IN DATABASE ${target.name} SET synchronous_commit = local`,
+            ),
+          )
+          const again = await new TransferJob(config, { notifier: null }).run()
+          assert.equal(again.status, 'succeeded', JSON.stringify(again.error))
+          await assertSameRows({ source, target }, 'public.t')
+        } finally {
+          await source.drop()
+        }
+      } finally {
+        await primary.destroy()
+      }
+    },
+  )
 })
