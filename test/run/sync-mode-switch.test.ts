@@ -62,4 +62,18 @@ describe('a sync after a run in another mode', () => {
       assert.deepEqual(table.sync, { inserted: 0, updated: 3, deleted: 0, unchanged: 2007 })
       await assertSameRows(db, 'public.orders')
     }))
+
+  test('an append whose rows the target has already fails saying so, and points to mode: sync', () =>
+    withPair('append_again', async (db) => {
+      assert.equal((await run(db, 'sync')).status, 'succeeded')
+      await db.source.sql(`INSERT INTO public.orders SELECT g, 'new' FROM generate_series(2001, 2010) g`)
+      const appended = await run(db, 'append' as 'replace', {
+        tables: [{ name: 'public.orders', where: 'id > 1990' }],
+      })
+      const table = appended.tables.find((t) => t.table === 'public.orders')
+      assert.equal(table?.status, 'failed')
+      assert.equal(table.error?.sqlState, '23505')
+      assert.match(table.error?.hint ?? '', /already has rows .* where: .* mode: sync/)
+      assert.doesNotMatch(table.error?.hint ?? '', /mode: recreate/)
+    }))
 })
