@@ -952,6 +952,31 @@ async function runRound(
       parts.push(childRows(shape, r, live, 100000 + r.int(0, 1e6)))
       await step('child writes', parts.join('\n'))
     },
+    async () => {
+      // A label added to an enum the key or a column holds, at a random place: the run adds it to the
+      // target's type, and the sync goes on reading only the rows written since (no row's text changed).
+      // A label can be used only once the ALTER TYPE has committed: rows take it in a step of their own.
+      const moods = shape.columns.filter((c) => c.kind.type === 'fz_mood')
+      const types = [
+        ...(moods.length > 0 ? ['fz_mood'] : []),
+        ...(shape.key.kind === 'enum' ? ['fz_label'] : []),
+      ]
+      if (types.length === 0) return
+      const type = r.pick(types)
+      const labels = await db.source.sql<{ label: string }>(
+        `SELECT enumlabel AS label FROM pg_enum WHERE enumtypid = '${type}'::regtype`,
+      )
+      const label = `added_${r.int(0, 1e9)}`
+      const place = r.chance(0.3) ? '' : ` ${r.pick(['BEFORE', 'AFTER'])} '${r.pick(labels).label}'`
+      await step(`enum label ${type}`, `ALTER TYPE ${type} ADD VALUE IF NOT EXISTS '${label}'${place};`)
+      if (type !== 'fz_mood') return
+      const rows = r.shuffle(await keys()).slice(0, r.int(0, 5))
+      const column = r.pick(moods).name
+      await step(
+        `enum label used ${rows.length}`,
+        rows.map((k) => `UPDATE t SET ${column} = '${label}' WHERE ${k};`).join('\n'),
+      )
+    },
   ]
   for (let i = r.int(1, profile === 'few' ? 3 : 6); i > 0; i--) await r.pick(mutations)()
 
