@@ -66,4 +66,27 @@ describe('a sync of a table partitioned by month with a default partition', () =
       assert.equal(next.status, 'succeeded', JSON.stringify(next.tables))
       await assertSameRows(db, 'public.readings')
     }))
+
+  test('warns of a table the source attached as a partition, which the target still has on its own', () =>
+    withPair('sync_attached_partition', async (db) => {
+      // Loaded on its own first (a pattern selects it), then attached on the source.
+      await db.source.sql(`
+        CREATE TABLE public.readings_2027_02 (LIKE public.readings INCLUDING ALL);
+        INSERT INTO public.readings_2027_02 VALUES ('2027-02-01', 1, 7);`)
+      const tables = ['public.readings*']
+      assert.equal((await run(db, 'sync', { tables })).status, 'succeeded')
+      await db.source.sql(
+        `ALTER TABLE public.readings ATTACH PARTITION public.readings_2027_02 FOR VALUES FROM ('2027-02-01') TO ('2027-03-01')`,
+      )
+      const report = await run(db, 'sync', { tables })
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.tables))
+      const attach = `ALTER TABLE "public"."readings" ATTACH PARTITION "public"."readings_2027_02" FOR VALUES FROM ('2027-02-01 00:00:00+00') TO ('2027-03-01 00:00:00+00')`
+      const warning = report.warnings.find((w) => w.includes('readings_2027_02'))
+      assert.ok(warning?.includes(attach), warning)
+      assert.match(warning, /public\.readings on the target does not show its rows/)
+      await db.target.sql(attach)
+      const next = await run(db, 'sync', { tables })
+      assert.ok(!next.warnings.some((w) => w.includes('readings_2027_02')), next.warnings.join('\n'))
+      await assertSameRows(db, 'public.readings')
+    }))
 })

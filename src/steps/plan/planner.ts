@@ -307,6 +307,18 @@ export class Planner {
           `${leaf.ref.display} is a partition of ${parent.display} on the target but not on the source (detached or dropped there?): no run copies it, and ${targetParent.ref.display} on the target still shows its rows; detach it there (ALTER TABLE ${parent.sql} DETACH PARTITION ${leaf.ref.sql}) or drop it`,
         )
       }
+      // The other way: a table the target has on its own that the source has since attached (loaded apart,
+      // then ATTACH PARTITION). The run copies its rows into it, and the target's partitioned table does
+      // not show them: creating a partition is the schema step's, attaching an existing table is not.
+      for (const leaf of source.leafPartitions(selection.table)) {
+        const onTarget = target.table(leaf.ref)
+        if (!onTarget || onTarget.isPartition || onTarget.kind === 'p' || !leaf.partitionBound) continue
+        const parent = source.tables.find((table) => table.oid === leaf.parentOid)?.ref ?? targetParent.ref
+        if (!target.table(parent)) continue
+        warnings.add(
+          `${leaf.ref.display} is a partition of ${parent.display} on the source but a table of its own on the target (attached on the source since it was first copied?): the run copies its rows, and ${targetParent.ref.display} on the target does not show its rows; attach it there (ALTER TABLE ${parent.sql} ATTACH PARTITION ${leaf.ref.sql} ${leaf.partitionBound})`,
+        )
+      }
     }
     return [...warnings]
   }
