@@ -48,4 +48,36 @@ describe('a sync after the source table gained and widened columns', () => {
       await db.drop()
     }
   })
+
+  test('after the source moved its key to another column, says how to let the table sync again', async () => {
+    const db = await databasePair(servers, 'sync_key_moved')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.customers (id int PRIMARY KEY, code text);
+        INSERT INTO public.customers SELECT g, 'C' || g FROM generate_series(1, 500) g;`)
+      assert.equal((await run(db, 'sync')).status, 'succeeded')
+      await db.source.sql(
+        `ALTER TABLE public.customers DROP CONSTRAINT customers_pkey, ADD PRIMARY KEY (code)`,
+      )
+      const report = await run(db, 'sync')
+      assert.equal(copied(report, 'public.customers').mode, 'replace')
+      const warning = report.warnings.find((w) => w.startsWith('public.customers'))
+      const fix = /\(([^()]*CREATE UNIQUE INDEX[^;]*\("code"\))\)/.exec(warning ?? '')?.[1]
+      assert.ok(fix, warning)
+      assert.match(fix, /^ALTER TABLE "public"."customers" ALTER COLUMN "code" SET NOT NULL; /)
+      await db.target.sql(fix)
+      await db.source.sql(`UPDATE public.customers SET id = -id WHERE id <= 3`)
+      const next = await run(db, 'sync')
+      assert.ok(!next.warnings.some((w) => w.startsWith('public.customers')), next.warnings.join('\n'))
+      assert.deepEqual(copied(next, 'public.customers').sync, {
+        inserted: 0,
+        updated: 3,
+        deleted: 0,
+        unchanged: 497,
+      })
+      await assertSameRows(db, 'public.customers')
+    } finally {
+      await db.drop()
+    }
+  })
 })

@@ -6,7 +6,7 @@ import { enumLabelChanges, enumLeftAloneNote, labelList } from '../schema/enum-l
 import { TablehaulError, messageOf } from '../../errors.js'
 import { escapeControl } from '../../text.js'
 import { checkCompatibility, type SourceColumn } from './compatibility.js'
-import { missingSyncKeyNote, syncKeyOf } from './sync-key.js'
+import { missingSyncKeyNote, syncKeyOf, targetKeyStatements } from './sync-key.js'
 import { TablePattern } from './table-pattern.js'
 
 /** Where a table's rows come from. */
@@ -206,6 +206,8 @@ export class Planner {
       if (plan.referencedFromOutside) warnings.push(referencedFromOutsideWarning(plan))
       const keyless = keylessFirstSync(plan)
       if (keyless) warnings.push(keyless)
+      const keyMissing = keyMissingOnTarget(plan)
+      if (keyMissing) warnings.push(keyMissing)
     }
     if (this.options.config.schema !== 'none') {
       for (const change of enumLabelChanges(source, this.options.target, copiedTables(checked))) {
@@ -760,6 +762,20 @@ function keylessFirstSync(plan: TablePlan): string | undefined {
   const source = plan.source.table
   if (syncKeyOf(source, source, new Set(plan.columns.map((column) => column.name)))) return undefined
   return `${plan.target.display}: no key on the source (a primary key, or a unique index on NOT NULL columns), so mode sync will replace it on every run; add one to sync it by its differences`
+}
+
+/**
+ * A table asked to sync whose target table lacks the source's key is replaced on every run, which the table's
+ * note says each time (`sync → replace: the target has no unique index on …`); this says how to end it. The
+ * source's key moved to other columns since the target table was made, say, or it was made without it.
+ */
+function keyMissingOnTarget(plan: TablePlan): string | undefined {
+  if (plan.problem || plan.syncKey || plan.source.kind !== 'table' || !plan.targetTable) return undefined
+  if (!plan.modeNote?.startsWith('sync → replace: the target has no unique index')) return undefined
+  const copied = new Set(plan.columns.map((column) => column.name))
+  const statements = targetKeyStatements(plan.source.table, plan.targetTable, copied)
+  if (!statements) return undefined
+  return `${plan.target.display} is replaced on every run instead of synced: the target table lacks the source's key as a unique index on NOT NULL columns (the source's key changed since the target table was made?); give it one there (${statements.join('; ')}) and the next run syncs it`
 }
 
 /**

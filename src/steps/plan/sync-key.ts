@@ -1,5 +1,5 @@
 import type { IndexInfo, TableInfo } from '../../catalog/catalog.js'
-import { displayIdentifier } from '../../db/table-ref.js'
+import { displayIdentifier, quoteIdent } from '../../db/table-ref.js'
 
 /**
  * The columns a sync matches rows by: a primary key, or else a unique index on NOT NULL plain columns, of
@@ -44,4 +44,25 @@ export function missingSyncKeyNote(source: TableInfo, copied: ReadonlySet<string
   return onSource
     ? `sync → replace: the target has no unique index on (${onSource.map(displayIdentifier).join(', ')})`
     : 'sync → replace: no key on the source'
+}
+
+/**
+ * What lets a table asked to sync, whose target table lacks the source's key, sync again: the statements
+ * that give the target table that key as a unique index on NOT NULL columns (its rows are the source's, as
+ * a replace left them, so they hold). Undefined when the source has no key either.
+ */
+export function targetKeyStatements(
+  source: TableInfo,
+  target: TableInfo,
+  copied: ReadonlySet<string>,
+): string[] | undefined {
+  const onSource = usableKeys(source).find((columns) => columns.every((name) => copied.has(name)))
+  if (!onSource) return undefined
+  const nullable = target.columns.filter((column) => onSource.includes(column.name) && !column.notNull)
+  return [
+    ...nullable.map(
+      (column) => `ALTER TABLE ${target.ref.sql} ALTER COLUMN ${quoteIdent(column.name)} SET NOT NULL`,
+    ),
+    `CREATE UNIQUE INDEX ON ${target.ref.sql} (${onSource.map(quoteIdent).join(', ')})`,
+  ]
 }
