@@ -81,6 +81,34 @@ describe('tablehaul plan', () => {
     }
   })
 
+  test('tables the source never analysed count as rows not known in the totals, not as none', async () => {
+    const db = await databasePair(servers, 'plan_unanalysed')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.events (id bigserial PRIMARY KEY, kind text);
+        INSERT INTO public.events (kind) SELECT 'k' FROM generate_series(1, 5000) g;`)
+      const result = await planCli(db, tempDir(), '--table', 'public.events')
+      assert.equal(result.code, 0, result.stderr)
+      assert.match(result.stdout, /\s+1\s+public\.events\s+\?\s/)
+      assert.doesNotMatch(result.stdout, /~0 rows/)
+      assert.match(
+        result.stdout,
+        /a run would copy 1 table \(rows not known: 1 table not analysed on the source, ~\S+ [kM]B\)/,
+      )
+      await db.source.sql(`
+        CREATE TABLE public.kinds (id int PRIMARY KEY);
+        INSERT INTO public.kinds SELECT g FROM generate_series(1, 30) g;
+        ANALYZE public.kinds;`)
+      const both = await planCli(db, tempDir(), '--table', 'public.*')
+      assert.match(
+        both.stdout,
+        /a run would copy 2 tables \(~30 rows and 1 table not analysed on the source, ~/,
+      )
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('exits 0 when every table can be copied, and --json gives the same plan to programs', async () => {
     const db = await databasePair(servers, 'plan_json')
     try {

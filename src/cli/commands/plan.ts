@@ -132,10 +132,10 @@ export function renderPlan(
   const { totals } = plan
   lines.push('')
   const sizeOf = (tables: typeof plan.tables) =>
-    `~${formatCount(tables.reduce((n, t) => n + (t.estimatedRows ?? 0), 0))} rows, ~${formatBytes(tables.reduce((n, t) => n + t.estimatedBytes, 0))}`
+    `${rowsOf(tables)}, ~${formatBytes(tables.reduce((n, t) => n + t.estimatedBytes, 0))}`
   if (plan.runnable) {
     lines.push(
-      `${paint(writer, 'green', 'OK')}  a run would copy ${plural(totals.tables, 'table')} (~${formatCount(totals.estimatedRows)} rows, ~${formatBytes(totals.estimatedBytes)}), ${plan.jobs} at a time, largest first. Nothing was written.`,
+      `${paint(writer, 'green', 'OK')}  a run would copy ${plural(totals.tables, 'table')} (${sizeOf(plan.tables)}), ${plan.jobs} at a time, largest first. Nothing was written.`,
     )
   } else {
     const copyable = plan.tables.filter((t) => !t.problem)
@@ -183,4 +183,18 @@ function renderObjects(objects: PlanObjects, writer: Writer, verbose: boolean): 
   if (objects.largeObjects > 0) rows.push(['large object', formatCount(objects.largeObjects), 'copy by OID'])
   lines.push(...alignColumns(rows, [1]).map((l) => `  ${l}`))
   return lines
+}
+
+/**
+ * The tables' estimated rows: a table the source never analysed has no estimate (its ROWS~ is `?`), which
+ * counts as not known, not as none.
+ */
+function rowsOf(tables: ReadonlyArray<{ readonly estimatedRows: number | null }>): string {
+  const unknown = tables.filter((t) => t.estimatedRows === null).length
+  const known = formatCount(tables.reduce((n, t) => n + (t.estimatedRows ?? 0), 0))
+  if (unknown === 0) return `~${known} rows`
+  const tablesUnknown = `${plural(unknown, 'table')} not analysed on the source`
+  return unknown === tables.length
+    ? `rows not known: ${tablesUnknown}`
+    : `~${known} rows and ${tablesUnknown}`
 }
