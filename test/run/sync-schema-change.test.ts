@@ -80,4 +80,33 @@ describe('a sync after the source table gained and widened columns', () => {
       await db.drop()
     }
   })
+
+  test('after the source renamed a column, names the RENAME COLUMN, which keeps what depends on it', async () => {
+    const db = await databasePair(servers, 'sync_column_renamed')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.cust (id int PRIMARY KEY, name text, note text);
+        INSERT INTO public.cust SELECT g, 'c' || g, 'n' FROM generate_series(1, 200) g;`)
+      assert.equal((await run(db, 'sync')).status, 'succeeded')
+      await db.target.sql(`CREATE VIEW public.cust_names AS SELECT name FROM public.cust`)
+      await db.source.sql(`ALTER TABLE public.cust RENAME COLUMN name TO full_name`)
+      const failed = (await run(db, 'sync')).tables.find((t) => t.table === 'public.cust')
+      const alter = /ALTER TABLE [^;]+/.exec(failed?.error?.hint ?? '')?.[0]
+      assert.equal(
+        alter,
+        'ALTER TABLE "public"."cust" RENAME COLUMN "name" TO "full_name"',
+        failed?.error?.hint,
+      )
+      await db.target.sql(alter!)
+      await db.source.sql(`UPDATE public.cust SET full_name = 'renamed' WHERE id = 1`)
+      copied(await run(db, 'sync'), 'public.cust')
+      await assertSameRows(db, 'public.cust')
+      const [first] = await db.target.sql<{ n: number }>(
+        `SELECT count(*)::int AS n FROM public.cust_names WHERE name = 'renamed'`,
+      )
+      assert.equal(first?.n, 1)
+    } finally {
+      await db.drop()
+    }
+  })
 })

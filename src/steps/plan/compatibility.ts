@@ -85,7 +85,29 @@ export function checkCompatibility(
       )
     }
   }
-  return { problems, identicalTypes, fixes: onlyFixable ? fixes : [] }
+  return { problems, identicalTypes, fixes: onlyFixable ? renamed(source, target, fixes) : [] }
+}
+
+/**
+ * One column the target lacks and one the source lacks, of the same type, are most likely one column
+ * renamed on the source: RENAME COLUMN keeps the target's views, indexes and grants on it, which a column
+ * added beside the old one would not. A guess the sync cannot get wrong: the column's name is in the
+ * table's signature, so the next sync compares every row and writes those that differ.
+ */
+function renamed(
+  source: readonly SourceColumn[],
+  target: readonly ColumnInfo[],
+  fixes: readonly string[],
+): string[] {
+  const targetNames = new Set(target.map((column) => column.name))
+  const sourceNames = new Set(source.map((column) => column.name))
+  const missing = source.filter((column) => !targetNames.has(column.name))
+  const extra = target.filter((column) => !sourceNames.has(column.name) && !column.generated)
+  if (missing.length !== 1 || extra.length !== 1 || missing[0]!.type !== extra[0]!.type) return [...fixes]
+  const add = `ADD COLUMN ${quoteIdent(missing[0]!.name)} ${missing[0]!.type}`
+  const rename = `RENAME COLUMN ${quoteIdent(extra[0]!.name)} TO ${quoteIdent(missing[0]!.name)}`
+  // ALTER TABLE takes RENAME alone, not in a list of other actions.
+  return fixes.length === 1 && fixes[0] === add ? [rename] : [...fixes]
 }
 
 const INTEGER_RANK: Record<string, number> = { smallint: 1, integer: 2, bigint: 3 }
