@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { assertSameRows } from '../helpers/fingerprint.js'
-import { copied, runBetween as run } from '../helpers/sync-report.js'
+import { copied, notes, runBetween as run } from '../helpers/sync-report.js'
 import { databasePair } from '../helpers/database-pair.js'
 import { testServers } from '../helpers/servers.js'
 
@@ -105,6 +105,25 @@ describe('a sync after the source table gained and widened columns', () => {
         `SELECT count(*)::int AS n FROM public.cust_names WHERE name = 'renamed'`,
       )
       assert.equal(first?.n, 1)
+    } finally {
+      await db.drop()
+    }
+  })
+
+  test('after the source dropped a column, names the DROP COLUMN for the target', async () => {
+    const db = await databasePair(servers, 'sync_column_dropped')
+    try {
+      await db.source.sql(`
+        CREATE TABLE public.cust (id int PRIMARY KEY, name text, note text);
+        INSERT INTO public.cust SELECT g, 'c' || g, 'n' FROM generate_series(1, 200) g;`)
+      assert.equal((await run(db, 'sync')).status, 'succeeded')
+      await db.source.sql(`ALTER TABLE public.cust DROP COLUMN note`)
+      const table = copied(await run(db, 'sync'), 'public.cust')
+      assert.match(notes(table), /set note to its default in 200 row\(s\)/)
+      const drop = /ALTER TABLE "public"\."cust" DROP COLUMN "note"/.exec(notes(table))?.[0]
+      assert.ok(drop, notes(table))
+      await db.target.sql(drop)
+      await assertSameRows(db, 'public.cust')
     } finally {
       await db.drop()
     }

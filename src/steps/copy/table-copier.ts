@@ -4,7 +4,7 @@ import { type Database, clientLimitMs, hasRows, isConnectionLost } from '../../d
 import { adviceFor } from '../../db/sql-state-advice.js'
 import { firesInOurSessions } from '../../catalog/catalog.js'
 import type { Ddl } from '../../catalog/ddl.js'
-import { displayIdentifier, quoteIdent, quoteLiteral } from '../../db/table-ref.js'
+import { displayIdentifier, quoteIdent, quoteLiteral, type TableRef } from '../../db/table-ref.js'
 import { TablehaulError, messageOf, sqlStateOf } from '../../errors.js'
 import { copyIn } from './copy-in.js'
 import { copyOut } from './copy-out.js'
@@ -476,7 +476,7 @@ export class TableCopier {
     }
     if (outcome.kind === 'synced') {
       if (outcome.hintMissed) notes.push(outcome.hintMissed)
-      notes.push(...targetOnlyNotes(outcome.targetOnly, outcome.compared))
+      notes.push(...targetOnlyNotes(outcome.targetOnly, outcome.compared, plan.target))
       return { synced: outcome, switchBackOn }
     }
     notes.push(`sync → replace: ${outcome.reason}`)
@@ -855,12 +855,14 @@ async function dropCascade(client: pg.ClientBase, table: string): Promise<string
  * default is named when the sync compared every row (the first sync after the source dropped the column,
  * or after one was added to the target changes a signature), not in every nightly run after.
  */
-function targetOnlyNotes(done: TargetOnlyReset, compared: 'written' | 'all'): string[] {
+function targetOnlyNotes(done: TargetOnlyReset, compared: 'written' | 'all', table: TableRef): string[] {
   const notes: string[] = []
   const names = (columns: readonly string[]) => columns.map(displayIdentifier).join(', ')
+  // Said once, on the sync that sets them: the next ones find nothing to set, and say nothing.
+  const drop = `ALTER TABLE ${table.sql} ${done.reset.map((name) => `DROP COLUMN ${quoteIdent(name)}`).join(', ')}`
   if (done.rows > 0)
     notes.push(
-      `set ${names(done.reset)} to ${done.reset.length > 1 ? 'their defaults' : 'its default'} in ${done.rows} row(s): the source has no such column (dropped or renamed there?), and a replace leaves the default there`,
+      `set ${names(done.reset)} to ${done.reset.length > 1 ? 'their defaults' : 'its default'} in ${done.rows} row(s): the source has no such column (dropped or renamed there?), and a replace leaves the default there; if the source dropped it, drop it on the target too (${drop})`,
     )
   if (compared === 'all' && done.kept.length > 0)
     notes.push(
