@@ -35,6 +35,11 @@ export interface DatabaseOptions {
   readonly statementTimeoutMs?: number
   /** Longest wait for a lock, for every statement on these connections (lock_timeout). @default 60000 */
   readonly lockTimeoutMs?: number
+  /**
+   * Longest a COMMIT waits for a synchronous standby to confirm it before that wait is cancelled (see
+   * `commit`). 0: no limit. @default 300000
+   */
+  readonly commitWaitMs?: number
 }
 
 /**
@@ -43,6 +48,19 @@ export interface DatabaseOptions {
  * error well within it, so only a frozen connection or server runs into this one.
  */
 const CLIENT_GRACE_MS = 15_000
+
+/** How often the connections' waits for a synchronous standby are looked at (see watchStandbyWaits). */
+function standbyWatchMs(commitWaitMs: number): number {
+  return Math.max(100, Math.round(commitWaitMs / 4))
+}
+
+/**
+ * Longest a COMMIT on a connection of a pool with that commitWaitMs can go without a reply while it waits for a
+ * synchronous standby, before its wait is cancelled and the server answers (with slack).
+ */
+export function commitLimitMs(commitWaitMs: number): number {
+  return clientLimitMs(commitWaitMs + standbyWatchMs(commitWaitMs))
+}
 
 /** How long the client waits for a reply that the server bounds with `serverMs` (0: unbounded, so no limit). */
 export function clientLimitMs(serverMs: number): number {
@@ -151,6 +169,12 @@ export class Database {
   private readonly statementTimeoutMs: number
   private readonly lockTimeoutMs: number
   private readonly connectTimeoutMs: number
+  private readonly commitWaitMs: number
+  private readonly connectionString: string
+  private unconfirmed = 0
+  /** Each connection of the pool with a statement in flight, and since when (see watchStandbyWaits). */
+  private readonly busySince = new Map<pg.ClientBase, number>()
+  private standbyWatch: NodeJS.Timeout | undefined
   /** Where the pool's socket factory puts the sockets it opens during one `pool.connect()` call. */
   private socketsOpening: net.Socket[] | undefined
 
@@ -161,8 +185,10 @@ export class Database {
     this.connectTimeoutMs = connectTimeoutMs
     this.statementTimeoutMs = options.statementTimeoutMs ?? 0
     this.lockTimeoutMs = options.lockTimeoutMs ?? 60_000
+    this.commitWaitMs = options.commitWaitMs ?? 300_000
+    this.connectionString = withPassword(options.url, options.password)
     this.pool = new pg.Pool({
-      connectionString: withPassword(options.url, options.password),
+      connectionString: this.connectionString,
       Client: PgpassClient,
       application_name: options.applicationName ?? 'tablehaul',
       connectionTimeoutMillis: connectTimeoutMs,
@@ -220,6 +246,55 @@ export class Database {
       await client.query('COMMIT')
       return result
     }, options)
+  }
+
+  /**
+   * A COMMIT (or a statement that commits on its own, such as ANALYZE) waits, with synchronous_standby_names
+   * set, until a standby confirms it, and PostgreSQL ends that wait only on a cancel request or the backend's
+   * end: statement_timeout is off while a transaction commits, and a closed connection goes unnoticed. A
+   * standby that went away mid-run made the run wait for ever, and its backends after it. So while this
+   * pool's connections are busy, every quarter of commitWaitMs one of their backends that has waited for a
+   * standby (wait_event SyncRep) in a statement older than commitWaitMs is cancelled, from a connection of
+   * its own (the pool's may all be waiting): the server then answers with a WARNING and success, the
+   * transaction having committed on this server, and `unconfirmedCommits` counts it for the report.
+   */
+  private watchStandbyWaits(): void {
+    if (this.standbyWatch || this.side !== 'target' || this.commitWaitMs <= 0) return
+    this.standbyWatch = setInterval(() => void this.cancelStandbyWaits(), standbyWatchMs(this.commitWaitMs))
+    this.standbyWatch.unref()
+  }
+
+  private async cancelStandbyWaits(): Promise<void> {
+    const now = Date.now()
+    const pids = [...this.busySince]
+      .filter(([, since]) => now - since >= this.commitWaitMs)
+      .map(([client]) => (client as unknown as { processID?: number }).processID)
+      .filter((pid): pid is number => typeof pid === 'number')
+    if (pids.length === 0) return
+    const client = new PgpassClient({
+      connectionString: this.connectionString,
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      application_name: 'tablehaul',
+    })
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      await client.query(
+        `SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity
+          WHERE pid = ANY($1::int[]) AND wait_event = 'SyncRep'
+            AND query_start < pg_catalog.now() - $2::int * interval '1 millisecond'`,
+        [pids, this.commitWaitMs],
+      )
+    } catch {
+      // The next round tries again.
+    } finally {
+      await client.end().catch(() => {})
+    }
+  }
+
+  /** COMMITs that took effect on this server while the synchronous standby they waited for never confirmed. */
+  get unconfirmedCommits(): number {
+    return this.unconfirmed
   }
 
   /**
@@ -333,7 +408,12 @@ export class Database {
       }
       // A connection dropped while checked out emits 'error' on the client; the failing query reports it.
       client.on('error', () => {})
+      // The server's answer to a COMMIT whose wait for a synchronous standby was cancelled (watchStandbyWaits).
+      client.on('notice', (notice: { message?: string }) => {
+        if (/synchronous replication/.test(notice.message ?? '')) this.unconfirmed++
+      })
       this.markLostConnections(client)
+      this.watchStandbyWaits()
       this.prepared.add(client)
     }
     return client
@@ -350,11 +430,15 @@ export class Database {
     client.query = ((...args: unknown[]) => {
       const result = query(...args)
       if (!(result instanceof Promise)) return result
-      return result.catch((error: unknown) => {
-        if (isConnectionLost(error)) markConnectionLost(error, side)
-        markServerSide(error, side)
-        throw error
-      })
+      // pg runs one statement at a time per connection: the oldest in flight is the one waiting.
+      if (!this.busySince.has(client)) this.busySince.set(client, Date.now())
+      return result
+        .catch((error: unknown) => {
+          if (isConnectionLost(error)) markConnectionLost(error, side)
+          markServerSide(error, side)
+          throw error
+        })
+        .finally(() => this.busySince.delete(client))
     }) as typeof client.query
   }
 
@@ -400,6 +484,8 @@ export class Database {
 
   /** Closes every connection; bounded, because a connection to a frozen peer never acknowledges its close. */
   async close(): Promise<void> {
+    clearInterval(this.standbyWatch)
+    this.standbyWatch = undefined
     const ended = this.pool.end().catch(() => {})
     const timer = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())
     await Promise.race([ended, timer])

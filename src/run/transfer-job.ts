@@ -179,6 +179,11 @@ export class TransferJob extends RunLifecycle {
       await this.lock!.ensure()
       this.reportObjects(await owners.apply(target, signal))
     }
+    if (target.unconfirmedCommits > 0) {
+      this.warn(
+        `${target.unconfirmedCommits} COMMIT(s) on the target waited longer than timeouts.stall for a synchronous standby (synchronous_standby_names) and were let go: they took effect on the target, but no standby confirmed them; check the target's standbys`,
+      )
+    }
   }
 
   /**

@@ -28,6 +28,7 @@ export function openDatabase(config: Config, side: Side, url: string, password?:
     connectTimeoutMs: config.timeouts.connect,
     statementTimeoutMs: config.timeouts.statement,
     lockTimeoutMs: config.timeouts.lock,
+    commitWaitMs: config.timeouts.stall,
     maxConnections: config.jobs + 3,
   })
 }

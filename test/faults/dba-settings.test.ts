@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { TransferJob } from '../../src/run/transfer-job.js'
-import { waitFor } from '../helpers/cli.js'
+import { ROOT, waitFor } from '../helpers/cli.js'
 import { testConfig } from '../helpers/config.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
 import { catalogState, databasePair } from '../helpers/database-pair.js'
@@ -159,4 +160,71 @@ describe("a DBA's settings on the run's databases", () => {
       }
     },
   )
+
+  test(
+    'a synchronous standby that goes away mid-run: each COMMIT waiting for it is let go after timeouts.stall, and the run ends saying so',
+    { timeout: 60_000 },
+    async () => {
+      const primary = await TestServer.start('sync-standby-gone', undefined, PRIMARY_SETTINGS)
+      try {
+        const source = await TestDatabase.create(servers.source, 'dba_standby_gone_src')
+        const target = await TestDatabase.create(primary, 'dba_standby_gone_tgt')
+        try {
+          await source.sql(
+            `CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t SELECT generate_series(1, 10)`,
+          )
+          const config = testConfig({ source: source.url, target: target.url })
+          config.timeouts.stall = 1000
+          const job = new TransferJob(config, { notifier: null })
+          // The standby "goes away" once the run has connected: from the copy on, every COMMIT that wrote
+          // waits for it. Set synchronously, inside the event, so the copy cannot start before.
+          job.on('step.started', ({ step }) => {
+            if (step === 'copy') requireStandbyOn(primary.url)
+          })
+          const report = await job.run()
+          assert.equal(report.tables[0]?.status, 'copied', JSON.stringify(report))
+          assert.ok(
+            report.warnings.some((w) =>
+              /waited longer than timeouts\.stall for a synchronous standby/.test(w),
+            ),
+            JSON.stringify(report.warnings),
+          )
+          await withClient(primary.url, async (client) => {
+            await client.query(`ALTER SYSTEM RESET synchronous_standby_names`)
+            await client.query('SELECT pg_reload_conf()')
+          })
+          await assertSameRows({ source, target }, 'public.t')
+        } finally {
+          await source.drop()
+        }
+      } finally {
+        await primary.destroy()
+      }
+    },
+  )
 })
+
+/**
+ * Names a synchronous standby that does not exist on the server at `url`, and returns once a new session sees
+ * it (the postmaster has then signalled every session to reload). Blocks: the caller is an event handler.
+ */
+function requireStandbyOn(url: string): void {
+  const script = `
+    const pg = require('pg')
+    const client = new pg.Client({ connectionString: process.argv[1] })
+    ;(async () => {
+      await client.connect()
+      await client.query("ALTER SYSTEM SET synchronous_standby_names = 'gone_standby'")
+      await client.query('ALTER SYSTEM SET synchronous_commit = on')
+      await client.query('SELECT pg_reload_conf()')
+      await client.end()
+      for (;;) {
+        const probe = new pg.Client({ connectionString: process.argv[1] })
+        await probe.connect()
+        const { rows } = await probe.query("SELECT current_setting('synchronous_standby_names') AS s")
+        await probe.end()
+        if (rows[0].s === 'gone_standby') break
+      }
+    })().catch((error) => { console.error(error); process.exit(1) })`
+  execFileSync(process.execPath, ['-e', script, url], { cwd: ROOT, stdio: 'inherit', timeout: 20_000 })
+}

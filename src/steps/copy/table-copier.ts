@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
-import { type Database, clientLimitMs, hasRows, isConnectionLost } from '../../db/database.js'
+import { type Database, clientLimitMs, commitLimitMs, hasRows, isConnectionLost } from '../../db/database.js'
 import { adviceFor } from '../../db/sql-state-advice.js'
 import { firesInOurSessions } from '../../catalog/catalog.js'
 import type { Ddl } from '../../catalog/ddl.js'
@@ -173,7 +173,9 @@ export class TableCopier {
             await this.options.beforeCommit(targetClient, result)
           }
           stillGoing(watchdog, stop)
-          watchdog.phase('committing on the target', timeouts.stallMs)
+          // A COMMIT still waiting for a synchronous standby after timeouts.stall is cancelled by the target's
+          // Database (watchStandbyWaits), and the server then answers it (committed): the watchdog waits for that.
+          watchdog.phase('committing on the target', commitLimitMs(timeouts.stallMs))
           committing = result
           return result
         },
