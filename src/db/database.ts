@@ -124,6 +124,9 @@ const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['row_security', 'off'],
   // The run's snapshot is held by a transaction that stays idle while workers copy.
   ['idle_in_transaction_session_timeout', '0'],
+  // The server's WARNING that a COMMIT's wait for a synchronous standby was cancelled (watchStandbyWaits) must
+  // reach the run, whatever a role's client_min_messages (error would hide it; debug would flood the run).
+  ['client_min_messages', 'warning'],
 ]
 
 const SESSION_SQL = SESSION_SETTINGS.map(([name, value]) => `SET ${name} = ${pg.escapeLiteral(value)}`).join(

@@ -173,6 +173,8 @@ describe("a DBA's settings on the run's databases", () => {
           await source.sql(
             `CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t SELECT generate_series(1, 10)`,
           )
+          // Hides the server's WARNING that a COMMIT was let go, unless the run sets its own.
+          await setOn(target, `client_min_messages = 'error'`)
           const config = testConfig({ source: source.url, target: target.url })
           config.timeouts.stall = 1000
           const job = new TransferJob(config, { notifier: null })
