@@ -45,6 +45,11 @@ export function formatSpeed(bytesPerSecond: number): string {
   return `${formatBytes(bytesPerSecond)}/s`
 }
 
+/** `1 row`, `1,204,331 rows`. */
+export function rowCount(n: number): string {
+  return `${formatCount(n)} ${n === 1 ? 'row' : 'rows'}`
+}
+
 /** `1 table`, `3 tables`; `plural(2, 'column', 'columns')` where the plural is not the noun plus s. */
 export function plural(count: number, noun: string, pluralNoun = `${noun}s`): string {
   return `${count} ${count === 1 ? noun : pluralNoun}`

@@ -1,6 +1,14 @@
 import type cliProgress from 'cli-progress'
 import { createRequire } from 'node:module'
-import { formatBytes, formatCount, formatDuration, formatSpeed, plural, truncateEnd } from '../format.js'
+import {
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatSpeed,
+  plural,
+  rowCount,
+  truncateEnd,
+} from '../format.js'
 import { describeError } from '../errors.js'
 import { type RunReport, type TableResult } from '../report/run-report.js'
 import type { TransferEmitter, TransferEvents } from '../report/events.js'
@@ -203,7 +211,7 @@ export class ProgressDisplay {
         result.status === 'copied' ? paint(this.writer, 'green', 'OK') : paint(this.writer, 'red', 'FAILED')
       const detail =
         result.status === 'copied'
-          ? `${formatCount(result.rows)} rows, ${formatBytes(result.bytes)} in ${formatDuration(result.durationMs)}`
+          ? `${rowCount(result.rows)}, ${formatBytes(result.bytes)} in ${formatDuration(result.durationMs)}`
           : result.error
             ? describeError(result.error)
             : ''
@@ -270,7 +278,7 @@ export class ProgressDisplay {
     if (fraction !== undefined) {
       parts.push({ text: bar(fraction), keep: 50, bar: true }, { text: percent(fraction), keep: 90 })
     }
-    if (table.rows !== undefined) parts.push({ text: `${formatCount(table.rows)} rows`, keep: 40 })
+    if (table.rows !== undefined) parts.push({ text: rowCount(table.rows), keep: 40 })
     else if (fraction !== undefined && table.estimatedRows)
       parts.push({ text: `~${formatCount(Math.round(table.estimatedRows * fraction))} rows`, keep: 40 })
     parts.push({

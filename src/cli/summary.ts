@@ -1,4 +1,4 @@
-import { alignColumns, formatBytes, formatCount, formatDuration, plural, truncateMiddle } from '../format.js'
+import { alignColumns, formatBytes, formatDuration, plural, rowCount, truncateMiddle } from '../format.js'
 import { describeError, withSqlState } from '../errors.js'
 import type { RunReport, TableResult } from '../report/run-report.js'
 import {
@@ -78,7 +78,7 @@ export function renderSummary(report: RunReport, writer: Writer): string {
         `${outcome}  ${tableCounts(totals)} of ${plural(totals.tables, 'table')}`,
         ...(checksumVerified(report) ? [checksumVerified(report)!] : []),
         ...(objectsFailed(report) ? [objectsFailed(report)!] : []),
-        `${formatCount(totals.rows)} rows`,
+        rowCount(totals.rows),
         ...(notMoved(totals) ? [notMoved(totals)] : []),
         formatBytes(totals.bytes),
         formatDuration(report.durationMs),
@@ -96,8 +96,8 @@ function renderFileSummary(report: RunReport, writer: Writer): string {
   if (report.status === 'succeeded' && result) {
     const what =
       report.kind === 'export'
-        ? `exported ${formatCount(result.rows)} rows (${formatBytes(result.bytes)} of CSV) into ${report.target}`
-        : `imported ${formatCount(result.rows)} rows (${formatBytes(result.bytes)} of CSV) into ${result.table}${result.mode === 'append' ? ' (appended)' : ''}`
+        ? `exported ${rowCount(result.rows)} (${formatBytes(result.bytes)} of CSV) into ${report.target}`
+        : `imported ${rowCount(result.rows)} (${formatBytes(result.bytes)} of CSV) into ${result.table}${result.mode === 'append' ? ' (appended)' : ''}`
     lines.push(
       wrap(writer, `${paint(writer, 'green', 'OK')}  ${what} in ${formatDuration(report.durationMs)}`, 4),
     )
