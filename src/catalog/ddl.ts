@@ -916,11 +916,14 @@ function indexNameOf(definition: string): string {
  * The name of a table's index (or of the key or exclusion constraint it backs) on a table copied `into:`
  * another name. Index names are unique within a schema, and the target may hold its copy of the source table
  * in the same one, with the source's names: a name that starts with the table's, as PostgreSQL makes them
- * (orders_pkey, orders_status_idx), starts with the new table's instead. Others are kept.
+ * (orders_pkey, orders_status_idx), starts with the new table's instead; in that same schema any other name
+ * gets the new table's in front (by_status → orders_paid_by_status), or CREATE INDEX would find it taken. In
+ * another schema the rest are kept.
  */
 function indexNameFor(name: string, from: TableRef, to: TableRef): string {
-  if (from.name === to.name || !name.startsWith(`${from.name}_`)) return name
-  return `${to.name}${name.slice(from.name.length)}`
+  if (from.name === to.name) return name
+  if (name.startsWith(`${from.name}_`)) return `${to.name}${name.slice(from.name.length)}`
+  return from.schema === to.schema ? `${to.name}_${name}` : name
 }
 
 /** An index definition (pg_get_indexdef) under another index name. */

@@ -98,7 +98,10 @@ describe('a sync into a table of another schema', () => {
 
   test('into: another name in the same schema gets its own key and indexes, and syncs by that key', () =>
     withPair('sync_into_same_keys', async (db) => {
-      await db.source.sql(`CREATE INDEX orders_status_idx ON public.orders (status)`)
+      // One named as PostgreSQL names them, one not: both names are taken in the schema by the target's copy
+      // of orders.
+      await db.source.sql(`CREATE INDEX orders_status_idx ON public.orders (status);
+        CREATE INDEX by_status_and_id ON public.orders (status, id)`)
       assert.equal((await run(db, 'replace')).status, 'succeeded')
       const tables = [{ name: 'public.orders', into: 'public.orders_paid', where: "status = 'paid'" }]
       const first = copied(await run(db, 'sync', { tables }), 'public.orders_paid')
@@ -109,7 +112,7 @@ describe('a sync into a table of another schema', () => {
       )
       assert.deepEqual(
         indexes.map((i) => i.name),
-        ['orders_paid_pkey', 'orders_paid_status_idx'],
+        ['orders_paid_by_status_and_id', 'orders_paid_pkey', 'orders_paid_status_idx'],
       )
       await db.source.sql(`UPDATE public.orders SET status = 'paid' WHERE id = 11`)
       const table = copied(await run(db, 'sync', { tables }), 'public.orders_paid')
