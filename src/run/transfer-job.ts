@@ -30,7 +30,7 @@ import { type ResumePoint, RunHistory, jobKey } from './run-history.js'
 import { type SyncMark, predictedReloads } from '../steps/sync/sync-mark.js'
 import { PREDICTED_RELOAD_SHARE } from '../steps/sync/table-syncer.js'
 import { TargetLock } from './target-lock.js'
-import { requireWritableTarget } from './target-writable.js'
+import { requireWritableTarget } from '../steps/target-writable.js'
 
 /** Collaborators of a `TransferJob`; each has a default built from the config. */
 export type TransferJobOptions = ReportingOptions

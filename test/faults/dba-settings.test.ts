@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { TransferJob } from '../../src/run/transfer-job.js'
-import { ROOT, waitFor } from '../helpers/cli.js'
+import { ROOT, runCli, waitFor } from '../helpers/cli.js'
 import { testConfig } from '../helpers/config.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
 import { catalogState, databasePair } from '../helpers/database-pair.js'
@@ -87,6 +87,10 @@ describe("a DBA's settings on the run's databases", () => {
           /ALTER ROLE "postgres" IN DATABASE "dba_read_only_tgt_\w+" SET default_transaction_read_only = off/,
         )
       }
+      const plan = await runCli(['plan', '--source', db.source.url, '--target', db.target.url])
+      assert.equal(plan.code, 1, plan.stderr)
+      assert.match(plan.stderr, /error: the target database dba_read_only_tgt_\w+ is read-only/)
+      assert.match(plan.stderr, /SET default_transaction_read_only = off/)
       assert.deepEqual(await catalogState(db.target), before, 'nothing was written on the target')
     } finally {
       await db.drop()

@@ -2,6 +2,7 @@ import type { Config, LoadMode } from '../../config/schema.js'
 import { type ErrorInfo, errorInfo } from '../../report/run-report.js'
 import type { TablePlan } from './planner.js'
 import { type ReadingSession, openForReading } from '../connect.js'
+import { targetRefusesWrites } from '../target-writable.js'
 import type { ViewPlan } from '../views/view-plan.js'
 import { type DumpObject, readDumpObjects } from '../../catalog/objects/dump-objects.js'
 import { READ_ONLY_SNAPSHOT, hasRows } from '../../db/database.js'
@@ -144,6 +145,9 @@ export async function planTransfer(config: Config, options: PlanTransferOptions 
   options.signal?.throwIfAborted()
   const session = await openForReading(config)
   try {
+    // A run would fail at connect: a target that takes no writes copies nothing.
+    const refusal = session.target ? await targetRefusesWrites(session.target) : undefined
+    if (refusal) throw refusal
     const comparisons = await syncComparisons(session)
     const tables = session.plan.tables.map((table, index) =>
       describeTable(table, index + 1, comparisons.get(table.target.key)),

@@ -26,14 +26,45 @@ const WAITS_FOR_STANDBYS = new Set(['on', 'remote_write', 'remote_apply'])
  * - with synchronous_standby_names set and synchronous_commit on (or remote_*), every COMMIT waits until a
  *   listed standby confirms it. PostgreSQL ends that wait only on a cancel request or the backend's end:
  *   statement_timeout is off while a transaction commits, and a client that closes its connection is not
- *   noticed. With the standby gone, the run's first COMMIT (its record) waited for ever. One empty
- *   transaction that takes a transaction id (which makes its COMMIT write, flush and wait) shows it within
- *   timeouts.connect; then it is cancelled (the transaction stays committed, and wrote nothing).
+ *   noticed. With the standby gone, the run's first COMMIT that wrote anything waited for ever. A
+ *   transaction that writes only a temporary table (a COMMIT waits only when its transaction wrote WAL)
+ *   shows it within timeouts.connect; its wait is then cancelled (it stays committed, and left nothing).
  */
 export async function requireWritableTarget(
   target: Database,
   timeouts: { readonly connectMs: number },
 ): Promise<void> {
+  const { settings, refusal } = await readWriteSettings(target)
+  if (refusal) throw refusal
+  const alterRole = alterRoleOf(settings)
+  const names = settings.synchronous_standby_names.trim()
+  if (!names || !WAITS_FOR_STANDBYS.has(settings.synchronous_commit)) return
+  const confirmed = await commitWithin(target, timeouts.connectMs)
+  if (confirmed) return
+  throw new TablehaulError(
+    'TARGET_READ_ONLY',
+    `the target's COMMITs wait for a synchronous standby (synchronous_standby_names = ${quoteLiteral(names)}, synchronous_commit = ${settings.synchronous_commit}) that did not confirm one within ${Math.round(timeouts.connectMs / 1000)}s: every table's COMMIT would wait for ever`,
+    {
+      hint: `start that standby, or correct synchronous_standby_names on the target; or let the run's role commit without waiting for it: ${alterRole} SET synchronous_commit = local`,
+    },
+  )
+}
+
+/**
+ * Why the target refuses every write (a standby, default_transaction_read_only), or undefined; reads only,
+ * for `plan` as for a run.
+ */
+export async function targetRefusesWrites(target: Database): Promise<TablehaulError | undefined> {
+  return (await readWriteSettings(target)).refusal
+}
+
+function alterRoleOf(settings: WriteSettings): string {
+  return `ALTER ROLE ${quoteIdent(settings.role)} IN DATABASE ${quoteIdent(settings.database)}`
+}
+
+async function readWriteSettings(
+  target: Database,
+): Promise<{ settings: WriteSettings; refusal?: TablehaulError | undefined }> {
   const settings = await target.withClient(async (client) => {
     const { rows } = await client.query<WriteSettings>(
       `SELECT pg_catalog.pg_is_in_recovery() AS standby,
@@ -44,34 +75,29 @@ export async function requireWritableTarget(
     )
     return rows[0]!
   })
-  const alterRole = `ALTER ROLE ${quoteIdent(settings.role)} IN DATABASE ${quoteIdent(settings.database)}`
   if (settings.standby) {
-    throw new TablehaulError(
-      'TARGET_READ_ONLY',
-      `the target ${target.displayUrl} is a standby server (in recovery): it accepts no writes`,
-      { hint: 'point target.url at the primary server (or a database that is not a replica)' },
-    )
+    return {
+      settings,
+      refusal: new TablehaulError(
+        'TARGET_READ_ONLY',
+        `the target ${target.displayUrl} is a standby server (in recovery): it accepts no writes`,
+        { hint: 'point target.url at the primary server (or a database that is not a replica)' },
+      ),
+    }
   }
   if (settings.read_only === 'on') {
-    throw new TablehaulError(
-      'TARGET_READ_ONLY',
-      `the target database ${settings.database} is read-only for role ${settings.role}: default_transaction_read_only is on (ALTER ROLE … SET or ALTER DATABASE … SET, or postgresql.conf)`,
-      {
-        hint: `let the run's role write there: ${alterRole} SET default_transaction_read_only = off (as a superuser), or point target.url at a writable database`,
-      },
-    )
+    return {
+      settings,
+      refusal: new TablehaulError(
+        'TARGET_READ_ONLY',
+        `the target database ${settings.database} is read-only for role ${settings.role}: default_transaction_read_only is on (ALTER ROLE … SET or ALTER DATABASE … SET, or postgresql.conf)`,
+        {
+          hint: `let the run's role write there: ${alterRoleOf(settings)} SET default_transaction_read_only = off (as a superuser), or point target.url at a writable database`,
+        },
+      ),
+    }
   }
-  const names = settings.synchronous_standby_names.trim()
-  if (!names || !WAITS_FOR_STANDBYS.has(settings.synchronous_commit)) return
-  const confirmed = await commitWithin(target, timeouts.connectMs)
-  if (confirmed) return
-  throw new TablehaulError(
-    'TARGET_READ_ONLY',
-    `the target's COMMITs wait for a synchronous standby (synchronous_standby_names = ${quoteLiteral(names)}, synchronous_commit = ${settings.synchronous_commit}) that did not confirm an empty one within ${Math.round(timeouts.connectMs / 1000)}s: every table's COMMIT would wait for ever`,
-    {
-      hint: `start that standby, or correct synchronous_standby_names on the target; or let the run's role commit without waiting for it: ${alterRole} SET synchronous_commit = local`,
-    },
-  )
+  return { settings }
 }
 
 /**
