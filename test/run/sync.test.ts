@@ -685,7 +685,7 @@ describe('a sync of a table that a table outside the run references on the targe
         gone.error?.message ?? '',
         /the source deleted \(or changed the key of\) a row that local_notes_customer_id_fkey of public\.local_notes still references on the target/,
       )
-      assert.match(gone.error?.hint ?? '', /add the referencing table to tables:/)
+      assert.match(gone.error?.hint ?? '', /add the referencing table to the run \(tables:, or --table\)/)
       assert.equal(await targetDigest(db, 'public.customers'), before, "the target's rows are kept")
       assert.equal(await targetDigest(db, 'public.local_notes'), notes)
     } finally {

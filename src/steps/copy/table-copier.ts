@@ -447,7 +447,7 @@ export class TableCopier {
           `the source deleted (or changed the key of) a row that ${outside} still references on the target: ${messageOf(cause)}`,
           {
             cause,
-            hint: 'add the referencing table to tables: so both are synced together, or delete or change its rows that reference the row on the target',
+            hint: 'add the referencing table to the run (tables:, or --table) so both are synced together, or delete or change its rows that reference the row on the target',
             table: plan.target.display,
           },
         )
@@ -461,7 +461,7 @@ export class TableCopier {
           {
             cause,
             hint: outside
-              ? `a value moved between rows, which only a reload applies, and TRUNCATE refuses a table that ${outside} references: add the referencing table to tables: so both are reloaded together, once with --mode replace`
+              ? `a value moved between rows, which only a reload applies, and TRUNCATE refuses a table that ${outside} references: add the referencing table to the run (tables:, or --table) so both are reloaded together, once with --mode replace`
               : `a value moved between rows, which only a reload applies: GRANT TRUNCATE ON ${plan.target.sql} TO the target user, or run this table once with --mode replace as a user that may TRUNCATE it (its owner)`,
             table: plan.target.display,
           },

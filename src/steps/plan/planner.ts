@@ -374,7 +374,7 @@ export class Planner {
           {
             hint:
               outside.length > 0
-                ? 'add the referencing table to tables: so both are replaced together, or use mode: append'
+                ? 'add the referencing table to the run (tables:, or --table) so both are replaced together, or use mode: append'
                 : 'fix the referencing table as its error says: both are then replaced together',
             table: plan.target.display,
           },
