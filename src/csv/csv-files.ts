@@ -15,6 +15,7 @@ import { errorInfo, type RunReport, type TableResult } from '../report/run-repor
 import { Meter } from '../steps/copy/meter.js'
 import { type Endpoints, type ReportingOptions, RunLifecycle, type RunOptions } from '../run/run-lifecycle.js'
 import { openDatabase, readCatalog, resolveTargetUrl } from '../steps/connect.js'
+import { requireWritableTarget } from '../steps/target-writable.js'
 import { Watchdog } from '../steps/copy/watchdog.js'
 import { type ExportSink, STDOUT, findDestination, openSink } from './export-destination.js'
 
@@ -350,6 +351,7 @@ export class CsvImport extends CsvTransfer {
     if (!this.config.target) this.connectedTo({ target: `local ${target.displayUrl}` })
     try {
       await target.check({ signal })
+      await requireWritableTarget(target, { connectMs: this.config.timeouts.connect })
       this.emit('step.started', { step: 'plan' })
       const table = (await readCatalog(target)).table(this.ref)
       if (!table) {

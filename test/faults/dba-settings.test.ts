@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { TransferJob } from '../../src/run/transfer-job.js'
 import { ROOT, runCli, waitFor } from '../helpers/cli.js'
-import { testConfig } from '../helpers/config.js'
+import { tempDir, testConfig } from '../helpers/config.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
 import { catalogState, databasePair } from '../helpers/database-pair.js'
 import { PRIMARY_SETTINGS, TestDatabase, TestServer, testServers, withClient } from '../helpers/servers.js'
@@ -91,6 +93,22 @@ describe("a DBA's settings on the run's databases", () => {
       assert.equal(plan.code, 1, plan.stderr)
       assert.match(plan.stderr, /error: the target database dba_read_only_tgt_\w+ is read-only/)
       assert.match(plan.stderr, /SET default_transaction_read_only = off/)
+      const file = path.join(tempDir(), 't.csv')
+      writeFileSync(file, 'id\n3\n')
+      const imported = await runCli([
+        'import',
+        '--target',
+        db.target.url,
+        '--table',
+        'public.t',
+        '--file',
+        file,
+        '--log-dir',
+        tempDir(),
+      ])
+      assert.equal(imported.code, 1, imported.stderr)
+      assert.match(imported.stderr, /default_transaction_read_only is on/)
+      assert.match(imported.stderr, /SET default_transaction_read_only = off/)
       assert.deepEqual(await catalogState(db.target), before, 'nothing was written on the target')
     } finally {
       await db.drop()
