@@ -101,7 +101,9 @@ export class Snapshot {
         `the run's source snapshot can no longer be used: ${messageOf(error)}`,
         {
           cause: error,
-          hint: 'the transaction holding it ended (source restart or a killed session); run again',
+          // Its holder's session ended: the source restarted or failed over, an administrator ended it
+          // (pg_terminate_backend), or a standby source cancelled it for a conflict with recovery.
+          hint: 'the transaction holding it ended (the source restarted, or its session was ended); run again with --resume: it copies only the tables this run did not commit, from a new snapshot',
         },
       )
     }
