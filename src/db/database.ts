@@ -282,11 +282,14 @@ export class Database {
     client.on('error', () => {})
     try {
       await client.connect()
+      // Every operator schema-qualified: this session keeps the role's search_path, and another role's
+      // operator in public that matches better (int4 * interval has none in pg_catalog) would run as ours.
       await client.query(
         `SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity
-          WHERE pid = ANY($1::int[]) AND wait_event = 'SyncRep'
-            AND query_start < pg_catalog.now() - $2::int * interval '1 millisecond'`,
-        [pids, this.commitWaitMs],
+          WHERE pid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int4[])
+            AND wait_event OPERATOR(pg_catalog.=) 'SyncRep'::pg_catalog.text
+            AND query_start OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $2::pg_catalog.interval)`,
+        [pids, `${this.commitWaitMs} milliseconds`],
       )
     } catch {
       // The next round tries again.

@@ -197,6 +197,13 @@ describe("a DBA's settings on the run's databases", () => {
           )
           // Hides the server's WARNING that a COMMIT was let go, unless the run sets its own.
           await setOn(target, `client_min_messages = 'error'`)
+          // An operator in public that matches int4 * interval better than pg_catalog's float8 one (as any
+          // role may plant before PostgreSQL 15): the cancel's statement must not call it.
+          await target.sql(`
+            CREATE SEQUENCE public.planted_calls;
+            CREATE FUNCTION public.planted_times(int4, interval) RETURNS interval LANGUAGE sql
+              AS $$ SELECT $2 * $1::float8 + 0 * nextval('public.planted_calls') * interval '1 second' $$;
+            CREATE OPERATOR public.* (LEFTARG = int4, RIGHTARG = interval, FUNCTION = public.planted_times);`)
           const config = testConfig({ source: source.url, target: target.url })
           config.timeouts.stall = 1000
           const job = new TransferJob(config, { notifier: null })
@@ -218,6 +225,10 @@ describe("a DBA's settings on the run's databases", () => {
             await client.query('SELECT pg_reload_conf()')
           })
           await assertSameRows({ source, target }, 'public.t')
+          const [calls] = await target.sql<{ called: boolean }>(
+            `SELECT is_called AS called FROM public.planted_calls`,
+          )
+          assert.equal(calls?.called, false, 'the planted operator was called')
         } finally {
           await source.drop()
         }
