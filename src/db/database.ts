@@ -175,9 +175,9 @@ export class Database {
   private readonly commitWaitMs: number
   private readonly connectionString: string
   private unconfirmed = 0
-  /** Each connection of the pool with a statement in flight, and since when (see watchStandbyWaits). */
-  private readonly busySince = new Map<pg.ClientBase, number>()
   private standbyWatch: NodeJS.Timeout | undefined
+  /** Statements sent on this pool's connections that have not answered yet (see watchStandbyWaits). */
+  private inFlight = 0
   /** Where the pool's socket factory puts the sockets it opens during one `pool.connect()` call. */
   private socketsOpening: net.Socket[] | undefined
 
@@ -255,8 +255,8 @@ export class Database {
    * A COMMIT (or a statement that commits on its own, such as ANALYZE) waits, with synchronous_standby_names
    * set, until a standby confirms it, and PostgreSQL ends that wait only on a cancel request or the backend's
    * end: statement_timeout is off while a transaction commits, and a closed connection goes unnoticed. A
-   * standby that went away mid-run made the run wait for ever, and its backends after it. So while this
-   * pool's connections are busy, every quarter of commitWaitMs one of their backends that has waited for a
+   * standby that went away mid-run made the run wait for ever, and its backends after it. So while a
+   * statement of this pool is unanswered, every quarter of commitWaitMs each of its backends that waits for a
    * standby (wait_event SyncRep) in a statement older than commitWaitMs is cancelled, from a connection of
    * its own (the pool's may all be waiting): the server then answers with a WARNING and success, the
    * transaction having committed on this server, and `unconfirmedCommits` counts it for the report.
@@ -268,10 +268,12 @@ export class Database {
   }
 
   private async cancelStandbyWaits(): Promise<void> {
-    const now = Date.now()
-    const pids = [...this.busySince]
-      .filter(([, since]) => now - since >= this.commitWaitMs)
-      .map(([client]) => (client as unknown as { processID?: number }).processID)
+    // The server tells which of this pool's backends wait, and since when; the client only knows whether any
+    // statement is unanswered (a start time kept per connection is wrong for statements pg queued on it).
+    if (this.inFlight === 0) return
+    const clients = (this.pool as unknown as { _clients?: pg.PoolClient[] })._clients ?? []
+    const pids = clients
+      .map((client) => (client as unknown as { processID?: number }).processID)
       .filter((pid): pid is number => typeof pid === 'number')
     if (pids.length === 0) return
     const client = new PgpassClient({
@@ -436,15 +438,14 @@ export class Database {
     client.query = ((...args: unknown[]) => {
       const result = query(...args)
       if (!(result instanceof Promise)) return result
-      // pg runs one statement at a time per connection: the oldest in flight is the one waiting.
-      if (!this.busySince.has(client)) this.busySince.set(client, Date.now())
+      this.inFlight++
       return result
         .catch((error: unknown) => {
           if (isConnectionLost(error)) markConnectionLost(error, side)
           markServerSide(error, side)
           throw error
         })
-        .finally(() => this.busySince.delete(client))
+        .finally(() => this.inFlight--)
     }) as typeof client.query
   }
 

@@ -39,6 +39,9 @@ test('a source restarted between the plan and a table: the later tables fail wit
     await src.sql(
       `UPDATE public.t1 SET v = 'new'; UPDATE public.t2 SET v = 'new'; UPDATE public.t3 SET v = 'new'; UPDATE public.t4 SET v = 'new'`,
     )
+    // The test servers commit asynchronously (synchronous_commit = off): without a checkpoint, the immediate
+    // stop could lose these rows on the source itself.
+    await src.sql('CHECKPOINT')
 
     // t4 is copied first (largest first, one at a time); t3 then waits for this lock on the target, having
     // begun its read in the snapshot, until the source has restarted.
