@@ -71,6 +71,45 @@ describe("a DBA's settings on the run's databases", () => {
     }
   })
 
+  test("idle_session_timeout on the target does not end the run lock's idle session: a second run is still refused", async () => {
+    const db = await databasePair(servers, 'dba_idle_session')
+    try {
+      const tables = `CREATE TABLE public.slow (id int PRIMARY KEY, note text);`
+      await db.source.sql(`${tables} INSERT INTO public.slow SELECT g, 'new' FROM generate_series(1, 3) g;`)
+      // The copy sleeps on the target (its CHECK, on a new row) until the second run has been tried.
+      await db.target.sql(`${tables}
+        CREATE FUNCTION public.sleepy(id int, note text) RETURNS boolean LANGUAGE plpgsql AS
+          'BEGIN IF id = 1 AND note = ''new'' THEN PERFORM pg_sleep(30); END IF; RETURN true; END';
+        ALTER TABLE public.slow ADD CONSTRAINT slows CHECK (public.sleepy(id, note));`)
+      await setOn(db.target, `idle_session_timeout = '300ms'`)
+      const config = testConfig({ source: db.source.url, target: db.target.url })
+      config.retry = { ...config.retry, attempts: 1 }
+      const first = new TransferJob(config, { notifier: null }).run()
+      // Past the timeout: the copy has slept for longer, while the run lock's session stayed idle.
+      await waitFor(
+        async () =>
+          (
+            await db.target.sql<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE wait_event = 'PgSleep' AND query_start < now() - interval '1 second'`,
+            )
+          )[0]!.n === 1,
+        20_000,
+        'the copy to sleep for a second',
+      )
+      const second = await new TransferJob(testConfig({ source: db.source.url, target: db.target.url }), {
+        notifier: null,
+      }).run()
+      assert.equal(second.error?.code, 'RUN_LOCKED', JSON.stringify(second.error))
+      await db.target.sql(
+        `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()`,
+      )
+      await first
+    } finally {
+      await db.drop()
+    }
+  })
+
   test('default_transaction_read_only on the target database: the run fails before writing, naming the setting and how to let the run write', async () => {
     const db = await databasePair(servers, 'dba_read_only')
     try {
