@@ -35,7 +35,8 @@ export function enumLabelChanges(
   for (const { type, tables } of users.values()) {
     const local = target.typeNamed(type.ref)
     if (type.extension || local?.kind !== 'e') continue
-    const labels = type.labels.filter((label) => !local.labels.includes(label))
+    const known = new Set(local.labels)
+    const labels = type.labels.filter((label) => !known.has(label))
     if (labels.length === 0) continue
     const statements = addedLabelStatements(local.ref.sql, type.labels, local.labels)
     changes.push({ type, tables, labels, statements, targetLabels: local.labels })
@@ -84,11 +85,13 @@ export function addedLabelStatements(
   source: readonly string[],
   target: readonly string[],
 ): string[] | undefined {
-  const shared = source.filter((label) => target.includes(label))
+  // Sets: an enum may have thousands of labels.
+  const known = new Set(target)
+  const shared = source.filter((label) => known.has(label))
   if (shared.length !== target.length || shared.some((label, i) => label !== target[i])) return undefined
   const statements: string[] = []
   source.forEach((label, i) => {
-    if (target.includes(label)) return
+    if (known.has(label)) return
     const place =
       i > 0
         ? ` AFTER ${quoteLiteral(source[i - 1]!)}`
