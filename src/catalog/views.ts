@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { withEmptySearchPath } from '../db/database.js'
 import { TableRef } from '../db/table-ref.js'
 import { sqlFolder } from '../db/sql-file.js'
 
@@ -85,11 +86,7 @@ export async function readViews(client: pg.ClientBase): Promise<ViewInfo[]> {
   // pg_get_viewdef, pg_get_indexdef and regprocedure qualify a name only when the search path does not
   // reach it: with an empty one every statement built from them means the same on any target, whatever
   // the session's search_path there.
-  const { rows: saved } = await client.query<{ path: string }>(
-    `SELECT pg_catalog.current_setting('search_path') AS path`,
-  )
-  await client.query(`SELECT pg_catalog.set_config('search_path', '', true)`)
-  try {
+  return withEmptySearchPath(client, async () => {
     const views = await client.query<ViewRow>(sqlFile('list_views'))
     const dependencies = await client.query<DependencyRow>(sqlFile('list_view_dependencies'))
     const byView = new Map<number, ViewDependency[]>()
@@ -126,9 +123,7 @@ export async function readViews(client: pg.ClientBase): Promise<ViewInfo[]> {
       indexes: row.indexes,
       dependencies: byView.get(Number(row.oid)) ?? [],
     }))
-  } finally {
-    await client.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [saved[0]!.path])
-  }
+  })
 }
 
 /** Of the function signatures given (schema-qualified, as `readViews` gives them), those the server lacks. */
