@@ -190,6 +190,20 @@ export class PostDataBuilder {
     )
   }
 
+  /**
+   * A statement of pg_catalog's functions on typed parameters, which no search_path changes: under a
+   * savepoint on `client`, else on a connection of its own.
+   */
+  private async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    client: pg.ClientBase | null,
+    sql: string,
+    params: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    const target = this.options.targetDb
+    if (!client) return target.query<R>(sql, params)
+    return target.withSavepoint(client, 'tablehaul_after_data', () => client.query<R>(sql, params))
+  }
+
   /** Marks `finished` done for `oid`; true when `oid` waits for nothing more (and was waiting). */
   private done(oid: number, finished: number): boolean {
     const set = this.waiting.get(oid)
@@ -286,7 +300,7 @@ export class PostDataBuilder {
       let targetName: string | null = null
       if (owner) {
         // In the copy transaction: the table may have been re-created there, and only it sees that one.
-        const { rows } = await this.execute<{ seq: string | null }>(
+        const { rows } = await this.query<{ seq: string | null }>(
           client,
           'SELECT pg_catalog.pg_get_serial_sequence($1, $2) AS seq',
           [owner.table.sql, owner.column],
@@ -294,7 +308,7 @@ export class PostDataBuilder {
         targetName = rows[0]?.seq ?? null
       }
       if (!targetName) {
-        const { rows } = await this.execute<{ seq: string | null }>(
+        const { rows } = await this.query<{ seq: string | null }>(
           client,
           'SELECT pg_catalog.to_regclass($1)::text AS seq',
           [sequence.ref.sql],
@@ -302,7 +316,7 @@ export class PostDataBuilder {
         targetName = rows[0]?.seq ? sequence.ref.sql : null
       }
       if (!targetName || !state.rows[0]) return undefined
-      await this.execute(client, 'SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [
+      await this.query(client, 'SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [
         targetName,
         state.rows[0].last_value,
         state.rows[0].is_called,
