@@ -20,15 +20,18 @@ export type Situation =
    */
   | 'run'
 
-/** What an advice may name: the side the error came from. */
+/** What an advice may name or depend on: the side the error came from, the table's mode. */
 export interface AdviceContext {
   readonly side?: 'source' | 'target' | undefined
+  readonly mode?: string | undefined
 }
 
 interface Advice {
   readonly sqlState: string
   readonly in: readonly Situation[]
   readonly message?: RegExp
+  /** Where the same error means something else in another context. */
+  readonly when?: (context: AdviceContext) => boolean
   readonly advice: string | ((context: AdviceContext) => string)
 }
 
@@ -126,6 +129,15 @@ const ADVICE: readonly Advice[] = [
     message: /default partition/,
     advice:
       "the target's default partition still holds rows of this partition's range, which the source moved out of its own when it made this partition: a run that copies the default partition takes them out (this run did, if it selects it), then run again (--resume) to create this one; where no run copies the default partition, move those rows out of it on the target yourself",
+  },
+  {
+    // An append adds rows to those the table holds: a key it already has comes again (a where: that overlaps
+    // what earlier runs appended), not a broken target.
+    sqlState: '23505',
+    in: ['copy'],
+    when: ({ mode, side }) => mode === 'append' && side === 'target',
+    advice:
+      'the target table already has rows with some of these keys (appended by an earlier run?): narrow where: to rows not copied yet, or use mode: sync, which writes only the rows that differ',
   },
   {
     sqlState: '23',
@@ -342,7 +354,8 @@ export function adviceFor(
     (advice) =>
       state.startsWith(advice.sqlState) &&
       advice.in.includes(situation) &&
-      (!advice.message || advice.message.test(messageOf(error))),
+      (!advice.message || advice.message.test(messageOf(error))) &&
+      (!advice.when || advice.when(context)),
   )
   if (!entry) return undefined
   return typeof entry.advice === 'string' ? entry.advice : entry.advice(context)

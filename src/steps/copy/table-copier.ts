@@ -743,12 +743,7 @@ export class TableCopier {
         {
           cause,
           table,
-          hint:
-            // 23505 unique_violation: an append adds rows to those the table holds, and a key it already has
-            // comes again (a where: that overlaps what earlier runs appended), not a broken target.
-            this.options.plan.mode === 'append' && error.side === 'target' && sqlStateOf(cause) === '23505'
-              ? 'the target table already has rows with some of these keys (appended by an earlier run?): narrow where: to rows not copied yet, or use mode: sync, which writes only the rows that differ'
-              : adviceFor(cause, 'copy', { side: error.side }),
+          hint: adviceFor(cause, 'copy', { side: error.side, mode: this.options.plan.mode }),
         },
       )
     }
