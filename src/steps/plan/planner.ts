@@ -770,8 +770,10 @@ function keylessFirstSync(plan: TablePlan): string | undefined {
  * source's key moved to other columns since the target table was made, say, or it was made without it.
  */
 function keyMissingOnTarget(plan: TablePlan): string | undefined {
-  if (plan.problem || plan.syncKey || plan.source.kind !== 'table' || !plan.targetTable) return undefined
-  if (!plan.modeNote?.startsWith('sync → replace: the target has no unique index')) return undefined
+  // A sync turned replace for want of a key (no syncKey; a rule keeps the key): targetKeyStatements tells
+  // the source's missing one (undefined) from the target's.
+  if (plan.problem || plan.syncKey || !plan.modeNote || plan.source.kind !== 'table' || !plan.targetTable)
+    return undefined
   const copied = new Set(plan.columns.map((column) => column.name))
   const statements = targetKeyStatements(plan.source.table, plan.targetTable, copied)
   if (!statements) return undefined
