@@ -169,6 +169,8 @@ export class Database {
   readonly displayUrl: string
   private readonly pool: pg.Pool
   private readonly prepared = new WeakSet<pg.PoolClient>()
+  /** This pool's connections until they end: whose backends watchStandbyWaits looks at. */
+  private readonly open = new Set<pg.PoolClient>()
   private readonly statementTimeoutMs: number
   private readonly lockTimeoutMs: number
   private readonly connectTimeoutMs: number
@@ -271,8 +273,7 @@ export class Database {
     // The server tells which of this pool's backends wait, and since when; the client only knows whether any
     // statement is unanswered (a start time kept per connection is wrong for statements pg queued on it).
     if (this.inFlight === 0) return
-    const clients = (this.pool as unknown as { _clients?: pg.PoolClient[] })._clients ?? []
-    const pids = clients
+    const pids = [...this.open]
       .map((client) => (client as unknown as { processID?: number }).processID)
       .filter((pid): pid is number => typeof pid === 'number')
     if (pids.length === 0) return
@@ -423,6 +424,8 @@ export class Database {
       this.markLostConnections(client)
       this.watchStandbyWaits()
       this.prepared.add(client)
+      this.open.add(client)
+      client.once('end', () => this.open.delete(client))
     }
     return client
   }
