@@ -19,6 +19,25 @@ export async function databasePair(
 }
 
 /**
+ * Runs `body` on a new pair whose source first runs `sourceSql` (its tables and rows), and drops the pair
+ * afterwards, whether `body` passed or not.
+ */
+export async function withDatabasePair(
+  servers: { source: TestServer; target: TestServer },
+  name: string,
+  sourceSql: string,
+  body: (db: DatabasePair) => Promise<void>,
+): Promise<void> {
+  const db = await databasePair(servers, name)
+  try {
+    await db.source.sql(sourceSql)
+    await body(db)
+  } finally {
+    await db.drop()
+  }
+}
+
+/**
  * What a database holds that any write would change: every relation with its storage file (TRUNCATE and
  * rewrites give a new one), schemas, types, sequence states, and locks held by other sessions.
  */

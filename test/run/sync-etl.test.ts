@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { waitFor } from '../helpers/cli.js'
-import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
+import { type DatabasePair, withDatabasePair } from '../helpers/database-pair.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
 import { copied, notes, runBetween as run } from '../helpers/sync-report.js'
 import { testServers } from '../helpers/servers.js'
@@ -23,16 +23,14 @@ after(async () => {
 const night = (n: number) =>
   `SELECT g, 'item ' || g || CASE WHEN g % 100 = ${n} THEN ' v${n}' ELSE '' END FROM generate_series(1, 2000) g`
 
-async function withPair(name: string, body: (db: DatabasePair) => Promise<void>): Promise<void> {
-  const db = await databasePair(servers, name)
-  try {
-    await db.source.sql(
-      `CREATE TABLE public.dims (id int PRIMARY KEY, name text); INSERT INTO public.dims ${night(0)}`,
-    )
-    await body(db)
-  } finally {
-    await db.drop()
-  }
+/** A pair whose source holds the file's table (see withDatabasePair). */
+function withPair(name: string, body: (db: DatabasePair) => Promise<void>): Promise<void> {
+  return withDatabasePair(
+    servers,
+    name,
+    `CREATE TABLE public.dims (id int PRIMARY KEY, name text); INSERT INTO public.dims ${night(0)}`,
+    body,
+  )
 }
 
 /** Waits until the source's statistics count at least `n` in the column of pg_stat_all_tables for the table. */

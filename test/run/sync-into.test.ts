@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
+import { type DatabasePair, withDatabasePair } from '../helpers/database-pair.js'
 import { rowsOf } from '../helpers/fingerprint.js'
 import { copied, notes, runBetween as run } from '../helpers/sync-report.js'
 import { testServers } from '../helpers/servers.js'
@@ -18,16 +18,16 @@ after(async () => {
   await servers?.stop()
 })
 
-async function withPair(name: string, body: (db: DatabasePair) => Promise<void>): Promise<void> {
-  const db = await databasePair(servers, name)
-  try {
-    await db.source.sql(`
+/** A pair whose source holds the file's table (see withDatabasePair). */
+function withPair(name: string, body: (db: DatabasePair) => Promise<void>): Promise<void> {
+  return withDatabasePair(
+    servers,
+    name,
+    `
       CREATE TABLE public.orders (id bigserial PRIMARY KEY, status text NOT NULL);
-      INSERT INTO public.orders (status) SELECT CASE WHEN g % 10 = 0 THEN 'paid' ELSE 'new' END FROM generate_series(1, 1000) g;`)
-    await body(db)
-  } finally {
-    await db.drop()
-  }
+      INSERT INTO public.orders (status) SELECT CASE WHEN g % 10 = 0 THEN 'paid' ELSE 'new' END FROM generate_series(1, 1000) g;`,
+    body,
+  )
 }
 
 /** The source's rows (those `where` selects) and the target table's, each as text. */

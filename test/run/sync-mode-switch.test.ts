@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
+import { type DatabasePair, withDatabasePair } from '../helpers/database-pair.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
 import { copied, notes, runBetween as run } from '../helpers/sync-report.js'
 import { testServers } from '../helpers/servers.js'
@@ -23,14 +23,9 @@ const ORDERS = `
   INSERT INTO public.orders SELECT g, 'new' FROM generate_series(1, 2000) g;
 `
 
-async function withPair(name: string, body: (db: DatabasePair) => Promise<void>): Promise<void> {
-  const db = await databasePair(servers, name)
-  try {
-    await db.source.sql(ORDERS)
-    await body(db)
-  } finally {
-    await db.drop()
-  }
+/** A pair whose source holds the file's table (see withDatabasePair). */
+function withPair(name: string, body: (db: DatabasePair) => Promise<void>): Promise<void> {
+  return withDatabasePair(servers, name, ORDERS, body)
 }
 
 describe('a sync after a run in another mode', () => {

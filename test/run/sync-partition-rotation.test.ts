@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { type DatabasePair, databasePair } from '../helpers/database-pair.js'
+import { type DatabasePair, withDatabasePair } from '../helpers/database-pair.js'
 import { assertSameRows } from '../helpers/fingerprint.js'
 import { copied, runBetween as run } from '../helpers/sync-report.js'
 import { testServers } from '../helpers/servers.js'
@@ -18,20 +18,20 @@ after(async () => {
   await servers?.stop()
 })
 
-async function withPair(name: string, body: (db: DatabasePair) => Promise<void>): Promise<void> {
-  const db = await databasePair(servers, name)
-  try {
-    await db.source.sql(`
+/** A pair whose source holds the file's table (see withDatabasePair). */
+function withPair(name: string, body: (db: DatabasePair) => Promise<void>): Promise<void> {
+  return withDatabasePair(
+    servers,
+    name,
+    `
       CREATE TABLE public.readings (ts timestamptz NOT NULL, sensor int NOT NULL, v int, PRIMARY KEY (sensor, ts))
         PARTITION BY RANGE (ts);
       CREATE TABLE public.readings_2026_12 PARTITION OF public.readings FOR VALUES FROM ('2026-12-01') TO ('2027-01-01');
       CREATE TABLE public.readings_default PARTITION OF public.readings DEFAULT;
       INSERT INTO public.readings
-        SELECT t, s, 1 FROM generate_series('2026-12-30'::timestamptz, '2027-01-02 23:00', '1 hour') t, generate_series(1, 3) s;`)
-    await body(db)
-  } finally {
-    await db.drop()
-  }
+        SELECT t, s, 1 FROM generate_series('2026-12-30'::timestamptz, '2027-01-02 23:00', '1 hour') t, generate_series(1, 3) s;`,
+    body,
+  )
 }
 
 /** The month's partition made on the source, its rows moved out of the default partition, in one transaction. */
